@@ -1,0 +1,32 @@
+package likeness
+
+import "time"
+
+// Role limits what an API key may call.
+type Role string
+
+const (
+	RoleAdmin     Role = "admin"     // everything, including keys and erasure
+	RoleCollector Role = "collector" // create subjects, record consent, upload media
+	RolePipeline  Role = "pipeline"  // decisions, purpose-checked content, datasets
+	RoleAuditor   Role = "auditor"   // read-only: ledger, histories, access logs
+)
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r Role) bool {
+	switch r {
+	case RoleAdmin, RoleCollector, RolePipeline, RoleAuditor:
+		return true
+	}
+	return false
+}
+
+// APIKey is a stored key: only the SHA-256 of its secret is kept.
+type APIKey struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	Hash      []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}

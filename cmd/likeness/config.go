@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"likeness/consent"
+	"likeness/keys"
+	"likeness/policy"
+	"likeness/sqlstore"
+)
+
+// config is what every command that touches a deployment's data shares.
+type config struct {
+	dataDir    string
+	db         string
+	policyFile string
+	keyFile    string
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// addStorageFlags registers --data-dir, --db, --policy and --key-file.
+func (c *config) addStorageFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", env("LIKENESS_DATA_DIR", "likeness-data"), "folder for the embedded database, blobs and the local key (env LIKENESS_DATA_DIR)")
+	fs.StringVar(&c.db, "db", env("LIKENESS_DB", ""), "database: sqlite:PATH or postgres://… (env LIKENESS_DB; default sqlite:DATA_DIR/likeness.db)")
+	fs.StringVar(&c.policyFile, "policy", env("LIKENESS_POLICY", ""), "policy file likeness.yaml (env LIKENESS_POLICY; default: the built-in policy)")
+	fs.StringVar(&c.keyFile, "key-file", env("LIKENESS_KEY_FILE", ""), "local key-encryption keyring (env LIKENESS_KEY_FILE; default DATA_DIR/kek.json)")
+}
+
+func (c *config) resolve() {
+	if c.db == "" {
+		c.db = "sqlite:" + filepath.Join(c.dataDir, "likeness.db")
+	}
+	if c.keyFile == "" {
+		c.keyFile = filepath.Join(c.dataDir, "kek.json")
+	}
+}
+
+func (c *config) loadPolicy() (*policy.Policy, error) {
+	if c.policyFile == "" {
+		return policy.Default(), nil
+	}
+	return policy.Load(c.policyFile)
+}
+
+// deployment is an opened data store with its keys and services.
+type deployment struct {
+	store   *sqlstore.DB
+	kek     *keys.Local
+	policy  *policy.Policy
+	consent *consent.Service
+}
+
+func (d *deployment) Close() {
+	if d.store != nil {
+		d.store.Close()
+	}
+}
+
+// open opens the database and key file named by c and builds the services.
+func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger) (*deployment, error) {
+	c.resolve()
+	p, err := c.loadPolicy()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	kek, created, err := keys.OpenLocal(c.keyFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(stderr, "Created a development key-encryption key at %s.\n"+
+			"It protects every subject's data key: back it up, keep it secret, and use a KMS in production.\n", c.keyFile)
+	}
+	store, err := sqlstore.Open(ctx, c.db)
+	if err != nil {
+		return nil, err
+	}
+	d := &deployment{store: store, kek: kek, policy: p}
+	host, _ := os.Hostname()
+	_ = host
+	d.consent, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: p, Logger: logger,
+		LedgerName: ledgerName(p.Organization.Name)})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// ledgerName turns the organization's name into a note key name.
+func ledgerName(org string) string {
+	out := []rune{}
+	for _, r := range org {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '-':
+			out = append(out, r)
+		case r >= 'A' && r <= 'Z':
+			out = append(out, r+'a'-'A')
+		case r == ' ':
+			out = append(out, '-')
+		}
+	}
+	if len(out) == 0 {
+		return "likeness"
+	}
+	return "likeness-" + string(out)
+}

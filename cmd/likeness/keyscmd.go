@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+
+	"likeness/consent"
+	"likeness/keys"
+	"likeness/sqlstore"
+)
+
+func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys rotate", "Adds a new key-encryption key version, makes it primary, and rewraps every\nsubject's data key and the deployment keys with it. Blobs are not touched.", stderr)
+	var c config
+	c.addStorageFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c.resolve()
+	kek, _, err := keys.OpenLocal(c.keyFile, nil)
+	if err != nil {
+		return err
+	}
+	store, err := sqlstore.Open(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	id, err := kek.Rotate(rand.Reader)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "New key-encryption key %s is primary; rewrapping data keys…\n", id)
+	n, err := consent.RewrapAll(ctx, store, kek)
+	if err != nil {
+		return fmt.Errorf("rewrap stopped after %d keys (run again to finish): %w", n, err)
+	}
+	fmt.Fprintf(stdout, "rotated to %s: rewrapped %d keys\n", id, n)
+	return nil
+}

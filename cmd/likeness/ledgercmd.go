@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"likeness/consent"
+	"likeness/keys"
+	"likeness/ledger"
+	"likeness/sqlstore"
+)
+
+func runLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ledger verify", "Re-reads the stored consent history, recomputes every leaf and the tree, checks\nevery stored checkpoint's signature and consistency, and names the first index\nwhere anything was edited, deleted, inserted or reordered. Exit status 1 if so.", stderr)
+	var c config
+	c.addStorageFlags(fs)
+	keyFile := fs.String("ledger-key", "", "verifier key file (what GET /v1/ledger/key serves); default: derived from this deployment")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c.resolve()
+	store, err := sqlstore.Open(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var v *ledger.Verifier
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		if v, err = ledger.NewVerifier(strings.TrimSpace(string(b))); err != nil {
+			return err
+		}
+	} else {
+		kek, _, err := keys.OpenLocal(c.keyFile, nil)
+		if err != nil {
+			return err
+		}
+		signer, err := consent.LedgerSigner(ctx, store, kek)
+		if err != nil {
+			return err
+		}
+		v = signer.Verifier()
+	}
+	fmt.Fprintf(stderr, "Verifying the ledger in %s …\n", store.Dialect())
+	rep, err := ledger.Verify(ctx, consent.Source(store), v)
+	if err != nil {
+		return err
+	}
+	if rep.OK() {
+		fmt.Fprintf(stdout, "ledger ok: %d events, %d checkpoints, root %x\n", rep.Events, rep.Checkpoints, rep.Root)
+		return nil
+	}
+	fmt.Fprintf(stdout, "ledger FAILED verification: %d events, %d checkpoints\n", rep.Events, rep.Checkpoints)
+	if rep.FirstBadIndex >= 0 {
+		fmt.Fprintf(stdout, "first bad index: %d\n", rep.FirstBadIndex)
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "  index %d: %s: %s\n", p.Index, p.Kind, p.Detail)
+	}
+	return fmt.Errorf("the ledger was altered (%d problems)", len(rep.Problems))
+}
+
+func runReceiptVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("receipt verify RECEIPT.json --key PUBLIC_KEY_FILE [--checkpoint FILE]", "Checks a consent receipt offline: its signature, its checkpoint's signature, and\nthe inclusion proof of its ledger entry. With --checkpoint, also that a later\ncheckpoint extends the receipt's (give --consistency with the proof JSON from\nGET /v1/ledger/consistency).", stderr)
+	keyFile := fs.String("key", "", "file holding the ledger key (GET /v1/ledger/key)")
+	cpFile := fs.String("checkpoint", "", "a later signed checkpoint (GET /v1/ledger/checkpoint)")
+	consFile := fs.String("consistency", "", "consistency proof JSON from the receipt's size to the checkpoint's")
+	if err := parse(fs, reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *keyFile == "" {
+		return fmt.Errorf("%w: receipt verify takes RECEIPT.json and --key FILE", errUsage)
+	}
+	kb, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	v, err := ledger.NewVerifier(strings.TrimSpace(string(kb)))
+	if err != nil {
+		return err
+	}
+	jws, err := readReceipt(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var claims *ledger.ReceiptClaims
+	if *cpFile == "" {
+		claims, err = v.VerifyReceipt(jws)
+	} else {
+		cp, rerr := os.ReadFile(*cpFile)
+		if rerr != nil {
+			return rerr
+		}
+		var proof [][32]byte
+		if *consFile != "" {
+			if proof, err = readConsistency(*consFile); err != nil {
+				return err
+			}
+		}
+		claims, err = v.VerifyReceiptAgainst(jws, cp, proof)
+	}
+	if err != nil {
+		return fmt.Errorf("receipt does NOT verify: %w", err)
+	}
+	fmt.Fprintf(stdout, "receipt ok: %s of %q by subject %s at ledger index %d (tree size %d), notice v%d\n",
+		claims.Type, claims.Event.Purpose, claims.SubjectPseudonym, claims.Ledger.Index, claims.Ledger.Size, claims.NoticeVersion)
+	return nil
+}
+
+// reorder moves flags before positional arguments so "FILE --key K" works.
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flags, pos...)
+}
+
+// readReceipt accepts a file holding the compact JWS, a JSON string of it,
+// or a JSON object with a "receipt" field (a grant's response).
+func readReceipt(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, "{") {
+		var obj struct {
+			Receipt  string   `json:"receipt"`
+			Receipts []string `json:"receipts"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		if obj.Receipt == "" && len(obj.Receipts) > 0 {
+			obj.Receipt = obj.Receipts[0]
+		}
+		return obj.Receipt, nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		var out string
+		err := json.Unmarshal(b, &out)
+		return out, err
+	}
+	return s, nil
+}
+
+func readConsistency(path string) ([][32]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Proof []string `json:"proof"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ledger.DecodeHashes(in.Proof)
+}

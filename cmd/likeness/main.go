@@ -1,0 +1,124 @@
+// Command likeness is the likeness service and its tools: serve the API and
+// pages, check a policy, render a notice, create API keys, verify the ledger
+// and receipts, rotate keys, and load-test a running server.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `likeness keeps people's voices and images only with their consent.
+
+Usage:
+  likeness <command> [flags]
+
+Commands:
+  serve            run the HTTP API, pages and background workers
+  demo             serve with the example policy and synthetic subjects loaded
+  policy check     validate a policy file (likeness policy check FILE)
+  policy notice    print the notice a person sees (--lang de)
+  apikey create    create an API key (--role admin|collector|pipeline|auditor)
+  ledger verify    re-check the whole stored consent ledger
+  receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
+  keys rotate      add a new key-encryption key and rewrap every data key
+  bench            load-test a running server's decision endpoint
+  version          print the version
+
+Every command takes --help. Flags can also be set with LIKENESS_* environment
+variables (e.g. LIKENESS_DB, LIKENESS_ADDR, LIKENESS_POLICY, LIKENESS_DATA_DIR).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error caused by how the command was called (exit 2).
+var errUsage = errors.New("usage")
+
+// Run runs one command and returns the process exit code: 0 success, 1
+// failure (including a verification that found a problem), 2 bad usage.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	if len(rest) > 0 && (cmd == "policy" || cmd == "apikey" || cmd == "ledger" || cmd == "receipt" || cmd == "keys" || cmd == "subject" || cmd == "dataset") {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr, false)
+	case "demo":
+		err = runServe(ctx, rest, stdout, stderr, true)
+	case "policy check":
+		err = runPolicyCheck(rest, stdout, stderr)
+	case "policy notice":
+		err = runPolicyNotice(rest, stdout, stderr)
+	case "apikey create":
+		err = runAPIKeyCreate(ctx, rest, stdout, stderr)
+	case "ledger verify":
+		err = runLedgerVerify(ctx, rest, stdout, stderr)
+	case "receipt verify":
+		err = runReceiptVerify(rest, stdout, stderr)
+	case "keys rotate":
+		err = runKeysRotate(ctx, rest, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "likeness", version)
+	default:
+		fmt.Fprintf(stderr, "likeness: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "likeness:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "likeness:", err)
+		return 1
+	}
+}
+
+// newFlags returns a flag set that prints its help to stderr.
+func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: likeness %s\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}

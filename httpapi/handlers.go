@@ -1,0 +1,227 @@
+package httpapi
+
+import (
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"time"
+
+	"likeness"
+	"likeness/ledger"
+)
+
+type subjectJSON struct {
+	ID           string    `json:"id"`
+	Locale       string    `json:"locale"`
+	Jurisdiction string    `json:"jurisdiction"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func subjectOut(s *likeness.Subject) subjectJSON {
+	return subjectJSON{ID: s.ID, Locale: s.Locale, Jurisdiction: s.Jurisdiction, CreatedAt: s.CreatedAt}
+}
+
+func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		ExternalID   string `json:"external_id"`
+		Locale       string `json:"locale"`
+		Jurisdiction string `json:"jurisdiction"`
+	}
+	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	sub, created, err := s.consent.CreateSubject(r.Context(), in.ExternalID, in.Locale, in.Jurisdiction)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return writeJSON(w, status, subjectOut(sub))
+}
+
+func (s *Server) handleFindSubject(w http.ResponseWriter, r *http.Request) error {
+	ext := r.URL.Query().Get("external_id")
+	if ext == "" {
+		return likeness.Errorf(likeness.EINVALID, "query parameter external_id is required")
+	}
+	sub, err := s.consent.SubjectByExternalID(r.Context(), ext)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, subjectOut(sub))
+}
+
+func (s *Server) handleGetSubject(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.consent.Subject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, subjectOut(sub))
+}
+
+func (s *Server) handleNotice(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.consent.Notice(r.URL.Query().Get("lang"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
+	var req likeness.GrantRequest
+	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+		return err
+	}
+	req.SubjectID = r.PathValue("id")
+	evs, err := s.consent.Grant(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	receipts, err := s.receiptsFor(r, evs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"events": evs, "receipts": receipts})
+}
+
+func (s *Server) receiptsFor(r *http.Request, evs []*likeness.ConsentEvent) ([]string, error) {
+	sub, err := s.consent.Subject(r.Context(), evs[0].SubjectID)
+	if err != nil {
+		return nil, err
+	}
+	return s.consent.Ledger.Receipts(r.Context(), s.consent.Policy(), sub, evs)
+}
+
+func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
+	var req likeness.WithdrawRequest
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+			return err
+		}
+	}
+	req.SubjectID, req.Purpose = r.PathValue("id"), r.PathValue("purpose")
+	ev, err := s.consent.Withdraw(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	receipts, err := s.receiptsFor(r, []*likeness.ConsentEvent{ev})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"event": ev, "receipt": receipts[0]})
+}
+
+func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {
+	states, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if hist == nil {
+		hist = []*likeness.ConsentEvent{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"subject_id": r.PathValue("id"), "purposes": states, "history": hist})
+}
+
+func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) error {
+	_, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	receipts := []string{}
+	if len(hist) > 0 {
+		if receipts, err = s.receiptsFor(r, hist); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"receipts": receipts})
+}
+
+func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) error {
+	_, signed, err := s.consent.Ledger.Checkpoint(r.Context(), true)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err = w.Write(signed)
+	return err
+}
+
+func (s *Server) handleLedgerKey(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := w.Write([]byte(s.consent.Ledger.Signer().VerifierKey() + "\n"))
+	return err
+}
+
+func queryUint(r *http.Request, name string) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	n, err := strconv.ParseUint(v, 10, 63)
+	if err != nil {
+		return 0, likeness.Errorf(likeness.EINVALID, "query parameter %s must be a non-negative integer, not %q", name, v)
+	}
+	return n, nil
+}
+
+func (s *Server) handleInclusionProof(w http.ResponseWriter, r *http.Request) error {
+	index, err := queryUint(r, "index")
+	if err != nil {
+		return err
+	}
+	size, err := queryUint(r, "size")
+	if err != nil {
+		return err
+	}
+	proof, err := s.consent.Ledger.InclusionProof(index, size)
+	if err != nil {
+		return err
+	}
+	leaf, err := s.consent.Ledger.Tree().LeafHash(index)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"index": index, "size": size,
+		"leaf_hash": hex.EncodeToString(leaf[:]), "proof": ledger.EncodeHashes(proof)})
+}
+
+func (s *Server) handleConsistencyProof(w http.ResponseWriter, r *http.Request) error {
+	from, err := queryUint(r, "from")
+	if err != nil {
+		return err
+	}
+	to, err := queryUint(r, "to")
+	if err != nil {
+		return err
+	}
+	proof, err := s.consent.Ledger.ConsistencyProof(from, to)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "proof": ledger.EncodeHashes(proof)})
+}
+
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name string        `json:"name"`
+		Role likeness.Role `json:"role"`
+	}
+	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	key, token, err := CreateAPIKey(r.Context(), s.store, in.Name, in.Role, s.now())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"key": key, "token": token})
+}
+
+func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
+	keys, err := s.store.APIKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []*likeness.APIKey{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}

@@ -1,0 +1,44 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"likeness"
+)
+
+// FromConsent returns the leaf content of a consent event stored at index.
+// Evidence is committed to only through the SHA-256 of its ciphertext.
+func FromConsent(ev *likeness.ConsentEvent, index int64) Event {
+	e := Event{
+		Index:         uint64(index),
+		ID:            ev.ID,
+		Type:          string(ev.Type),
+		SubjectID:     ev.SubjectID,
+		Purpose:       ev.Purpose,
+		NoticeVersion: ev.NoticeVersion,
+		NoticeSHA256:  ev.NoticeSHA256,
+		Method:        string(ev.Method),
+		Language:      ev.Language,
+		Collector:     ev.Collector,
+		TimeMicros:    likeness.Micros(ev.Time),
+	}
+	if len(ev.Sealed) > 0 {
+		sum := sha256.Sum256(ev.Sealed)
+		e.SealedSHA256 = hex.EncodeToString(sum[:])
+	}
+	return e
+}
+
+// DecodeHashes parses hex hashes, the inverse of EncodeHashes.
+func DecodeHashes(hs []string) ([][32]byte, error) {
+	out := make([][32]byte, len(hs))
+	for i, s := range hs {
+		h, err := decodeHash(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = h
+	}
+	return out, nil
+}

@@ -1,0 +1,87 @@
+package media
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Strip copies src to dst without identifying metadata, choosing the
+// stripper by t.MIME: JPEG, PNG and WebP are stripped. Every other type is
+// copied unchanged; in particular HEIC (which carries EXIF, GPS included)
+// and MP4/QuickTime/WebM (which may carry location and device atoms) are not
+// yet stripped, nor are ID3 or Vorbis comment tags in audio.
+//
+// On error dst may hold a partial copy, which the caller must discard.
+func Strip(dst io.Writer, src io.Reader, t Type) error {
+	switch baseMIME(t.MIME) {
+	case "image/jpeg":
+		return StripJPEG(dst, src)
+	case "image/png":
+		return StripPNG(dst, src)
+	case "image/webp":
+		return StripWebP(dst, src)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		return fmt.Errorf("media: copy %s: %w", baseMIME(t.MIME), err)
+	}
+	return nil
+}
+
+const bufSize = 64 << 10
+
+// output buffers writes to dst and remembers the first write error, so that
+// a failing destination is told apart from a malformed source.
+type output struct {
+	bw  *bufio.Writer
+	err error
+}
+
+func newOutput(dst io.Writer) *output { return &output{bw: bufio.NewWriterSize(dst, bufSize)} }
+
+func (o *output) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.bw.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
+}
+
+func (o *output) flush(format string) error {
+	if o.err == nil {
+		o.err = o.bw.Flush()
+	}
+	if o.err != nil {
+		return fmt.Errorf("media: write %s: %w", format, o.err)
+	}
+	return nil
+}
+
+// failed turns an error met while copying into the caller's error: a write
+// error, a truncated source (ErrMalformed), or a read error.
+func (o *output) failed(format, what string, err error) error {
+	if o.err != nil {
+		return fmt.Errorf("media: write %s: %w", format, o.err)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return malformed(format, "the file is truncated in the %s", what)
+	}
+	return fmt.Errorf("media: read %s: %w", format, err)
+}
+
+func malformed(format, msg string, args ...any) error {
+	return reject("malformed "+format+": "+fmt.Sprintf(msg, args...), ErrMalformed)
+}
+
+// drain consumes what follows the end of an image, so the whole upload is
+// read, and drops it: trailing data is where phones hide extra images.
+func drain(format string, r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return fmt.Errorf("media: read %s: %w", format, err)
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+// Package sqlstore implements likeness.Store on SQL databases: embedded SQLite
+// (the default, through the pure-Go modernc.org/sqlite driver, WAL mode) and
+// PostgreSQL (through pgx's database/sql driver). Both dialects share every
+// query; they differ only in placeholders, a few column types and how a
+// writer takes the ledger lock. Migrations are embedded, versioned per
+// dialect and only ever appended.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"likeness"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+// DB is a likeness.Store on a SQL database. It is safe for concurrent use.
+type DB struct {
+	db      *sql.DB
+	dialect dialect
+	dsn     string
+
+	mu      sync.Mutex
+	rebound map[string]string
+}
+
+var _ likeness.Store = (*DB)(nil)
+
+// Open connects to dsn and applies pending migrations. dsn is
+// "sqlite:PATH" (the file is created, with its folder) or a
+// "postgres://" / "postgresql://" URL.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	d := &DB{dsn: dsn, rebound: map[string]string{}}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("sqlstore: %q names no file", dsn)
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("sqlstore: create database folder: %w", err)
+			}
+		}
+		// _txlock=immediate makes every transaction take the write lock at
+		// BEGIN, so two writers never deadlock upgrading a read lock.
+		d.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate"+
+			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"+
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)")
+		d.dialect = sqlite
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		d.db, err = sql.Open("pgx", dsn)
+		d.dialect = postgres
+		d.db.SetMaxOpenConns(32)
+		d.db.SetMaxIdleConns(32)
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown database %q: use sqlite:PATH or postgres://…", redact(dsn))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	if err := d.db.PingContext(ctx); err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s: %w", redact(dsn), err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// redact drops the password from a URL so a DSN can appear in an error.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 {
+		return dsn
+	}
+	return dsn[:scheme+3] + "…" + dsn[at:]
+}
+
+// SQL returns the underlying database, for tests and tools that inspect rows.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Dialect returns "sqlite" or "postgres".
+func (d *DB) Dialect() string {
+	if d.dialect == postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// q rewrites a query written with ? placeholders for the dialect.
+func (d *DB) q(query string) string {
+	if d.dialect == sqlite {
+		return query
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.rebound[query]; ok {
+		return s
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	d.rebound[query] = b.String()
+	return b.String()
+}
+
+func (d *DB) migrate(ctx context.Context) error {
+	dir := "migrations/sqlite"
+	if d.dialect == postgres {
+		dir = "migrations/postgres"
+	}
+	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
+	}
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("sqlstore: read migrations: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("sqlstore: migration %s: name must start with a number", e.Name())
+		}
+		if err := d.applyMigration(ctx, dir+"/"+e.Name(), version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *DB) applyMigration(ctx context.Context, path string, version int) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if d.dialect == postgres {
+		// One replica migrates at a time.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7422001)`); err != nil {
+			return fmt.Errorf("sqlstore: migrate lock: %w", err)
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("sqlstore: apply %s: %w", path, err)
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO schema_migrations (version) VALUES (?)`), version); err != nil {
+		return fmt.Errorf("sqlstore: record %s: %w", path, err)
+	}
+	return tx.Commit()
+}
+
+// lockLedger serialises ledger appends across replicas. SQLite already holds
+// the write lock from BEGIN IMMEDIATE.
+func (d *DB) lockLedger(ctx context.Context, tx *sql.Tx) error {
+	if d.dialect != postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7422002)`)
+	return err
+}
+
+func notFound(what string) error {
+	return likeness.Errorf(likeness.ENOTFOUND, "%s not found", what)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

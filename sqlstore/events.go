@@ -1,0 +1,224 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"likeness"
+	"likeness/ledger"
+)
+
+const eventCols = `idx, id, subject_id, purpose, type, method, notice_version, notice_sha256, language, collector, time_us, sealed, leaf_hash`
+
+func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
+	var ev likeness.ConsentEvent
+	var typ, method string
+	var us int64
+	var leaf []byte
+	var h [32]byte
+	err := row.Scan(&ev.LedgerIndex, &ev.ID, &ev.SubjectID, &ev.Purpose, &typ, &method,
+		&ev.NoticeVersion, &ev.NoticeSHA256, &ev.Language, &ev.Collector, &us, &ev.Sealed, &leaf)
+	if err != nil {
+		return nil, h, err
+	}
+	ev.Type, ev.Method = likeness.EventType(typ), likeness.Method(method)
+	ev.Time = likeness.FromMicros(us)
+	copy(h[:], leaf)
+	return &ev, h, nil
+}
+
+// AppendEvents implements likeness.EventStore. The ledger index is taken
+// under a lock held to commit, so indexes are dense and in commit order.
+func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
+	defer tx.Rollback()
+	if err := d.lockLedger(ctx, tx); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: lock ledger: %w", err)
+	}
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM consent_events`).Scan(&next); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO consent_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
+	defer stmt.Close()
+	indexes := make([]int64, len(evs))
+	for i, ev := range evs {
+		indexes[i] = next + int64(i)
+		le := ledger.FromConsent(ev, indexes[i])
+		h := ledger.LeafHash(le.LeafData())
+		if _, err := stmt.ExecContext(ctx, indexes[i], ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
+			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, le.TimeMicros, ev.Sealed, h[:]); err != nil {
+			return fmt.Errorf("sqlstore: append consent events: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: commit: %w", err)
+	}
+	for i, ev := range evs {
+		ev.LedgerIndex = indexes[i]
+		ev.Time = likeness.FromMicros(likeness.Micros(ev.Time))
+	}
+	return nil
+}
+
+// SubjectEvents implements likeness.EventStore.
+func (d *DB) SubjectEvents(ctx context.Context, subjectID string) ([]*likeness.ConsentEvent, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+eventCols+` FROM consent_events WHERE subject_id = ? ORDER BY idx`), subjectID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: subject events: %w", err)
+	}
+	defer rows.Close()
+	var out []*likeness.ConsentEvent
+	for rows.Next() {
+		ev, _, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: subject events: %w", err)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// Event implements likeness.EventStore.
+func (d *DB) Event(ctx context.Context, id string) (*likeness.ConsentEvent, error) {
+	ev, _, err := scanEvent(d.db.QueryRowContext(ctx, d.q(`SELECT `+eventCols+` FROM consent_events WHERE id = ?`), id))
+	if isNoRows(err) {
+		return nil, notFound("consent event")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read event: %w", err)
+	}
+	return ev, nil
+}
+
+// ForEachEvent implements likeness.EventStore.
+func (d *DB) ForEachEvent(ctx context.Context, from int64, fn func(*likeness.ConsentEvent, [32]byte) error) error {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+eventCols+` FROM consent_events WHERE idx >= ? ORDER BY idx`), from)
+	if err != nil {
+		return fmt.Errorf("sqlstore: read ledger: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ev, h, err := scanEvent(rows)
+		if err != nil {
+			return fmt.Errorf("sqlstore: read ledger: %w", err)
+		}
+		if err := fn(ev, h); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// LedgerSize implements likeness.EventStore.
+func (d *DB) LedgerSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM consent_events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: ledger size: %w", err)
+	}
+	return n, nil
+}
+
+// PutCheckpoint implements likeness.CheckpointStore.
+func (d *DB) PutCheckpoint(ctx context.Context, size int64, signed []byte) error {
+	if _, err := d.db.ExecContext(ctx, d.q(`INSERT INTO checkpoints (size, signed) VALUES (?, ?) ON CONFLICT (size) DO NOTHING`), size, signed); err != nil {
+		return fmt.Errorf("sqlstore: put checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Checkpoints implements likeness.CheckpointStore.
+func (d *DB) Checkpoints(ctx context.Context) ([][]byte, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT signed FROM checkpoints ORDER BY size`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("sqlstore: checkpoints: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// LatestCheckpoint implements likeness.CheckpointStore.
+func (d *DB) LatestCheckpoint(ctx context.Context) (int64, []byte, error) {
+	var size int64
+	var b []byte
+	err := d.db.QueryRowContext(ctx, `SELECT size, signed FROM checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &b)
+	if isNoRows(err) {
+		return 0, nil, notFound("checkpoint")
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("sqlstore: latest checkpoint: %w", err)
+	}
+	return size, b, nil
+}
+
+// InsertAPIKey implements likeness.APIKeyStore.
+func (d *DB) InsertAPIKey(ctx context.Context, k *likeness.APIKey) error {
+	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO api_keys (id, hash, name, role, created_us) VALUES (?, ?, ?, ?, ?)`),
+		k.ID, k.Hash, k.Name, string(k.Role), likeness.Micros(k.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: insert api key: %w", err)
+	}
+	return nil
+}
+
+// APIKeyByHash implements likeness.APIKeyStore.
+func (d *DB) APIKeyByHash(ctx context.Context, hash []byte) (*likeness.APIKey, error) {
+	k, err := scanKey(d.db.QueryRowContext(ctx, d.q(`SELECT id, hash, name, role, created_us, revoked_us FROM api_keys WHERE hash = ? AND revoked_us = 0`), hash))
+	if isNoRows(err) {
+		return nil, notFound("api key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read api key: %w", err)
+	}
+	return k, nil
+}
+
+// APIKeys implements likeness.APIKeyStore.
+func (d *DB) APIKeys(ctx context.Context) ([]*likeness.APIKey, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, hash, name, role, created_us, revoked_us FROM api_keys ORDER BY created_us, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*likeness.APIKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list api keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func scanKey(row rowScanner) (*likeness.APIKey, error) {
+	var k likeness.APIKey
+	var role string
+	var created, revoked int64
+	if err := row.Scan(&k.ID, &k.Hash, &k.Name, &role, &created, &revoked); err != nil {
+		return nil, err
+	}
+	k.Role = likeness.Role(role)
+	k.CreatedAt = likeness.FromMicros(created)
+	if revoked != 0 {
+		k.RevokedAt = likeness.FromMicros(revoked)
+	}
+	return &k, nil
+}
+
+var _ = sql.ErrNoRows

@@ -1,0 +1,57 @@
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+);
+
+CREATE TABLE notice_versions (
+	version    INTEGER PRIMARY KEY,
+	created_us INTEGER NOT NULL,
+	doc        TEXT NOT NULL
+);
+
+CREATE TABLE subjects (
+	id            TEXT PRIMARY KEY,
+	external_hash TEXT NOT NULL UNIQUE,
+	locale        TEXT NOT NULL,
+	jurisdiction  TEXT NOT NULL,
+	guardian      INTEGER NOT NULL DEFAULT 0,
+	created_us    INTEGER NOT NULL,
+	erased_us     INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE subject_keys (
+	subject_id TEXT PRIMARY KEY REFERENCES subjects(id),
+	wrapped    BLOB NOT NULL
+);
+
+-- consent_events is the ledger: idx is the leaf index, leaf_hash its RFC 6962 hash.
+CREATE TABLE consent_events (
+	idx            INTEGER PRIMARY KEY,
+	id             TEXT NOT NULL UNIQUE,
+	subject_id     TEXT NOT NULL,
+	purpose        TEXT NOT NULL,
+	type           TEXT NOT NULL,
+	method         TEXT NOT NULL,
+	notice_version INTEGER NOT NULL,
+	notice_sha256  TEXT NOT NULL,
+	language       TEXT NOT NULL,
+	collector      TEXT NOT NULL,
+	time_us        INTEGER NOT NULL,
+	sealed         BLOB,
+	leaf_hash      BLOB NOT NULL
+);
+CREATE INDEX consent_events_subject ON consent_events(subject_id, idx);
+
+CREATE TABLE checkpoints (
+	size       INTEGER PRIMARY KEY,
+	signed     BLOB NOT NULL
+);
+
+CREATE TABLE api_keys (
+	id         TEXT PRIMARY KEY,
+	hash       BLOB NOT NULL UNIQUE,
+	name       TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	created_us INTEGER NOT NULL,
+	revoked_us INTEGER NOT NULL DEFAULT 0
+);

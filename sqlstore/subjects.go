@@ -1,0 +1,170 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"likeness"
+)
+
+const subjectCols = `id, external_hash, locale, jurisdiction, guardian, created_us, erased_us`
+
+func scanSubject(row rowScanner) (*likeness.Subject, error) {
+	var s likeness.Subject
+	var created, erased int64
+	if err := row.Scan(&s.ID, &s.ExternalHash, &s.Locale, &s.Jurisdiction, &s.Guardian, &created, &erased); err != nil {
+		return nil, err
+	}
+	s.CreatedAt = likeness.FromMicros(created)
+	if erased != 0 {
+		s.ErasedAt = likeness.FromMicros(erased)
+	}
+	return &s, nil
+}
+
+// InsertSubject implements likeness.SubjectStore.
+func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey []byte) (*likeness.Subject, bool, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, d.q(`INSERT INTO subjects (`+subjectCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)
+		ON CONFLICT (external_hash) DO NOTHING`),
+		s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt))
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		tx.Rollback()
+		existing, err := d.SubjectByExternalHash(ctx, s.ExternalHash)
+		return existing, false, err
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO subject_keys (subject_id, wrapped) VALUES (?, ?)`), s.ID, wrappedKey); err != nil {
+		return nil, false, fmt.Errorf("sqlstore: insert subject key: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
+	}
+	out := *s
+	out.CreatedAt = likeness.FromMicros(likeness.Micros(s.CreatedAt))
+	return &out, true, nil
+}
+
+// Subject implements likeness.SubjectStore.
+func (d *DB) Subject(ctx context.Context, id string) (*likeness.Subject, error) {
+	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE id = ?`), id))
+	if isNoRows(err) {
+		return nil, notFound("subject")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read subject: %w", err)
+	}
+	return s, nil
+}
+
+// SubjectByExternalHash implements likeness.SubjectStore.
+func (d *DB) SubjectByExternalHash(ctx context.Context, hash string) (*likeness.Subject, error) {
+	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE external_hash = ?`), hash))
+	if isNoRows(err) {
+		return nil, notFound("subject")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read subject: %w", err)
+	}
+	return s, nil
+}
+
+// SubjectKey implements likeness.SubjectStore.
+func (d *DB) SubjectKey(ctx context.Context, id string) ([]byte, error) {
+	var w []byte
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT wrapped FROM subject_keys WHERE subject_id = ?`), id).Scan(&w)
+	if isNoRows(err) {
+		return nil, notFound("subject key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read subject key: %w", err)
+	}
+	return w, nil
+}
+
+// RewrapSubjectKeys implements likeness.SubjectStore.
+func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]byte, error)) (int, error) {
+	const batch = 500
+	after, total := "", 0
+	for {
+		rows, err := d.db.QueryContext(ctx, d.q(`SELECT subject_id, wrapped FROM subject_keys WHERE subject_id > ? ORDER BY subject_id LIMIT ?`), after, batch)
+		if err != nil {
+			return total, fmt.Errorf("sqlstore: rewrap keys: %w", err)
+		}
+		type kv struct {
+			id string
+			w  []byte
+		}
+		var page []kv
+		for rows.Next() {
+			var e kv
+			if err := rows.Scan(&e.id, &e.w); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("sqlstore: rewrap keys: %w", err)
+			}
+			page = append(page, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("sqlstore: rewrap keys: %w", err)
+		}
+		if len(page) == 0 {
+			return total, nil
+		}
+		err = d.inTx(ctx, func(tx *sql.Tx) error {
+			for _, e := range page {
+				w, err := fn(e.id, e.w)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, d.q(`UPDATE subject_keys SET wrapped = ? WHERE subject_id = ?`), w, e.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("sqlstore: rewrap keys: %w", err)
+		}
+		total += len(page)
+		after = page[len(page)-1].id
+	}
+}
+
+// ForEachSubject implements likeness.SubjectStore.
+func (d *DB) ForEachSubject(ctx context.Context, fn func(*likeness.Subject) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+subjectCols+` FROM subjects`)
+	if err != nil {
+		return fmt.Errorf("sqlstore: list subjects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSubject(rows)
+		if err != nil {
+			return fmt.Errorf("sqlstore: list subjects: %w", err)
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

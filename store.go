@@ -1,0 +1,105 @@
+package likeness
+
+import "time"
+
+// NoticeVersion is one published version of the notice: the policy it was
+// rendered from, the SHA-256 of its text per language, and per purpose the
+// fingerprint of its material terms and the version since which they hold.
+type NoticeVersion struct {
+	Version       int64             `json:"version"`
+	CreatedAt     time.Time         `json:"created_at"`
+	PolicySHA256  string            `json:"policy_sha256"`
+	Texts         map[string]string `json:"texts"`          // language → SHA-256 of the notice text
+	Material      map[string]string `json:"material"`       // purpose → material fingerprint
+	MaterialSince map[string]int64  `json:"material_since"` // purpose → first version with this fingerprint
+}
+
+// Store is the durable state of a deployment. Implementations (SQLite and
+// PostgreSQL in package sqlstore) must be safe for concurrent use, return
+// *Error with ENOTFOUND for absent rows, and pass storetest.Run.
+type Store interface {
+	SettingStore
+	NoticeStore
+	SubjectStore
+	EventStore
+	CheckpointStore
+	APIKeyStore
+	Close() error
+}
+
+// SettingStore keeps small named values, such as wrapped deployment keys.
+type SettingStore interface {
+	// Setting returns ENOTFOUND if name was never set.
+	Setting(ctx Context, name string) ([]byte, error)
+	// InitSetting stores value unless name is set; either way it returns the
+	// stored value, so concurrent replicas agree on one.
+	InitSetting(ctx Context, name string, value []byte) ([]byte, error)
+	// PutSetting overwrites name.
+	PutSetting(ctx Context, name string, value []byte) error
+}
+
+// NoticeStore keeps the published notice versions.
+type NoticeStore interface {
+	// LatestNotice returns ENOTFOUND when no version was published yet.
+	LatestNotice(ctx Context) (*NoticeVersion, error)
+	// Notice returns ENOTFOUND for an unknown version.
+	Notice(ctx Context, version int64) (*NoticeVersion, error)
+	// PublishNotice stores n as version latest+1 (setting n.Version) unless
+	// the latest version has the same PolicySHA256 and texts, in which case it
+	// returns that one. Concurrent callers publish at most one new version.
+	PublishNotice(ctx Context, n *NoticeVersion) (*NoticeVersion, error)
+}
+
+// SubjectStore keeps subjects and their wrapped data keys.
+type SubjectStore interface {
+	// InsertSubject stores s and its wrapped data key. If a subject with the
+	// same ExternalHash exists it is returned with created=false instead.
+	InsertSubject(ctx Context, s *Subject, wrappedKey []byte) (out *Subject, created bool, err error)
+	// Subject returns ENOTFOUND if absent (erased subjects are returned).
+	Subject(ctx Context, id string) (*Subject, error)
+	// SubjectByExternalHash returns ENOTFOUND if absent.
+	SubjectByExternalHash(ctx Context, hash string) (*Subject, error)
+	// SubjectKey returns the wrapped data key, ENOTFOUND once destroyed.
+	SubjectKey(ctx Context, id string) ([]byte, error)
+	// RewrapSubjectKeys replaces every wrapped key with fn's result, in
+	// batches; it returns how many keys it rewrapped.
+	RewrapSubjectKeys(ctx Context, fn func(subjectID string, wrapped []byte) ([]byte, error)) (int, error)
+	// ForEachSubject calls fn for every subject, erased ones included.
+	ForEachSubject(ctx Context, fn func(*Subject) error) error
+}
+
+// EventStore keeps consent events; they are the leaves of the ledger.
+type EventStore interface {
+	// AppendEvents stores the events in one transaction, in order, giving
+	// each the next ledger index (set in LedgerIndex) and its leaf hash.
+	// Either all are stored or none.
+	AppendEvents(ctx Context, evs []*ConsentEvent) error
+	// SubjectEvents returns a subject's events in ledger order.
+	SubjectEvents(ctx Context, subjectID string) ([]*ConsentEvent, error)
+	// Event returns ENOTFOUND for an unknown id.
+	Event(ctx Context, id string) (*ConsentEvent, error)
+	// ForEachEvent calls fn for every event with index ≥ from, in ledger
+	// order, with the leaf hash stored beside it.
+	ForEachEvent(ctx Context, from int64, fn func(ev *ConsentEvent, leafHash [32]byte) error) error
+	// LedgerSize returns the number of events stored.
+	LedgerSize(ctx Context) (int64, error)
+}
+
+// CheckpointStore keeps signed ledger checkpoints.
+type CheckpointStore interface {
+	// PutCheckpoint stores a signed checkpoint for a tree size; storing one
+	// for a size already present is a no-op.
+	PutCheckpoint(ctx Context, size int64, signed []byte) error
+	// Checkpoints returns every stored checkpoint in size order.
+	Checkpoints(ctx Context) ([][]byte, error)
+	// LatestCheckpoint returns ENOTFOUND when none is stored.
+	LatestCheckpoint(ctx Context) (size int64, signed []byte, err error)
+}
+
+// APIKeyStore keeps API keys by the hash of their secret.
+type APIKeyStore interface {
+	InsertAPIKey(ctx Context, k *APIKey) error
+	// APIKeyByHash returns ENOTFOUND for unknown or revoked keys.
+	APIKeyByHash(ctx Context, hash []byte) (*APIKey, error)
+	APIKeys(ctx Context) ([]*APIKey, error)
+}

@@ -1,0 +1,84 @@
+package likeness
+
+import (
+	"strings"
+	"time"
+)
+
+// Subject is a person whose voice or image the organization keeps. The
+// organization's own user id never appears here in clear: only its keyed hash.
+type Subject struct {
+	ID           string    `json:"id"`
+	ExternalHash string    `json:"-"`
+	Locale       string    `json:"locale"`
+	Jurisdiction string    `json:"jurisdiction"`
+	Guardian     bool      `json:"guardian,omitempty"` // consent is given by a guardian (minor)
+	CreatedAt    time.Time `json:"created_at"`
+	ErasedAt     time.Time `json:"erased_at,omitzero"`
+}
+
+// Erased reports whether the subject has been erased.
+func (s *Subject) Erased() bool { return !s.ErasedAt.IsZero() }
+
+// Jurisdiction is a parsed jurisdiction code such as "EU-DE", "US-IL" or "GB".
+type Jurisdiction struct {
+	Regime  string // "EU" (GDPR), "GB" (UK GDPR), "US", or a country code
+	Country string // ISO 3166-1 alpha-2
+	Region  string // state or member state, e.g. "CA", "IL", "DE"
+}
+
+// euEEA lists the EU member states and the EEA countries that share GDPR.
+var euEEA = map[string]bool{
+	"AT": true, "BE": true, "BG": true, "HR": true, "CY": true, "CZ": true, "DK": true,
+	"EE": true, "FI": true, "FR": true, "DE": true, "GR": true, "HU": true, "IE": true,
+	"IT": true, "LV": true, "LT": true, "LU": true, "MT": true, "NL": true, "PL": true,
+	"PT": true, "RO": true, "SK": true, "SI": true, "ES": true, "SE": true,
+	"IS": true, "LI": true, "NO": true,
+}
+
+// IsEEA reports whether a country applies GDPR directly.
+func IsEEA(country string) bool { return euEEA[country] }
+
+func isUpper2(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// ParseJurisdiction parses "EU-DE", "US-CA", "GB", "CH" and the like.
+func ParseJurisdiction(s string) (Jurisdiction, error) {
+	head, tail, hasTail := strings.Cut(s, "-")
+	bad := Errorf(EINVALID, "jurisdiction %q is not valid: use a region and country such as EU-DE, US-CA, US-IL or a country code such as GB", s)
+	switch {
+	case head == "EU":
+		if !hasTail || !euEEA[tail] {
+			return Jurisdiction{}, bad
+		}
+		return Jurisdiction{Regime: "EU", Country: tail, Region: tail}, nil
+	case head == "US":
+		if hasTail && !isUpper2(tail) {
+			return Jurisdiction{}, bad
+		}
+		return Jurisdiction{Regime: "US", Country: "US", Region: tail}, nil
+	case head == "UK" || head == "GB":
+		if hasTail {
+			return Jurisdiction{}, bad
+		}
+		return Jurisdiction{Regime: "GB", Country: "GB"}, nil
+	case isUpper2(head) && !hasTail:
+		if euEEA[head] {
+			return Jurisdiction{Regime: "EU", Country: head, Region: head}, nil
+		}
+		return Jurisdiction{Regime: head, Country: head}, nil
+	}
+	return Jurisdiction{}, bad
+}
+
+// SubjectService creates and finds subjects.
+type SubjectService interface {
+	// CreateSubject is idempotent on the external id: a second call with the
+	// same id returns the existing subject and created=false.
+	CreateSubject(ctx Context, externalID, locale, jurisdiction string) (s *Subject, created bool, err error)
+	// Subject returns ENOTFOUND if absent and EGONE if erased.
+	Subject(ctx Context, id string) (*Subject, error)
+	// SubjectByExternalID returns ENOTFOUND if no subject has that id.
+	SubjectByExternalID(ctx Context, externalID string) (*Subject, error)
+}
