@@ -53,8 +53,8 @@ func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Dec
 		d.Reasons = reasons(likeness.ReasonSubjectNotFound)
 		return d
 	}
-	s, ok := e.subject(r.SubjectID)
-	if !ok {
+	s := e.subjects[r.SubjectID]
+	if s == nil {
 		d.Reasons = reasons(likeness.ReasonSubjectNotFound)
 		return d
 	}

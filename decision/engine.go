@@ -38,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"likeness"
 	"likeness/policy"
@@ -66,22 +67,17 @@ type Engine struct {
 	ids idArena
 }
 
-// subject returns a copy of the entry for id. Its grants share memory with
-// the stored entry; a change to the slice header must be written back with
-// store.
-func (e *Engine) subject(id string) (subject, bool) {
-	if p := e.subjects[id]; p != nil {
-		return *p, true
+// add creates the entry for id. A short id is copied into the entry itself
+// and the map key points there, so the key comparison of a look-up already
+// brings the entry into the cache.
+func (e *Engine) add(id string, s *subject) {
+	key := ""
+	if n := copy(s.id[:], id); n == len(id) && n > 0 {
+		key = unsafe.String(&s.id[0], n)
+	} else {
+		key = strings.Clone(id)
 	}
-	return subject{}, false
-}
-
-func (e *Engine) store(id string, s subject) {
-	if p := e.subjects[id]; p != nil {
-		*p = s
-		return
-	}
-	e.subjects[strings.Clone(id)] = &s
+	e.subjects[key] = s
 }
 
 // subject is one person's entry in the index.
@@ -89,6 +85,7 @@ type subject struct {
 	grants []grant // at most one per purpose, sized exactly
 	juris  jurisdiction
 	erased bool
+	id     [34]byte // holds the map key of ids this short; 64 bytes in all
 }
 
 // grant is the latest consent event for one (subject, purpose). It holds no
@@ -219,12 +216,13 @@ func (e *Engine) PutSubject(id, jurisdiction string) {
 	j := parseJurisdiction(jurisdiction)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.subject(id)
-	if !ok {
+	s := e.subjects[id]
+	if s == nil {
+		s = &subject{}
+		e.add(id, s)
 		e.live++
 	}
 	s.juris = j
-	e.store(id, s)
 }
 
 // EraseSubject drops the subject's grants; later decisions about it deny
@@ -234,18 +232,21 @@ func (e *Engine) PutSubject(id, jurisdiction string) {
 func (e *Engine) EraseSubject(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.subject(id)
-	if s.erased {
+	s := e.subjects[id]
+	switch {
+	case s == nil:
+		e.add(id, &subject{erased: true})
+		return
+	case s.erased:
 		return
 	}
-	if ok {
-		for i := range s.grants {
-			e.ids.drop(s.grants[i].idLen)
-		}
-		e.grants -= len(s.grants)
-		e.live--
+	for i := range s.grants {
+		e.ids.drop(s.grants[i].idLen)
 	}
-	e.store(id, subject{juris: s.juris, erased: true})
+	e.grants -= len(s.grants)
+	e.live--
+	s.grants = nil
+	s.erased = true
 }
 
 // Apply records a consent event that is already durable. Grant and Renew
@@ -290,8 +291,8 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s, ok := e.subject(ev.SubjectID)
-	if !ok || s.erased {
+	s := e.subjects[ev.SubjectID]
+	if s == nil || s.erased {
 		return
 	}
 	pid, ok := e.intern(ev.Purpose)
@@ -316,7 +317,6 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 		s.grants = grown
 		i = len(grown) - 1
 		e.grants++
-		e.store(ev.SubjectID, s)
 	}
 	off, n := e.ids.put(ev.ID)
 	s.grants[i] = g.withID(off, n)
@@ -357,14 +357,11 @@ func (e *Engine) compactIDs() {
 	var fresh idArena
 	fresh.init()
 	fresh.compactMin = e.ids.compactMin
-	move := func(s subject) {
+	for _, s := range e.subjects {
 		for i := range s.grants {
 			g := &s.grants[i]
 			g.idOff, g.idLen = fresh.put(e.ids.get(g.idOff, g.idLen))
 		}
-	}
-	for _, s := range e.subjects {
-		move(*s)
 	}
 	e.ids = fresh
 }
@@ -380,9 +377,9 @@ func (e *Engine) State(subjectID, purpose string, at time.Time) (state likeness.
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	s, ok := e.subject(subjectID)
+	s := e.subjects[subjectID]
 	switch {
-	case !ok:
+	case s == nil:
 		return likeness.StateNone, time.Time{}
 	case s.erased:
 		return likeness.StateErased, time.Time{}

@@ -61,28 +61,33 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
+// Test is one conformance test. Files of this package add theirs to
+// tests in an init function, one file per capability.
+type Test struct {
+	Name string
+	Fn   func(*testing.T, likeness.Store)
+}
+
+var tests = []Test{
+	{"SettingsInitOnce", testSettingsInitOnce},
+	{"NoticeVersionsAdvanceOnChangeOnly", testNoticeVersions},
+	{"SubjectInsertIsIdempotentOnExternalHash", testSubjectIdempotent},
+	{"AbsentRowsAreNotFound", testNotFound},
+	{"RewrapReplacesEveryKey", testRewrap},
+	{"EventsGetDenseLedgerIndexes", testEventsDense},
+	{"ConcurrentAppendsKeepIndexesDense", testConcurrentAppends},
+	{"StoredLeafHashCommitsToEvent", testLeafHash},
+	{"Checkpoints", testCheckpoints},
+	{"APIKeysByHash", testAPIKeys},
+}
+
 // Run runs the conformance suite. open must return a new, empty store.
 func Run(t *testing.T, open func(t *testing.T) likeness.Store) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, likeness.Store)
-	}{
-		{"SettingsInitOnce", testSettingsInitOnce},
-		{"NoticeVersionsAdvanceOnChangeOnly", testNoticeVersions},
-		{"SubjectInsertIsIdempotentOnExternalHash", testSubjectIdempotent},
-		{"AbsentRowsAreNotFound", testNotFound},
-		{"RewrapReplacesEveryKey", testRewrap},
-		{"EventsGetDenseLedgerIndexes", testEventsDense},
-		{"ConcurrentAppendsKeepIndexesDense", testConcurrentAppends},
-		{"StoredLeafHashCommitsToEvent", testLeafHash},
-		{"Checkpoints", testCheckpoints},
-		{"APIKeysByHash", testAPIKeys},
-	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { s.Close() })
-			tt.fn(t, s)
+			tt.Fn(t, s)
 		})
 	}
 }
