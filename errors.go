@@ -45,6 +45,10 @@ func ErrorCode(err error) string {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	var d *DeniedError
+	if errors.As(err, &d) {
+		return EFORBIDDEN
+	}
 	return EINTERNAL
 }
 
@@ -58,5 +62,18 @@ func ErrorMessage(err error) string {
 	if errors.As(err, &e) {
 		return e.Message
 	}
+	var d *DeniedError
+	if errors.As(err, &d) {
+		return d.Message
+	}
 	return "internal error"
 }
+
+// DeniedError is a refusal by a decision: a 403 that carries the decision's
+// reason codes so the caller knows what consent is missing.
+type DeniedError struct {
+	Message string
+	Reasons []string
+}
+
+func (e *DeniedError) Error() string { return EFORBIDDEN + ": " + e.Message }

@@ -24,6 +24,9 @@ type Store interface {
 	EventStore
 	CheckpointStore
 	APIKeyStore
+	AssetStore
+	AuditStore
+	ErasureStore
 	Close() error
 }
 

@@ -50,6 +50,7 @@ type Service struct {
 	engine *decision.Engine
 
 	lookupKey []byte // HMAC key for the organization's user ids
+	erasers   []DataEraser
 
 	mu      sync.RWMutex
 	policy  *policy.Policy

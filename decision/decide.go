@@ -12,8 +12,9 @@ import (
 // reported. Decision.EventID and EventTime name the consent event the answer
 // rests on, on deny too when there is one (such as the withdrawal).
 //
-// Requests naming only an asset are not resolved here yet: with no SubjectID
-// the decision denies with ReasonSubjectNotFound.
+// A request naming an asset (and no subject) is decided for the asset's
+// subject and category, and also denies when the asset is erased, past its
+// retention deadline or unknown.
 //
 // Decide does not allocate.
 func (e *Engine) Decide(r *likeness.DecisionRequest) likeness.Decision {
@@ -48,8 +49,10 @@ func (e *Engine) DecideBatch(rs []likeness.DecisionRequest, out []likeness.Decis
 // decide is Decide under the read lock; now is used when r.At is zero.
 func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Decision {
 	var d likeness.Decision
+	if r.SubjectID == "" && r.AssetID != "" {
+		return e.decideAsset(r, now)
+	}
 	if r.SubjectID == "" {
-		// Asset requests: resolved to a subject by a later layer.
 		d.Reasons = reasons(likeness.ReasonSubjectNotFound)
 		return d
 	}

@@ -53,6 +53,7 @@ type Engine struct {
 
 	mu       sync.RWMutex
 	subjects map[string]*subject
+	assets   map[string]*asset
 	live     int // subjects not erased
 	grants   int // records held by subjects not erased
 

@@ -117,7 +117,7 @@ func TestActiveGrantAllows(t *testing.T) {
 }
 
 func TestSubjectIDsOfAnyLengthWork(t *testing.T) {
-	for _, n := range []int{1, 30, 31, 32, 200} {
+	for _, n := range []int{1, 30, 34, 35, 200} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			e := testEngine(t)
 			id := strings.Repeat("x", n)
@@ -151,7 +151,7 @@ func TestUnknownSubjectOrPurposeNeverAllows(t *testing.T) {
 		{"unknown subject", req("nobody", "ai-training", "voice"), reasonSet(likeness.ReasonSubjectNotFound)},
 		{"unknown purpose", req("s1", "no-such-purpose", "voice"), reasonSet(likeness.ReasonNoConsent)},
 		{"purpose granted but not in policy", req("s1", "retired-purpose", "voice"), reasonSet(likeness.ReasonNoConsent)},
-		{"asset request (not resolved here)", &likeness.DecisionRequest{AssetID: "ast_x", Purpose: "ai-training", Category: "voice"}, reasonSet(likeness.ReasonSubjectNotFound)},
+		{"unknown asset", &likeness.DecisionRequest{AssetID: "ast_x", Purpose: "ai-training", Category: "voice"}, reasonSet(likeness.ReasonAssetNotFound)},
 		{"empty request", &likeness.DecisionRequest{}, reasonSet(likeness.ReasonSubjectNotFound)},
 	}
 	for _, tt := range tests {
@@ -616,11 +616,17 @@ func TestEventsOfUnknownSubjectsAreIgnored(t *testing.T) {
 	e := testEngine(t)
 	grantAt(e, "s1", "marketing", likeness.Checkbox, t0)
 	e.Apply(nil)
+	if e.HasSubject("s1") {
+		t.Error("HasSubject before PutSubject")
+	}
 	e.Apply(&likeness.ConsentEvent{SubjectID: "s1", Type: "bogus", Purpose: "marketing", Time: t0})
 	if s, g := e.Stats(); s != 0 || g != 0 {
 		t.Errorf("Stats = %d, %d; want 0, 0", s, g)
 	}
 	e.PutSubject("s1", "EU-DE")
+	if !e.HasSubject("s1") {
+		t.Error("!HasSubject after PutSubject")
+	}
 	checkDecision(t, e.Decide(req("s1", "marketing", "image")), false, reasonSet(likeness.ReasonNoConsent))
 	grantAt(e, "s1", "marketing", likeness.Checkbox, t0)
 	checkDecision(t, e.Decide(req("s1", "marketing", "image")), true, 0)
@@ -763,4 +769,32 @@ func TestConcurrentApplyAndDecide(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestAssetDecisionsFollowSubjectAndAsset(t *testing.T) {
+	e := New(mustParse(t))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.PutSubject("s1", "EU-DE")
+	e.Apply(&likeness.ConsentEvent{ID: "evt_1", SubjectID: "s1", Purpose: "ai-training", Type: likeness.Grant, Method: likeness.Checkbox, NoticeVersion: 1, Time: t0})
+	e.PutAsset(&likeness.Asset{ID: "ast_1", SubjectID: "s1", Category: "voice", RetainUntil: t0.Add(48 * time.Hour)})
+	at := t0.Add(time.Hour)
+	ask := func(r likeness.DecisionRequest) likeness.Decision {
+		r.At = at
+		return e.Decide(&r)
+	}
+	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "ai-training"}); !d.Allow || d.SubjectID != "s1" || d.EventID != "evt_1" {
+		t.Fatalf("consented asset: %+v", d)
+	}
+	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "ai-training", Category: "image"}); d.Allow || !d.Reasons.Has(likeness.ReasonCategoryNotCovered) {
+		t.Fatalf("asking about another category than the asset's: %+v", d)
+	}
+	at = t0.Add(49 * time.Hour)
+	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "ai-training"}); d.Allow || !d.Reasons.Has(likeness.ReasonAssetExpired) {
+		t.Fatalf("past retention, before any sweeper: %+v", d)
+	}
+	at = t0.Add(time.Hour)
+	e.EraseAsset("ast_1")
+	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "ai-training"}); d.Allow || !d.Reasons.Has(likeness.ReasonAssetErased) {
+		t.Fatalf("erased asset: %+v", d)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/blob/fsblob"
 	"likeness/consent"
 	"likeness/httpapi"
 	"likeness/keys"
@@ -21,6 +22,7 @@ import (
 	"likeness/policy"
 	"likeness/sqlstore"
 	"likeness/storetest"
+	"likeness/vault"
 )
 
 // env is a running API on a real database with one key per role.
@@ -29,6 +31,8 @@ type env struct {
 	srv    *httptest.Server
 	store  *sqlstore.DB
 	svc    *consent.Service
+	vault  *vault.Vault
+	dir    string
 	tokens map[likeness.Role]string
 	now    time.Time
 }
@@ -49,13 +53,21 @@ func newEnv(t *testing.T, dsn string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, tokens: map[likeness.Role]string{}, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	e := &env{t: t, store: store, dir: dir, tokens: map[likeness.Role]string{}, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return e.now }
 	e.svc, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example(), Now: clock, LedgerName: "likeness-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Store: store, Now: clock})
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: e.svc, Now: clock, MaxSize: 8 << 20, Region: "eu-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: store, Now: clock})
 	e.srv = httptest.NewServer(api)
 	t.Cleanup(e.srv.Close)
 	for _, r := range []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor} {
@@ -562,7 +574,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Store: e.store})
+	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: e.store})
 	for _, rt := range api.Routes() {
 		ops, ok := doc.Paths[rt.Pattern]
 		if !ok {

@@ -25,6 +25,7 @@ import (
 
 	"likeness"
 	"likeness/consent"
+	"likeness/vault"
 )
 
 // DefaultMaxBody limits JSON request bodies.
@@ -36,6 +37,7 @@ const MaxBatch = 10000
 // Server is the HTTP API. Build it with New.
 type Server struct {
 	consent *consent.Service
+	vault   *vault.Vault
 	store   likeness.Store
 	log     *slog.Logger
 	now     func() time.Time
@@ -50,6 +52,7 @@ type Server struct {
 // Config holds a Server's dependencies.
 type Config struct {
 	Consent  *consent.Service
+	Vault    *vault.Vault // nil: no media endpoints
 	Store    likeness.Store
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -88,7 +91,7 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{consent: cfg.Consent, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	s := &Server{consent: cfg.Consent, vault: cfg.Vault, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.keys.ttl = 5 * time.Second
 	s.routes = []Route{
@@ -110,6 +113,7 @@ func New(cfg Config) *Server {
 		{"POST", "/v1/apikeys", adminOnly, s.handleCreateKey},
 		{"GET", "/v1/apikeys", adminOnly, s.handleListKeys},
 	}
+	s.routes = append(s.routes, assetRoutes(s)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}
@@ -256,23 +260,14 @@ type ErrorBody struct {
 	} `json:"error"`
 }
 
-// DeniedError is a 403 that carries decision reason codes.
-type DeniedError struct {
-	Message string
-	Reasons []string
-}
-
-func (e *DeniedError) Error() string { return e.Message }
-
 // WriteError writes err as JSON with the status from the table; internal
 // errors are logged (without request bodies) and shown generically.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var body ErrorBody
-	var denied *DeniedError
+	body.Error.Code, body.Error.Message = likeness.ErrorCode(err), likeness.ErrorMessage(err)
+	var denied *likeness.DeniedError
 	if errors.As(err, &denied) {
-		body.Error.Code, body.Error.Message, body.Error.Reasons = likeness.EFORBIDDEN, denied.Message, denied.Reasons
-	} else {
-		body.Error.Code, body.Error.Message = likeness.ErrorCode(err), likeness.ErrorMessage(err)
+		body.Error.Reasons = denied.Reasons
 	}
 	status, ok := statusOf[body.Error.Code]
 	if !ok {

@@ -65,7 +65,8 @@ func NewSignerFromNoteKey(skey string) (*Signer, error) {
 	if _, err := note.NewSigner(skey); err != nil {
 		return nil, fmt.Errorf("ledger: parse signer key: %w", err)
 	}
-	parts := strings.Split(skey, "+")
+	// The base64 part may itself contain '+'.
+	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 {
 		return nil, errors.New("ledger: parse signer key: malformed")
 	}
