@@ -43,13 +43,17 @@ type Destroyed struct {
 	ConsentEvidence int      `json:"consent_evidence"`
 }
 
-// crashAfter, when set by tests, stops EraseSubject after the named step as
-// a crash would.
-var crashAfter func(step string) error
+// stepHook, when set, runs after each erasure step ("ledger", "key",
+// "data"); crash tests use it to stop the process between steps.
+var stepHook func(step string)
+
+// SetStepHook installs f to run after each step of an erasure. It exists so
+// tests can kill the process in the middle of one; never set it otherwise.
+func SetStepHook(f func(step string)) { stepHook = f }
 
 func step(name string) error {
-	if crashAfter != nil {
-		return crashAfter(name)
+	if stepHook != nil {
+		stepHook(name)
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// BEGIN, so two writers never deadlock upgrading a read lock.
 		d.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate"+
 			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"+
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)")
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)")
 		d.dialect = sqlite
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d.db, err = sql.Open("pgx", dsn)

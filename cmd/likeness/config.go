@@ -8,11 +8,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
+	"likeness/blob"
+	"likeness/blob/fsblob"
+	"likeness/blob/s3blob"
 	"likeness/consent"
 	"likeness/keys"
 	"likeness/policy"
 	"likeness/sqlstore"
+	"likeness/vault"
 )
 
 // config is what every command that touches a deployment's data shares.
@@ -21,6 +27,9 @@ type config struct {
 	db         string
 	policyFile string
 	keyFile    string
+	blobs      string
+	maxUpload  int64
+	region     string
 }
 
 func env(name, def string) string {
@@ -36,6 +45,32 @@ func (c *config) addStorageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.db, "db", env("LIKENESS_DB", ""), "database: sqlite:PATH or postgres://… (env LIKENESS_DB; default sqlite:DATA_DIR/likeness.db)")
 	fs.StringVar(&c.policyFile, "policy", env("LIKENESS_POLICY", ""), "policy file likeness.yaml (env LIKENESS_POLICY; default: the built-in policy)")
 	fs.StringVar(&c.keyFile, "key-file", env("LIKENESS_KEY_FILE", ""), "local key-encryption keyring (env LIKENESS_KEY_FILE; default DATA_DIR/kek.json)")
+	fs.StringVar(&c.blobs, "blobs", env("LIKENESS_BLOBS", ""), "blob store: a folder, or s3://BUCKET/PREFIX with LIKENESS_S3_ENDPOINT, LIKENESS_S3_REGION,\nLIKENESS_S3_ACCESS_KEY, LIKENESS_S3_SECRET_KEY (env LIKENESS_BLOBS; default DATA_DIR/blobs)")
+	fs.Int64Var(&c.maxUpload, "max-upload", envInt("LIKENESS_MAX_UPLOAD", vault.DefaultMaxSize), "largest accepted upload in bytes (env LIKENESS_MAX_UPLOAD)")
+	fs.StringVar(&c.region, "region", env("LIKENESS_REGION", "local"), "where blobs are stored, recorded with every asset (env LIKENESS_REGION)")
+}
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+// openBlobs opens the blob store named by c.blobs.
+func (c *config) openBlobs(ctx context.Context) (blob.Store, error) {
+	if rest, ok := strings.CutPrefix(c.blobs, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		return s3blob.Open(ctx, s3blob.Config{Bucket: bucket, Prefix: prefix,
+			Endpoint: os.Getenv("LIKENESS_S3_ENDPOINT"), Region: env("LIKENESS_S3_REGION", "us-east-1"),
+			AccessKey: os.Getenv("LIKENESS_S3_ACCESS_KEY"), SecretKey: os.Getenv("LIKENESS_S3_SECRET_KEY"),
+			PathStyle: os.Getenv("LIKENESS_S3_ENDPOINT") != ""})
+	}
+	dir := c.blobs
+	if dir == "" {
+		dir = filepath.Join(c.dataDir, "blobs")
+	}
+	return fsblob.New(dir)
 }
 
 func (c *config) resolve() {
@@ -60,6 +95,7 @@ type deployment struct {
 	kek     *keys.Local
 	policy  *policy.Policy
 	consent *consent.Service
+	vault   *vault.Vault
 }
 
 func (d *deployment) Close() {
@@ -91,13 +127,29 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		return nil, err
 	}
 	d := &deployment{store: store, kek: kek, policy: p}
-	host, _ := os.Hostname()
-	_ = host
 	d.consent, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: p, Logger: logger,
 		LedgerName: ledgerName(p.Organization.Name)})
 	if err != nil {
 		store.Close()
 		return nil, err
+	}
+	blobs, err := c.openBlobs(ctx)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: d.consent, Logger: logger,
+		MaxSize: c.maxUpload, Region: c.region})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	// An erasure cut short by a crash is completed before anything else.
+	if n, err := d.consent.ResumeErasures(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("resume erasures: %w", err)
+	} else if n > 0 {
+		logger.Info("completed interrupted erasures", "count", n)
 	}
 	return d, nil
 }

@@ -30,6 +30,7 @@ Commands:
   apikey create    create an API key (--role admin|collector|pipeline|auditor)
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
+  subject erase    erase a subject everywhere and print the signed certificate
   keys rotate      add a new key-encryption key and rewrap every data key
   bench            load-test a running server's decision endpoint
   version          print the version
@@ -77,6 +78,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLedgerVerify(ctx, rest, stdout, stderr)
 	case "receipt verify":
 		err = runReceiptVerify(rest, stdout, stderr)
+	case "subject erase":
+		err = runSubjectErase(ctx, rest, stdout, stderr)
 	case "keys rotate":
 		err = runKeysRotate(ctx, rest, stdout, stderr)
 	case "bench":

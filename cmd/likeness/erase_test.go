@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"likeness"
+	"likeness/vault"
+)
+
+// TestMain lets a test run this package's binary as the real likeness
+// command in a child process (LIKENESS_RUN_MAIN=1), so it can be killed.
+func TestMain(m *testing.M) {
+	if os.Getenv("LIKENESS_RUN_MAIN") == "1" {
+		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// likenessProcess runs `likeness args…` as a separate process.
+func likenessProcess(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "LIKENESS_RUN_MAIN=1"), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+func testWAV(marker string) []byte {
+	data := bytes.Repeat([]byte(marker), 500)
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(36+len(data)))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
+		binary.Write(&b, binary.LittleEndian, v)
+	}
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, uint32(len(data)))
+	b.Write(data)
+	return b.Bytes()
+}
+
+// seedSubject makes a deployment in dir with one subject who consented,
+// with written evidence, a voice asset and a transcript derived from it.
+func seedSubject(t *testing.T, dir string) (subjectID string, wrappedKey []byte) {
+	t.Helper()
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "test", Role: likeness.RoleAdmin})
+	c := config{dataDir: dir, policyFile: examplePolicy}
+	d, err := c.open(ctx, io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sub, _, err := d.consent.CreateSubject(ctx, "erase-me", "en", "US-IL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := d.consent.Notice("en")
+	if _, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"voice-transcription"},
+		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Written, Language: "en",
+		Evidence: map[string]string{"signature": "Erin Example"}}); err != nil {
+		t.Fatal(err)
+	}
+	parent, err := d.vault.Ingest(ctx, &vault.Upload{SubjectID: sub.ID, Purpose: "voice-transcription", Category: "voice",
+		ContentType: "audio/wav", Body: bytes.NewReader(testWAV("erase-marker"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.vault.Ingest(ctx, &vault.Upload{SubjectID: sub.ID, Purpose: "voice-transcription", Category: "transcript",
+		ContentType: "text/plain", DerivedFrom: parent.ID, Body: strings.NewReader("derived transcript")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := d.store.SubjectKey(ctx, sub.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub.ID, w
+}
+
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// checkErased opens the deployment (which, as at every start, finishes
+// interrupted erasures) and asserts that nothing decryptable of the subject
+// is left: no blob, no copy of the wrapped data key in any file.
+func checkErased(t *testing.T, dir, subjectID string, wrappedKey []byte) {
+	t.Helper()
+	c := config{dataDir: dir, policyFile: examplePolicy}
+	d, err := c.open(context.Background(), io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.consent.Subject(context.Background(), subjectID); likeness.ErrorCode(err) != likeness.EGONE {
+		t.Fatalf("subject after erasure: %v, want gone", err)
+	}
+	dec, _ := d.consent.Decide(&likeness.DecisionRequest{SubjectID: subjectID, Purpose: "voice-transcription", Category: "voice"})
+	if dec.Allow || !dec.Reasons.Has(likeness.ReasonSubjectErased) {
+		t.Fatalf("decision after erasure: %+v", dec)
+	}
+	rec, err := d.store.Erasure(context.Background(), subjectID)
+	if err != nil || rec.CompletedAt.IsZero() {
+		t.Fatalf("erasure record: %+v %v", rec, err)
+	}
+	claims, err := d.consent.VerifyCertificate(rec.Certificate)
+	if err != nil || claims.Subject != subjectID || len(claims.Destroyed.Assets) != 2 || !claims.Destroyed.DataKey {
+		t.Fatalf("certificate: %+v %v", claims, err)
+	}
+	d.Close()
+	if blobs := filesUnder(t, filepath.Join(dir, "blobs")); len(blobs) != 0 {
+		t.Fatalf("blobs left after erasure: %v", blobs)
+	}
+	for _, f := range filesUnder(t, dir) {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, wrappedKey) {
+			t.Fatalf("%s still holds the subject's wrapped data key", f)
+		}
+	}
+}
+
+func TestErasureInterruptedAtAnyStepCompletesOnNextRun(t *testing.T) {
+	for _, step := range []string{"ledger", "key", "data"} {
+		t.Run("killed after "+step, func(t *testing.T) {
+			dir := t.TempDir()
+			sub, wrapped := seedSubject(t, dir)
+			code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=" + step}, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+			if code != 3 {
+				t.Fatalf("the erasing process was not killed after %s: exit %d\n%s", step, code, out)
+			}
+			code, out = likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+			if code != 0 || !strings.Contains(out, `"certificate"`) {
+				t.Fatalf("second run: exit %d\n%s", code, out)
+			}
+			checkErased(t, dir, sub, wrapped)
+		})
+	}
+}
+
+func TestStartingTheServiceFinishesAnInterruptedErasure(t *testing.T) {
+	dir := t.TempDir()
+	sub, wrapped := seedSubject(t, dir)
+	if code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=key"}, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy); code != 3 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	// Opening the deployment, as serve does at start, resumes the erasure.
+	checkErased(t, dir, sub, wrapped)
+}
+
+func TestEraseIsIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	sub, _ := seedSubject(t, dir)
+	_, first := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+	code, second := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+	cert := func(s string) string { _, after, _ := strings.Cut(s, `"jws": "`); jws, _, _ := strings.Cut(after, `"`); return jws }
+	if code != 0 || cert(first) == "" || cert(first) != cert(second) {
+		t.Fatalf("second erase: exit %d, certificates differ or missing\n%s\n%s", code, first, second)
+	}
+}

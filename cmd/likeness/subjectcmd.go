@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"likeness"
+	"likeness/consent"
+)
+
+func runSubjectErase(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("subject erase SUBJECT_ID", "Erases a subject: records the request in the ledger, destroys the subject's data\nkey (every copy of their data becomes unreadable), deletes their blobs and derived\nassets, and prints the signed erasure certificate. Safe to run again.", stderr)
+	var c config
+	c.addStorageFlags(fs)
+	if err := parse(fs, reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: subject erase takes one SUBJECT_ID", errUsage)
+	}
+	if step := os.Getenv("LIKENESS_CRASH_AFTER_STEP"); step != "" {
+		// For crash tests only: stop dead after the named step.
+		consent.SetStepHook(func(s string) {
+			if s == step {
+				os.Exit(3)
+			}
+		})
+	}
+	d, err := c.open(ctx, stderr, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ctx = likeness.WithActor(ctx, likeness.Actor{KeyID: "cli", Role: likeness.RoleAdmin})
+	cert, err := d.consent.EraseSubject(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	claims, err := d.consent.VerifyCertificate(cert)
+	if err != nil {
+		return fmt.Errorf("certificate does not verify: %w", err)
+	}
+	fmt.Fprintf(stderr, "Erased %s: data key destroyed, %d assets deleted, ledger index %d.\n", claims.Subject, len(claims.Destroyed.Assets), claims.LedgerIndex)
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{"certificate": map[string]any{"jws": string(cert), "claims": claims}})
+}
