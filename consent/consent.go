@@ -484,7 +484,49 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 	if err := s.append(ctx, []*likeness.ConsentEvent{ev}); err != nil {
 		return nil, err
 	}
+	if pp, _ := p.Purpose(req.Purpose); pp.OnWithdraw == "erase" {
+		s.mu.RLock()
+		erasers := s.erasers
+		s.mu.RUnlock()
+		for _, e := range erasers {
+			if err := e.ErasePurposeData(ctx, sub.ID, req.Purpose); err != nil {
+				// The withdrawal stands (decisions already deny); the sweep
+				// of its data can be retried by withdrawing again.
+				return ev, fmt.Errorf("consent: erase data of withdrawn purpose: %w", err)
+			}
+		}
+	}
 	return ev, nil
+}
+
+// ApplyGPC records a Global Privacy Control opt-out: for a California
+// subject, a withdrawal (method gpc) of every purpose the policy marks as
+// sale_or_share that is not already withdrawn. Other subjects: nothing.
+func (s *Service) ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.ConsentEvent, error) {
+	sub, err := s.Subject(ctx, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	if j, err := likeness.ParseJurisdiction(sub.Jurisdiction); err != nil || j.Regime != "US" || j.Region != "CA" {
+		return nil, nil
+	}
+	var out []*likeness.ConsentEvent
+	p := s.Policy()
+	for _, id := range p.PurposeIDs {
+		if !p.Purposes[id].SaleOrShare {
+			continue
+		}
+		if st, _ := s.engine.State(sub.ID, id, s.now()); st == likeness.StateWithdrawn {
+			continue
+		}
+		ev, err := s.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub.ID, Purpose: id, Method: likeness.GPC,
+			Evidence: map[string]string{"signal": "Sec-GPC: 1"}})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }
 
 // append seals personal fields, stores the events (and their ledger leaves)

@@ -15,6 +15,9 @@ import (
 // interrupted at any step runs it again.
 type DataEraser interface {
 	EraseSubjectData(ctx context.Context, subjectID string) error
+	// ErasePurposeData erases what was collected only for purpose, when a
+	// withdrawal of a purpose whose policy says on_withdraw: erase.
+	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
 }
 
 // AddEraser registers e to run on every subject erasure.

@@ -34,6 +34,9 @@ func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if err := s.applyGPC(r, sub.ID); err != nil {
+		return err
+	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -75,6 +78,12 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.SubjectID = r.PathValue("id")
+	if err := s.applyGPC(r, req.SubjectID); err != nil {
+		return err
+	}
+	if err := s.refuseGPCSale(r, req.SubjectID, req.Purposes); err != nil {
+		return err
+	}
 	evs, err := s.consent.Grant(r.Context(), &req)
 	if err != nil {
 		return err
@@ -114,6 +123,9 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {
+	if err := s.applyGPC(r, r.PathValue("id")); err != nil {
+		return err
+	}
 	states, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -60,7 +60,8 @@ type Config struct {
 	Registry *prometheus.Registry // nil: a fresh registry
 }
 
-// Route is one endpoint: the roles listed may call it; none means public.
+// Route is one endpoint: the roles listed may call it; nil Roles means a
+// public endpoint that needs no key.
 type Route struct {
 	Method, Pattern string
 	Roles           []likeness.Role
@@ -114,6 +115,7 @@ func New(cfg Config) *Server {
 		{"GET", "/v1/apikeys", adminOnly, s.handleListKeys},
 	}
 	s.routes = append(s.routes, assetRoutes(s)...)
+	s.routes = append(s.routes, lifecycleRoutes(s)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}
@@ -158,7 +160,11 @@ func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
-		actor, err := s.authorize(r, rt.Roles)
+		var actor likeness.Actor
+		var err error
+		if rt.Roles != nil {
+			actor, err = s.authorize(r, rt.Roles)
+		}
 		if err == nil {
 			r = r.WithContext(likeness.WithActor(r.Context(), actor))
 			err = rt.Handler(sw, r)

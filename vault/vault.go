@@ -410,3 +410,67 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// ErasePurposeData implements consent.DataEraser: it erases the subject's
+// assets collected for purpose, with everything derived from them.
+func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string) error {
+	assets, err := v.store.SubjectAssets(ctx, subjectID)
+	if err != nil {
+		return err
+	}
+	for _, a := range assets {
+		if a.Purpose == purpose && !a.Erased() {
+			if _, err := v.EraseAsset(ctx, a.ID, "consent_withdrawn"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SweepExpired erases up to limit assets whose retention deadline has
+// passed and returns how many it erased. Decisions deny expired assets
+// already; the sweep removes the bytes.
+func (v *Vault) SweepExpired(ctx context.Context, limit int) (int, error) {
+	expired, err := v.store.ExpiredAssets(ctx, v.now().UTC(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range expired {
+		ids, err := v.EraseAsset(ctx, a.ID, "retention_expired")
+		if err != nil {
+			return n, err
+		}
+		n += len(ids)
+	}
+	return n, nil
+}
+
+// Sweep runs SweepExpired in bounded batches every interval until ctx ends.
+func (v *Vault) Sweep(ctx context.Context, interval time.Duration, batch int) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := v.SweepExpired(ctx, batch)
+			if err != nil {
+				if ctx.Err() == nil {
+					v.log.Warn("retention sweep failed", "err", err)
+				}
+				break
+			}
+			if n > 0 {
+				v.log.Info("retention sweep erased expired assets", "count", n)
+			}
+			if n < batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
