@@ -17,6 +17,9 @@ import (
 	"likeness/vault"
 )
 
+// erasePolicy is the example policy shipped with the policy package.
+const erasePolicy = "../../policy/example.yaml"
+
 // TestMain lets a test run this package's binary as the real likeness
 // command in a child process (LIKENESS_RUN_MAIN=1), so it can be killed.
 func TestMain(m *testing.M) {
@@ -63,7 +66,7 @@ func testWAV(marker string) []byte {
 func seedSubject(t *testing.T, dir string) (subjectID string, wrappedKey []byte) {
 	t.Helper()
 	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "test", Role: likeness.RoleAdmin})
-	c := config{dataDir: dir, policyFile: examplePolicy}
+	c := config{dataDir: dir, policyFile: erasePolicy}
 	d, err := c.open(ctx, io.Discard, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +116,7 @@ func filesUnder(t *testing.T, dir string) []string {
 // is left: no blob, no copy of the wrapped data key in any file.
 func checkErased(t *testing.T, dir, subjectID string, wrappedKey []byte) {
 	t.Helper()
-	c := config{dataDir: dir, policyFile: examplePolicy}
+	c := config{dataDir: dir, policyFile: erasePolicy}
 	d, err := c.open(context.Background(), io.Discard, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +154,11 @@ func TestErasureInterruptedAtAnyStepCompletesOnNextRun(t *testing.T) {
 		t.Run("killed after "+step, func(t *testing.T) {
 			dir := t.TempDir()
 			sub, wrapped := seedSubject(t, dir)
-			code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=" + step}, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+			code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=" + step}, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
 			if code != 3 {
 				t.Fatalf("the erasing process was not killed after %s: exit %d\n%s", step, code, out)
 			}
-			code, out = likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+			code, out = likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
 			if code != 0 || !strings.Contains(out, `"certificate"`) {
 				t.Fatalf("second run: exit %d\n%s", code, out)
 			}
@@ -167,7 +170,7 @@ func TestErasureInterruptedAtAnyStepCompletesOnNextRun(t *testing.T) {
 func TestStartingTheServiceFinishesAnInterruptedErasure(t *testing.T) {
 	dir := t.TempDir()
 	sub, wrapped := seedSubject(t, dir)
-	if code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=key"}, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy); code != 3 {
+	if code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=key"}, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy); code != 3 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	// Opening the deployment, as serve does at start, resumes the erasure.
@@ -177,8 +180,8 @@ func TestStartingTheServiceFinishesAnInterruptedErasure(t *testing.T) {
 func TestEraseIsIdempotent(t *testing.T) {
 	dir := t.TempDir()
 	sub, _ := seedSubject(t, dir)
-	_, first := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
-	code, second := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", examplePolicy)
+	_, first := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
+	code, second := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
 	cert := func(s string) string { _, after, _ := strings.Cut(s, `"jws": "`); jws, _, _ := strings.Cut(after, `"`); return jws }
 	if code != 0 || cert(first) == "" || cert(first) != cert(second) {
 		t.Fatalf("second erase: exit %d, certificates differ or missing\n%s\n%s", code, first, second)
