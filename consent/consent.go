@@ -51,6 +51,7 @@ type Service struct {
 
 	lookupKey []byte // HMAC key for the organization's user ids
 	erasers   []DataEraser
+	listeners []Listener
 
 	mu      sync.RWMutex
 	policy  *policy.Policy
@@ -557,10 +558,37 @@ func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) erro
 	for _, ev := range evs {
 		s.engine.Apply(ev)
 	}
+	s.notify(ctx, evs)
 	if err := s.Sync(ctx); err != nil {
 		s.log.Warn("ledger sync after append failed", "err", err)
 	}
 	return nil
+}
+
+// Listener hears of consent events once they are durable, on the replica
+// that recorded them (datasets use it to taint what a withdrawal touches).
+type Listener interface {
+	ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error
+}
+
+// AddListener registers l.
+func (s *Service) AddListener(l Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listeners = append(s.listeners, l)
+}
+
+func (s *Service) notify(ctx context.Context, evs []*likeness.ConsentEvent) {
+	s.mu.RLock()
+	ls := s.listeners
+	s.mu.RUnlock()
+	for _, ev := range evs {
+		for _, l := range ls {
+			if err := l.ConsentRecorded(ctx, ev); err != nil {
+				s.log.Error("consent listener failed", "event", ev.ID, "type", ev.Type, "err", err)
+			}
+		}
+	}
 }
 
 func eventAD(id string) []byte { return []byte("consent-event:" + id) }

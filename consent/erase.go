@@ -93,6 +93,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 			return nil, err
 		}
 		rec.LedgerIndex = ev.LedgerIndex
+		s.notify(ctx, []*likeness.ConsentEvent{ev})
 	}
 	// A "no" is immediate: decisions deny from here on.
 	s.engine.EraseSubject(sub.ID)
