@@ -182,7 +182,11 @@ func TestEraseIsIdempotent(t *testing.T) {
 	sub, _ := seedSubject(t, dir)
 	_, first := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
 	code, second := likenessProcess(t, nil, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
-	cert := func(s string) string { _, after, _ := strings.Cut(s, `"jws": "`); jws, _, _ := strings.Cut(after, `"`); return jws }
+	cert := func(s string) string {
+		_, after, _ := strings.Cut(s, `"jws": "`)
+		jws, _, _ := strings.Cut(after, `"`)
+		return jws
+	}
 	if code != 0 || cert(first) == "" || cert(first) != cert(second) {
 		t.Fatalf("second erase: exit %d, certificates differ or missing\n%s\n%s", code, first, second)
 	}
