@@ -27,6 +27,7 @@ type Store interface {
 	AssetStore
 	AuditStore
 	ErasureStore
+	OutboxStore
 	Close() error
 }
 

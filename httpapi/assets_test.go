@@ -170,9 +170,9 @@ func TestUploadRoundTripsOnlyForDeclaredRecipientAndConsentedPurpose(t *testing.
 				t.Fatalf("content for a declared recipient: %d, %d bytes (want %d, bit-exact)", got.status, len(got.body), len(body))
 			}
 			for q, reason := range map[string]string{
-				"purpose=ai-training&recipient=acme-marketing":         "recipient_not_declared",
+				"purpose=ai-training&recipient=acme-marketing":        "recipient_not_declared",
 				"purpose=marketing-personalization&recipient=acme-ml": "no_consent",
-				"purpose=ai-training&recipient=acme-ml&country=CN":     "transfer_not_permitted",
+				"purpose=ai-training&recipient=acme-ml&country=CN":    "transfer_not_permitted",
 			} {
 				d := e.content(likeness.RolePipeline, a.ID, q)
 				if d.status != 403 || !strings.Contains(string(d.body), reason) {

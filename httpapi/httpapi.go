@@ -116,6 +116,7 @@ func New(cfg Config) *Server {
 	}
 	s.routes = append(s.routes, assetRoutes(s)...)
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
+	s.routes = append(s.routes, eventRoutes(s)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}

@@ -207,6 +207,18 @@ func TestSubjectErasureAnswers410AndCertificateVerifies(t *testing.T) {
 	if d := e.decide(map[string]any{"subject_id": sub, "purpose": "ai-training", "data_category": "voice"}); d.Allow || !has(d.Reasons, "subject_erased") {
 		t.Fatalf("decision after erasure: %+v", d)
 	}
+	// Downstream systems hear of it through the outbox.
+	dels, err := e.store.ClaimDeliveries(context.Background(), "test-sink", e.now.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, d := range dels {
+		types = append(types, d.Message.Type)
+	}
+	if got := strings.Join(types, ","); got != "consent.granted,asset.erased,subject.erased" {
+		t.Fatalf("outbox messages %s, want consent.granted,asset.erased,subject.erased", got)
+	}
 	again := e.call(likeness.RoleAdmin, "DELETE", "/v1/subjects/"+sub, nil)
 	if again.status != 200 || !strings.Contains(string(again.body), out.Certificate.JWS) {
 		t.Fatalf("second erase: %d, want the same certificate", again.status)

@@ -58,6 +58,10 @@ func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent) err
 			return fmt.Errorf("sqlstore: append consent events: %w", err)
 		}
 	}
+	// The outbox messages commit or roll back with the events they report.
+	if err := d.enqueueConsentTx(ctx, tx, evs, indexes); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: commit: %w", err)
 	}

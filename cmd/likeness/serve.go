@@ -24,6 +24,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	var c config
 	c.addStorageFlags(fs)
 	addr := fs.String("addr", env("LIKENESS_ADDR", "127.0.0.1:8080"), "address to listen on (env LIKENESS_ADDR)")
+	var ev eventFlags
+	ev.add(fs)
 	subjects := 300
 	if demo {
 		fs.IntVar(&subjects, "subjects", 300, "synthetic subjects to create")
@@ -82,6 +84,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	workCtx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
 	go d.consent.Follow(workCtx, 250*time.Millisecond)
+	go d.vault.Sweep(workCtx, time.Minute, 500)
+	stopEvents, err := ev.start(workCtx, d, stdout, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopEvents()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
