@@ -84,6 +84,7 @@ func BenchmarkGrantSQLiteParallel(b *testing.B) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	b.SetParallelism(16) // 32 concurrent clients on 2 cores: what group commit is for
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := g.grant(ctx, int(next.Add(1)-1)); err != nil {

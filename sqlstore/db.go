@@ -44,6 +44,13 @@ type DB struct {
 
 	mu      sync.Mutex
 	rebound map[string]string
+
+	// Group commit of ledger appends (see AppendEvents).
+	commitOnce sync.Once
+	appends    chan *appendReq
+	committed  chan struct{} // closed when the committer has stopped
+	closeMu    sync.RWMutex
+	closed     bool
 }
 
 var _ likeness.Store = (*DB)(nil)
@@ -114,8 +121,19 @@ func (d *DB) Dialect() string {
 	return "sqlite"
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+// Close stops the committer and closes the database.
+func (d *DB) Close() error {
+	d.closeMu.Lock()
+	if !d.closed {
+		d.closed = true
+		if d.appends != nil {
+			close(d.appends)
+			<-d.committed
+		}
+	}
+	d.closeMu.Unlock()
+	return d.db.Close()
+}
 
 // q rewrites a query written with ? placeholders for the dialect.
 func (d *DB) q(query string) string {

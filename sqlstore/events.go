@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"likeness"
 	"likeness/ledger"
@@ -28,9 +29,83 @@ func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 	return &ev, h, nil
 }
 
-// AppendEvents implements likeness.EventStore. The ledger index is taken
-// under a lock held to commit, so indexes are dense and in commit order.
+// AppendEvents implements likeness.EventStore. Appends are group-committed:
+// one committer takes every append waiting at that moment and writes them in
+// one transaction (each in its own savepoint, so one failing append fails
+// alone), paying one disk sync for the lot. The ledger index is taken under
+// a lock held to commit, so indexes are dense and in commit order.
 func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	req := &appendReq{ctx: ctx, evs: evs, done: make(chan error, 1)}
+	d.commitOnce.Do(func() {
+		d.appends, d.committed = make(chan *appendReq), make(chan struct{})
+		go d.committer()
+	})
+	d.closeMu.RLock()
+	if d.closed {
+		d.closeMu.RUnlock()
+		return fmt.Errorf("sqlstore: append consent events: database is closed")
+	}
+	select {
+	case d.appends <- req:
+	case <-ctx.Done():
+		d.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	d.closeMu.RUnlock()
+	// Once handed over, the append commits or fails as a whole; wait for
+	// the answer so the caller never mistakes a commit for a failure.
+	return <-req.done
+}
+
+type appendReq struct {
+	ctx     context.Context
+	evs     []*likeness.ConsentEvent
+	indexes []int64
+	done    chan error
+	err     error
+}
+
+// maxGroup bounds how many appends share one transaction.
+const maxGroup = 256
+
+func (d *DB) committer() {
+	defer close(d.committed)
+	for first := range d.appends {
+		group := []*appendReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-d.appends:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		err := d.commitGroup(group)
+		for _, r := range group {
+			if r.err == nil && err != nil {
+				r.err = err
+			}
+			if r.err == nil {
+				for i, ev := range r.evs {
+					ev.LedgerIndex = r.indexes[i]
+					ev.Time = likeness.FromMicros(likeness.Micros(ev.Time))
+				}
+			}
+			r.done <- r.err
+		}
+	}
+}
+
+func (d *DB) commitGroup(group []*appendReq) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
@@ -48,26 +123,59 @@ func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent) err
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	defer stmt.Close()
-	indexes := make([]int64, len(evs))
-	for i, ev := range evs {
-		indexes[i] = next + int64(i)
-		le := ledger.FromConsent(ev, indexes[i])
+	alone := len(group) == 1
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if !alone {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT append_one"); err != nil {
+				return fmt.Errorf("sqlstore: append consent events: %w", err)
+			}
+		}
+		r.err = d.insertEvents(ctx, tx, stmt, r, next)
+		switch {
+		case alone && r.err != nil:
+			return r.err
+		case alone:
+		case r.err != nil:
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT append_one"); err != nil {
+				return fmt.Errorf("sqlstore: append consent events: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT append_one"); err != nil {
+				return fmt.Errorf("sqlstore: append consent events: %w", err)
+			}
+			continue
+		default:
+			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT append_one"); err != nil {
+				return fmt.Errorf("sqlstore: append consent events: %w", err)
+			}
+		}
+		next += int64(len(r.evs))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: commit: %w", err)
+	}
+	return nil
+}
+
+// insertEvents writes one append's events and their outbox messages from
+// ledger index next on.
+func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *appendReq, next int64) error {
+	r.indexes = make([]int64, len(r.evs))
+	for i, ev := range r.evs {
+		r.indexes[i] = next + int64(i)
+		le := ledger.FromConsent(ev, r.indexes[i])
 		h := ledger.LeafHash(le.LeafData())
-		if _, err := stmt.ExecContext(ctx, indexes[i], ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, r.indexes[i], ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
 			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, le.TimeMicros, ev.Sealed, h[:]); err != nil {
 			return fmt.Errorf("sqlstore: append consent events: %w", err)
 		}
 	}
 	// The outbox messages commit or roll back with the events they report.
-	if err := d.enqueueConsentTx(ctx, tx, evs, indexes); err != nil {
+	if err := d.enqueueConsentTx(ctx, tx, r.evs, r.indexes); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: append consent events: commit: %w", err)
-	}
-	for i, ev := range evs {
-		ev.LedgerIndex = indexes[i]
-		ev.Time = likeness.FromMicros(likeness.Micros(ev.Time))
 	}
 	return nil
 }
@@ -224,5 +332,3 @@ func scanKey(row rowScanner) (*likeness.APIKey, error) {
 	}
 	return &k, nil
 }
-
-var _ = sql.ErrNoRows

@@ -77,6 +77,7 @@ var tests = []Test{
 	{"EventsGetDenseLedgerIndexes", testEventsDense},
 	{"ConcurrentAppendsKeepIndexesDense", testConcurrentAppends},
 	{"StoredLeafHashCommitsToEvent", testLeafHash},
+	{"AFailingAppendFailsAloneAmongConcurrentOnes", testFailingAppendAlone},
 	{"Checkpoints", testCheckpoints},
 	{"APIKeysByHash", testAPIKeys},
 }
@@ -361,4 +362,51 @@ func testAPIKeys(t *testing.T, s likeness.Store) {
 	if err != nil || len(all) != 1 {
 		t.Fatalf("APIKeys = %v, %v", all, err)
 	}
+}
+
+func testFailingAppendAlone(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	a := NewSubject(t, s, "a")
+	first := event(a.ID, "p", likeness.Grant, t0)
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{first}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := event(a.ID, "p", likeness.Grant, t0)
+			if i == n/2 {
+				ev.ID = first.ID // a duplicate: this append must fail, and only it
+			}
+			errs[i] = s.AppendEvents(ctx, []*likeness.ConsentEvent{ev, event(a.ID, "q", likeness.Grant, t0)})
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for i, err := range errs {
+		if err != nil {
+			failed++
+			if i != n/2 {
+				t.Errorf("append %d failed: %v", i, err)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d appends failed, want exactly the duplicate", failed)
+	}
+	if size, _ := s.LedgerSize(ctx); size != 1+2*(n-1) {
+		t.Fatalf("ledger size %d, want %d: a failed append left part of itself", size, 1+2*(n-1))
+	}
+	want := int64(0)
+	s.ForEachEvent(ctx, 0, func(ev *likeness.ConsentEvent, _ [32]byte) error {
+		if ev.LedgerIndex != want {
+			t.Fatalf("gap at %d", want)
+		}
+		want++
+		return nil
+	})
 }
