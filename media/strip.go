@@ -15,18 +15,30 @@ import (
 //
 // On error dst may hold a partial copy, which the caller must discard.
 func Strip(dst io.Writer, src io.Reader, t Type) error {
+	if !Rewrites(t) {
+		if _, err := io.Copy(dst, src); err != nil {
+			return fmt.Errorf("media: copy %s: %w", baseMIME(t.MIME), err)
+		}
+		return nil
+	}
 	switch baseMIME(t.MIME) {
 	case "image/jpeg":
 		return StripJPEG(dst, src)
 	case "image/png":
 		return StripPNG(dst, src)
-	case "image/webp":
+	default:
 		return StripWebP(dst, src)
 	}
-	if _, err := io.Copy(dst, src); err != nil {
-		return fmt.Errorf("media: copy %s: %w", baseMIME(t.MIME), err)
+}
+
+// Rewrites reports whether Strip changes files of type t; for other types
+// it copies them byte for byte.
+func Rewrites(t Type) bool {
+	switch baseMIME(t.MIME) {
+	case "image/jpeg", "image/png", "image/webp":
+		return true
 	}
-	return nil
+	return false
 }
 
 const bufSize = 64 << 10

@@ -163,14 +163,22 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 		return nil, err
 	}
 	defer keys.Wipe(dek)
-	original, stored := sha256.New(), sha256.New()
+	// Only rewritten formats need a second hash: for the rest what is
+	// stored is what came in.
+	original, stored := sha256.New(), hash.Hash(nil)
+	if media.Rewrites(typ) {
+		stored = sha256.New()
+	}
 	size, err := v.put(ctx, a, dek, typ, io.MultiReader(bytes.NewReader(head), up.Body), original, stored)
 	if err != nil {
 		return nil, err
 	}
 	a.Size = size
-	a.SHA256 = hex.EncodeToString(stored.Sum(nil))
 	a.OriginalSHA256 = hex.EncodeToString(original.Sum(nil))
+	a.SHA256 = a.OriginalSHA256
+	if stored != nil {
+		a.SHA256 = hex.EncodeToString(stored.Sum(nil))
+	}
 	if err := v.store.InsertAsset(ctx, a); err != nil {
 		if derr := v.blobs.Delete(context.WithoutCancel(ctx), a.BlobKey); derr != nil {
 			v.log.Error("could not remove the blob of an asset whose record failed", "asset", a.ID, "err", derr)
@@ -182,7 +190,9 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 }
 
 // put streams src through metadata stripping and encryption into the blob
-// store. A failure anywhere aborts the Put, which leaves nothing behind.
+// store, hashing what comes in (original) and what is stored (stored, nil
+// when Strip copies unchanged). A failure anywhere aborts the Put, which
+// leaves nothing behind.
 func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ media.Type, src io.Reader, original, stored hash.Hash) (int64, error) {
 	limited := &limitReader{r: src, left: v.maxSize}
 	pr, pw := io.Pipe()
@@ -195,7 +205,11 @@ func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ medi
 			done <- err
 			return
 		}
-		err = media.Strip(io.MultiWriter(enc, stored, &size), io.TeeReader(limited, original), typ)
+		out := io.MultiWriter(enc, &size)
+		if stored != nil {
+			out = io.MultiWriter(enc, stored, &size)
+		}
+		err = media.Strip(out, io.TeeReader(limited, original), typ)
 		if err == nil {
 			err = enc.Close()
 		}
