@@ -23,6 +23,7 @@ import (
 	"likeness/sqlstore"
 	"likeness/storetest"
 	"likeness/vault"
+	"likeness/web"
 )
 
 // env is a running API on a real database with one key per role.
@@ -32,6 +33,7 @@ type env struct {
 	store  *sqlstore.DB
 	svc    *consent.Service
 	vault  *vault.Vault
+	api    *httpapi.Server
 	dir    string
 	tokens map[likeness.Role]string
 	now    time.Time
@@ -68,6 +70,13 @@ func newEnv(t *testing.T, dsn string) *env {
 		t.Fatal(err)
 	}
 	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: store, Now: clock})
+	// The pages' API routes (consent sessions, portal links) join the API
+	// as they do in serve.
+	pages := web.New(web.Config{Consent: e.svc, Links: store, Key: bytes.Repeat([]byte{7}, 32), Now: clock})
+	for _, r := range pages.APIRoutes() {
+		api.Handle(r)
+	}
+	e.api = api
 	e.srv = httptest.NewServer(api)
 	t.Cleanup(e.srv.Close)
 	for _, r := range []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor} {
@@ -574,7 +583,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: e.store})
+	api := e.api
 	for _, rt := range api.Routes() {
 		ops, ok := doc.Paths[rt.Pattern]
 		if !ok {

@@ -25,6 +25,7 @@ import (
 
 	"likeness"
 	"likeness/consent"
+	"likeness/dataset"
 	"likeness/vault"
 )
 
@@ -36,12 +37,13 @@ const MaxBatch = 10000
 
 // Server is the HTTP API. Build it with New.
 type Server struct {
-	consent *consent.Service
-	vault   *vault.Vault
-	store   likeness.Store
-	log     *slog.Logger
-	now     func() time.Time
-	maxBody int64
+	consent  *consent.Service
+	vault    *vault.Vault
+	datasets *dataset.Service
+	store    likeness.Store
+	log      *slog.Logger
+	now      func() time.Time
+	maxBody  int64
 
 	mux     *http.ServeMux
 	routes  []Route
@@ -52,7 +54,8 @@ type Server struct {
 // Config holds a Server's dependencies.
 type Config struct {
 	Consent  *consent.Service
-	Vault    *vault.Vault // nil: no media endpoints
+	Vault    *vault.Vault     // nil: no media endpoints
+	Datasets *dataset.Service // nil: dataset endpoints answer 404
 	Store    likeness.Store
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -92,7 +95,7 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{consent: cfg.Consent, vault: cfg.Vault, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	s := &Server{consent: cfg.Consent, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.keys.ttl = 5 * time.Second
 	s.routes = []Route{
@@ -117,6 +120,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, assetRoutes(s)...)
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
 	s.routes = append(s.routes, eventRoutes(s)...)
+	s.routes = append(s.routes, datasetRoutes(s)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}

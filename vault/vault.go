@@ -139,26 +139,32 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 		}
 	}
 
+	a := &likeness.Asset{SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category, DerivedFrom: up.DerivedFrom,
+		ConsentEventID: d.EventID, RetainUntil: retainUntil(sub, purpose, up.Category, now)}
+	return v.save(ctx, a, up.ContentType, up.Body, v.maxSize)
+}
+
+// save sniffs, strips, hashes and encrypts body into a new asset a (whose
+// subject, purpose, category and deadline the caller set) and records it.
+func (v *Vault) save(ctx context.Context, a *likeness.Asset, contentType string, body io.Reader, limit int64) (*likeness.Asset, error) {
 	head := make([]byte, media.SniffLen)
-	n, err := io.ReadFull(up.Body, head)
+	n, err := io.ReadFull(body, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, readError(err, v.maxSize)
+		return nil, readError(err, limit)
 	}
 	head = head[:n]
 	if n == 0 {
 		return nil, likeness.Errorf(likeness.EINVALID, "the body is empty: send the media bytes")
 	}
-	typ, err := media.Check(up.ContentType, up.Category, head)
+	typ, err := media.Check(contentType, a.Category, head)
 	if err != nil {
 		return nil, likeness.Errorf(likeness.EUNSUPPORTED, "%s", err.Error())
 	}
-
-	a := &likeness.Asset{ID: likeness.NewID("ast"), SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category,
-		ContentType: typ.MIME, DerivedFrom: up.DerivedFrom, ConsentEventID: d.EventID, Region: v.region,
-		CreatedAt: now, RetainUntil: retainUntil(sub, purpose, up.Category, now)}
+	a.ID = likeness.NewID("ast")
+	a.ContentType, a.Region, a.CreatedAt = typ.MIME, v.region, v.now().UTC()
 	a.BlobKey = blobKey(a)
 
-	dek, err := v.consent.SubjectKey(ctx, sub.ID)
+	dek, err := v.consent.SubjectKey(ctx, a.SubjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +175,7 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 	if media.Rewrites(typ) {
 		stored = sha256.New()
 	}
-	size, err := v.put(ctx, a, dek, typ, io.MultiReader(bytes.NewReader(head), up.Body), original, stored)
+	size, err := v.put(ctx, a, dek, typ, io.MultiReader(bytes.NewReader(head), body), original, stored, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -193,8 +199,8 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 // store, hashing what comes in (original) and what is stored (stored, nil
 // when Strip copies unchanged). A failure anywhere aborts the Put, which
 // leaves nothing behind.
-func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ media.Type, src io.Reader, original, stored hash.Hash) (int64, error) {
-	limited := &limitReader{r: src, left: v.maxSize}
+func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ media.Type, src io.Reader, original, stored hash.Hash, limit int64) (int64, error) {
+	limited := &limitReader{r: src, left: limit}
 	pr, pw := io.Pipe()
 	var size countWriter
 	done := make(chan error, 1)
@@ -224,12 +230,12 @@ func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ medi
 	}
 	if stripErr != nil {
 		if limited.over {
-			return 0, likeness.Errorf(likeness.ETOOLARGE, "the upload is larger than %d bytes", v.maxSize)
+			return 0, likeness.Errorf(likeness.ETOOLARGE, "the upload is larger than %d bytes", limit)
 		}
 		if errors.Is(stripErr, media.ErrMalformed) {
 			return 0, likeness.Errorf(likeness.EINVALID, "%s", stripErr.Error())
 		}
-		return 0, readError(stripErr, v.maxSize)
+		return 0, readError(stripErr, limit)
 	}
 	if putErr != nil {
 		return 0, fmt.Errorf("vault: store blob: %w", putErr)

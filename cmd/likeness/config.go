@@ -15,6 +15,7 @@ import (
 	"likeness/blob/fsblob"
 	"likeness/blob/s3blob"
 	"likeness/consent"
+	"likeness/dataset"
 	"likeness/keys"
 	"likeness/policy"
 	"likeness/sqlstore"
@@ -91,11 +92,12 @@ func (c *config) loadPolicy() (*policy.Policy, error) {
 
 // deployment is an opened data store with its keys and services.
 type deployment struct {
-	store   *sqlstore.DB
-	kek     *keys.Local
-	policy  *policy.Policy
-	consent *consent.Service
-	vault   *vault.Vault
+	store    *sqlstore.DB
+	kek      *keys.Local
+	policy   *policy.Policy
+	consent  *consent.Service
+	vault    *vault.Vault
+	datasets *dataset.Service
 }
 
 func (d *deployment) Close() {
@@ -140,6 +142,11 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 	}
 	d.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: d.consent, Logger: logger,
 		MaxSize: c.maxUpload, Region: c.region})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.datasets, err = dataset.New(dataset.Config{Store: store, Consent: d.consent, Vault: d.vault, KEK: kek, Logger: logger})
 	if err != nil {
 		store.Close()
 		return nil, err

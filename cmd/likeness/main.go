@@ -31,6 +31,9 @@ Commands:
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
   subject erase    erase a subject everywhere and print the signed certificate
+  dataset build    build a consented, anonymized training set (--purpose P --category C --out DIR)
+  dataset rebuild  build a dataset's successor without those who withdrew (DATASET_ID)
+  dataset audit    print a dataset's representation audit (DATASET_ID --target FILE)
   keys rotate      add a new key-encryption key and rewrap every data key
   bench            load-test a running server's decision endpoint
   version          print the version
@@ -80,6 +83,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runReceiptVerify(rest, stdout, stderr)
 	case "subject erase":
 		err = runSubjectErase(ctx, rest, stdout, stderr)
+	case "dataset build":
+		err = runDatasetBuild(ctx, rest, stdout, stderr)
+	case "dataset rebuild":
+		err = runDatasetRebuild(ctx, rest, stdout, stderr)
+	case "dataset audit":
+		err = runDatasetAudit(ctx, rest, stdout, stderr)
 	case "keys rotate":
 		err = runKeysRotate(ctx, rest, stdout, stderr)
 	case "bench":

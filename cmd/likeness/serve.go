@@ -24,6 +24,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	var c config
 	c.addStorageFlags(fs)
 	addr := fs.String("addr", env("LIKENESS_ADDR", "127.0.0.1:8080"), "address to listen on (env LIKENESS_ADDR)")
+	baseURL := fs.String("base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
+	secureCookies := fs.Bool("secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	var ev eventFlags
 	ev.add(fs)
 	subjects := 300
@@ -65,12 +67,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		fmt.Fprintf(stdout, "Created an admin API key; it is shown only this once:\n\n    %s\n\n", adminToken)
 	}
 
-	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Store: d.store, Logger: logger})
+	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Store: d.store, Logger: logger})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	handler, err := withPages(ctx, d, api, *baseURL, *secureCookies)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	url := "http://" + ln.Addr().String()
 
 	if demo {

@@ -1,0 +1,277 @@
+package anonymize
+
+import (
+	_ "embed"
+	"image"
+	"image/draw"
+	"math"
+	"sort"
+	"sync"
+
+	pigo "github.com/esimov/pigo/core"
+)
+
+// facefinder is pigo's face cascade (MIT; see NOTICE).
+//
+//go:embed facefinder
+var facefinder []byte
+
+var (
+	cascadeOnce sync.Once
+	cascade     *pigo.Pigo
+	cascadeErr  error
+)
+
+func classifier() (*pigo.Pigo, error) {
+	cascadeOnce.Do(func() {
+		cascade, cascadeErr = pigo.NewPigo().Unpack(facefinder)
+	})
+	return cascade, cascadeErr
+}
+
+// Face is a detected face: its bounding square and the detector's score.
+type Face struct {
+	Box   image.Rectangle
+	Score float32
+}
+
+// minScore is the detection score below which a candidate is not a face.
+const minScore = 5
+
+// DetectFaces finds frontal faces in img with pigo's pixel-intensity
+// comparison cascade, largest first.
+func DetectFaces(img image.Image) ([]Face, error) {
+	cl, err := classifier()
+	if err != nil {
+		return nil, err
+	}
+	b := img.Bounds()
+	cols, rows := b.Dx(), b.Dy()
+	gray := grayscale(img)
+	// Large images are searched at half resolution: a quarter of the work,
+	// and faces smaller than 40 pixels there are not found anyway.
+	f := 1
+	if min(cols, rows) >= 640 {
+		gray, cols, rows, f = halve(gray, cols, rows), cols/2, rows/2, 2
+	}
+	small := min(cols, rows)
+	params := pigo.CascadeParams{
+		MinSize:     max(20, small/20),
+		MaxSize:     small,
+		ShiftFactor: 0.15,
+		ScaleFactor: 1.1,
+		ImageParams: pigo.ImageParams{Pixels: gray, Rows: rows, Cols: cols, Dim: cols},
+	}
+	dets := cl.ClusterDetections(cl.RunCascade(params, 0), 0.2)
+	var faces []Face
+	for _, d := range dets {
+		if d.Q < minScore {
+			continue
+		}
+		h := d.Scale * f / 2
+		r := image.Rect(d.Col*f-h, d.Row*f-h, d.Col*f+h, d.Row*f+h).Add(b.Min).Intersect(b)
+		if !r.Empty() {
+			faces = append(faces, Face{Box: r, Score: d.Q})
+		}
+	}
+	sort.Slice(faces, func(i, j int) bool {
+		ai, aj := faces[i].Box.Dx()*faces[i].Box.Dy(), faces[j].Box.Dx()*faces[j].Box.Dy()
+		if ai != aj {
+			return ai > aj
+		}
+		return faces[i].Score > faces[j].Score
+	})
+	return faces, nil
+}
+
+// halve averages 2×2 blocks of a w×h luma image.
+func halve(g []uint8, w, h int) []uint8 {
+	w2, h2 := w/2, h/2
+	out := make([]uint8, w2*h2)
+	for y := range h2 {
+		r0, r1 := g[2*y*w:], g[(2*y+1)*w:]
+		for x := range w2 {
+			out[y*w2+x] = uint8((int(r0[2*x]) + int(r0[2*x+1]) + int(r1[2*x]) + int(r1[2*x+1]) + 2) / 4)
+		}
+	}
+	return out
+}
+
+// grayscale converts img to 8-bit luma, with fast paths for the decoders'
+// usual outputs.
+func grayscale(img image.Image) []uint8 {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := make([]uint8, w*h)
+	switch m := img.(type) {
+	case *image.YCbCr:
+		for y := range h {
+			copy(out[y*w:(y+1)*w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
+		}
+	case *image.Gray:
+		for y := range h {
+			copy(out[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+	case *image.RGBA:
+		for y := range h {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := range w {
+				r, g, bl := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2])
+				out[y*w+x] = uint8((19595*r + 38470*g + 7471*bl + 1<<15) >> 16)
+			}
+		}
+	default:
+		return pigo.RgbToGrayscale(img)
+	}
+	return out
+}
+
+// BlurFaces detects faces in img and blurs them: every face (all) or every
+// face but the largest (bystanders). It returns the image to encode and the
+// faces it blurred.
+//
+// The bystander heuristic: the person who consented is the subject of their
+// own photo and so, in practice, its largest face; everyone else is a
+// bystander and is blurred. A photo whose subject is smaller than a
+// bystander is mishandled by this rule; use blur_all where that matters.
+func BlurFaces(img image.Image, all bool) (*image.RGBA, []Face, error) {
+	faces, err := DetectFaces(img)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := img.Bounds()
+	out, ok := img.(*image.RGBA)
+	if !ok {
+		out = image.NewRGBA(b)
+		draw.Draw(out, b, img, b.Min, draw.Src)
+	}
+	blur := faces
+	if !all && len(blur) > 0 {
+		blur = blur[1:]
+	}
+	for _, f := range blur {
+		// Pad the box: the cascade's square is tight on the inner face.
+		pad := f.Box.Dx() / 5
+		r := f.Box.Inset(-pad).Intersect(b)
+		gaussianBlur(out, r, max(4, float64(r.Dx())/8))
+	}
+	return out, blur, nil
+}
+
+// gaussianBlur blurs the rectangle r of img in place with three box-blur
+// passes in each direction, the standard close approximation of a Gaussian
+// of standard deviation sigma (cost independent of sigma). A wide blur is
+// computed at half resolution and scaled back bilinearly, which a blur that
+// wide cannot tell apart, at a quarter of the cost.
+func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
+	w, h := r.Dx(), r.Dy()
+	if w < 4 || h < 4 {
+		return
+	}
+	f := 1
+	if sigma >= 8 {
+		f = 2
+	}
+	bw, bh := w/f, h/f
+	buf := make([]float32, 4*bw*bh)
+	for y := range bh {
+		for x := range bw {
+			for c := range 3 {
+				var s float32
+				for dy := range f {
+					for dx := range f {
+						s += float32(img.Pix[img.PixOffset(r.Min.X+x*f+dx, r.Min.Y+y*f+dy)+c])
+					}
+				}
+				buf[(y*bw+x)*4+c] = s / float32(f*f)
+			}
+		}
+	}
+	tmp := make([]float32, max(bw, bh))
+	col := make([]float32, 4*bh)
+	for _, rad := range boxRadii(sigma / float64(f)) {
+		for y := range bh {
+			boxLine(buf[y*4*bw:(y+1)*4*bw], 4, 3, bw, rad, tmp)
+		}
+		for x := range bw {
+			for y := range bh {
+				copy(col[4*y:4*y+3], buf[(y*bw+x)*4:(y*bw+x)*4+3])
+			}
+			boxLine(col, 4, 3, bh, rad, tmp)
+			for y := range bh {
+				copy(buf[(y*bw+x)*4:(y*bw+x)*4+3], col[4*y:4*y+3])
+			}
+		}
+	}
+	at := func(x, y, c int) float32 {
+		return buf[(min(bh-1, max(0, y))*bw+min(bw-1, max(0, x)))*4+c]
+	}
+	for y := range h {
+		fy := (float32(y)+0.5)/float32(f) - 0.5
+		y0 := int(fy)
+		if fy < 0 {
+			y0 = -1
+		}
+		ty := fy - float32(y0)
+		p := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):]
+		for x := range w {
+			fx := (float32(x)+0.5)/float32(f) - 0.5
+			x0 := int(fx)
+			if fx < 0 {
+				x0 = -1
+			}
+			tx := fx - float32(x0)
+			for c := range 3 {
+				v := (at(x0, y0, c)*(1-tx)+at(x0+1, y0, c)*tx)*(1-ty) + (at(x0, y0+1, c)*(1-tx)+at(x0+1, y0+1, c)*tx)*ty
+				p[4*x+c] = uint8(min(255, max(0, v+0.5)))
+			}
+		}
+	}
+}
+
+// boxRadii gives three box radii whose successive blurs approximate a
+// Gaussian of standard deviation sigma (Kovesi, "Fast almost-Gaussian
+// filtering", 2010).
+func boxRadii(sigma float64) [3]int {
+	const n = 3
+	wIdeal := math.Sqrt(12*sigma*sigma/n + 1)
+	wl := int(wIdeal)
+	if wl%2 == 0 {
+		wl--
+	}
+	wu := wl + 2
+	mIdeal := (12*sigma*sigma - n*float64(wl*wl) - 4*n*float64(wl) - 3*n) / (-4*float64(wl) - 4)
+	m := int(mIdeal + 0.5)
+	var out [3]int
+	for i := range n {
+		if i < m {
+			out[i] = (wl - 1) / 2
+		} else {
+			out[i] = (wu - 1) / 2
+		}
+	}
+	return out
+}
+
+// boxLine box-blurs the first blur of the ch interleaved channels of n
+// pixels in line, in place, with edges clamped.
+func boxLine(line []float32, ch, blur, n, rad int, tmp []float32) {
+	if rad <= 0 {
+		return
+	}
+	inv := 1 / float32(2*rad+1)
+	at := func(i int) int { return min(n-1, max(0, i)) }
+	for c := range blur {
+		var acc float32
+		for i := -rad; i <= rad; i++ {
+			acc += line[at(i)*ch+c]
+		}
+		for i := range n {
+			tmp[i] = acc * inv
+			acc += line[at(i+rad+1)*ch+c] - line[at(i-rad)*ch+c]
+		}
+		for i := range n {
+			line[i*ch+c] = tmp[i]
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"likeness"
+	"likeness/vault"
+)
+
+func datasetJPEG(t *testing.T, seed int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for x := range 32 {
+		for y := range 32 {
+			img.Set(x, y, color.RGBA{uint8(x * seed), uint8(y), 7, 255})
+		}
+	}
+	var b bytes.Buffer
+	jpeg.Encode(&b, img, nil)
+	return b.Bytes()
+}
+
+// withDeployment opens the deployment in dir, runs fn, and closes it.
+func withDeployment(t *testing.T, dir string, fn func(ctx context.Context, d *deployment)) {
+	t.Helper()
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "test", Role: likeness.RoleAdmin})
+	c := config{dataDir: dir, policyFile: erasePolicy}
+	d, err := c.open(ctx, io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fn(ctx, d)
+}
+
+func consentingSubject(t *testing.T, ctx context.Context, d *deployment, ext string, seed int) (string, []string) {
+	t.Helper()
+	sub, _, err := d.consent.CreateSubject(ctx, ext, "en", "EU-DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := d.consent.Notice("en")
+	evs, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"ai-training"},
+		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := d.vault.Ingest(ctx, &vault.Upload{SubjectID: sub.ID, Purpose: "ai-training", Category: "image",
+		ContentType: "image/jpeg", Body: bytes.NewReader(datasetJPEG(t, seed))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub.ID, []string{sub.ID, ext, evs[0].ID, a.ID}
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestDatasetCommandsBuildTaintAndRebuild(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	var keep, leave string
+	var leaveIDs []string
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		keep, _ = consentingSubject(t, ctx, d, "keep-me", 1)
+		leave, leaveIDs = consentingSubject(t, ctx, d, "leave-me", 2)
+	})
+	storage := []string{"--data-dir", dir, "--policy", erasePolicy}
+	code, stdout, stderr := runCLI(t, append([]string{"dataset", "build", "--purpose", "ai-training", "--category", "image",
+		"--recipient", "acme-ml", "--out", out}, storage...)...)
+	if code != 0 {
+		t.Fatalf("dataset build exit %d: %s", code, stderr)
+	}
+	var v1 struct {
+		ID, Path, Status string
+		Version          int
+		ItemCount        int `json:"item_count"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &v1); err != nil {
+		t.Fatalf("build output: %v: %s", err, stdout)
+	}
+	if v1.ItemCount != 2 || v1.Version != 1 || v1.Path != filepath.Join(out, v1.ID+"-v1") {
+		t.Fatalf("build: %s", stdout)
+	}
+	if _, err := os.Stat(filepath.Join(v1.Path, "metadata.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		if _, err := d.consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: leave, Purpose: "ai-training"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.datasets.Get(ctx, v1.ID)
+		if err != nil || got.Status != likeness.DatasetTainted {
+			t.Fatalf("after withdrawal: %+v, %v", got, err)
+		}
+	})
+	code, stdout, stderr = runCLI(t, append([]string{"dataset", "rebuild", v1.ID, "--out", out}, storage...)...)
+	if code != 0 {
+		t.Fatalf("dataset rebuild exit %d: %s", code, stderr)
+	}
+	var v2 struct {
+		ID, Path      string
+		Version       int
+		ItemCount     int    `json:"item_count"`
+		PredecessorID string `json:"predecessor_id"`
+	}
+	json.Unmarshal([]byte(stdout), &v2)
+	if v2.Version != 2 || v2.ItemCount != 1 || v2.PredecessorID != v1.ID {
+		t.Fatalf("rebuild: %s", stdout)
+	}
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		ms, _ := d.store.DatasetMembers(ctx, v2.ID)
+		if len(ms) != 1 || ms[0].SubjectID != keep {
+			t.Fatalf("successor members = %+v, want only %s", ms, keep)
+		}
+	})
+	for _, id := range leaveIDs {
+		filepath.Walk(v2.Path, func(p string, info os.FileInfo, err error) error {
+			if b, _ := os.ReadFile(p); !info.IsDir() && bytes.Contains(b, []byte(id)) {
+				t.Errorf("%s holds %s", p, id)
+			}
+			return nil
+		})
+	}
+	code, stdout, stderr = runCLI(t, append([]string{"dataset", "audit", v2.ID}, storage...)...)
+	if code != 0 || !strings.Contains(stdout, `"dataset_id": "`+v2.ID) {
+		t.Fatalf("dataset audit exit %d: %s %s", code, stdout, stderr)
+	}
+}
+
+func TestDatasetCommandRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	storage := []string{"--data-dir", dir, "--policy", erasePolicy}
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"dataset", "build", "--category", "image"}, 2, "--purpose and --category are required"},
+		{[]string{"dataset", "build", "--purpose", "nope", "--category", "image"}, 1, `unknown purpose "nope"`},
+		{[]string{"dataset", "build", "--purpose", "ai-training", "--category", "video"}, 1, `category "video" is not one of`},
+		{[]string{"dataset", "rebuild", likeness.NewID("dst")}, 1, "not found"},
+		{[]string{"dataset", "rebuild"}, 2, "takes one DATASET_ID"},
+	} {
+		code, _, stderr := runCLI(t, append(append(c.args, "--out", out), storage...)...)
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.msg)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
+		t.Errorf("refused commands wrote %d entries", len(entries))
+	}
+}

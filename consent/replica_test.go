@@ -1,0 +1,116 @@
+package consent_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"likeness"
+	"likeness/consent"
+	"likeness/keys"
+	"likeness/policy"
+	"likeness/sqlstore"
+	"likeness/storetest"
+)
+
+// replicas opens two services on one PostgreSQL database, sharing the key
+// file as replicas behind a load balancer share their KEK.
+func replicas(t testing.TB) (a, b *consent.Service) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := storetest.Postgres(t)
+	kek, _, err := keys.OpenLocal(filepath.Join(t.TempDir(), "kek.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *consent.Service {
+		store, err := sqlstore.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		s, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example(), LedgerName: "replicas"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return open(), open()
+}
+
+func grantOn(t testing.TB, s *consent.Service, sub string) {
+	t.Helper()
+	n, _ := s.Notice("en")
+	if _, err := s.Grant(context.Background(), &likeness.GrantRequest{SubjectID: sub, Purposes: []string{"ai-training"},
+		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWithdrawalOnOneReplicaDeniesOnTheOther(t *testing.T) {
+	a, b := replicas(t)
+	ctx := context.Background()
+	sub, _, err := a.CreateSubject(ctx, "replicated", "en", "EU-DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantOn(t, a, sub.ID)
+	q := &likeness.DecisionRequest{SubjectID: sub.ID, Purpose: "ai-training", Category: "image"}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := b.Decide(q); !d.Allow {
+		t.Fatalf("replica B after A's grant: %+v", d)
+	}
+	if _, err := a.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub.ID, Purpose: "ai-training"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := b.Decide(q); d.Allow || !d.Reasons.Has(likeness.ReasonWithdrawn) {
+		t.Fatalf("replica B after A's withdrawal: %+v", d)
+	}
+	// Both replicas' ledger trees agree.
+	ra, _ := a.Ledger.Tree().Root(a.Ledger.Tree().Size())
+	rb, _ := b.Ledger.Tree().Root(b.Ledger.Tree().Size())
+	if a.Ledger.Tree().Size() != b.Ledger.Tree().Size() || ra != rb {
+		t.Fatal("the replicas' ledger trees differ")
+	}
+}
+
+// BenchmarkWithdrawalVisibleOnReplica measures, with replica B following the
+// database as `serve` does (every 250 ms), how long after A's withdrawal
+// returns B's decisions deny. Reported as ms per withdrawal.
+func BenchmarkWithdrawalVisibleOnReplica(b *testing.B) {
+	ra, rb := replicas(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go rb.Follow(ctx, 250*time.Millisecond)
+	sub, _, err := ra.CreateSubject(ctx, "bench-replica", "en", "EU-DE")
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := &likeness.DecisionRequest{SubjectID: sub.ID, Purpose: "ai-training", Category: "image"}
+	var worst time.Duration
+	var total time.Duration
+	for range b.N {
+		grantOn(b, ra, sub.ID)
+		for d, _ := rb.Decide(q); !d.Allow; d, _ = rb.Decide(q) {
+			time.Sleep(time.Millisecond)
+		}
+		start := time.Now()
+		if _, err := ra.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub.ID, Purpose: "ai-training"}); err != nil {
+			b.Fatal(err)
+		}
+		for d, _ := rb.Decide(q); d.Allow; d, _ = rb.Decide(q) {
+			time.Sleep(time.Millisecond)
+		}
+		lag := time.Since(start)
+		total += lag
+		worst = max(worst, lag)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-mean-lag")
+	b.ReportMetric(float64(worst.Milliseconds()), "ms-max-lag")
+}

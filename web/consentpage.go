@@ -1,0 +1,435 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"likeness"
+	"likeness/policy"
+)
+
+// consentForm is the consent form: the notice for the purposes asked
+// about, one unticked checkbox each, and the buttons.
+type consentForm struct {
+	Action         string
+	Notice         *policy.Notice
+	Purposes       []policy.NoticePurpose // the purposes asked about, in policy order
+	Selected       map[string]bool        // what the person ticked, kept when the form comes back with an error
+	WrittenRelease bool                   // a typed-name signature step (US-IL, biometric data)
+	Signature      string
+	Error          string
+	RecordURL      string // non-empty: offer verbal consent (JavaScript)
+	Portal         bool
+}
+
+// biometric categories need a written release in Illinois (BIPA).
+var biometric = []string{"image", "voice", "video", "biometric_template"}
+
+func needsWrittenRelease(jurisdiction string, purposes []policy.NoticePurpose, selected func(string) bool) bool {
+	j, err := likeness.ParseJurisdiction(jurisdiction)
+	if err != nil || j.Country != "US" || j.Region != "IL" {
+		return false
+	}
+	for _, p := range purposes {
+		if !selected(p.ID) {
+			continue
+		}
+		for _, d := range p.Data {
+			if slices.Contains(biometric, d) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noticeFor picks the notice in the page language, or the policy's default.
+func (h *Handler) noticeFor(l *locale) *policy.Notice { return h.svc.NoticeFor(l.Code) }
+
+func (h *Handler) newForm(l *locale, sub *likeness.Subject, purposes []string, action string) *consentForm {
+	n := h.noticeFor(l)
+	f := &consentForm{Action: action, Notice: n, Selected: map[string]bool{}}
+	for _, np := range n.Purposes {
+		if slices.Contains(purposes, np.ID) {
+			f.Purposes = append(f.Purposes, np)
+		}
+	}
+	f.WrittenRelease = needsWrittenRelease(sub.Jurisdiction, f.Purposes, func(string) bool { return true })
+	return f
+}
+
+// openLink loads a link of kind and its subject, answering with the right
+// page when it cannot be used: unknown 404, used or expired 410.
+func (h *Handler) openLink(w http.ResponseWriter, r *http.Request, kind string) (*likeness.Link, *likeness.Subject, *locale, bool) {
+	id := r.PathValue("link")
+	var link *likeness.Link
+	var err error
+	if likeness.ValidLinkID(id) {
+		link, err = h.links.Link(r.Context(), id)
+	} else {
+		err = likeness.Errorf(likeness.ENOTFOUND, "link not found")
+	}
+	if err == nil && link.Kind != kind {
+		err = likeness.Errorf(likeness.ENOTFOUND, "link not found")
+	}
+	if err != nil {
+		h.linkError(w, r, h.localeFor(w, r, ""), err)
+		return nil, nil, nil, false
+	}
+	sub, err := h.svc.Subject(r.Context(), link.SubjectID)
+	l := h.localeFor(w, r, "")
+	if sub != nil {
+		l = h.localeFor(w, r, sub.Locale)
+	}
+	switch {
+	case err != nil:
+		h.linkError(w, r, l, err)
+	case link.Used():
+		h.linkError(w, r, l, likeness.Errorf(likeness.ECONFLICT, "used"))
+	case link.Expired(h.now()):
+		h.linkError(w, r, l, likeness.Errorf(likeness.EGONE, "expired"))
+	default:
+		return link, sub, l, true
+	}
+	return nil, nil, nil, false
+}
+
+// linkError answers a link that cannot be used. Used and expired links
+// both get 410 Gone: the link will never work again.
+func (h *Handler) linkError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
+	switch likeness.ErrorCode(err) {
+	case likeness.ENOTFOUND:
+		h.message(w, r, http.StatusNotFound, l, "error.notfound.title", "error.notfound.body")
+	case likeness.ECONFLICT:
+		h.message(w, r, http.StatusGone, l, "error.used.title", "error.used.body")
+	case likeness.EGONE:
+		h.message(w, r, http.StatusGone, l, "error.expired.title", "error.expired.body")
+	default:
+		h.internalError(w, r, l, err)
+	}
+}
+
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
+	h.log.Error("web page failed", "path", r.URL.Path, "err", err)
+	h.message(w, r, http.StatusInternalServerError, l, "error.internal.title", "error.internal.body")
+}
+
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// consentHeaders sets the CSP of the consent page: embeddable from the
+// policy's origins, and the return URL allowed as a form target.
+func (h *Handler) consentHeaders(w http.ResponseWriter, link *likeness.Link) {
+	setSecurityHeaders(w, h.svc.Policy().EmbedOrigins, originOf(link.ReturnURL))
+}
+
+func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
+	link, sub, l, ok := h.openLink(w, r, likeness.LinkConsent)
+	if !ok {
+		return
+	}
+	h.consentHeaders(w, link)
+	f := h.newForm(l, sub, link.Purposes, "/consent/"+link.ID)
+	if h.cfg.Recordings != nil && !f.WrittenRelease {
+		f.RecordURL = "/consent/" + link.ID + "/recording"
+	}
+	h.render(w, r, http.StatusOK, "consent", &view{L: l, Title: l.T("consent.title"), CSRF: h.csrfToken("consent:" + link.ID), Form: f})
+}
+
+// decision is what a person submitted on a consent form.
+type decision struct {
+	accept        bool
+	purposes      []string
+	version       int64
+	sha, lang     string
+	signature     string
+	unknownAction bool
+}
+
+func readDecision(form url.Values, allowed []string) (decision, error) {
+	d := decision{lang: form.Get("lang"), sha: form.Get("notice_sha256"), signature: strings.TrimSpace(form.Get("signature"))}
+	switch form.Get("action") {
+	case "accept":
+		d.accept = true
+	case "decline":
+	default:
+		d.unknownAction = true
+	}
+	d.version, _ = strconv.ParseInt(form.Get("notice_version"), 10, 64)
+	for _, p := range form["purpose"] {
+		if !slices.Contains(allowed, p) {
+			return d, likeness.Errorf(likeness.EINVALID, "purpose %q was not asked about", p)
+		}
+		if !slices.Contains(d.purposes, p) {
+			d.purposes = append(d.purposes, p)
+		}
+	}
+	return d, nil
+}
+
+// grantDecision applies an accepted decision: it checks the form against
+// the current notice and the written-release rule, re-rendering the form
+// (nothing recorded) when something is missing; then consume (using the
+// link, if any) and Grant. It reports whether it answered with the form.
+func (h *Handler) grantDecision(ctx context.Context, w http.ResponseWriter, r *http.Request, v *view, sub *likeness.Subject, d decision, consume func() error) ([]*likeness.ConsentEvent, bool) {
+	l, f := v.L, v.Form
+	for _, p := range d.purposes {
+		f.Selected[p] = true
+	}
+	f.Signature = d.signature
+	again := func(status int, key string) ([]*likeness.ConsentEvent, bool) {
+		f.Error = l.T(key)
+		h.render(w, r, status, "consent", v)
+		return nil, true
+	}
+	if len(d.purposes) == 0 {
+		return again(http.StatusUnprocessableEntity, "consent.error.none")
+	}
+	if d.version != f.Notice.Version || d.sha != f.Notice.SHA256 {
+		// The notice changed (or the language did): show the current one.
+		f.Selected = map[string]bool{}
+		return again(http.StatusConflict, "consent.error.stale")
+	}
+	method, evidence := likeness.Checkbox, map[string]string(nil)
+	if needsWrittenRelease(sub.Jurisdiction, f.Purposes, func(p string) bool { return f.Selected[p] }) {
+		if d.signature == "" || len(d.signature) > 200 {
+			return again(http.StatusUnprocessableEntity, "consent.error.signature")
+		}
+		method, evidence = likeness.Written, map[string]string{"signature": d.signature}
+	}
+	if err := consume(); err != nil {
+		h.linkError(w, r, l, err)
+		return nil, true
+	}
+	evs, err := h.svc.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: d.purposes, NoticeVersion: d.version,
+		NoticeSHA256: d.sha, Method: method, Language: f.Notice.Language, Evidence: evidence})
+	if err != nil {
+		h.grantError(w, r, l, err)
+		return nil, true
+	}
+	return evs, false
+}
+
+func (h *Handler) grantError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
+	switch likeness.ErrorCode(err) {
+	case likeness.ECONFLICT:
+		h.message(w, r, http.StatusConflict, l, "consent.error.stale.title", "consent.error.stale")
+	case likeness.EGONE:
+		h.message(w, r, http.StatusGone, l, "error.erased.title", "error.erased.body")
+	case likeness.EINVALID:
+		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
+	default:
+		h.internalError(w, r, l, err)
+	}
+}
+
+const consentCollector = "web:consent-page"
+
+func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		h.message(w, r, http.StatusBadRequest, h.localeFor(w, r, ""), "error.invalid.title", "error.invalid.body")
+		return
+	}
+	link, sub, l, ok := h.openLink(w, r, likeness.LinkConsent)
+	if !ok {
+		return
+	}
+	h.consentHeaders(w, link)
+	if !h.validCSRF(r.PostForm.Get("csrf"), "consent:"+link.ID) {
+		h.message(w, r, http.StatusForbidden, l, "error.csrf.title", "error.csrf.body")
+		return
+	}
+	d, err := readDecision(r.PostForm, link.Purposes)
+	if err != nil || d.unknownAction {
+		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
+		return
+	}
+	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: consentCollector})
+	consume := func() error { _, err := h.links.UseLink(ctx, link.ID, h.now()); return err }
+	done := &doneView{Continue: link.ReturnURL}
+	if !d.accept {
+		// Declining records nothing; the link is used up all the same.
+		if err := consume(); err != nil {
+			h.linkError(w, r, l, err)
+			return
+		}
+		done.Declined = true
+		h.render(w, r, http.StatusOK, "done", &view{L: l, Title: l.T("done.declined.title"), Done: done})
+		return
+	}
+	v := &view{L: l, Title: l.T("consent.title"), CSRF: h.csrfToken("consent:" + link.ID), Form: h.newForm(l, sub, link.Purposes, "/consent/"+link.ID)}
+	evs, answered := h.grantDecision(ctx, w, r, v, sub, d, consume)
+	if answered {
+		return
+	}
+	done.Granted = titles(v.Form.Purposes, evs)
+	h.render(w, r, http.StatusOK, "done", &view{L: l, Title: l.T("done.accepted.title"), Done: done})
+}
+
+// doneView confirms a decision.
+type doneView struct {
+	Declined bool
+	Granted  []string // titles of the purposes consented to
+	Continue string   // the organization's return URL
+	Portal   bool
+}
+
+func titles(ps []policy.NoticePurpose, evs []*likeness.ConsentEvent) []string {
+	var out []string
+	for _, ev := range evs {
+		for _, p := range ps {
+			if p.ID == ev.Purpose {
+				out = append(out, p.Title)
+			}
+		}
+	}
+	return out
+}
+
+// maxRecording bounds a verbal-consent recording (a short sentence).
+const maxRecording = 32 << 20
+
+// consentRecording takes a verbal consent: the form fields, then the
+// recording as the last part of a multipart body, streamed to the vault
+// (never to a temporary file). The link is used first, so one recording is
+// stored at most per link.
+func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, l *locale, key string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"error": l.T(key)})
+	}
+	if h.cfg.Recordings == nil {
+		fail(http.StatusNotFound, h.localeFor(w, r, ""), "error.notfound.body")
+		return
+	}
+	link, sub, l, ok := h.openLinkJSON(w, r, fail)
+	if !ok {
+		return
+	}
+	h.consentHeaders(w, link)
+	r.Body = http.MaxBytesReader(w, r.Body, maxRecording)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		fail(http.StatusUnsupportedMediaType, l, "error.invalid.body")
+		return
+	}
+	form := url.Values{}
+	var part io.Reader
+	var ctype string
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fail(http.StatusBadRequest, l, "error.invalid.body")
+			return
+		}
+		if p.FormName() == "recording" {
+			ctype = p.Header.Get("Content-Type")
+			part = p
+			break
+		}
+		b, err := io.ReadAll(io.LimitReader(p, 4096))
+		if err != nil {
+			fail(http.StatusBadRequest, l, "error.invalid.body")
+			return
+		}
+		form.Add(p.FormName(), string(b))
+	}
+	if !h.validCSRF(form.Get("csrf"), "consent:"+link.ID) {
+		fail(http.StatusForbidden, l, "error.csrf.body")
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(ctype)
+	if part == nil || !strings.HasPrefix(mt, "audio/") {
+		fail(http.StatusBadRequest, l, "verbal.error.recording")
+		return
+	}
+	form.Set("action", "accept")
+	d, err := readDecision(form, link.Purposes)
+	f := h.newForm(l, sub, link.Purposes, "")
+	if err != nil || len(d.purposes) == 0 {
+		fail(http.StatusUnprocessableEntity, l, "consent.error.none")
+		return
+	}
+	if d.version != f.Notice.Version || d.sha != f.Notice.SHA256 {
+		fail(http.StatusConflict, l, "consent.error.stale")
+		return
+	}
+	if f.WrittenRelease {
+		fail(http.StatusUnprocessableEntity, l, "consent.error.signature")
+		return
+	}
+	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: consentCollector})
+	if _, err := h.links.UseLink(ctx, link.ID, h.now()); err != nil {
+		fail(http.StatusGone, l, "error.used.body")
+		return
+	}
+	asset, err := h.cfg.Recordings.StoreRecording(ctx, sub.ID, mt, part)
+	if err != nil {
+		h.log.Error("store verbal consent recording", "err", err)
+		fail(http.StatusInternalServerError, l, "error.internal.body")
+		return
+	}
+	evs, err := h.svc.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: d.purposes, NoticeVersion: d.version,
+		NoticeSHA256: d.sha, Method: likeness.Verbal, Language: f.Notice.Language, Evidence: map[string]string{"recording": asset}})
+	if err != nil {
+		h.log.Error("grant verbal consent", "err", err)
+		fail(http.StatusInternalServerError, l, "error.internal.body")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"title":    l.T("done.accepted.title"),
+		"message":  l.T("done.accepted.body"),
+		"granted":  titles(f.Purposes, evs),
+		"continue": link.ReturnURL,
+		"label":    l.T("done.continue"),
+	})
+}
+
+// openLinkJSON is openLink for the recording endpoint, answering in JSON.
+func (h *Handler) openLinkJSON(w http.ResponseWriter, r *http.Request, fail func(int, *locale, string)) (*likeness.Link, *likeness.Subject, *locale, bool) {
+	l := h.localeFor(w, r, "")
+	id := r.PathValue("link")
+	if !likeness.ValidLinkID(id) {
+		fail(http.StatusNotFound, l, "error.notfound.body")
+		return nil, nil, nil, false
+	}
+	link, err := h.links.Link(r.Context(), id)
+	if err != nil || link.Kind != likeness.LinkConsent {
+		fail(http.StatusNotFound, l, "error.notfound.body")
+		return nil, nil, nil, false
+	}
+	sub, err := h.svc.Subject(r.Context(), link.SubjectID)
+	if err != nil {
+		fail(http.StatusGone, l, "error.erased.body")
+		return nil, nil, nil, false
+	}
+	l = h.localeFor(w, r, sub.Locale)
+	if link.Used() {
+		fail(http.StatusGone, l, "error.used.body")
+		return nil, nil, nil, false
+	}
+	if link.Expired(h.now()) {
+		fail(http.StatusGone, l, "error.expired.body")
+		return nil, nil, nil, false
+	}
+	return link, sub, l, true
+}

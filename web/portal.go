@@ -1,0 +1,369 @@
+package web
+
+import (
+	"archive/zip"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"likeness"
+	"likeness/policy"
+)
+
+const portalCollector = "web:portal"
+
+// portalLogin uses a single-use portal link and starts a session. It
+// answers with a page that moves on to /me rather than a redirect: a
+// SameSite=Strict cookie set on a navigation that began on another site
+// (a mail client) would not be sent along a redirect, but is on a
+// navigation this page starts itself.
+func (h *Handler) portalLogin(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("link")
+	l := h.localeFor(w, r, "")
+	if !likeness.ValidLinkID(id) {
+		h.linkError(w, r, l, likeness.Errorf(likeness.ENOTFOUND, "link not found"))
+		return
+	}
+	link, err := h.links.Link(r.Context(), id)
+	if err == nil && link.Kind != likeness.LinkPortal {
+		err = likeness.Errorf(likeness.ENOTFOUND, "link not found")
+	}
+	if err != nil {
+		h.linkError(w, r, l, err)
+		return
+	}
+	sub, err := h.svc.Subject(r.Context(), link.SubjectID)
+	if err != nil {
+		h.linkError(w, r, l, err)
+		return
+	}
+	l = h.localeFor(w, r, sub.Locale)
+	if _, err := h.links.UseLink(r.Context(), id, h.now()); err != nil {
+		h.linkError(w, r, l, err)
+		return
+	}
+	h.startSession(w, r, sub.ID)
+	h.render(w, r, http.StatusOK, "login", &view{L: l, Title: l.T("login.title")})
+}
+
+type portalFunc func(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale)
+
+// portal requires a valid session for a page.
+func (h *Handler) portal(fn portalFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := h.session(r)
+		if !ok {
+			h.message(w, r, http.StatusUnauthorized, h.localeFor(w, r, ""), "error.session.title", "error.session.body")
+			return
+		}
+		sub, err := h.svc.Subject(r.Context(), s.SubjectID)
+		if err != nil {
+			h.endSession(w, r)
+			l := h.localeFor(w, r, "")
+			if likeness.ErrorCode(err) == likeness.EGONE || likeness.ErrorCode(err) == likeness.ENOTFOUND {
+				h.message(w, r, http.StatusGone, l, "error.erased.title", "error.erased.body")
+				return
+			}
+			h.internalError(w, r, l, err)
+			return
+		}
+		fn(w, r, s, sub, h.localeFor(w, r, sub.Locale))
+	}
+}
+
+// portalPost is portal for form posts: it also checks the CSRF token.
+func (h *Handler) portalPost(fn portalFunc) http.HandlerFunc {
+	return h.portal(func(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
+			return
+		}
+		l = h.localeFor(w, r, sub.Locale)
+		if !h.validCSRF(r.PostForm.Get("csrf"), "portal:"+s.Nonce) {
+			h.message(w, r, http.StatusForbidden, l, "error.csrf.title", "error.csrf.body")
+			return
+		}
+		fn(w, r, s, sub, l)
+	})
+}
+
+// homeView is the portal's main page.
+type homeView struct {
+	Flash    string
+	States   []stateRow
+	History  []historyRow
+	Access   []AccessEntry
+	AccessOK bool // an access log is configured
+	CanErase bool
+	Titles   map[string]string
+}
+
+type stateRow struct {
+	Purpose policy.NoticePurpose
+	State   string // likeness.State
+	Label   string
+	Since   string
+	Expires string
+	Active  bool
+}
+
+type historyRow struct {
+	ID, Time, Purpose, Type, Method string
+	NoticeVersion                   int64
+	Evidence                        string
+}
+
+func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	states, hist, err := h.svc.Consents(r.Context(), sub.ID)
+	if err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
+	n := h.noticeFor(l)
+	hv := &homeView{AccessOK: h.cfg.AccessLog != nil, CanErase: h.cfg.Eraser != nil, Titles: map[string]string{}}
+	for _, np := range n.Purposes {
+		hv.Titles[np.ID] = np.Title
+	}
+	if m := r.URL.Query().Get("msg"); m != "" {
+		switch m {
+		case "withdrawn", "given":
+			hv.Flash = l.T("flash." + m)
+		}
+	}
+	date := fmtDate
+	for _, ps := range states {
+		i := slices.IndexFunc(n.Purposes, func(p policy.NoticePurpose) bool { return p.ID == ps.Purpose })
+		if i < 0 {
+			continue
+		}
+		hv.States = append(hv.States, stateRow{Purpose: n.Purposes[i], State: string(ps.State), Label: l.T("state." + string(ps.State)),
+			Since: date(ps.Since), Expires: date(ps.Expires), Active: ps.State == likeness.StateActive})
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		ev := hist[i]
+		row := historyRow{ID: ev.ID, Time: date(ev.Time), Purpose: hv.Titles[ev.Purpose], Type: l.T("event." + string(ev.Type)),
+			NoticeVersion: ev.NoticeVersion}
+		if ev.Purpose == "" {
+			row.Purpose = "—"
+		} else if row.Purpose == "" {
+			row.Purpose = ev.Purpose
+		}
+		if ev.Method != "" {
+			row.Method = l.T("method." + string(ev.Method))
+		}
+		if sig := ev.Evidence["signature"]; sig != "" {
+			row.Evidence = l.T("history.signed", sig)
+		} else if ev.Evidence["recording"] != "" {
+			row.Evidence = l.T("history.recorded")
+		}
+		hv.History = append(hv.History, row)
+	}
+	if h.cfg.AccessLog != nil {
+		if hv.Access, err = h.cfg.AccessLog.SubjectAccessLog(r.Context(), sub.ID); err != nil {
+			h.internalError(w, r, l, err)
+			return
+		}
+	}
+	h.render(w, r, http.StatusOK, "portal", &view{L: l, Title: l.T("portal.title"), CSRF: h.csrfToken("portal:" + s.Nonce), Portal: true, Home: hv})
+}
+
+func (h *Handler) portalWithdraw(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	purpose := r.PostForm.Get("purpose")
+	if _, ok := h.svc.Policy().Purpose(purpose); !ok {
+		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
+		return
+	}
+	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: portalCollector})
+	if _, err := h.svc.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub.ID, Purpose: purpose, Method: likeness.Checkbox}); err != nil {
+		h.grantError(w, r, l, err)
+		return
+	}
+	http.Redirect(w, r, "/me?msg=withdrawn&lang="+url.QueryEscape(l.Code), http.StatusSeeOther)
+}
+
+func (h *Handler) portalGiveForm(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	purpose := r.PathValue("purpose")
+	if _, ok := h.svc.Policy().Purpose(purpose); !ok {
+		h.message(w, r, http.StatusNotFound, l, "error.notfound.title", "error.notfound.body")
+		return
+	}
+	f := h.newForm(l, sub, []string{purpose}, "/me/give/"+purpose)
+	f.Portal = true
+	h.render(w, r, http.StatusOK, "consent", &view{L: l, Title: l.T("consent.title"), CSRF: h.csrfToken("portal:" + s.Nonce), Portal: true, Form: f})
+}
+
+func (h *Handler) portalGive(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	purpose := r.PathValue("purpose")
+	if _, ok := h.svc.Policy().Purpose(purpose); !ok {
+		h.message(w, r, http.StatusNotFound, l, "error.notfound.title", "error.notfound.body")
+		return
+	}
+	d, err := readDecision(r.PostForm, []string{purpose})
+	if err != nil || d.unknownAction {
+		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
+		return
+	}
+	if !d.accept {
+		http.Redirect(w, r, "/me?lang="+url.QueryEscape(l.Code), http.StatusSeeOther)
+		return
+	}
+	f := h.newForm(l, sub, []string{purpose}, "/me/give/"+purpose)
+	f.Portal = true
+	v := &view{L: l, Title: l.T("consent.title"), CSRF: h.csrfToken("portal:" + s.Nonce), Portal: true, Form: f}
+	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: portalCollector})
+	if _, answered := h.grantDecision(ctx, w, r, v, sub, d, func() error { return nil }); answered {
+		return
+	}
+	http.Redirect(w, r, "/me?msg=given&lang="+url.QueryEscape(l.Code), http.StatusSeeOther)
+}
+
+// receipts signs a receipt for each event.
+func (h *Handler) receipts(r *http.Request, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	return h.svc.Ledger.Receipts(r.Context(), h.svc.Policy(), sub, evs)
+}
+
+func (h *Handler) portalReceipt(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	_, hist, err := h.svc.Consents(r.Context(), sub.ID)
+	if err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
+	id := r.PathValue("event_id")
+	i := slices.IndexFunc(hist, func(ev *likeness.ConsentEvent) bool { return ev.ID == id })
+	if i < 0 {
+		h.message(w, r, http.StatusNotFound, l, "error.notfound.title", "error.notfound.body")
+		return
+	}
+	rs, err := h.receipts(r, sub, hist[i:i+1])
+	if err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="receipt-%s.jws"`, id))
+	io.WriteString(w, rs[0])
+}
+
+// portalExport streams everything about the subject as a zip: subject.json,
+// consents.json (states and full history with evidence), notice.json, one
+// signed receipt per event and, through Media, the decrypted media.
+func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	states, hist, err := h.svc.Consents(r.Context(), sub.ID)
+	if err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
+	rs, err := h.receipts(r, sub, hist)
+	if err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
+	if hist == nil {
+		hist = []*likeness.ConsentEvent{}
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="my-data.zip"`)
+	zw := zip.NewWriter(w)
+	addJSON := func(name string, v any) error {
+		f, err := zw.Create(name)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	err = addJSON("subject.json", sub)
+	if err == nil {
+		err = addJSON("consents.json", map[string]any{"subject_id": sub.ID, "purposes": states, "history": hist})
+	}
+	if err == nil {
+		err = addJSON("notice.json", h.noticeFor(l))
+	}
+	for i := 0; err == nil && i < len(rs); i++ {
+		var f io.Writer
+		if f, err = zw.Create("receipts/" + hist[i].ID + ".jws"); err == nil {
+			_, err = io.WriteString(f, rs[i])
+		}
+	}
+	if err == nil && h.cfg.Media != nil {
+		err = h.cfg.Media.ExportMedia(r.Context(), sub.ID, func(name string, rd io.Reader) error {
+			name = strings.TrimLeft(strings.ReplaceAll(name, "\\", "/"), "/")
+			if name == "" || strings.Contains(name, "..") {
+				return fmt.Errorf("web: bad media name %q", name)
+			}
+			f, err := zw.Create("media/" + name)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, rd)
+			return err
+		})
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		// Headers are gone; the truncated zip will not open, which is the
+		// honest outcome. The detail stays in the log.
+		h.log.Error("export failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+type eraseView struct {
+	Certificate string
+	Download    template.URL // data: URL of the certificate
+	FileName    string
+}
+
+func (h *Handler) portalEraseConfirm(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	if h.cfg.Eraser == nil {
+		h.message(w, r, http.StatusNotImplemented, l, "erase.unavailable.title", "erase.unavailable.body", h.svc.Policy().Organization.Contact)
+		return
+	}
+	h.render(w, r, http.StatusOK, "erase", &view{L: l, Title: l.T("erase.title"), CSRF: h.csrfToken("portal:" + s.Nonce), Portal: true})
+}
+
+func (h *Handler) portalErase(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	if h.cfg.Eraser == nil {
+		h.message(w, r, http.StatusNotImplemented, l, "erase.unavailable.title", "erase.unavailable.body", h.svc.Policy().Organization.Contact)
+		return
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
+		return
+	}
+	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: portalCollector})
+	cert, err := h.cfg.Eraser.EraseSubject(ctx, sub.ID)
+	if err != nil {
+		h.grantError(w, r, l, err)
+		return
+	}
+	h.endSession(w, r)
+	ev := &eraseView{Certificate: string(cert), FileName: "erasure-certificate.txt"}
+	ctype := "text/plain"
+	switch {
+	case json.Valid(cert):
+		ev.FileName, ctype = "erasure-certificate.json", "application/json"
+	case strings.Count(string(cert), ".") == 2 && !strings.ContainsAny(string(cert), " \n"):
+		ev.FileName, ctype = "erasure-certificate.jws", "application/jose"
+	}
+	ev.Download = template.URL("data:" + ctype + ";base64," + base64.StdEncoding.EncodeToString(cert))
+	h.render(w, r, http.StatusOK, "erased", &view{L: l, Title: l.T("erased.title"), Erase: ev})
+}
+
+func (h *Handler) portalLogout(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
+	h.endSession(w, r)
+	h.message(w, r, http.StatusOK, l, "logout.title", "logout.body")
+}

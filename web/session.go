@@ -1,0 +1,178 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"likeness"
+	"likeness/keys"
+)
+
+const sessionCookie = "likeness_portal"
+
+// session is a signed-in portal visit. Only the subject id, the expiry and
+// a random nonce (which CSRF tokens are bound to) travel in the cookie.
+type session struct {
+	SubjectID string
+	Expires   time.Time
+	Nonce     string
+}
+
+func (h *Handler) mac(parts ...string) []byte {
+	m := hmac.New(sha256.New, h.key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.cfg.SecureCookies }
+
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, subjectID string) {
+	var n [16]byte
+	rand.Read(n[:])
+	exp := h.now().Add(h.cfg.SessionTTL)
+	payload := strings.Join([]string{"v1", subjectID, strconv.FormatInt(exp.Unix(), 10), base64.RawURLEncoding.EncodeToString(n[:])}, "|")
+	val := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(h.mac("session", payload))
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: val, Path: "/me", Expires: exp, MaxAge: int(h.cfg.SessionTTL.Seconds()),
+		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
+}
+
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/me", MaxAge: -1,
+		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
+}
+
+// session returns the request's valid session, if any.
+func (h *Handler) session(r *http.Request) (*session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, false
+	}
+	p64, m64, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return nil, false
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
+	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, h.mac("session", string(payload))) {
+		return nil, false
+	}
+	f := strings.Split(string(payload), "|")
+	if len(f) != 4 || f[0] != "v1" {
+		return nil, false
+	}
+	exp, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil || !h.now().Before(time.Unix(exp, 0)) {
+		return nil, false
+	}
+	return &session{SubjectID: f[1], Expires: time.Unix(exp, 0), Nonce: f[3]}, true
+}
+
+// csrfToken binds a form to its scope: a consent link or a session nonce.
+func (h *Handler) csrfToken(scope string) string {
+	return base64.RawURLEncoding.EncodeToString(h.mac("csrf", scope))
+}
+
+func (h *Handler) validCSRF(got, scope string) bool {
+	want := h.csrfToken(scope)
+	return got != "" && hmac.Equal([]byte(got), []byte(want))
+}
+
+// DeploymentKey returns the cookie key every replica shares: created once,
+// stored in settings wrapped by the KEK (like consent's deployment keys).
+func DeploymentKey(ctx context.Context, store likeness.SettingStore, kek keys.KEK) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	const name = "web_cookie_key"
+	ad := []byte("setting:" + name)
+	wrapped, err := kek.Wrap(fresh, ad)
+	if err != nil {
+		return nil, fmt.Errorf("web: wrap cookie key: %w", err)
+	}
+	stored, err := store.InitSetting(ctx, name, wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("web: store cookie key: %w", err)
+	}
+	key, err := kek.Unwrap(stored, ad)
+	if err != nil {
+		return nil, fmt.Errorf("web: unwrap cookie key: %w", err)
+	}
+	return key, nil
+}
+
+// ipLimiter is a token bucket per client IP. Idle buckets are dropped.
+type ipLimiter struct {
+	limit rate.Limit
+	burst int
+
+	mu    sync.Mutex
+	m     map[string]*ipBucket
+	swept time.Time
+}
+
+type ipBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newIPLimiter(l rate.Limit, burst int) *ipLimiter {
+	return &ipLimiter{limit: l, burst: burst, m: map[string]*ipBucket{}}
+}
+
+func (l *ipLimiter) allow(ip string) bool {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.m {
+			if now.Sub(b.seen) > 10*time.Minute {
+				delete(l.m, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.m[ip]
+	if !ok {
+		b = &ipBucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.m[ip] = b
+	}
+	b.seen = now
+	return b.lim.AllowN(now, 1)
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// rateLimited applies the per-IP limit of link endpoints, answering 429
+// with a page in the person's language.
+func (h *Handler) rateLimited(fn http.HandlerFunc) http.Handler {
+	return h.pageHandler(func(w http.ResponseWriter, r *http.Request) {
+		if !h.limiter.allow(h.cfg.ClientIP(r)) {
+			w.Header().Set("Retry-After", "10")
+			h.message(w, r, http.StatusTooManyRequests, h.localeFor(w, r, ""), "error.ratelimit.title", "error.ratelimit.body")
+			return
+		}
+		fn(w, r)
+	})
+}
