@@ -118,6 +118,9 @@ type DatasetStore interface {
 	InsertModel(ctx Context, m *Model) error
 	// DatasetModels lists the models registered on a dataset, oldest first.
 	DatasetModels(ctx Context, datasetID string) ([]*Model, error)
+	// RewrapDatasetKeys replaces every dataset's wrapped key with fn's
+	// result (KEK rotation) and returns how many it rewrapped.
+	RewrapDatasetKeys(ctx Context, fn func(datasetID string, wrapped []byte) ([]byte, error)) (int, error)
 	// PutSubjectAttributes stores (or replaces) the subject's sealed
 	// self-declared attributes shared for purpose.
 	PutSubjectAttributes(ctx Context, subjectID, purpose string, sealed []byte, at time.Time) error

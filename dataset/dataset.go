@@ -245,6 +245,14 @@ func resolveProfile(pu *policy.Purpose, name string) (likeness.DatasetProfile, e
 
 func datasetAD(id string) []byte { return []byte("dataset:" + id) }
 
+// RewrapKeys rewraps every dataset's key with the KEK's primary version,
+// for `likeness keys rotate`.
+func RewrapKeys(ctx context.Context, store likeness.DatasetStore, kek keys.KEK) (int, error) {
+	return store.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
+		return kek.Rewrap(w, datasetAD(id))
+	})
+}
+
 // pseudonym is HMAC-SHA256(key, msg) truncated to 128 bits, in hex.
 func pseudonym(key []byte, msg string) string {
 	m := hmac.New(sha256.New, key)

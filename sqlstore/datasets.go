@@ -309,3 +309,44 @@ func (d *DB) SubjectAttributes(ctx context.Context, subjectID, purpose string) (
 	}
 	return sealed, nil
 }
+
+// RewrapDatasetKeys implements likeness.DatasetStore.
+func (d *DB) RewrapDatasetKeys(ctx context.Context, fn func(string, []byte) ([]byte, error)) (int, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, wrapped_key FROM datasets ORDER BY id`)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: rewrap dataset keys: %w", err)
+	}
+	type kv struct {
+		id string
+		w  []byte
+	}
+	var all []kv
+	for rows.Next() {
+		var e kv
+		if err := rows.Scan(&e.id, &e.w); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sqlstore: rewrap dataset keys: %w", err)
+		}
+		all = append(all, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	err = d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range all {
+			w, err := fn(e.id, e.w)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, d.q(`UPDATE datasets SET wrapped_key = ? WHERE id = ?`), w, e.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: rewrap dataset keys: %w", err)
+	}
+	return len(all), nil
+}

@@ -17,6 +17,7 @@ func init() {
 		Test{"DatasetSuccessorIsLinkedOnce", testDatasetSuccessor},
 		Test{"ModelsNeedTheirDataset", testDatasetModels},
 		Test{"SubjectAttributesReplace", testSubjectAttributes},
+		Test{"DatasetKeysRewrap", testDatasetRewrap},
 	)
 }
 
@@ -197,5 +198,27 @@ func testSubjectAttributes(t *testing.T, s likeness.Store) {
 	got, err := st.SubjectAttributes(ctx, "sub_a", "ai-training")
 	if err != nil || string(got) != "two" {
 		t.Fatalf("SubjectAttributes = %q, %v", got, err)
+	}
+}
+
+func testDatasetRewrap(t *testing.T, s likeness.Store) {
+	st := datasetStore(t, s)
+	ctx := context.Background()
+	d := newDataset("ai-training", 1, "")
+	if err := st.InsertDataset(ctx, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
+		if id != d.ID {
+			t.Fatalf("rewrap called for %s", id)
+		}
+		return append([]byte("v2:"), w...), nil
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("RewrapDatasetKeys = %d, %v", n, err)
+	}
+	got, err := st.Dataset(ctx, d.ID)
+	if err != nil || string(got.WrappedKey) != "v2:wrapped" {
+		t.Fatalf("wrapped key after rewrap: %q %v", got.WrappedKey, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"likeness/consent"
+	"likeness/dataset"
 	"likeness/keys"
 	"likeness/sqlstore"
 )
@@ -37,6 +38,11 @@ func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("rewrap stopped after %d keys (run again to finish): %w", n, err)
 	}
+	m, err := dataset.RewrapKeys(ctx, store, kek)
+	if err != nil {
+		return fmt.Errorf("rewrap of dataset keys failed (run again to finish): %w", err)
+	}
+	n += m
 	fmt.Fprintf(stdout, "rotated to %s: rewrapped %d keys\n", id, n)
 	return nil
 }
