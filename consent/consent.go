@@ -656,10 +656,11 @@ func (s *Service) Decide(r *likeness.DecisionRequest) (likeness.Decision, error)
 	if err := s.CheckDecision(r); err != nil {
 		return likeness.Decision{}, err
 	}
-	if r.At.IsZero() {
-		r.At = s.now()
+	rr := *r // the caller's request stays as it was
+	if rr.At.IsZero() {
+		rr.At = s.now()
 	}
-	return s.engine.Decide(r), nil
+	return s.engine.Decide(&rr), nil
 }
 
 // CheckDecision reports a malformed decision request: an unknown purpose or

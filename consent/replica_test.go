@@ -114,3 +114,36 @@ func BenchmarkWithdrawalVisibleOnReplica(b *testing.B) {
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-mean-lag")
 	b.ReportMetric(float64(worst.Milliseconds()), "ms-max-lag")
 }
+
+// A request without a time is decided now, every time it is asked: the
+// service must not pin the first call's time into the caller's request.
+func TestDecideLeavesTheRequestUnchanged(t *testing.T) {
+	a, _ := sqliteService(t)
+	q := &likeness.DecisionRequest{SubjectID: "sub_x", Purpose: "ai-training", Category: "image"}
+	if _, err := a.Decide(q); err != nil {
+		t.Fatal(err)
+	}
+	if !q.At.IsZero() {
+		t.Fatalf("Decide wrote %v into the caller's request", q.At)
+	}
+}
+
+func sqliteService(t *testing.T) (*consent.Service, *sqlstore.DB) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "l.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, store
+}
