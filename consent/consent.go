@@ -663,6 +663,10 @@ func (s *Service) Decide(r *likeness.DecisionRequest) (likeness.Decision, error)
 	return s.engine.Decide(&rr), nil
 }
 
+// maxPastDecision is how far in the past a decision's "at" may lie: enough
+// for clock skew, too little to revive a consent that has since expired.
+const maxPastDecision = time.Minute
+
 // CheckDecision reports a malformed decision request: an unknown purpose or
 // category is an error, never a silent deny or allow.
 func (s *Service) CheckDecision(r *likeness.DecisionRequest) error {
@@ -670,6 +674,10 @@ func (s *Service) CheckDecision(r *likeness.DecisionRequest) error {
 	switch {
 	case r.SubjectID == "" && r.AssetID == "":
 		return likeness.Errorf(likeness.EINVALID, "subject_id or asset_id is required")
+	case r.SubjectID != "" && r.AssetID != "":
+		return likeness.Errorf(likeness.EINVALID, "give subject_id or asset_id, not both: an asset names its subject")
+	case !r.At.IsZero() && r.At.Before(s.now().Add(-maxPastDecision)):
+		return likeness.Errorf(likeness.EINVALID, "at is in the past: a decision is about now or later (clocks may differ by at most %s)", maxPastDecision)
 	case r.Purpose == "":
 		return likeness.Errorf(likeness.EINVALID, "purpose is required")
 	case r.Category == "":

@@ -155,8 +155,10 @@ func TestGrantOlderThanRenewEveryExpires(t *testing.T) {
 		t.Errorf("marketing-personalization after 12 months: %s, want active", st)
 	}
 	wantAllow(t, "marketing-personalization after 12 months", f.decide(sub, "marketing-personalization", "video", time.Time{}))
-	// Asked about a time inside the window, the answer is still allow.
-	wantAllow(t, "asked at 6 months", f.decide(sub, "ai-training", "image", t0.AddDate(0, 6, 0)))
+	// Asking about a time back inside the window must not revive it.
+	if _, err := f.svc.Decide(&likeness.DecisionRequest{SubjectID: sub, Purpose: "ai-training", Category: "image", At: t0.AddDate(0, 6, 0)}); likeness.ErrorCode(err) != likeness.EINVALID {
+		t.Errorf("decision asked about 6 months ago: err %v, want invalid (no decisions about the past)", err)
+	}
 
 	// Granting again renews it.
 	evs := f.grant(sub, "ai-training")

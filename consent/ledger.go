@@ -59,8 +59,13 @@ func (l *Ledger) sync(ctx context.Context, apply func(*likeness.ConsentEvent) er
 		if h != stored {
 			return fmt.Errorf("consent: stored leaf %d does not match its event: run `likeness ledger verify`", ev.LedgerIndex)
 		}
+		// Apply first: an event that could not be applied must be read
+		// again by the next sync, so the tree may not move past it.
+		if err := apply(ev); err != nil {
+			return err
+		}
 		l.tree.Append(h)
-		return apply(ev)
+		return nil
 	})
 }
 

@@ -304,7 +304,10 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 	i := s.find(pid)
 	if i >= 0 {
 		old := &s.grants[i]
-		if g.micros < old.micros || g.micros == old.micros && g.ledger < old.ledger {
+		// The ledger index is the commit order; clocks of different
+		// replicas may disagree, so time decides only between events
+		// without distinct indexes.
+		if g.ledger < old.ledger || g.ledger == old.ledger && g.micros < old.micros {
 			return // older than what we hold
 		}
 		if g.micros == old.micros && g.ledger == old.ledger && e.ids.get(old.idOff, old.idLen) == ev.ID {

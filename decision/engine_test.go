@@ -798,3 +798,19 @@ func TestAssetDecisionsFollowSubjectAndAsset(t *testing.T) {
 		t.Fatalf("erased asset: %+v", d)
 	}
 }
+
+// A withdrawal committed after a grant wins even when a replica with a
+// fast clock stamped the grant later than the withdrawal.
+func TestLaterLedgerEventWinsOverClockSkew(t *testing.T) {
+	e := New(mustParse(t))
+	e.PutSubject("s1", "EU-DE")
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.Apply(&likeness.ConsentEvent{ID: "evt_g", SubjectID: "s1", Purpose: "ai-training", Type: likeness.Grant, Method: likeness.Checkbox,
+		NoticeVersion: 1, Time: base.Add(5 * time.Second), LedgerIndex: 0})
+	e.Apply(&likeness.ConsentEvent{ID: "evt_w", SubjectID: "s1", Purpose: "ai-training", Type: likeness.Withdraw,
+		Time: base, LedgerIndex: 1})
+	d := e.Decide(&likeness.DecisionRequest{SubjectID: "s1", Purpose: "ai-training", Category: "voice", At: base.Add(10 * time.Second)})
+	if d.Allow || !d.Reasons.Has(likeness.ReasonWithdrawn) {
+		t.Fatalf("decision after a withdrawal stamped earlier than the grant: %+v", d)
+	}
+}

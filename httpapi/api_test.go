@@ -352,6 +352,8 @@ func TestBadInputGetsClear4xxAndWritesNothing(t *testing.T) {
 		{"decision unknown category", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "smell"}, "", 400},
 		{"decision bad country", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "country": "usa"}, "", 400},
 		{"batch empty", "/v1/decisions/batch", map[string]any{"items": []any{}}, "", 400},
+		{"decision naming subject and asset", "/v1/decisions", map[string]string{"subject_id": sub, "asset_id": "ast_aaaaaaaaaaaaaaaaaaaaaaaaaa", "purpose": "ai-training", "data_category": "image"}, "", 400},
+		{"decision about the past", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "at": "2020-01-01T00:00:00Z"}, "", 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

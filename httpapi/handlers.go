@@ -123,9 +123,6 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {
-	if err := s.applyGPC(r, r.PathValue("id")); err != nil {
-		return err
-	}
 	states, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

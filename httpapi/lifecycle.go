@@ -58,11 +58,19 @@ func (s *Server) handleRetentionSchedule(w http.ResponseWriter, r *http.Request)
 			labels[i] = policy.CategoryLabel(c, lang)
 		}
 		if lang == "de" {
-			e.Text = fmt.Sprintf("%s: %s werden höchstens %s nach der Erhebung gelöscht, sofort nach Widerruf oder Löschantrag, und biometrische Daten von Personen in Illinois spätestens 3 Jahre nach dem letzten Kontakt.",
-				e.Title, strings.Join(labels, ", "), pp.Retention.Human(lang))
+			when := "sofort nach einem Löschantrag"
+			if pp.OnWithdraw == "erase" {
+				when = "sofort nach Widerruf oder Löschantrag"
+			}
+			e.Text = fmt.Sprintf("%s: %s werden höchstens %s nach der Erhebung gelöscht, %s, und biometrische Daten von Personen in Illinois spätestens 3 Jahre nach dem letzten Kontakt.",
+				e.Title, strings.Join(labels, ", "), pp.Retention.Human(lang), when)
 		} else {
-			e.Text = fmt.Sprintf("%s: %s are destroyed at most %s after collection, at once on withdrawal or an erasure request, and biometric data of people in Illinois no later than 3 years after their last interaction with us.",
-				e.Title, strings.Join(labels, ", "), pp.Retention.Human(lang))
+			when := "at once on an erasure request (a withdrawal stops their use at once)"
+			if pp.OnWithdraw == "erase" {
+				when = "at once on withdrawal or an erasure request"
+			}
+			e.Text = fmt.Sprintf("%s: %s are destroyed at most %s after collection, %s, and biometric data of people in Illinois no later than 3 years after their last interaction with us.",
+				e.Title, strings.Join(labels, ", "), pp.Retention.Human(lang), when)
 		}
 		text.WriteString(e.Text + "\n")
 		out = append(out, e)

@@ -23,7 +23,11 @@ func TestGPCSignalOptsACaliforniaSubjectOutOfSaleOrShare(t *testing.T) {
 		}
 	}
 	for _, sub := range []string{ca, eu} {
-		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/subjects/"+sub+"/consents", nil)
+		// The collector's app forwards the person's header when it looks them up.
+		ext := map[string]string{ca: "ca", eu: "eu"}[sub]
+		jur := map[string]string{ca: "US-CA", eu: "EU-DE"}[sub]
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/subjects", strings.NewReader(`{"external_id":"`+ext+`","jurisdiction":"`+jur+`"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+e.tokens[likeness.RoleCollector])
 		req.Header.Set("Sec-GPC", "1")
 		res, err := e.srv.Client().Do(req)
@@ -50,9 +54,20 @@ func TestGPCSignalOptsACaliforniaSubjectOutOfSaleOrShare(t *testing.T) {
 	if last.Type != likeness.Withdraw || last.Method != likeness.GPC {
 		t.Fatalf("last event %+v, want a gpc withdrawal in the ledger", last)
 	}
+	// A read-only key's lookup records nothing, header or not.
+	size, _ := e.store.LedgerSize(context.Background())
+	req, _ := http.NewRequest("GET", e.srv.URL+"/v1/subjects/"+ca+"/consents", nil)
+	req.Header.Set("Authorization", "Bearer "+e.tokens[likeness.RoleAuditor])
+	req.Header.Set("Sec-GPC", "1")
+	if res, err := e.srv.Client().Do(req); err == nil {
+		res.Body.Close()
+	}
+	if after, _ := e.store.LedgerSize(context.Background()); after != size {
+		t.Fatal("an auditor's GET wrote to the ledger")
+	}
 	n := e.notice("en")
 	body := `{"purposes":["marketing-personalization"],"notice_version":` + strconv.FormatInt(n.Version, 10) + `,"notice_sha256":"` + n.SHA256 + `","method":"checkbox","language":"en"}`
-	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/subjects/"+ca+"/consents", strings.NewReader(body))
+	req, _ = http.NewRequest("POST", e.srv.URL+"/v1/subjects/"+ca+"/consents", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e.tokens[likeness.RoleCollector])
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Sec-GPC", "1")
