@@ -39,6 +39,19 @@ func (v *Vault) StoreRecording(ctx context.Context, subjectID, contentType strin
 	return saved.ID, nil
 }
 
+// DiscardRecording erases a consent recording whose grant failed.
+func (v *Vault) DiscardRecording(ctx context.Context, assetID string) error {
+	a, err := v.store.Asset(ctx, assetID)
+	if err != nil {
+		return err
+	}
+	if a.Purpose != EvidencePurpose {
+		return likeness.Errorf(likeness.EINVALID, "asset is not a consent recording")
+	}
+	_, err = v.EraseAsset(ctx, a.ID, "consent_not_recorded")
+	return err
+}
+
 // ExportMedia hands every live asset of the subject, decrypted, to add: the
 // person's own copy (GDPR Art. 15 and 20). Each export is logged.
 func (v *Vault) ExportMedia(ctx context.Context, subjectID string, add func(name string, r io.Reader) error) error {

@@ -181,6 +181,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("PortalWithdrawExportErase", func(t *testing.T) {
 		sub := e.subject("b-portal", "EU-DE", "en")
 		e.grant(sub, "ai-training", "voice-transcription")
+		photo := e.upload(sub, "ai-training", "image")
 		url := e.srv.URL + e.portalLink(sub)
 		ctx := tab(t)
 		var flash string
@@ -207,7 +208,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		files := unzip(t, raw)
-		for _, name := range []string{"subject.json", "consents.json", "media/ast_photo.jpg"} {
+		for _, name := range []string{"subject.json", "consents.json", "media/" + photo + ".jpg"} {
 			if _, ok := files[name]; !ok {
 				t.Errorf("export lacks %s", name)
 			}

@@ -118,7 +118,8 @@ func (h *Handler) linkError(w http.ResponseWriter, r *http.Request, l *locale, e
 }
 
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
-	h.log.Error("web page failed", "path", r.URL.Path, "err", err)
+	// The route pattern, never the path: paths carry link secrets.
+	h.log.Error("web page failed", "route", r.Pattern, "err", err)
 	h.message(w, r, http.StatusInternalServerError, l, "error.internal.title", "error.internal.body")
 }
 
@@ -391,6 +392,9 @@ func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
 		NoticeSHA256: d.sha, Method: likeness.Verbal, Language: f.Notice.Language, Evidence: map[string]string{"recording": asset}})
 	if err != nil {
 		h.log.Error("grant verbal consent", "err", err)
+		if derr := h.cfg.Recordings.DiscardRecording(context.WithoutCancel(ctx), asset); derr != nil {
+			h.log.Error("discard the recording of a failed verbal consent", "err", derr)
+		}
 		fail(http.StatusInternalServerError, l, "error.internal.body")
 		return
 	}

@@ -49,6 +49,9 @@ var i18nFS embed.FS
 // they return an error.
 type RecordingStore interface {
 	StoreRecording(ctx context.Context, subjectID, contentType string, r io.Reader) (assetID string, err error)
+	// DiscardRecording erases a stored recording whose grant then failed,
+	// so no voice is kept without the consent it was meant to prove.
+	DiscardRecording(ctx context.Context, assetID string) error
 }
 
 // AccessEntry is one use of a person's data, as the portal shows it.

@@ -4,8 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -22,11 +25,13 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/blob/fsblob"
 	"likeness/consent"
 	"likeness/httpapi"
 	"likeness/keys"
 	"likeness/policy"
 	"likeness/sqlstore"
+	"likeness/vault"
 	"likeness/web"
 )
 
@@ -46,14 +51,14 @@ func (c *clock) Add(d time.Duration) {
 // env is the API and the pages on one server, wired as `likeness serve`
 // wires them, over a real SQLite database.
 type env struct {
-	t          *testing.T
-	store      *sqlstore.DB
-	svc        *consent.Service
-	srv        *httptest.Server
-	clock      *clock
-	token      string
-	recordings *fakeRecordings
-	eraser     web.Eraser
+	t      *testing.T
+	store  *sqlstore.DB
+	svc    *consent.Service
+	srv    *httptest.Server
+	clock  *clock
+	token  string
+	vault  *vault.Vault
+	eraser web.Eraser
 }
 
 const embedOrigin = "https://app.example"
@@ -81,7 +86,7 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, clock: &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}, recordings: &fakeRecordings{}}
+	e := &env{t: t, store: store, clock: &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}}
 	e.svc, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: testPolicy(t), Now: e.clock.Now, LedgerName: "likeness-test"})
 	if err != nil {
 		t.Fatal(err)
@@ -91,8 +96,16 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 		t.Fatal(err)
 	}
 	e.eraser = e.svc
-	cfg := web.Config{Consent: e.svc, Links: store, Key: key, Now: e.clock.Now, Recordings: e.recordings,
-		Eraser: e.eraser, Media: fakeMedia{}, AccessLog: fakeAccess{}, RateBurst: 1000, RateLimit: 1000}
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: e.svc, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := web.Config{Consent: e.svc, Links: store, Key: key, Now: e.clock.Now, Recordings: e.vault,
+		Eraser: e.eraser, Media: e.vault, AccessLog: fakeAccess{}, RateBurst: 1000, RateLimit: 1000}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -113,32 +126,20 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	return e
 }
 
-type fakeRecordings struct {
-	mu   sync.Mutex
-	got  map[string][]byte
-	next int
-}
-
-func (f *fakeRecordings) StoreRecording(ctx context.Context, subjectID, contentType string, r io.Reader) (string, error) {
-	b, err := io.ReadAll(r)
+// upload stores a small real JPEG of the subject through the vault.
+func (e *env) upload(sub, purpose, category string) string {
+	e.t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	a, err := e.vault.Ingest(context.Background(), &vault.Upload{SubjectID: sub, Purpose: purpose, Category: category,
+		ContentType: "image/jpeg", Body: &b})
 	if err != nil {
-		return "", err
+		e.t.Fatal(err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.got == nil {
-		f.got = map[string][]byte{}
-	}
-	f.next++
-	id := fmt.Sprintf("ast_recording%d", f.next)
-	f.got[id] = b
-	return id, nil
-}
-
-type fakeMedia struct{}
-
-func (fakeMedia) ExportMedia(ctx context.Context, subjectID string, add func(string, io.Reader) error) error {
-	return add("ast_photo.jpg", strings.NewReader("jpeg bytes"))
+	return a.ID
 }
 
 type fakeAccess struct{}
@@ -692,6 +693,7 @@ func TestExportHoldsEverything(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subject("u1", "EU-DE", "en")
 	e.grant(sub, "ai-training")
+	photo := e.upload(sub, "ai-training", "image")
 	b := e.signIn(sub)
 	home := b.get("/me")
 	b.post("/me/withdraw", func() url.Values { f := home.hidden(t, "/me/withdraw"); f.Set("purpose", "ai-training"); return f }())
@@ -701,7 +703,7 @@ func TestExportHoldsEverything(t *testing.T) {
 	}
 	files := unzip(t, p.raw)
 	evs := e.events(sub)
-	want := []string{"subject.json", "consents.json", "notice.json", "media/ast_photo.jpg"}
+	want := []string{"subject.json", "consents.json", "notice.json", "media/" + photo + ".jpg"}
 	for _, ev := range evs {
 		want = append(want, "receipts/"+ev.ID+".jws")
 	}
@@ -723,8 +725,10 @@ func TestExportHoldsEverything(t *testing.T) {
 	if parts := strings.Split(string(files["receipts/"+evs[0].ID+".jws"]), "."); len(parts) != 3 {
 		t.Fatal("receipt is not a compact JWS")
 	}
-	if string(files["media/ast_photo.jpg"]) != "jpeg bytes" {
-		t.Fatal("media not exported")
+	stored, _ := e.store.Asset(context.Background(), photo)
+	sum := sha256.Sum256(files["media/"+photo+".jpg"])
+	if hex.EncodeToString(sum[:]) != stored.SHA256 {
+		t.Fatal("the exported photo is not the stored one, decrypted")
 	}
 	// One receipt on its own.
 	r := b.get("/me/receipts/" + evs[0].ID)
@@ -845,6 +849,8 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 		t.Fatal("no verbal-consent option")
 	}
 	form := p.hidden(t, "")
+	// The start of a WebM (EBML) file, as MediaRecorder makes it.
+	recording := append([]byte("\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm"), bytes.Repeat([]byte("opus frames "), 60)...)
 	post := func(csrf string, audio bool) (int, map[string]any) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
@@ -858,7 +864,7 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 			ct = "text/plain"
 		}
 		w, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Disposition": {`form-data; name="recording"; filename="c.webm"`}, "Content-Type": {ct}})
-		w.Write([]byte("OggS fake opus"))
+		w.Write(recording)
 		mw.Close()
 		req, _ := http.NewRequest("POST", e.srv.URL+path+"/recording", &buf)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -877,7 +883,7 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 	if status, _ := post(form.Get("csrf"), false); status != http.StatusBadRequest {
 		t.Fatalf("not audio: %d", status)
 	}
-	if e.ledgerSize() != 0 || len(e.recordings.got) != 0 {
+	if as, _ := e.store.SubjectAssets(context.Background(), sub); e.ledgerSize() != 0 || len(as) != 0 {
 		t.Fatal("a refused recording left something behind")
 	}
 	status, out := post(form.Get("csrf"), true)
@@ -885,11 +891,13 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 		t.Fatalf("verbal consent: %d %v", status, out)
 	}
 	evs := e.events(sub)
-	if len(evs) != 1 || evs[0].Method != likeness.Verbal || evs[0].Evidence["recording"] != "ast_recording1" {
+	if len(evs) != 1 || evs[0].Method != likeness.Verbal || evs[0].Evidence["recording"] == "" {
 		t.Fatalf("events %+v", evs)
 	}
-	if string(e.recordings.got["ast_recording1"]) != "OggS fake opus" {
-		t.Fatal("recording not stored")
+	rec, err := e.store.Asset(context.Background(), evs[0].Evidence["recording"])
+	sum := sha256.Sum256(recording)
+	if err != nil || rec.Purpose != vault.EvidencePurpose || rec.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("recording not stored in the vault as evidence: %+v %v", rec, err)
 	}
 	if status, _ := post(form.Get("csrf"), true); status != http.StatusGone {
 		t.Fatalf("second recording on a used link: %d", status)
