@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"likeness"
+	"likeness/vault"
 )
 
 // upload posts media as role and returns the response.
@@ -318,5 +319,57 @@ func TestDerivedAssetsFollowTheirParentOnErasure(t *testing.T) {
 	d := e.decide(map[string]any{"asset_id": child.ID, "purpose": "voice-transcription", "data_category": "transcript"})
 	if d.Allow || !has(d.Reasons, "asset_erased") {
 		t.Fatalf("decision on erased derived asset: %+v", d)
+	}
+}
+
+// hookReader runs hook once, after the first bytes of the body were read:
+// a change that lands while an upload streams in.
+type hookReader struct {
+	r    io.Reader
+	hook func()
+	done bool
+}
+
+func (h *hookReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if !h.done && n > 0 {
+		h.done = true
+		h.hook()
+	}
+	return n, err
+}
+
+func TestUploadRacingAWithdrawalOrErasureKeepsNothing(t *testing.T) {
+	for name, change := range map[string]func(e *env, sub string){
+		"withdrawal": func(e *env, sub string) {
+			if _, err := e.svc.Withdraw(context.Background(), &likeness.WithdrawRequest{SubjectID: sub, Purpose: "ai-training"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"erasure": func(e *env, sub string) {
+			if _, err := e.svc.EraseSubject(context.Background(), sub); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, "")
+			sub := e.subject("race-"+name, "EU-DE")
+			e.grant(sub, "ai-training")
+			body := &hookReader{r: bytes.NewReader(wav("race", 100000)), hook: func() { change(e, sub) }}
+			_, err := e.vault.Ingest(context.Background(), &vault.Upload{SubjectID: sub, Purpose: "ai-training", Category: "voice", ContentType: "audio/wav", Body: body})
+			if code := likeness.ErrorCode(err); code != likeness.EFORBIDDEN && code != likeness.EGONE {
+				t.Fatalf("upload during %s: %v, want refused", name, err)
+			}
+			if n := countFiles(t, filepath.Join(e.dir, "blobs")); n != 0 {
+				t.Fatalf("%d blobs kept", n)
+			}
+			assets, _ := e.store.SubjectAssets(context.Background(), sub)
+			for _, a := range assets {
+				if !a.Erased() {
+					t.Fatalf("asset %s kept live after the %s", a.ID, name)
+				}
+			}
+		})
 	}
 }

@@ -141,7 +141,20 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 
 	a := &likeness.Asset{SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category, DerivedFrom: up.DerivedFrom,
 		ConsentEventID: d.EventID, RetainUntil: retainUntil(sub, purpose, up.Category, now)}
-	return v.save(ctx, a, up.ContentType, up.Body, v.maxSize)
+	saved, err := v.save(ctx, a, up.ContentType, up.Body, v.maxSize)
+	if err != nil {
+		return nil, err
+	}
+	// A withdrawal or erasure may have landed while the bytes streamed in:
+	// ask again now that the asset exists, and keep nothing it forbids.
+	if d := v.consent.Engine().Decide(&likeness.DecisionRequest{AssetID: saved.ID, Purpose: up.Purpose, At: v.now().UTC()}); !d.Allow {
+		if _, err := v.EraseAsset(context.WithoutCancel(ctx), saved.ID, "consent_withdrawn_during_upload"); err != nil {
+			return nil, err
+		}
+		return nil, &likeness.DeniedError{Message: "the consent this upload relied on ended while it was received: nothing was kept",
+			Reasons: d.Reasons.Names()}
+	}
+	return saved, nil
 }
 
 // save sniffs, strips, hashes and encrypts body into a new asset a (whose
@@ -192,6 +205,15 @@ func (v *Vault) save(ctx context.Context, a *likeness.Asset, contentType string,
 		return nil, err
 	}
 	v.consent.Engine().PutAsset(a)
+	// An erasure begun meanwhile (on any replica) must not miss this asset.
+	if _, err := v.store.Erasure(ctx, a.SubjectID); err == nil {
+		if _, err := v.EraseAsset(context.WithoutCancel(ctx), a.ID, "subject_erased"); err != nil {
+			return nil, err
+		}
+		return nil, likeness.Errorf(likeness.EGONE, "the subject is being erased: nothing was kept")
+	} else if likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -278,6 +300,9 @@ func (v *Vault) Asset(ctx context.Context, id string) (*likeness.Asset, error) {
 	}
 	if a.Erased() {
 		return nil, likeness.Errorf(likeness.EGONE, "asset was erased (%s)", a.ErasedReason)
+	}
+	if _, err := v.consent.Subject(ctx, a.SubjectID); err != nil {
+		return nil, err // EGONE once the subject is erased
 	}
 	return a, nil
 }
