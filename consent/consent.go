@@ -578,17 +578,28 @@ func (s *Service) AddListener(l Listener) {
 	s.listeners = append(s.listeners, l)
 }
 
+// notify tells listeners of events whose write has already returned; a
+// listener's failure is logged, the event stands.
 func (s *Service) notify(ctx context.Context, evs []*likeness.ConsentEvent) {
+	for _, ev := range evs {
+		if err := s.tell(ctx, ev); err != nil {
+			s.log.Error("consent listener failed", "event", ev.ID, "type", ev.Type, "err", err)
+		}
+	}
+}
+
+// tell runs every listener on ev and returns the first failure.
+func (s *Service) tell(ctx context.Context, ev *likeness.ConsentEvent) error {
 	s.mu.RLock()
 	ls := s.listeners
 	s.mu.RUnlock()
-	for _, ev := range evs {
-		for _, l := range ls {
-			if err := l.ConsentRecorded(ctx, ev); err != nil {
-				s.log.Error("consent listener failed", "event", ev.ID, "type", ev.Type, "err", err)
-			}
+	var first error
+	for _, l := range ls {
+		if err := l.ConsentRecorded(ctx, ev); err != nil && first == nil {
+			first = err
 		}
 	}
+	return first
 }
 
 func eventAD(id string) []byte { return []byte("consent-event:" + id) }

@@ -93,7 +93,6 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 			return nil, err
 		}
 		rec.LedgerIndex = ev.LedgerIndex
-		s.notify(ctx, []*likeness.ConsentEvent{ev})
 	}
 	// A "no" is immediate: decisions deny from here on.
 	s.engine.EraseSubject(sub.ID)
@@ -115,6 +114,12 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		if err := e.EraseSubjectData(ctx, sub.ID); err != nil {
 			return nil, fmt.Errorf("consent: erase subject data: %w", err)
 		}
+	}
+	// Listeners (datasets holding the subject) are a step like the others:
+	// a failure stops the erasure here, and the next run tries again.
+	erasure := &likeness.ConsentEvent{SubjectID: sub.ID, Type: likeness.Erasure, Time: rec.RequestedAt, LedgerIndex: rec.LedgerIndex}
+	if err := s.tell(ctx, erasure); err != nil {
+		return nil, fmt.Errorf("consent: erasure listeners: %w", err)
 	}
 	if err := step("data"); err != nil {
 		return nil, err

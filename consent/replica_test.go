@@ -2,6 +2,7 @@ package consent_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -146,4 +147,46 @@ func sqliteService(t *testing.T) (*consent.Service, *sqlstore.DB) {
 		t.Fatal(err)
 	}
 	return s, store
+}
+
+type flakyListener struct {
+	fails int
+	seen  []likeness.EventType
+}
+
+func (f *flakyListener) ConsentRecorded(_ context.Context, ev *likeness.ConsentEvent) error {
+	f.seen = append(f.seen, ev.Type)
+	if ev.Type == likeness.Erasure && f.fails > 0 {
+		f.fails--
+		return errors.New("dataset store unavailable")
+	}
+	return nil
+}
+
+// An erasure whose listeners (the datasets to taint) fail is not finished:
+// no certificate, and the next run tells them again.
+func TestErasureWaitsForItsListeners(t *testing.T) {
+	s, store := sqliteService(t)
+	ctx := context.Background()
+	l := &flakyListener{fails: 1}
+	s.AddListener(l)
+	sub, _, err := s.CreateSubject(ctx, "listened", "en", "EU-DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EraseSubject(ctx, sub.ID); err == nil {
+		t.Fatal("erasure finished although a listener failed")
+	}
+	if rec, err := store.Erasure(ctx, sub.ID); err != nil || !rec.CompletedAt.IsZero() {
+		t.Fatalf("erasure record after a failed listener: %+v %v", rec, err)
+	}
+	if n, err := s.ResumeErasures(ctx); err != nil || n != 1 {
+		t.Fatalf("resume: %d %v", n, err)
+	}
+	if rec, _ := store.Erasure(ctx, sub.ID); rec.CompletedAt.IsZero() || len(rec.Certificate) == 0 {
+		t.Fatal("resumed erasure did not finish")
+	}
+	if got := len(l.seen); got != 2 {
+		t.Fatalf("listener told %d times, want 2 (failed, then retried)", got)
+	}
 }

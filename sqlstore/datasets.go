@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -174,8 +176,10 @@ func (d *DB) TaintSubjectDatasets(ctx context.Context, subjectID, purpose, reaso
 	var out []*likeness.Dataset
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		out = nil
-		query := `SELECT ` + datasetCols + ` FROM datasets WHERE status <> ? AND id IN (SELECT dataset_id FROM dataset_members WHERE subject_id = ?)`
-		args := []any{likeness.DatasetTainted, subjectID}
+		// Every dataset holding the subject, tainted or not: one already
+		// tainted by someone else must still report this subject's items.
+		query := `SELECT ` + datasetCols + ` FROM datasets WHERE id IN (SELECT dataset_id FROM dataset_members WHERE subject_id = ?)`
+		args := []any{subjectID}
 		if purpose != "" {
 			query += ` AND purpose = ?`
 			args = append(args, purpose)
@@ -190,18 +194,18 @@ func (d *DB) TaintSubjectDatasets(ctx context.Context, subjectID, purpose, reaso
 			if err != nil {
 				return fmt.Errorf("sqlstore: taint dataset: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				continue // tainted concurrently
+			changed, _ := res.RowsAffected()
+			if changed > 0 {
+				ds.Status, ds.TaintReason, ds.TaintedAt = likeness.DatasetTainted, reason, at
+				out = append(out, ds)
 			}
-			ds.Status, ds.TaintReason, ds.TaintedAt = likeness.DatasetTainted, reason, at
-			msg, err := d.taintMessage(ctx, tx, ds, subjectID)
+			msg, err := d.taintMessage(ctx, tx, ds, subjectID, reason, at)
 			if err != nil {
 				return err
 			}
 			if err := d.enqueueTx(ctx, tx, msg); err != nil {
 				return fmt.Errorf("sqlstore: %w", err)
 			}
-			out = append(out, ds)
 		}
 		return nil
 	})
@@ -213,9 +217,12 @@ func (d *DB) TaintSubjectDatasets(ctx context.Context, subjectID, purpose, reaso
 
 // taintMessage builds the dataset.tainted message: the affected items by
 // their pseudonyms and the models to retrain, never the subject's id.
-func (d *DB) taintMessage(ctx context.Context, tx *sql.Tx, ds *likeness.Dataset, subjectID string) (*likeness.OutboxMessage, error) {
-	data := likeness.DatasetTaintedData{DatasetID: ds.ID, Version: ds.Version, Purpose: ds.Purpose, Reason: ds.TaintReason,
-		Time: ds.TaintedAt, ItemIDs: []string{}, Models: []string{}}
+// taintMessage reports one subject's items leaving a dataset. Its id is
+// keyed by dataset and subject (hashed: the subject id never leaves), so a
+// retried taint enqueues it once.
+func (d *DB) taintMessage(ctx context.Context, tx *sql.Tx, ds *likeness.Dataset, subjectID, reason string, at time.Time) (*likeness.OutboxMessage, error) {
+	data := likeness.DatasetTaintedData{DatasetID: ds.ID, Version: ds.Version, Purpose: ds.Purpose, Reason: reason,
+		Time: at, ItemIDs: []string{}, Models: []string{}}
 	items, err := tx.QueryContext(ctx, d.q(`SELECT item_id FROM dataset_members WHERE dataset_id = ? AND subject_id = ? ORDER BY item_id`), ds.ID, subjectID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: taint message: %w", err)
@@ -246,7 +253,9 @@ func (d *DB) taintMessage(ctx context.Context, tx *sql.Tx, ds *likeness.Dataset,
 	if err != nil {
 		return nil, err
 	}
-	return &likeness.OutboxMessage{ID: "msg_dataset.tainted_" + ds.ID, Type: likeness.MsgDatasetTainted, Data: body, CreatedAt: ds.TaintedAt}, nil
+	key := sha256.Sum256([]byte(ds.ID + "/" + subjectID))
+	return &likeness.OutboxMessage{ID: "msg_dataset.tainted_" + ds.ID + "_" + hex.EncodeToString(key[:8]),
+		Type: likeness.MsgDatasetTainted, Data: body, CreatedAt: at}, nil
 }
 
 // InsertModel implements likeness.DatasetStore.

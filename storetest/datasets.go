@@ -138,6 +138,24 @@ func testDatasetTaint(t *testing.T, s likeness.Store) {
 	if len(tainted) != 2 || tainted[0].DatasetID != d1.ID || len(tainted[0].ItemIDs) != 1 || tainted[1].Reason != likeness.TaintSubjectErased {
 		t.Fatalf("dataset.tainted messages = %+v", tainted)
 	}
+	// A second member leaving a dataset that is already tainted is still
+	// reported downstream, with that member's items.
+	got, err = st.TaintSubjectDatasets(ctx, "sub_b", "ai-training", likeness.TaintConsentWithdrawn, at.Add(2*time.Hour))
+	if err != nil || len(got) != 0 {
+		t.Fatalf("second member's taint changed %v datasets (%v); the dataset was already tainted", got, err)
+	}
+	more, err := ob.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(more) != 1 || more[0].Message.Type != likeness.MsgDatasetTainted {
+		t.Fatalf("after the second member's withdrawal: %d new messages, want one dataset.tainted", len(more))
+	}
+	var second likeness.DatasetTaintedData
+	json.Unmarshal(more[0].Message.Data, &second)
+	if second.DatasetID != d1.ID || len(second.ItemIDs) != 1 || second.ItemIDs[0] == tainted[0].ItemIDs[0] {
+		t.Fatalf("second member's message = %+v", second)
+	}
 }
 
 func testDatasetSuccessor(t *testing.T, s likeness.Store) {
