@@ -46,6 +46,9 @@ type AssetStore interface {
 	ExpiredAssets(ctx Context, now time.Time, limit int) ([]*Asset, error)
 	// ForEachAsset calls fn for every asset.
 	ForEachAsset(ctx Context, fn func(*Asset) error) error
+	// AssetsChangedSince returns assets created or erased at or after since,
+	// so replicas can follow each other's uploads and erasures.
+	AssetsChangedSince(ctx Context, since time.Time) ([]*Asset, error)
 }
 
 // AccessEntry is one line of the access log: a content access or a denied

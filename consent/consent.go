@@ -691,13 +691,13 @@ func (s *Service) CheckDecision(r *likeness.DecisionRequest) error {
 		return likeness.Errorf(likeness.EINVALID, "at is in the past: a decision is about now or later (clocks may differ by at most %s)", maxPastDecision)
 	case r.Purpose == "":
 		return likeness.Errorf(likeness.EINVALID, "purpose is required")
-	case r.Category == "":
-		return likeness.Errorf(likeness.EINVALID, "data_category is required")
+	case r.Category == "" && r.AssetID == "":
+		return likeness.Errorf(likeness.EINVALID, "data_category is required (an asset_id brings its own)")
 	}
 	if _, ok := p.Purpose(r.Purpose); !ok {
 		return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", r.Purpose, p.PurposeIDs)
 	}
-	if !policy.IsCategory(r.Category) {
+	if r.Category != "" && !policy.IsCategory(r.Category) {
 		return likeness.Errorf(likeness.EINVALID, "unknown data_category %q; use one of %v", r.Category, policy.Categories)
 	}
 	if r.Country != "" && !isCountry(r.Country) {

@@ -84,6 +84,12 @@ func (d *DB) ExpiredAssets(ctx context.Context, now time.Time, limit int) ([]*li
 		likeness.Micros(now), limit)
 }
 
+// AssetsChangedSince implements likeness.AssetStore.
+func (d *DB) AssetsChangedSince(ctx context.Context, since time.Time) ([]*likeness.Asset, error) {
+	us := likeness.Micros(since)
+	return d.queryAssets(ctx, `SELECT `+assetCols+` FROM assets WHERE created_us >= ? OR erased_us >= ? ORDER BY created_us, id`, us, us)
+}
+
 // ForEachAsset implements likeness.AssetStore.
 func (d *DB) ForEachAsset(ctx context.Context, fn func(*likeness.Asset) error) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT `+assetCols+` FROM assets`)

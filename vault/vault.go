@@ -519,3 +519,43 @@ func (v *Vault) Sweep(ctx context.Context, interval time.Duration, batch int) {
 		}
 	}
 }
+
+// followOverlap re-reads this much before the last poll, so a replica whose
+// clock runs behind is not missed; applying an asset twice is harmless.
+const followOverlap = 10 * time.Second
+
+// Follow keeps this replica's decision index in step with uploads and
+// erasures made on other replicas, polling every interval until ctx ends.
+func (v *Vault) Follow(ctx context.Context, interval time.Duration) {
+	since := v.now().Add(-followOverlap)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next := v.now()
+		if err := v.SyncAssets(ctx, since); err != nil {
+			if ctx.Err() == nil {
+				v.log.Warn("following asset changes failed", "err", err)
+			}
+			continue
+		}
+		since = next.Add(-followOverlap)
+	}
+}
+
+// SyncAssets applies to the decision index every asset created or erased
+// since the given time, on any replica.
+func (v *Vault) SyncAssets(ctx context.Context, since time.Time) error {
+	changed, err := v.store.AssetsChangedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, a := range changed {
+		v.consent.Engine().PutAsset(a)
+	}
+	return nil
+}

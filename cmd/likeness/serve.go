@@ -92,6 +92,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	defer stopWork()
 	go d.consent.Follow(workCtx, 250*time.Millisecond)
 	go d.vault.Sweep(workCtx, time.Minute, 500)
+	go d.vault.Follow(workCtx, time.Second)
 	stopEvents, err := ev.start(workCtx, d, stdout, logger)
 	if err != nil {
 		ln.Close()
