@@ -101,6 +101,9 @@ type homeView struct {
 	History  []historyRow
 	Access   []AccessEntry
 	AccessOK bool // an access log is configured
+	Training []TrainingUse
+	// TrainingOK: training lineage is configured
+	TrainingOK bool
 	CanErase bool
 	Titles   map[string]string
 }
@@ -127,7 +130,7 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	n := h.noticeFor(l)
-	hv := &homeView{AccessOK: h.cfg.AccessLog != nil, CanErase: h.cfg.Eraser != nil, Titles: map[string]string{}}
+	hv := &homeView{AccessOK: h.cfg.AccessLog != nil, TrainingOK: h.cfg.Lineage != nil, CanErase: h.cfg.Eraser != nil, Titles: map[string]string{}}
 	for _, np := range n.Purposes {
 		hv.Titles[np.ID] = np.Title
 	}
@@ -167,6 +170,12 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 	}
 	if h.cfg.AccessLog != nil {
 		if hv.Access, err = h.cfg.AccessLog.SubjectAccessLog(r.Context(), sub.ID); err != nil {
+			h.internalError(w, r, l, err)
+			return
+		}
+	}
+	if h.cfg.Lineage != nil {
+		if hv.Training, err = h.cfg.Lineage.SubjectTraining(r.Context(), sub.ID); err != nil {
 			h.internalError(w, r, l, err)
 			return
 		}

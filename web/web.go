@@ -70,6 +70,21 @@ type AccessLog interface {
 	SubjectAccessLog(ctx context.Context, subjectID string) ([]AccessEntry, error)
 }
 
+// TrainingUse is one training dataset version that holds the person's data.
+type TrainingUse struct {
+	Dataset string    `json:"dataset"`
+	Version int       `json:"version"`
+	Purpose string    `json:"purpose"`
+	Status  string    `json:"status"` // "ready" or "tainted"
+	Created time.Time `json:"created"`
+	Models  []string  `json:"models,omitempty"` // names of models trained on it
+}
+
+// Lineage answers "which datasets and models used my data".
+type Lineage interface {
+	SubjectTraining(ctx context.Context, subjectID string) ([]TrainingUse, error)
+}
+
 // MediaExporter adds the subject's decrypted media to an export, one add
 // call per file (name is a relative path such as "asset_x.jpg").
 type MediaExporter interface {
@@ -96,6 +111,7 @@ type Config struct {
 	Key []byte
 
 	Recordings RecordingStore // nil: no verbal-consent option
+	Lineage    Lineage        // nil: the portal shows no training section
 	AccessLog  AccessLog      // nil: "none recorded"
 	Media      MediaExporter  // nil: exports hold no media
 	Eraser     Eraser         // nil: the portal cannot erase

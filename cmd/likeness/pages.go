@@ -17,7 +17,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Links: d.store, Key: key, BaseURL: baseURL, SecureCookies: secure,
-		Eraser: d.consent, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}})
+		Eraser: d.consent, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
 	}
@@ -51,6 +51,26 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 			action = "content refused (" + strings.Join(e.Reasons, ", ") + ")"
 		}
 		out = append(out, web.AccessEntry{Time: e.Time, Who: who, Purpose: e.Purpose, Action: action, Recipient: e.Recipient})
+	}
+	return out, nil
+}
+
+// lineage shows the person which training sets and models used their data.
+type lineage struct{ d *deployment }
+
+func (l lineage) SubjectTraining(ctx context.Context, subjectID string) ([]web.TrainingUse, error) {
+	lin, err := l.d.datasets.Lineage(ctx, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	models := map[string][]string{}
+	for _, m := range lin.Models {
+		models[m.DatasetID] = append(models[m.DatasetID], m.Name)
+	}
+	out := make([]web.TrainingUse, 0, len(lin.Datasets))
+	for _, ds := range lin.Datasets {
+		out = append(out, web.TrainingUse{Dataset: ds.ID, Version: ds.Version, Purpose: ds.Purpose, Status: ds.Status,
+			Created: ds.CreatedAt, Models: models[ds.ID]})
 	}
 	return out, nil
 }

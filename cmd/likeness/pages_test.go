@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"likeness"
+	"likeness/dataset"
+	"likeness/httpapi"
+	"likeness/vault"
+)
+
+// The portal, as serve wires it, tells a person which training sets and
+// models used their data, and that a withdrawal took them out.
+func TestPortalShowsTrainingLineage(t *testing.T) {
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "test", Role: likeness.RoleAdmin})
+	dir := t.TempDir()
+	c := config{dataDir: dir, policyFile: erasePolicy}
+	d, err := c.open(ctx, io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sub, _, err := d.consent.CreateSubject(ctx, "lineage", "en", "EU-DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := d.consent.Notice("en")
+	if _, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"voice-transcription"},
+		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.vault.Ingest(ctx, &vault.Upload{SubjectID: sub.ID, Purpose: "voice-transcription", Category: "transcript",
+		ContentType: "text/plain", Body: strings.NewReader("a call transcript")}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := d.datasets.Build(ctx, &dataset.BuildRequest{Purpose: "voice-transcription", Categories: []string{"transcript"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.datasets.RegisterModel(ctx, "search-model-7", ds.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Store: d.store})
+	h, err := withPages(ctx, d, api, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	_, token, err := httpapi.CreateAPIKey(ctx, d.store, "c", likeness.RoleCollector, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/subjects/"+sub.ID+"/portal-links", bytes.NewReader(nil))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link struct{ URL string }
+	json.NewDecoder(res.Body).Decode(&link)
+	res.Body.Close()
+	if res.StatusCode != 201 || link.URL == "" {
+		t.Fatalf("portal link: %d", res.StatusCode)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	get := func(url string) string {
+		t.Helper()
+		res, err := browser.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	get(link.URL)
+	page := get(srv.URL + "/me")
+	for _, want := range []string{"AI training that used your data", ds.ID + " v1", "search-model-7", "in use"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("portal lacks %q", want)
+		}
+	}
+	if _, err := d.consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub.ID, Purpose: "voice-transcription"}); err != nil {
+		t.Fatal(err)
+	}
+	if page := get(srv.URL + "/me"); !strings.Contains(page, "your data is left out of its next version") {
+		t.Fatal("portal does not show the dataset as withdrawn after the withdrawal")
+	}
+}
