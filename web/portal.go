@@ -104,8 +104,8 @@ type homeView struct {
 	Training []TrainingUse
 	// TrainingOK: training lineage is configured
 	TrainingOK bool
-	CanErase bool
-	Titles   map[string]string
+	CanErase   bool
+	Titles     map[string]string
 }
 
 type stateRow struct {
