@@ -62,7 +62,7 @@ func printDemo(w io.Writer, url, token string, d *deployment) {
 	category := d.policy.Purposes[purpose].Data[0]
 	fmt.Fprintf(w, `likeness demo is running at %s
 
-Try it (subject %s, a %s person who consented to %q):
+Try it (subject %s, jurisdiction %s, who consented to %q):
 
   # allow: consented purpose and category
   curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
