@@ -97,3 +97,19 @@ func validPrefix(p string) error {
 	}
 	return nil
 }
+
+// ContextReader returns a reader that fails once ctx is done, so a
+// cancelled Put stops reading and is abandoned rather than stored.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -4,36 +4,16 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"likeness"
 	"likeness/consent"
-	"likeness/keys"
+	"likeness/likenesstest"
 	"likeness/policy"
 	"likeness/sqlstore"
 )
-
-// clock is a settable time source for consent.Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
@@ -41,30 +21,15 @@ type fixture struct {
 	t     *testing.T
 	svc   *consent.Service
 	store *sqlstore.DB
-	clock *clock
+	clock *likenesstest.Clock
 }
 
-// newService opens a Service on a fresh SQLite database with the example
-// policy and a clock standing at t0.
-func newService(t testing.TB, p *policy.Policy) (*consent.Service, *sqlstore.DB, *clock) {
+// newService opens a Service on a fresh SQLite database with the policy p
+// and a clock standing at t0.
+func newService(t testing.TB, p *policy.Policy) (*consent.Service, *sqlstore.DB, *likenesstest.Clock) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "likeness.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: t0}
-	svc, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: p, Now: c.Now, LedgerName: "likeness-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc, store, c
+	d := likenesstest.New(t, likenesstest.Options{Policy: p, Start: t0})
+	return d.Consent, d.Store, d.Clock
 }
 
 func newFixture(t *testing.T) *fixture {

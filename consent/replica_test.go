@@ -2,15 +2,12 @@ package consent_test
 
 import (
 	"context"
-	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"likeness"
 	"likeness/consent"
-	"likeness/keys"
-	"likeness/policy"
+	"likeness/likenesstest"
 	"likeness/sqlstore"
 	"likeness/storetest"
 )
@@ -19,25 +16,10 @@ import (
 // file as replicas behind a load balancer share their KEK.
 func replicas(t testing.TB) (a, b *consent.Service) {
 	t.Helper()
-	ctx := context.Background()
-	dsn := storetest.Postgres(t)
-	kek, _, err := keys.OpenLocal(filepath.Join(t.TempDir(), "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open := func() *consent.Service {
-		store, err := sqlstore.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		s, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example(), LedgerName: "replicas"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	return open(), open()
+	dsn, dir := storetest.Postgres(t), t.TempDir()
+	a = likenesstest.New(t, likenesstest.Options{DSN: dsn, Dir: dir}).Consent
+	b = likenesstest.New(t, likenesstest.Options{DSN: dsn, Dir: dir}).Consent
+	return a, b
 }
 
 func grantOn(t testing.TB, s *consent.Service, sub string) {
@@ -131,62 +113,6 @@ func TestDecideLeavesTheRequestUnchanged(t *testing.T) {
 
 func sqliteService(t *testing.T) (*consent.Service, *sqlstore.DB) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "l.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, store
-}
-
-type flakyListener struct {
-	fails int
-	seen  []likeness.EventType
-}
-
-func (f *flakyListener) ConsentRecorded(_ context.Context, ev *likeness.ConsentEvent) error {
-	f.seen = append(f.seen, ev.Type)
-	if ev.Type == likeness.Erasure && f.fails > 0 {
-		f.fails--
-		return errors.New("dataset store unavailable")
-	}
-	return nil
-}
-
-// An erasure whose listeners (the datasets to taint) fail is not finished:
-// no certificate, and the next run tells them again.
-func TestErasureWaitsForItsListeners(t *testing.T) {
-	s, store := sqliteService(t)
-	ctx := context.Background()
-	l := &flakyListener{fails: 1}
-	s.AddListener(l)
-	sub, _, err := s.CreateSubject(ctx, "listened", "en", "EU-DE")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.EraseSubject(ctx, sub.ID); err == nil {
-		t.Fatal("erasure finished although a listener failed")
-	}
-	if rec, err := store.Erasure(ctx, sub.ID); err != nil || !rec.CompletedAt.IsZero() {
-		t.Fatalf("erasure record after a failed listener: %+v %v", rec, err)
-	}
-	if n, err := s.ResumeErasures(ctx); err != nil || n != 1 {
-		t.Fatalf("resume: %d %v", n, err)
-	}
-	if rec, _ := store.Erasure(ctx, sub.ID); rec.CompletedAt.IsZero() || len(rec.Certificate) == 0 {
-		t.Fatal("resumed erasure did not finish")
-	}
-	if got := len(l.seen); got != 2 {
-		t.Fatalf("listener told %d times, want 2 (failed, then retried)", got)
-	}
+	d := likenesstest.New(t, likenesstest.Options{})
+	return d.Consent, d.Store
 }

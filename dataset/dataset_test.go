@@ -14,38 +14,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"likeness"
-	"likeness/blob/fsblob"
 	"likeness/consent"
 	"likeness/dataset"
-	"likeness/keys"
+	"likeness/likenesstest"
 	"likeness/policy"
 	"likeness/sqlstore"
 	"likeness/storetest"
 	"likeness/vault"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
 
 // fixture is a deployment on a real database, vault and engine.
 type fixture struct {
@@ -55,7 +35,7 @@ type fixture struct {
 	svc   *consent.Service
 	vault *vault.Vault
 	ds    *dataset.Service
-	clock *clock
+	clock *likenesstest.Clock
 	out   string
 	// everything that identifies a person or a record inside the vault
 	raw map[string][]string // subject id → its ids (subject, external, assets, events)
@@ -63,34 +43,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, dsn string, p *policy.Policy) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(dir, "l.db")
-	}
 	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_test", Role: likeness.RoleAdmin})
-	store, err := sqlstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	f := &fixture{t: t, ctx: ctx, store: store, clock: c, out: filepath.Join(dir, "out"), raw: map[string][]string{}}
-	f.svc, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: p, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: f.svc, Now: c.Now, Region: "eu-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := likenesstest.New(t, likenesstest.Options{DSN: dsn, Policy: p})
+	store, kek, c := d.Store, d.KEK, d.Clock
+	f := &fixture{t: t, ctx: ctx, store: store, clock: c, out: filepath.Join(d.Dir, "out"), raw: map[string][]string{},
+		svc: d.Consent, vault: d.Vault}
+	var err error
 	f.ds, err = dataset.New(dataset.Config{Store: store, Consent: f.svc, Vault: f.vault, KEK: kek, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +75,7 @@ func (f *fixture) subject(ext string, purposes ...string) string {
 			f.raw[sub.ID] = append(f.raw[sub.ID], ev.ID)
 		}
 	}
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	return sub.ID
 }
 
@@ -134,7 +92,7 @@ func (f *fixture) upload(sub, purpose, category, ctype string, body []byte) *lik
 
 func (f *fixture) withdraw(sub, purpose string) *likeness.ConsentEvent {
 	f.t.Helper()
-	f.clock.Advance(time.Minute)
+	f.clock.Add(time.Minute)
 	ev, err := f.svc.Withdraw(f.ctx, &likeness.WithdrawRequest{SubjectID: sub, Purpose: purpose})
 	if err != nil {
 		f.t.Fatal(err)
@@ -350,7 +308,7 @@ func TestErasureTaintsEveryDatasetHoldingTheSubject(t *testing.T) {
 		f.upload(s, "ai-training", "image", "image/jpeg", testJPEG(t, i))
 	}
 	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	if _, err := f.svc.EraseSubject(f.ctx, a); err != nil {
 		t.Fatal(err)
 	}

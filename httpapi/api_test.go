@@ -8,71 +8,45 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"likeness"
-	"likeness/blob/fsblob"
 	"likeness/consent"
 	"likeness/httpapi"
 	"likeness/keys"
 	"likeness/ledger"
-	"likeness/policy"
+	"likeness/likenesstest"
 	"likeness/sqlstore"
 	"likeness/storetest"
 	"likeness/vault"
 	"likeness/web"
 )
 
-// env is a running API on a real database with one key per role.
+// env is a running API on a real deployment with one key per role.
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	store  *sqlstore.DB
 	svc    *consent.Service
 	vault  *vault.Vault
+	kek    *keys.Local
 	api    *httpapi.Server
 	dir    string
 	tokens map[likeness.Role]string
-	now    time.Time
+	clock  *likenesstest.Clock
 }
 
 func newEnv(t *testing.T, dsn string) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(dir, "l.db")
-	}
-	store, err := sqlstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, store: store, dir: dir, tokens: map[likeness.Role]string{}, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return e.now }
-	e.svc, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example(), Now: clock, LedgerName: "likeness-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: e.svc, Now: clock, MaxSize: 8 << 20, Region: "eu-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: store, Now: clock})
+	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
+	e := &env{t: t, store: d.Store, svc: d.Consent, vault: d.Vault, kek: d.KEK, dir: d.Dir, clock: d.Clock,
+		tokens: map[likeness.Role]string{}}
+	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: e.store, Now: e.clock.Now})
 	// The pages' API routes (consent sessions, portal links) join the API
 	// as they do in serve.
-	pages := web.New(web.Config{Consent: e.svc, Links: store, Key: bytes.Repeat([]byte{7}, 32), Now: clock})
+	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})
 	for _, r := range pages.APIRoutes() {
 		api.Handle(r)
 	}
@@ -80,7 +54,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	e.srv = httptest.NewServer(api)
 	t.Cleanup(e.srv.Close)
 	for _, r := range []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor} {
-		_, tok, err := httpapi.CreateAPIKey(ctx, store, string(r), r, e.now)
+		_, tok, err := httpapi.CreateAPIKey(ctx, e.store, string(r), r, e.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

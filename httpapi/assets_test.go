@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"likeness"
+	"likeness/likenesstest"
 	"likeness/vault"
 )
 
@@ -36,21 +37,8 @@ func (e *env) upload(role likeness.Role, sub, query, ctype string, body []byte) 
 	return resp{res.StatusCode, b}
 }
 
-// wav returns a valid PCM WAV file whose samples spell marker.
-func wav(marker string, n int) []byte {
-	data := bytes.Repeat([]byte(marker), n)
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+len(data)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(len(data)))
-	b.Write(data)
-	return b.Bytes()
-}
+// wav is a real WAV recording whose samples spell marker.
+var wav = likenesstest.WAV
 
 // gpsJPEG returns a real JPEG carrying an EXIF segment with GPS position and
 // a camera serial number, both containing marker.

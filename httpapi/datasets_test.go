@@ -8,26 +8,20 @@ import (
 	"image/jpeg"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"likeness"
 	"likeness/dataset"
 	"likeness/httpapi"
-	"likeness/keys"
 )
 
 // newDatasetEnv is newEnv with the dataset service wired in.
 func newDatasetEnv(t *testing.T, dsn string) *env {
 	t.Helper()
 	e := newEnv(t, dsn)
-	kek, _, err := keys.OpenLocal(filepath.Join(e.dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := func() time.Time { return e.now }
-	ds, err := dataset.New(dataset.Config{Store: e.store, Consent: e.svc, Vault: e.vault, KEK: kek, Now: clock})
+	clock := e.clock.Now
+	ds, err := dataset.New(dataset.Config{Store: e.store, Consent: e.svc, Vault: e.vault, KEK: e.kek, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +93,14 @@ func TestDatasetAPIWithdrawalTaintsAndRebuildExcludes(t *testing.T) {
 	if r := e.call(likeness.RolePipeline, "POST", "/v1/models", map[string]any{"name": "faces-v1", "dataset_id": d.ID}); r.status != 201 {
 		t.Fatalf("register model: %d %s", r.status, r.body)
 	}
-	e.now = e.now.Add(time.Hour)
+	e.clock.Set(e.clock.Now().Add(time.Hour))
 	if w := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+b+"/consents/ai-training/withdraw", nil); w.status != 201 {
 		t.Fatalf("withdraw: %d %s", w.status, w.body)
 	}
 	r = e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID, nil)
 	var got datasetJSON
 	r.json(t, &got)
-	if r.status != 200 || got.Status != "tainted" || got.TaintReason != "consent_withdrawn" || !got.TaintedAt.Equal(e.now) ||
+	if r.status != 200 || got.Status != "tainted" || got.TaintReason != "consent_withdrawn" || !got.TaintedAt.Equal(e.clock.Now()) ||
 		len(got.ModelsToRetrain) != 1 {
 		t.Fatalf("after withdrawal: %d %s", r.status, r.body)
 	}

@@ -17,12 +17,12 @@ func TestDeadLettersAreListedAndRetriedThroughTheAPI(t *testing.T) {
 				t.Fatalf("grant: %d %s", r.status, r.body)
 			}
 			// The CRM webhook gave up on the grant's message.
-			claimed, err := e.store.ClaimDeliveries(ctx, "crm", e.now, 10)
+			claimed, err := e.store.ClaimDeliveries(ctx, "crm", e.clock.Now(), 10)
 			if err != nil || len(claimed) != 1 {
 				t.Fatalf("claim = %d, %v; want the grant's message", len(claimed), err)
 			}
 			msgID := claimed[0].Message.ID
-			if err := e.store.MarkFailed(ctx, "crm", msgID, 12, e.now, "receiver answered 503 Service Unavailable", true); err != nil {
+			if err := e.store.MarkFailed(ctx, "crm", msgID, 12, e.clock.Now(), "receiver answered 503 Service Unavailable", true); err != nil {
 				t.Fatal(err)
 			}
 
@@ -77,7 +77,7 @@ func TestDeadLettersAreListedAndRetriedThroughTheAPI(t *testing.T) {
 			if len(list.Deliveries) != 0 {
 				t.Fatalf("dead letters after retry = %+v", list.Deliveries)
 			}
-			again, err := e.store.ClaimDeliveries(ctx, "crm", e.now, 10)
+			again, err := e.store.ClaimDeliveries(ctx, "crm", e.clock.Now(), 10)
 			if err != nil || len(again) != 1 || again[0].Message.ID != msgID {
 				t.Fatalf("after retry the message is not due again: %d, %v", len(again), err)
 			}

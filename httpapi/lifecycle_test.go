@@ -82,7 +82,7 @@ func TestReconsentDueAfterRenewEveryAndRenewalIsANewLedgerEvent(t *testing.T) {
 	e := newEnv(t, "")
 	sub := e.subject("renew", "EU-DE")
 	e.grant(sub, "ai-training") // renew_every: 12mo
-	start := e.now
+	start := e.clock.Now()
 	due := func(within string) []map[string]any {
 		var out struct{ Due []map[string]any }
 		r := e.call(likeness.RoleAuditor, "GET", "/v1/renewals/due?within="+within, nil)
@@ -95,11 +95,11 @@ func TestReconsentDueAfterRenewEveryAndRenewalIsANewLedgerEvent(t *testing.T) {
 	if d := due("30d"); len(d) != 0 {
 		t.Fatalf("a fresh grant is due: %v", d)
 	}
-	e.now = start.AddDate(0, 11, 10)
+	e.clock.Set(start.AddDate(0, 11, 10))
 	if d := due("30d"); len(d) != 1 || d[0]["subject_id"] != sub || d[0]["state"] != "active" {
 		t.Fatalf("due within 30d, 11 months later: %v", d)
 	}
-	e.now = start.AddDate(1, 0, 1)
+	e.clock.Set(start.AddDate(1, 0, 1))
 	if d := due("30d"); len(d) != 1 || d[0]["state"] != "expired" {
 		t.Fatalf("after renew_every: %v", d)
 	}
@@ -134,7 +134,7 @@ func TestRetentionDeniesExpiredAssetsBeforeTheSweeperErasesThem(t *testing.T) {
 	e.grant(sub, "voice-transcription") // retention: 90d
 	var a likeness.Asset
 	e.upload(likeness.RoleCollector, sub, "purpose=voice-transcription&category=voice", "audio/wav", wav("r", 100)).json(t, &a)
-	e.now = e.now.Add(91 * 24 * time.Hour)
+	e.clock.Set(e.clock.Now().Add(91 * 24 * time.Hour))
 	d := e.decide(map[string]any{"asset_id": a.ID, "purpose": "voice-transcription", "data_category": "voice"})
 	if d.Allow || !has(d.Reasons, "asset_retention_expired") {
 		t.Fatalf("decision past retention, before the sweep: %+v", d)
@@ -223,7 +223,7 @@ func TestSubjectErasureAnswers410AndCertificateVerifies(t *testing.T) {
 		t.Fatalf("decision after erasure: %+v", d)
 	}
 	// Downstream systems hear of it through the outbox.
-	dels, err := e.store.ClaimDeliveries(context.Background(), "test-sink", e.now.Add(time.Hour), 100)
+	dels, err := e.store.ClaimDeliveries(context.Background(), "test-sink", e.clock.Now().Add(time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

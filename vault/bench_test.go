@@ -5,17 +5,12 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"likeness"
-	"likeness/blob/fsblob"
-	"likeness/consent"
-	"likeness/keys"
-	"likeness/policy"
-	"likeness/sqlstore"
+	"likeness/likenesstest"
 	"likeness/vault"
 )
 
@@ -63,39 +58,10 @@ func (w *wavStream) Read(p []byte) (int, error) {
 
 func setup(b *testing.B) (*vault.Vault, string, string) {
 	b.Helper()
-	ctx := context.Background()
-	dir := b.TempDir()
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "l.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	v, err := vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: svc, MaxSize: 2 << 30})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sub, _, err := svc.CreateSubject(ctx, "bench", "en", "EU-DE")
-	if err != nil {
-		b.Fatal(err)
-	}
-	n, _ := svc.Notice("en")
-	if _, err := svc.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"ai-training"},
-		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
-		b.Fatal(err)
-	}
-	return v, sub.ID, dir
+	d := likenesstest.New(b, likenesstest.Options{MaxUpload: 2 << 30})
+	sub := d.Subject(b, "bench", "EU-DE")
+	d.Grant(b, sub, "ai-training")
+	return d.Vault, sub, d.Dir
 }
 
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes.

@@ -20,15 +20,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"likeness"
-	"likeness/blob/fsblob"
 	"likeness/consent"
 	"likeness/httpapi"
-	"likeness/keys"
+	"likeness/likenesstest"
 	"likeness/policy"
 	"likeness/sqlstore"
 	"likeness/vault"
@@ -36,18 +34,6 @@ import (
 )
 
 // clock is a settable time shared with the server.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is the API and the pages on one server, wired as `likeness serve`
 // wires them, over a real SQLite database.
 type env struct {
@@ -55,7 +41,7 @@ type env struct {
 	store  *sqlstore.DB
 	svc    *consent.Service
 	srv    *httptest.Server
-	clock  *clock
+	clock  *likenesstest.Clock
 	token  string
 	vault  *vault.Vault
 	eraser web.Eraser
@@ -76,34 +62,14 @@ func testPolicy(t testing.TB) *policy.Policy {
 func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "l.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, store: store, clock: &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}}
-	e.svc, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: testPolicy(t), Now: e.clock.Now, LedgerName: "likeness-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := web.DeploymentKey(ctx, store, kek)
+	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t)})
+	store := d.Store
+	e := &env{t: t, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
+	key, err := web.DeploymentKey(ctx, store, d.KEK)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.eraser = e.svc
-	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: e.svc, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := web.Config{Consent: e.svc, Links: store, Key: key, Now: e.clock.Now, Recordings: e.vault,
 		Eraser: e.eraser, Media: e.vault, AccessLog: fakeAccess{}, RateBurst: 1000, RateLimit: 1000}
 	for _, o := range opts {

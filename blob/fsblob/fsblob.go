@@ -77,7 +77,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("fsblob: put %q: %w", key, err)
 	}
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	n, err := io.Copy(f, blob.ContextReader(ctx, r))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -209,19 +209,6 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// ctxReader stops a copy once ctx is done, so a cancelled upload is
-// abandoned rather than stored.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
 
 // syncDir makes a rename or removal durable. Best effort: not every
 // platform can sync a directory.

@@ -123,7 +123,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	bp := partPool.Get().(*[]byte)
 	defer partPool.Put(bp)
 	buf := *bp
-	r = ctxReader{ctx, r}
+	r = blob.ContextReader(ctx, r)
 
 	n, err := io.ReadFull(r, buf)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -283,16 +283,3 @@ func isNotFound(err error) bool {
 	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
 }
 
-// ctxReader stops reading the body once ctx is done, so that a cancelled
-// upload is never completed.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	"likeness"
+	"likeness/likenesstest"
 	"likeness/vault"
 )
 
@@ -46,20 +46,7 @@ func likenessProcess(t *testing.T, env []string, args ...string) (int, string) {
 	return 0, out.String()
 }
 
-func testWAV(marker string) []byte {
-	data := bytes.Repeat([]byte(marker), 500)
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(36+len(data)))
-	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
-		binary.Write(&b, binary.LittleEndian, v)
-	}
-	b.WriteString("data")
-	binary.Write(&b, binary.LittleEndian, uint32(len(data)))
-	b.Write(data)
-	return b.Bytes()
-}
+func testWAV(marker string) []byte { return likenesstest.WAV(marker, 500) }
 
 // seedSubject makes a deployment in dir with one subject who consented,
 // with written evidence, a voice asset and a transcript derived from it.

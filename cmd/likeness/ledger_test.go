@@ -21,9 +21,8 @@ import (
 	"likeness"
 	"likeness/consent"
 	"likeness/httpapi"
-	"likeness/keys"
 	"likeness/ledger"
-	"likeness/policy"
+	"likeness/likenesstest"
 	"likeness/sqlstore"
 	"likeness/storetest"
 )
@@ -526,28 +525,13 @@ type api struct {
 func newAPI(t *testing.T, dsn string) *api {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	if dsn == "" {
-		dsn = "sqlite:" + filepath.Join(dir, "l.db")
-	}
-	store, err := sqlstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kek, _, err := keys.OpenLocal(filepath.Join(dir, "kek.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: policy.Example(), LedgerName: "likeness-acme"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
+	store, svc := d.Store, d.Consent
 	a := &api{t: t, svc: svc, tokens: map[likeness.Role]string{}}
 	a.srv = httptest.NewServer(httpapi.New(httpapi.Config{Consent: svc, Store: store}))
 	t.Cleanup(a.srv.Close)
 	for _, r := range []likeness.Role{likeness.RoleCollector, likeness.RoleAuditor} {
-		_, tok, err := httpapi.CreateAPIKey(ctx, store, string(r), r, time.Now())
+		_, tok, err := httpapi.CreateAPIKey(ctx, store, string(r), r, d.Clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
