@@ -209,7 +209,6 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-
 // syncDir makes a rename or removal durable. Best effort: not every
 // platform can sync a directory.
 func syncDir(dir string) {

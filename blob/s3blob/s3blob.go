@@ -282,4 +282,3 @@ func isNotFound(err error) bool {
 	var re interface{ HTTPStatusCode() int }
 	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
 }
-
