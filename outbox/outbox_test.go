@@ -380,6 +380,14 @@ func TestNATSStoresEveryMessageOnceAndWebhookGetsThemToo(t *testing.T) {
 	if url == "" {
 		t.Skipf("NATS tests skipped: set %s (e.g. nats://127.0.0.1:4222)", NATSEnv)
 	}
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) { testNATS(t, url, open(t)) })
+	}
+}
+
+// testNATS sends committed changes of store to a webhook and to a fresh
+// JetStream stream, and checks both got exactly the committed events.
+func testNATS(t *testing.T, url string, store *sqlstore.DB) {
 	ctx := context.Background()
 	var b [6]byte
 	rand.Read(b[:])
@@ -399,7 +407,6 @@ func TestNATSStoresEveryMessageOnceAndWebhookGetsThemToo(t *testing.T) {
 	}
 	again.Close()
 
-	store := openSQLite(t)
 	rec := newReceiver(t)
 	d := &outbox.Dispatcher{Store: store, Sinks: []outbox.Sink{rec.sink(t, ""), ns}}
 	a := storetest.NewSubject(t, store, "a")
