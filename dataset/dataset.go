@@ -525,13 +525,14 @@ type Lineage struct {
 }
 
 // Lineage lists the dataset versions holding the subject's assets and the
-// models trained on them. It answers for erased subjects too.
+// models trained on them. An erased subject's lineage is gone (EGONE); the
+// datasets it tainted keep their taint and models to retrain.
 func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, error) {
 	if !likeness.ValidID("sub", subjectID) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "subject not found")
 	}
-	if _, err := s.store.Subject(ctx, subjectID); err != nil {
-		return nil, err
+	if _, err := s.consent.Subject(ctx, subjectID); err != nil {
+		return nil, err // EGONE once the subject is erased, like every subject API
 	}
 	ds, err := s.datasets.SubjectDatasets(ctx, subjectID)
 	if err != nil {

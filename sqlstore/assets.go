@@ -122,7 +122,9 @@ func (d *DB) MarkAssetErased(ctx context.Context, id string, at time.Time, reaso
 		if a.Erased() {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, d.q(`UPDATE assets SET erased_us = ?, erased_reason = ? WHERE id = ?`),
+		// The content's fingerprints go with the content: a hash of a face
+		// could still confirm whose it was.
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE assets SET erased_us = ?, erased_reason = ?, sha256 = '', original_sha256 = '' WHERE id = ?`),
 			likeness.Micros(at), reason, id); err != nil {
 			return fmt.Errorf("sqlstore: erase asset: %w", err)
 		}
