@@ -294,6 +294,16 @@ func (s *Service) ExternalHash(externalID string) string {
 
 // CreateSubject implements likeness.SubjectService.
 func (s *Service) CreateSubject(ctx context.Context, externalID, locale, jurisdiction string) (*likeness.Subject, bool, error) {
+	return s.createSubject(ctx, externalID, locale, jurisdiction, false)
+}
+
+// CreateMinor is CreateSubject for a minor, whose consent only a guardian
+// gives: each grant must name the guardian in evidence.guardian.
+func (s *Service) CreateMinor(ctx context.Context, externalID, locale, jurisdiction string) (*likeness.Subject, bool, error) {
+	return s.createSubject(ctx, externalID, locale, jurisdiction, true)
+}
+
+func (s *Service) createSubject(ctx context.Context, externalID, locale, jurisdiction string, guardian bool) (*likeness.Subject, bool, error) {
 	if externalID == "" || len(externalID) > 256 {
 		return nil, false, likeness.Errorf(likeness.EINVALID, "external_id is required (at most 256 characters)")
 	}
@@ -320,7 +330,7 @@ func (s *Service) CreateSubject(ctx context.Context, externalID, locale, jurisdi
 	if err != nil {
 		return nil, false, fmt.Errorf("consent: wrap subject key: %w", err)
 	}
-	sub := &likeness.Subject{ID: id, ExternalHash: hash, Locale: locale, Jurisdiction: jurisdiction, CreatedAt: s.now().UTC()}
+	sub := &likeness.Subject{ID: id, ExternalHash: hash, Locale: locale, Jurisdiction: jurisdiction, Guardian: guardian, CreatedAt: s.now().UTC()}
 	out, created, err := s.store.InsertSubject(ctx, sub, wrapped)
 	if err != nil {
 		return nil, false, err
@@ -413,6 +423,9 @@ func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*lik
 		if req.Evidence["signature"] == "" && req.Evidence["document"] == "" {
 			return nil, likeness.Errorf(likeness.EINVALID, "written consent needs evidence.signature or evidence.document")
 		}
+	}
+	if sub.Guardian && req.Evidence["guardian"] == "" {
+		return nil, likeness.Errorf(likeness.EINVALID, "this subject is a minor: their guardian gives consent; name the guardian in evidence.guardian")
 	}
 	if req.Language == "" || !p.HasLanguage(req.Language) {
 		return nil, likeness.Errorf(likeness.EINVALID, "language %q is not offered; use one of %v", req.Language, p.Languages)

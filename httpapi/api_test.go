@@ -607,3 +607,26 @@ func has(list []string, s string) bool {
 }
 
 var _ = os.Getenv
+
+func TestAMinorsConsentNeedsTheirGuardian(t *testing.T) {
+	e := newEnv(t, "")
+	r := e.call(likeness.RoleCollector, "POST", "/v1/subjects", map[string]any{"external_id": "kid", "jurisdiction": "EU-DE", "guardian": true})
+	var sub struct {
+		ID       string
+		Guardian bool
+	}
+	r.json(t, &sub)
+	if r.status != 201 || !sub.Guardian {
+		t.Fatalf("create minor: %d %s", r.status, r.body)
+	}
+	n := e.notice("en")
+	grant := map[string]any{"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": n.SHA256, "method": "checkbox", "language": "en"}
+	if g := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub.ID+"/consents", grant); g.status != 400 {
+		t.Fatalf("grant for a minor without a guardian: %d %s, want 400", g.status, g.body)
+	}
+	assertLedgerSize(t, e, 0)
+	grant["evidence"] = map[string]string{"guardian": "Pat Parent"}
+	if g := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub.ID+"/consents", grant); g.status != 201 {
+		t.Fatalf("grant by the guardian: %d %s", g.status, g.body)
+	}
+}

@@ -14,11 +14,12 @@ type subjectJSON struct {
 	ID           string    `json:"id"`
 	Locale       string    `json:"locale"`
 	Jurisdiction string    `json:"jurisdiction"`
+	Guardian     bool      `json:"guardian,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 }
 
 func subjectOut(s *likeness.Subject) subjectJSON {
-	return subjectJSON{ID: s.ID, Locale: s.Locale, Jurisdiction: s.Jurisdiction, CreatedAt: s.CreatedAt}
+	return subjectJSON{ID: s.ID, Locale: s.Locale, Jurisdiction: s.Jurisdiction, Guardian: s.Guardian, CreatedAt: s.CreatedAt}
 }
 
 func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) error {
@@ -26,11 +27,16 @@ func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) err
 		ExternalID   string `json:"external_id"`
 		Locale       string `json:"locale"`
 		Jurisdiction string `json:"jurisdiction"`
+		Guardian     bool   `json:"guardian"` // a minor: a guardian gives consent
 	}
 	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
 		return err
 	}
-	sub, created, err := s.consent.CreateSubject(r.Context(), in.ExternalID, in.Locale, in.Jurisdiction)
+	create := s.consent.CreateSubject
+	if in.Guardian {
+		create = s.consent.CreateMinor
+	}
+	sub, created, err := create(r.Context(), in.ExternalID, in.Locale, in.Jurisdiction)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,8 @@ type consentForm struct {
 	Selected       map[string]bool        // what the person ticked, kept when the form comes back with an error
 	WrittenRelease bool                   // a typed-name signature step (US-IL, biometric data)
 	Signature      string
+	Minor          bool // the person is a minor: their guardian consents and names themself
+	Guardian       string
 	Error          string
 	RecordURL      string // non-empty: offer verbal consent (JavaScript)
 	Portal         bool
@@ -63,6 +65,7 @@ func (h *Handler) newForm(l *locale, sub *likeness.Subject, purposes []string, a
 		}
 	}
 	f.WrittenRelease = needsWrittenRelease(sub.Jurisdiction, f.Purposes, func(string) bool { return true })
+	f.Minor = sub.Guardian
 	return f
 }
 
@@ -157,11 +160,13 @@ type decision struct {
 	version       int64
 	sha, lang     string
 	signature     string
+	guardian      string
 	unknownAction bool
 }
 
 func readDecision(form url.Values, allowed []string) (decision, error) {
-	d := decision{lang: form.Get("lang"), sha: form.Get("notice_sha256"), signature: strings.TrimSpace(form.Get("signature"))}
+	d := decision{lang: form.Get("lang"), sha: form.Get("notice_sha256"), signature: strings.TrimSpace(form.Get("signature")),
+		guardian: strings.TrimSpace(form.Get("guardian"))}
 	switch form.Get("action") {
 	case "accept":
 		d.accept = true
@@ -204,12 +209,19 @@ func (h *Handler) grantDecision(ctx context.Context, w http.ResponseWriter, r *h
 		f.Selected = map[string]bool{}
 		return again(http.StatusConflict, "consent.error.stale")
 	}
-	method, evidence := likeness.Checkbox, map[string]string(nil)
+	f.Guardian = d.guardian
+	method, evidence := likeness.Checkbox, map[string]string{}
 	if needsWrittenRelease(sub.Jurisdiction, f.Purposes, func(p string) bool { return f.Selected[p] }) {
 		if d.signature == "" || len(d.signature) > 200 {
 			return again(http.StatusUnprocessableEntity, "consent.error.signature")
 		}
-		method, evidence = likeness.Written, map[string]string{"signature": d.signature}
+		method, evidence["signature"] = likeness.Written, d.signature
+	}
+	if sub.Guardian {
+		if d.guardian == "" || len(d.guardian) > 200 {
+			return again(http.StatusUnprocessableEntity, "consent.error.guardian")
+		}
+		evidence["guardian"] = d.guardian
 	}
 	if err := consume(); err != nil {
 		h.linkError(w, r, l, err)

@@ -1037,3 +1037,33 @@ func TestPortalIsNeverFramed(t *testing.T) {
 		t.Fatalf("portal CSP %q", csp)
 	}
 }
+
+func TestAChildsConsentIsGivenByTheirGuardian(t *testing.T) {
+	e := newEnv(t)
+	kid, _, err := e.svc.CreateMinor(context.Background(), "kid-1", "en", "EU-DE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := e.consentLink(kid.ID, allPurposes, "")
+	b := e.browser()
+	p := b.get(path)
+	if !strings.Contains(p.body, `<label for="guardian">`) {
+		t.Fatal("no guardian step for a minor")
+	}
+	form := p.hidden(t, "")
+	form.Set("action", "accept")
+	form["purpose"] = []string{"voice-transcription"}
+	if p := b.post(path, form); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "guardian") {
+		t.Fatalf("without the guardian's name: %d", p.status)
+	}
+	if e.ledgerSize() != 0 || e.link(path).Used() {
+		t.Fatal("consent without a guardian recorded something")
+	}
+	form.Set("guardian", "Pat Parent")
+	if p := b.post(path, form); p.status != 200 {
+		t.Fatalf("with the guardian's name: %d %s", p.status, p.body)
+	}
+	if evs := e.events(kid.ID); len(evs) != 1 || evs[0].Evidence["guardian"] != "Pat Parent" {
+		t.Fatalf("events %+v, want one grant naming the guardian", evs)
+	}
+}
