@@ -56,7 +56,7 @@ type AssetStore interface {
 type AccessEntry struct {
 	ID        string    `json:"id"`
 	Time      time.Time `json:"time"`
-	Action    string    `json:"action"` // "content", "decision"
+	Action    string    `json:"action"` // "content", "export", or an operator's API call such as "DELETE /v1/assets/{id}"
 	KeyID     string    `json:"key_id"`
 	Role      Role      `json:"role"`
 	SubjectID string    `json:"subject_id"`
@@ -73,6 +73,8 @@ type AuditStore interface {
 	AppendAccess(ctx Context, e *AccessEntry) error
 	// SubjectAccessLog returns the subject's entries, newest first.
 	SubjectAccessLog(ctx Context, subjectID string, limit int) ([]*AccessEntry, error)
+	// RecentAccess returns the newest entries of the whole log, newest first.
+	RecentAccess(ctx Context, limit int) ([]*AccessEntry, error)
 }
 
 // ErasureRecord is the pseudonymous record kept after a subject is erased: what

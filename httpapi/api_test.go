@@ -630,3 +630,28 @@ func TestAMinorsConsentNeedsTheirGuardian(t *testing.T) {
 		t.Fatalf("grant by the guardian: %d %s", g.status, g.body)
 	}
 }
+
+func TestEveryOperatorChangeIsAudited(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("audited", "EU-DE")
+	e.grant(sub, "ai-training")
+	e.call(likeness.RoleAdmin, "POST", "/v1/apikeys", map[string]string{"role": "auditor", "name": "dpo"})
+	e.call(likeness.RoleAdmin, "DELETE", "/v1/subjects/"+sub, nil)
+	e.decide(map[string]any{"subject_id": sub, "purpose": "ai-training", "data_category": "image"})
+	if r := e.call(likeness.RolePipeline, "GET", "/v1/audit", nil); r.status != 403 {
+		t.Fatalf("pipeline key reads the audit log: %d", r.status)
+	}
+	var log struct{ Entries []likeness.AccessEntry }
+	e.call(likeness.RoleAuditor, "GET", "/v1/audit", nil).json(t, &log)
+	var got []string
+	for _, en := range log.Entries {
+		got = append(got, string(en.Role)+" "+en.Action)
+	}
+	want := []string{"admin DELETE /v1/subjects/{id}", "admin POST /v1/apikeys", "collector POST /v1/subjects/{id}/consents", "collector POST /v1/subjects"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if log.Entries[0].SubjectID != sub || log.Entries[0].KeyID == "" {
+		t.Fatalf("erasure entry lacks its subject or key: %+v", log.Entries[0])
+	}
+}

@@ -240,3 +240,19 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
 }
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
+	limit := 200
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
+		}
+		limit = n
+	}
+	entries, err := s.store.RecentAccess(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+}

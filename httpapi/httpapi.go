@@ -116,6 +116,7 @@ func New(cfg Config) *Server {
 		{"GET", "/v1/ledger/consistency", ledgerReader, s.handleConsistencyProof},
 		{"POST", "/v1/apikeys", adminOnly, s.handleCreateKey},
 		{"GET", "/v1/apikeys", adminOnly, s.handleListKeys},
+		{"GET", "/v1/audit", []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, s.handleAudit},
 	}
 	s.routes = append(s.routes, assetRoutes(s)...)
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
@@ -176,9 +177,34 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		if err != nil {
 			s.writeError(sw, r, err)
+		} else if audited(rt) && sw.status < 300 {
+			s.audit(r, rt, actor)
 		}
 		s.metrics.observe(rt.Pattern, r.Method, sw.status, time.Since(start))
 	})
+}
+
+// audited reports whether a route's successful calls go to the audit log:
+// every change an operator makes through the API. Decisions are the hot
+// path and are counted in metrics; content reads are logged by the vault.
+func audited(rt Route) bool {
+	return rt.Method != "GET" && rt.Pattern != "/v1/decisions" && rt.Pattern != "/v1/decisions/batch"
+}
+
+// audit records an operator's successful change. The response is already
+// sent; a failure to record is logged loudly.
+func (s *Server) audit(r *http.Request, rt Route, actor likeness.Actor) {
+	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: s.now().UTC(), Action: rt.Method + " " + rt.Pattern,
+		KeyID: actor.KeyID, Role: actor.Role, Purpose: r.PathValue("purpose"), Allow: true}
+	switch id := r.PathValue("id"); {
+	case strings.HasPrefix(id, "sub_"):
+		e.SubjectID = id
+	case strings.HasPrefix(id, "ast_"):
+		e.AssetID = id
+	}
+	if err := s.store.AppendAccess(context.WithoutCancel(r.Context()), e); err != nil {
+		s.log.Error("could not record an operator action in the audit log", "action", e.Action, "key", e.KeyID, "err", err)
+	}
 }
 
 // authorize checks the bearer key and that its role may call the route.

@@ -146,8 +146,17 @@ func (d *DB) AppendAccess(ctx context.Context, e *likeness.AccessEntry) error {
 
 // SubjectAccessLog implements likeness.AuditStore.
 func (d *DB) SubjectAccessLog(ctx context.Context, subjectID string, limit int) ([]*likeness.AccessEntry, error) {
+	return d.accessLog(ctx, `WHERE subject_id = ? ORDER BY seq DESC LIMIT ?`, subjectID, limit)
+}
+
+// RecentAccess implements likeness.AuditStore.
+func (d *DB) RecentAccess(ctx context.Context, limit int) ([]*likeness.AccessEntry, error) {
+	return d.accessLog(ctx, `ORDER BY seq DESC LIMIT ?`, limit)
+}
+
+func (d *DB) accessLog(ctx context.Context, where string, args ...any) ([]*likeness.AccessEntry, error) {
 	rows, err := d.db.QueryContext(ctx, d.q(`SELECT id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons
-		FROM access_log WHERE subject_id = ? ORDER BY seq DESC LIMIT ?`), subjectID, limit)
+		FROM access_log `+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read access log: %w", err)
 	}

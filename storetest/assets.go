@@ -129,6 +129,12 @@ func testAccessLog(t *testing.T, s likeness.Store) {
 	if other, _ := s.SubjectAccessLog(ctx, "sub_b", 10); len(other) != 0 {
 		t.Fatal("another subject's log is not empty")
 	}
+	s.AppendAccess(ctx, &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: t0.Add(time.Hour), Action: "POST /v1/apikeys",
+		KeyID: "key_admin", Role: likeness.RoleAdmin, Allow: true})
+	recent, err := s.RecentAccess(ctx, 10)
+	if err != nil || len(recent) != 4 || recent[0].Action != "POST /v1/apikeys" || recent[0].SubjectID != "" {
+		t.Fatalf("RecentAccess = %+v, %v", recent, err)
+	}
 }
 
 func testErasureRecord(t *testing.T, s likeness.Store) {

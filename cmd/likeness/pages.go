@@ -39,6 +39,9 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 	}
 	out := make([]web.AccessEntry, 0, len(entries))
 	for _, e := range entries {
+		if e.Action != "content" && e.Action != "export" {
+			continue // operator changes show in the person's consent history
+		}
 		who := e.Recipient
 		if who == "" {
 			who = string(e.Role)
