@@ -33,6 +33,7 @@ func runAPIKeyCreate(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	recordCLI(ctx, store, stderr, "apikey create --role "+string(key.Role), "")
 	fmt.Fprintf(stderr, "Created key %s with role %s. The secret below is shown only once.\n", key.ID, key.Role)
 	fmt.Fprintln(stdout, token)
 	return nil

@@ -221,3 +221,24 @@ func TestKeysRotateRewrapsAndTheDeploymentStillOpens(t *testing.T) {
 		t.Errorf("ledger verify after rotation = %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
+
+// Commands an operator runs on the server are in the audit log too.
+func TestCLIOperatorCommandsAreAudited(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut strings.Builder
+	if code := Run(context.Background(), []string{"apikey", "create", "--role", "auditor", "--data-dir", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("apikey create: %d %s", code, errOut.String())
+	}
+	if code := Run(context.Background(), []string{"keys", "rotate", "--data-dir", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("keys rotate: %d %s", code, errOut.String())
+	}
+	store, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "likeness.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	log, err := store.RecentAccess(context.Background(), 10)
+	if err != nil || len(log) != 2 || log[0].Action != "cli: likeness keys rotate" || log[1].Action != "cli: likeness apikey create --role auditor" {
+		t.Fatalf("audit log after two commands: %+v %v", log, err)
+	}
+}

@@ -13,8 +13,6 @@ import (
 	"likeness/dataset"
 )
 
-// cliActor is who the access log and dataset records name for CLI builds.
-var cliActor = likeness.Actor{KeyID: "cli", Role: likeness.RoleAdmin}
 
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -59,6 +57,7 @@ func runDatasetBuild(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	recordCLI(ctx, d.store, stderr, "dataset build --purpose "+*purpose, "")
 	fmt.Fprintf(stderr, "Built dataset %s version %d: %d items of %d subjects in %s\n", v.ID, v.Version, v.ItemCount, v.SubjectCount, v.Path)
 	return printJSON(stdout, v)
 }
@@ -85,6 +84,7 @@ func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	recordCLI(ctx, d.store, stderr, "dataset rebuild "+fs.Arg(0), "")
 	fmt.Fprintf(stderr, "Rebuilt %s as %s version %d: %d items of %d subjects in %s\n", v.PredecessorID, v.ID, v.Version, v.ItemCount, v.SubjectCount, v.Path)
 	return printJSON(stdout, v)
 }

@@ -43,6 +43,7 @@ func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("rewrap of dataset keys failed (run again to finish): %w", err)
 	}
 	n += m
+	recordCLI(ctx, store, stderr, "keys rotate", "")
 	fmt.Fprintf(stdout, "rotated to %s: rewrapped %d keys\n", id, n)
 	return nil
 }

@@ -35,11 +35,12 @@ func runSubjectErase(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer d.Close()
-	ctx = likeness.WithActor(ctx, likeness.Actor{KeyID: "cli", Role: likeness.RoleAdmin})
+	ctx = likeness.WithActor(ctx, cliActor)
 	cert, err := d.consent.EraseSubject(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
+	recordCLI(ctx, d.store, stderr, "subject erase", fs.Arg(0))
 	claims, err := d.consent.VerifyCertificate(cert)
 	if err != nil {
 		return fmt.Errorf("certificate does not verify: %w", err)
