@@ -13,7 +13,6 @@ import (
 	"likeness/dataset"
 )
 
-
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
