@@ -1,6 +1,9 @@
 package likeness
 
-import "time"
+import (
+	"crypto/sha256"
+	"time"
+)
 
 // Role limits what an API key may call.
 type Role string
@@ -29,4 +32,12 @@ type APIKey struct {
 	Hash      []byte    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// HashAPIKey is how API key secrets are stored and looked up: SHA-256.
+// Keys are 256-bit random, so a fast hash is enough and look-up by hash is
+// possible; the secret itself is never kept.
+func HashAPIKey(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }

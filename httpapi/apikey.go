@@ -35,7 +35,7 @@ func EnsureAdminToken(ctx context.Context, store likeness.APIKeyStore, token str
 	if len(token) < 16 {
 		return likeness.Errorf(likeness.EINVALID, "LIKENESS_ADMIN_TOKEN must be at least 16 characters")
 	}
-	if _, err := store.APIKeyByHash(ctx, HashToken(token)); err == nil {
+	if _, err := store.APIKeyByHash(ctx, likeness.HashAPIKey(token)); err == nil {
 		return nil
 	}
 	_, _, err := storeKey(ctx, store, "admin (LIKENESS_ADMIN_TOKEN)", likeness.RoleAdmin, token, now)
@@ -43,7 +43,7 @@ func EnsureAdminToken(ctx context.Context, store likeness.APIKeyStore, token str
 }
 
 func storeKey(ctx context.Context, store likeness.APIKeyStore, name string, role likeness.Role, token string, now time.Time) (*likeness.APIKey, string, error) {
-	k := &likeness.APIKey{ID: likeness.NewID("key"), Name: name, Role: role, Hash: HashToken(token), CreatedAt: now.UTC()}
+	k := &likeness.APIKey{ID: likeness.NewID("key"), Name: name, Role: role, Hash: likeness.HashAPIKey(token), CreatedAt: now.UTC()}
 	if err := store.InsertAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}

@@ -6,7 +6,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
@@ -226,12 +225,6 @@ func (s *Server) authorize(r *http.Request, roles []likeness.Role) (likeness.Act
 	return likeness.Actor{}, likeness.Errorf(likeness.EFORBIDDEN, "an API key with role %q may not call this endpoint", key.Role)
 }
 
-// HashToken is how API key secrets are stored: SHA-256. Keys are 256-bit
-// random, so a fast hash is enough and look-up by hash is possible.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
 
 type keyCache struct {
 	mu  sync.Mutex
@@ -246,7 +239,7 @@ type cachedKey struct {
 
 func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey, error) {
 	var h [32]byte
-	copy(h[:], HashToken(token))
+	copy(h[:], likeness.HashAPIKey(token))
 	now := time.Now()
 	s.keys.mu.Lock()
 	c, ok := s.keys.m[h]

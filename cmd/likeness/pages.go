@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
+	"likeness/console"
 	"likeness/httpapi"
 	"likeness/web"
 )
 
-// withPages adds the consent page and privacy portal next to the API: their
-// API routes go into api, their pages into a mux that serves both.
+// withPages adds the consent page, the privacy portal and the operator
+// console next to the API: the pages' API routes go into api, the pages into
+// a mux that serves both.
 func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL string, secure bool) (http.Handler, error) {
 	key, err := web.DeploymentKey(ctx, d.store, d.kek)
 	if err != nil {
@@ -26,6 +29,8 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/healthz", api)
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
+	console.New(console.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Store: d.store,
+		Key: key, SecureCookies: secure, Logger: slog.Default()}).Register(mux)
 	return mux, nil
 }
 

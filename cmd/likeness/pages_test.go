@@ -86,6 +86,9 @@ func TestPortalShowsTrainingLineage(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return string(b)
 	}
+	if login := get(srv.URL + "/console/login"); !strings.Contains(login, `name="key"`) && !strings.Contains(login, "API key") {
+		t.Fatal("serve does not mount the operator console")
+	}
 	get(link.URL)
 	page := get(srv.URL + "/me")
 	for _, want := range []string{"AI training that used your data", ds.ID + " v1", "search-model-7", "in use"} {

@@ -1,0 +1,89 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+
+	"likeness"
+)
+
+type loginView struct {
+	CSRF  string
+	Error string // a translation key
+}
+
+// loginNonce returns the nonce the sign-in form is bound to, setting a
+// fresh one when the browser has none.
+func (h *Handler) loginNonce(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(preCookie); err == nil && len(c.Value) == 22 {
+		return c.Value
+	}
+	n := nonce()
+	http.SetCookie(w, h.cookie(r, preCookie, n, int(SessionTTL.Seconds())))
+	return n
+}
+
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.session(r); ok {
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+		return
+	}
+	n := h.loginNonce(w, r)
+	h.render(w, r, nil, http.StatusOK, "login", &view{Title: "login.title", Data: &loginView{CSRF: h.csrfToken("login|" + n)}})
+}
+
+// login signs an operator in with an admin or auditor API key. The key is
+// looked up by its hash and forgotten; the session carries its id and role.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	if !h.limiter.allow(h.cfg.ClientIP(r)) {
+		w.Header().Set("Retry-After", "10")
+		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		h.message(w, r, nil, http.StatusBadRequest, "error.title", "error.form")
+		return
+	}
+	c, err := r.Cookie(preCookie)
+	if err != nil || !h.validCSRF(r.PostForm.Get("csrf"), "login|"+c.Value) {
+		h.message(w, r, nil, http.StatusForbidden, "error.forbidden.title", "error.csrf")
+		return
+	}
+	again := func(status int, msg string) {
+		h.render(w, r, nil, status, "login", &view{Title: "login.title", Data: &loginView{CSRF: h.csrfToken("login|" + c.Value), Error: msg}})
+	}
+	key := strings.TrimSpace(r.PostForm.Get("key"))
+	if key == "" {
+		again(http.StatusBadRequest, "login.error.empty")
+		return
+	}
+	k, err := h.cfg.Store.APIKeyByHash(r.Context(), likeness.HashAPIKey(key))
+	switch {
+	case likeness.ErrorCode(err) == likeness.ENOTFOUND:
+		h.log.Warn("console: sign-in with an unknown or revoked key")
+		again(http.StatusUnauthorized, "login.error.unknown")
+		return
+	case err != nil:
+		h.log.Error("console: look up api key", "err", err)
+		again(http.StatusInternalServerError, "error.internal")
+		return
+	case !k.RevokedAt.IsZero():
+		again(http.StatusUnauthorized, "login.error.unknown")
+		return
+	case k.Role != likeness.RoleAdmin && k.Role != likeness.RoleAuditor:
+		h.log.Warn("console: sign-in refused to role", "key_id", k.ID, "role", k.Role)
+		again(http.StatusForbidden, "login.error.role")
+		return
+	}
+	h.startSession(w, r, k)
+	http.SetCookie(w, h.cookie(r, preCookie, "", -1))
+	h.log.Info("console: operator signed in", "key_id", k.ID, "role", k.Role)
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	h.endSession(w, r)
+	h.log.Info("console: operator signed out", "key_id", s.KeyID)
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
