@@ -225,7 +225,6 @@ func (s *Server) authorize(r *http.Request, roles []likeness.Role) (likeness.Act
 	return likeness.Actor{}, likeness.Errorf(likeness.EFORBIDDEN, "an API key with role %q may not call this endpoint", key.Role)
 }
 
-
 type keyCache struct {
 	mu  sync.Mutex
 	ttl time.Duration
