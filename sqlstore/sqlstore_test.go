@@ -21,6 +21,7 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
+	storetest.NeedPostgres(t)
 	storetest.Run(t, func(t *testing.T) likeness.Store {
 		db, err := sqlstore.Open(context.Background(), storetest.Postgres(t))
 		if err != nil {

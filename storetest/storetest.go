@@ -30,10 +30,8 @@ const PostgresEnv = "LIKENESS_TEST_POSTGRES_URL"
 // URL. Without the variable the test is skipped with one clear line.
 func Postgres(t testing.TB) string {
 	t.Helper()
+	NeedPostgres(t)
 	base := os.Getenv(PostgresEnv)
-	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test)", PostgresEnv)
-	}
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatalf("postgres: %v", err)
@@ -80,6 +78,15 @@ var tests = []Test{
 	{"AFailingAppendFailsAloneAmongConcurrentOnes", testFailingAppendAlone},
 	{"Checkpoints", testCheckpoints},
 	{"APIKeysByHash", testAPIKeys},
+}
+
+// NeedPostgres skips t with one line when no PostgreSQL server is
+// configured; call it before a loop of subtests so they skip once.
+func NeedPostgres(t testing.TB) {
+	t.Helper()
+	if os.Getenv(PostgresEnv) == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test)", PostgresEnv)
+	}
 }
 
 // Run runs the conformance suite. open must return a new, empty store.
