@@ -65,6 +65,12 @@ type SubjectStore interface {
 	SubjectByExternalHash(ctx Context, hash string) (*Subject, error)
 	// SubjectKey returns the wrapped data key, ENOTFOUND once destroyed.
 	SubjectKey(ctx Context, id string) ([]byte, error)
+	// UpdateSubject stores a subject's corrected locale and jurisdiction
+	// (rectification) and when it changed; ENOTFOUND if absent.
+	UpdateSubject(ctx Context, id, locale, jurisdiction string, at time.Time) error
+	// SubjectsUpdatedSince returns subjects rectified at or after since, so
+	// replicas can follow corrections made on another.
+	SubjectsUpdatedSince(ctx Context, since time.Time) ([]*Subject, error)
 	// RewrapSubjectKeys replaces every wrapped key with fn's result, in
 	// batches; it returns how many keys it rewrapped.
 	RewrapSubjectKeys(ctx Context, fn func(subjectID string, wrapped []byte) ([]byte, error)) (int, error)

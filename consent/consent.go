@@ -267,21 +267,47 @@ func (s *Service) Sync(ctx context.Context) error {
 	})
 }
 
-// Follow calls Sync every interval until ctx ends, so a withdrawal made on
-// another replica reaches this one's decisions.
+// followOverlap re-reads this much before the last poll, so a replica whose
+// clock runs behind is not missed; applying a change twice is harmless.
+const followOverlap = 10 * time.Second
+
+// Follow calls Sync every interval until ctx ends, so a withdrawal or a
+// rectified jurisdiction on another replica reaches this one's decisions.
 func (s *Service) Follow(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	since := s.now().Add(-followOverlap)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sync with the database failed", "err", err)
-			}
 		}
+		next := s.now()
+		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sync with the database failed", "err", err)
+		}
+		if err := s.SyncSubjects(ctx, since); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("following rectified subjects failed", "err", err)
+			}
+			continue
+		}
+		since = next.Add(-followOverlap)
 	}
+}
+
+// SyncSubjects applies to the decision index every subject rectified since
+// the given time, on any replica.
+func (s *Service) SyncSubjects(ctx context.Context, since time.Time) error {
+	subs, err := s.store.SubjectsUpdatedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		s.engine.PutSubject(sub.ID, sub.Jurisdiction)
+	}
+	return nil
 }
 
 // ExternalHash is the keyed hash under which an organization's user id is
@@ -363,6 +389,34 @@ func (s *Service) Subject(ctx context.Context, id string) (*likeness.Subject, er
 	if sub.Erased() {
 		return nil, likeness.Errorf(likeness.EGONE, "subject was erased")
 	}
+	return sub, nil
+}
+
+// Rectify corrects a subject's locale or jurisdiction (GDPR Art. 16); an
+// empty value keeps the current one. Decisions use the new jurisdiction at
+// once (transfer rules, BIPA).
+func (s *Service) Rectify(ctx context.Context, id, locale, jurisdiction string) (*likeness.Subject, error) {
+	sub, err := s.Subject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if locale == "" {
+		locale = sub.Locale
+	}
+	if jurisdiction == "" {
+		jurisdiction = sub.Jurisdiction
+	}
+	if _, err := likeness.ParseJurisdiction(jurisdiction); err != nil {
+		return nil, err
+	}
+	if len(locale) > 16 {
+		return nil, likeness.Errorf(likeness.EINVALID, "locale %q is too long", locale)
+	}
+	if err := s.store.UpdateSubject(ctx, sub.ID, locale, jurisdiction, s.now().UTC()); err != nil {
+		return nil, err
+	}
+	s.engine.PutSubject(sub.ID, jurisdiction)
+	sub.Locale, sub.Jurisdiction = locale, jurisdiction
 	return sub, nil
 }
 

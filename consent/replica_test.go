@@ -116,3 +116,29 @@ func sqliteService(t *testing.T) (*consent.Service, *sqlstore.DB) {
 	d := likenesstest.New(t, likenesstest.Options{})
 	return d.Consent, d.Store
 }
+
+// A jurisdiction corrected on one replica governs transfers on the other.
+func TestRectificationReachesAnotherReplica(t *testing.T) {
+	a, b := replicas(t)
+	ctx := context.Background()
+	sub, _, err := a.CreateSubject(ctx, "moved", "en", "US-CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantOn(t, a, sub.ID)
+	b.Sync(ctx)
+	q := &likeness.DecisionRequest{SubjectID: sub.ID, Purpose: "ai-training", Category: "image", Country: "CN"}
+	if d, _ := b.Decide(q); !d.Allow {
+		t.Fatalf("US subject, no transfer rule: %+v", d)
+	}
+	var before time.Time // everything rectified so far
+	if _, err := a.Rectify(ctx, sub.ID, "", "EU-DE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SyncSubjects(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := b.Decide(q); d.Allow || !d.Reasons.Has(likeness.ReasonTransferNotPermitted) {
+		t.Fatalf("replica B after the correction to EU-DE: %+v", d)
+	}
+}

@@ -655,3 +655,26 @@ func TestEveryOperatorChangeIsAudited(t *testing.T) {
 		t.Fatalf("erasure entry lacks its subject or key: %+v", log.Entries[0])
 	}
 }
+
+func TestRectifiedJurisdictionTakesEffectAtOnce(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("moved", "US-CA")
+	e.grant(sub, "marketing-personalization")
+	q := map[string]any{"subject_id": sub, "purpose": "marketing-personalization", "data_category": "image", "recipient": "adpartner-us"}
+	if d := e.decide(q); !d.Allow {
+		t.Fatalf("US subject to a US partner: %+v", d)
+	}
+	r := e.call(likeness.RoleCollector, "PATCH", "/v1/subjects/"+sub, map[string]string{"jurisdiction": "EU-DE"})
+	if r.status != 200 || !strings.Contains(string(r.body), `"jurisdiction":"EU-DE"`) {
+		t.Fatalf("rectify: %d %s", r.status, r.body)
+	}
+	if d := e.decide(q); d.Allow || !has(d.Reasons, "transfer_not_permitted") {
+		t.Fatalf("after the correction to EU-DE, a transfer with no mechanism: %+v", d)
+	}
+	if r := e.call(likeness.RoleCollector, "PATCH", "/v1/subjects/"+sub, map[string]string{"jurisdiction": "Atlantis"}); r.status != 400 {
+		t.Fatalf("bad jurisdiction: %d", r.status)
+	}
+	if got, _ := e.store.Subject(context.Background(), sub); got.Jurisdiction != "EU-DE" {
+		t.Fatalf("a refused correction changed the subject: %+v", got)
+	}
+}

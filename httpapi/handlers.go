@@ -70,6 +70,24 @@ func (s *Server) handleGetSubject(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, subjectOut(sub))
 }
 
+func (s *Server) handleRectifySubject(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Locale       string `json:"locale"`
+		Jurisdiction string `json:"jurisdiction"`
+	}
+	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	if in.Locale == "" && in.Jurisdiction == "" {
+		return likeness.Errorf(likeness.EINVALID, "nothing to correct: give locale and/or jurisdiction")
+	}
+	sub, err := s.consent.Rectify(r.Context(), r.PathValue("id"), in.Locale, in.Jurisdiction)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, subjectOut(sub))
+}
+
 func (s *Server) handleNotice(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.consent.Notice(r.URL.Query().Get("lang"))
 	if err != nil {

@@ -102,6 +102,7 @@ func New(cfg Config) *Server {
 		{"POST", "/v1/subjects", collectors, s.handleCreateSubject},
 		{"GET", "/v1/subjects", subjectRead, s.handleFindSubject},
 		{"GET", "/v1/subjects/{id}", subjectRead, s.handleGetSubject},
+		{"PATCH", "/v1/subjects/{id}", collectors, s.handleRectifySubject},
 		{"GET", "/v1/notices/current", anyRole, s.handleNotice},
 		{"POST", "/v1/subjects/{id}/consents", collectors, s.handleGrant},
 		{"GET", "/v1/subjects/{id}/consents", readers, s.handleConsents},

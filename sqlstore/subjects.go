@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"likeness"
 )
@@ -74,6 +75,37 @@ func (d *DB) SubjectByExternalHash(ctx context.Context, hash string) (*likeness.
 		return nil, fmt.Errorf("sqlstore: read subject: %w", err)
 	}
 	return s, nil
+}
+
+// UpdateSubject implements likeness.SubjectStore.
+func (d *DB) UpdateSubject(ctx context.Context, id, locale, jurisdiction string, at time.Time) error {
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE subjects SET locale = ?, jurisdiction = ?, updated_us = ? WHERE id = ? AND erased_us = 0`),
+		locale, jurisdiction, likeness.Micros(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update subject: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("subject")
+	}
+	return nil
+}
+
+// SubjectsUpdatedSince implements likeness.SubjectStore.
+func (d *DB) SubjectsUpdatedSince(ctx context.Context, since time.Time) ([]*likeness.Subject, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE updated_us >= ? ORDER BY updated_us`), likeness.Micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: updated subjects: %w", err)
+	}
+	defer rows.Close()
+	var out []*likeness.Subject
+	for rows.Next() {
+		s, err := scanSubject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: updated subjects: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // SubjectKey implements likeness.SubjectStore.

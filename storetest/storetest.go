@@ -201,6 +201,21 @@ func testSubjectIdempotent(t *testing.T, s likeness.Store) {
 	if n != 1 {
 		t.Fatalf("ForEachSubject saw %d subjects, want 1", n)
 	}
+	if err := s.UpdateSubject(ctx, a.ID, "en", "US-CA", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := s.SubjectsUpdatedSince(ctx, t0.Add(time.Hour)); err != nil || len(up) != 1 || up[0].Jurisdiction != "US-CA" {
+		t.Fatalf("SubjectsUpdatedSince = %v, %v", up, err)
+	}
+	if up, _ := s.SubjectsUpdatedSince(ctx, t0.Add(2*time.Hour)); len(up) != 0 {
+		t.Fatalf("SubjectsUpdatedSince after the change = %v", up)
+	}
+	if got, _ := s.Subject(ctx, a.ID); got.Locale != "en" || got.Jurisdiction != "US-CA" || got.ExternalHash != "h-user-1" {
+		t.Fatalf("after UpdateSubject: %+v", got)
+	}
+	if err := s.UpdateSubject(ctx, "sub_nope", "en", "GB", t0); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("UpdateSubject of an absent subject: %v", err)
+	}
 }
 
 func testNotFound(t *testing.T, s likeness.Store) {
