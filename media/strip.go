@@ -8,10 +8,23 @@ import (
 )
 
 // Strip copies src to dst without identifying metadata, choosing the
-// stripper by t.MIME: JPEG, PNG and WebP are stripped. Every other type is
-// copied unchanged; in particular HEIC (which carries EXIF, GPS included)
-// and MP4/QuickTime/WebM (which may carry location and device atoms) are not
-// yet stripped, nor are ID3 or Vorbis comment tags in audio.
+// stripper by t.MIME:
+//
+//   - JPEG, PNG, WebP: EXIF (GPS, serials), XMP, comments, text chunks
+//     are removed (StripJPEG, StripPNG, StripWebP);
+//   - MP4, M4A, QuickTime: udta, meta and uuid boxes (location, device make
+//     and model, software, names, iTunes tags, XMP) become free boxes of
+//     zeros of the same size, so nothing else moves (StripMP4);
+//   - HEIC/HEIF: the EXIF and XMP items are overwritten with zeros in place
+//     (StripHEIC);
+//   - MP3: ID3v2 and ID3v1 tags are removed (StripMP3);
+//   - FLAC: every metadata block but STREAMINFO and SEEKTABLE is removed
+//     (StripFLAC);
+//   - WAV: every chunk but fmt, fact and data is removed (StripWAV).
+//
+// Every other type is copied unchanged: in particular Ogg (Vorbis
+// comments) and WebM/Matroska (tags) are not yet stripped, nor are timed
+// metadata tracks inside MP4 media data.
 //
 // On error dst may hold a partial copy, which the caller must discard.
 func Strip(dst io.Writer, src io.Reader, t Type) error {
@@ -26,8 +39,22 @@ func Strip(dst io.Writer, src io.Reader, t Type) error {
 		return StripJPEG(dst, src)
 	case "image/png":
 		return StripPNG(dst, src)
-	default:
+	case "image/webp":
 		return StripWebP(dst, src)
+	case "image/heic":
+		return StripHEIC(dst, src)
+	case "video/mp4":
+		return stripISOFile(dst, src, fMP4)
+	case "video/quicktime":
+		return stripISOFile(dst, src, fQuickTime)
+	case "audio/mp4":
+		return stripISOFile(dst, src, fM4A)
+	case "audio/mpeg":
+		return StripMP3(dst, src)
+	case "audio/flac":
+		return StripFLAC(dst, src)
+	default:
+		return StripWAV(dst, src)
 	}
 }
 
@@ -35,7 +62,9 @@ func Strip(dst io.Writer, src io.Reader, t Type) error {
 // it copies them byte for byte.
 func Rewrites(t Type) bool {
 	switch baseMIME(t.MIME) {
-	case "image/jpeg", "image/png", "image/webp":
+	case "image/jpeg", "image/png", "image/webp", "image/heic",
+		"video/mp4", "video/quicktime", "audio/mp4",
+		"audio/mpeg", "audio/flac", "audio/wav":
 		return true
 	}
 	return false
