@@ -22,7 +22,8 @@ const (
 func ValidMessageType(t string) bool {
 	switch t {
 	case MsgConsentGranted, MsgConsentWithdrawn, MsgConsentExpired, MsgSubjectErased,
-		MsgAssetErased, MsgAssetExpired, MsgDatasetTainted:
+		MsgAssetErased, MsgAssetExpired, MsgDatasetTainted,
+		MsgIncidentOpened, MsgIncidentSubjectNotice:
 		return true
 	}
 	return false

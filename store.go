@@ -28,6 +28,7 @@ type Store interface {
 	AuditStore
 	ErasureStore
 	OutboxStore
+	RequestStore
 	Close() error
 }
 

@@ -25,6 +25,7 @@ import (
 	"likeness"
 	"likeness/consent"
 	"likeness/dataset"
+	"likeness/incidents"
 	"likeness/vault"
 )
 
@@ -55,11 +56,13 @@ type Config struct {
 	Consent  *consent.Service
 	Vault    *vault.Vault     // nil: no media endpoints
 	Datasets *dataset.Service // nil: dataset endpoints answer 404
-	Store    likeness.Store
-	Logger   *slog.Logger
-	Now      func() time.Time
-	MaxBody  int64
-	Registry *prometheus.Registry // nil: a fresh registry
+	// Incidents nil: incident endpoints answer 404.
+	Incidents *incidents.Service
+	Store     likeness.Store
+	Logger    *slog.Logger
+	Now       func() time.Time
+	MaxBody   int64
+	Registry  *prometheus.Registry // nil: a fresh registry
 }
 
 // Route is one endpoint: the roles listed may call it; nil Roles means a
@@ -122,6 +125,8 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
 	s.routes = append(s.routes, eventRoutes(s)...)
 	s.routes = append(s.routes, datasetRoutes(s)...)
+	s.routes = append(s.routes, requestRoutes(s)...)
+	s.routes = append(s.routes, IncidentRoutes(s, cfg.Incidents)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}

@@ -16,6 +16,7 @@ import (
 	"likeness/blob/s3blob"
 	"likeness/consent"
 	"likeness/dataset"
+	"likeness/incidents"
 	"likeness/keys"
 	"likeness/policy"
 	"likeness/sqlstore"
@@ -92,12 +93,13 @@ func (c *config) loadPolicy() (*policy.Policy, error) {
 
 // deployment is an opened data store with its keys and services.
 type deployment struct {
-	store    *sqlstore.DB
-	kek      *keys.Local
-	policy   *policy.Policy
-	consent  *consent.Service
-	vault    *vault.Vault
-	datasets *dataset.Service
+	store     *sqlstore.DB
+	kek       *keys.Local
+	policy    *policy.Policy
+	consent   *consent.Service
+	vault     *vault.Vault
+	datasets  *dataset.Service
+	incidents *incidents.Service
 }
 
 func (d *deployment) Close() {
@@ -147,6 +149,11 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		return nil, err
 	}
 	d.datasets, err = dataset.New(dataset.Config{Store: store, Consent: d.consent, Vault: d.vault, KEK: kek, Logger: logger})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.incidents, err = incidents.New(incidents.Config{Store: store, Policy: d.consent.Policy})
 	if err != nil {
 		store.Close()
 		return nil, err
