@@ -28,6 +28,7 @@ import (
 	"likeness"
 	"likeness/consent"
 	"likeness/dataset"
+	"likeness/ratelimit"
 	"likeness/vault"
 )
 
@@ -75,7 +76,7 @@ type Handler struct {
 	log     *slog.Logger
 	tr      *translations
 	pages   *pages
-	limiter *ipLimiter
+	limiter *ratelimit.PerClient
 	mux     *http.ServeMux
 }
 
@@ -95,7 +96,7 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = remoteHost
+		cfg.ClientIP = ratelimit.RemoteHost
 	}
 	tr, err := loadTranslations(i18nFS)
 	if err != nil {
@@ -107,7 +108,7 @@ func New(cfg Config) *Handler {
 	m.Write([]byte("likeness console session key v1"))
 	h := &Handler{cfg: cfg, key: m.Sum(nil), now: cfg.Now, log: cfg.Logger, tr: tr, pages: mustParsePages(),
 		// Sign-in: a burst of 10 attempts, then one every 6 seconds per IP.
-		limiter: newIPLimiter(rate.Every(6*time.Second), 10)}
+		limiter: ratelimit.New(rate.Every(6*time.Second), 10)}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h

@@ -35,7 +35,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 // login signs an operator in with an admin or auditor API key. The key is
 // looked up by its hash and forgotten; the session carries its id and role.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if !h.limiter.allow(h.cfg.ClientIP(r)) {
+	if !h.limiter.Allow(h.cfg.ClientIP(r)) {
 		w.Header().Set("Retry-After", "10")
 		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
 		return

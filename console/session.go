@@ -5,14 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"likeness"
 )
@@ -131,52 +127,4 @@ func (h *Handler) csrfToken(scope string) string {
 
 func (h *Handler) validCSRF(got, scope string) bool {
 	return got != "" && scope != "" && hmac.Equal([]byte(got), []byte(h.csrfToken(scope)))
-}
-
-// ipLimiter is a token bucket per client IP. Idle buckets are dropped.
-type ipLimiter struct {
-	limit rate.Limit
-	burst int
-
-	mu    sync.Mutex
-	m     map[string]*ipBucket
-	swept time.Time
-}
-
-type ipBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(l rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{limit: l, burst: burst, m: map[string]*ipBucket{}}
-}
-
-func (l *ipLimiter) allow(ip string) bool {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.m {
-			if now.Sub(b.seen) > 10*time.Minute {
-				delete(l.m, k)
-			}
-		}
-		l.swept = now
-	}
-	b, ok := l.m[ip]
-	if !ok {
-		b = &ipBucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.m[ip] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
-}
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

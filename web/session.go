@@ -7,14 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"likeness"
 	"likeness/keys"
@@ -116,59 +112,11 @@ func DeploymentKey(ctx context.Context, store likeness.SettingStore, kek keys.KE
 	return key, nil
 }
 
-// ipLimiter is a token bucket per client IP. Idle buckets are dropped.
-type ipLimiter struct {
-	limit rate.Limit
-	burst int
-
-	mu    sync.Mutex
-	m     map[string]*ipBucket
-	swept time.Time
-}
-
-type ipBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newIPLimiter(l rate.Limit, burst int) *ipLimiter {
-	return &ipLimiter{limit: l, burst: burst, m: map[string]*ipBucket{}}
-}
-
-func (l *ipLimiter) allow(ip string) bool {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.m {
-			if now.Sub(b.seen) > 10*time.Minute {
-				delete(l.m, k)
-			}
-		}
-		l.swept = now
-	}
-	b, ok := l.m[ip]
-	if !ok {
-		b = &ipBucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.m[ip] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
-}
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // rateLimited applies the per-IP limit of link endpoints, answering 429
 // with a page in the person's language.
 func (h *Handler) rateLimited(fn http.HandlerFunc) http.Handler {
 	return h.pageHandler(func(w http.ResponseWriter, r *http.Request) {
-		if !h.limiter.allow(h.cfg.ClientIP(r)) {
+		if !h.limiter.Allow(h.cfg.ClientIP(r)) {
 			w.Header().Set("Retry-After", "10")
 			h.message(w, r, http.StatusTooManyRequests, h.localeFor(w, r, ""), "error.ratelimit.title", "error.ratelimit.body")
 			return

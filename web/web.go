@@ -32,6 +32,7 @@ import (
 
 	"likeness"
 	"likeness/consent"
+	"likeness/ratelimit"
 )
 
 //go:embed templates/*.html
@@ -146,7 +147,7 @@ type Handler struct {
 	log     *slog.Logger
 	tr      *translations
 	pages   *pages
-	limiter *ipLimiter
+	limiter *ratelimit.PerClient
 	assets  map[string]asset
 	mux     *http.ServeMux
 }
@@ -179,7 +180,7 @@ func New(cfg Config) *Handler {
 		cfg.RateBurst = 30
 	}
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = remoteHost
+		cfg.ClientIP = ratelimit.RemoteHost
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	key := cfg.Key
@@ -195,7 +196,7 @@ func New(cfg Config) *Handler {
 		panic("web: " + err.Error())
 	}
 	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, key: key, now: cfg.Now, log: cfg.Logger, tr: tr,
-		pages: mustParsePages(), limiter: newIPLimiter(cfg.RateLimit, cfg.RateBurst), assets: embeddedAssets}
+		pages: mustParsePages(), limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst), assets: embeddedAssets}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h
