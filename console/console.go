@@ -28,6 +28,7 @@ import (
 	"likeness"
 	"likeness/consent"
 	"likeness/dataset"
+	"likeness/i18n"
 	"likeness/ratelimit"
 	"likeness/vault"
 )
@@ -74,7 +75,7 @@ type Handler struct {
 	key     []byte
 	now     func() time.Time
 	log     *slog.Logger
-	tr      *translations
+	tr      *i18n.Set
 	pages   *pages
 	limiter *ratelimit.PerClient
 	mux     *http.ServeMux
@@ -98,7 +99,7 @@ func New(cfg Config) *Handler {
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = ratelimit.RemoteHost
 	}
-	tr, err := loadTranslations(i18nFS)
+	tr, err := i18n.Load(i18nFS)
 	if err != nil {
 		panic("console: " + err.Error())
 	}

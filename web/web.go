@@ -32,6 +32,7 @@ import (
 
 	"likeness"
 	"likeness/consent"
+	"likeness/i18n"
 	"likeness/ratelimit"
 )
 
@@ -145,7 +146,7 @@ type Handler struct {
 	key     []byte
 	now     func() time.Time
 	log     *slog.Logger
-	tr      *translations
+	tr      *i18n.Set
 	pages   *pages
 	limiter *ratelimit.PerClient
 	assets  map[string]asset
@@ -191,7 +192,7 @@ func New(cfg Config) *Handler {
 		}
 		cfg.Logger.Warn("web: no cookie key configured; using a random one, so portal sessions end on restart and do not span replicas")
 	}
-	tr, err := loadTranslations(i18nFS)
+	tr, err := i18n.Load(i18nFS)
 	if err != nil {
 		panic("web: " + err.Error())
 	}
