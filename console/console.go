@@ -30,6 +30,7 @@ import (
 	"likeness/dataset"
 	"likeness/i18n"
 	"likeness/ratelimit"
+	"likeness/signed"
 	"likeness/vault"
 )
 
@@ -72,7 +73,7 @@ type Config struct {
 // Handler serves the console. Build it with New; it is safe for concurrent use.
 type Handler struct {
 	cfg     Config
-	key     []byte
+	signer  *signed.Signer
 	now     func() time.Time
 	log     *slog.Logger
 	tr      *i18n.Set
@@ -107,7 +108,7 @@ func New(cfg Config) *Handler {
 	// portal cookie into a console one.
 	m := hmac.New(sha256.New, cfg.Key)
 	m.Write([]byte("likeness console session key v1"))
-	h := &Handler{cfg: cfg, key: m.Sum(nil), now: cfg.Now, log: cfg.Logger, tr: tr, pages: mustParsePages(),
+	h := &Handler{cfg: cfg, signer: signed.New(m.Sum(nil)), now: cfg.Now, log: cfg.Logger, tr: tr, pages: mustParsePages(),
 		// Sign-in: a burst of 10 attempts, then one every 6 seconds per IP.
 		limiter: ratelimit.New(rate.Every(6*time.Second), 10)}
 	h.mux = http.NewServeMux()

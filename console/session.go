@@ -1,9 +1,7 @@
 package console
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -31,15 +29,6 @@ type session struct {
 // Admin reports whether the operator may act, not only read.
 func (s *session) Admin() bool { return s != nil && s.Role == likeness.RoleAdmin }
 
-func (h *Handler) mac(parts ...string) []byte {
-	m := hmac.New(sha256.New, h.key)
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{0})
-	}
-	return m.Sum(nil)
-}
-
 func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.cfg.SecureCookies }
 
 func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
@@ -62,7 +51,7 @@ func nonce() string {
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, k *likeness.APIKey) {
 	exp := h.now().Add(SessionTTL)
 	payload := strings.Join([]string{"v1", k.ID, string(k.Role), strconv.FormatInt(exp.Unix(), 10), nonce()}, "|")
-	val := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(h.mac("session", payload))
+	val := h.signer.Seal("session", payload)
 	http.SetCookie(w, h.cookie(r, sessionCookie, val, int(SessionTTL.Seconds())))
 }
 
@@ -77,16 +66,11 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
-	p64, m64, ok := strings.Cut(c.Value, ".")
+	payload, ok := h.signer.Open("session", c.Value)
 	if !ok {
 		return nil, false
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
-	if err1 != nil || err2 != nil || !hmac.Equal(mac, h.mac("session", string(payload))) {
-		return nil, false
-	}
-	f := strings.Split(string(payload), "|")
+	f := strings.Split(payload, "|")
 	if len(f) != 5 || f[0] != "v1" {
 		return nil, false
 	}
@@ -101,7 +85,7 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 	if !h.keyValid(r, f[1], role) {
 		return nil, false
 	}
-	return &session{KeyID: f[1], Role: role, Expires: time.Unix(exp, 0), payload: string(payload)}, true
+	return &session{KeyID: f[1], Role: role, Expires: time.Unix(exp, 0), payload: payload}, true
 }
 
 // keyValid checks that a revoked key's session ends at once. Fails closed.
@@ -121,10 +105,6 @@ func (h *Handler) keyValid(r *http.Request, id string, role likeness.Role) bool 
 
 // csrfToken binds a form to its scope: a session's signed text, or the
 // sign-in form's nonce.
-func (h *Handler) csrfToken(scope string) string {
-	return base64.RawURLEncoding.EncodeToString(h.mac("csrf", scope))
-}
+func (h *Handler) csrfToken(scope string) string { return h.signer.Token(scope) }
 
-func (h *Handler) validCSRF(got, scope string) bool {
-	return got != "" && scope != "" && hmac.Equal([]byte(got), []byte(h.csrfToken(scope)))
-}
+func (h *Handler) validCSRF(got, scope string) bool { return h.signer.ValidToken(got, scope) }

@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -26,15 +24,6 @@ type session struct {
 	Nonce     string
 }
 
-func (h *Handler) mac(parts ...string) []byte {
-	m := hmac.New(sha256.New, h.key)
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{0})
-	}
-	return m.Sum(nil)
-}
-
 func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.cfg.SecureCookies }
 
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, subjectID string) {
@@ -42,7 +31,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, subjectID
 	rand.Read(n[:])
 	exp := h.now().Add(h.cfg.SessionTTL)
 	payload := strings.Join([]string{"v1", subjectID, strconv.FormatInt(exp.Unix(), 10), base64.RawURLEncoding.EncodeToString(n[:])}, "|")
-	val := base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(h.mac("session", payload))
+	val := h.signer.Seal("session", payload)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: val, Path: "/me", Expires: exp, MaxAge: int(h.cfg.SessionTTL.Seconds()),
 		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
 }
@@ -58,16 +47,11 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
-	p64, m64, ok := strings.Cut(c.Value, ".")
+	payload, ok := h.signer.Open("session", c.Value)
 	if !ok {
 		return nil, false
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p64)
-	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
-	if err1 != nil || err2 != nil || !hmac.Equal(mac, h.mac("session", string(payload))) {
-		return nil, false
-	}
-	f := strings.Split(string(payload), "|")
+	f := strings.Split(payload, "|")
 	if len(f) != 4 || f[0] != "v1" {
 		return nil, false
 	}
@@ -79,14 +63,9 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 }
 
 // csrfToken binds a form to its scope: a consent link or a session nonce.
-func (h *Handler) csrfToken(scope string) string {
-	return base64.RawURLEncoding.EncodeToString(h.mac("csrf", scope))
-}
+func (h *Handler) csrfToken(scope string) string { return h.signer.Token(scope) }
 
-func (h *Handler) validCSRF(got, scope string) bool {
-	want := h.csrfToken(scope)
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
-}
+func (h *Handler) validCSRF(got, scope string) bool { return h.signer.ValidToken(got, scope) }
 
 // DeploymentKey returns the cookie key every replica shares: created once,
 // stored in settings wrapped by the KEK (like consent's deployment keys).

@@ -34,6 +34,7 @@ import (
 	"likeness/consent"
 	"likeness/i18n"
 	"likeness/ratelimit"
+	"likeness/signed"
 )
 
 //go:embed templates/*.html
@@ -143,7 +144,7 @@ type Handler struct {
 	cfg     Config
 	svc     *consent.Service
 	links   likeness.LinkStore
-	key     []byte
+	signer  *signed.Signer
 	now     func() time.Time
 	log     *slog.Logger
 	tr      *i18n.Set
@@ -196,7 +197,7 @@ func New(cfg Config) *Handler {
 	if err != nil {
 		panic("web: " + err.Error())
 	}
-	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, key: key, now: cfg.Now, log: cfg.Logger, tr: tr,
+	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, signer: signed.New(key), now: cfg.Now, log: cfg.Logger, tr: tr,
 		pages: mustParsePages(), limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst), assets: embeddedAssets}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
