@@ -19,7 +19,9 @@ import (
 	"likeness/console"
 	"likeness/dataset"
 	"likeness/httpapi"
+	"likeness/incidents"
 	"likeness/likenesstest"
+	"likeness/requests"
 	"likeness/vault"
 )
 
@@ -521,4 +523,39 @@ func TestDatasetsAndAudit(t *testing.T) {
 	if p := c.get("/console"); !strings.Contains(p.body, "badge-tainted") {
 		t.Error("overview does not count datasets by status")
 	}
+}
+
+func TestDeadlinesPageFlagsOverdueRequestsAndBreaches(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub := f.d.Subject(t, "asks", "EU-DE")
+	rs, err := requests.New(requests.Config{Store: f.d.Store, Consent: f.d.Consent, Now: f.d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := rs.Open(ctx, sub, likeness.RequestAccess, "email", "", f.d.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := incidents.New(incidents.Config{Store: f.d.Store, Policy: f.d.Consent.Policy, Now: f.d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Open(ctx, "Laptop lost", "An unencrypted laptop was lost.", f.d.Clock.Now(), likeness.IncidentScope{Categories: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/obligations")
+	contains(t, p, req.ID, "Laptop lost", "in time")
+	if strings.Contains(p.body, "overdue") {
+		t.Fatal("fresh obligations shown as overdue")
+	}
+	f.d.Clock.Add(40 * 24 * time.Hour)            // past the GDPR month and the 72 hours
+	c = f.client().signedIn(likeness.RoleAuditor) // the old session has expired
+	p = c.get("/console/obligations")
+	if n := strings.Count(p.body, "badge-dead"); n != 2 {
+		t.Fatalf("%d overdue badges, want 2 (the request and the breach)", n)
+	}
+	home := c.get("/console")
+	contains(t, home, "Requests overdue", "Breaches open")
 }

@@ -20,6 +20,9 @@ type overviewView struct {
 	Checkpoint       *checkpointView
 	Due              int
 	Dead             int
+	RequestsOverdue  int
+	IncidentsOn      bool
+	IncidentsOpen    int
 	DatasetsOn       bool
 	Datasets         []statusCount
 }
@@ -60,6 +63,17 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	v.Dead = len(dead)
+	ob, err := h.openObligations(r)
+	if err != nil {
+		h.failed(w, r, s, "list requests and incidents", err)
+		return
+	}
+	for _, q := range ob.Requests {
+		if q.Overdue {
+			v.RequestsOverdue++
+		}
+	}
+	v.IncidentsOn, v.IncidentsOpen = ob.IncidentsOn, len(ob.Incidents)
 	if all, ok, err := h.allDatasets(r); err != nil {
 		h.failed(w, r, s, "list datasets", err)
 		return
