@@ -25,7 +25,7 @@ import (
 
 // env is a running API on a real deployment with one key per role.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	store  *sqlstore.DB
 	svc    *consent.Service
@@ -37,7 +37,7 @@ type env struct {
 	clock  *likenesstest.Clock
 }
 
-func newEnv(t *testing.T, dsn string) *env {
+func newEnv(t testing.TB, dsn string) *env {
 	t.Helper()
 	ctx := context.Background()
 	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
@@ -68,14 +68,14 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T, v any) {
+func (r resp) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("response is not JSON: %v: %s", err, r.body)
 	}
 }
 
-func (r resp) errCode(t *testing.T) string {
+func (r resp) errCode(t testing.TB) string {
 	t.Helper()
 	var e httpapi.ErrorBody
 	r.json(t, &e)

@@ -30,7 +30,7 @@ func newDatasetEnv(t *testing.T, dsn string) *env {
 	return e
 }
 
-func smallJPEG(t *testing.T, seed int) []byte {
+func smallJPEG(t testing.TB, seed int) []byte {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
 	for x := range 40 {

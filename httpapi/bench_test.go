@@ -1,0 +1,46 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"likeness"
+)
+
+// BenchmarkDecisionBatchHTTP10k posts batches of 10,000 decisions to a real
+// server over loopback and reports decisions per second.
+func BenchmarkDecisionBatchHTTP10k(b *testing.B) {
+	e := newEnv(b, "")
+	var subs []string
+	for i := range 200 {
+		subs = append(subs, e.subject(fmt.Sprint("b", i), "EU-DE"))
+		if i%2 == 0 {
+			e.grant(subs[i], "ai-training")
+		}
+	}
+	items := make([]map[string]string, 10000)
+	for i := range items {
+		items[i] = map[string]string{"subject_id": subs[i%len(subs)], "purpose": "ai-training", "data_category": "image"}
+	}
+	body, _ := json.Marshal(map[string]any{"items": items})
+	b.ResetTimer()
+	for range b.N {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/decisions/batch", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.tokens[likeness.RolePipeline])
+		res, err := e.srv.Client().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(items))/b.Elapsed().Seconds(), "decisions/s")
+}
