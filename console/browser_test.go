@@ -3,9 +3,6 @@ package console_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +19,6 @@ import (
 // Chromium with the keyboard alone, keeping a screenshot of each page in
 // testdata/screenshots.
 func TestBrowserKeyboardOnly(t *testing.T) {
-	exe, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("browser tests skipped: chromium not found; apt-get install chromium")
-	}
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
 	f := newFixture(t)
 	const ext = "crm-browser-1"
 	sub := f.d.Subject(t, ext, "EU-DE")
@@ -39,30 +29,9 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 900),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancelT := context.WithTimeout(likenesstest.Browser(t, 1100, 900), 30*time.Second)
 	defer cancelT()
-	if err := os.MkdirAll(filepath.Join("testdata", "screenshots"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join("testdata", "screenshots", name+".png"), buf, 0o644)
-		})
-	}
+	shot := likenesstest.Screenshot
 	// tabTo presses Tab until the element with id has the focus.
 	tabTo := func(id string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -83,7 +52,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		})
 	}
 	var overview, person string
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(f.srv.URL+"/console/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#key`)),
 		shot("console-login"),

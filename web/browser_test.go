@@ -3,9 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/base64"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,36 +11,14 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"likeness"
+	"likeness/likenesstest"
 )
 
 // TestBrowser drives the pages in headless Chromium as a person would:
 // keyboard only where it matters, one browser for every flow, and a
 // screenshot of each page in testdata/screenshots.
 func TestBrowser(t *testing.T) {
-	exe, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("browser tests skipped: chromium not found; apt-get install chromium")
-	}
-	if testing.Short() {
-		t.Skip("browser tests skipped in -short mode")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1024, 900),
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Join("testdata", "screenshots"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-
+	browserCtx := likenesstest.Browser(t, 1024, 900)
 	e := newEnv(t)
 	tab := func(t *testing.T) context.Context {
 		// A browser context of its own: no cookies carried between flows.
@@ -62,15 +37,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join("testdata", "screenshots", name+".png"), buf, 0o644)
-		})
-	}
+	shot := likenesstest.Screenshot
 	// tabTo presses Tab until the focused element matches sel.
 	tabTo := func(sel string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
