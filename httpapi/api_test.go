@@ -678,3 +678,26 @@ func TestRectifiedJurisdictionTakesEffectAtOnce(t *testing.T) {
 		t.Fatalf("a refused correction changed the subject: %+v", got)
 	}
 }
+
+// Batch buffers are reused between requests: nothing of one request may
+// reach the next one's decisions.
+func TestBatchRequestsDoNotLeakIntoEachOther(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("pool", "EU-DE")
+	e.grant(sub, "ai-training")
+	batch := func(item map[string]string) decisionJSON {
+		r := e.call(likeness.RolePipeline, "POST", "/v1/decisions/batch", map[string]any{"items": []map[string]string{item, item}})
+		var out struct{ Results []decisionJSON }
+		r.json(t, &out)
+		if r.status != 200 || len(out.Results) != 2 {
+			t.Fatalf("batch: %d %s", r.status, r.body)
+		}
+		return out.Results[1]
+	}
+	if d := batch(map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "recipient": "nsa", "country": "CN"}); d.Allow {
+		t.Fatalf("first batch: %+v", d)
+	}
+	if d := batch(map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image"}); !d.Allow {
+		t.Fatalf("second batch without recipient or country was decided with the first one's: %+v", d)
+	}
+}

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"likeness"
@@ -33,23 +36,38 @@ func appendDecision(b []byte, d *likeness.Decision) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = strconv.AppendQuote(b, name)
+		b = appendString(b, name)
 	}
 	b = append(b, `],"consent_event":`...)
 	if d.EventID == "" {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"id":`...)
-		b = strconv.AppendQuote(b, d.EventID)
+		b = appendString(b, d.EventID)
 		b = append(b, `,"time":"`...)
 		b = likeness.FromMicros(d.EventTime).AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `"}`...)
 	}
 	if d.SubjectID != "" {
 		b = append(b, `,"subject_id":`...)
-		b = strconv.AppendQuote(b, d.SubjectID)
+		b = appendString(b, d.SubjectID)
 	}
 	return append(b, '}')
+}
+
+// appendString writes s as a JSON string. Ids and reason codes are plain
+// ASCII, which is copied as is; anything else goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
@@ -68,13 +86,32 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// batchBuffers are reused across batch requests: a batch of 10,000 would
+// otherwise grow three slices from nothing on every call.
+type batchBuffers struct {
+	items []likeness.DecisionRequest
+	out   []likeness.Decision
+	body  []byte
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchBuffers) }}
+
 func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
+	buf := batchPool.Get().(*batchBuffers)
+	defer func() {
+		// Nothing of one request may leak into the next.
+		clear(buf.items[:cap(buf.items)])
+		clear(buf.out[:cap(buf.out)])
+		buf.items, buf.out, buf.body = buf.items[:0], buf.out[:0], buf.body[:0]
+		batchPool.Put(buf)
+	}()
+	in := struct {
 		Items []likeness.DecisionRequest `json:"items"`
-	}
+	}{Items: buf.items}
 	if err := DecodeJSON(r, w, 16*s.maxBody, &in); err != nil {
 		return err
 	}
+	buf.items = in.Items
 	if len(in.Items) == 0 {
 		return likeness.Errorf(likeness.EINVALID, "items is empty")
 	}
@@ -90,10 +127,11 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 			in.Items[i].At = now
 		}
 	}
-	out := make([]likeness.Decision, len(in.Items))
+	out := slices.Grow(buf.out[:0], len(in.Items))[:len(in.Items)]
+	buf.out = out
 	s.consent.Engine().DecideBatch(in.Items, out)
 	allowed := 0
-	b := make([]byte, 0, 128*len(out)+16)
+	b := slices.Grow(buf.body[:0], 128*len(out)+16)
 	b = append(b, `{"results":[`...)
 	for i := range out {
 		if i > 0 {
@@ -105,6 +143,7 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 		b = appendDecision(b, &out[i])
 	}
 	b = append(b, "]}\n"...)
+	buf.body = b
 	s.metrics.decisions.WithLabelValues("allow").Add(float64(allowed))
 	s.metrics.decisions.WithLabelValues("deny").Add(float64(len(out) - allowed))
 	w.Header().Set("Content-Type", "application/json")
