@@ -126,6 +126,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/subjects", h.page(h.subjects))
 	mux.Handle("GET /console/renewals", h.page(h.renewals))
 	mux.Handle("GET /console/obligations", h.page(h.obligations))
+	mux.Handle("GET /console/audit", h.page(h.audit))
 	mux.Handle("GET /console/datasets", h.page(h.datasets))
 	mux.Handle("GET /console/datasets/{id}/audit", h.page(h.datasetAudit))
 	mux.Handle("GET /console/events", h.page(h.events))

@@ -559,3 +559,10 @@ func TestDeadlinesPageFlagsOverdueRequestsAndBreaches(t *testing.T) {
 	home := c.get("/console")
 	contains(t, home, "Requests overdue", "Breaches open")
 }
+
+func TestAuditLogPageShowsOperatorActions(t *testing.T) {
+	f := newFixture(t)
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/audit")
+	contains(t, p, "Audit log", "console: sign in", "auditor")
+}

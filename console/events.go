@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
-
-	"likeness"
 )
 
 type eventsView struct {
@@ -58,10 +56,7 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, s *session) {
 		h.failed(w, r, s, "retry dead delivery", err)
 		return
 	}
-	if err := h.cfg.Store.AppendAccess(r.Context(), &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: h.now().UTC(),
-		Action: "console: retry dead delivery " + sink + "/" + msgID, KeyID: s.KeyID, Role: s.Role, Allow: true}); err != nil {
-		h.log.Error("could not record a console action in the audit log", "key_id", s.KeyID, "err", err)
-	}
+	h.record(r, "console: retry dead delivery "+sink+"/"+msgID, s.KeyID, s.Role)
 	h.log.Info("console: dead delivery retried", "key_id", s.KeyID, "sink", sink, "msg", msgID)
 	http.Redirect(w, r, "/console/events?retried=1", http.StatusSeeOther)
 }

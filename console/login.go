@@ -78,6 +78,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	h.startSession(w, r, k)
 	http.SetCookie(w, h.cookie(r, preCookie, "", -1))
+	h.record(r, "console: sign in", k.ID, k.Role)
 	h.log.Info("console: operator signed in", "key_id", k.ID, "role", k.Role)
 	http.Redirect(w, r, "/console", http.StatusSeeOther)
 }
