@@ -44,3 +44,30 @@ func BenchmarkDecisionBatchHTTP10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(items))/b.Elapsed().Seconds(), "decisions/s")
 }
+
+// BenchmarkDecisionHTTP posts single decisions over loopback keep-alive
+// from 8 goroutines and reports decisions per second.
+func BenchmarkDecisionHTTP(b *testing.B) {
+	e := newEnv(b, "")
+	sub := e.subject("single", "EU-DE")
+	e.grant(sub, "ai-training")
+	body := []byte(`{"subject_id":"` + sub + `","purpose":"ai-training","data_category":"image"}`)
+	token := "Bearer " + e.tokens[likeness.RolePipeline]
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/decisions", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", token)
+			res, err := e.srv.Client().Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
