@@ -16,7 +16,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
-	name, summary := "serve", "Runs the HTTP API (/v1), /healthz, /metrics and the background workers.\nWith no flags it keeps everything under ./likeness-data (SQLite, blobs, a local key)."
+	name, summary := "serve", "Runs the HTTP API (/v1), the consent page and privacy portal (/consent, /me), the\noperator console (/console), /healthz, /metrics and the background workers (following\nother replicas, the retention sweep, event delivery).\nWith no flags it keeps everything under ./likeness-data (SQLite, blobs, a local key)."
 	if demo {
 		name, summary = "demo", "Serves with the example policy and a few hundred synthetic subjects with consents,\nthen prints an admin key and curl lines to try. Data goes to a fresh folder unless --data-dir is given."
 	}
