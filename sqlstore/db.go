@@ -135,6 +135,10 @@ func (d *DB) Close() error {
 	return d.db.Close()
 }
 
+// Rebind rewrites a query written with ? placeholders for the database's
+// dialect, for tools and tests that run their own SQL on SQL().
+func (d *DB) Rebind(query string) string { return d.q(query) }
+
 // q rewrites a query written with ? placeholders for the dialect.
 func (d *DB) q(query string) string {
 	if d.dialect == sqlite {

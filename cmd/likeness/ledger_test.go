@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,7 +172,6 @@ type tamperDB struct {
 	t     *testing.T
 	store *sqlstore.DB
 	db    *sql.DB
-	pg    bool
 }
 
 func openTamper(t *testing.T, f deploymentFiles) *tamperDB {
@@ -183,25 +181,13 @@ func openTamper(t *testing.T, f deploymentFiles) *tamperDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return &tamperDB{t: t, store: store, db: store.SQL(), pg: store.Dialect() == "postgres"}
+	return &tamperDB{t: t, store: store, db: store.SQL()}
 }
 
 // exec runs query written with ? placeholders.
 func (x *tamperDB) exec(query string, args ...any) {
 	x.t.Helper()
-	if x.pg {
-		var b strings.Builder
-		n := 0
-		for _, c := range query {
-			if c == '?' {
-				n++
-				b.WriteString("$" + strconv.Itoa(n))
-				continue
-			}
-			b.WriteRune(c)
-		}
-		query = b.String()
-	}
+	query = x.store.Rebind(query)
 	if _, err := x.db.Exec(query, args...); err != nil {
 		x.t.Fatalf("%s: %v", query, err)
 	}
@@ -254,10 +240,7 @@ func (x *tamperDB) shift(from, delta int64) {
 // checkpoint returns the stored signed checkpoint of size.
 func (x *tamperDB) checkpoint(size int64) []byte {
 	x.t.Helper()
-	q := `SELECT signed FROM checkpoints WHERE size = ?`
-	if x.pg {
-		q = `SELECT signed FROM checkpoints WHERE size = $1`
-	}
+	q := x.store.Rebind(`SELECT signed FROM checkpoints WHERE size = ?`)
 	var b []byte
 	if err := x.db.QueryRow(q, size).Scan(&b); err != nil {
 		x.t.Fatalf("read checkpoint %d: %v", size, err)
