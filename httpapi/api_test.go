@@ -14,6 +14,7 @@ import (
 	"likeness"
 	"likeness/consent"
 	"likeness/httpapi"
+	"likeness/incidents"
 	"likeness/keys"
 	"likeness/ledger"
 	"likeness/likenesstest"
@@ -43,7 +44,11 @@ func newEnv(t testing.TB, dsn string) *env {
 	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
 	e := &env{t: t, store: d.Store, svc: d.Consent, vault: d.Vault, kek: d.KEK, dir: d.Dir, clock: d.Clock,
 		tokens: map[likeness.Role]string{}}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Store: e.store, Now: e.clock.Now})
+	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: e.svc.Policy, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Incidents: inc, Store: e.store, Now: e.clock.Now})
 	// The pages' API routes (consent sessions, portal links) join the API
 	// as they do in serve.
 	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})

@@ -3,113 +3,44 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"likeness"
-	"likeness/httpapi"
-	"likeness/incidents"
 	"likeness/likenesstest"
 	"likeness/vault"
 )
 
-// incEnv is the real API with the incident service, over a real deployment
-// with two people's assets and one API key per role.
+// incEnv is the test API (which serves incidents as serve does) with two
+// people's assets.
 type incEnv struct {
-	t          *testing.T
-	d          *likenesstest.Deployment
-	srv        *httptest.Server
+	*env
 	alice, bob string
 	aliceVoice *likeness.Asset
 	bobImage   *likeness.Asset
-	tokens     map[likeness.Role]string
 }
 
 func newIncEnv(t *testing.T) *incEnv {
 	t.Helper()
-	d := likenesstest.New(t, likenesstest.Options{})
-	svc, err := incidents.New(incidents.Config{Store: d.Store, Policy: d.Consent.Policy, Now: d.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(httpapi.Config{Consent: d.Consent, Vault: d.Vault, Incidents: svc, Store: d.Store, Now: d.Clock.Now})
-	e := &incEnv{t: t, d: d, srv: httptest.NewServer(api), tokens: map[likeness.Role]string{}}
-	t.Cleanup(e.srv.Close)
-	for _, r := range []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor} {
-		_, tok, err := httpapi.CreateAPIKey(context.Background(), d.Store, string(r), r, d.Clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.tokens[r] = tok
-	}
-
+	e := &incEnv{env: newEnv(t, "")}
 	ctx := context.Background()
-	e.alice, e.bob = d.Subject(t, "alice", "EU-DE"), d.Subject(t, "bob", "EU-DE")
-	d.Grant(t, e.alice, "voice-transcription")
-	d.Grant(t, e.bob, "marketing-personalization")
+	e.alice, e.bob = e.subject("alice", "EU-DE"), e.subject("bob", "EU-DE")
+	e.grant(e.alice, "voice-transcription")
+	e.grant(e.bob, "marketing-personalization")
 	ingest := func(sub, purpose, category, ct string, body []byte) *likeness.Asset {
-		a, err := d.Vault.Ingest(ctx, &vault.Upload{SubjectID: sub, Purpose: purpose, Category: category, ContentType: ct, Body: bytes.NewReader(body)})
+		a, err := e.vault.Ingest(ctx, &vault.Upload{SubjectID: sub, Purpose: purpose, Category: category, ContentType: ct, Body: bytes.NewReader(body)})
 		if err != nil {
 			t.Fatalf("ingest: %v", err)
 		}
 		return a
 	}
 	e.aliceVoice = ingest(e.alice, "voice-transcription", "voice", "audio/wav", likenesstest.WAV("alice", 64))
-	d.Clock.Add(time.Hour)
-	e.bobImage = ingest(e.bob, "marketing-personalization", "image", "image/jpeg", incJPEG(t))
-	d.Clock.Add(time.Hour)
+	e.clock.Add(time.Hour)
+	e.bobImage = ingest(e.bob, "marketing-personalization", "image", "image/jpeg", smallJPEG(t, 10))
+	e.clock.Add(time.Hour)
 	return e
-}
-
-func incJPEG(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
-	for x := range 24 {
-		for y := range 16 {
-			img.Set(x, y, color.RGBA{uint8(x * 10), uint8(y * 15), 90, 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func (e *incEnv) call(role likeness.Role, method, path string, body any) resp {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if role != "" {
-		req.Header.Set("Authorization", "Bearer "+e.tokens[role])
-	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, b}
 }
 
 type incidentJSON struct {
@@ -141,7 +72,7 @@ func (e *incEnv) incidents(query string) []incidentJSON {
 
 func TestIncidentAPIOpensWithComputedSubjectsAndTracksTheDeadline(t *testing.T) {
 	e := newIncEnv(t)
-	detected := e.d.Clock.Now().Add(-2 * time.Hour)
+	detected := e.clock.Now().Add(-2 * time.Hour)
 	r := e.call(likeness.RoleAdmin, "POST", "/v1/incidents", map[string]any{
 		"title": "Voice archive exposed", "description": "An export of call recordings was reachable without login.",
 		"detected_at": detected, "scope": map[string]any{"categories": []string{"voice"}}})
@@ -164,7 +95,7 @@ func TestIncidentAPIOpensWithComputedSubjectsAndTracksTheDeadline(t *testing.T) 
 	if got := e.incidents("?overdue=true"); len(got) != 0 {
 		t.Fatalf("overdue right after opening: %v", got)
 	}
-	e.d.Clock.Add(71 * time.Hour)
+	e.clock.Add(71 * time.Hour)
 	if got := e.incidents("?overdue=true"); len(got) != 1 || got[0].ID != inc.ID || !got[0].Overdue || *got[0].HoursLeft >= 0 {
 		t.Fatalf("overdue past the deadline: %+v", got)
 	}
@@ -200,7 +131,7 @@ func TestIncidentAPIOpensWithComputedSubjectsAndTracksTheDeadline(t *testing.T) 
 func TestIncidentAPICloseRules(t *testing.T) {
 	e := newIncEnv(t)
 	r := e.call(likeness.RoleAdmin, "POST", "/v1/incidents", map[string]any{"title": "Laptop lost",
-		"detected_at": e.d.Clock.Now(), "scope": map[string]any{"asset_ids": []string{e.bobImage.ID}}})
+		"detected_at": e.clock.Now(), "scope": map[string]any{"asset_ids": []string{e.bobImage.ID}}})
 	if r.status != 201 {
 		t.Fatalf("open: %d %s", r.status, r.body)
 	}
@@ -235,7 +166,7 @@ func TestIncidentAPICloseRules(t *testing.T) {
 
 func TestIncidentAPIRolesAndBadInputWriteNothing(t *testing.T) {
 	e := newIncEnv(t)
-	now := e.d.Clock.Now()
+	now := e.clock.Now()
 	good := map[string]any{"title": "t", "detected_at": now}
 	for _, role := range []likeness.Role{likeness.RoleAuditor, likeness.RoleCollector, likeness.RolePipeline} {
 		if r := e.call(role, "POST", "/v1/incidents", good); r.status != 403 {
