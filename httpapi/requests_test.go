@@ -8,9 +8,6 @@ import (
 	"likeness/likenesstest"
 )
 
-// withRequests is e: New serves the request routes.
-func withRequests(e *env) *env { return e }
-
 type requestOut struct {
 	ID             string    `json:"id"`
 	SubjectID      string    `json:"subject_id"`
@@ -61,7 +58,7 @@ func (e *env) listRequests(query string) []requestOut {
 func TestErasureRequestOverHTTPErasesOnceAndKeepsTheCertificate(t *testing.T) {
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			e := withRequests(mk(t))
+			e := mk(t)
 			sub := e.subject("user-1", "EU-DE")
 			if r := e.grant(sub, "ai-training"); r.status != 201 {
 				t.Fatalf("grant: %d %s", r.status, r.body)
@@ -124,7 +121,7 @@ func TestErasureRequestOverHTTPErasesOnceAndKeepsTheCertificate(t *testing.T) {
 }
 
 func TestWithdrawalRectificationAndRejectRequestsOverHTTP(t *testing.T) {
-	e := withRequests(newEnv(t, ""))
+	e := newEnv(t, "")
 	sub := e.subject("user-1", "EU-DE")
 	e.grant(sub, "ai-training", "marketing-personalization")
 
@@ -166,7 +163,7 @@ func TestWithdrawalRectificationAndRejectRequestsOverHTTP(t *testing.T) {
 }
 
 func TestOverdueRequestsAreListedOverHTTP(t *testing.T) {
-	e := withRequests(newEnv(t, ""))
+	e := newEnv(t, "")
 	eu, us := e.subject("eu", "EU-DE"), e.subject("us", "US-CA")
 	a := e.request(likeness.RoleCollector, "POST", "/v1/requests", map[string]string{"subject_id": eu, "type": "access", "channel": "email"}, 201)
 	b := e.request(likeness.RoleCollector, "POST", "/v1/requests", map[string]string{"subject_id": us, "type": "export", "channel": "portal"}, 201)
@@ -190,7 +187,7 @@ func TestOverdueRequestsAreListedOverHTTP(t *testing.T) {
 }
 
 func TestBadRequestInputIsRefusedAndWritesNothing(t *testing.T) {
-	e := withRequests(newEnv(t, ""))
+	e := newEnv(t, "")
 	sub := e.subject("user-1", "EU-DE")
 	valid := `{"subject_id":"` + sub + `","type":"access","channel":"email"}`
 	cases := []struct {
