@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/httpapi"
-	"likeness/sqlstore"
+	"likeness/internal/httpapi"
+	"likeness/internal/sqlstore"
 )
 
 func runAPIKeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"likeness"
-	"likeness/consent"
-	"likeness/keys"
+	"likeness/internal/consent"
+	"likeness/internal/keys"
+	"likeness/internal/sqlstore"
 	"likeness/policy"
-	"likeness/sqlstore"
 )
 
 const examplePolicy = "../../policy/example.yaml"

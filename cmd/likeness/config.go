@@ -11,16 +11,16 @@ import (
 	"strconv"
 	"strings"
 
-	"likeness/blob"
-	"likeness/blob/fsblob"
-	"likeness/blob/s3blob"
-	"likeness/consent"
-	"likeness/dataset"
-	"likeness/incidents"
-	"likeness/keys"
+	"likeness/internal/blob"
+	"likeness/internal/blob/fsblob"
+	"likeness/internal/blob/s3blob"
+	"likeness/internal/consent"
+	"likeness/internal/dataset"
+	"likeness/internal/incidents"
+	"likeness/internal/keys"
+	"likeness/internal/sqlstore"
+	"likeness/internal/vault"
 	"likeness/policy"
-	"likeness/sqlstore"
-	"likeness/vault"
 )
 
 // config is what every command that touches a deployment's data shares.

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"likeness"
-	"likeness/vault"
+	"likeness/internal/vault"
 )
 
 func datasetJPEG(t *testing.T, seed int) []byte {

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"likeness"
-	"likeness/dataset"
+	"likeness/internal/dataset"
 )
 
 func printJSON(w io.Writer, v any) error {

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"likeness"
-	"likeness/likenesstest"
-	"likeness/vault"
+	"likeness/internal/likenesstest"
+	"likeness/internal/vault"
 )
 
 // erasePolicy is the example policy shipped with the policy package.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/outbox"
+	"likeness/internal/outbox"
 )
 
 // eventFlags configure where downstream events go.

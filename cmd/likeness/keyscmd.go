@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"likeness/consent"
-	"likeness/dataset"
-	"likeness/keys"
-	"likeness/sqlstore"
+	"likeness/internal/consent"
+	"likeness/internal/dataset"
+	"likeness/internal/keys"
+	"likeness/internal/sqlstore"
 )
 
 func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

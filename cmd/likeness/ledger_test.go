@@ -18,12 +18,12 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/consent"
-	"likeness/httpapi"
+	"likeness/internal/consent"
+	"likeness/internal/httpapi"
+	"likeness/internal/likenesstest"
+	"likeness/internal/sqlstore"
+	"likeness/internal/storetest"
 	"likeness/ledger"
-	"likeness/likenesstest"
-	"likeness/sqlstore"
-	"likeness/storetest"
 )
 
 // run calls the CLI as the binary would and returns its exit code and output.

@@ -8,10 +8,10 @@ import (
 	"os"
 	"strings"
 
-	"likeness/consent"
-	"likeness/keys"
+	"likeness/internal/consent"
+	"likeness/internal/keys"
+	"likeness/internal/sqlstore"
 	"likeness/ledger"
-	"likeness/sqlstore"
 )
 
 func runLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {

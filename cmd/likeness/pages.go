@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"strings"
 
-	"likeness/console"
-	"likeness/httpapi"
-	"likeness/web"
+	"likeness/internal/console"
+	"likeness/internal/httpapi"
+	"likeness/internal/web"
 )
 
 // withPages adds the consent page, the privacy portal and the operator

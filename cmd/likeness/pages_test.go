@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/dataset"
-	"likeness/httpapi"
-	"likeness/vault"
+	"likeness/internal/dataset"
+	"likeness/internal/httpapi"
+	"likeness/internal/vault"
 )
 
 // The portal, as serve wires it, tells a person which training sets and

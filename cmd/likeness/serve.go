@@ -12,7 +12,7 @@ import (
 	"os"
 	"time"
 
-	"likeness/httpapi"
+	"likeness/internal/httpapi"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {

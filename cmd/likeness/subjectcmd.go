@@ -9,7 +9,7 @@ import (
 	"os"
 
 	"likeness"
-	"likeness/consent"
+	"likeness/internal/consent"
 )
 
 func runSubjectErase(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,210 @@
+package consent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"sync"
+	"time"
+
+	"likeness"
+	"likeness/internal/keys"
+	"likeness/ledger"
+	"likeness/policy"
+)
+
+// checkpointEvery bounds how often a signed checkpoint is stored: receipts
+// carry their own signed checkpoint, storage keeps enough anchors for
+// `ledger verify` without one row per event.
+const checkpointEvery = time.Second
+
+// Ledger serves the consent log: an in-memory Merkle tree kept in step with
+// the stored events, signed checkpoints, proofs and receipts.
+type Ledger struct {
+	store  likeness.Store
+	signer *ledger.Signer
+	now    func() time.Time
+
+	mu         sync.Mutex // serialises sync and checkpoint storage
+	tree       *ledger.Tree
+	storedSize int64
+	storedAt   time.Time
+}
+
+func newLedger(store likeness.Store, name string, seed []byte, now func() time.Time) (*Ledger, error) {
+	signer, err := ledger.NewSigner(name, ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return nil, fmt.Errorf("consent: ledger key: %w", err)
+	}
+	return &Ledger{store: store, signer: signer, now: now, tree: ledger.NewTree(), storedSize: -1}, nil
+}
+
+// Signer returns the deployment's signer (public half at /v1/ledger/key).
+func (l *Ledger) Signer() *ledger.Signer { return l.signer }
+
+// Tree returns the in-memory tree.
+func (l *Ledger) Tree() *ledger.Tree { return l.tree }
+
+// sync appends to the tree every stored event it does not have yet, calling
+// apply for each. Leaves are recomputed from the rows, never trusted.
+func (l *Ledger) sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	from := int64(l.tree.Size())
+	return l.store.ForEachEvent(ctx, from, func(ev *likeness.ConsentEvent, stored [32]byte) error {
+		if ev.LedgerIndex != int64(l.tree.Size()) {
+			return fmt.Errorf("consent: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Size())
+		}
+		h := ledger.LeafHash(ledger.FromConsent(ev, ev.LedgerIndex).LeafData())
+		if h != stored {
+			return fmt.Errorf("consent: stored leaf %d does not match its event: run `likeness ledger verify`", ev.LedgerIndex)
+		}
+		// Apply first: an event that could not be applied must be read
+		// again by the next sync, so the tree may not move past it.
+		if err := apply(ev); err != nil {
+			return err
+		}
+		l.tree.Append(h)
+		return nil
+	})
+}
+
+// Checkpoint signs a checkpoint for the current tree and stores it when the
+// last stored one is older than checkpointEvery (or force is set).
+func (l *Ledger) Checkpoint(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.checkpointLocked(ctx, force)
+}
+
+func (l *Ledger) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
+	size := l.tree.Size()
+	root, err := l.tree.Root(size)
+	if err != nil {
+		return ledger.Checkpoint{}, nil, err
+	}
+	cp := ledger.Checkpoint{Origin: l.signer.Name(), Size: size, Root: root, TimeMicros: likeness.Micros(l.now())}
+	signed, err := l.signer.SignCheckpoint(cp)
+	if err != nil {
+		return cp, nil, err
+	}
+	if int64(size) > l.storedSize && (force || l.now().Sub(l.storedAt) >= checkpointEvery) {
+		if err := l.store.PutCheckpoint(ctx, int64(size), signed); err != nil {
+			return cp, nil, err
+		}
+		l.storedSize, l.storedAt = int64(size), l.now()
+	}
+	return cp, signed, nil
+}
+
+// InclusionProof returns the proof of leaf index in the tree of size.
+func (l *Ledger) InclusionProof(index, size uint64) ([][32]byte, error) {
+	if size == 0 || size > l.tree.Size() || index >= size {
+		return nil, likeness.Errorf(likeness.EINVALID, "need index < size ≤ %d", l.tree.Size())
+	}
+	return l.tree.InclusionProof(index, size)
+}
+
+// ConsistencyProof returns the proof that the tree of size from is a prefix
+// of the tree of size to.
+func (l *Ledger) ConsistencyProof(from, to uint64) ([][32]byte, error) {
+	if from == 0 || from > to || to > l.tree.Size() {
+		return nil, likeness.Errorf(likeness.EINVALID, "need 0 < from ≤ to ≤ %d", l.tree.Size())
+	}
+	return l.tree.ConsistencyProof(from, to)
+}
+
+// Receipts signs a receipt for each event, proving its inclusion in a fresh
+// checkpoint.
+func (l *Ledger) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cp, signed, err := l.checkpointLocked(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		if uint64(ev.LedgerIndex) >= cp.Size {
+			return nil, fmt.Errorf("consent: event %d is not in the tree yet", ev.LedgerIndex)
+		}
+		rl, err := ledger.NewReceiptLedger(l.tree, uint64(ev.LedgerIndex), signed)
+		if err != nil {
+			return nil, err
+		}
+		claims := ledger.ReceiptClaims{
+			Version:   ledger.ReceiptVersion,
+			ReceiptID: "rcpt_" + ev.ID,
+			Controller: ledger.Controller{Name: p.Organization.Name, Contact: p.Organization.Contact,
+				Country: p.Organization.Country, DPO: p.Organization.DPO},
+			Jurisdiction:     sub.Jurisdiction,
+			SubjectPseudonym: sub.ID,
+			Type:             string(ev.Type),
+			Method:           string(ev.Method),
+			Language:         ev.Language,
+			Collector:        ev.Collector,
+			NoticeVersion:    ev.NoticeVersion,
+			NoticeSHA256:     ev.NoticeSHA256,
+			IssuedAt:         l.now().Unix(),
+			EventTime:        ev.Time.Unix(),
+			Event:            ledger.FromConsent(ev, ev.LedgerIndex),
+			Ledger:           rl,
+		}
+		if pp, ok := p.Purpose(ev.Purpose); ok {
+			claims.Purposes = []ledger.ReceiptPurpose{receiptPurpose(p, pp, ev.Language)}
+		}
+		jws, err := l.signer.SignReceipt(claims)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, jws)
+	}
+	return out, nil
+}
+
+func receiptPurpose(p *policy.Policy, pp *policy.Purpose, lang string) ledger.ReceiptPurpose {
+	title := pp.Title[lang]
+	if title == "" {
+		title = pp.Title[p.Languages[0]]
+	}
+	rp := ledger.ReceiptPurpose{ID: pp.ID, Title: title, DataCategories: pp.Data, Retention: pp.Retention.String()}
+	if !pp.RenewEvery.IsZero() {
+		rp.RenewEvery = pp.RenewEvery.String()
+	}
+	for _, id := range pp.Recipients {
+		if r, ok := p.Recipient(id); ok {
+			rp.Recipients = append(rp.Recipients, ledger.ReceiptRecipient{ID: r.ID, Name: r.Name, Country: r.Country, Transfer: r.Transfer})
+		}
+	}
+	return rp
+}
+
+// storeSource adapts a likeness.Store to ledger.Source for verification.
+type storeSource struct{ s likeness.Store }
+
+// Source returns the stored history as a ledger.Source, for `ledger verify`.
+func Source(s likeness.Store) ledger.Source { return storeSource{s} }
+
+func (ss storeSource) Events(ctx context.Context, fn func(ledger.Event, [32]byte) error) error {
+	return ss.s.ForEachEvent(ctx, 0, func(ev *likeness.ConsentEvent, h [32]byte) error {
+		return fn(ledger.FromConsent(ev, ev.LedgerIndex), h)
+	})
+}
+
+func (ss storeSource) Checkpoints(ctx context.Context) ([][]byte, error) {
+	return ss.s.Checkpoints(ctx)
+}
+
+// LedgerSigner returns the deployment's ledger signer from the store, for
+// tools that verify without running the service.
+func LedgerSigner(ctx context.Context, store likeness.Store, kek keys.KEK) (*ledger.Signer, error) {
+	seed, err := readDeploymentKey(ctx, store, kek, "ledger_signing_seed")
+	if err != nil {
+		return nil, err
+	}
+	name, err := store.Setting(ctx, "ledger_name")
+	if err != nil {
+		return nil, fmt.Errorf("consent: ledger name: %w", err)
+	}
+	return ledger.NewSigner(string(name), ed25519.NewKeyFromSeed(seed))
+}

@@ -1,0 +1,88 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"likeness"
+	"likeness/internal/likenesstest"
+	"likeness/internal/vault"
+)
+
+// TestBrowserKeyboardOnly signs in and looks a person up in headless
+// Chromium with the keyboard alone, keeping a screenshot of each page in
+// testdata/screenshots.
+func TestBrowserKeyboardOnly(t *testing.T) {
+	f := newFixture(t)
+	const ext = "crm-browser-1"
+	sub := f.d.Subject(t, ext, "EU-DE")
+	f.d.Grant(t, sub, "ai-training")
+	ctxPipe := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_pipe", Role: likeness.RolePipeline})
+	if _, err := f.d.Vault.Ingest(ctxPipe, &vault.Upload{SubjectID: sub, Purpose: "ai-training", Category: "voice",
+		ContentType: "audio/wav", Body: bytes.NewReader(likenesstest.WAV("console", 100))}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancelT := context.WithTimeout(likenesstest.Browser(t, 1100, 900), 30*time.Second)
+	defer cancelT()
+	shot := likenesstest.Screenshot
+	// tabTo presses Tab until the element with id has the focus.
+	tabTo := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for range 30 {
+				if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
+					return err
+				}
+				ok, err := chromedp.Evaluate[bool](`document.activeElement && document.activeElement.id === "`+id+`"`)(ctx, tg)
+				if err != nil {
+					return err
+				}
+				if ok {
+					return nil
+				}
+			}
+			t.Fatalf("Tab never reached #%s", id)
+			return nil
+		})
+	}
+	var overview, person string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#key`)),
+		shot("console-login"),
+		tabTo("key"),
+		chromedp.KeyEvent(f.keys[likeness.RoleAuditor]),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"]`)), // signed in
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			s, err := chromedp.Text(chromedp.CSS(`main`))(ctx, tg)
+			overview = s
+			return err
+		}),
+		shot("console-overview"),
+		chromedp.Navigate(f.srv.URL+"/console/subjects"),
+		chromedp.WaitVisible(chromedp.CSS(`#external_id`)),
+		tabTo("external_id"),
+		chromedp.KeyEvent(ext),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`table`)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			s, err := chromedp.Text(chromedp.CSS(`main`))(ctx, tg)
+			person = s
+			return err
+		}),
+		shot("console-subject"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(overview, "Sign in") || !strings.Contains(person, sub) || !strings.Contains(person, "Train our portrait and voice AI models") {
+		t.Fatalf("after signing in with the keyboard:\noverview: %.300s\nperson: %.300s", overview, person)
+	}
+}

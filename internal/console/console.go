@@ -1,0 +1,217 @@
+// Package console serves the privacy officer's operator console under
+// /console: an overview of the deployment, a subject's consent, assets and
+// access log, consents due for renewal, training datasets and their
+// representation audits, and dead-letter deliveries to downstream systems.
+// Pages are server-rendered in English or German (one file per language
+// under i18n), need no JavaScript, and load nothing from elsewhere.
+//
+// An operator signs in by pasting an API key of role admin or auditor; the
+// key is compared by its SHA-256 and never kept. The session is a stateless
+// cookie (key id, role, expiry, random nonce) signed with HMAC-SHA256 under
+// a key derived from Config.Key, so every replica holding the key accepts
+// it; each request also checks that the key is still on record and not
+// revoked. Every POST form carries a CSRF token, an HMAC of the session
+// (or, on the sign-in form, of a pre-session nonce cookie). Auditors read;
+// only admins act (retrying dead letters).
+package console
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"likeness"
+	"likeness/internal/consent"
+	"likeness/internal/dataset"
+	"likeness/internal/i18n"
+	"likeness/internal/ratelimit"
+	"likeness/internal/signed"
+	"likeness/internal/vault"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets/*
+var assetFS embed.FS
+
+//go:embed i18n/*.json
+var i18nFS embed.FS
+
+// SessionTTL is how long a console session lasts after sign-in.
+const SessionTTL = 30 * time.Minute
+
+// Config holds what a Handler is built from. Consent, Vault, Store and a
+// Key of at least 32 bytes are required.
+type Config struct {
+	Consent  *consent.Service
+	Vault    *vault.Vault
+	Datasets *dataset.Service // nil: the datasets pages say datasets are not enabled
+	Store    likeness.Store
+	// Key signs session cookies and CSRF tokens. Every replica must share
+	// it. The console derives its own subkey, so the key web uses may be
+	// passed here too.
+	Key []byte
+
+	// ClientIP names the client of a request for the sign-in rate limit;
+	// default the host of RemoteAddr. Behind a proxy, return the forwarded
+	// address.
+	ClientIP func(*http.Request) string
+	// SecureCookies forces the Secure attribute (behind a TLS-terminating
+	// proxy); cookies are always Secure when the request came over TLS.
+	SecureCookies bool
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Handler serves the console. Build it with New; it is safe for concurrent use.
+type Handler struct {
+	cfg     Config
+	signer  *signed.Signer
+	now     func() time.Time
+	log     *slog.Logger
+	tr      *i18n.Set
+	pages   *pages
+	limiter *ratelimit.PerClient
+	mux     *http.ServeMux
+}
+
+// New builds a Handler. It panics on a missing service or a short key,
+// since either is a wiring mistake.
+func New(cfg Config) *Handler {
+	if cfg.Consent == nil || cfg.Vault == nil || cfg.Store == nil {
+		panic("console: Config.Consent, Config.Vault and Config.Store are required")
+	}
+	if len(cfg.Key) < 32 {
+		panic("console: Config.Key must be at least 32 bytes")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = ratelimit.RemoteHost
+	}
+	tr, err := i18n.Load(i18nFS)
+	if err != nil {
+		panic("console: " + err.Error())
+	}
+	// A subkey of its own, so sharing web's cookie key cannot turn a
+	// portal cookie into a console one.
+	m := hmac.New(sha256.New, cfg.Key)
+	m.Write([]byte("likeness console session key v1"))
+	h := &Handler{cfg: cfg, signer: signed.New(m.Sum(nil)), now: cfg.Now, log: cfg.Logger, tr: tr, pages: mustParsePages(),
+		// Sign-in: a burst of 10 attempts, then one every 6 seconds per IP.
+		limiter: ratelimit.New(rate.Every(6*time.Second), 10)}
+	h.mux = http.NewServeMux()
+	h.Register(h.mux)
+	return h
+}
+
+// Register adds the console's routes, all under /console, to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("GET /console/login", h.public(h.loginForm))
+	mux.Handle("POST /console/login", h.public(h.login))
+	mux.Handle("POST /console/logout", h.action(false, h.logout))
+	mux.Handle("GET /console", h.page(h.overview))
+	mux.Handle("GET /console/{$}", h.page(h.overview))
+	mux.Handle("GET /console/subjects", h.page(h.subjects))
+	mux.Handle("GET /console/renewals", h.page(h.renewals))
+	mux.Handle("GET /console/obligations", h.page(h.obligations))
+	mux.Handle("GET /console/audit", h.page(h.audit))
+	mux.Handle("GET /console/datasets", h.page(h.datasets))
+	mux.Handle("GET /console/datasets/{id}/audit", h.page(h.datasetAudit))
+	mux.Handle("GET /console/events", h.page(h.events))
+	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
+	mux.Handle("GET /console/assets/{name}", http.HandlerFunc(serveAsset))
+	mux.Handle("/console/", h.public(h.notFound))
+}
+
+// ServeHTTP serves the console alone (Register adds it to a shared mux).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func setSecurityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// public serves a page that needs no session.
+func (h *Handler) public(fn http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w)
+		fn(w, r)
+	})
+}
+
+// page serves a GET page to a signed-in operator; anyone else is sent to
+// the sign-in form.
+func (h *Handler) page(fn func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w)
+		s, ok := h.session(r)
+		if !ok {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		fn(w, r, s)
+	})
+}
+
+// action serves a POST form: it needs a session, a valid CSRF token and,
+// if adminOnly, the admin role; otherwise 403 and nothing changes.
+func (h *Handler) action(adminOnly bool, fn func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w)
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			h.message(w, r, nil, http.StatusBadRequest, "error.title", "error.form")
+			return
+		}
+		s, ok := h.session(r)
+		if !ok || !h.validCSRF(r.PostForm.Get("csrf"), s.payload) {
+			h.message(w, r, s, http.StatusForbidden, "error.forbidden.title", "error.csrf")
+			return
+		}
+		if adminOnly && s.Role != likeness.RoleAdmin {
+			h.log.Warn("console: action refused to non-admin", "path", r.URL.Path, "key_id", s.KeyID, "role", s.Role)
+			h.message(w, r, s, http.StatusForbidden, "error.forbidden.title", "error.adminonly")
+			return
+		}
+		fn(w, r, s)
+	})
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	s, _ := h.session(r)
+	h.message(w, r, s, http.StatusNotFound, "error.notfound.title", "error.notfound")
+}
+
+// failed renders a service error: the domain message for known codes, a
+// generic one (with the detail in the log) for anything else.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, s *session, op string, err error) {
+	code := likeness.ErrorCode(err)
+	switch code {
+	case likeness.ENOTFOUND:
+		h.message(w, r, s, http.StatusNotFound, "error.notfound.title", "error.notfound")
+	case likeness.EGONE:
+		h.message(w, r, s, http.StatusGone, "error.gone.title", "error.gone")
+	case likeness.EINVALID:
+		h.render(w, r, s, http.StatusBadRequest, "message", &view{Title: "error.title", Data: &messageView{Title: "error.title", Detail: likeness.ErrorMessage(err)}})
+	default:
+		h.log.Error("console: "+op, "err", err)
+		h.message(w, r, s, http.StatusInternalServerError, "error.title", "error.internal")
+	}
+}

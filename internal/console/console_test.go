@@ -1,0 +1,568 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"likeness"
+	"likeness/internal/console"
+	"likeness/internal/dataset"
+	"likeness/internal/httpapi"
+	"likeness/internal/incidents"
+	"likeness/internal/likenesstest"
+	"likeness/internal/requests"
+	"likeness/internal/vault"
+)
+
+type fixture struct {
+	t   *testing.T
+	d   *likenesstest.Deployment
+	ds  *dataset.Service
+	srv *httptest.Server
+	// secrets of one key per role
+	keys map[likeness.Role]string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	d := likenesstest.New(t, likenesstest.Options{})
+	ds, err := dataset.New(dataset.Config{Store: d.Store, Consent: d.Consent, Vault: d.Vault, KEK: d.KEK, Now: d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	h := console.New(console.Config{Consent: d.Consent, Vault: d.Vault, Datasets: ds, Store: d.Store, Key: key, Now: d.Clock.Now})
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, d: d, ds: ds, srv: srv, keys: map[likeness.Role]string{}}
+	for _, r := range []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor, likeness.RoleCollector, likeness.RolePipeline} {
+		_, secret, err := httpapi.CreateAPIKey(context.Background(), d.Store, "test-"+string(r), r, d.Clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.keys[r] = secret
+	}
+	return f
+}
+
+type client struct {
+	f  *fixture
+	hc *http.Client
+}
+
+func (f *fixture) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{f: f, hc: &http.Client{Jar: jar}}
+}
+
+type page struct {
+	status int
+	body   string
+	url    *url.URL
+	header http.Header
+}
+
+func (c *client) do(req *http.Request) page {
+	c.f.t.Helper()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return page{status: resp.StatusCode, body: string(b), url: resp.Request.URL, header: resp.Header}
+}
+
+func (c *client) get(path string) page {
+	c.f.t.Helper()
+	req, _ := http.NewRequest("GET", c.f.srv.URL+path, nil)
+	return c.do(req)
+}
+
+func (c *client) post(path string, form url.Values) page {
+	c.f.t.Helper()
+	req, _ := http.NewRequest("POST", c.f.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, p page) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no CSRF token on %s", p.url)
+	}
+	return m[1]
+}
+
+// login signs in with secret and returns the page it lands on.
+func (c *client) login(secret string) page {
+	c.f.t.Helper()
+	form := c.get("/console/login")
+	return c.post("/console/login", url.Values{"csrf": {csrfOf(c.f.t, form)}, "key": {secret}})
+}
+
+func (c *client) signedIn(role likeness.Role) *client {
+	c.f.t.Helper()
+	p := c.login(c.f.keys[role])
+	if p.status != 200 || p.url.Path != "/console" {
+		c.f.t.Fatalf("login as %s: %d at %s\n%s", role, p.status, p.url, p.body)
+	}
+	return c
+}
+
+func (c *client) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(c.f.srv.URL + "/console")
+	for _, ck := range c.hc.Jar.Cookies(u) {
+		if ck.Name == "likeness_console" {
+			return ck
+		}
+	}
+	return nil
+}
+
+func contains(t *testing.T, p page, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(p.body, w) {
+			t.Errorf("%s: page does not contain %q", p.url.Path, w)
+		}
+	}
+}
+
+func TestAdminSignsInAndSeesOverview(t *testing.T) {
+	f := newFixture(t)
+	sub := f.d.Subject(t, "user-1", "EU-DE")
+	f.d.Grant(t, sub, "ai-training")
+
+	c := f.client()
+	p := c.login(f.keys[likeness.RoleAdmin])
+	if p.status != 200 || p.url.Path != "/console" {
+		t.Fatalf("login: %d at %s", p.status, p.url)
+	}
+	contains(t, p, "Overview", "Subjects in the decision index", "Ledger events", "Dead-letter deliveries", "<dd class=\"value\">1</dd>")
+	if got := p.header.Get("Content-Security-Policy"); got != "default-src 'self'; frame-ancestors 'none'; form-action 'self'" {
+		t.Errorf("CSP = %q", got)
+	}
+	if got := p.header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("Referrer-Policy = %q", got)
+	}
+	if strings.Contains(p.body, "<script") || strings.Contains(p.body, "style=") || strings.Contains(p.body, "<style") {
+		t.Error("page has inline script or style")
+	}
+	if strings.Contains(p.body, f.keys[likeness.RoleAdmin]) {
+		t.Error("page shows the API key")
+	}
+
+	// The cookie's attributes, seen on the raw sign-in response.
+	raw := f.client()
+	form := raw.get("/console/login")
+	raw.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp2 := raw.post("/console/login", url.Values{"csrf": {csrfOf(t, form)}, "key": {f.keys[likeness.RoleAdmin]}})
+	if resp2.status != http.StatusSeeOther {
+		t.Fatalf("sign-in answered %d", resp2.status)
+	}
+	var found bool
+	for _, sc := range resp2.header.Values("Set-Cookie") {
+		if !strings.HasPrefix(sc, "likeness_console=") {
+			continue
+		}
+		found = true
+		for _, attr := range []string{"Path=/console", "HttpOnly", "SameSite=Strict", "Max-Age=1800"} {
+			if !strings.Contains(sc, attr) {
+				t.Errorf("session cookie %q lacks %s", sc, attr)
+			}
+		}
+		if strings.Contains(sc, f.keys[likeness.RoleAdmin]) {
+			t.Error("session cookie carries the key")
+		}
+	}
+	if !found {
+		t.Fatal("no session cookie set")
+	}
+
+	// The stylesheet is served from the console itself.
+	css := c.get("/console/assets/console.css")
+	if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet: %d %s", css.status, css.header.Get("Content-Type"))
+	}
+}
+
+func TestOnlyAdminAndAuditorKeysSignIn(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name   string
+		secret string
+		status int
+	}{
+		{"pipeline", f.keys[likeness.RolePipeline], http.StatusForbidden},
+		{"collector", f.keys[likeness.RoleCollector], http.StatusForbidden},
+		{"unknown", "lk_not_a_key", http.StatusUnauthorized},
+		{"empty", "", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.client()
+			p := c.login(tc.secret)
+			if p.status != tc.status || p.url.Path != "/console/login" {
+				t.Fatalf("got %d at %s, want %d", p.status, p.url.Path, tc.status)
+			}
+			if c.sessionCookie() != nil {
+				t.Fatal("a session cookie was set")
+			}
+			if p := c.get("/console"); p.url.Path != "/console/login" {
+				t.Fatalf("overview reachable: %s", p.url)
+			}
+		})
+	}
+	c := f.client()
+	if p := c.login(f.keys[likeness.RoleAuditor]); p.url.Path != "/console" {
+		t.Fatalf("auditor cannot sign in: %d at %s", p.status, p.url)
+	}
+}
+
+func TestForgedCookieIsRefused(t *testing.T) {
+	f := newFixture(t)
+	c := f.client().signedIn(likeness.RoleAuditor)
+	ck := c.sessionCookie()
+	p64, mac, _ := strings.Cut(ck.Value, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(p64)
+	// Promote the session to admin, keeping the signature.
+	forged := base64.RawURLEncoding.EncodeToString(bytes.Replace(payload, []byte("|auditor|"), []byte("|admin|"), 1)) + "." + mac
+	for name, val := range map[string]string{"edited": forged, "garbage": "x.y", "unsigned": p64} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", f.srv.URL+"/console", nil)
+			req.AddCookie(&http.Cookie{Name: "likeness_console", Value: val})
+			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/login" {
+				t.Fatalf("forged cookie: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+func TestSessionExpiresAfterThirtyMinutes(t *testing.T) {
+	f := newFixture(t)
+	c := f.client().signedIn(likeness.RoleAdmin)
+	f.d.Clock.Add(console.SessionTTL + time.Second)
+	if p := c.get("/console"); p.url.Path != "/console/login" {
+		t.Fatalf("expired session still opens the console: %s", p.url)
+	}
+}
+
+func TestSubjectPageShowsStatesHistoryAssetsAndAccess(t *testing.T) {
+	f := newFixture(t)
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_pipe", Role: likeness.RolePipeline})
+	const ext = "crm-4711@example"
+	sub := f.d.Subject(t, ext, "EU-DE")
+	evs := f.d.Grant(t, sub, "ai-training")
+	a, err := f.d.Vault.Ingest(ctx, &vault.Upload{SubjectID: sub, Purpose: "ai-training", Category: "voice", ContentType: "audio/wav",
+		Body: bytes.NewReader(likenesstest.WAV("console", 200))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := f.d.Vault.Open(ctx, &vault.Access{AssetID: a.ID, Purpose: "ai-training", Recipient: "acme-ml", Country: "DE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if _, _, err := f.d.Vault.Open(ctx, &vault.Access{AssetID: a.ID, Purpose: "marketing-personalization", Recipient: "acme-marketing", Country: "DE"}); err == nil {
+		t.Fatal("access without consent was allowed")
+	}
+
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/subjects?external_id=" + url.QueryEscape(ext))
+	if p.status != 200 {
+		t.Fatalf("lookup: %d\n%s", p.status, p.body)
+	}
+	contains(t, p, sub, "Train our portrait and voice AI models", `badge-active`, "grant", "checkbox", evs[0].ID,
+		a.ID, "voice", "key_pipe", "acme-ml", "allowed", "denied", "Access log", "Live assets", "Consent history")
+	if n := strings.Count(p.body, ext); n != 1 {
+		t.Errorf("external id appears %d times, want once (the search box)", n)
+	}
+	if !strings.Contains(p.body, `value="`+ext+`"`) {
+		t.Error("the search box does not keep what was typed")
+	}
+	for _, l := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(p.body, -1) {
+		if strings.Contains(l[1], "4711") {
+			t.Errorf("a link carries the external id: %s", l[1])
+		}
+	}
+
+	// Linked from other pages by the pseudonymous id.
+	if p := c.get("/console/subjects?id=" + sub); p.status != 200 || !strings.Contains(p.body, a.ID) {
+		t.Errorf("lookup by id: %d", p.status)
+	}
+	if p := c.get("/console/subjects?external_id=nobody"); p.status != 404 || !strings.Contains(p.body, "No subject has this id") {
+		t.Errorf("unknown subject: %d", p.status)
+	}
+}
+
+func TestErasedSubjectShowsOnlyErased(t *testing.T) {
+	f := newFixture(t)
+	sub := f.d.Subject(t, "gone-1", "EU-DE")
+	f.d.Grant(t, sub, "ai-training")
+	if _, err := f.d.Consent.EraseSubject(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client().signedIn(likeness.RoleAdmin)
+	p := c.get("/console/subjects?id=" + sub)
+	if p.status != http.StatusGone {
+		t.Fatalf("lookup by id: %d, want 410", p.status)
+	}
+	contains(t, p, "badge-erased", "was erased")
+	if strings.Contains(p.body, "<table") || strings.Contains(p.body, "<code>"+sub) {
+		t.Error("an erased subject's page shows more than that it was erased")
+	}
+	// Erasure unlinks the organization's user id: it finds no one.
+	p = c.get("/console/subjects?external_id=gone-1")
+	if p.status != http.StatusNotFound || strings.Contains(p.body, sub) || strings.Contains(p.body, "<table") {
+		t.Fatalf("lookup by external id after erasure: %d", p.status)
+	}
+}
+
+func TestRenewalsListGrantPastElevenMonths(t *testing.T) {
+	f := newFixture(t)
+	sub := f.d.Subject(t, "renew-me", "EU-DE")
+	f.d.Grant(t, sub, "ai-training", "voice-transcription")
+	f.d.Clock.Set(likenesstest.Start.AddDate(0, 11, 5))
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/renewals")
+	if p.status != 200 {
+		t.Fatalf("renewals: %d", p.status)
+	}
+	contains(t, p, sub, "Train our portrait and voice AI models", `value="30d"`)
+	if strings.Contains(p.body, "Transcribe your calls") {
+		t.Error("a purpose without renew_every is listed")
+	}
+	if p := c.get("/console"); !strings.Contains(p.body, `<a href="/console/renewals">1</a>`) {
+		t.Error("the overview does not count the consent due")
+	}
+	if p := c.get("/console/renewals?within=1d"); strings.Contains(p.body, sub) {
+		t.Error("a one-day window lists a consent due in 25 days")
+	}
+	if p := c.get("/console/renewals?within=soon"); p.status != 400 {
+		t.Errorf("bad window: %d", p.status)
+	}
+}
+
+// deadLetter grants consent (which enqueues consent.granted) and gives up on
+// its delivery to sink.
+func deadLetter(t *testing.T, f *fixture, sink string) string {
+	t.Helper()
+	ctx := context.Background()
+	sub := f.d.Subject(t, "dl-"+sink, "EU-DE")
+	f.d.Grant(t, sub, "ai-training")
+	ds, err := f.d.Store.ClaimDeliveries(ctx, sink, f.d.Clock.Now(), 10)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("claim: %v (%d)", err, len(ds))
+	}
+	for _, d := range ds {
+		if err := f.d.Store.MarkFailed(ctx, sink, d.Message.ID, 8, f.d.Clock.Now(), "webhook answered 500", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ds[0].Message.ID
+}
+
+func TestOnlyAdminRetriesDeadLetters(t *testing.T) {
+	f := newFixture(t)
+	msg := deadLetter(t, f, "webhook")
+
+	aud := f.client().signedIn(likeness.RoleAuditor)
+	p := aud.get("/console/events")
+	contains(t, p, msg, "webhook", "webhook answered 500", "Only admins can retry")
+	if strings.Contains(p.body, "/console/events/retry") {
+		t.Error("an auditor sees a retry button")
+	}
+	tok := csrfOf(t, p) // the sign-out form's token: a valid one for this session
+	if p := aud.post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"webhook"}, "msg_id": {msg}}); p.status != http.StatusForbidden {
+		t.Fatalf("auditor retry: %d, want 403", p.status)
+	}
+	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 1 {
+		t.Fatalf("auditor's retry changed the outbox: %d dead", len(dead))
+	}
+
+	adm := f.client().signedIn(likeness.RoleAdmin)
+	p = adm.get("/console/events")
+	contains(t, p, `action="/console/events/retry"`, msg)
+	p = adm.post("/console/events/retry", url.Values{"csrf": {csrfOf(t, p)}, "sink": {"webhook"}, "msg_id": {msg}})
+	if p.status != 200 || p.url.Path != "/console/events" {
+		t.Fatalf("admin retry: %d at %s", p.status, p.url)
+	}
+	contains(t, p, "queued again", "No dead-letter deliveries")
+	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 0 {
+		t.Fatalf("%d dead after retry", len(dead))
+	}
+}
+
+func TestPostWithoutCSRFIsForbidden(t *testing.T) {
+	f := newFixture(t)
+	msg := deadLetter(t, f, "nats")
+	adm := f.client().signedIn(likeness.RoleAdmin)
+	for _, tok := range []string{"", "forged"} {
+		if p := adm.post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.status != http.StatusForbidden {
+			t.Errorf("retry with csrf %q: %d", tok, p.status)
+		}
+		if p := adm.post("/console/logout", url.Values{"csrf": {tok}}); p.status != http.StatusForbidden {
+			t.Errorf("logout with csrf %q: %d", tok, p.status)
+		}
+	}
+	// Another session's token is no good either.
+	other := f.client().signedIn(likeness.RoleAdmin)
+	tok := csrfOf(t, other.get("/console/events"))
+	if p := adm.post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.status != http.StatusForbidden {
+		t.Errorf("retry with another session's token: %d", p.status)
+	}
+	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 1 {
+		t.Fatal("a refused POST changed the outbox")
+	}
+	// The sign-in form needs its token too.
+	c := f.client()
+	if p := c.post("/console/login", url.Values{"key": {f.keys[likeness.RoleAdmin]}}); p.status != http.StatusForbidden {
+		t.Errorf("sign-in without token: %d", p.status)
+	}
+	// Signing out with the token ends the session.
+	p := adm.post("/console/logout", url.Values{"csrf": {csrfOf(t, adm.get("/console"))}})
+	if p.url.Path != "/console/login" {
+		t.Fatalf("logout landed on %s", p.url)
+	}
+	if p := adm.get("/console"); p.url.Path != "/console/login" {
+		t.Fatal("still signed in after signing out")
+	}
+}
+
+func TestSignInIsRateLimited(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	var last int
+	for range 12 {
+		last = c.post("/console/login", url.Values{"key": {"guess"}}).status
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("12th attempt: %d, want 429", last)
+	}
+}
+
+func TestGermanPages(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	p := c.get("/console/login?lang=de")
+	contains(t, p, `<html lang="de">`, "Anmelden", "API-Schlüssel")
+	c.signedIn(likeness.RoleAdmin)
+	p = c.get("/console") // the choice is remembered
+	contains(t, p, `<html lang="de">`, "Übersicht", "Abmelden", `hreflang="en"`)
+	if p.header.Get("Content-Language") != "de" {
+		t.Errorf("Content-Language = %q", p.header.Get("Content-Language"))
+	}
+	p = c.get("/console/events?lang=en")
+	contains(t, p, `<html lang="en">`, "Dead letters")
+}
+
+func TestDatasetsAndAudit(t *testing.T) {
+	f := newFixture(t)
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_pipe", Role: likeness.RolePipeline})
+	var subs []string
+	for _, ext := range []string{"ds-1", "ds-2"} {
+		sub := f.d.Subject(t, ext, "EU-DE")
+		f.d.Grant(t, sub, "ai-training")
+		if _, err := f.d.Vault.Ingest(ctx, &vault.Upload{SubjectID: sub, Purpose: "ai-training", Category: "voice", ContentType: "audio/wav",
+			Body: bytes.NewReader(likenesstest.WAV(ext, 400))}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.ds.PutAttributes(ctx, sub, "ai-training", map[string]string{"gender": "female"}); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	v, err := f.ds.Build(ctx, &dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"voice"}, Recipient: "acme-ml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ds.RegisterModel(ctx, "voice-v1", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.d.Consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: subs[0], Purpose: "ai-training"}); err != nil {
+		t.Fatal(err)
+	}
+
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/datasets")
+	contains(t, p, v.ID, "badge-tainted", "a member withdrew consent", "voice-v1")
+	p = c.get("/console/datasets/" + v.ID + "/audit?target=" + url.QueryEscape(`{"gender":{"female":0.5,"male":0.5}}`))
+	if p.status != 200 {
+		t.Fatalf("audit: %d\n%s", p.status, p.body)
+	}
+	contains(t, p, "Gender", "suppressed", "under-represented")
+	if p := c.get("/console/datasets/" + v.ID + "/audit?target=nope"); p.status != 400 {
+		t.Errorf("bad target: %d", p.status)
+	}
+	if p := c.get("/console/datasets/ds_nope/audit"); p.status != 404 {
+		t.Errorf("unknown dataset: %d", p.status)
+	}
+	if p := c.get("/console"); !strings.Contains(p.body, "badge-tainted") {
+		t.Error("overview does not count datasets by status")
+	}
+}
+
+func TestDeadlinesPageFlagsOverdueRequestsAndBreaches(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sub := f.d.Subject(t, "asks", "EU-DE")
+	rs, err := requests.New(requests.Config{Store: f.d.Store, Consent: f.d.Consent, Now: f.d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := rs.Open(ctx, sub, likeness.RequestAccess, "email", "", f.d.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := incidents.New(incidents.Config{Store: f.d.Store, Policy: f.d.Consent.Policy, Now: f.d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Open(ctx, "Laptop lost", "An unencrypted laptop was lost.", f.d.Clock.Now(), likeness.IncidentScope{Categories: []string{"voice"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/obligations")
+	contains(t, p, req.ID, "Laptop lost", "in time")
+	if strings.Contains(p.body, "overdue") {
+		t.Fatal("fresh obligations shown as overdue")
+	}
+	f.d.Clock.Add(40 * 24 * time.Hour)            // past the GDPR month and the 72 hours
+	c = f.client().signedIn(likeness.RoleAuditor) // the old session has expired
+	p = c.get("/console/obligations")
+	if n := strings.Count(p.body, "badge-dead"); n != 2 {
+		t.Fatalf("%d overdue badges, want 2 (the request and the breach)", n)
+	}
+	home := c.get("/console")
+	contains(t, home, "Requests overdue", "Breaches open")
+}
+
+func TestAuditLogPageShowsOperatorActions(t *testing.T) {
+	f := newFixture(t)
+	c := f.client().signedIn(likeness.RoleAuditor)
+	p := c.get("/console/audit")
+	contains(t, p, "Audit log", "console: sign in", "auditor")
+}

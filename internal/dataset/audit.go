@@ -1,0 +1,249 @@
+package dataset
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"likeness"
+	"likeness/internal/anonymize"
+	"likeness/internal/keys"
+)
+
+// Attributes are the self-declared attributes a representation audit
+// counts. Each is optional; values are short labels the collector defines
+// (e.g. age_band "25-34", skin_tone "monk-5", language "de-AT").
+var Attributes = []string{"age_band", "gender", "skin_tone", "language"}
+
+func attributesAD(subjectID, purpose string) []byte {
+	return []byte("subject-attributes:" + subjectID + ":" + purpose)
+}
+
+// PutAttributes stores a subject's self-declared attributes, sealed under
+// the subject's own data key (so erasure makes them unreadable), for use in
+// the representation audits of purpose's datasets. They are accepted only
+// while the subject holds an active consent to purpose: the person shares
+// them as part of that consent, and a withdrawal ends their use (audits
+// skip subjects whose consent is no longer active).
+func (s *Service) PutAttributes(ctx context.Context, subjectID, purpose string, attrs map[string]string) error {
+	sub, err := s.consent.Subject(ctx, subjectID)
+	if err != nil {
+		return err
+	}
+	p := s.consent.Policy()
+	if _, ok := p.Purpose(purpose); !ok {
+		return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", purpose, p.PurposeIDs)
+	}
+	if len(attrs) == 0 {
+		return likeness.Errorf(likeness.EINVALID, "attributes is empty: give at least one of %v", Attributes)
+	}
+	for k, v := range attrs {
+		if !slices.Contains(Attributes, k) {
+			return likeness.Errorf(likeness.EINVALID, "unknown attribute %q; use %v", k, Attributes)
+		}
+		if !validLabel(v) {
+			return likeness.Errorf(likeness.EINVALID, "attribute %s: value must be 1–32 characters of letters, digits and - _ . + (got %d characters)", k, len(v))
+		}
+	}
+	if st, _ := s.consent.Engine().State(sub.ID, purpose, s.now()); st != likeness.StateActive {
+		return &likeness.DeniedError{Message: fmt.Sprintf("the subject has no active consent to %q; attributes are shared only under it", purpose),
+			Reasons: []string{string(st)}}
+	}
+	plain, err := json.Marshal(attrs)
+	if err != nil {
+		return err
+	}
+	dek, err := s.consent.SubjectKey(ctx, sub.ID)
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(dek)
+	sealed, err := keys.Seal(dek, plain, attributesAD(sub.ID, purpose), s.rand)
+	if err != nil {
+		return fmt.Errorf("dataset: seal attributes: %w", err)
+	}
+	return s.datasets.PutSubjectAttributes(ctx, sub.ID, purpose, sealed, s.now().UTC())
+}
+
+func validLabel(v string) bool {
+	if len(v) == 0 || len(v) > 32 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+// Target is the distribution an operator wants: attribute → group → share.
+type Target map[string]map[string]float64
+
+// Check reports a malformed target.
+func (t Target) Check() error {
+	for attr, groups := range t {
+		if !slices.Contains(Attributes, attr) {
+			return likeness.Errorf(likeness.EINVALID, "target names unknown attribute %q; use %v", attr, Attributes)
+		}
+		sum := 0.0
+		for g, share := range groups {
+			if !validLabel(g) || share < 0 || share > 1 || math.IsNaN(share) {
+				return likeness.Errorf(likeness.EINVALID, "target %s.%s: shares are numbers from 0 to 1", attr, g)
+			}
+			sum += share
+		}
+		if sum > 1.0001 {
+			return likeness.Errorf(likeness.EINVALID, "target shares of %s add up to %.3f, more than 1", attr, sum)
+		}
+	}
+	return nil
+}
+
+// Group is one cell of an audit. Suppressed cells count fewer than k
+// subjects (or would let one be derived) and show no count or share.
+type Group struct {
+	Value            string   `json:"value"`
+	Count            *int     `json:"count,omitempty"`
+	Share            *float64 `json:"share,omitempty"`
+	Target           *float64 `json:"target,omitempty"`
+	UnderRepresented bool     `json:"under_represented"`
+	Suppressed       bool     `json:"suppressed"`
+}
+
+// AttributeReport is the audit of one attribute.
+type AttributeReport struct {
+	Attribute string  `json:"attribute"`
+	Declared  *int    `json:"declared,omitempty"` // subjects who declared it; hidden under k
+	Groups    []Group `json:"groups"`
+}
+
+// Report is a representation audit of one dataset version.
+type Report struct {
+	DatasetID  string            `json:"dataset_id"`
+	Version    int               `json:"version"`
+	K          int               `json:"k"`
+	Threshold  float64           `json:"threshold"` // a group is under-represented below target × this
+	Attributes []AttributeReport `json:"attributes"`
+}
+
+// UnderRepresentedBelow is the fraction of its target share under which a
+// group is flagged.
+const UnderRepresentedBelow = 0.8
+
+// Audit reports each group's share of the dataset's subjects per attribute
+// against target, counting only subjects who declared attributes under the
+// dataset's purpose and still hold an active consent to it. Cells under
+// the dataset's k are suppressed; a group with a target share is flagged
+// when its share is under target × 0.8 (also when suppressed).
+func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report, error) {
+	if err := target.Check(); err != nil {
+		return nil, err
+	}
+	d, err := s.dataset(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	members, err := s.datasets.DatasetMembers(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	k := max(d.Profile.K, 2)
+	counts := map[string]map[string]int{}
+	for _, a := range Attributes {
+		counts[a] = map[string]int{}
+	}
+	seen := map[string]bool{}
+	now := s.now()
+	for _, m := range members {
+		if seen[m.SubjectID] {
+			continue
+		}
+		seen[m.SubjectID] = true
+		if st, _ := s.consent.Engine().State(m.SubjectID, d.Purpose, now); st != likeness.StateActive {
+			continue
+		}
+		attrs, err := s.attributes(ctx, m.SubjectID, d.Purpose)
+		if err != nil {
+			return nil, err
+		}
+		for a, v := range attrs {
+			if c, ok := counts[a]; ok {
+				c[v]++
+			}
+		}
+	}
+	r := &Report{DatasetID: d.ID, Version: d.Version, K: k, Threshold: UnderRepresentedBelow, Attributes: []AttributeReport{}}
+	for _, a := range Attributes {
+		c := counts[a]
+		if len(c) == 0 && len(target[a]) == 0 {
+			continue
+		}
+		for g := range target[a] {
+			if _, ok := c[g]; !ok {
+				c[g] = 0
+			}
+		}
+		declared := 0
+		for _, n := range c {
+			declared += n
+		}
+		hidden := anonymize.Suppress(c, k)
+		ar := AttributeReport{Attribute: a, Groups: []Group{}}
+		if declared >= k {
+			ar.Declared = &declared
+		}
+		for g, n := range c {
+			grp := Group{Value: g, Suppressed: hidden[g]}
+			share := 0.0
+			if declared > 0 {
+				share = float64(n) / float64(declared)
+			}
+			if !grp.Suppressed {
+				n, share := n, share
+				grp.Count, grp.Share = &n, &share
+			}
+			if t, ok := target[a][g]; ok {
+				t := t
+				grp.Target = &t
+				grp.UnderRepresented = share < t*UnderRepresentedBelow
+			}
+			ar.Groups = append(ar.Groups, grp)
+		}
+		sort.Slice(ar.Groups, func(i, j int) bool { return ar.Groups[i].Value < ar.Groups[j].Value })
+		r.Attributes = append(r.Attributes, ar)
+	}
+	return r, nil
+}
+
+// attributes opens a subject's attributes for purpose; none if they shared
+// none or their key is destroyed.
+func (s *Service) attributes(ctx context.Context, subjectID, purpose string) (map[string]string, error) {
+	sealed, err := s.datasets.SubjectAttributes(ctx, subjectID, purpose)
+	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	dek, err := s.consent.SubjectKey(ctx, subjectID)
+	if likeness.ErrorCode(err) == likeness.EGONE {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe(dek)
+	plain, err := keys.Open(dek, sealed, attributesAD(subjectID, purpose))
+	if err != nil {
+		return nil, fmt.Errorf("dataset: open attributes: %w", err)
+	}
+	var attrs map[string]string
+	if err := json.Unmarshal(plain, &attrs); err != nil {
+		return nil, fmt.Errorf("dataset: decode attributes: %w", err)
+	}
+	return attrs, nil
+}

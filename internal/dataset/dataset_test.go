@@ -1,0 +1,499 @@
+package dataset_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"likeness"
+	"likeness/internal/consent"
+	"likeness/internal/dataset"
+	"likeness/internal/likenesstest"
+	"likeness/internal/sqlstore"
+	"likeness/internal/storetest"
+	"likeness/internal/vault"
+	"likeness/policy"
+)
+
+// fixture is a deployment on a real database, vault and engine.
+type fixture struct {
+	t     *testing.T
+	ctx   context.Context
+	store *sqlstore.DB
+	svc   *consent.Service
+	vault *vault.Vault
+	ds    *dataset.Service
+	clock *likenesstest.Clock
+	out   string
+	// everything that identifies a person or a record inside the vault
+	raw map[string][]string // subject id → its ids (subject, external, assets, events)
+}
+
+func newFixture(t *testing.T, dsn string, p *policy.Policy) *fixture {
+	t.Helper()
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_test", Role: likeness.RoleAdmin})
+	d := likenesstest.New(t, likenesstest.Options{DSN: dsn, Policy: p})
+	store, kek, c := d.Store, d.KEK, d.Clock
+	f := &fixture{t: t, ctx: ctx, store: store, clock: c, out: filepath.Join(d.Dir, "out"), raw: map[string][]string{},
+		svc: d.Consent, vault: d.Vault}
+	var err error
+	f.ds, err = dataset.New(dataset.Config{Store: store, Consent: f.svc, Vault: f.vault, KEK: kek, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// subject creates a subject who consents to purposes.
+func (f *fixture) subject(ext string, purposes ...string) string {
+	f.t.Helper()
+	sub, _, err := f.svc.CreateSubject(f.ctx, ext, "en", "EU-DE")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.raw[sub.ID] = append(f.raw[sub.ID], sub.ID, ext, sub.ExternalHash)
+	if len(purposes) > 0 {
+		n, _ := f.svc.Notice("en")
+		evs, err := f.svc.Grant(f.ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: purposes, NoticeVersion: n.Version,
+			NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, ev := range evs {
+			f.raw[sub.ID] = append(f.raw[sub.ID], ev.ID)
+		}
+	}
+	f.clock.Add(time.Second)
+	return sub.ID
+}
+
+func (f *fixture) upload(sub, purpose, category, ctype string, body []byte) *likeness.Asset {
+	f.t.Helper()
+	a, err := f.vault.Ingest(f.ctx, &vault.Upload{SubjectID: sub, Purpose: purpose, Category: category, ContentType: ctype,
+		Body: bytes.NewReader(body)})
+	if err != nil {
+		f.t.Fatalf("ingest: %v", err)
+	}
+	f.raw[sub] = append(f.raw[sub], a.ID, a.ConsentEventID)
+	return a
+}
+
+func (f *fixture) withdraw(sub, purpose string) *likeness.ConsentEvent {
+	f.t.Helper()
+	f.clock.Add(time.Minute)
+	ev, err := f.svc.Withdraw(f.ctx, &likeness.WithdrawRequest{SubjectID: sub, Purpose: purpose})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.raw[sub] = append(f.raw[sub], ev.ID)
+	return ev
+}
+
+func (f *fixture) build(req *dataset.BuildRequest) *dataset.View {
+	f.t.Helper()
+	switch req.Out {
+	case "":
+		req.Out = f.out
+	case "-":
+		req.Out = "" // record only
+	}
+	v, err := f.ds.Build(f.ctx, req)
+	if err != nil {
+		f.t.Fatalf("build: %v", err)
+	}
+	return v
+}
+
+func (f *fixture) memberSubjects(id string) []string {
+	f.t.Helper()
+	ms, err := f.store.DatasetMembers(f.ctx, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var subs []string
+	for _, m := range ms {
+		if !slices.Contains(subs, m.SubjectID) {
+			subs = append(subs, m.SubjectID)
+		}
+	}
+	slices.Sort(subs)
+	return subs
+}
+
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
+}
+
+// testJPEG returns a small real JPEG whose colour depends on seed.
+func testJPEG(t testing.TB, seed int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 48, 40))
+	for x := range 48 {
+		for y := range 40 {
+			img.Set(x, y, color.RGBA{uint8(x*5 + seed), uint8(y * 6), uint8(seed * 40), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func readManifest(t *testing.T, dir string) []dataset.ManifestLine {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "metadata.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []dataset.ManifestLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l dataset.ManifestLine
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			t.Fatalf("manifest line %q: %v", sc.Text(), err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// noneOf fails if any file under dir contains any of the strings.
+func noneOf(t *testing.T, dir string, ids []string) {
+	t.Helper()
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id != "" && strings.Contains(path, id) {
+				t.Errorf("file name %s contains the raw identifier %s", path, id)
+			}
+		}
+		if info.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id != "" && bytes.Contains(b, []byte(id)) {
+				t.Errorf("%s contains the raw identifier %s", path, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDatasetBuiltAfterWithdrawalNeverContainsThatSubject(t *testing.T) {
+	f := newFixture(t, "", policy.Example())
+	a := f.subject("alice", "ai-training")
+	b := f.subject("bob", "ai-training")
+	c := f.subject("carol", "ai-training")
+	for i, s := range []string{a, b, c} {
+		f.upload(s, "ai-training", "image", "image/jpeg", testJPEG(t, i))
+	}
+	f.withdraw(b, "ai-training")
+	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Recipient: "acme-ml"})
+	if v.ItemCount != 2 || v.SubjectCount != 2 || v.Status != likeness.DatasetReady || v.Version != 1 {
+		t.Fatalf("dataset = %+v", v.Dataset)
+	}
+	if got := f.memberSubjects(v.ID); !slices.Equal(got, sorted(a, c)) {
+		t.Fatalf("members = %v, want %v", got, sorted(a, c))
+	}
+	noneOf(t, v.Path, f.raw[b])
+	if lines := readManifest(t, v.Path); len(lines) != 2 {
+		t.Fatalf("manifest has %d lines, want 2", len(lines))
+	}
+}
+
+func TestDatasetBuiltBeforeWithdrawalIsTaintedAndItsSuccessorExcludesThem(t *testing.T) {
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t), policy.Example())
+			a := f.subject("alice", "ai-training")
+			b := f.subject("bob", "ai-training")
+			for i, s := range []string{a, b} {
+				f.upload(s, "ai-training", "image", "image/jpeg", testJPEG(t, i))
+			}
+			v1 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
+			if v1.ItemCount != 2 {
+				t.Fatalf("v1 items = %d", v1.ItemCount)
+			}
+			m, err := f.ds.RegisterModel(f.ctx, "portrait-v1", v1.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := f.withdraw(b, "ai-training")
+			got, err := f.ds.Get(f.ctx, v1.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != likeness.DatasetTainted || got.TaintReason != likeness.TaintConsentWithdrawn || !got.TaintedAt.Equal(ev.Time) {
+				t.Fatalf("after withdrawal: status %q reason %q at %v; want tainted, consent_withdrawn, %v", got.Status, got.TaintReason, got.TaintedAt, ev.Time)
+			}
+			if len(got.ModelsToRetrain) != 1 || got.ModelsToRetrain[0].ID != m.ID {
+				t.Fatalf("models to retrain = %+v, want %s", got.ModelsToRetrain, m.ID)
+			}
+			// dataset.tainted went to the outbox, naming items, not the person.
+			dels, err := f.store.ClaimDeliveries(f.ctx, "test", f.clock.Now().Add(time.Hour), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg *likeness.OutboxMessage
+			for _, d := range dels {
+				if d.Message.Type == likeness.MsgDatasetTainted {
+					msg = d.Message
+				}
+			}
+			if msg == nil {
+				t.Fatal("no dataset.tainted message in the outbox")
+			}
+			var data likeness.DatasetTaintedData
+			json.Unmarshal(msg.Data, &data)
+			if data.DatasetID != v1.ID || len(data.ItemIDs) != 1 || !slices.Equal(data.Models, []string{m.ID}) || bytes.Contains(msg.Data, []byte(b)) {
+				t.Fatalf("dataset.tainted = %s", msg.Data)
+			}
+
+			v2, err := f.ds.Rebuild(f.ctx, v1.ID, f.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v2.Version != 2 || v2.PredecessorID != v1.ID || v2.ItemCount != 1 || v2.Status != likeness.DatasetReady {
+				t.Fatalf("successor = %+v", v2.Dataset)
+			}
+			if got := f.memberSubjects(v2.ID); !slices.Equal(got, []string{a}) {
+				t.Fatalf("successor members = %v, want only %s", got, a)
+			}
+			old, _ := f.ds.Get(f.ctx, v1.ID)
+			if old.SuccessorID != v2.ID || old.Status != likeness.DatasetTainted {
+				t.Fatalf("predecessor after rebuild = %+v", old.Dataset)
+			}
+			if _, err := f.ds.Rebuild(f.ctx, v1.ID, ""); likeness.ErrorCode(err) != likeness.ECONFLICT {
+				t.Fatalf("second rebuild err = %v, want conflict", err)
+			}
+			noneOf(t, v2.Path, f.raw[b])
+		})
+	}
+}
+
+func TestErasureTaintsEveryDatasetHoldingTheSubject(t *testing.T) {
+	f := newFixture(t, "", policy.Example())
+	a := f.subject("alice", "ai-training")
+	b := f.subject("bob", "ai-training")
+	for i, s := range []string{a, b} {
+		f.upload(s, "ai-training", "image", "image/jpeg", testJPEG(t, i))
+	}
+	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
+	f.clock.Add(time.Hour)
+	if _, err := f.svc.EraseSubject(f.ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.ds.Get(f.ctx, v.ID)
+	if got.Status != likeness.DatasetTainted || got.TaintReason != likeness.TaintSubjectErased || !got.TaintedAt.Equal(f.clock.Now()) {
+		t.Fatalf("after erasure: %+v", got.Dataset)
+	}
+	v2, err := f.ds.Rebuild(f.ctx, v.ID, f.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.memberSubjects(v2.ID); !slices.Equal(got, []string{b}) {
+		t.Fatalf("successor members = %v, want only %s", got, b)
+	}
+	// Like every API on an erased subject, the lineage answers gone.
+	if _, err := f.ds.Lineage(f.ctx, a); likeness.ErrorCode(err) != likeness.EGONE {
+		t.Fatalf("lineage of the erased subject: %v, want gone", err)
+	}
+}
+
+func TestManifestHoldsNoRawIdentifierAndPseudonymsDoNotJoin(t *testing.T) {
+	f := newFixture(t, "", policy.Example())
+	var subs []string
+	for i, ext := range []string{"u-1", "u-2", "u-3"} {
+		s := f.subject(ext, "ai-training")
+		subs = append(subs, s)
+		f.upload(s, "ai-training", "image", "image/jpeg", testJPEG(t, i))
+		f.upload(s, "ai-training", "voice", "audio/wav", speech(t))
+	}
+	v1 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image", "voice"}, Recipient: "gpu-cloud-us"})
+	v2 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image", "voice"}, Recipient: "gpu-cloud-us"})
+	var all []string
+	for _, s := range subs {
+		all = append(all, f.raw[s]...)
+	}
+	ms, _ := f.store.DatasetMembers(f.ctx, v1.ID)
+	for _, m := range ms {
+		all = append(all, m.AssetID, m.SubjectID, m.ConsentEventID)
+	}
+	for _, v := range []*dataset.View{v1, v2} {
+		noneOf(t, v.Path, all)
+	}
+	l1, l2 := readManifest(t, v1.Path), readManifest(t, v2.Path)
+	if len(l1) != 6 || len(l2) != 6 {
+		t.Fatalf("manifests hold %d and %d items, want 6", len(l1), len(l2))
+	}
+	for _, a := range l1 {
+		for _, b := range l2 {
+			if a.ItemID == b.ItemID || a.ConsentRef == b.ConsentRef {
+				t.Fatalf("two datasets share pseudonym %s / %s", a.ItemID, a.ConsentRef)
+			}
+		}
+		if len(a.ItemID) != 32 || a.FileName != "data/"+a.ItemID+map[string]string{"image": ".jpg", "voice": ".wav"}[a.Category] {
+			t.Fatalf("manifest line %+v", a)
+		}
+		b, err := os.ReadFile(filepath.Join(v1.Path, a.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sha(b) != a.SHA256 {
+			t.Fatalf("%s: sha256 in manifest does not match the file", a.FileName)
+		}
+	}
+	mb, _ := os.ReadFile(filepath.Join(v1.Path, "metadata.jsonl"))
+	if sha(mb) != v1.ManifestSHA256 {
+		t.Fatal("recorded manifest_sha256 does not match metadata.jsonl")
+	}
+	// Every read went through the vault, logged with the dataset's purpose and recipient.
+	log, err := f.store.SubjectAccessLog(f.ctx, subs[0], 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := 0
+	for _, e := range log {
+		if e.Action == "content" && e.Allow && e.Purpose == "ai-training" && e.Recipient == "gpu-cloud-us" {
+			reads++
+		}
+	}
+	if reads != 4 {
+		t.Fatalf("access log holds %d dataset reads of the subject, want 4 (2 assets × 2 builds)", reads)
+	}
+}
+
+func TestLineageListsDatasetsAndModels(t *testing.T) {
+	f := newFixture(t, "", policy.Example())
+	a := f.subject("alice", "ai-training")
+	outsider := f.subject("olga", "ai-training")
+	f.upload(a, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Out: "-"})
+	m, err := f.ds.RegisterModel(f.ctx, "headshots-2026", v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := f.ds.Lineage(f.ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Datasets) != 1 || l.Datasets[0].ID != v.ID || l.Datasets[0].Purpose != "ai-training" || len(l.Models) != 1 || l.Models[0].ID != m.ID {
+		t.Fatalf("lineage = %+v", l)
+	}
+	if l, _ := f.ds.Lineage(f.ctx, outsider); len(l.Datasets) != 0 || len(l.Models) != 0 {
+		t.Fatalf("lineage of a non-member = %+v", l)
+	}
+	if _, err := f.ds.Lineage(f.ctx, likeness.NewID("sub")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("lineage of unknown subject err = %v", err)
+	}
+	if _, err := f.ds.RegisterModel(f.ctx, "x", likeness.NewID("dst")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("model on unknown dataset err = %v", err)
+	}
+}
+
+func TestBadBuildRequestsAreRefusedAndWriteNothing(t *testing.T) {
+	f := newFixture(t, "", policy.Example())
+	a := f.subject("alice", "ai-training")
+	f.upload(a, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+	for _, c := range []struct {
+		name string
+		req  dataset.BuildRequest
+	}{
+		{"unknown purpose", dataset.BuildRequest{Purpose: "mind-reading", Categories: []string{"image"}}},
+		{"category not in purpose", dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"video"}}},
+		{"unknown category", dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"smell"}}},
+		{"no category", dataset.BuildRequest{Purpose: "ai-training"}},
+		{"undeclared recipient", dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Recipient: "adpartner-us"}},
+		{"unknown profile", dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Profile: "lenient"}},
+		{"template under strict", dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"biometric_template"}, Profile: "strict"}},
+	} {
+		c.req.Out = f.out
+		if _, err := f.ds.Build(f.ctx, &c.req); likeness.ErrorCode(err) != likeness.EINVALID {
+			t.Errorf("%s: err = %v, want invalid", c.name, err)
+		}
+	}
+	if _, err := f.ds.Get(f.ctx, likeness.NewID("dst")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Errorf("unknown dataset err = %v", err)
+	}
+	if _, err := f.ds.Rebuild(f.ctx, "dst_nope", f.out); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Errorf("rebuild of unknown dataset err = %v", err)
+	}
+	all, _ := f.store.Datasets(f.ctx)
+	if len(all) != 0 {
+		t.Errorf("refused builds stored %d datasets", len(all))
+	}
+	if entries, err := os.ReadDir(f.out); err == nil && len(entries) > 0 {
+		t.Errorf("refused builds wrote %d entries into the output folder", len(entries))
+	}
+}
+
+func sha(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func speech(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../anonymize/testdata/speech.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDatasetMediaAreAnonymizedUnderThePurposeProfile(t *testing.T) {
+	f := newFixture(t, "", policy.Default()) // ai-training: faces blur_bystanders, voice mcadams, k 5
+	s := f.subject("portrait", "ai-training")
+	face, err := os.ReadFile("../anonymize/testdata/face.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := f.upload(s, "ai-training", "image", "image/jpeg", face)
+	voice := f.upload(s, "ai-training", "voice", "audio/wav", speech(t))
+	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image", "voice"}, Profile: "strict"})
+	if v.Profile.Faces != "blur_all" || v.Profile.Voice != "mcadams" || v.ItemCount != 2 {
+		t.Fatalf("dataset = %+v", v.Dataset)
+	}
+	for _, l := range readManifest(t, v.Path) {
+		b, _ := os.ReadFile(filepath.Join(v.Path, l.FileName))
+		switch l.Category {
+		case "image":
+			if l.SHA256 == img.SHA256 || l.MediaType != "image/jpeg" {
+				t.Errorf("image item %+v was not re-encoded with blurred faces", l)
+			}
+		case "voice":
+			if l.SHA256 == voice.SHA256 || len(b) != int(voice.Size) {
+				t.Errorf("voice item %+v: %d bytes, stored %d; want anonymized with the same duration", l, len(b), voice.Size)
+			}
+		}
+	}
+}

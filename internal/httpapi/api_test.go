@@ -1,0 +1,708 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"likeness"
+	"likeness/internal/consent"
+	"likeness/internal/httpapi"
+	"likeness/internal/incidents"
+	"likeness/internal/keys"
+	"likeness/internal/likenesstest"
+	"likeness/internal/sqlstore"
+	"likeness/internal/storetest"
+	"likeness/internal/vault"
+	"likeness/internal/web"
+	"likeness/ledger"
+)
+
+// env is a running API on a real deployment with one key per role.
+type env struct {
+	t      testing.TB
+	srv    *httptest.Server
+	store  *sqlstore.DB
+	svc    *consent.Service
+	vault  *vault.Vault
+	kek    *keys.Local
+	api    *httpapi.Server
+	dir    string
+	tokens map[likeness.Role]string
+	clock  *likenesstest.Clock
+}
+
+func newEnv(t testing.TB, dsn string) *env {
+	t.Helper()
+	ctx := context.Background()
+	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
+	e := &env{t: t, store: d.Store, svc: d.Consent, vault: d.Vault, kek: d.KEK, dir: d.Dir, clock: d.Clock,
+		tokens: map[likeness.Role]string{}}
+	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: e.svc.Policy, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Incidents: inc, Store: e.store, Now: e.clock.Now})
+	// The pages' API routes (consent sessions, portal links) join the API
+	// as they do in serve.
+	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})
+	for _, r := range pages.APIRoutes() {
+		api.Handle(r)
+	}
+	e.api = api
+	e.srv = httptest.NewServer(api)
+	t.Cleanup(e.srv.Close)
+	for _, r := range []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor} {
+		_, tok, err := httpapi.CreateAPIKey(ctx, e.store, string(r), r, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[r] = tok
+	}
+	return e
+}
+
+type resp struct {
+	status int
+	body   []byte
+}
+
+func (r resp) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, r.body)
+	}
+}
+
+func (r resp) errCode(t testing.TB) string {
+	t.Helper()
+	var e httpapi.ErrorBody
+	r.json(t, &e)
+	if e.Error.Message == "" {
+		t.Fatalf("error response without a message: %s", r.body)
+	}
+	return e.Error.Code
+}
+
+// call sends a request as role; body may be a string (sent raw) or a value
+// (sent as JSON).
+func (e *env) call(role likeness.Role, method, path string, body any) resp {
+	e.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd, ct = strings.NewReader(b), "application/json"
+	case []byte:
+		rd, ct = bytes.NewReader(b), "application/json"
+	default:
+		j, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+e.tokens[role])
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, b}
+}
+
+func (e *env) subject(ext, jurisdiction string) string {
+	e.t.Helper()
+	r := e.call(likeness.RoleCollector, "POST", "/v1/subjects", map[string]string{"external_id": ext, "jurisdiction": jurisdiction, "locale": "de"})
+	if r.status != 201 {
+		e.t.Fatalf("create subject: %d %s", r.status, r.body)
+	}
+	var s struct{ ID string }
+	r.json(e.t, &s)
+	return s.ID
+}
+
+type noticeJSON struct {
+	Version  int64  `json:"version"`
+	SHA256   string `json:"sha256"`
+	Language string `json:"language"`
+}
+
+func (e *env) notice(lang string) noticeJSON {
+	e.t.Helper()
+	var n noticeJSON
+	r := e.call(likeness.RoleCollector, "GET", "/v1/notices/current?lang="+lang, nil)
+	if r.status != 200 {
+		e.t.Fatalf("notice: %d %s", r.status, r.body)
+	}
+	r.json(e.t, &n)
+	return n
+}
+
+func (e *env) grant(sub string, purposes ...string) resp {
+	e.t.Helper()
+	n := e.notice("en")
+	return e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents", map[string]any{
+		"purposes": purposes, "notice_version": n.Version, "notice_sha256": n.SHA256, "method": "checkbox", "language": "en"})
+}
+
+type decisionJSON struct {
+	Allow        bool     `json:"allow"`
+	Reasons      []string `json:"reasons"`
+	ConsentEvent *struct {
+		ID string `json:"id"`
+	} `json:"consent_event"`
+}
+
+func (e *env) decide(req map[string]any) decisionJSON {
+	e.t.Helper()
+	r := e.call(likeness.RolePipeline, "POST", "/v1/decisions", req)
+	if r.status != 200 {
+		e.t.Fatalf("decision: %d %s", r.status, r.body)
+	}
+	var d decisionJSON
+	r.json(e.t, &d)
+	return d
+}
+
+func backends(t *testing.T) map[string]func(t *testing.T) *env {
+	return map[string]func(t *testing.T) *env{
+		"sqlite":   func(t *testing.T) *env { return newEnv(t, "") },
+		"postgres": func(t *testing.T) *env { return newEnv(t, storetest.Postgres(t)) },
+	}
+}
+
+func TestGrantThenDecisionAllowsAndWithdrawalDeniesNextDecision(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := mk(t)
+			sub := e.subject("user-1", "EU-DE")
+			q := map[string]any{"subject_id": sub, "purpose": "ai-training", "data_category": "image"}
+			if d := e.decide(q); d.Allow || !has(d.Reasons, "no_consent") {
+				t.Fatalf("before any consent: %+v, want deny no_consent", d)
+			}
+			r := e.grant(sub, "ai-training")
+			if r.status != 201 {
+				t.Fatalf("grant: %d %s", r.status, r.body)
+			}
+			var g struct {
+				Events []struct {
+					ID          string `json:"id"`
+					LedgerIndex int64  `json:"ledger_index"`
+				} `json:"events"`
+				Receipts []string `json:"receipts"`
+			}
+			r.json(t, &g)
+			if len(g.Events) != 1 || len(g.Receipts) != 1 {
+				t.Fatalf("grant body: %s", r.body)
+			}
+			d := e.decide(q)
+			if !d.Allow || d.ConsentEvent == nil || d.ConsentEvent.ID != g.Events[0].ID {
+				t.Fatalf("after grant: %+v, want allow resting on %s", d, g.Events[0].ID)
+			}
+			w := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents/ai-training/withdraw", nil)
+			if w.status != 201 {
+				t.Fatalf("withdraw: %d %s", w.status, w.body)
+			}
+			if d := e.decide(q); d.Allow || !has(d.Reasons, "withdrawn") {
+				t.Fatalf("decision right after withdrawal: %+v, want deny withdrawn", d)
+			}
+		})
+	}
+}
+
+func TestGrantRecordsOneEventPerPurposeAndReceiptsVerify(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("user-2", "EU-DE")
+	r := e.grant(sub, "ai-training", "voice-transcription")
+	if r.status != 201 {
+		t.Fatalf("grant: %d %s", r.status, r.body)
+	}
+	var g struct {
+		Events   []likeness.ConsentEvent `json:"events"`
+		Receipts []string                `json:"receipts"`
+	}
+	r.json(t, &g)
+	if len(g.Events) != 2 || g.Events[0].Purpose != "ai-training" || g.Events[1].Purpose != "voice-transcription" ||
+		g.Events[0].LedgerIndex == g.Events[1].LedgerIndex {
+		t.Fatalf("events: %+v", g.Events)
+	}
+	key := e.call(likeness.RoleAuditor, "GET", "/v1/ledger/key", nil)
+	v, err := ledger.NewVerifier(strings.TrimSpace(string(key.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, jws := range g.Receipts {
+		c, err := v.VerifyReceipt(jws)
+		if err != nil {
+			t.Fatalf("receipt %d does not verify with the served key: %v", i, err)
+		}
+		if c.Event.Purpose != g.Events[i].Purpose || c.SubjectPseudonym != sub || c.Jurisdiction != "EU-DE" {
+			t.Fatalf("receipt %d claims %+v", i, c)
+		}
+	}
+	var hist struct {
+		Purposes []likeness.PurposeState `json:"purposes"`
+		History  []likeness.ConsentEvent `json:"history"`
+	}
+	e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+sub+"/consents", nil).json(t, &hist)
+	if len(hist.History) != 2 {
+		t.Fatalf("history has %d events", len(hist.History))
+	}
+	states := map[string]likeness.State{}
+	for _, p := range hist.Purposes {
+		states[p.Purpose] = p.State
+	}
+	if states["ai-training"] != likeness.StateActive || states["marketing-personalization"] != likeness.StateNone {
+		t.Fatalf("states = %v", states)
+	}
+}
+
+func TestStaleOrWrongNoticeHashIsRefusedWith409(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("user-3", "EU-DE")
+	n := e.notice("en")
+	for name, body := range map[string]map[string]any{
+		"wrong hash":    {"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": strings.Repeat("0", 64), "method": "checkbox", "language": "en"},
+		"stale version": {"purposes": []string{"ai-training"}, "notice_version": n.Version - 1, "notice_sha256": n.SHA256, "method": "checkbox", "language": "en"},
+		"hash of de":    {"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": e.notice("de").SHA256, "method": "checkbox", "language": "en"},
+	} {
+		r := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents", body)
+		if r.status != 409 {
+			t.Errorf("%s: status %d %s, want 409", name, r.status, r.body)
+		}
+	}
+	assertLedgerSize(t, e, 0)
+}
+
+func assertLedgerSize(t *testing.T, e *env, want int64) {
+	t.Helper()
+	n, err := e.store.LedgerSize(context.Background())
+	if err != nil || n != want {
+		t.Fatalf("ledger holds %d events (%v), want %d: a refused request wrote something", n, err, want)
+	}
+}
+
+func TestBadInputGetsClear4xxAndWritesNothing(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("user-4", "EU-DE")
+	n := e.notice("en")
+	valid := func(mut func(m map[string]any)) map[string]any {
+		m := map[string]any{"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": n.SHA256, "method": "checkbox", "language": "en"}
+		mut(m)
+		return m
+	}
+	big := `{"purposes":["ai-training"],"evidence":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`
+	cases := []struct {
+		name   string
+		path   string
+		body   any
+		ctype  string
+		status int
+	}{
+		{"malformed JSON", "/v1/subjects/" + sub + "/consents", `{"purposes": [`, "", 400},
+		{"not an object", "/v1/subjects/" + sub + "/consents", `[1,2]`, "", 400},
+		{"unknown field", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["pre_ticked"] = true }), "", 400},
+		{"unknown purpose", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["purposes"] = []string{"mind-reading"} }), "", 400},
+		{"no purposes", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["purposes"] = []string{} }), "", 400},
+		{"bundled duplicate", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["purposes"] = []string{"ai-training", "ai-training"} }), "", 400},
+		{"bad method", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["method"] = "implied" }), "", 400},
+		{"verbal without recording", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["method"] = "verbal" }), "", 400},
+		{"wrong type", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["notice_version"] = "seven" }), "", 400},
+		{"unknown language", "/v1/subjects/" + sub + "/consents", valid(func(m map[string]any) { m["language"] = "xx" }), "", 400},
+		{"unknown subject", "/v1/subjects/sub_aaaaaaaaaaaaaaaaaaaaaaaaaa/consents", valid(func(map[string]any) {}), "", 404},
+		{"wrong content type", "/v1/subjects/" + sub + "/consents", valid(func(map[string]any) {}), "text/plain", 415},
+		{"too large", "/v1/subjects/" + sub + "/consents", big, "", 413},
+		{"withdraw unknown purpose", "/v1/subjects/" + sub + "/consents/mind-reading/withdraw", nil, "", 400},
+		{"subject without external id", "/v1/subjects", map[string]string{"jurisdiction": "EU-DE"}, "", 400},
+		{"subject bad jurisdiction", "/v1/subjects", map[string]string{"external_id": "x", "jurisdiction": "Atlantis"}, "", 400},
+		{"decision unknown purpose", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "nope", "data_category": "image"}, "", 400},
+		{"decision unknown category", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "smell"}, "", 400},
+		{"decision bad country", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "country": "usa"}, "", 400},
+		{"batch empty", "/v1/decisions/batch", map[string]any{"items": []any{}}, "", 400},
+		{"decision naming subject and asset", "/v1/decisions", map[string]string{"subject_id": sub, "asset_id": "ast_aaaaaaaaaaaaaaaaaaaaaaaaaa", "purpose": "ai-training", "data_category": "image"}, "", 400},
+		{"decision about the past", "/v1/decisions", map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "at": "2020-01-01T00:00:00Z"}, "", 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var rd io.Reader
+			switch b := c.body.(type) {
+			case nil:
+			case string:
+				rd = strings.NewReader(b)
+			default:
+				j, _ := json.Marshal(b)
+				rd = bytes.NewReader(j)
+			}
+			req, _ := http.NewRequest("POST", e.srv.URL+c.path, rd)
+			ct := c.ctype
+			if ct == "" {
+				ct = "application/json"
+			}
+			if rd != nil {
+				req.Header.Set("Content-Type", ct)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.tokens[likeness.RoleAdmin])
+			res, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, c.status, b)
+			}
+			resp{res.StatusCode, b}.errCode(t)
+		})
+	}
+	assertLedgerSize(t, e, 0)
+	count := 0
+	e.store.ForEachSubject(context.Background(), func(*likeness.Subject) error { count++; return nil })
+	if count != 1 {
+		t.Fatalf("%d subjects stored, want only the one created on purpose", count)
+	}
+}
+
+func TestEveryEndpointAuthorizesByRole(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("user-5", "EU-DE")
+	cases := []struct {
+		role   likeness.Role
+		method string
+		path   string
+		status int
+	}{
+		{"", "GET", "/v1/subjects/" + sub, 401},
+		{likeness.RolePipeline, "POST", "/v1/subjects/" + sub + "/consents/ai-training/withdraw", 403},
+		{likeness.RoleAuditor, "POST", "/v1/subjects", 403},
+		{likeness.RoleAuditor, "POST", "/v1/decisions", 403},
+		{likeness.RoleCollector, "POST", "/v1/apikeys", 403},
+		{likeness.RolePipeline, "GET", "/v1/subjects/" + sub + "/consents", 403},
+	}
+	for _, c := range cases {
+		r := e.call(c.role, c.method, c.path, map[string]string{})
+		if r.status != c.status {
+			t.Errorf("%q %s %s: %d, want %d (%s)", c.role, c.method, c.path, r.status, c.status, r.body)
+		}
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/v1/subjects/"+sub, nil)
+	req.Header.Set("Authorization", "Bearer lk_forged")
+	res, _ := e.srv.Client().Do(req)
+	if res.StatusCode != 401 {
+		t.Fatalf("forged key: %d", res.StatusCode)
+	}
+	res.Body.Close()
+}
+
+func TestSubjectCreateIsIdempotentAndExternalIDIsNotStored(t *testing.T) {
+	e := newEnv(t, "")
+	const ext = "crm-user-8472-secret-marker"
+	a := e.subject(ext, "US-CA")
+	r := e.call(likeness.RoleCollector, "POST", "/v1/subjects", map[string]string{"external_id": ext, "jurisdiction": "US-CA"})
+	var again struct{ ID string }
+	r.json(t, &again)
+	if r.status != 200 || again.ID != a {
+		t.Fatalf("second create: %d id=%s, want 200 with %s", r.status, again.ID, a)
+	}
+	var found struct{ ID string }
+	e.call(likeness.RoleAuditor, "GET", "/v1/subjects?external_id="+ext, nil).json(t, &found)
+	if found.ID != a {
+		t.Fatalf("lookup by external id found %q", found.ID)
+	}
+	if scanFor(t, e.store, ext) {
+		t.Fatal("the raw external id is stored in the database")
+	}
+}
+
+// scanFor reports whether any text or blob column of any table holds marker.
+func scanFor(t *testing.T, db *sqlstore.DB, marker string) bool {
+	t.Helper()
+	rows, err := db.SQL().Query(`SELECT name FROM sqlite_master WHERE type='table'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	for _, tbl := range tables {
+		rs, err := db.SQL().Query("SELECT * FROM " + tbl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rs.Columns()
+		for rs.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rs.Scan(ptrs...)
+			for _, v := range vals {
+				switch x := v.(type) {
+				case string:
+					if strings.Contains(x, marker) {
+						rs.Close()
+						return true
+					}
+				case []byte:
+					if bytes.Contains(x, []byte(marker)) {
+						rs.Close()
+						return true
+					}
+				}
+			}
+		}
+		rs.Close()
+	}
+	return false
+}
+
+func TestEvidenceIsSealedAtRest(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("user-6", "US-IL")
+	n := e.notice("en")
+	const marker = "Jane Q. Signature-Marker"
+	r := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents", map[string]any{
+		"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": n.SHA256,
+		"method": "written", "language": "en", "evidence": map[string]string{"signature": marker}})
+	if r.status != 201 {
+		t.Fatalf("grant: %d %s", r.status, r.body)
+	}
+	if scanFor(t, e.store, marker) {
+		t.Fatal("evidence is stored in plaintext")
+	}
+	var hist struct {
+		History []likeness.ConsentEvent `json:"history"`
+	}
+	e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+sub+"/consents", nil).json(t, &hist)
+	if hist.History[0].Evidence["signature"] != marker {
+		t.Fatalf("evidence did not round-trip: %+v", hist.History[0].Evidence)
+	}
+}
+
+func TestBatchDecisionsKeepOrder(t *testing.T) {
+	e := newEnv(t, "")
+	a, b := e.subject("a", "EU-DE"), e.subject("b", "EU-DE")
+	e.grant(a, "ai-training")
+	r := e.call(likeness.RolePipeline, "POST", "/v1/decisions/batch", map[string]any{"items": []map[string]string{
+		{"subject_id": b, "purpose": "ai-training", "data_category": "image"},
+		{"subject_id": a, "purpose": "ai-training", "data_category": "image"},
+		{"subject_id": a, "purpose": "ai-training", "data_category": "video"},
+		{"subject_id": a, "purpose": "ai-training", "data_category": "image", "recipient": "gpu-cloud-us"},
+		{"subject_id": "sub_unknown", "purpose": "ai-training", "data_category": "image"},
+	}})
+	if r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	var out struct{ Results []decisionJSON }
+	r.json(t, &out)
+	want := []struct {
+		allow  bool
+		reason string
+	}{{false, "no_consent"}, {true, ""}, {false, "category_not_covered"}, {true, ""}, {false, "subject_not_found"}}
+	if len(out.Results) != len(want) {
+		t.Fatalf("%d results", len(out.Results))
+	}
+	for i, w := range want {
+		got := out.Results[i]
+		if got.Allow != w.allow || (w.reason != "" && !has(got.Reasons, w.reason)) {
+			t.Errorf("item %d: %+v, want allow=%v %s", i, got, w.allow, w.reason)
+		}
+	}
+}
+
+func TestTransferRulesInDecisions(t *testing.T) {
+	e := newEnv(t, "")
+	eu := e.subject("eu", "EU-DE")
+	us := e.subject("us", "US-CA")
+	e.grant(eu, "marketing-personalization", "ai-training")
+	e.grant(us, "marketing-personalization")
+	cases := []struct {
+		name, sub, purpose, recipient, country string
+		allow                                  bool
+		reason                                 string
+	}{
+		{"EU subject to declared recipient in DE", eu, "marketing-personalization", "acme-marketing", "", true, ""},
+		{"EU subject to US partner with transfer none", eu, "marketing-personalization", "adpartner-us", "", false, "transfer_not_permitted"},
+		{"EU subject to US cloud under SCC", eu, "ai-training", "gpu-cloud-us", "", true, ""},
+		{"recipient not declared for purpose", eu, "ai-training", "acme-marketing", "", false, "recipient_not_declared"},
+		{"unknown recipient", eu, "ai-training", "nsa", "", false, "recipient_not_declared"},
+		{"EU subject to a country without adequacy", eu, "ai-training", "", "CN", false, "transfer_not_permitted"},
+		{"EU subject to Japan (adequacy)", eu, "ai-training", "", "JP", true, ""},
+	}
+	for _, c := range cases {
+		d := e.decide(map[string]any{"subject_id": c.sub, "purpose": c.purpose, "data_category": "image", "recipient": c.recipient, "country": c.country})
+		if d.Allow != c.allow || (c.reason != "" && !has(d.Reasons, c.reason)) {
+			t.Errorf("%s: %+v", c.name, d)
+		}
+	}
+}
+
+func TestOpenAPIListsEveryRoute(t *testing.T) {
+	e := newEnv(t, "")
+	r := e.call(likeness.RoleAuditor, "GET", "/v1/openapi.json", nil)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	r.json(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi version %q", doc.OpenAPI)
+	}
+	api := e.api
+	for _, rt := range api.Routes() {
+		ops, ok := doc.Paths[rt.Pattern]
+		if !ok {
+			t.Errorf("route %s %s is not in the OpenAPI document", rt.Method, rt.Pattern)
+			continue
+		}
+		if _, ok := ops[strings.ToLower(rt.Method)]; !ok {
+			t.Errorf("route %s %s: method missing from the OpenAPI document", rt.Method, rt.Pattern)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			found := false
+			for _, rt := range api.Routes() {
+				if rt.Pattern == path && strings.ToLower(rt.Method) == m {
+					found = true
+				}
+			}
+			if !found && m != "parameters" {
+				t.Errorf("OpenAPI documents %s %s, which the server does not serve", m, path)
+			}
+		}
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	e := newEnv(t, "")
+	if r := e.call("", "GET", "/healthz", nil); r.status != 200 {
+		t.Fatalf("healthz: %d", r.status)
+	}
+	e.decide(map[string]any{"subject_id": e.subject("m", "EU-DE"), "purpose": "ai-training", "data_category": "image"})
+	r := e.call("", "GET", "/metrics", nil)
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`likeness_decisions_total{outcome="deny"} 1`)) {
+		t.Fatalf("metrics: %d\n%s", r.status, r.body)
+	}
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = os.Getenv
+
+func TestAMinorsConsentNeedsTheirGuardian(t *testing.T) {
+	e := newEnv(t, "")
+	r := e.call(likeness.RoleCollector, "POST", "/v1/subjects", map[string]any{"external_id": "kid", "jurisdiction": "EU-DE", "guardian": true})
+	var sub struct {
+		ID       string
+		Guardian bool
+	}
+	r.json(t, &sub)
+	if r.status != 201 || !sub.Guardian {
+		t.Fatalf("create minor: %d %s", r.status, r.body)
+	}
+	n := e.notice("en")
+	grant := map[string]any{"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": n.SHA256, "method": "checkbox", "language": "en"}
+	if g := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub.ID+"/consents", grant); g.status != 400 {
+		t.Fatalf("grant for a minor without a guardian: %d %s, want 400", g.status, g.body)
+	}
+	assertLedgerSize(t, e, 0)
+	grant["evidence"] = map[string]string{"guardian": "Pat Parent"}
+	if g := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub.ID+"/consents", grant); g.status != 201 {
+		t.Fatalf("grant by the guardian: %d %s", g.status, g.body)
+	}
+}
+
+func TestEveryOperatorChangeIsAudited(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("audited", "EU-DE")
+	e.grant(sub, "ai-training")
+	e.call(likeness.RoleAdmin, "POST", "/v1/apikeys", map[string]string{"role": "auditor", "name": "dpo"})
+	e.call(likeness.RoleAdmin, "DELETE", "/v1/subjects/"+sub, nil)
+	e.decide(map[string]any{"subject_id": sub, "purpose": "ai-training", "data_category": "image"})
+	if r := e.call(likeness.RolePipeline, "GET", "/v1/audit", nil); r.status != 403 {
+		t.Fatalf("pipeline key reads the audit log: %d", r.status)
+	}
+	var log struct{ Entries []likeness.AccessEntry }
+	e.call(likeness.RoleAuditor, "GET", "/v1/audit", nil).json(t, &log)
+	var got []string
+	for _, en := range log.Entries {
+		got = append(got, string(en.Role)+" "+en.Action)
+	}
+	want := []string{"admin DELETE /v1/subjects/{id}", "admin POST /v1/apikeys", "collector POST /v1/subjects/{id}/consents", "collector POST /v1/subjects"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if log.Entries[0].SubjectID != sub || log.Entries[0].KeyID == "" {
+		t.Fatalf("erasure entry lacks its subject or key: %+v", log.Entries[0])
+	}
+}
+
+func TestRectifiedJurisdictionTakesEffectAtOnce(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("moved", "US-CA")
+	e.grant(sub, "marketing-personalization")
+	q := map[string]any{"subject_id": sub, "purpose": "marketing-personalization", "data_category": "image", "recipient": "adpartner-us"}
+	if d := e.decide(q); !d.Allow {
+		t.Fatalf("US subject to a US partner: %+v", d)
+	}
+	r := e.call(likeness.RoleCollector, "PATCH", "/v1/subjects/"+sub, map[string]string{"jurisdiction": "EU-DE"})
+	if r.status != 200 || !strings.Contains(string(r.body), `"jurisdiction":"EU-DE"`) {
+		t.Fatalf("rectify: %d %s", r.status, r.body)
+	}
+	if d := e.decide(q); d.Allow || !has(d.Reasons, "transfer_not_permitted") {
+		t.Fatalf("after the correction to EU-DE, a transfer with no mechanism: %+v", d)
+	}
+	if r := e.call(likeness.RoleCollector, "PATCH", "/v1/subjects/"+sub, map[string]string{"jurisdiction": "Atlantis"}); r.status != 400 {
+		t.Fatalf("bad jurisdiction: %d", r.status)
+	}
+	if got, _ := e.store.Subject(context.Background(), sub); got.Jurisdiction != "EU-DE" {
+		t.Fatalf("a refused correction changed the subject: %+v", got)
+	}
+}
+
+// Batch buffers are reused between requests: nothing of one request may
+// reach the next one's decisions.
+func TestBatchRequestsDoNotLeakIntoEachOther(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("pool", "EU-DE")
+	e.grant(sub, "ai-training")
+	batch := func(item map[string]string) decisionJSON {
+		r := e.call(likeness.RolePipeline, "POST", "/v1/decisions/batch", map[string]any{"items": []map[string]string{item, item}})
+		var out struct{ Results []decisionJSON }
+		r.json(t, &out)
+		if r.status != 200 || len(out.Results) != 2 {
+			t.Fatalf("batch: %d %s", r.status, r.body)
+		}
+		return out.Results[1]
+	}
+	if d := batch(map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "recipient": "nsa", "country": "CN"}); d.Allow {
+		t.Fatalf("first batch: %+v", d)
+	}
+	if d := batch(map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image"}); !d.Allow {
+		t.Fatalf("second batch without recipient or country was decided with the first one's: %+v", d)
+	}
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"likeness"
+	"likeness/internal/vault"
+)
+
+func assetRoutes(s *Server) []Route {
+	if s.vault == nil {
+		return nil
+	}
+	return []Route{
+		{"POST", "/v1/subjects/{id}/assets", collectors, s.handleUpload},
+		{"GET", "/v1/subjects/{id}/assets", subjectRead, s.handleSubjectAssets},
+		{"GET", "/v1/assets/{id}", subjectRead, s.handleGetAsset},
+		{"GET", "/v1/assets/{id}/content", deciders, s.handleContent},
+		{"GET", "/v1/subjects/{id}/access-log", readers, s.handleAccessLog},
+		{"DELETE", "/v1/assets/{id}", adminOnly, s.handleEraseAsset},
+		{"DELETE", "/v1/subjects/{id}", adminOnly, s.handleEraseSubject},
+	}
+}
+
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return likeness.Errorf(likeness.EUNSUPPORTED, "Content-Type is required: the media type of the body, e.g. image/jpeg or audio/wav")
+	}
+	if q.Get("purpose") == "" || q.Get("category") == "" {
+		return likeness.Errorf(likeness.EINVALID, "query parameters purpose and category are required")
+	}
+	if r.ContentLength > s.vault.MaxSize() {
+		return likeness.Errorf(likeness.ETOOLARGE, "the upload is larger than %d bytes", s.vault.MaxSize())
+	}
+	body := http.MaxBytesReader(w, r.Body, s.vault.MaxSize())
+	a, err := s.vault.Ingest(r.Context(), &vault.Upload{SubjectID: r.PathValue("id"), Purpose: q.Get("purpose"),
+		Category: q.Get("category"), ContentType: ct, DerivedFrom: q.Get("derived_from"), Body: body})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, a)
+}
+
+func (s *Server) handleGetAsset(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.vault.Asset(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) handleSubjectAssets(w http.ResponseWriter, r *http.Request) error {
+	assets, err := s.vault.SubjectAssets(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"assets": assets})
+}
+
+func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("purpose") == "" {
+		return likeness.Errorf(likeness.EINVALID, "query parameter purpose is required")
+	}
+	a, rc, err := s.vault.Open(r.Context(), &vault.Access{AssetID: r.PathValue("id"), Purpose: q.Get("purpose"),
+		Recipient: q.Get("recipient"), Country: q.Get("country")})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", a.ContentType)
+	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	w.Header().Set("X-Content-SHA256", a.SHA256)
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		// The status is sent; abort the connection so the client cannot
+		// mistake a cut-off or tampered stream for the whole asset.
+		s.log.Error("content stream failed", "asset", a.ID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) error {
+	limit := 1000
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
+		}
+		limit = n
+	}
+	entries, err := s.vault.AccessLog(r.Context(), r.PathValue("id"), limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+}
+
+func (s *Server) handleEraseAsset(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.vault.Asset(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ids, err := s.vault.EraseAsset(r.Context(), a.ID, "erased_on_request")
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"erased": ids})
+}
+
+func (s *Server) handleEraseSubject(w http.ResponseWriter, r *http.Request) error {
+	cert, err := s.consent.EraseSubject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	claims, err := s.consent.VerifyCertificate(cert)
+	if err != nil {
+		return errors.Join(likeness.Errorf(likeness.EINTERNAL, "certificate does not verify"), err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"certificate": map[string]any{"jws": string(cert), "claims": claims}})
+}

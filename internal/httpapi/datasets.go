@@ -1,0 +1,152 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"likeness"
+	"likeness/internal/dataset"
+)
+
+var (
+	builders       = []likeness.Role{likeness.RoleAdmin, likeness.RolePipeline}
+	datasetReaders = []likeness.Role{likeness.RoleAdmin, likeness.RolePipeline, likeness.RoleAuditor}
+)
+
+// datasetRoutes are registered whether or not the server has a dataset
+// service, so the API's shape does not depend on configuration; without one
+// they answer 404.
+func datasetRoutes(s *Server) []Route {
+	return []Route{
+		{"POST", "/v1/datasets", builders, s.handleBuildDataset},
+		{"GET", "/v1/datasets/{id}", datasetReaders, s.handleGetDataset},
+		{"POST", "/v1/datasets/{id}/rebuild", builders, s.handleRebuildDataset},
+		{"GET", "/v1/datasets/{id}/audit", datasetReaders, s.handleDatasetAudit},
+		{"POST", "/v1/models", builders, s.handleRegisterModel},
+		{"GET", "/v1/subjects/{id}/lineage", readers, s.handleLineage},
+		{"PUT", "/v1/subjects/{id}/attributes", collectors, s.handlePutAttributes},
+	}
+}
+
+func (s *Server) datasetService() (*dataset.Service, error) {
+	if s.datasets == nil {
+		return nil, likeness.Errorf(likeness.ENOTFOUND, "datasets are not enabled on this server")
+	}
+	return s.datasets, nil
+}
+
+// handleBuildDataset builds a dataset on the server. It records the dataset,
+// its members and its manifest's SHA-256 and returns the record; the media
+// themselves are not kept on the server (they would rest there decrypted):
+// `likeness dataset build --out DIR` writes them where the ML team loads them.
+func (s *Server) handleBuildDataset(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	var req dataset.BuildRequest
+	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+		return err
+	}
+	v, err := ds.Build(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *Server) handleGetDataset(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	v, err := ds.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) handleRebuildDataset(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	v, err := ds.Rebuild(r.Context(), r.PathValue("id"), "")
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
+// handleDatasetAudit takes the target distribution as the query parameter
+// target, a JSON object {"attribute": {"group": share, …}, …}.
+func (s *Server) handleDatasetAudit(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	var target dataset.Target
+	if t := r.URL.Query().Get("target"); t != "" {
+		if len(t) > 64<<10 {
+			return likeness.Errorf(likeness.ETOOLARGE, "target is larger than 64 KiB")
+		}
+		if err := json.Unmarshal([]byte(t), &target); err != nil {
+			return likeness.Errorf(likeness.EINVALID, "target must be a JSON object of attribute → group → share: %v", err)
+		}
+	}
+	rep, err := ds.Audit(r.Context(), r.PathValue("id"), target)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) handleRegisterModel(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Name      string `json:"name"`
+		DatasetID string `json:"dataset_id"`
+	}
+	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+		return err
+	}
+	m, err := ds.RegisterModel(r.Context(), req.Name, req.DatasetID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, m)
+}
+
+func (s *Server) handleLineage(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	l, err := ds.Lineage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Server) handlePutAttributes(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Purpose    string            `json:"purpose"`
+		Attributes map[string]string `json:"attributes"`
+	}
+	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+		return err
+	}
+	if err := ds.PutAttributes(r.Context(), r.PathValue("id"), req.Purpose, req.Attributes); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"subject_id": r.PathValue("id"), "purpose": req.Purpose, "stored": true})
+}

@@ -1,0 +1,228 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"likeness"
+	"likeness/internal/dataset"
+	"likeness/internal/httpapi"
+)
+
+// newDatasetEnv is newEnv with the dataset service wired in.
+func newDatasetEnv(t *testing.T, dsn string) *env {
+	t.Helper()
+	e := newEnv(t, dsn)
+	clock := e.clock.Now
+	ds, err := dataset.New(dataset.Config{Store: e.store, Consent: e.svc, Vault: e.vault, KEK: e.kek, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Datasets: ds, Store: e.store, Now: clock}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func smallJPEG(t testing.TB, seed int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for x := range 40 {
+		for y := range 30 {
+			img.Set(x, y, color.RGBA{uint8(x * seed), uint8(y * 7), 99, 255})
+		}
+	}
+	var b bytes.Buffer
+	jpeg.Encode(&b, img, nil)
+	return b.Bytes()
+}
+
+type datasetJSON struct {
+	ID             string    `json:"id"`
+	Version        int       `json:"version"`
+	Status         string    `json:"status"`
+	ItemCount      int       `json:"item_count"`
+	Purpose        string    `json:"purpose"`
+	Categories     []string  `json:"categories"`
+	Recipient      string    `json:"recipient"`
+	CreatedAt      time.Time `json:"created_at"`
+	ManifestSHA256 string    `json:"manifest_sha256"`
+	PredecessorID  string    `json:"predecessor_id"`
+	SuccessorID    string    `json:"successor_id"`
+	TaintReason    string    `json:"taint_reason"`
+	TaintedAt      time.Time `json:"tainted_at"`
+	Models         []struct {
+		ID string `json:"id"`
+	} `json:"models"`
+	ModelsToRetrain []struct {
+		ID string `json:"id"`
+	} `json:"models_to_retrain"`
+}
+
+func (e *env) consentingSubject(ext string) string {
+	e.t.Helper()
+	sub := e.subject(ext, "EU-DE")
+	if r := e.grant(sub, "ai-training"); r.status != 201 {
+		e.t.Fatalf("grant: %d %s", r.status, r.body)
+	}
+	if r := e.upload(likeness.RoleCollector, sub, "purpose=ai-training&category=image", "image/jpeg", smallJPEG(e.t, len(ext))); r.status != 201 {
+		e.t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	return sub
+}
+
+func TestDatasetAPIWithdrawalTaintsAndRebuildExcludes(t *testing.T) {
+	e := newDatasetEnv(t, "")
+	a := e.consentingSubject("ann")
+	b := e.consentingSubject("ben")
+	r := e.call(likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"image"}, "recipient": "acme-ml"})
+	if r.status != 201 {
+		t.Fatalf("build: %d %s", r.status, r.body)
+	}
+	var d datasetJSON
+	r.json(t, &d)
+	if d.ID == "" || d.Version != 1 || d.Status != "ready" || d.ItemCount != 2 || d.Purpose != "ai-training" || len(d.ManifestSHA256) != 64 || d.CreatedAt.IsZero() {
+		t.Fatalf("build body: %s", r.body)
+	}
+	if r := e.call(likeness.RolePipeline, "POST", "/v1/models", map[string]any{"name": "faces-v1", "dataset_id": d.ID}); r.status != 201 {
+		t.Fatalf("register model: %d %s", r.status, r.body)
+	}
+	e.clock.Set(e.clock.Now().Add(time.Hour))
+	if w := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+b+"/consents/ai-training/withdraw", nil); w.status != 201 {
+		t.Fatalf("withdraw: %d %s", w.status, w.body)
+	}
+	r = e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID, nil)
+	var got datasetJSON
+	r.json(t, &got)
+	if r.status != 200 || got.Status != "tainted" || got.TaintReason != "consent_withdrawn" || !got.TaintedAt.Equal(e.clock.Now()) ||
+		len(got.ModelsToRetrain) != 1 {
+		t.Fatalf("after withdrawal: %d %s", r.status, r.body)
+	}
+	r = e.call(likeness.RolePipeline, "POST", "/v1/datasets/"+d.ID+"/rebuild", nil)
+	var next datasetJSON
+	r.json(t, &next)
+	if r.status != 201 || next.Version != 2 || next.PredecessorID != d.ID || next.ItemCount != 1 {
+		t.Fatalf("rebuild: %d %s", r.status, r.body)
+	}
+	if r := e.call(likeness.RolePipeline, "POST", "/v1/datasets/"+d.ID+"/rebuild", nil); r.status != 409 {
+		t.Fatalf("second rebuild: %d %s", r.status, r.body)
+	}
+	var lin struct {
+		Datasets []struct{ ID, Status string } `json:"datasets"`
+		Models   []struct{ ID string }         `json:"models"`
+	}
+	r = e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+a+"/lineage", nil)
+	r.json(t, &lin)
+	if r.status != 200 || len(lin.Datasets) != 2 || lin.Datasets[0].ID != d.ID || lin.Datasets[1].ID != next.ID || len(lin.Models) != 1 {
+		t.Fatalf("lineage of a: %d %s", r.status, r.body)
+	}
+	r = e.call(likeness.RoleCollector, "GET", "/v1/subjects/"+b+"/lineage", nil)
+	r.json(t, &lin)
+	if r.status != 200 || len(lin.Datasets) != 1 || lin.Datasets[0].Status != "tainted" {
+		t.Fatalf("lineage of b: %d %s", r.status, r.body)
+	}
+}
+
+func TestDatasetAPIRefusesBadInputAndWritesNothing(t *testing.T) {
+	e := newDatasetEnv(t, "")
+	e.consentingSubject("ann")
+	for _, c := range []struct {
+		name   string
+		role   likeness.Role
+		method string
+		path   string
+		body   any
+		status int
+	}{
+		{"unknown purpose", likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "nope", "categories": []string{"image"}}, 400},
+		{"category not in purpose", likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"video"}}, 400},
+		{"unknown field", likeness.RolePipeline, "POST", "/v1/datasets", `{"purpose":"ai-training","categories":["image"],"everyone":true}`, 400},
+		{"malformed JSON", likeness.RolePipeline, "POST", "/v1/datasets", `{"purpose":`, 400},
+		{"collector may not build", likeness.RoleCollector, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"image"}}, 403},
+		{"unknown dataset", likeness.RoleAuditor, "GET", "/v1/datasets/" + likeness.NewID("dst"), nil, 404},
+		{"rebuild unknown dataset", likeness.RolePipeline, "POST", "/v1/datasets/dst_x/rebuild", nil, 404},
+		{"model on unknown dataset", likeness.RolePipeline, "POST", "/v1/models", map[string]any{"name": "m", "dataset_id": likeness.NewID("dst")}, 404},
+		{"model without name", likeness.RolePipeline, "POST", "/v1/models", map[string]any{"dataset_id": likeness.NewID("dst")}, 400},
+		{"lineage of unknown subject", likeness.RoleAuditor, "GET", "/v1/subjects/" + likeness.NewID("sub") + "/lineage", nil, 404},
+		{"pipeline may not read lineage", likeness.RolePipeline, "GET", "/v1/subjects/" + likeness.NewID("sub") + "/lineage", nil, 403},
+	} {
+		r := e.call(c.role, c.method, c.path, c.body)
+		if r.status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.body, c.status)
+			continue
+		}
+		r.errCode(t)
+	}
+	all, err := e.store.Datasets(context.Background())
+	if err != nil || len(all) != 0 {
+		t.Fatalf("refused requests stored datasets: %v %v", all, err)
+	}
+}
+
+func TestAttributesNeedConsentAndAuditSuppressesSmallCells(t *testing.T) {
+	e := newDatasetEnv(t, "")
+	var subs []string
+	for i, ext := range []string{"s1", "s2", "s3", "s4", "s5", "s6", "s7"} {
+		sub := e.consentingSubject(ext)
+		subs = append(subs, sub)
+		gender := "female"
+		if i >= 5 {
+			gender = "male"
+		}
+		r := e.call(likeness.RoleCollector, "PUT", "/v1/subjects/"+sub+"/attributes",
+			map[string]any{"purpose": "ai-training", "attributes": map[string]string{"gender": gender, "age_band": "25-34"}})
+		if r.status != 200 {
+			t.Fatalf("put attributes: %d %s", r.status, r.body)
+		}
+	}
+	noConsent := e.subject("nc", "EU-DE")
+	r := e.call(likeness.RoleCollector, "PUT", "/v1/subjects/"+noConsent+"/attributes",
+		map[string]any{"purpose": "ai-training", "attributes": map[string]string{"gender": "female"}})
+	if r.status != 403 {
+		t.Fatalf("attributes without consent: %d %s", r.status, r.body)
+	}
+	r = e.call(likeness.RoleCollector, "PUT", "/v1/subjects/"+subs[0]+"/attributes",
+		map[string]any{"purpose": "ai-training", "attributes": map[string]string{"religion": "x"}})
+	if r.status != 400 {
+		t.Fatalf("unknown attribute: %d %s", r.status, r.body)
+	}
+	r = e.call(likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"image"}})
+	var d datasetJSON
+	r.json(t, &d)
+	target := `{"gender":{"female":0.5,"male":0.5},"age_band":{"25-34":0.5,"65+":0.2}}`
+	r = e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID+"/audit?target="+url.QueryEscape(target), nil)
+	if r.status != 200 {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	}
+	var rep dataset.Report
+	r.json(t, &rep)
+	groups := map[string]dataset.Group{}
+	for _, a := range rep.Attributes {
+		for _, g := range a.Groups {
+			groups[a.Attribute+"."+g.Value] = g
+		}
+	}
+	// 5 female, 2 male, k = 5 (the example policy declares none, so the default).
+	// The female cell (5) is hidden too: with the total known, it would give the male count away.
+	if f := groups["gender.female"]; !f.Suppressed || f.Count != nil || f.UnderRepresented {
+		t.Errorf("female cell: %+v", f)
+	}
+	if m := groups["gender.male"]; !m.Suppressed || m.Count != nil || m.Share != nil || !m.UnderRepresented {
+		t.Errorf("male cell (2 < k, share 0.29 < 0.5×0.8): %+v", m)
+	}
+	if o := groups["age_band.65+"]; !o.Suppressed || !o.UnderRepresented {
+		t.Errorf("65+ cell (0 people, target 0.2): %+v", o)
+	}
+	if y := groups["age_band.25-34"]; y.Count == nil || *y.Count != 7 || y.UnderRepresented {
+		t.Errorf("25-34 cell: %+v", y)
+	}
+	if r := e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID+"/audit?target="+url.QueryEscape(`{"gender":{"f":2}}`), nil); r.status != 400 {
+		t.Errorf("bad target: %d %s", r.status, r.body)
+	}
+}

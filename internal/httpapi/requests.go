@@ -1,0 +1,183 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"likeness"
+	"likeness/internal/requests"
+)
+
+// requestRoutes serve the register of data-subject requests. They are
+// registered whether or not the store keeps requests, so the API's shape
+// does not depend on configuration; without a request store they answer 404.
+func requestRoutes(s *Server) []Route {
+	h := &requestHandlers{s: s}
+	if rs, ok := s.store.(requests.Store); ok && s.consent != nil {
+		h.svc, h.err = requests.New(requests.Config{Store: rs, Consent: s.consent, Now: s.now, Logger: s.log})
+	} else {
+		h.err = likeness.Errorf(likeness.ENOTFOUND, "data-subject requests are not enabled on this server")
+	}
+	return []Route{
+		{"POST", "/v1/requests", collectors, h.open},
+		{"GET", "/v1/requests", readers, h.list},
+		{"GET", "/v1/requests/{id}", readers, h.get},
+		{"POST", "/v1/requests/{id}/extend", collectors, h.extend},
+		{"POST", "/v1/requests/{id}/complete", collectors, h.complete},
+		{"POST", "/v1/requests/{id}/reject", collectors, h.reject},
+	}
+}
+
+type requestHandlers struct {
+	s   *Server
+	svc *requests.Service
+	err error // why there is no svc
+}
+
+// requestJSON is a request as the API shows it: with its effective
+// deadline, whether it is overdue now, and the erasure certificate as the
+// compact JWS it is (verify it with GET /v1/ledger/key).
+type requestJSON struct {
+	*likeness.DSRequest
+	Deadline    time.Time `json:"deadline"`
+	Overdue     bool      `json:"overdue"`
+	Certificate string    `json:"certificate,omitempty"`
+}
+
+func (h *requestHandlers) out(r *likeness.DSRequest) requestJSON {
+	return requestJSON{DSRequest: r, Deadline: r.Deadline(), Overdue: r.Overdue(h.s.now()), Certificate: string(r.Certificate)}
+}
+
+func (h *requestHandlers) open(w http.ResponseWriter, r *http.Request) error {
+	if h.svc == nil {
+		return h.err
+	}
+	var in struct {
+		SubjectID  string `json:"subject_id"`
+		Type       string `json:"type"`
+		Channel    string `json:"channel"`
+		Purpose    string `json:"purpose"`
+		ReceivedAt string `json:"received_at"` // RFC 3339; "" is now
+	}
+	if err := DecodeJSON(r, w, h.s.maxBody, &in); err != nil {
+		return err
+	}
+	if in.SubjectID == "" {
+		return likeness.Errorf(likeness.EINVALID, "subject_id is required")
+	}
+	var received time.Time
+	if in.ReceivedAt != "" {
+		t, err := time.Parse(time.RFC3339, in.ReceivedAt)
+		if err != nil {
+			return likeness.Errorf(likeness.EINVALID, "received_at %q is not an RFC 3339 time such as 2026-01-31T09:30:00Z", in.ReceivedAt)
+		}
+		received = t
+	}
+	req, err := h.svc.Open(r.Context(), in.SubjectID, likeness.RequestType(in.Type), in.Channel, in.Purpose, received)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, h.out(req))
+}
+
+func (h *requestHandlers) list(w http.ResponseWriter, r *http.Request) error {
+	if h.svc == nil {
+		return h.err
+	}
+	q := r.URL.Query()
+	f := requests.Filter{State: q.Get("state"), SubjectID: q.Get("subject_id")}
+	if v := q.Get("overdue"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return likeness.Errorf(likeness.EINVALID, "overdue must be true or false, not %q", v)
+		}
+		f.Overdue = b
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return likeness.Errorf(likeness.EINVALID, "limit must be 1..%d", requests.MaxLimit)
+		}
+		f.Limit = n
+	}
+	rs, err := h.svc.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]requestJSON, len(rs))
+	for i, req := range rs {
+		out[i] = h.out(req)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"requests": out})
+}
+
+func (h *requestHandlers) get(w http.ResponseWriter, r *http.Request) error {
+	if h.svc == nil {
+		return h.err
+	}
+	req, err := h.svc.Request(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h.out(req))
+}
+
+func (h *requestHandlers) reason(w http.ResponseWriter, r *http.Request) (string, error) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := DecodeJSON(r, w, h.s.maxBody, &in); err != nil {
+		return "", err
+	}
+	return in.Reason, nil
+}
+
+func (h *requestHandlers) extend(w http.ResponseWriter, r *http.Request) error {
+	if h.svc == nil {
+		return h.err
+	}
+	reason, err := h.reason(w, r)
+	if err != nil {
+		return err
+	}
+	req, err := h.svc.Extend(r.Context(), r.PathValue("id"), reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h.out(req))
+}
+
+func (h *requestHandlers) reject(w http.ResponseWriter, r *http.Request) error {
+	if h.svc == nil {
+		return h.err
+	}
+	reason, err := h.reason(w, r)
+	if err != nil {
+		return err
+	}
+	req, err := h.svc.Reject(r.Context(), r.PathValue("id"), reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h.out(req))
+}
+
+// complete takes a body only for rectifications ({"locale","jurisdiction"});
+// other requests may send none.
+func (h *requestHandlers) complete(w http.ResponseWriter, r *http.Request) error {
+	if h.svc == nil {
+		return h.err
+	}
+	var p requests.Params
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(r, w, h.s.maxBody, &p); err != nil {
+			return err
+		}
+	}
+	req, err := h.svc.Complete(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h.out(req))
+}

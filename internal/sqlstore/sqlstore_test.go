@@ -1,0 +1,49 @@
+package sqlstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"likeness"
+	"likeness/internal/sqlstore"
+	"likeness/internal/storetest"
+)
+
+func TestSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) likeness.Store {
+		db, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "likeness.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+func TestPostgres(t *testing.T) {
+	storetest.NeedPostgres(t)
+	storetest.Run(t, func(t *testing.T) likeness.Store {
+		db, err := sqlstore.Open(context.Background(), storetest.Postgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+func TestOpenRejectsUnknownDatabase(t *testing.T) {
+	if _, err := sqlstore.Open(context.Background(), "mysql://x"); err == nil {
+		t.Fatal("Open accepted an unknown database kind")
+	}
+}
+
+func TestMigrationsRunOnceOnReopen(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "l.db")
+	for range 2 {
+		db, err := sqlstore.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		db.Close()
+	}
+}

@@ -1,0 +1,561 @@
+// Package vault keeps subjects' media: it admits an upload only when the
+// subject has an active consent for the purpose and category it is collected
+// for, strips identifying metadata from images, encrypts the bytes as they
+// stream in under the subject's own data key (so erasing the key erases every
+// copy), hands content out only when a decision allows the purpose,
+// recipient and transfer, and records every access and denied attempt.
+//
+// Blobs are encrypted with keys.EncryptWriter (AES-256-GCM segments of 1 MiB
+// with a per-blob key derived by HKDF from the subject's data key and a
+// random salt); the asset id is bound as additional data, so a blob moved to
+// another asset's key fails to decrypt. The blob store sees only ciphertext.
+package vault
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"likeness"
+	"likeness/internal/blob"
+	"likeness/internal/consent"
+	"likeness/internal/keys"
+	"likeness/internal/media"
+	"likeness/policy"
+)
+
+// DefaultMaxSize is the largest upload accepted unless configured.
+const DefaultMaxSize = 2 << 30
+
+// BIPARetention is the longest biometric data of an Illinois subject may be
+// kept after the last interaction (740 ILCS 14/15(a)).
+var BIPARetention = policy.Duration{Years: 3}
+
+// Vault stores and serves media. It is safe for concurrent use.
+type Vault struct {
+	store   likeness.Store
+	blobs   blob.Store
+	consent *consent.Service
+	now     func() time.Time
+	log     *slog.Logger
+	maxSize int64
+	region  string
+}
+
+// Config holds a Vault's dependencies.
+type Config struct {
+	Store   likeness.Store
+	Blobs   blob.Store
+	Consent *consent.Service
+	Now     func() time.Time
+	Logger  *slog.Logger
+	MaxSize int64  // bytes; 0 means DefaultMaxSize
+	Region  string // where blobs are stored, e.g. "eu-central"; recorded per asset
+}
+
+// New returns a Vault and registers it to erase subjects' data.
+func New(ctx context.Context, cfg Config) (*Vault, error) {
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Consent == nil {
+		return nil, fmt.Errorf("vault: Store, Blobs and Consent are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = DefaultMaxSize
+	}
+	if cfg.Region == "" {
+		cfg.Region = "local"
+	}
+	v := &Vault{store: cfg.Store, blobs: cfg.Blobs, consent: cfg.Consent, now: cfg.Now, log: cfg.Logger,
+		maxSize: cfg.MaxSize, region: cfg.Region}
+	if err := cfg.Store.ForEachAsset(ctx, func(a *likeness.Asset) error {
+		cfg.Consent.Engine().PutAsset(a)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("vault: load assets: %w", err)
+	}
+	cfg.Consent.AddEraser(v)
+	return v, nil
+}
+
+// MaxSize returns the upload limit in bytes.
+func (v *Vault) MaxSize() int64 { return v.maxSize }
+
+// Upload describes one incoming asset.
+type Upload struct {
+	SubjectID   string
+	Purpose     string
+	Category    string
+	ContentType string
+	DerivedFrom string
+	Body        io.Reader
+}
+
+func blobKey(a *likeness.Asset) string { return "subjects/" + a.SubjectID + "/" + a.ID }
+
+func assetAD(id string) []byte { return []byte("asset:" + id) }
+
+// Ingest stores an upload if, and only if, the subject has an active consent
+// for the purpose that covers the category. Otherwise, or on any bad input,
+// nothing is stored: no blob, no row.
+func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error) {
+	sub, err := v.consent.Subject(ctx, up.SubjectID)
+	if err != nil {
+		return nil, err
+	}
+	p := v.consent.Policy()
+	purpose, ok := p.Purpose(up.Purpose)
+	if !ok {
+		return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", up.Purpose, p.PurposeIDs)
+	}
+	if !policy.IsCategory(up.Category) {
+		return nil, likeness.Errorf(likeness.EINVALID, "unknown category %q; use one of %v", up.Category, policy.Categories)
+	}
+	now := v.now().UTC()
+	d := v.consent.Engine().Decide(&likeness.DecisionRequest{SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category, At: now})
+	if !d.Allow {
+		return nil, &likeness.DeniedError{Message: fmt.Sprintf("no active consent of this subject to %q covers %s data: nothing was stored", up.Purpose, up.Category),
+			Reasons: d.Reasons.Names()}
+	}
+	if up.DerivedFrom != "" {
+		parent, err := v.store.Asset(ctx, up.DerivedFrom)
+		if err != nil || parent.SubjectID != sub.ID {
+			return nil, likeness.Errorf(likeness.EINVALID, "derived_from names no asset of this subject")
+		}
+		if parent.Erased() {
+			return nil, likeness.Errorf(likeness.EGONE, "derived_from names an erased asset")
+		}
+	}
+
+	a := &likeness.Asset{SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category, DerivedFrom: up.DerivedFrom,
+		ConsentEventID: d.EventID, RetainUntil: retainUntil(sub, purpose, up.Category, now)}
+	saved, err := v.save(ctx, a, up.ContentType, up.Body, v.maxSize)
+	if err != nil {
+		return nil, err
+	}
+	// A withdrawal or erasure may have landed while the bytes streamed in:
+	// ask again now that the asset exists, and keep nothing it forbids.
+	if d := v.consent.Engine().Decide(&likeness.DecisionRequest{AssetID: saved.ID, Purpose: up.Purpose, At: v.now().UTC()}); !d.Allow {
+		if _, err := v.EraseAsset(context.WithoutCancel(ctx), saved.ID, "consent_withdrawn_during_upload"); err != nil {
+			return nil, err
+		}
+		return nil, &likeness.DeniedError{Message: "the consent this upload relied on ended while it was received: nothing was kept",
+			Reasons: d.Reasons.Names()}
+	}
+	return saved, nil
+}
+
+// save sniffs, strips, hashes and encrypts body into a new asset a (whose
+// subject, purpose, category and deadline the caller set) and records it.
+func (v *Vault) save(ctx context.Context, a *likeness.Asset, contentType string, body io.Reader, limit int64) (*likeness.Asset, error) {
+	head := make([]byte, media.SniffLen)
+	n, err := io.ReadFull(body, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, readError(err, limit)
+	}
+	head = head[:n]
+	if n == 0 {
+		return nil, likeness.Errorf(likeness.EINVALID, "the body is empty: send the media bytes")
+	}
+	typ, err := media.Check(contentType, a.Category, head)
+	if err != nil {
+		return nil, likeness.Errorf(likeness.EUNSUPPORTED, "%s", err.Error())
+	}
+	a.ID = likeness.NewID("ast")
+	a.ContentType, a.Region, a.CreatedAt = typ.MIME, v.region, v.now().UTC()
+	a.BlobKey = blobKey(a)
+
+	dek, err := v.consent.SubjectKey(ctx, a.SubjectID)
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Wipe(dek)
+	// Only rewritten formats need a second hash: for the rest what is
+	// stored is what came in.
+	original, stored := sha256.New(), hash.Hash(nil)
+	if media.Rewrites(typ) {
+		stored = sha256.New()
+	}
+	size, err := v.put(ctx, a, dek, typ, io.MultiReader(bytes.NewReader(head), body), original, stored, limit)
+	if err != nil {
+		return nil, err
+	}
+	a.Size = size
+	a.OriginalSHA256 = hex.EncodeToString(original.Sum(nil))
+	a.SHA256 = a.OriginalSHA256
+	if stored != nil {
+		a.SHA256 = hex.EncodeToString(stored.Sum(nil))
+	}
+	if err := v.store.InsertAsset(ctx, a); err != nil {
+		if derr := v.blobs.Delete(context.WithoutCancel(ctx), a.BlobKey); derr != nil {
+			v.log.Error("could not remove the blob of an asset whose record failed", "asset", a.ID, "err", derr)
+		}
+		return nil, err
+	}
+	v.consent.Engine().PutAsset(a)
+	// An erasure begun meanwhile (on any replica) must not miss this asset.
+	if _, err := v.store.Erasure(ctx, a.SubjectID); err == nil {
+		if _, err := v.EraseAsset(context.WithoutCancel(ctx), a.ID, "subject_erased"); err != nil {
+			return nil, err
+		}
+		return nil, likeness.Errorf(likeness.EGONE, "the subject is being erased: nothing was kept")
+	} else if likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		return nil, err
+	}
+	return a, nil
+}
+
+// put streams src through metadata stripping and encryption into the blob
+// store, hashing what comes in (original) and what is stored (stored, nil
+// when Strip copies unchanged). A failure anywhere aborts the Put, which
+// leaves nothing behind.
+func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ media.Type, src io.Reader, original, stored hash.Hash, limit int64) (int64, error) {
+	limited := &limitReader{r: src, left: limit}
+	pr, pw := io.Pipe()
+	var size countWriter
+	done := make(chan error, 1)
+	go func() {
+		enc, err := keys.EncryptWriter(dek, assetAD(a.ID), pw)
+		if err != nil {
+			pw.CloseWithError(err)
+			done <- err
+			return
+		}
+		out := io.MultiWriter(enc, &size)
+		if stored != nil {
+			out = io.MultiWriter(enc, stored, &size)
+		}
+		err = media.Strip(out, io.TeeReader(limited, original), typ)
+		if err == nil {
+			err = enc.Close()
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	_, putErr := v.blobs.Put(ctx, a.BlobKey, pr)
+	pr.CloseWithError(errors.New("vault: upload aborted"))
+	stripErr := <-done
+	if stripErr != nil || putErr != nil {
+		v.blobs.Delete(context.WithoutCancel(ctx), a.BlobKey)
+	}
+	if stripErr != nil {
+		if limited.over {
+			return 0, likeness.Errorf(likeness.ETOOLARGE, "the upload is larger than %d bytes", limit)
+		}
+		if errors.Is(stripErr, media.ErrMalformed) {
+			return 0, likeness.Errorf(likeness.EINVALID, "%s", stripErr.Error())
+		}
+		return 0, readError(stripErr, limit)
+	}
+	if putErr != nil {
+		return 0, fmt.Errorf("vault: store blob: %w", putErr)
+	}
+	return int64(size), nil
+}
+
+func readError(err error, limit int64) error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return likeness.Errorf(likeness.ETOOLARGE, "the upload is larger than %d bytes", limit)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return likeness.Errorf(likeness.EINVALID, "the upload ended early (truncated body)")
+	}
+	return fmt.Errorf("vault: read upload: %w", err)
+}
+
+// retainUntil is the asset's deletion deadline: the purpose's retention,
+// and for biometric data of Illinois subjects no later than three years
+// after this interaction (BIPA).
+func retainUntil(sub *likeness.Subject, p *policy.Purpose, category string, now time.Time) time.Time {
+	t := p.Retention.AddTo(now)
+	if j, err := likeness.ParseJurisdiction(sub.Jurisdiction); err == nil && j.Regime == "US" && j.Region == "IL" && category != "transcript" {
+		if bipa := BIPARetention.AddTo(now); bipa.Before(t) {
+			t = bipa
+		}
+	}
+	return t
+}
+
+// Asset returns an asset's record: ENOTFOUND if absent, EGONE if erased.
+func (v *Vault) Asset(ctx context.Context, id string) (*likeness.Asset, error) {
+	if !likeness.ValidID("ast", id) {
+		return nil, likeness.Errorf(likeness.ENOTFOUND, "asset not found")
+	}
+	a, err := v.store.Asset(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Erased() {
+		return nil, likeness.Errorf(likeness.EGONE, "asset was erased (%s)", a.ErasedReason)
+	}
+	if _, err := v.consent.Subject(ctx, a.SubjectID); err != nil {
+		return nil, err // EGONE once the subject is erased
+	}
+	return a, nil
+}
+
+// SubjectAssets lists the subject's live assets.
+func (v *Vault) SubjectAssets(ctx context.Context, subjectID string) ([]*likeness.Asset, error) {
+	sub, err := v.consent.Subject(ctx, subjectID)
+	if err != nil {
+		return nil, err
+	}
+	all, err := v.store.SubjectAssets(ctx, sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []*likeness.Asset{}
+	for _, a := range all {
+		if !a.Erased() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Access asks for an asset's content for a purpose, recipient and country.
+type Access struct {
+	AssetID, Purpose, Recipient, Country string
+}
+
+// Open returns the decrypted content of an asset if a decision allows the
+// access right now. Every call, allowed or denied, is recorded in the
+// access log. The caller closes the reader; a read error means the blob was
+// altered or its key destroyed.
+func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.ReadCloser, error) {
+	a, err := v.Asset(ctx, acc.AssetID)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := v.consent.Policy()
+	if _, ok := p.Purpose(acc.Purpose); !ok {
+		return nil, nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", acc.Purpose, p.PurposeIDs)
+	}
+	now := v.now().UTC()
+	d := v.consent.Engine().Decide(&likeness.DecisionRequest{AssetID: a.ID, Purpose: acc.Purpose, Recipient: acc.Recipient, Country: acc.Country, At: now})
+	actor := likeness.ActorFrom(ctx)
+	entry := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: now, Action: "content", KeyID: actor.KeyID, Role: actor.Role,
+		SubjectID: a.SubjectID, AssetID: a.ID, Purpose: acc.Purpose, Recipient: acc.Recipient, Country: acc.Country,
+		Allow: d.Allow, Reasons: d.Reasons.Names()}
+	if err := v.store.AppendAccess(ctx, entry); err != nil {
+		// No record, no access: fail closed.
+		return nil, nil, err
+	}
+	if !d.Allow {
+		return nil, nil, &likeness.DeniedError{Message: "this use of the asset is not allowed", Reasons: entry.Reasons}
+	}
+	dek, err := v.consent.SubjectKey(ctx, a.SubjectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := v.blobs.Get(ctx, a.BlobKey)
+	if err != nil {
+		keys.Wipe(dek)
+		return nil, nil, fmt.Errorf("vault: read blob: %w", err)
+	}
+	dec, err := keys.DecryptReader(dek, assetAD(a.ID), rc)
+	keys.Wipe(dek)
+	if err != nil {
+		rc.Close()
+		return nil, nil, fmt.Errorf("vault: decrypt: %w", err)
+	}
+	return a, readCloser{dec, rc}, nil
+}
+
+// AccessLog returns the subject's access log, newest first.
+func (v *Vault) AccessLog(ctx context.Context, subjectID string, limit int) ([]*likeness.AccessEntry, error) {
+	if _, err := v.consent.Subject(ctx, subjectID); err != nil {
+		return nil, err
+	}
+	return v.store.SubjectAccessLog(ctx, subjectID, limit)
+}
+
+// EraseAsset deletes an asset's blob and those of every asset derived from
+// it, and marks them erased. Idempotent.
+func (v *Vault) EraseAsset(ctx context.Context, id, reason string) ([]string, error) {
+	a, err := v.store.Asset(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var erased []string
+	children, err := v.store.DerivedAssets(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range children {
+		ids, err := v.EraseAsset(ctx, c.ID, reason)
+		if err != nil {
+			return nil, err
+		}
+		erased = append(erased, ids...)
+	}
+	if err := v.blobs.Delete(ctx, a.BlobKey); err != nil {
+		return nil, fmt.Errorf("vault: delete blob: %w", err)
+	}
+	if err := v.store.MarkAssetErased(ctx, a.ID, v.now().UTC(), reason); err != nil {
+		return nil, err
+	}
+	v.consent.Engine().EraseAsset(a.ID)
+	return append(erased, a.ID), nil
+}
+
+// EraseSubjectData implements consent.DataEraser: it deletes every blob of
+// the subject and marks their assets erased.
+func (v *Vault) EraseSubjectData(ctx context.Context, subjectID string) error {
+	assets, err := v.store.SubjectAssets(ctx, subjectID)
+	if err != nil {
+		return err
+	}
+	for _, a := range assets {
+		if _, err := v.EraseAsset(ctx, a.ID, "subject_erased"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}
+
+// limitReader fails once more than left bytes are read.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.over = true
+		return n, errors.New("vault: upload too large")
+	}
+	return n, err
+}
+
+// ErasePurposeData implements consent.DataEraser: it erases the subject's
+// assets collected for purpose, with everything derived from them.
+func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string) error {
+	assets, err := v.store.SubjectAssets(ctx, subjectID)
+	if err != nil {
+		return err
+	}
+	for _, a := range assets {
+		if a.Purpose == purpose && !a.Erased() {
+			if _, err := v.EraseAsset(ctx, a.ID, "consent_withdrawn"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SweepExpired erases up to limit assets whose retention deadline has
+// passed and returns how many it erased. Decisions deny expired assets
+// already; the sweep removes the bytes.
+func (v *Vault) SweepExpired(ctx context.Context, limit int) (int, error) {
+	expired, err := v.store.ExpiredAssets(ctx, v.now().UTC(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range expired {
+		ids, err := v.EraseAsset(ctx, a.ID, "retention_expired")
+		if err != nil {
+			return n, err
+		}
+		n += len(ids)
+	}
+	return n, nil
+}
+
+// Sweep runs SweepExpired in bounded batches every interval until ctx ends.
+func (v *Vault) Sweep(ctx context.Context, interval time.Duration, batch int) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := v.SweepExpired(ctx, batch)
+			if err != nil {
+				if ctx.Err() == nil {
+					v.log.Warn("retention sweep failed", "err", err)
+				}
+				break
+			}
+			if n > 0 {
+				v.log.Info("retention sweep erased expired assets", "count", n)
+			}
+			if n < batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// followOverlap re-reads this much before the last poll, so a replica whose
+// clock runs behind is not missed; applying an asset twice is harmless.
+const followOverlap = 10 * time.Second
+
+// Follow keeps this replica's decision index in step with uploads and
+// erasures made on other replicas, polling every interval until ctx ends.
+func (v *Vault) Follow(ctx context.Context, interval time.Duration) {
+	since := v.now().Add(-followOverlap)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next := v.now()
+		if err := v.SyncAssets(ctx, since); err != nil {
+			if ctx.Err() == nil {
+				v.log.Warn("following asset changes failed", "err", err)
+			}
+			continue
+		}
+		since = next.Add(-followOverlap)
+	}
+}
+
+// SyncAssets applies to the decision index every asset created or erased
+// since the given time, on any replica.
+func (v *Vault) SyncAssets(ctx context.Context, since time.Time) error {
+	changed, err := v.store.AssetsChangedSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, a := range changed {
+		v.consent.Engine().PutAsset(a)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"likeness"
+	"likeness/internal/httpapi"
+)
+
+// APIRoutes are the /v1 endpoints that create links, for httpapi.Server.Handle.
+func (h *Handler) APIRoutes() []httpapi.Route {
+	roles := []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector}
+	return []httpapi.Route{
+		{Method: "POST", Pattern: "/v1/consent-sessions", Roles: roles, Handler: h.apiConsentSession},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/portal-links", Roles: roles, Handler: h.apiPortalLink},
+	}
+}
+
+type linkOut struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.cfg.BaseURL != "" {
+		return h.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// apiConsentSession creates a consent link for some purposes of a subject.
+func (h *Handler) apiConsentSession(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		SubjectID string   `json:"subject_id"`
+		Purposes  []string `json:"purposes"`
+		ReturnURL string   `json:"return_url"`
+	}
+	if err := httpapi.DecodeJSON(r, w, 64<<10, &req); err != nil {
+		return err
+	}
+	sub, err := h.svc.Subject(r.Context(), req.SubjectID)
+	if err != nil {
+		return err
+	}
+	p := h.svc.Policy()
+	if len(req.Purposes) == 0 {
+		return likeness.Errorf(likeness.EINVALID, "purposes is empty: name at least one purpose to ask about")
+	}
+	for i, id := range req.Purposes {
+		if _, ok := p.Purpose(id); !ok {
+			return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", id, p.PurposeIDs)
+		}
+		if slices.Contains(req.Purposes[:i], id) {
+			return likeness.Errorf(likeness.EINVALID, "purpose %q is listed twice", id)
+		}
+	}
+	if req.ReturnURL != "" {
+		u, err := url.Parse(req.ReturnURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(req.ReturnURL) > 2048 {
+			return likeness.Errorf(likeness.EINVALID, "return_url must be an absolute http or https URL")
+		}
+	}
+	return h.createLink(w, r, &likeness.Link{Kind: likeness.LinkConsent, SubjectID: sub.ID, Purposes: req.Purposes, ReturnURL: req.ReturnURL},
+		h.cfg.ConsentTTL, "/consent/")
+}
+
+// apiPortalLink creates a single-use sign-in link to the privacy portal.
+func (h *Handler) apiPortalLink(w http.ResponseWriter, r *http.Request) error {
+	if r.ContentLength > 0 {
+		var empty struct{}
+		if err := httpapi.DecodeJSON(r, w, 1<<10, &empty); err != nil {
+			return err
+		}
+	}
+	sub, err := h.svc.Subject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return h.createLink(w, r, &likeness.Link{Kind: likeness.LinkPortal, SubjectID: sub.ID}, h.cfg.PortalTTL, "/me/login/")
+}
+
+func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, l *likeness.Link, ttl time.Duration, prefix string) error {
+	now := h.now().UTC()
+	l.ID, l.CreatedAt, l.ExpiresAt = likeness.NewLinkID(), now, now.Add(ttl)
+	if err := h.links.CreateLink(r.Context(), l); err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusCreated, linkOut{URL: h.baseURL(r) + prefix + l.ID, ExpiresAt: l.ExpiresAt.Truncate(time.Second)})
+}

@@ -1,0 +1,236 @@
+package web_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"likeness"
+	"likeness/internal/likenesstest"
+)
+
+// TestBrowser drives the pages in headless Chromium as a person would:
+// keyboard only where it matters, one browser for every flow, and a
+// screenshot of each page in testdata/screenshots.
+func TestBrowser(t *testing.T) {
+	browserCtx := likenesstest.Browser(t, 1024, 900)
+	e := newEnv(t)
+	tab := func(t *testing.T) context.Context {
+		// A browser context of its own: no cookies carried between flows.
+		ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+		t.Cleanup(cancel)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(900, 900, chromedp.EmulateScale(0.6))); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancelT := context.WithTimeout(ctx, 20*time.Second)
+		t.Cleanup(cancelT)
+		return ctx
+	}
+	run := func(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shot := likenesstest.Screenshot
+	// tabTo presses Tab until the focused element matches sel.
+	tabTo := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for range 30 {
+				if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
+					return err
+				}
+				ok, err := chromedp.Evaluate[bool](`!!document.activeElement && document.activeElement.matches(`+jsString(sel)+`)`)(ctx, tg)
+				if err != nil {
+					return err
+				}
+				if ok {
+					return nil
+				}
+			}
+			return errorf("Tab never reached %s", sel)
+		})
+	}
+
+	t.Run("GiveConsentWithTheKeyboardOnly", func(t *testing.T) {
+		sub := e.subject("b-give", "EU-DE", "en")
+		url := e.srv.URL + e.consentLink(sub, allPurposes, "")
+		ctx := tab(t)
+		var text string
+		run(t, ctx,
+			chromedp.Navigate(url),
+			chromedp.WaitVisible(chromedp.CSS(`#p-ai-training`)),
+			shot("consent-en"),
+			tabTo(`#p-ai-training`),
+			chromedp.KeyEvent(" "),
+			tabTo(`button[value="accept"]`),
+			chromedp.KeyEvent(kb.Enter),
+			chromedp.WaitVisible(chromedp.CSS(`ul.granted`)),
+			into(&text, chromedp.Text(chromedp.CSS(`main`))),
+			shot("consent-accepted"),
+		)
+		if !strings.Contains(text, "Train our portrait and voice AI models") {
+			t.Fatalf("confirmation: %q", text)
+		}
+		evs := e.events(sub)
+		if len(evs) != 1 || evs[0].Purpose != "ai-training" || evs[0].Method != likeness.Checkbox {
+			t.Fatalf("events %+v, want one checkbox grant for ai-training", evs)
+		}
+	})
+
+	t.Run("DeclineAll", func(t *testing.T) {
+		sub := e.subject("b-decline", "EU-DE", "en")
+		url := e.srv.URL + e.consentLink(sub, allPurposes, "")
+		ctx := tab(t)
+		var text string
+		run(t, ctx,
+			chromedp.Navigate(url),
+			chromedp.WaitVisible(chromedp.CSS(`button[value="decline"]`)),
+			chromedp.Click(chromedp.CSS(`button[value="decline"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#done`)),
+			into(&text, chromedp.Text(chromedp.CSS(`h1`))),
+			shot("consent-declined"),
+		)
+		if text != "Nothing was recorded" || len(e.events(sub)) != 0 {
+			t.Fatalf("decline: %q, %d events", text, len(e.events(sub)))
+		}
+	})
+
+	t.Run("SwitchLanguage", func(t *testing.T) {
+		sub := e.subject("b-lang", "EU-DE", "en")
+		url := e.srv.URL + e.consentLink(sub, allPurposes, "")
+		ctx := tab(t)
+		var text, lang string
+		run(t, ctx,
+			chromedp.Navigate(url),
+			chromedp.WaitVisible(chromedp.CSS(`a[hreflang="de"]`)),
+			chromedp.Click(chromedp.CSS(`a[hreflang="de"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`a[hreflang="de"][aria-current="true"]`)),
+			into(&text, chromedp.Text(chromedp.CSS(`main`))),
+			into(&lang, chromedp.Evaluate[string](`document.documentElement.lang`)),
+			shot("consent-de"),
+		)
+		for _, want := range []string{"Alle ablehnen", "Auswahl bestätigen", "Training unserer Porträt- und Stimm-KI-Modelle", "Ihre Rechte"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("German page lacks %q", want)
+			}
+		}
+		if lang != "de" {
+			t.Errorf("html lang = %q", lang)
+		}
+	})
+
+	t.Run("IllinoisWrittenReleaseOnAPhone", func(t *testing.T) {
+		sub := e.subject("b-il", "US-IL", "en")
+		url := e.srv.URL + e.consentLink(sub, []string{"ai-training"}, "https://shop.example/back")
+		ctx := tab(t)
+		run(t, ctx,
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1), chromedp.EmulateMobile),
+			chromedp.Navigate(url),
+			chromedp.WaitVisible(chromedp.CSS(`#signature`)),
+			shot("consent-illinois-phone"),
+			chromedp.Click(chromedp.CSS(`#p-ai-training`)),
+			chromedp.SendKeys(chromedp.CSS(`#signature`), "Ada Lovelace"),
+			chromedp.Click(chromedp.CSS(`button[value="accept"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`ul.granted`)),
+		)
+		evs := e.events(sub)
+		if len(evs) != 1 || evs[0].Method != likeness.Written || evs[0].Evidence["signature"] != "Ada Lovelace" {
+			t.Fatalf("events %+v", evs)
+		}
+	})
+
+	t.Run("PortalWithdrawExportErase", func(t *testing.T) {
+		sub := e.subject("b-portal", "EU-DE", "en")
+		e.grant(sub, "ai-training", "voice-transcription")
+		photo := e.upload(sub, "ai-training", "image")
+		url := e.srv.URL + e.portalLink(sub)
+		ctx := tab(t)
+		var flash string
+		run(t, ctx,
+			chromedp.Navigate(url),
+			chromedp.WaitVisible(chromedp.CSS(`#consents-h`)), // the login page moves on to /me by itself
+			shot("portal"),
+			tabTo(`form[action="/me/withdraw"] button`),
+			chromedp.KeyEvent(kb.Enter),
+			chromedp.WaitVisible(chromedp.CSS(`.flash`)),
+			into(&flash, chromedp.Text(chromedp.CSS(`.flash`))),
+			shot("portal-withdrawn"),
+		)
+		if !strings.Contains(flash, "withdrawn") || e.allows(sub, "ai-training", "image") {
+			t.Fatalf("withdrawal: flash %q, still allowed: %v", flash, e.allows(sub, "ai-training", "image"))
+		}
+
+		// The export, fetched with the session cookie the browser holds.
+		var b64 string
+		run(t, ctx, into(&b64, chromedp.Evaluate[string](`fetch("/me/export").then(r => r.arrayBuffer()).then(b => {
+			let s = ""; new Uint8Array(b).forEach(c => s += String.fromCharCode(c)); return btoa(s); })`, chromedp.EvalAwaitPromise)))
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := unzip(t, raw)
+		for _, name := range []string{"subject.json", "consents.json", "media/" + photo + ".jpg"} {
+			if _, ok := files[name]; !ok {
+				t.Errorf("export lacks %s", name)
+			}
+		}
+		if n := len(e.events(sub)); countPrefix(files, "receipts/") != n {
+			t.Errorf("export has %d receipts, want %d", countPrefix(files, "receipts/"), n)
+		}
+
+		var title string
+		run(t, ctx,
+			chromedp.Click(chromedp.CSS(`#erase`)),
+			chromedp.WaitVisible(chromedp.CSS(`#erase-confirm`)),
+			shot("erase-confirm"),
+			chromedp.Click(chromedp.CSS(`#erase-confirm`)),
+			chromedp.WaitVisible(chromedp.CSS(`#certificate`)),
+			into(&title, chromedp.Text(chromedp.CSS(`h1`))),
+			shot("erased"),
+		)
+		if title != "Your data is erased" || e.allows(sub, "voice-transcription", "voice") {
+			t.Fatalf("erase: %q", title)
+		}
+		run(t, ctx, chromedp.Navigate(e.srv.URL+"/me"), chromedp.WaitVisible(chromedp.CSS(`h1`)), into(&title, chromedp.Text(chromedp.CSS(`h1`))))
+		if strings.Contains(title, "privacy page") && !strings.Contains(title, "sign in") {
+			t.Fatalf("portal still open after erasure: %q", title)
+		}
+	})
+
+	t.Run("ReusedLinkPage", func(t *testing.T) {
+		sub := e.subject("b-gone", "EU-DE", "de")
+		url := e.srv.URL + e.portalLink(sub)
+		e.browser().get(strings.TrimPrefix(url, e.srv.URL))
+		ctx := tab(t)
+		var title string
+		run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`h1`)), into(&title, chromedp.Text(chromedp.CSS(`h1`))), shot("link-used-de"))
+		if title != "Dieser Link wurde bereits verwendet" {
+			t.Fatalf("reused link page: %q", title)
+		}
+	})
+}
+
+func countPrefix(m map[string][]byte, prefix string) int {
+	n := 0
+	for k := range m {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// into runs a as a step and keeps its value in *v.
+func into[T any](v *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		var err error
+		*v, err = a(ctx, tg)
+		return err
+	})
+}

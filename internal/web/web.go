@@ -1,0 +1,261 @@
+// Package web serves the pages people see: the consent page a person reaches
+// through a short-lived link the organization creates, and the privacy portal
+// where they later see, change, download and erase what they gave. Pages are
+// server-rendered from the current notice in English or German (a language is
+// one file under i18n), work without JavaScript, and carry strict security
+// headers: a Content-Security-Policy with no inline code, no third-party
+// assets, CSRF tokens on every form and rate limits on link endpoints.
+//
+// Links are bearer secrets: the store keeps only their SHA-256. Portal
+// sessions are stateless HMAC-signed cookies (subject id, expiry, a random
+// nonce) under Config.Key, so any replica holding the key accepts them;
+// nothing about a session is stored server-side. Signing out or erasure
+// clears the cookie; a copied cookie stays valid until it expires
+// (SessionTTL, 30 minutes by default), and after erasure it opens nothing
+// because the subject is gone. CSRF tokens are HMACs of the link id (consent
+// page, which works inside a third-party iframe without cookies) or of the
+// session nonce (portal).
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"likeness"
+	"likeness/internal/consent"
+	"likeness/internal/i18n"
+	"likeness/internal/ratelimit"
+	"likeness/internal/signed"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets/*
+var assetFS embed.FS
+
+//go:embed i18n/*.json
+var i18nFS embed.FS
+
+// RecordingStore keeps the recording of a verbal consent in the media vault.
+// It returns the id of the stored asset, used as the grant's evidence.
+// Implementations must be safe for concurrent use and must store nothing when
+// they return an error.
+type RecordingStore interface {
+	StoreRecording(ctx context.Context, subjectID, contentType string, r io.Reader) (assetID string, err error)
+	// DiscardRecording erases a stored recording whose grant then failed,
+	// so no voice is kept without the consent it was meant to prove.
+	DiscardRecording(ctx context.Context, assetID string) error
+}
+
+// AccessEntry is one use of a person's data, as the portal shows it.
+type AccessEntry struct {
+	Time      time.Time `json:"time"`
+	Who       string    `json:"who"`                 // the API key, recipient or system that used the data
+	Purpose   string    `json:"purpose,omitempty"`   // purpose id
+	Category  string    `json:"category,omitempty"`  // data category
+	Action    string    `json:"action"`              // e.g. "decision allowed", "content read"
+	Recipient string    `json:"recipient,omitempty"` // recipient id, if released to one
+}
+
+// AccessLog answers "who used my data". SubjectAccessLog returns the
+// subject's entries, newest first, and an empty slice when there are none.
+type AccessLog interface {
+	SubjectAccessLog(ctx context.Context, subjectID string) ([]AccessEntry, error)
+}
+
+// TrainingUse is one training dataset version that holds the person's data.
+type TrainingUse struct {
+	Dataset string    `json:"dataset"`
+	Version int       `json:"version"`
+	Purpose string    `json:"purpose"`
+	Status  string    `json:"status"` // "ready" or "tainted"
+	Created time.Time `json:"created"`
+	Models  []string  `json:"models,omitempty"` // names of models trained on it
+}
+
+// Lineage answers "which datasets and models used my data".
+type Lineage interface {
+	SubjectTraining(ctx context.Context, subjectID string) ([]TrainingUse, error)
+}
+
+// MediaExporter adds the subject's decrypted media to an export, one add
+// call per file (name is a relative path such as "asset_x.jpg").
+type MediaExporter interface {
+	ExportMedia(ctx context.Context, subjectID string, add func(name string, r io.Reader) error) error
+}
+
+// Eraser erases a subject everywhere and returns the signed erasure
+// certificate. (*consent.Service).EraseSubject implements it.
+type Eraser interface {
+	EraseSubject(ctx context.Context, subjectID string) (certificate []byte, err error)
+}
+
+// Config holds what a Handler is built from. Consent and Links are required.
+type Config struct {
+	Consent *consent.Service
+	Links   likeness.LinkStore
+
+	// BaseURL is the public origin links point at ("https://privacy.example.com").
+	// Empty: the scheme and Host of the API request that creates the link.
+	BaseURL string
+	// Key signs session cookies and CSRF tokens (32 bytes or more). Every
+	// replica must share it; see DeploymentKey. Empty: a random key per
+	// process, so sessions end on restart and do not span replicas.
+	Key []byte
+
+	Recordings RecordingStore // nil: no verbal-consent option
+	Lineage    Lineage        // nil: the portal shows no training section
+	AccessLog  AccessLog      // nil: "none recorded"
+	Media      MediaExporter  // nil: exports hold no media
+	Eraser     Eraser         // nil: the portal cannot erase
+
+	ConsentTTL time.Duration // consent links; default 30 minutes
+	PortalTTL  time.Duration // portal links; default 15 minutes
+	SessionTTL time.Duration // portal sessions; default 30 minutes
+
+	// RateLimit and RateBurst bound requests to link endpoints per client
+	// IP; defaults 1/s with a burst of 30.
+	RateLimit rate.Limit
+	RateBurst int
+	// ClientIP names the client of a request for rate limiting; default the
+	// host of RemoteAddr. Behind a proxy, return the forwarded address.
+	ClientIP func(*http.Request) string
+
+	// SecureCookies forces the Secure attribute (behind a TLS-terminating
+	// proxy); cookies are always Secure when the request came over TLS.
+	SecureCookies bool
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Handler serves the pages. Build it with New; it is safe for concurrent use.
+type Handler struct {
+	cfg     Config
+	svc     *consent.Service
+	links   likeness.LinkStore
+	signer  *signed.Signer
+	now     func() time.Time
+	log     *slog.Logger
+	tr      *i18n.Set
+	pages   *pages
+	limiter *ratelimit.PerClient
+	assets  map[string]asset
+	mux     *http.ServeMux
+}
+
+// New builds a Handler. It panics if Consent or Links is missing, since that
+// is a wiring mistake.
+func New(cfg Config) *Handler {
+	if cfg.Consent == nil || cfg.Links == nil {
+		panic("web: Config.Consent and Config.Links are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ConsentTTL <= 0 {
+		cfg.ConsentTTL = 30 * time.Minute
+	}
+	if cfg.PortalTTL <= 0 {
+		cfg.PortalTTL = 15 * time.Minute
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = 1
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 30
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = ratelimit.RemoteHost
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	key := cfg.Key
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			panic("web: crypto/rand failed: " + err.Error())
+		}
+		cfg.Logger.Warn("web: no cookie key configured; using a random one, so portal sessions end on restart and do not span replicas")
+	}
+	tr, err := i18n.Load(i18nFS)
+	if err != nil {
+		panic("web: " + err.Error())
+	}
+	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, signer: signed.New(key), now: cfg.Now, log: cfg.Logger, tr: tr,
+		pages: mustParsePages(), limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst), assets: embeddedAssets}
+	h.mux = http.NewServeMux()
+	h.Register(h.mux)
+	return h
+}
+
+// Register adds the pages to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	limited := h.rateLimited
+	mux.Handle("GET /consent/{link}", limited(h.consentPage))
+	mux.Handle("POST /consent/{link}", limited(h.consentSubmit))
+	mux.Handle("POST /consent/{link}/recording", limited(h.consentRecording))
+	mux.Handle("GET /me/login/{link}", limited(h.portalLogin))
+	mux.Handle("GET /me", h.pageHandler(h.portal(h.portalHome)))
+	mux.Handle("POST /me/withdraw", h.pageHandler(h.portalPost(h.portalWithdraw)))
+	mux.Handle("GET /me/give/{purpose}", h.pageHandler(h.portal(h.portalGiveForm)))
+	mux.Handle("POST /me/give/{purpose}", h.pageHandler(h.portalPost(h.portalGive)))
+	mux.Handle("GET /me/receipts/{event_id}", h.pageHandler(h.portal(h.portalReceipt)))
+	mux.Handle("GET /me/export", h.pageHandler(h.portal(h.portalExport)))
+	mux.Handle("GET /me/erase", h.pageHandler(h.portal(h.portalEraseConfirm)))
+	mux.Handle("POST /me/erase", h.pageHandler(h.portalPost(h.portalErase)))
+	mux.Handle("POST /me/logout", h.pageHandler(h.portalPost(h.portalLogout)))
+	mux.Handle("GET /assets/{name}", http.HandlerFunc(h.serveAsset))
+}
+
+// ServeHTTP serves the pages alone (Register adds them to a shared mux).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// pageHandler sets the headers every page carries.
+func (h *Handler) pageHandler(fn http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w, nil, "")
+		fn(w, r)
+	})
+}
+
+// setSecurityHeaders sets a strict CSP. frameAncestors lists the origins that
+// may embed the page (none: 'none'); returnOrigin is allowed as a form target
+// because the consent form's continuation goes there.
+func setSecurityHeaders(w http.ResponseWriter, frameAncestors []string, returnOrigin string) {
+	fa := "'none'"
+	if len(frameAncestors) > 0 {
+		fa = strings.Join(frameAncestors, " ")
+	}
+	fo := "'self'"
+	if returnOrigin != "" {
+		fo += " " + returnOrigin
+	}
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", fmt.Sprintf("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors %s; form-action %s", fa, fo))
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)")
+	if len(frameAncestors) == 0 {
+		hd.Set("X-Frame-Options", "DENY")
+	} else {
+		hd.Del("X-Frame-Options")
+	}
+}
