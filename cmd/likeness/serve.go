@@ -57,14 +57,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		if err := httpapi.EnsureAdminToken(ctx, d.store, adminToken, time.Now()); err != nil {
 			return err
 		}
-	} else if keys, err := d.store.APIKeys(ctx); err != nil {
-		return err
-	} else if len(keys) == 0 || demo {
-		_, adminToken, err = httpapi.CreateAPIKey(ctx, d.store, "first admin", "admin", time.Now())
+	} else {
+		if demo {
+			_, adminToken, err = httpapi.CreateAPIKey(ctx, d.store, "demo admin", "admin", time.Now())
+		} else {
+			adminToken, err = httpapi.EnsureFirstAdmin(ctx, d.store, time.Now())
+		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Created an admin API key; it is shown only this once:\n\n    %s\n\n", adminToken)
+		if adminToken != "" {
+			fmt.Fprintf(stdout, "Created an admin API key; it is shown only this once:\n\n    %s\n\n", adminToken)
+		}
 	}
 
 	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Store: d.store, Logger: logger})

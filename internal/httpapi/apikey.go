@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"fmt"
 	"time"
 
 	"likeness"
@@ -35,11 +36,52 @@ func EnsureAdminToken(ctx context.Context, store likeness.APIKeyStore, token str
 	if len(token) < 16 {
 		return likeness.Errorf(likeness.EINVALID, "LIKENESS_ADMIN_TOKEN must be at least 16 characters")
 	}
-	if _, err := store.APIKeyByHash(ctx, likeness.HashAPIKey(token)); err == nil {
+	hash := likeness.HashAPIKey(token)
+	if _, err := store.APIKeyByHash(ctx, hash); err == nil {
 		return nil
 	}
 	_, _, err := storeKey(ctx, store, "admin (LIKENESS_ADMIN_TOKEN)", likeness.RoleAdmin, token, now)
+	if err != nil {
+		// Replicas started together race to insert the same key; the
+		// loser finds the winner's row and is done.
+		if _, again := store.APIKeyByHash(ctx, hash); again == nil {
+			return nil
+		}
+	}
 	return err
+}
+
+// FirstAdminStore is what EnsureFirstAdmin needs: keys, and a setting that
+// replicas agree on.
+type FirstAdminStore interface {
+	likeness.APIKeyStore
+	InitSetting(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+// EnsureFirstAdmin creates the deployment's first admin key exactly once,
+// however many replicas start together on a fresh database: the replica that
+// claims the "first_admin" setting creates the key and gets its secret to
+// print; every other replica gets "" and creates nothing. (Should the
+// claiming replica die before inserting, `likeness apikey create` makes one.)
+func EnsureFirstAdmin(ctx context.Context, store FirstAdminStore, now time.Time) (string, error) {
+	keys, err := store.APIKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return "", err
+	}
+	claim := []byte(likeness.NewID("key"))
+	won, err := store.InitSetting(ctx, "first_admin", claim)
+	if err != nil {
+		return "", fmt.Errorf("claim first admin key: %w", err)
+	}
+	if string(won) != string(claim) {
+		return "", nil
+	}
+	token := NewToken()
+	k := &likeness.APIKey{ID: string(claim), Name: "first admin", Role: likeness.RoleAdmin, Hash: likeness.HashAPIKey(token), CreatedAt: now.UTC()}
+	if err := store.InsertAPIKey(ctx, k); err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 func storeKey(ctx context.Context, store likeness.APIKeyStore, name string, role likeness.Role, token string, now time.Time) (*likeness.APIKey, string, error) {

@@ -163,12 +163,27 @@ func (d *DB) q(query string) string {
 	return b.String()
 }
 
+// migrate applies pending migrations. On PostgreSQL the whole run, the
+// creation of schema_migrations included, holds a session advisory lock, so
+// replicas started at the same instant on a fresh database take turns: the
+// first migrates, the others wait and then find nothing to do.
 func (d *DB) migrate(ctx context.Context) error {
 	dir := "migrations/sqlite"
 	if d.dialect == postgres {
 		dir = "migrations/postgres"
 	}
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer conn.Close()
+	if d.dialect == postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7422001)`); err != nil {
+			return fmt.Errorf("sqlstore: migrate lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7422001)`)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
 	}
 	entries, err := fs.ReadDir(migrations, dir)
@@ -182,25 +197,19 @@ func (d *DB) migrate(ctx context.Context) error {
 		if !ok || err != nil {
 			return fmt.Errorf("sqlstore: migration %s: name must start with a number", e.Name())
 		}
-		if err := d.applyMigration(ctx, dir+"/"+e.Name(), version); err != nil {
+		if err := d.applyMigration(ctx, conn, dir+"/"+e.Name(), version); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *DB) applyMigration(ctx context.Context, path string, version int) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+func (d *DB) applyMigration(ctx context.Context, conn *sql.Conn, path string, version int) error {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	if d.dialect == postgres {
-		// One replica migrates at a time.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7422001)`); err != nil {
-			return fmt.Errorf("sqlstore: migrate lock: %w", err)
-		}
-	}
 	var n int
 	if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
