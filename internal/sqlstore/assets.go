@@ -36,6 +36,7 @@ func (d *DB) InsertAsset(ctx context.Context, a *likeness.Asset) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert asset: %w", err)
 	}
+	d.notify(ctx, "asset")
 	return nil
 }
 
@@ -184,6 +185,7 @@ func (d *DB) BeginErasure(ctx context.Context, subjectID string, at time.Time) (
 		subjectID, likeness.Micros(at)); err != nil {
 		return nil, fmt.Errorf("sqlstore: begin erasure: %w", err)
 	}
+	d.notify(ctx, "erasure")
 	return d.Erasure(ctx, subjectID)
 }
 

@@ -154,6 +154,9 @@ func (d *DB) commitGroup(group []*appendReq) error {
 		}
 		next += int64(len(r.evs))
 	}
+	if err := d.notifyTx(ctx, tx, "consent"); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: notify: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: commit: %w", err)
 	}

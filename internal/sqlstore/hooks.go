@@ -21,6 +21,9 @@ func (d *DB) afterAssetErased(ctx context.Context, tx *sql.Tx, a *likeness.Asset
 	if err != nil {
 		return err
 	}
+	if err := d.notifyTx(ctx, tx, "asset"); err != nil {
+		return err
+	}
 	return d.enqueueTx(ctx, tx, &likeness.OutboxMessage{ID: "msg_" + typ + "_" + a.ID, Type: typ,
 		SubjectID: a.SubjectID, Data: data, CreatedAt: at})
 }
@@ -29,6 +32,9 @@ func (d *DB) afterAssetErased(ctx context.Context, tx *sql.Tx, a *likeness.Asset
 func (d *DB) afterSubjectErased(ctx context.Context, tx *sql.Tx, subjectID string, at time.Time) error {
 	data, err := json.Marshal(map[string]any{"subject_id": subjectID, "time": at.UTC()})
 	if err != nil {
+		return err
+	}
+	if err := d.notifyTx(ctx, tx, "subject"); err != nil {
 		return err
 	}
 	return d.enqueueTx(ctx, tx, &likeness.OutboxMessage{ID: "msg_subject.erased_" + subjectID, Type: likeness.MsgSubjectErased,

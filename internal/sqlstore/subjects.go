@@ -45,6 +45,9 @@ func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey 
 	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO subject_keys (subject_id, wrapped) VALUES (?, ?)`), s.ID, wrappedKey); err != nil {
 		return nil, false, fmt.Errorf("sqlstore: insert subject key: %w", err)
 	}
+	if err := d.notifyTx(ctx, tx, "subject"); err != nil {
+		return nil, false, fmt.Errorf("sqlstore: insert subject: notify: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
 	}
@@ -87,6 +90,7 @@ func (d *DB) UpdateSubject(ctx context.Context, id, locale, jurisdiction string,
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("subject")
 	}
+	d.notify(ctx, "subject")
 	return nil
 }
 
