@@ -166,6 +166,9 @@ func (d *DB) commitGroup(group []*appendReq) error {
 // insertEvents writes one append's events and their outbox messages from
 // ledger index next on.
 func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *appendReq, next int64) error {
+	if err := d.fenceErasing(ctx, tx, r.evs); err != nil {
+		return err
+	}
 	r.indexes = make([]int64, len(r.evs))
 	for i, ev := range r.evs {
 		r.indexes[i] = next + int64(i)
@@ -334,4 +337,26 @@ func scanKey(row rowScanner) (*likeness.APIKey, error) {
 		k.RevokedAt = likeness.FromMicros(revoked)
 	}
 	return &k, nil
+}
+
+// fenceErasing refuses events about a subject whose erasure has begun, the
+// erasure's own event excepted. It runs under the ledger lock, and an
+// erasure records its start before it appends its event, so no grant or
+// withdrawal can land in the ledger after a subject's erasure event.
+func (d *DB) fenceErasing(ctx context.Context, tx *sql.Tx, evs []*likeness.ConsentEvent) error {
+	checked := ""
+	for _, ev := range evs {
+		if ev.Type == likeness.Erasure || ev.SubjectID == checked {
+			continue
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM erasures WHERE subject_id = ?`), ev.SubjectID).Scan(&n); err != nil {
+			return fmt.Errorf("sqlstore: append consent events: %w", err)
+		}
+		if n > 0 {
+			return likeness.Errorf(likeness.EGONE, "this person's data is being erased; nothing more can be recorded about them")
+		}
+		checked = ev.SubjectID
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ func init() {
 		Test{"ExpiredAssetsAreFoundBeforeErasure", testExpiredAssets},
 		Test{"AccessLogIsNewestFirst", testAccessLog},
 		Test{"ErasureRecordsSurviveEveryStep", testErasureRecord},
+		Test{"NoEventFollowsAnErasureThatHasBegun", testErasureFence},
 	)
 }
 
@@ -178,5 +180,50 @@ func testErasureRecord(t *testing.T, s likeness.Store) {
 	ds, _ := s.ClaimDeliveries(ctx, "t", t0.Add(time.Hour), 10)
 	if len(ds) != 1 || ds[0].Message.Type != likeness.MsgSubjectErased {
 		t.Fatalf("finishing twice should enqueue one subject.erased, got %d", len(ds))
+	}
+}
+
+// testErasureFence: once a subject's erasure has begun, AppendEvents refuses
+// every event about them (410) except the erasure's own, alone or inside a
+// group commit, and other subjects' appends in the same group still land.
+func testErasureFence(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	gone, other := NewSubject(t, s, "gone"), NewSubject(t, s, "other")
+	grant := func(sub string) *likeness.ConsentEvent {
+		return &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub, Purpose: "p", Type: likeness.Grant, Method: likeness.Checkbox, Time: t0}
+	}
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(gone.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginErasure(ctx, gone.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(gone.ID)}); likeness.ErrorCode(err) != likeness.EGONE {
+		t.Fatalf("grant after the erasure began: %v, want gone", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			sub := other.ID
+			if i%2 == 0 {
+				sub = gone.ID
+			}
+			errs[i] = s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(sub)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if want := map[bool]string{true: likeness.EGONE, false: ""}[i%2 == 0]; likeness.ErrorCode(err) != want {
+			t.Fatalf("concurrent append %d: %v, want %q", i, err, want)
+		}
+	}
+	erasure := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: gone.ID, Type: likeness.Erasure, Time: t0}
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{erasure}); err != nil {
+		t.Fatalf("the erasure's own event was refused: %v", err)
+	}
+	evs, _ := s.SubjectEvents(ctx, gone.ID)
+	if len(evs) != 2 || evs[len(evs)-1].Type != likeness.Erasure {
+		t.Fatalf("ledger of the erased subject: %d events, last %v; want the grant then the erasure", len(evs), evs[len(evs)-1].Type)
 	}
 }
