@@ -1,11 +1,15 @@
 // Package anonymize protects the identities in media that leaves the vault
-// for a dataset: it blurs faces in images (pigo's cascade detector, then a
-// Gaussian blur of every face, or of every face but the largest), moves the
-// spectral envelope of voices (the McAdams-coefficient method), and
-// suppresses statistics cells that count fewer than k people.
+// for a dataset: it blurs faces in images (pigo's cascade, searched in
+// every quarter turn and tilt, then a Gaussian blur of every face, or of
+// every face but the largest), disguises voices (a keyed, per-speaker
+// McAdams coefficient, a pitch shift and a limiter), and suppresses
+// statistics cells that count fewer than k people.
 //
-// Images reach it already stripped of metadata by the vault; whatever it
-// re-encodes carries none either (Go's encoders write pixels only).
+// It fails closed: an image in which no face can be found comes back as
+// ErrNeedsReview, for a person to look at, never as anonymized. Images
+// reach it stripped of metadata but for the EXIF orientation, which is
+// applied before the search; what it re-encodes is upright and carries no
+// metadata (Go's encoders write pixels only).
 package anonymize
 
 import (
@@ -17,16 +21,42 @@ import (
 	"image/png"
 
 	_ "golang.org/x/image/webp" // decoder for WebP uploads
+
+	"likeness/internal/media"
 )
 
 // ErrUnsupported means a medium's format cannot be anonymized here; the
 // caller leaves the item out rather than let it through unprotected.
 var ErrUnsupported = errors.New("anonymize: this media format cannot be anonymized")
 
+// ErrNeedsReview means the item was processed but its protection cannot be
+// shown (an image where no face was found): the caller must not ship it,
+// and routes it to human review instead. The error is a *ReviewError.
+var ErrNeedsReview = errors.New("anonymize: needs human review")
+
+// ReviewError carries what was made of an item that needs review: the
+// processed bytes (for the reviewer, not for a dataset) and the report.
+type ReviewError struct {
+	Data      []byte
+	MediaType string
+	Report    *Report
+}
+
+func (e *ReviewError) Error() string {
+	return fmt.Sprintf("anonymize: needs human review: %s", e.Report.Reason)
+}
+
+func (e *ReviewError) Is(target error) bool { return target == ErrNeedsReview }
+
 // Options is the anonymization applied to one item.
 type Options struct {
 	Faces string // none, blur_all or blur_bystanders
 	Voice string // none or mcadams
+
+	// Speaker draws the voice's disguise (mcadams only): the dataset's
+	// key and the speaker's pseudonym in it. A voice without a key is
+	// refused rather than given one fixed disguise for everyone.
+	Speaker Speaker
 }
 
 // CanAnonymize reports an error if media of category cannot be given the
@@ -59,7 +89,8 @@ func Needed(category, mediaType string, o Options) bool {
 }
 
 // Media anonymizes one item and returns the bytes and their media type.
-// Formats it cannot decode give ErrUnsupported.
+// Formats it cannot decode give ErrUnsupported; an image whose protection
+// cannot be shown gives ErrNeedsReview. Neither may be shipped.
 func Media(category, mediaType string, data []byte, o Options) ([]byte, string, error) {
 	if !Needed(category, mediaType, o) {
 		return data, mediaType, nil
@@ -71,14 +102,17 @@ func Media(category, mediaType string, data []byte, o Options) ([]byte, string, 
 		if mediaType != "audio/wav" && mediaType != "audio/x-wav" && mediaType != "audio/wave" {
 			return nil, "", fmt.Errorf("%w: voice anonymization needs 16-bit PCM WAV, not %s", ErrUnsupported, mediaType)
 		}
-		out, err := Voice(data)
+		out, err := Voice(data, o.Speaker)
 		return out, "audio/wav", err
 	}
 	return nil, "", ErrUnsupported
 }
 
 // Image blurs the faces of an encoded image (all of them, or all but the
-// largest) and re-encodes it: JPEG as JPEG (quality 92), PNG and WebP as PNG.
+// largest) and re-encodes it upright: JPEG as JPEG (quality 92), PNG and
+// WebP as PNG. A JPEG's EXIF orientation is applied to the pixels first,
+// and the output has none (so displays show it as it is). An image in
+// which no face is found gives a *ReviewError (ErrNeedsReview).
 func Image(data []byte, mediaType string, all bool) ([]byte, string, error) {
 	switch mediaType {
 	case "image/jpeg", "image/png", "image/webp":
@@ -89,30 +123,45 @@ func Image(data []byte, mediaType string, all bool) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: decode image: %v", ErrUnsupported, err)
 	}
-	out, _, err := BlurFaces(img, all)
+	if mediaType == "image/jpeg" {
+		img = Upright(img, media.JPEGOrientation(data))
+	}
+	out, rep, err := BlurFaces(img, all)
 	if err != nil {
 		return nil, "", err
 	}
 	var buf bytes.Buffer
+	outType := "image/png"
 	if mediaType == "image/jpeg" {
+		outType = "image/jpeg"
 		err = jpeg.Encode(&buf, out, &jpeg.Options{Quality: 92})
-		return buf.Bytes(), "image/jpeg", err
+	} else {
+		enc := png.Encoder{CompressionLevel: png.BestSpeed}
+		err = enc.Encode(&buf, out)
 	}
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	err = enc.Encode(&buf, out)
-	return buf.Bytes(), "image/png", err
+	if err != nil {
+		return nil, "", fmt.Errorf("anonymize: encode image: %w", err)
+	}
+	if rep.NeedsReview {
+		return nil, "", &ReviewError{Data: buf.Bytes(), MediaType: outType, Report: rep}
+	}
+	return buf.Bytes(), outType, nil
 }
 
-// Voice applies McAdams anonymization (α = 0.8) to every channel of a
-// 16-bit PCM WAV file and returns the new file: same rate, channels and
-// number of samples.
-func Voice(wav []byte) ([]byte, error) {
+// Voice disguises every channel of a 16-bit PCM WAV file with the McAdams
+// parameters drawn for sp (see Speaker.Params) and returns the new file:
+// same rate, channels and number of samples, no sample at full scale.
+func Voice(wav []byte, sp Speaker) ([]byte, error) {
+	if len(sp.Key) == 0 || sp.ID == "" {
+		return nil, errors.New("anonymize: voice anonymization needs a dataset key and a speaker pseudonym")
+	}
 	pcm, err := DecodeWAV(wav)
 	if err != nil {
 		return nil, err
 	}
+	m := sp.Params()
 	for c, x := range pcm.Channels {
-		pcm.Channels[c] = McAdams{}.Anonymize(x, pcm.Rate)
+		pcm.Channels[c] = m.Anonymize(x, pcm.Rate)
 	}
 	return EncodeWAV(pcm), nil
 }

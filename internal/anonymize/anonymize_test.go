@@ -75,9 +75,9 @@ func TestFacesAreFoundAndBlurredAndTheRestIsKept(t *testing.T) {
 	if len(faces) == 0 {
 		t.Fatal("no face found in the sample portrait")
 	}
-	out, blurred, err := anonymize.BlurFaces(toRGBA(orig), true)
-	if err != nil || len(blurred) != len(faces) {
-		t.Fatalf("BlurFaces: %d blurred of %d, %v", len(blurred), len(faces), err)
+	out, rep, err := anonymize.BlurFaces(toRGBA(orig), true)
+	if err != nil || len(rep.Blurred) != len(faces) || rep.NeedsReview {
+		t.Fatalf("BlurFaces: %+v, %v", rep, err)
 	}
 	var boxes, far []image.Rectangle
 	for _, f := range faces {
@@ -127,12 +127,12 @@ func TestBystandersAreBlurredAndTheLargestFaceIsKept(t *testing.T) {
 	if len(faces) < 2 {
 		t.Fatalf("found %d faces, want the subject and the bystander", len(faces))
 	}
-	out, blurred, err := anonymize.BlurFaces(toRGBA(orig), false)
+	out, rep, err := anonymize.BlurFaces(toRGBA(orig), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(blurred) != len(faces)-1 {
-		t.Fatalf("blurred %d of %d faces, want all but the largest", len(blurred), len(faces))
+	if len(rep.Blurred) != len(faces)-1 || rep.Kept == nil || rep.NeedsReview {
+		t.Fatalf("blurred %d of %d faces, want all but the largest (%+v)", len(rep.Blurred), len(faces), rep)
 	}
 	subject, bystander := faces[0].Box, faces[1].Box
 	if subject.Min.X > 450 || bystander.Min.X < 450 {
@@ -217,7 +217,7 @@ func rmsDB(x []float64) float64 {
 
 func TestMcAdamsMovesTheSpectralEnvelopeAndKeepsDurationAndLoudness(t *testing.T) {
 	in := readSpeech(t)
-	out, err := anonymize.Voice(in)
+	out, err := anonymize.Voice(in, testSpeaker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +240,9 @@ func TestMcAdamsMovesTheSpectralEnvelopeAndKeepsDurationAndLoudness(t *testing.T
 	// Control: α = 1 leaves every pole where it was, so the same pipeline
 	// must reproduce the envelope; the measure is not just noise.
 	same := envelopeDistance(x, anonymize.McAdams{Alpha: 1}.Anonymize(x, a.Rate), a.Rate)
-	t.Logf("%.2f s of speech; LPC envelope distance %.2f dB (α = 0.8) vs %.2f dB (α = 1)", float64(len(x))/float64(a.Rate), moved, same)
+	t.Logf("%.2f s of speech; LPC envelope distance %.2f dB (%+v) vs %.2f dB (α = 1)", float64(len(x))/float64(a.Rate), moved, testSpeaker.Params(), same)
 	if moved < 4 || same > 1 || moved < 4*same {
-		t.Errorf("envelope distance %.2f dB with α = 0.8 and %.2f dB with α = 1; want ≥ 4 dB and a clear gap", moved, same)
+		t.Errorf("envelope distance %.2f dB disguised and %.2f dB with α = 1; want ≥ 4 dB and a clear gap", moved, same)
 	}
 }
 
@@ -307,7 +307,7 @@ func BenchmarkVoice(b *testing.B) {
 	pcm, _ := anonymize.DecodeWAV(in)
 	seconds := float64(len(pcm.Channels[0])) / float64(pcm.Rate)
 	for b.Loop() {
-		if _, err := anonymize.Voice(in); err != nil {
+		if _, err := anonymize.Voice(in, testSpeaker); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,88 +1,12 @@
 package anonymize
 
 import (
-	_ "embed"
 	"image"
 	"image/draw"
 	"math"
-	"sort"
-	"sync"
 
 	pigo "github.com/esimov/pigo/core"
 )
-
-// facefinder is pigo's face cascade (MIT; see NOTICE).
-//
-//go:embed facefinder
-var facefinder []byte
-
-var (
-	cascadeOnce sync.Once
-	cascade     *pigo.Pigo
-	cascadeErr  error
-)
-
-func classifier() (*pigo.Pigo, error) {
-	cascadeOnce.Do(func() {
-		cascade, cascadeErr = pigo.NewPigo().Unpack(facefinder)
-	})
-	return cascade, cascadeErr
-}
-
-// Face is a detected face: its bounding square and the detector's score.
-type Face struct {
-	Box   image.Rectangle
-	Score float32
-}
-
-// minScore is the detection score below which a candidate is not a face.
-const minScore = 5
-
-// DetectFaces finds frontal faces in img with pigo's pixel-intensity
-// comparison cascade, largest first.
-func DetectFaces(img image.Image) ([]Face, error) {
-	cl, err := classifier()
-	if err != nil {
-		return nil, err
-	}
-	b := img.Bounds()
-	cols, rows := b.Dx(), b.Dy()
-	gray := grayscale(img)
-	// Large images are searched at half resolution: a quarter of the work,
-	// and faces smaller than 40 pixels there are not found anyway.
-	f := 1
-	if min(cols, rows) >= 640 {
-		gray, cols, rows, f = halve(gray, cols, rows), cols/2, rows/2, 2
-	}
-	small := min(cols, rows)
-	params := pigo.CascadeParams{
-		MinSize:     max(20, small/20),
-		MaxSize:     small,
-		ShiftFactor: 0.15,
-		ScaleFactor: 1.1,
-		ImageParams: pigo.ImageParams{Pixels: gray, Rows: rows, Cols: cols, Dim: cols},
-	}
-	dets := cl.ClusterDetections(cl.RunCascade(params, 0), 0.2)
-	var faces []Face
-	for _, d := range dets {
-		if d.Q < minScore {
-			continue
-		}
-		h := d.Scale * f / 2
-		r := image.Rect(d.Col*f-h, d.Row*f-h, d.Col*f+h, d.Row*f+h).Add(b.Min).Intersect(b)
-		if !r.Empty() {
-			faces = append(faces, Face{Box: r, Score: d.Q})
-		}
-	}
-	sort.Slice(faces, func(i, j int) bool {
-		ai, aj := faces[i].Box.Dx()*faces[i].Box.Dy(), faces[j].Box.Dx()*faces[j].Box.Dy()
-		if ai != aj {
-			return ai > aj
-		}
-		return faces[i].Score > faces[j].Score
-	})
-	return faces, nil
-}
 
 // halve averages 2×2 blocks of a w×h luma image.
 func halve(g []uint8, w, h int) []uint8 {
@@ -126,15 +50,34 @@ func grayscale(img image.Image) []uint8 {
 	return out
 }
 
-// BlurFaces detects faces in img and blurs them: every face (all) or every
-// face but the largest (bystanders). It returns the image to encode and the
-// faces it blurred.
+// Report is what BlurFaces did to one image, for the dataset builder to
+// decide whether the image may ship.
+type Report struct {
+	Faces    []Face // every face found, largest first
+	Blurred  []Face // the faces covered (all, or all but the subject)
+	Kept     *Face  // the subject left visible in bystander mode
+	Refilled int    // covered faces the detector still found after the blur, filled flat instead
+
+	// NeedsReview is true when coverage cannot be shown: no face was found
+	// at all. An image category holds people, so a photo in which the
+	// detector finds nobody is far more likely a miss (a profile, a face
+	// under 24 pixels, an unusual light) than a photo of no one; it goes to
+	// a person, not into the dataset.
+	NeedsReview bool
+	Reason      string // why, when NeedsReview
+}
+
+// BlurFaces finds the faces in img (upright as displayed: see Upright) and
+// covers them: every face (all) or every face but the largest (bystander
+// mode). It returns the image to encode and a Report of what it found and
+// covered. Each covered box is searched again afterwards; a face the
+// detector still finds through the blur is filled with its mean colour.
 //
 // The bystander heuristic: the person who consented is the subject of their
 // own photo and so, in practice, its largest face; everyone else is a
 // bystander and is blurred. A photo whose subject is smaller than a
 // bystander is mishandled by this rule; use blur_all where that matters.
-func BlurFaces(img image.Image, all bool) (*image.RGBA, []Face, error) {
+func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
 	faces, err := DetectFaces(img)
 	if err != nil {
 		return nil, nil, err
@@ -145,17 +88,72 @@ func BlurFaces(img image.Image, all bool) (*image.RGBA, []Face, error) {
 		out = image.NewRGBA(b)
 		draw.Draw(out, b, img, b.Min, draw.Src)
 	}
-	blur := faces
-	if !all && len(blur) > 0 {
-		blur = blur[1:]
+	rep := &Report{Faces: faces, Blurred: faces}
+	if !all && len(faces) > 0 {
+		rep.Kept, rep.Blurred = &faces[0], faces[1:]
 	}
-	for _, f := range blur {
-		// Pad the box: the cascade's square is tight on the inner face.
-		pad := f.Box.Dx() / 5
-		r := f.Box.Inset(-pad).Intersect(b)
+	for _, f := range rep.Blurred {
+		r := cover(f, b)
 		gaussianBlur(out, r, max(4, float64(r.Dx())/8))
+		if still, err := faceIn(out, r, f); err != nil {
+			return nil, nil, err
+		} else if still {
+			fillMean(out, r)
+			rep.Refilled++
+		}
 	}
-	return out, blur, nil
+	if len(faces) == 0 {
+		rep.NeedsReview, rep.Reason = true, "no face found"
+	}
+	return out, rep, nil
+}
+
+// cover is the area blurred for face f: its box padded by a fifth, since
+// the cascade's square is tight on the inner face.
+func cover(f Face, b image.Rectangle) image.Rectangle {
+	return f.Box.Inset(-f.Box.Dx() / 5).Intersect(b)
+}
+
+// faceIn reports whether the detector still finds a face the size of f
+// around r in img.
+func faceIn(img *image.RGBA, r image.Rectangle, f Face) (bool, error) {
+	side := min(f.Box.Dx(), f.Box.Dy())
+	area := r.Inset(-side / 2).Intersect(img.Bounds())
+	found, err := Search{MinFace: max(24, side/2)}.Faces(img.SubImage(area))
+	if err != nil {
+		return false, err
+	}
+	for _, g := range found {
+		if g.Box.Overlaps(r) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// fillMean paints r with its mean colour.
+func fillMean(img *image.RGBA, r image.Rectangle) {
+	var sum [3]int
+	n := r.Dx() * r.Dy()
+	if n == 0 {
+		return
+	}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		p := img.Pix[img.PixOffset(r.Min.X, y):]
+		for x := range r.Dx() {
+			for c := range 3 {
+				sum[c] += int(p[4*x+c])
+			}
+		}
+	}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		p := img.Pix[img.PixOffset(r.Min.X, y):]
+		for x := range r.Dx() {
+			for c := range 3 {
+				p[4*x+c] = uint8(sum[c] / n)
+			}
+		}
+	}
 }
 
 // gaussianBlur blurs the rectangle r of img in place with three box-blur

@@ -1,6 +1,9 @@
 package anonymize
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"math"
 	"math/cmplx"
 
@@ -8,30 +11,67 @@ import (
 )
 
 // McAdams is the speaker anonymization of the VoicePrivacy Challenge's
-// signal-processing baseline (Patino et al., 2021, after McAdams 1984):
+// signal-processing baseline (Patino et al., 2021, after McAdams 1984),
+// with a pitch shift and a limiter added:
 //
 //   - frames of 20 ms with 50% overlap under a Hann window;
 //   - LPC analysis of each frame (order 20, autocorrelation method,
-//     Levinson–Durbin);
-//   - the roots of the LPC polynomial (the eigenvalues of its companion
-//     matrix, gonum's mat.Eigen); each complex pole's angle φ becomes φ^α,
-//     its radius is kept (so the filter stays stable), real poles stay;
-//   - the frame's LPC residual (the frame through the original FIR A(z)) is
-//     filtered through the new all-pole 1/A'(z), windowed again and added
-//     back with overlap (normalized by the summed squared windows, so α = 1
-//     reconstructs the input);
-//   - the result is scaled to the input's RMS loudness.
+//     Levinson–Durbin); the excitation is the signal through A(z), each
+//     sample through the filter of the frame centred nearest to it;
+//   - the roots of each LPC polynomial (the eigenvalues of its companion
+//     matrix, gonum's mat.Eigen); each complex pole's angle φ (radians)
+//     becomes φ^α, its radius is kept (so the filter stays stable), real
+//     poles stay;
+//   - the excitation's pitch is scaled by Pitch (resampled, then brought
+//     back to its length by WSOLA, so timing is kept): the excitation is
+//     nearly flat in spectrum, so this moves F0 and not the formants;
+//   - the excitation goes through the moved all-pole 1/A'(z), switching
+//     filters at the same samples (so α = 1 and no pitch shift give the
+//     input back exactly); the result is scaled to the input's RMS
+//     loudness and limited to a peak of -1 dBFS (see limit).
 //
-// Formants move (down for most of the voice band with α < 1), which changes
-// the perceived speaker while duration and timing are kept exactly.
+// What happens to formants: φ^α with α < 1 raises every angle below 1
+// radian and lowers every angle above it. At 16 kHz one radian is 2.55
+// kHz, so F1 and F2 move up (F1 at 500 Hz to 690 Hz with α = 0.8, about
+// +20% over the voice band) and only the top of the band moves down. The
+// turning point scales with the sample rate: the baseline is defined on
+// 16 kHz speech, and at higher rates every formant moves up further.
 type McAdams struct {
 	Alpha float64 // McAdams coefficient; 0 means 0.8
 	Order int     // LPC order; 0 means 20
+	Pitch float64 // F0 ratio; 0 means 1 (unchanged)
 }
 
-// Anonymize returns x with its spectral envelope moved, same length.
+// Speaker names whose voice is disguised, for the keyed draw of its
+// parameters: Key is a secret of the dataset, ID the speaker's pseudonym
+// in it. The same pair always gives the same voice, so one speaker stays
+// one (disguised) speaker across a dataset, while different speakers, or
+// the same speaker in another dataset, get unrelated parameters.
+type Speaker struct {
+	Key []byte
+	ID  string
+}
+
+// Params draws the speaker's McAdams coefficient and pitch ratio from
+// HMAC-SHA256(Key, label ‖ ID): α uniform in [0.7, 0.9] as in the
+// VoicePrivacy baseline, and a pitch shift of 2 to 4 semitones, up or down.
+func (s Speaker) Params() McAdams {
+	m := hmac.New(sha256.New, s.Key)
+	m.Write([]byte("likeness anonymize voice v1\x00"))
+	m.Write([]byte(s.ID))
+	h := m.Sum(nil)
+	u := func(b []byte) float64 { return float64(binary.BigEndian.Uint64(b)>>11) / (1 << 53) }
+	semitones := 2 + 2*u(h[8:16])
+	if h[16]&1 == 1 {
+		semitones = -semitones
+	}
+	return McAdams{Alpha: 0.7 + 0.2*u(h[:8]), Pitch: math.Pow(2, semitones/12)}
+}
+
+// Anonymize returns x with its spectral envelope and pitch moved, same
+// length, no sample beyond -1 dBFS.
 func (m McAdams) Anonymize(x []float64, rate int) []float64 {
-	alpha, order := m.Alpha, m.Order
+	alpha, order, pitch := m.Alpha, m.Order, m.Pitch
 	if alpha == 0 {
 		alpha = 0.8
 	}
@@ -45,9 +85,9 @@ func (m McAdams) Anonymize(x []float64, rate int) []float64 {
 	for i := range hann {
 		hann[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(win))
 	}
-	out := make([]float64, len(x))
-	norm := make([]float64, len(x))
+	// Analysis: each frame's LPC filter and its moved copy (nil: none).
 	w := newLPCWork(order, win)
+	var orig, moved [][]float64
 	for start := 0; start < len(x); start += hop {
 		n := min(win, len(x)-start)
 		seg := w.seg[:win]
@@ -57,17 +97,32 @@ func (m McAdams) Anonymize(x []float64, rate int) []float64 {
 				seg[i] = x[start+i] * hann[i]
 			}
 		}
-		y := w.frame(seg, alpha)
-		for i := range n {
-			out[start+i] += y[i] * hann[i]
-			norm[start+i] += hann[i] * hann[i]
+		a, m := w.frame(seg, alpha)
+		orig, moved = append(orig, a), append(moved, m)
+	}
+	// The filters change every hop, each sample taking the frame centred
+	// nearest to it; the same switching in the inverse filter makes the
+	// round trip exact when nothing moves.
+	frameOf := func(i int) int { return min(len(orig)-1, max(0, (i-hop/2)/hop)) }
+	exc := make([]float64, len(x))
+	for i := range x {
+		exc[i] = x[i]
+		if a := orig[frameOf(i)]; a != nil {
+			for k := 1; k < len(a) && k <= i; k++ {
+				exc[i] += a[k] * x[i-k]
+			}
 		}
 	}
-	for i := range out {
-		if norm[i] > 1e-3 {
-			out[i] /= norm[i]
-		} else {
-			out[i] = 0 // the very first sample, where the window is zero
+	if pitch > 0 && pitch != 1 {
+		exc = pitchShift(exc, pitch, rate)
+	}
+	out := make([]float64, len(x))
+	for i := range x {
+		out[i] = exc[i]
+		if a := moved[frameOf(i)]; a != nil {
+			for k := 1; k < len(a) && k <= i; k++ {
+				out[i] -= a[k] * out[i-k]
+			}
 		}
 	}
 	if ri, ro := rms(x), rms(out); ro > 0 {
@@ -76,7 +131,65 @@ func (m McAdams) Anonymize(x []float64, rate int) []float64 {
 			out[i] *= g
 		}
 	}
+	limit(out, rate)
 	return out
+}
+
+// overlapNormalize divides a sum of frames, each under the window hann
+// every hop samples, by the sum of the windows.
+func overlapNormalize(x, hann []float64, hop int) {
+	norm := make([]float64, len(x))
+	for start := 0; start < len(x); start += hop {
+		for i := range min(len(hann), len(x)-start) {
+			norm[start+i] += hann[i]
+		}
+	}
+	for i := range x {
+		if norm[i] > 1e-3 {
+			x[i] /= norm[i]
+		} else {
+			x[i] = 0 // the very first sample, where the window is zero
+		}
+	}
+}
+
+// ceiling is the limiter's peak: -1 dBFS. Full scale (±1) never occurs.
+const ceiling = 0.891
+
+// limit brings every sample of x within ±ceiling without clipping: the
+// gain each sample needs is spread, by a minimum then a moving average
+// over 5 ms, to its neighbours, so peaks are turned down smoothly. The
+// average of gains that are each at most the need of the sample in the
+// middle is at most that need too, so the result never exceeds ceiling.
+func limit(x []float64, rate int) {
+	half := max(1, rate/400) // 2.5 ms
+	need := make([]float64, len(x))
+	over := false
+	for i, v := range x {
+		need[i] = 1
+		if a := math.Abs(v); a > ceiling {
+			need[i], over = ceiling/a, true
+		}
+	}
+	if !over {
+		return
+	}
+	lo := make([]float64, len(x))
+	for i := range x { // minimum over ±2·half
+		lo[i] = 1
+		for j := max(0, i-2*half); j <= min(len(x)-1, i+2*half); j++ {
+			lo[i] = math.Min(lo[i], need[j])
+		}
+	}
+	for i := range x {
+		s, n := 0.0, 0
+		for j := max(0, i-half); j <= min(len(x)-1, i+half); j++ {
+			s += lo[j]
+			n++
+		}
+		x[i] *= s / float64(n)
+		x[i] = math.Max(-ceiling, math.Min(ceiling, x[i])) // rounding only
+	}
 }
 
 func rms(x []float64) float64 {
@@ -93,7 +206,7 @@ func rms(x []float64) float64 {
 // lpcWork holds per-call scratch space, so frames do not allocate much.
 type lpcWork struct {
 	order          int
-	seg, res, y    []float64
+	seg            []float64
 	r, a, anew, tm []float64
 	comp           *mat.Dense
 	eig            mat.Eigen
@@ -102,13 +215,15 @@ type lpcWork struct {
 }
 
 func newLPCWork(order, win int) *lpcWork {
-	return &lpcWork{order: order, seg: make([]float64, win), res: make([]float64, win), y: make([]float64, win),
+	return &lpcWork{order: order, seg: make([]float64, win),
 		r: make([]float64, order+1), a: make([]float64, order+1), anew: make([]float64, order+1), tm: make([]float64, order+1),
 		comp: mat.NewDense(order, order, nil), poles: make([]complex128, order), poly: make([]complex128, order+1)}
 }
 
-// frame anonymizes one windowed frame.
-func (w *lpcWork) frame(seg []float64, alpha float64) []float64 {
+// frame analyses one windowed frame: it returns its LPC polynomial A(z)
+// and A'(z), A with every complex pole's angle raised to alpha, or nils
+// for silence or a frame the analysis cannot hold stable.
+func (w *lpcWork) frame(seg []float64, alpha float64) (a, moved []float64) {
 	p := w.order
 	// Autocorrelation.
 	for k := 0; k <= p; k++ {
@@ -119,21 +234,11 @@ func (w *lpcWork) frame(seg []float64, alpha float64) []float64 {
 		w.r[k] = s
 	}
 	if w.r[0] < 1e-10 {
-		copy(w.y, seg) // silence: nothing to move
-		return w.y
+		return nil, nil // silence: nothing to move
 	}
 	w.r[0] *= 1 + 1e-9 // a touch of white noise keeps Levinson–Durbin stable
 	if !levinson(w.r, w.a, w.tm) {
-		copy(w.y, seg)
-		return w.y
-	}
-	// Residual: e = A(z) s.
-	for i := range seg {
-		s := seg[i]
-		for k := 1; k <= p && k <= i; k++ {
-			s += w.a[k] * seg[i-k]
-		}
-		w.res[i] = s
+		return nil, nil
 	}
 	// Poles: eigenvalues of the companion matrix of z^p + a1 z^(p-1) + … + ap.
 	w.comp.Zero()
@@ -144,8 +249,7 @@ func (w *lpcWork) frame(seg []float64, alpha float64) []float64 {
 		}
 	}
 	if !w.eig.Factorize(w.comp, mat.EigenNone) {
-		copy(w.y, seg)
-		return w.y
+		return nil, nil
 	}
 	w.poles = w.eig.Values(w.poles)
 	for i, z := range w.poles {
@@ -174,15 +278,7 @@ func (w *lpcWork) frame(seg []float64, alpha float64) []float64 {
 			w.anew[k] = real(poly[k])
 		}
 	}
-	// y = e / A'(z).
-	for i := range w.res {
-		s := w.res[i]
-		for k := 1; k <= p && k <= i; k++ {
-			s -= w.anew[k] * w.y[i-k]
-		}
-		w.y[i] = s
-	}
-	return w.y
+	return append([]float64(nil), w.a...), append([]float64(nil), w.anew...)
 }
 
 // levinson solves the normal equations for the LPC coefficients a (a[0] =

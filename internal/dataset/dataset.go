@@ -326,7 +326,9 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	var members []*likeness.DatasetMember
 	subjects := map[string]bool{}
 	for _, it := range items {
-		line, err := s.writeItem(ctx, w, d, it.Selected, it.itemID, opts)
+		o := opts
+		o.Speaker = anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}
+		line, err := s.writeItem(ctx, w, d, it.Selected, it.itemID, o)
 		var skip skipError
 		if errors.As(err, &skip) {
 			d.Skipped[string(skip)]++
@@ -403,6 +405,12 @@ func (s *Service) writeItem(ctx context.Context, w *writer, d *likeness.Dataset,
 		out, outType, err := anonymize.Media(c.Category, mt, data, opts)
 		if errors.Is(err, anonymize.ErrUnsupported) {
 			return nil, skipError("not_anonymizable")
+		}
+		if errors.Is(err, anonymize.ErrNeedsReview) {
+			// Protection could not be shown (no face found): never
+			// shipped. The *anonymize.ReviewError holds what a reviewer
+			// needs.
+			return nil, skipError("needs_review")
 		}
 		if err != nil {
 			return nil, fmt.Errorf("dataset: anonymize: %w", err)

@@ -1,0 +1,213 @@
+package anonymize
+
+import (
+	"image"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// Face is a detected face: the upright, axis-aligned box that holds it
+// whatever its turn, the turn it was found at (degrees, counter-clockwise
+// as displayed) and the detector's summed score.
+type Face struct {
+	Box   image.Rectangle
+	Angle float64
+	Score float32
+}
+
+// Search is how thoroughly faces are looked for. The zero value is the
+// default: every face of 24 pixels or more, upright, on its side or upside
+// down, each of those tilted by ±25° as well (twelve poses).
+//
+// Mirrored faces need no poses of their own by default: the cascade was
+// trained on mirrored examples too, and the tests show mirrored variants of
+// the sample found in the unmirrored poses. Mirror runs them anyway.
+type Search struct {
+	MinFace int       // smallest face side in pixels; 0 means 24
+	Tilts   []float64 // degrees around each quarter turn; nil means 0, ±25
+	Mirror  bool      // also run the cascade mirrored (twice the work; see Faces)
+}
+
+// minScore is the summed detection score below which a cluster of
+// detections is not taken for a face.
+const minScore = 4
+
+func (s Search) poses() []pose {
+	tilts := s.Tilts
+	if tilts == nil {
+		tilts = []float64{0, 25, -25}
+	}
+	var ps []pose
+	for q := range 4 {
+		for _, t := range tilts {
+			a := (float64(q)*90 + t) * math.Pi / 180
+			ps = append(ps, pose{angle: a})
+			if s.Mirror {
+				ps = append(ps, pose{angle: a, mirror: true})
+			}
+		}
+	}
+	return ps
+}
+
+// DetectFaces finds faces in img (as displayed: apply any EXIF orientation
+// first) with the default Search, largest first.
+func DetectFaces(img image.Image) ([]Face, error) { return Search{}.Faces(img) }
+
+// Faces finds faces in img, largest first.
+//
+// The search runs pigo's cascade over an image pyramid: each octave of face
+// sizes is searched on the image halved as often as that octave allows, so
+// the full-resolution image is only scanned for the smallest faces (24–48
+// pixels) and each larger octave costs a quarter of the one below. Poses
+// run in parallel, one goroutine per core. Nothing is skipped for speed:
+// every window position (at a step of an eighth of the window) and every
+// size from MinFace up to the image's short side is tested in every pose.
+func (s Search) Faces(img image.Image) ([]Face, error) {
+	c, err := faceClassifier()
+	if err != nil {
+		return nil, err
+	}
+	minFace := s.MinFace
+	if minFace <= 0 {
+		minFace = 24
+	}
+	b := img.Bounds()
+	levels := pyramid(grayscale(img), b.Dx(), b.Dy(), minFace)
+	poses := s.poses()
+	var (
+		mu  sync.Mutex
+		raw []detection
+		wg  sync.WaitGroup
+	)
+	next := make(chan pose)
+	for range min(len(poses), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []detection
+			for p := range next {
+				for _, l := range levels {
+					mine = l.scan(c, p, minFace, mine)
+				}
+			}
+			mu.Lock()
+			raw = append(raw, mine...)
+			mu.Unlock()
+		}()
+	}
+	for _, p := range poses {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	faces := cluster(raw)
+	for i := range faces {
+		faces[i].Box = faces[i].Box.Add(b.Min).Intersect(b)
+	}
+	return faces, nil
+}
+
+// level is one image of the pyramid: 8-bit luma at 1/scale of the original.
+type level struct {
+	pix       []uint8
+	w, h      int
+	scale     int
+	maxWindow int // largest window searched here
+}
+
+func pyramid(g []uint8, w, h, minFace int) []level {
+	var out []level
+	for f := 1; ; f *= 2 {
+		l := level{pix: g, w: w, h: h, scale: f, maxWindow: 2*minFace - 1}
+		if min(w/2, h/2) < minFace {
+			l.maxWindow = min(w, h) // the top: every size that fits
+			return append(out, l)
+		}
+		out = append(out, l)
+		g, w, h = halve(g, w, h), w/2, h/2
+	}
+}
+
+// detection is one window the cascade accepted, in full-resolution pixels.
+type detection struct {
+	x, y, size float64 // centre and window side
+	angle      float64
+	q          float32
+}
+
+// nextSize is the window after size: about 15% larger, at least 2 pixels.
+func nextSize(size int) int { return size + max(2, size*3/20) }
+
+// scan runs the cascade in pose p over every window of l from minFace to
+// l.maxWindow and appends what it accepts to out.
+func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detection {
+	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
+		win := c.window(size, l.w, p)
+		step := max(1, size/7)
+		m := win.reach
+		for y := m; y < l.h-m; y += step {
+			row := y * l.w
+			for x := m; x < l.w-m; x += step {
+				if q := win.score(l.pix, row+x); q > 0 {
+					f := float64(l.scale)
+					out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
+						size: float64(size) * f, angle: p.angle, q: q})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// cluster merges overlapping detections (intersection over union of their
+// squares above 0.3) into faces, strongest first, and keeps those whose
+// summed score reaches minScore. A face's box holds the square of the
+// score-weighted mean detection, turned as the strongest one.
+func cluster(raw []detection) []Face {
+	sort.Slice(raw, func(i, j int) bool { return raw[i].q > raw[j].q })
+	used := make([]bool, len(raw))
+	var faces []Face
+	for i, d := range raw {
+		if used[i] {
+			continue
+		}
+		var q float32
+		m := detection{angle: d.angle}
+		for j := i; j < len(raw); j++ {
+			if used[j] || iou(d, raw[j]) <= 0.3 {
+				continue
+			}
+			used[j] = true
+			e := raw[j]
+			q += e.q
+			w := float64(e.q)
+			m.x, m.y, m.size = m.x+w*e.x, m.y+w*e.y, m.size+w*e.size
+		}
+		if q >= minScore {
+			m.x, m.y, m.size = m.x/float64(q), m.y/float64(q), m.size/float64(q)
+			faces = append(faces, Face{Box: m.extent(), Angle: math.Round(d.angle * 180 / math.Pi), Score: q})
+		}
+	}
+	sort.SliceStable(faces, func(i, j int) bool {
+		return faces[i].Box.Dx()*faces[i].Box.Dy() > faces[j].Box.Dx()*faces[j].Box.Dy()
+	})
+	return faces
+}
+
+// extent is the upright box around the detection's turned square.
+func (d detection) extent() image.Rectangle {
+	a := d.angle
+	h := d.size / 2 * (math.Abs(math.Cos(a)) + math.Abs(math.Sin(a)))
+	return image.Rect(int(math.Floor(d.x-h)), int(math.Floor(d.y-h)), int(math.Ceil(d.x+h)), int(math.Ceil(d.y+h)))
+}
+
+func iou(a, b detection) float64 {
+	ov := func(c1, s1, c2, s2 float64) float64 {
+		return math.Max(0, math.Min(c1+s1/2, c2+s2/2)-math.Max(c1-s1/2, c2-s2/2))
+	}
+	i := ov(a.x, a.size, b.x, b.size) * ov(a.y, a.size, b.y, b.size)
+	return i / (a.size*a.size + b.size*b.size - i)
+}
