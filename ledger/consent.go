@@ -7,10 +7,13 @@ import (
 	"likeness"
 )
 
-// FromConsent returns the leaf content of a consent event stored at index.
+// FromConsent returns the leaf content of a consent event stored at index, as
+// a version-2 leaf: what new events are written as. Events stored before
+// version 2 keep their version-1 leaf; recover it with ResolveVersion.
 // Evidence is committed to only through the SHA-256 of its ciphertext.
 func FromConsent(ev *likeness.ConsentEvent, index int64) Event {
 	e := Event{
+		Version:       LeafV2,
 		Index:         uint64(index),
 		ID:            ev.ID,
 		Type:          string(ev.Type),
