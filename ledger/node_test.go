@@ -53,7 +53,7 @@ func TestIndependentVerifierAcceptsAFreshReceipt(t *testing.T) {
 	for i := range int64(6) {
 		ev := &likeness.ConsentEvent{ID: "evt_fresh", SubjectID: "sub_ü", Purpose: "voice-training", Type: likeness.EventType(TypeGrant),
 			Method: "checkbox", NoticeVersion: 4, NoticeSHA256: strings.Repeat("ab", 32), Language: "de",
-			Collector: "kiosk <7> & \"lobby\"\t\u2029", Time: time.Now().Add(time.Duration(i) * time.Second), Sealed: []byte{byte(i)}}
+			Collector: "kiosk <7> & \"lobby\"\t\u2029\b\f\x01\x7f\\ é😀", Time: time.Now().Add(time.Duration(i) * time.Second), Sealed: []byte{byte(i)}}
 		e := FromConsent(ev, i)
 		evs = append(evs, e)
 		tree.Append(LeafHash(e.LeafData()))
