@@ -45,3 +45,16 @@ func DecodeHashes(hs []string) ([][32]byte, error) {
 	}
 	return out, nil
 }
+
+// ConsentLeafHash returns the leaf hash of a consent event read back from
+// storage beside its stored leaf hash: stored itself when the event's fields
+// hash to it in some leaf version (version 1 for events written before
+// version 2; see ResolveVersion), otherwise the version-2 leaf hash, which
+// then differs from stored and shows the row was changed.
+func ConsentLeafHash(ev *likeness.ConsentEvent, index int64, stored [32]byte) [32]byte {
+	e := FromConsent(ev, index)
+	if _, ok := e.ResolveVersion(stored); ok {
+		return stored
+	}
+	return LeafHash(e.LeafData())
+}

@@ -10,6 +10,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"likeness"
 )
 
 // awkwardEvent has characters on which the two leaf encodings differ.
@@ -190,5 +193,20 @@ func TestNewOriginIsUniquePerDeployment(t *testing.T) {
 	}
 	if strings.Contains(a, "+") {
 		t.Errorf("origin %q contains '+'", a)
+	}
+}
+
+func TestConsentLeafHashAcceptsEitherStoredVersion(t *testing.T) {
+	ev := &likeness.ConsentEvent{ID: "evt_1", SubjectID: "sub", Purpose: "p", Type: "grant", Time: time.UnixMicro(t0), Sealed: []byte("x")}
+	v2 := FromConsent(ev, 7)
+	v1 := v2
+	v1.Version = 0
+	for _, stored := range [][32]byte{LeafHash(v1.LeafData()), LeafHash(v2.LeafData())} {
+		if got := ConsentLeafHash(ev, 7, stored); got != stored {
+			t.Errorf("ConsentLeafHash = %x, want the stored %x", got, stored)
+		}
+	}
+	if got := ConsentLeafHash(ev, 8, LeafHash(v1.LeafData())); got != LeafHash(FromConsent(ev, 8).LeafData()) {
+		t.Errorf("a moved event got hash %x, want its own version-2 hash", got)
 	}
 }
