@@ -2,14 +2,19 @@
 // RFC 9162 Merkle tree of consent events, signed checkpoints of that tree, and
 // consent receipts that carry an inclusion proof. It is pure logic; storage
 // feeds it events and checkpoints, and third parties import it to verify
-// receipts without trusting the operator.
+// receipts without trusting the operator. docs/RECEIPTS.md specifies every
+// format byte by byte; testdata/vectors freezes them and testdata/verify.mjs
+// verifies them knowing nothing but that document.
 //
 // # Leaves
 //
-// Each leaf commits to one Event. The leaf data is the encoding/json encoding
-// of the Event struct (Event.LeafData): fields in declaration order, empty
-// optional fields omitted, integers in decimal, strings escaped as
-// encoding/json does (including its HTML escaping). The leaf hash is the
+// Each leaf commits to one Event, in one of two encodings the event names
+// (Event.Version). Version 2, which new events are written in, is the RFC 8785
+// JSON Canonicalization Scheme of the event with "v":2. Version 1, which logs
+// begun earlier hold, is Go's encoding/json of the struct without "v": fields
+// in declaration order, empty optional fields omitted, strings HTML-escaped.
+// Stored rows do not record the version; their stored leaf hash shows it
+// (Event.ResolveVersion), so both verify side by side. The leaf hash is the
 // RFC 6962 leaf hash SHA-256(0x00 || data) and interior nodes are
 // SHA-256(0x01 || left || right), both computed by
 // github.com/transparency-dev/merkle/rfc6962. The event's own index is part of
@@ -31,13 +36,16 @@
 //
 // and it is signed as a note (golang.org/x/mod/sumdb/note) with the
 // deployment's Ed25519 key. The origin is the key's name, so a checkpoint
-// opened with a verifier key is bound to that deployment. Parsing is strict:
-// exactly these four lines, canonical numbers.
+// opened with a verifier key is bound to that deployment; NewOrigin makes it
+// unique per deployment ("<name>/<random id>"). Parsing is strict: exactly
+// these four lines, canonical numbers.
 //
 // # Receipts
 //
 // A receipt is a compact JWS (RFC 7515), alg EdDSA, signed with the same
-// Ed25519 key, whose header kid is the note key hash (8 hex digits). The
+// Ed25519 key, whose header kid is the key's RFC 7638 thumbprint, the kid of
+// the key in Verifier.JWKS; receipts issued before carry the note key hash
+// (8 hex digits), which verifiers still accept. The
 // payload is ReceiptClaims: the fields of a consent receipt after ISO/IEC TS
 // 27560 and the Kantara Consent Receipt (controller, jurisdiction, subject
 // pseudonym, purposes with data categories, recipients, retention), the

@@ -97,9 +97,10 @@ func (s *Signer) Verifier() *Verifier { return s.ver }
 // Verifier checks checkpoints and receipts against one public key. A
 // Verifier is safe for concurrent use.
 type Verifier struct {
-	vkey string
-	note note.Verifier
-	pub  ed25519.PublicKey
+	vkey  string
+	note  note.Verifier
+	pub   ed25519.PublicKey
+	thumb string // RFC 7638 thumbprint, the JWS kid
 }
 
 // NewVerifier parses a note verifier key "name+hash+base64" (Ed25519).
@@ -118,13 +119,20 @@ func NewVerifier(vkey string) (*Verifier, error) {
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != algEd25519 {
 		return nil, errors.New("ledger: parse verifier key: not an Ed25519 key")
 	}
-	return &Verifier{vkey: vkey, note: nv, pub: ed25519.PublicKey(raw[1:])}, nil
+	pub := ed25519.PublicKey(raw[1:])
+	thumb, err := thumbprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{vkey: vkey, note: nv, pub: pub, thumb: thumb}, nil
 }
 
 // Name returns the key name, which is also the expected checkpoint origin.
 func (v *Verifier) Name() string { return v.note.Name() }
 
-// KeyID returns the note key hash as 8 hex digits; receipts carry it as kid.
+// KeyID returns the note key hash as 8 hex digits, the kid of receipts and
+// statements issued before they carried the RFC 7638 Thumbprint; verifiers
+// still accept it.
 func (v *Verifier) KeyID() string { return fmt.Sprintf("%08x", v.note.KeyHash()) }
 
 // Key returns the verifier key text "name+hash+base64".

@@ -101,8 +101,13 @@ func receiptErr(check, format string, args ...any) error {
 
 // SignReceipt checks the claims exactly as VerifyReceipt would (so an
 // inconsistent receipt is never issued) and returns them as a compact JWS,
-// alg EdDSA, kid the note key hash.
+// alg EdDSA, kid the key's RFC 7638 thumbprint. The event is given the leaf
+// version whose hash is Ledger.LeafHash (ResolveVersion), so an event stored
+// as a version-1 leaf gets a receipt for that leaf.
 func (s *Signer) SignReceipt(c ReceiptClaims) (string, error) {
+	if stated, err := decodeHash(c.Ledger.LeafHash); err == nil {
+		c.Event, _ = c.Event.ResolveVersion(stated)
+	}
 	if _, err := s.ver.checkClaims(&c); err != nil {
 		return "", fmt.Errorf("ledger: sign receipt: %w", err)
 	}
@@ -110,13 +115,14 @@ func (s *Signer) SignReceipt(c ReceiptClaims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("ledger: sign receipt: %w", err)
 	}
-	return s.signJWS(payload)
+	return s.signJWS(payload, s.ver.Thumbprint())
 }
 
-// signJWS signs payload as a compact JWS without looking at it.
-func (s *Signer) signJWS(payload []byte) (string, error) {
+// signJWS signs payload as a compact receipt JWS naming kid, without looking
+// at it.
+func (s *Signer) signJWS(payload []byte, kid string) (string, error) {
 	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.priv},
-		(&jose.SignerOptions{}).WithType(receiptType).WithHeader("kid", s.ver.KeyID()))
+		(&jose.SignerOptions{}).WithType(receiptType).WithHeader("kid", kid))
 	if err != nil {
 		return "", fmt.Errorf("ledger: sign receipt: %w", err)
 	}
@@ -172,8 +178,8 @@ func (v *Verifier) verifyReceipt(jws string) (*ReceiptClaims, Checkpoint, error)
 	if len(obj.Signatures) != 1 {
 		return nil, Checkpoint{}, receiptErr(CheckFormat, "want one signature, have %d", len(obj.Signatures))
 	}
-	if kid := obj.Signatures[0].Protected.KeyID; kid != v.KeyID() {
-		return nil, Checkpoint{}, receiptErr(CheckSignature, "signed by key %q, want %q", kid, v.KeyID())
+	if kid := obj.Signatures[0].Protected.KeyID; !v.acceptsKid(kid) {
+		return nil, Checkpoint{}, receiptErr(CheckSignature, "signed by key %q, want %q", kid, v.Thumbprint())
 	}
 	payload, err := obj.Verify(v.pub)
 	if err != nil {
@@ -211,7 +217,11 @@ func (v *Verifier) checkClaims(c *ReceiptClaims) (Checkpoint, error) {
 	if cp.Size != l.Size {
 		return Checkpoint{}, receiptErr(CheckCheckpoint, "checkpoint size %d, receipt says %d", cp.Size, l.Size)
 	}
-	leaf := LeafHash(c.Event.LeafData())
+	data, err := c.Event.Leaf()
+	if err != nil {
+		return Checkpoint{}, receiptErr(CheckFormat, "event: %w", err)
+	}
+	leaf := LeafHash(data)
 	stated, err := decodeHash(l.LeafHash)
 	if err != nil {
 		return Checkpoint{}, receiptErr(CheckLeafHash, "%w", err)

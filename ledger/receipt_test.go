@@ -125,7 +125,7 @@ func TestReceiptHeaderNamesTheKey(t *testing.T) {
 	if err := json.Unmarshal(raw, &h); err != nil {
 		t.Fatal(err)
 	}
-	if h["alg"] != "EdDSA" || h["kid"] != f.signer.Verifier().KeyID() {
+	if h["alg"] != "EdDSA" || h["kid"] != f.signer.Verifier().Thumbprint() {
 		t.Errorf("header = %v", h)
 	}
 }
@@ -138,7 +138,7 @@ func resign(t *testing.T, s *Signer, c ReceiptClaims) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := s.signJWS(payload)
+	jws, err := s.signJWS(payload, s.ver.Thumbprint())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ const CertificateType = "likeness-erasure+jws"
 // erasure certificates.
 func (s *Signer) SignStatement(typ string, payload []byte) (string, error) {
 	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.priv},
-		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", s.ver.KeyID()))
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", s.ver.Thumbprint()))
 	if err != nil {
 		return "", fmt.Errorf("ledger: sign statement: %w", err)
 	}
@@ -36,8 +36,8 @@ func (v *Verifier) VerifyStatement(typ, jws string) ([]byte, error) {
 		return nil, fmt.Errorf("ledger: statement: want one signature, have %d", len(obj.Signatures))
 	}
 	h := obj.Signatures[0].Protected
-	if h.KeyID != v.KeyID() {
-		return nil, fmt.Errorf("ledger: statement signed by key %q, want %q", h.KeyID, v.KeyID())
+	if !v.acceptsKid(h.KeyID) {
+		return nil, fmt.Errorf("ledger: statement signed by key %q, want %q", h.KeyID, v.Thumbprint())
 	}
 	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); got != typ {
 		return nil, fmt.Errorf("ledger: statement is of type %q, want %q", got, typ)

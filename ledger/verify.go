@@ -60,7 +60,8 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 // Events are walked in the order Source gives them. Each must carry the next
 // index: a gap is reported as "deleted" (or "reordered" if the missing index
 // turns up later), a repeated index as "inserted". Each event's leaf hash is
-// recomputed; if it differs from the stored one the event was "edited". The
+// recomputed, in each leaf version (ResolveVersion); if none gives the stored
+// one the event was "edited". The
 // recomputed hashes, in stored order, form a tree, and every checkpoint must
 // be signed by v ("checkpoint_signature"), cover no more events than are
 // stored ("truncated", at the number of events read) and have the tree's
@@ -214,8 +215,15 @@ func (w *walker) event(ctx context.Context, e Event, stored [32]byte) error {
 	default:
 		w.problem(e.Index, KindInserted, fmt.Sprintf("index %d appears again at position %d", e.Index, w.pos))
 	}
-	h := LeafHash(e.LeafData())
-	if h != stored {
+	// A history written before leaf version 2 holds version-1 leaves of the
+	// same fields: the stored hash names the version.
+	h := stored
+	if _, ok := e.ResolveVersion(stored); !ok {
+		b, err := e.Leaf()
+		if err != nil {
+			b = nil // an unencodable event matches no stored hash
+		}
+		h = LeafHash(b)
 		w.problem(e.Index, KindEdited, fmt.Sprintf("event %d no longer matches its stored leaf hash", e.Index))
 		w.edited[w.pos] = stored
 	}

@@ -243,6 +243,10 @@ func TestGrantRecordsOneEventPerPurposeAndReceiptsVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	jwks := e.call("", "GET", "/v1/ledger/jwks.json", nil) // public: no key
+	if jwks.status != 200 || !strings.Contains(string(jwks.body), `"kid": "`+v.Thumbprint()+`"`) {
+		t.Fatalf("jwks: %d %s", jwks.status, jwks.body)
+	}
 	for i, jws := range g.Receipts {
 		c, err := v.VerifyReceipt(jws)
 		if err != nil {

@@ -187,6 +187,14 @@ func (s *Server) handleLedgerKey(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// handleLedgerJWKS serves the receipt key as an RFC 7517 key set: public,
+// so anyone holding a receipt can check it.
+func (s *Server) handleLedgerJWKS(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	_, err := w.Write(s.consent.Ledger.Signer().Verifier().JWKS())
+	return err
+}
+
 func queryUint(r *http.Request, name string) (uint64, error) {
 	v := r.URL.Query().Get(name)
 	n, err := strconv.ParseUint(v, 10, 63)

@@ -115,6 +115,7 @@ func New(cfg Config) *Server {
 		{"POST", "/v1/decisions/batch", deciders, s.handleDecisionBatch},
 		{"GET", "/v1/ledger/checkpoint", ledgerReader, s.handleCheckpoint},
 		{"GET", "/v1/ledger/key", ledgerReader, s.handleLedgerKey},
+		{"GET", "/v1/ledger/jwks.json", nil, s.handleLedgerJWKS},
 		{"GET", "/v1/ledger/proof", ledgerReader, s.handleInclusionProof},
 		{"GET", "/v1/ledger/consistency", ledgerReader, s.handleConsistencyProof},
 		{"POST", "/v1/apikeys", adminOnly, s.handleCreateKey},
