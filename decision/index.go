@@ -1,0 +1,178 @@
+package decision
+
+import "strings"
+
+// The index holds, per subject, a 12-byte entry inline in a map and a block
+// of grants in a shared slab. Neither the maps nor the slab hold pointers, so
+// the garbage collector never scans the index, and a decision touches the
+// map's slot and the one grant it needs.
+
+// subject is one person's entry in the index.
+type subject struct {
+	first  uint32 // index in the grant slab of the first of n grants
+	n      uint16 // grants held, at most one per purpose, sorted by purpose
+	juris  jurisdiction
+	erased bool
+}
+
+// subjects maps subject ids to entries: ids shaped like likeness.NewID("sub")
+// by their 16 bytes, any other id by its string.
+type subjects struct {
+	keyed map[key]subject
+	named map[string]subject
+}
+
+const subjectPrefix = "sub"
+
+func newSubjects(hint int) subjects {
+	return subjects{keyed: make(map[key]subject, hint), named: make(map[string]subject)}
+}
+
+func (m *subjects) get(id string) (subject, bool) {
+	if k, ok := parseKey(subjectPrefix, id); ok {
+		s, ok := m.keyed[k]
+		return s, ok
+	}
+	s, ok := m.named[id]
+	return s, ok
+}
+
+// put stores s under id; a new id is copied, so the caller's string is not
+// retained.
+func (m *subjects) put(id string, s subject) {
+	if k, ok := parseKey(subjectPrefix, id); ok {
+		m.keyed[k] = s
+		return
+	}
+	if _, ok := m.named[id]; ok {
+		m.named[id] = s
+		return
+	}
+	m.named[strings.Clone(id)] = s
+}
+
+func (m *subjects) len() int { return len(m.keyed) + len(m.named) }
+
+// each calls f with every subject; keyed subjects come with an empty id and
+// their key. The caller holds at least the read lock.
+func (m *subjects) each(f func(id string, k key, keyed bool, s subject)) {
+	for k, s := range m.keyed {
+		f("", k, true, s)
+	}
+	for id, s := range m.named {
+		f(id, key{}, false, s)
+	}
+}
+
+// update calls f with every subject and stores back what f leaves in *s.
+// The caller holds the write lock.
+func (m *subjects) update(f func(s *subject)) {
+	for k, s := range m.keyed {
+		f(&s)
+		m.keyed[k] = s
+	}
+	for id, s := range m.named {
+		f(&s)
+		m.named[id] = s
+	}
+}
+
+// The grant slab stores blocks of grants in fixed-size chunks that never
+// move, so growing the slab copies nothing. A subject gaining a purpose moves
+// its block to the end of the slab; the old block becomes dead space that
+// compaction reclaims once it outweighs the live grants.
+const (
+	slabBits  = 16
+	slabChunk = 1 << slabBits // grants per chunk: 2 MiB
+)
+
+type grantSlab struct {
+	chunks [][]grant
+	live   int // grants in blocks that subjects hold
+	dead   int // grants in abandoned blocks and chunk tails
+	// compactMin is the dead count below which compaction never runs.
+	compactMin int
+}
+
+// block returns the n grants starting at first.
+func (s *grantSlab) block(first uint32, n uint16) []grant {
+	if n == 0 {
+		return nil
+	}
+	c := s.chunks[first>>slabBits]
+	o := first & (slabChunk - 1)
+	return c[o : o+uint32(n) : o+uint32(n)]
+}
+
+// alloc returns room for a block of n grants (1 ≤ n < slabChunk).
+func (s *grantSlab) alloc(n uint16) uint32 {
+	last := len(s.chunks) - 1
+	if last < 0 || slabChunk-len(s.chunks[last]) < int(n) {
+		if last >= 0 {
+			s.dead += slabChunk - len(s.chunks[last])
+		}
+		if len(s.chunks) == 1<<(32-slabBits) {
+			panic("decision: grant slab full (4 Gi grants)")
+		}
+		s.chunks = append(s.chunks, make([]grant, 0, slabChunk))
+		last++
+	}
+	c := s.chunks[last]
+	first := uint32(last)<<slabBits | uint32(len(c))
+	s.chunks[last] = c[:len(c)+int(n)]
+	s.live += int(n)
+	return first
+}
+
+// free records that a block of n grants is no longer held.
+func (s *grantSlab) free(n uint16) {
+	s.live -= int(n)
+	s.dead += int(n)
+}
+
+func (s *grantSlab) wasteful() bool {
+	min := s.compactMin
+	if min == 0 {
+		min = 4 * slabChunk
+	}
+	return s.dead > min && s.dead > s.live
+}
+
+// findGrant returns the index in gs (sorted by purpose) of the grant for
+// purpose pid, or -1. A subject holding every purpose up to pid finds it at
+// gs[pid] without a scan.
+func findGrant(gs []grant, pid uint16) int {
+	if int(pid) < len(gs) && gs[pid].purpose == pid {
+		return int(pid)
+	}
+	for i := range gs {
+		if gs[i].purpose == pid {
+			return i
+		}
+	}
+	return -1
+}
+
+// compact copies the live grants and event ids into a fresh slab and arena.
+// Strings handed out earlier keep pointing into the old arena chunks, which
+// stay alive (and unchanged) for as long as anyone holds them. The caller
+// holds the write lock.
+func (e *Engine) compact() {
+	slab := grantSlab{compactMin: e.slab.compactMin}
+	var ids idArena
+	ids.compactMin = e.ids.compactMin
+	ids.init()
+	e.subjects.update(func(s *subject) {
+		if s.n == 0 {
+			return
+		}
+		old := e.slab.block(s.first, s.n)
+		s.first = slab.alloc(s.n)
+		gs := slab.block(s.first, s.n)
+		copy(gs, old)
+		for i := range gs {
+			gs[i].idOff, gs[i].idLen = ids.put(e.ids.get(gs[i].idOff, gs[i].idLen))
+		}
+	})
+	e.slab, e.ids = slab, ids
+}
