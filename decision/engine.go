@@ -292,17 +292,14 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 			return // more purposes than a block holds: they deny
 		}
 		off, n := e.ids.put(ev.ID)
-		s.first = e.slab.alloc(s.n + 1)
+		s.first = e.slab.grow(s.first, s.n)
 		s.n++
-		grown := e.slab.block(s.first, s.n)
-		at := 0
-		for at < len(gs) && gs[at].purpose < pid {
-			at++
+		gs = e.slab.block(s.first, s.n)
+		at := len(gs) - 1
+		for ; at > 0 && gs[at-1].purpose > pid; at-- {
+			gs[at] = gs[at-1]
 		}
-		copy(grown, gs[:at])
-		grown[at] = g.withID(off, n)
-		copy(grown[at+1:], gs[at:])
-		e.slab.free(s.n - 1)
+		gs[at] = g.withID(off, n)
 		e.subjects.put(ev.SubjectID, s)
 	}
 	if e.ids.wasteful() || e.slab.wasteful() {

@@ -78,9 +78,9 @@ func (m *subjects) update(f func(s *subject)) {
 }
 
 // The grant slab stores blocks of grants in fixed-size chunks that never
-// move, so growing the slab copies nothing. A subject gaining a purpose moves
-// its block to the end of the slab; the old block becomes dead space that
-// compaction reclaims once it outweighs the live grants.
+// move, so growing the slab copies nothing. A subject gaining a purpose grows
+// its block in place if it is the last one, else moves it to the end of the
+// slab; the old block becomes dead space that compaction reclaims.
 const (
 	slabBits  = 16
 	slabChunk = 1 << slabBits // grants per chunk: 2 MiB
@@ -130,12 +130,37 @@ func (s *grantSlab) free(n uint16) {
 	s.dead += int(n)
 }
 
+// wasteful reports whether dead space exceeds a quarter of the live grants,
+// so the slab never holds more than 1.25 times what it needs (plus
+// compactMin) and each compaction copies at most five grants per grant that
+// died since the last one.
 func (s *grantSlab) wasteful() bool {
 	min := s.compactMin
 	if min == 0 {
 		min = 4 * slabChunk
 	}
-	return s.dead > min && s.dead > s.live
+	return s.dead > min && 4*s.dead > s.live
+}
+
+// grow makes room for one more grant in the block of n grants at first, in
+// place when the block ends the slab (as it does while a subject's events are
+// loaded one after another), else by moving it; it returns the block's new
+// start. The caller fills the block's new last grant.
+func (s *grantSlab) grow(first uint32, n uint16) uint32 {
+	last := len(s.chunks) - 1
+	if n > 0 && int(first>>slabBits) == last {
+		c := s.chunks[last]
+		end := int(first&(slabChunk-1)) + int(n)
+		if end == len(c) && end < slabChunk {
+			s.chunks[last] = c[:end+1]
+			s.live++
+			return first
+		}
+	}
+	grown := s.alloc(n + 1)
+	copy(s.block(grown, n), s.block(first, n))
+	s.free(n)
+	return grown
 }
 
 // findGrant returns the index in gs (sorted by purpose) of the grant for

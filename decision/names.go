@@ -37,3 +37,12 @@ func (n *names) id(s string) (uint16, bool) {
 	id, ok := n.ids[s]
 	return id, ok
 }
+
+// clone returns a copy that can intern more names without changing n.
+func (n *names) clone() names {
+	c := names{ids: make(map[string]uint16, len(n.ids)), list: append([]string(nil), n.list...)}
+	for k, v := range n.ids {
+		c.ids[k] = v
+	}
+	return c
+}
