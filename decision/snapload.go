@@ -177,16 +177,14 @@ func (l *snapLoader) subject() error {
 			}
 		}
 	}
+	had := l.subjects.len()
 	if keyed {
-		if _, dup := l.subjects.keyed[k]; dup {
-			return corrupt("subject listed twice")
-		}
 		l.subjects.keyed[k] = s
 	} else {
-		if _, dup := l.subjects.named[id]; dup {
-			return corrupt("subject listed twice")
-		}
 		l.subjects.named[id] = s
+	}
+	if l.subjects.len() == had {
+		return corrupt("subject listed twice")
 	}
 	if !s.erased {
 		l.live++
