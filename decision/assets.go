@@ -18,43 +18,19 @@ type asset struct {
 	erased   bool
 }
 
-// assets maps asset ids to entries: ids shaped like likeness.NewID("ast") by
-// their 16 bytes, any other id by its string.
+// assets maps asset ids to entries.
 type assets struct {
-	keyed map[key]asset
-	named map[string]asset
-	text  idArena // subject ids of assets; written once per asset
+	idMap[asset]
+	text idArena // subject ids of assets; written once per asset
 }
 
 const assetPrefix = "ast"
 
 func newAssets() assets {
-	a := assets{keyed: make(map[key]asset), named: make(map[string]asset)}
+	a := assets{idMap: newIDMap[asset](assetPrefix, 0)}
 	a.text.init() // never compacted: an asset's subject rarely changes
 	return a
 }
-
-func (m *assets) get(id string) (asset, bool) {
-	if k, ok := parseKey(assetPrefix, id); ok {
-		a, ok := m.keyed[k]
-		return a, ok
-	}
-	a, ok := m.named[id]
-	return a, ok
-}
-
-func (m *assets) put(id string, a asset) {
-	if k, ok := parseKey(assetPrefix, id); ok {
-		m.keyed[k] = a
-		return
-	}
-	if _, ok := m.named[id]; !ok {
-		id = string([]byte(id)) // do not retain the caller's string
-	}
-	m.named[id] = a
-}
-
-func (m *assets) len() int { return len(m.keyed) + len(m.named) }
 
 func (m *assets) subject(a asset) string { return m.text.get(a.subOff, a.subLen) }
 

@@ -15,65 +15,70 @@ type subject struct {
 	erased bool
 }
 
-// subjects maps subject ids to entries: ids shaped like likeness.NewID("sub")
-// by their 16 bytes, any other id by its string.
-type subjects struct {
-	keyed map[key]subject
-	named map[string]subject
-}
+// subjects maps subject ids to entries.
+type subjects = idMap[subject]
 
 const subjectPrefix = "sub"
 
-func newSubjects(hint int) subjects {
-	return subjects{keyed: make(map[key]subject, hint), named: make(map[string]subject)}
+func newSubjects(hint int) subjects { return newIDMap[subject](subjectPrefix, hint) }
+
+// idMap maps ids to entries: ids shaped like likeness.NewID(prefix) by
+// their 16 bytes, any other id by its string.
+type idMap[V any] struct {
+	prefix string
+	keyed  map[key]V
+	named  map[string]V
 }
 
-func (m *subjects) get(id string) (subject, bool) {
-	if k, ok := parseKey(subjectPrefix, id); ok {
-		s, ok := m.keyed[k]
-		return s, ok
+func newIDMap[V any](prefix string, hint int) idMap[V] {
+	return idMap[V]{prefix: prefix, keyed: make(map[key]V, hint), named: make(map[string]V)}
+}
+
+func (m *idMap[V]) get(id string) (V, bool) {
+	if k, ok := parseKey(m.prefix, id); ok {
+		v, ok := m.keyed[k]
+		return v, ok
 	}
-	s, ok := m.named[id]
-	return s, ok
+	v, ok := m.named[id]
+	return v, ok
 }
 
-// put stores s under id; a new id is copied, so the caller's string is not
+// put stores v under id; a new id is copied, so the caller's string is not
 // retained.
-func (m *subjects) put(id string, s subject) {
-	if k, ok := parseKey(subjectPrefix, id); ok {
-		m.keyed[k] = s
+func (m *idMap[V]) put(id string, v V) {
+	if k, ok := parseKey(m.prefix, id); ok {
+		m.keyed[k] = v
 		return
 	}
-	if _, ok := m.named[id]; ok {
-		m.named[id] = s
-		return
+	if _, ok := m.named[id]; !ok {
+		id = strings.Clone(id)
 	}
-	m.named[strings.Clone(id)] = s
+	m.named[id] = v
 }
 
-func (m *subjects) len() int { return len(m.keyed) + len(m.named) }
+func (m *idMap[V]) len() int { return len(m.keyed) + len(m.named) }
 
-// each calls f with every subject; keyed subjects come with an empty id and
+// each calls f with every entry; keyed entries come with an empty id and
 // their key. The caller holds at least the read lock.
-func (m *subjects) each(f func(id string, k key, keyed bool, s subject)) {
-	for k, s := range m.keyed {
-		f("", k, true, s)
+func (m *idMap[V]) each(f func(id string, k key, keyed bool, v V)) {
+	for k, v := range m.keyed {
+		f("", k, true, v)
 	}
-	for id, s := range m.named {
-		f(id, key{}, false, s)
+	for id, v := range m.named {
+		f(id, key{}, false, v)
 	}
 }
 
-// update calls f with every subject and stores back what f leaves in *s.
+// update calls f with every entry and stores back what f leaves in *v.
 // The caller holds the write lock.
-func (m *subjects) update(f func(s *subject)) {
-	for k, s := range m.keyed {
-		f(&s)
-		m.keyed[k] = s
+func (m *idMap[V]) update(f func(v *V)) {
+	for k, v := range m.keyed {
+		f(&v)
+		m.keyed[k] = v
 	}
-	for id, s := range m.named {
-		f(&s)
-		m.named[id] = s
+	for id, v := range m.named {
+		f(&v)
+		m.named[id] = v
 	}
 }
 

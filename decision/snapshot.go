@@ -108,12 +108,9 @@ func (e *Engine) WriteSnapshot(w io.Writer, revision int64) error {
 			sw.text(e.ids.get(g.idOff, g.idLen))
 		}
 	})
-	for k, a := range e.assets.keyed {
-		sw.asset("", k, true, a, &e.assets)
-	}
-	for id, a := range e.assets.named {
-		sw.asset(id, key{}, false, a, &e.assets)
-	}
+	e.assets.each(func(id string, k key, keyed bool, a asset) {
+		sw.asset(id, k, keyed, a, &e.assets)
+	})
 	if sw.err != nil {
 		return sw.err
 	}
