@@ -66,7 +66,13 @@ func (a *idArena) get(off uint32, n uint16) string {
 // drop records that an id of n bytes is no longer referenced.
 func (a *idArena) drop(n uint16) { a.live -= int(n) }
 
-// wasteful reports whether superseded ids take more room than live ones.
+// wasteful reports whether superseded ids take more than a quarter of the
+// room of live ones.
 func (a *idArena) wasteful() bool {
-	return a.total > a.compactMin && a.total > 2*a.live
+	return a.total > a.compactMin && 4*a.total > 5*a.live
+}
+
+// putBytes is put for an id in a byte slice.
+func (a *idArena) putBytes(b []byte) (off uint32, n uint16) {
+	return a.put(unsafe.String(unsafe.SliceData(b), len(b)))
 }

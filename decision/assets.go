@@ -1,56 +1,96 @@
 package decision
 
 import (
-	"strings"
 	"time"
 
 	"likeness"
 )
 
-// asset is what the index keeps of one asset to decide about it.
+// asset is what the index keeps of one asset to decide about it: its
+// subject's id (in the asset name arena, so a decision can return it without
+// allocating), its category (interned), its retention deadline and whether
+// it is erased.
 type asset struct {
-	subject  string
-	category string
 	retain   int64 // retention deadline, unix microseconds; 0 = none
+	subOff   uint32
+	subLen   uint16
+	category uint16
 	erased   bool
 }
+
+// assets maps asset ids to entries.
+type assets struct {
+	idMap[asset]
+	text idArena // subject ids of assets; written once per asset
+}
+
+const assetPrefix = "ast"
+
+func newAssets() assets {
+	a := assets{idMap: newIDMap[asset](assetPrefix, 0)}
+	a.text.init() // never compacted: an asset's subject rarely changes
+	return a
+}
+
+func (m *assets) subject(a asset) string { return m.text.get(a.subOff, a.subLen) }
 
 // PutAsset adds or updates an asset; decisions may then name it by id.
 func (e *Engine) PutAsset(a *likeness.Asset) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.assets == nil {
-		e.assets = map[string]*asset{}
+	entry, known := e.assets.get(a.ID)
+	if !known || e.assets.subject(entry) != a.SubjectID {
+		if known {
+			e.assets.text.drop(entry.subLen)
+		}
+		entry.subOff, entry.subLen = e.assets.text.put(a.SubjectID)
 	}
-	entry := &asset{subject: strings.Clone(a.SubjectID), category: strings.Clone(a.Category), erased: a.Erased()}
+	cat, ok := e.categories.intern(a.Category)
+	if !ok {
+		cat = noCategory
+	}
+	entry.category, entry.erased, entry.retain = cat, a.Erased(), 0
 	if !a.RetainUntil.IsZero() {
 		entry.retain = likeness.Micros(a.RetainUntil)
 	}
-	e.assets[strings.Clone(a.ID)] = entry
+	e.assets.put(a.ID, entry)
 }
+
+// noCategory stands for a category past the 65,536 an engine can intern;
+// such an asset matches no requested category.
+const noCategory = 1<<16 - 1
 
 // EraseAsset makes later decisions on the asset deny with ReasonAssetErased.
 func (e *Engine) EraseAsset(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if a := e.assets[id]; a != nil {
+	if a, ok := e.assets.get(id); ok {
 		a.erased = true
+		e.assets.put(id, a)
 	}
+}
+
+// category returns the name of an interned asset category.
+func (e *Engine) category(id uint16) string {
+	if int(id) < len(e.categories.list) {
+		return e.categories.list[id]
+	}
+	return "\x00unknown"
 }
 
 // decideAsset resolves an asset request to its subject and adds the
 // asset's own reasons: erased, past its retention deadline, unknown.
 func (e *Engine) decideAsset(r *likeness.DecisionRequest, now time.Time) likeness.Decision {
-	a := e.assets[r.AssetID]
-	if a == nil {
+	a, ok := e.assets.get(r.AssetID)
+	if !ok {
 		return likeness.Decision{Reasons: reasons(likeness.ReasonAssetNotFound)}
 	}
 	rr := *r
-	rr.SubjectID = a.subject
+	rr.SubjectID = e.assets.subject(a)
 	var extra likeness.Reasons
 	if rr.Category == "" {
-		rr.Category = a.category
-	} else if rr.Category != a.category {
+		rr.Category = e.category(a.category)
+	} else if rr.Category != e.category(a.category) {
 		extra |= reasons(likeness.ReasonCategoryNotCovered)
 	}
 	at := r.At
@@ -66,6 +106,6 @@ func (e *Engine) decideAsset(r *likeness.DecisionRequest, now time.Time) likenes
 	d := e.decide(&rr, now)
 	d.Reasons |= extra
 	d.Allow = d.Allow && extra == 0
-	d.SubjectID = a.subject
+	d.SubjectID = rr.SubjectID
 	return d
 }

@@ -1,12 +1,20 @@
 package decision
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +68,43 @@ func benchID(prefix string, n uint64) string {
 	return string(b)
 }
 
+func benchPolicySet() *policy.Policy {
+	p, err := policy.Parse("bench.yaml", []byte(benchPolicy))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// benchBase is when the bench's consents were given, about.
+var benchBase = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// benchLoad builds the 1M × 5 index by Apply, subject by subject.
+func benchLoad(p *policy.Policy) *Engine {
+	e := New(p)
+	e.Now = func() time.Time { return benchBase.Add(24 * time.Hour) }
+	ev := likeness.ConsentEvent{Type: likeness.Grant, NoticeVersion: 1}
+	var ledger int64
+	for i := range uint64(benchSubjects) {
+		id := benchID("sub", i)
+		e.PutSubject(id, benchJurisdictions[i%uint64(len(benchJurisdictions))])
+		ev.SubjectID = id
+		for k, purpose := range benchPurposes {
+			ledger++
+			ev.ID = benchID("evt", uint64(ledger))
+			ev.Purpose = purpose
+			ev.Method = likeness.Checkbox
+			if (i+uint64(k))%3 == 0 {
+				ev.Method = likeness.Written
+			}
+			ev.Time = benchBase.Add(-time.Duration(ledger%86400) * time.Second)
+			ev.LedgerIndex = ledger
+			e.Apply(&ev)
+		}
+	}
+	return e
+}
+
 // mix is splitmix64's finalizer.
 func mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
@@ -70,15 +115,10 @@ func mix(x uint64) uint64 {
 
 var benchJurisdictions = []string{"EU-DE", "EU-FR", "GB", "US-CA", "US-IL", "EU-NL", "EU-DE", "CH"}
 
-func benchSetup(b *testing.B) *Engine {
+func benchSetup(b testing.TB) *Engine {
 	b.Helper()
 	bench.once.Do(func() {
-		p, err := policy.Parse("bench.yaml", []byte(benchPolicy))
-		if err != nil {
-			panic(err)
-		}
-		base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-
+		p := benchPolicySet()
 		// Fewer collections while loading; the measurement below is after a
 		// full collection either way.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -86,28 +126,7 @@ func benchSetup(b *testing.B) *Engine {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-
-		e := New(p)
-		e.Now = func() time.Time { return base.Add(24 * time.Hour) }
-		ev := likeness.ConsentEvent{Type: likeness.Grant, NoticeVersion: 1}
-		var ledger int64
-		for i := range uint64(benchSubjects) {
-			id := benchID("sub", i)
-			e.PutSubject(id, benchJurisdictions[i%uint64(len(benchJurisdictions))])
-			ev.SubjectID = id
-			for k, purpose := range benchPurposes {
-				ledger++
-				ev.ID = benchID("evt", uint64(ledger))
-				ev.Purpose = purpose
-				ev.Method = likeness.Checkbox
-				if (i+uint64(k))%3 == 0 {
-					ev.Method = likeness.Written
-				}
-				ev.Time = base.Add(-time.Duration(ledger%86400) * time.Second)
-				ev.LedgerIndex = ledger
-				e.Apply(&ev)
-			}
-		}
+		e := benchLoad(p)
 		bench.loadTime = time.Since(start)
 
 		runtime.GC()
@@ -210,4 +229,180 @@ func BenchmarkIndexMemory(b *testing.B) {
 	}
 	b.ReportMetric(bench.bytesPerGrant, "bytes/grant")
 	b.ReportMetric(bench.loadTime.Seconds(), "load-s")
+}
+
+// BenchmarkDecide1Mx5 is one in-process decision against 1M subjects × 5
+// purposes, over requests for random subjects. It reports the median of
+// per-batch means (batches of 1,024 decisions, timed with one clock read
+// each), which a busy machine disturbs less than the overall mean.
+// Budget: ≤ 800 ns median, 0 allocations.
+func BenchmarkDecide1Mx5(b *testing.B) {
+	e := benchSetup(b)
+	reqs := bench.reqs
+	const batch = 1024
+	var means []float64
+	b.ReportAllocs()
+	i, n := 0, 0
+	start := time.Now()
+	for b.Loop() {
+		e.Decide(&reqs[i&(len(reqs)-1)])
+		i++
+		if n++; n == batch {
+			now := time.Now()
+			means = append(means, float64(now.Sub(start).Nanoseconds())/batch)
+			start, n = now, 0
+		}
+	}
+	if len(means) > 0 {
+		slices.Sort(means)
+		b.ReportMetric(means[len(means)/2], "median-ns/op")
+	}
+}
+
+// BenchmarkLoadSnapshot1Mx5 loads a snapshot of the 1M × 5 index from
+// memory into a fresh engine: the start-up path without the disk read.
+// Budget: well under 3 s.
+func BenchmarkLoadSnapshot1Mx5(b *testing.B) {
+	e := benchSetup(b)
+	var buf bytes.Buffer
+	if err := e.WriteSnapshot(&buf, 42); err != nil {
+		b.Fatal(err)
+	}
+	snap := buf.Bytes()
+	buf = bytes.Buffer{}
+	b.ReportMetric(float64(len(snap))/float64(benchSubjects*len(benchPurposes)), "snapshot-bytes/grant")
+	cpu := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		f := New(nil)
+		if _, err := f.LoadSnapshot(bytes.NewReader(snap)); err != nil {
+			b.Fatal(err)
+		}
+		if _, g := f.Stats(); g != benchSubjects*len(benchPurposes) {
+			b.Fatalf("loaded %d grants", g)
+		}
+	}
+	// CPU time spent, which a busy machine inflates less than wall time.
+	b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// BenchmarkWriteSnapshot1Mx5 writes the 1M × 5 index to memory.
+func BenchmarkWriteSnapshot1Mx5(b *testing.B) {
+	e := benchSetup(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := e.WriteSnapshot(&buf, 42); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(buf.Len())/(1<<20), "MiB")
+}
+
+const memChildEnv = "LIKENESS_DECISION_MEMORY_CHILD"
+
+// BenchmarkProcessMemory1Mx5 builds the 1M × 5 index in a fresh process (this
+// test binary, run again) and reports its whole-process RSS above the same
+// process before loading, per grant: right after loading by Apply, after a
+// collection returned freed memory to the OS (what an idle server settles
+// at), and the same after loading from a snapshot file instead. Budget: ≤ 100 bytes per
+// grant.
+func BenchmarkProcessMemory1Mx5(b *testing.B) {
+	for b.Loop() {
+		for _, mode := range []string{"apply", "snapshot"} {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestProcessMemoryChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), memChildEnv+"="+mode)
+			out, err := cmd.Output()
+			if err != nil {
+				b.Fatalf("child: %v\n%s", err, out)
+			}
+			for line := range strings.Lines(string(out)) {
+				name, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+				if f, err := strconv.ParseFloat(v, 64); ok && err == nil {
+					b.ReportMetric(f, mode+"-"+name)
+				}
+			}
+		}
+	}
+}
+
+// TestProcessMemoryChild is BenchmarkProcessMemory1Mx5's child; it runs
+// only when that benchmark starts it.
+func TestProcessMemoryChild(t *testing.T) {
+	mode := os.Getenv(memChildEnv)
+	if mode == "" {
+		t.Skip("run by BenchmarkProcessMemory1Mx5")
+	}
+	grants := float64(benchSubjects * len(benchPurposes))
+	if mode == "write" {
+		f, err := os.Create(os.Getenv(memChildEnv + "_PATH"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := benchLoad(benchPolicySet()).WriteSnapshot(w, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(w.Flush(), f.Close()); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	var snap *os.File
+	if mode == "snapshot" {
+		// Written by a process of its own, so this one holds only the index.
+		path := filepath.Join(t.TempDir(), "decision.snap")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestProcessMemoryChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), memChildEnv+"=write", memChildEnv+"_PATH="+path)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("writer: %v\n%s", err, out)
+		}
+		var err error
+		if snap, err = os.Open(path); err != nil {
+			t.Fatal(err)
+		}
+		defer snap.Close()
+	}
+	p := benchPolicySet()
+	runtime.GC()
+	debug.FreeOSMemory()
+	empty := vmRSS(t)
+	start := time.Now()
+	var e *Engine
+	if snap == nil {
+		e = benchLoad(p)
+	} else {
+		e = New(p)
+		if _, err := e.LoadSnapshot(snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	loaded := vmRSS(t)
+	runtime.GC()
+	debug.FreeOSMemory()
+	idle := vmRSS(t)
+	runtime.KeepAlive(e)
+	fmt.Printf("rss-loaded-B/grant=%.1f\nrss-idle-B/grant=%.1f\nload-s=%.2f\n",
+		float64(loaded-empty)/grants, float64(idle-empty)/grants, took.Seconds())
+}
+
+// vmRSS returns the process's resident set size in bytes.
+func vmRSS(t testing.TB) int64 {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status:", err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }

@@ -56,8 +56,8 @@ func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Dec
 		d.Reasons = reasons(likeness.ReasonSubjectNotFound)
 		return d
 	}
-	s := e.subjects[r.SubjectID]
-	if s == nil {
+	s, ok := e.subjects.get(r.SubjectID)
+	if !ok {
 		d.Reasons = reasons(likeness.ReasonSubjectNotFound)
 		return d
 	}
@@ -65,7 +65,7 @@ func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Dec
 		d.Reasons = reasons(likeness.ReasonSubjectErased)
 		return d
 	}
-	pid, ok := e.purposeID[r.Purpose]
+	pid, ok := e.purposes.id(r.Purpose)
 	if !ok || int(pid) >= len(e.rules) || !e.rules[pid].declared {
 		d.Reasons = reasons(likeness.ReasonNoConsent)
 		return d
@@ -78,8 +78,9 @@ func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Dec
 
 	var why likeness.Reasons
 	var g *grant
-	if i := s.find(pid); i >= 0 {
-		g = &s.grants[i]
+	gs := e.slab.block(s.first, s.n)
+	if i := findGrant(gs, pid); i >= 0 {
+		g = &gs[i]
 		d.EventID = e.ids.get(g.idOff, g.idLen)
 		d.EventTime = g.micros
 	}

@@ -23,17 +23,19 @@ func (e *Engine) DueForRenewal(at time.Time, within time.Duration, limit int) []
 	e.mu.RLock()
 	var out []Due
 	horizon := at.Add(within)
-	for id, s := range e.subjects {
+	e.subjects.each(func(id string, k key, keyed bool, s subject) {
 		if s.erased {
-			continue
+			return
 		}
-		for i := range s.grants {
-			g := &s.grants[i]
+		for _, g := range e.slab.block(s.first, s.n) {
 			if g.state != stateActive || int(g.purpose) >= len(e.rules) || !e.rules[g.purpose].declared {
 				continue
 			}
 			rule := &e.rules[g.purpose]
-			d := Due{SubjectID: id, Purpose: e.purposeNames[g.purpose], State: likeness.StateActive}
+			if keyed && id == "" {
+				id = k.format(subjectPrefix)
+			}
+			d := Due{SubjectID: id, Purpose: e.purposes.list[g.purpose], State: likeness.StateActive}
 			if !rule.renew.IsZero() {
 				d.Expires = rule.renew.AddTo(likeness.FromMicros(g.micros))
 			}
@@ -47,7 +49,7 @@ func (e *Engine) DueForRenewal(at time.Time, within time.Duration, limit int) []
 			}
 			out = append(out, d)
 		}
-	}
+	})
 	e.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Expires.Equal(out[j].Expires) {

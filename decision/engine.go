@@ -27,66 +27,54 @@
 // about a time before that event therefore cannot see what stood before it,
 // and denies (no_consent for a later grant, withdrawn for a later withdrawal).
 //
-// Memory: a grant is a 32-byte record without pointers; its event id is kept
-// in a shared, append-only byte arena and handed out as a string that points
-// into it, so returning Decision.EventID costs no allocation. Arena space of
-// superseded ids is reclaimed by compaction once it outweighs the live ids.
+// Memory: a subject is a 12-byte entry stored inline in a map keyed by the
+// 16 bytes of its id (ids not shaped like likeness.NewID("sub") go to a
+// second map keyed by the string); its grants are 32-byte records in one
+// block of a shared slab, sorted by purpose. Event ids are kept in an
+// append-only byte arena and handed out as strings that point into it, so
+// returning Decision.EventID costs no allocation. None of these hold
+// pointers, so the garbage collector does not scan the index. Space left by
+// superseded ids and moved blocks is reclaimed by compaction once it
+// outweighs the live data.
+//
+// Snapshots: WriteSnapshot writes the index in a compact, checksummed binary
+// form and LoadSnapshot reads it back, so a process can start from a
+// snapshot and replay only the events after it (see snapshot.go).
 package decision
 
 import (
 	"math"
-	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"likeness"
 	"likeness/policy"
 )
 
 // Engine is the decision index. It is safe for concurrent use: writes take
-// an exclusive lock, Decide, DecideBatch, State and Stats a shared one.
+// an exclusive lock, Decide, DecideBatch, State, Stats and WriteSnapshot a
+// shared one.
 type Engine struct {
 	// Now returns the time a request without At is decided at. It defaults to
 	// time.Now; set it before first use.
 	Now func() time.Time
 
 	mu       sync.RWMutex
-	subjects map[string]*subject
-	assets   map[string]*asset
+	subjects subjects
+	slab     grantSlab
+	assets   assets
 	live     int // subjects not erased
-	grants   int // records held by subjects not erased
 
-	// Purposes are interned as small integers for the lifetime of the engine,
-	// so a grant keeps its purpose across policy swaps.
-	purposeID    map[string]uint16
-	purposeNames []string
+	// Purposes and asset categories are interned as small integers for the
+	// lifetime of the engine, so a grant keeps its purpose across policy
+	// swaps.
+	purposes   names
+	categories names
 
-	rules      []purposeRule // indexed by purpose id; may be shorter than purposeNames
+	rules      []purposeRule // indexed by purpose id; may be shorter than purposes.list
 	recipients map[string]recipientRule
 
 	ids idArena
-}
-
-// add creates the entry for id. A short id is copied into the entry itself
-// and the map key points there, so the key comparison of a look-up already
-// brings the entry into the cache.
-func (e *Engine) add(id string, s *subject) {
-	key := ""
-	if n := copy(s.id[:], id); n == len(id) && n > 0 {
-		key = unsafe.String(&s.id[0], n)
-	} else {
-		key = strings.Clone(id)
-	}
-	e.subjects[key] = s
-}
-
-// subject is one person's entry in the index.
-type subject struct {
-	grants []grant // at most one per purpose, sized exactly
-	juris  jurisdiction
-	erased bool
-	id     [34]byte // holds the map key of ids this short; 64 bytes in all
 }
 
 // grant is the latest consent event for one (subject, purpose). It holds no
@@ -132,9 +120,9 @@ type recipientRule struct {
 // so every decision denies until SetPolicy.
 func New(p *policy.Policy) *Engine {
 	e := &Engine{
-		Now:       time.Now,
-		subjects:  make(map[string]*subject),
-		purposeID: make(map[string]uint16),
+		Now:      time.Now,
+		subjects: newSubjects(0),
+		assets:   newAssets(),
 	}
 	e.ids.init()
 	e.setPolicy(p, nil)
@@ -153,7 +141,7 @@ func (e *Engine) SetPolicy(p *policy.Policy, materialSince map[string]int64) {
 }
 
 func (e *Engine) setPolicy(p *policy.Policy, materialSince map[string]int64) {
-	rules := make([]purposeRule, len(e.purposeNames))
+	rules := make([]purposeRule, len(e.purposes.list))
 	recipients := make(map[string]recipientRule)
 	if p != nil {
 		ids := p.PurposeIDs
@@ -168,7 +156,7 @@ func (e *Engine) setPolicy(p *policy.Policy, materialSince map[string]int64) {
 			if pp == nil {
 				continue
 			}
-			id, ok := e.intern(name)
+			id, ok := e.purposes.intern(name)
 			if !ok {
 				continue // more purposes than the index can name: they deny
 			}
@@ -193,22 +181,6 @@ func (e *Engine) setPolicy(p *policy.Policy, materialSince map[string]int64) {
 	e.recipients = recipients
 }
 
-// intern returns the small integer naming a purpose, assigning one if new.
-// The caller holds the write lock.
-func (e *Engine) intern(name string) (uint16, bool) {
-	if id, ok := e.purposeID[name]; ok {
-		return id, true
-	}
-	if len(e.purposeNames) > math.MaxUint16 {
-		return 0, false
-	}
-	id := uint16(len(e.purposeNames))
-	name = strings.Clone(name)
-	e.purposeID[name] = id
-	e.purposeNames = append(e.purposeNames, name)
-	return id, true
-}
-
 // PutSubject adds a subject or updates its jurisdiction. A jurisdiction that
 // likeness.ParseJurisdiction rejects is kept as unknown: the subject's
 // decisions still work, but every transfer to a named country denies. An
@@ -217,13 +189,12 @@ func (e *Engine) PutSubject(id, jurisdiction string) {
 	j := parseJurisdiction(jurisdiction)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.subjects[id]
-	if s == nil {
-		s = &subject{}
-		e.add(id, s)
+	s, ok := e.subjects.get(id)
+	if !ok {
 		e.live++
 	}
 	s.juris = j
+	e.subjects.put(id, s)
 }
 
 // EraseSubject drops the subject's grants; later decisions about it deny
@@ -233,21 +204,20 @@ func (e *Engine) PutSubject(id, jurisdiction string) {
 func (e *Engine) EraseSubject(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.subjects[id]
+	s, ok := e.subjects.get(id)
 	switch {
-	case s == nil:
-		e.add(id, &subject{erased: true})
+	case !ok:
+		e.subjects.put(id, subject{erased: true})
 		return
 	case s.erased:
 		return
 	}
-	for i := range s.grants {
-		e.ids.drop(s.grants[i].idLen)
+	for _, g := range e.slab.block(s.first, s.n) {
+		e.ids.drop(g.idLen)
 	}
-	e.grants -= len(s.grants)
+	e.slab.free(s.n)
 	e.live--
-	s.grants = nil
-	s.erased = true
+	e.subjects.put(id, subject{juris: s.juris, erased: true})
 }
 
 // Apply records a consent event that is already durable. Grant and Renew
@@ -292,18 +262,18 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := e.subjects[ev.SubjectID]
-	if s == nil || s.erased {
+	s, ok := e.subjects.get(ev.SubjectID)
+	if !ok || s.erased {
 		return
 	}
-	pid, ok := e.intern(ev.Purpose)
+	pid, ok := e.purposes.intern(ev.Purpose)
 	if !ok {
 		return
 	}
 	g.purpose = pid
-	i := s.find(pid)
-	if i >= 0 {
-		old := &s.grants[i]
+	gs := e.slab.block(s.first, s.n)
+	if i := findGrant(gs, pid); i >= 0 {
+		old := &gs[i]
 		// The ledger index is the commit order; clocks of different
 		// replicas may disagree, so time decides only between events
 		// without distinct indexes.
@@ -315,17 +285,25 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 			return
 		}
 		e.ids.drop(old.idLen)
+		off, n := e.ids.put(ev.ID)
+		*old = g.withID(off, n)
 	} else {
-		grown := make([]grant, len(s.grants)+1)
-		copy(grown, s.grants)
-		s.grants = grown
-		i = len(grown) - 1
-		e.grants++
+		if s.n == slabChunk-1 {
+			return // more purposes than a block holds: they deny
+		}
+		off, n := e.ids.put(ev.ID)
+		s.first = e.slab.grow(s.first, s.n)
+		s.n++
+		gs = e.slab.block(s.first, s.n)
+		at := len(gs) - 1
+		for ; at > 0 && gs[at-1].purpose > pid; at-- {
+			gs[at] = gs[at-1]
+		}
+		gs[at] = g.withID(off, n)
+		e.subjects.put(ev.SubjectID, s)
 	}
-	off, n := e.ids.put(ev.ID)
-	s.grants[i] = g.withID(off, n)
-	if e.ids.wasteful() {
-		e.compactIDs()
+	if e.ids.wasteful() || e.slab.wasteful() {
+		e.compact()
 	}
 }
 
@@ -344,32 +322,6 @@ func saturate32(v int64) uint32 {
 	return uint32(v)
 }
 
-// find returns the index of the grant for purpose pid, or -1.
-func (s *subject) find(pid uint16) int {
-	for i := range s.grants {
-		if s.grants[i].purpose == pid {
-			return i
-		}
-	}
-	return -1
-}
-
-// compactIDs copies the live event ids into a fresh arena. Strings handed
-// out earlier keep pointing into the old chunks, which stay alive (and
-// unchanged) for as long as anyone holds them.
-func (e *Engine) compactIDs() {
-	var fresh idArena
-	fresh.init()
-	fresh.compactMin = e.ids.compactMin
-	for _, s := range e.subjects {
-		for i := range s.grants {
-			g := &s.grants[i]
-			g.idOff, g.idLen = fresh.put(e.ids.get(g.idOff, g.idLen))
-		}
-	}
-	e.ids = fresh
-}
-
 // State returns the standing of a subject's consent to a purpose at a time
 // (the zero time means now), and when an active consent expires (zero if the
 // purpose sets no renew_every). Unknown subjects, unknown purposes and
@@ -381,22 +333,23 @@ func (e *Engine) State(subjectID, purpose string, at time.Time) (state likeness.
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	s := e.subjects[subjectID]
+	s, ok := e.subjects.get(subjectID)
 	switch {
-	case s == nil:
+	case !ok:
 		return likeness.StateNone, time.Time{}
 	case s.erased:
 		return likeness.StateErased, time.Time{}
 	}
-	pid, ok := e.purposeID[purpose]
+	pid, ok := e.purposes.id(purpose)
 	if !ok || int(pid) >= len(e.rules) || !e.rules[pid].declared {
 		return likeness.StateNone, time.Time{}
 	}
-	i := s.find(pid)
+	gs := e.slab.block(s.first, s.n)
+	i := findGrant(gs, pid)
 	if i < 0 {
 		return likeness.StateNone, time.Time{}
 	}
-	g, rule := &s.grants[i], &e.rules[pid]
+	g, rule := &gs[i], &e.rules[pid]
 	switch g.state {
 	case stateWithdrawn:
 		return likeness.StateWithdrawn, time.Time{}
@@ -423,5 +376,5 @@ func (e *Engine) State(subjectID, purpose string, at time.Time) (state likeness.
 func (e *Engine) Stats() (subjects, grants int) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.live, e.grants
+	return e.live, e.slab.live
 }

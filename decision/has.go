@@ -4,6 +4,6 @@ package decision
 func (e *Engine) HasSubject(id string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	_, ok := e.subjects[id]
+	_, ok := e.subjects.get(id)
 	return ok
 }
