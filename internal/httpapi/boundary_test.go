@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -48,30 +46,6 @@ func newBoundaryEnv(t *testing.T, e *env) *boundaryEnv {
 	}
 	b.req = e.request(likeness.RoleCollector, "POST", "/v1/requests", map[string]string{"subject_id": b.sub, "type": "erasure", "channel": "email"}, 201).ID
 	return b
-}
-
-// raw sends body as it is, with the content type given ("" sends none).
-func (e *env) raw(role likeness.Role, method, path, ctype string, body []byte) resp {
-	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	req.Header.Set("Authorization", "Bearer "+e.tokens[role])
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, b}
 }
 
 // state is what a refused request must leave as it was: the row counts of
