@@ -28,6 +28,10 @@ import (
 	"likeness"
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
+	"likeness/internal/http/cookie"
+	"likeness/internal/http/input"
+	"likeness/internal/http/page"
+	"likeness/internal/http/response"
 	"likeness/internal/i18n"
 	"likeness/internal/ratelimit"
 	"likeness/internal/signed"
@@ -77,7 +81,9 @@ type Handler struct {
 	now     func() time.Time
 	log     *slog.Logger
 	tr      *i18n.Set
-	pages   *pages
+	jar     *cookie.Jar
+	pages   *page.Renderer
+	assets  *page.Assets
 	limiter *ratelimit.PerClient
 	mux     *http.ServeMux
 }
@@ -108,7 +114,10 @@ func New(cfg Config) *Handler {
 	// portal cookie into a console one.
 	m := hmac.New(sha256.New, cfg.Key)
 	m.Write([]byte("likeness console session key v1"))
-	h := &Handler{cfg: cfg, signer: signed.New(m.Sum(nil)), now: cfg.Now, log: cfg.Logger, tr: tr, pages: mustParsePages(),
+	signer, assets := signed.New(m.Sum(nil)), page.LoadAssets(assetFS, "/console/assets/")
+	h := &Handler{cfg: cfg, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
+		jar:   &cookie.Jar{Path: "/console", Signer: signer, Secure: cfg.SecureCookies, Now: cfg.Now},
+		pages: page.Parse(templateFS, assets, templateFuncs, cfg.Logger), assets: assets,
 		// Sign-in: a burst of 10 attempts, then one every 6 seconds per IP.
 		limiter: ratelimit.New(rate.Every(6*time.Second), 10)}
 	h.mux = http.NewServeMux()
@@ -131,7 +140,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/datasets/{id}/audit", h.page(h.datasetAudit))
 	mux.Handle("GET /console/events", h.page(h.events))
 	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
-	mux.Handle("GET /console/assets/{name}", http.HandlerFunc(serveAsset))
+	mux.Handle("GET /console/assets/{name}", h.assets)
 	mux.Handle("/console/", h.public(h.notFound))
 }
 
@@ -139,21 +148,33 @@ func (h *Handler) Register(mux *http.ServeMux) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func setSecurityHeaders(w http.ResponseWriter) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	page.Headers(w, "default-src 'self'; frame-ancestors 'none'; form-action 'self'", false)
 }
 
 // public serves a page that needs no session.
 func (h *Handler) public(fn http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w)
+		if h.refuseInput(w, r) {
+			return
+		}
 		fn(w, r)
 	})
+}
+
+// refuseInput answers 400 to path or query values that are not text (see
+// package input) and reports whether it did.
+func (h *Handler) refuseInput(w http.ResponseWriter, r *http.Request) bool {
+	err := input.Request(r)
+	if err == nil && r.PostForm != nil {
+		err = input.Values("form field", r.PostForm)
+	}
+	if err == nil {
+		return false
+	}
+	s, _ := h.session(r)
+	h.failed(w, r, s, "read request", err)
+	return true
 }
 
 // page serves a GET page to a signed-in operator; anyone else is sent to
@@ -164,6 +185,9 @@ func (h *Handler) page(fn func(http.ResponseWriter, *http.Request, *session)) ht
 		s, ok := h.session(r)
 		if !ok {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		if h.refuseInput(w, r) {
 			return
 		}
 		fn(w, r, s)
@@ -181,13 +205,16 @@ func (h *Handler) action(adminOnly bool, fn func(http.ResponseWriter, *http.Requ
 			return
 		}
 		s, ok := h.session(r)
-		if !ok || !h.validCSRF(r.PostForm.Get("csrf"), s.payload) {
+		if !ok || !h.validCSRF(r.PostForm.Get("csrf"), s.Payload) {
 			h.message(w, r, s, http.StatusForbidden, "error.forbidden.title", "error.csrf")
 			return
 		}
 		if adminOnly && s.Role != likeness.RoleAdmin {
 			h.log.Warn("console: action refused to non-admin", "path", r.URL.Path, "key_id", s.KeyID, "role", s.Role)
 			h.message(w, r, s, http.StatusForbidden, "error.forbidden.title", "error.adminonly")
+			return
+		}
+		if h.refuseInput(w, r) {
 			return
 		}
 		fn(w, r, s)
@@ -199,17 +226,18 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	h.message(w, r, s, http.StatusNotFound, "error.notfound.title", "error.notfound")
 }
 
-// failed renders a service error: the domain message for known codes, a
-// generic one (with the detail in the log) for anything else.
+// failed renders a service error with the status of the one table
+// (package response): the domain message for known codes, a generic one
+// (with the detail in the log) for anything else.
 func (h *Handler) failed(w http.ResponseWriter, r *http.Request, s *session, op string, err error) {
-	code := likeness.ErrorCode(err)
-	switch code {
+	status := response.Status(err)
+	switch likeness.ErrorCode(err) {
 	case likeness.ENOTFOUND:
-		h.message(w, r, s, http.StatusNotFound, "error.notfound.title", "error.notfound")
+		h.message(w, r, s, status, "error.notfound.title", "error.notfound")
 	case likeness.EGONE:
-		h.message(w, r, s, http.StatusGone, "error.gone.title", "error.gone")
+		h.message(w, r, s, status, "error.gone.title", "error.gone")
 	case likeness.EINVALID:
-		h.render(w, r, s, http.StatusBadRequest, "message", &view{Title: "error.title", Data: &messageView{Title: "error.title", Detail: likeness.ErrorMessage(err)}})
+		h.render(w, r, s, status, "message", &view{Title: "error.title", Data: &messageView{Title: "error.title", Detail: likeness.ErrorMessage(err)}})
 	default:
 		h.log.Error("console: "+op, "err", err)
 		h.message(w, r, s, http.StatusInternalServerError, "error.title", "error.internal")

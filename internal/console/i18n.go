@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"likeness/internal/http/page"
 	"likeness/internal/i18n"
 )
 
@@ -17,7 +18,7 @@ const langCookie = "likeness_console_lang"
 func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request) *locale {
 	if q := r.URL.Query().Get("lang"); q != "" {
 		if l, ok := h.tr.Get(q); ok {
-			http.SetCookie(w, h.cookie(r, langCookie, l.Code, 365*24*3600))
+			http.SetCookie(w, h.jar.Make(r, langCookie, l.Code, 365*24*3600))
 			return l
 		}
 	}
@@ -29,18 +30,12 @@ func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request) *locale {
 	return h.tr.Pick(cands...)
 }
 
-// langOption is one entry of the language switcher.
-type langOption struct {
-	Code, Name, URL string
-	Current         bool
-}
-
 // keptParams are the query parameters the language switcher carries over.
 // The external id is not among them: it is echoed only in the search box.
 var keptParams = []string{"within", "id", "target"}
 
-func (h *Handler) langOptions(r *http.Request, cur *locale) []langOption {
-	out := make([]langOption, 0, len(h.tr.Codes()))
+func (h *Handler) langOptions(r *http.Request, cur *locale) []page.Lang {
+	out := make([]page.Lang, 0, len(h.tr.Codes()))
 	for _, code := range h.tr.Codes() {
 		q := url.Values{}
 		for _, k := range keptParams {
@@ -49,7 +44,7 @@ func (h *Handler) langOptions(r *http.Request, cur *locale) []langOption {
 			}
 		}
 		q.Set("lang", code)
-		out = append(out, langOption{Code: code, Name: h.languageName(code), URL: r.URL.Path + "?" + q.Encode(), Current: code == cur.Code})
+		out = append(out, page.Lang{Code: code, Name: h.languageName(code), URL: r.URL.Path + "?" + q.Encode(), Current: code == cur.Code})
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"likeness"
+	"likeness/internal/http/cookie"
 )
 
 type loginView struct {
@@ -18,8 +19,8 @@ func (h *Handler) loginNonce(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(preCookie); err == nil && len(c.Value) == 22 {
 		return c.Value
 	}
-	n := nonce()
-	http.SetCookie(w, h.cookie(r, preCookie, n, int(SessionTTL.Seconds())))
+	n := cookie.Nonce()
+	http.SetCookie(w, h.jar.Make(r, preCookie, n, int(SessionTTL.Seconds())))
 	return n
 }
 
@@ -77,7 +78,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.startSession(w, r, k)
-	http.SetCookie(w, h.cookie(r, preCookie, "", -1))
+	http.SetCookie(w, h.jar.Make(r, preCookie, "", -1))
 	h.record(r, "console: sign in", k.ID, k.Role)
 	h.log.Info("console: operator signed in", "key_id", k.ID, "role", k.Role)
 	http.Redirect(w, r, "/console", http.StatusSeeOther)

@@ -1,14 +1,10 @@
 package console
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 
 	"likeness"
+	"likeness/internal/http/cookie"
 )
 
 const (
@@ -18,74 +14,38 @@ const (
 )
 
 // session is a signed-in operator. Only the key id, its role, the expiry and
-// a random nonce travel in the cookie; never the key.
+// a random nonce travel in the cookie; never the key. CSRF tokens are bound
+// to the signed text (Payload).
 type session struct {
-	KeyID   string
-	Role    likeness.Role
-	Expires time.Time
-	payload string // the signed text; CSRF tokens are bound to it
+	KeyID string
+	Role  likeness.Role
+	*cookie.Session
 }
 
 // Admin reports whether the operator may act, not only read.
 func (s *session) Admin() bool { return s != nil && s.Role == likeness.RoleAdmin }
 
-func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.cfg.SecureCookies }
-
-func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
-	c := &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
-		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode}
-	if maxAge > 0 {
-		c.Expires = h.now().Add(time.Duration(maxAge) * time.Second)
-	}
-	return c
-}
-
-func nonce() string {
-	var n [16]byte
-	if _, err := rand.Read(n[:]); err != nil {
-		panic("console: crypto/rand failed: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(n[:])
-}
-
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, k *likeness.APIKey) {
-	exp := h.now().Add(SessionTTL)
-	payload := strings.Join([]string{"v1", k.ID, string(k.Role), strconv.FormatInt(exp.Unix(), 10), nonce()}, "|")
-	val := h.signer.Seal("session", payload)
-	http.SetCookie(w, h.cookie(r, sessionCookie, val, int(SessionTTL.Seconds())))
+	h.jar.Start(w, r, sessionCookie, SessionTTL, k.ID, string(k.Role))
 }
 
-func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, h.cookie(r, sessionCookie, "", -1))
-}
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) { h.jar.End(w, r, sessionCookie) }
 
 // session returns the request's valid session: signed by us, not expired,
 // and its key still on record, unrevoked and of the same role.
 func (h *Handler) session(r *http.Request) (*session, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil, false
-	}
-	payload, ok := h.signer.Open("session", c.Value)
+	c, ok := h.jar.Read(r, sessionCookie, 2)
 	if !ok {
 		return nil, false
 	}
-	f := strings.Split(payload, "|")
-	if len(f) != 5 || f[0] != "v1" {
-		return nil, false
-	}
-	exp, err := strconv.ParseInt(f[3], 10, 64)
-	if err != nil || !h.now().Before(time.Unix(exp, 0)) {
-		return nil, false
-	}
-	role := likeness.Role(f[2])
+	id, role := c.Fields[0], likeness.Role(c.Fields[1])
 	if role != likeness.RoleAdmin && role != likeness.RoleAuditor {
 		return nil, false
 	}
-	if !h.keyValid(r, f[1], role) {
+	if !h.keyValid(r, id, role) {
 		return nil, false
 	}
-	return &session{KeyID: f[1], Role: role, Expires: time.Unix(exp, 0), payload: payload}, true
+	return &session{KeyID: id, Role: role, Session: c}, true
 }
 
 // keyValid checks that a revoked key's session ends at once. Fails closed.

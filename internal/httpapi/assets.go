@@ -15,13 +15,13 @@ func assetRoutes(s *Server) []Route {
 		return nil
 	}
 	return []Route{
-		{"POST", "/v1/subjects/{id}/assets", collectors, s.handleUpload},
-		{"GET", "/v1/subjects/{id}/assets", subjectRead, s.handleSubjectAssets},
-		{"GET", "/v1/assets/{id}", subjectRead, s.handleGetAsset},
-		{"GET", "/v1/assets/{id}/content", deciders, s.handleContent},
-		{"GET", "/v1/subjects/{id}/access-log", readers, s.handleAccessLog},
-		{"DELETE", "/v1/assets/{id}", adminOnly, s.handleEraseAsset},
-		{"DELETE", "/v1/subjects/{id}", adminOnly, s.handleEraseSubject},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/assets", Roles: collectors, Handler: s.handleUpload},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/assets", Roles: subjectRead, Handler: s.handleSubjectAssets},
+		{Method: "GET", Pattern: "/v1/assets/{id}", Roles: subjectRead, Handler: s.handleGetAsset},
+		{Method: "GET", Pattern: "/v1/assets/{id}/content", Roles: deciders, Handler: s.handleContent},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/access-log", Roles: readers, Handler: s.handleAccessLog},
+		{Method: "DELETE", Pattern: "/v1/assets/{id}", Roles: adminOnly, Handler: s.handleEraseAsset},
+		{Method: "DELETE", Pattern: "/v1/subjects/{id}", Roles: adminOnly, Handler: s.handleEraseSubject},
 	}
 }
 

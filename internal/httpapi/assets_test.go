@@ -9,7 +9,6 @@ import (
 	"image/jpeg"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,18 +22,10 @@ import (
 // upload posts media as role and returns the response.
 func (e *env) upload(role likeness.Role, sub, query, ctype string, body []byte) resp {
 	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/subjects/"+sub+"/assets?"+query, bytes.NewReader(body))
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
+	if body == nil {
+		body = []byte{}
 	}
-	req.Header.Set("Authorization", "Bearer "+e.tokens[role])
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, b}
+	return e.raw(role, "POST", "/v1/subjects/"+sub+"/assets?"+query, ctype, body)
 }
 
 // wav is a real WAV recording whose samples spell marker.

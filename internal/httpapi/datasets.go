@@ -1,11 +1,11 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"likeness"
 	"likeness/internal/dataset"
+	"likeness/internal/http/input"
 )
 
 var (
@@ -18,13 +18,13 @@ var (
 // they answer 404.
 func datasetRoutes(s *Server) []Route {
 	return []Route{
-		{"POST", "/v1/datasets", builders, s.handleBuildDataset},
-		{"GET", "/v1/datasets/{id}", datasetReaders, s.handleGetDataset},
-		{"POST", "/v1/datasets/{id}/rebuild", builders, s.handleRebuildDataset},
-		{"GET", "/v1/datasets/{id}/audit", datasetReaders, s.handleDatasetAudit},
-		{"POST", "/v1/models", builders, s.handleRegisterModel},
-		{"GET", "/v1/subjects/{id}/lineage", readers, s.handleLineage},
-		{"PUT", "/v1/subjects/{id}/attributes", collectors, s.handlePutAttributes},
+		{Method: "POST", Pattern: "/v1/datasets", Roles: builders, Handler: s.handleBuildDataset},
+		{Method: "GET", Pattern: "/v1/datasets/{id}", Roles: datasetReaders, Handler: s.handleGetDataset},
+		{Method: "POST", Pattern: "/v1/datasets/{id}/rebuild", Roles: builders, Handler: s.handleRebuildDataset},
+		{Method: "GET", Pattern: "/v1/datasets/{id}/audit", Roles: datasetReaders, Handler: s.handleDatasetAudit},
+		{Method: "POST", Pattern: "/v1/models", Roles: builders, Handler: s.handleRegisterModel},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/lineage", Roles: readers, Handler: s.handleLineage},
+		{Method: "PUT", Pattern: "/v1/subjects/{id}/attributes", Roles: collectors, Handler: s.handlePutAttributes},
 	}
 }
 
@@ -45,7 +45,7 @@ func (s *Server) handleBuildDataset(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	var req dataset.BuildRequest
-	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
 	v, err := ds.Build(r.Context(), &req)
@@ -67,9 +67,13 @@ func (s *Server) handleGetDataset(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, v)
 }
 
+// handleRebuildDataset takes no body, or an empty JSON object.
 func (s *Server) handleRebuildDataset(w http.ResponseWriter, r *http.Request) error {
 	ds, err := s.datasetService()
 	if err != nil {
+		return err
+	}
+	if _, err := input.OptionalJSON(r, w, s.maxBody, &struct{}{}); err != nil {
 		return err
 	}
 	v, err := ds.Rebuild(r.Context(), r.PathValue("id"), "")
@@ -91,8 +95,8 @@ func (s *Server) handleDatasetAudit(w http.ResponseWriter, r *http.Request) erro
 		if len(t) > 64<<10 {
 			return likeness.Errorf(likeness.ETOOLARGE, "target is larger than 64 KiB")
 		}
-		if err := json.Unmarshal([]byte(t), &target); err != nil {
-			return likeness.Errorf(likeness.EINVALID, "target must be a JSON object of attribute → group → share: %v", err)
+		if err := input.Unmarshal([]byte(t), &target); err != nil {
+			return likeness.Errorf(likeness.EINVALID, "target must be a JSON object of attribute → group → share: %s", likeness.ErrorMessage(err))
 		}
 	}
 	rep, err := ds.Audit(r.Context(), r.PathValue("id"), target)
@@ -111,7 +115,7 @@ func (s *Server) handleRegisterModel(w http.ResponseWriter, r *http.Request) err
 		Name      string `json:"name"`
 		DatasetID string `json:"dataset_id"`
 	}
-	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
 	m, err := ds.RegisterModel(r.Context(), req.Name, req.DatasetID)
@@ -142,7 +146,7 @@ func (s *Server) handlePutAttributes(w http.ResponseWriter, r *http.Request) err
 		Purpose    string            `json:"purpose"`
 		Attributes map[string]string `json:"attributes"`
 	}
-	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
 	if err := ds.PutAttributes(r.Context(), r.PathValue("id"), req.Purpose, req.Attributes); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/http/input"
 )
 
 // DecisionJSON is the JSON shape of one decision.
@@ -72,7 +73,7 @@ func appendString(b []byte, s string) []byte {
 
 func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
 	var req likeness.DecisionRequest
-	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
 	d, err := s.consent.Decide(&req)
@@ -108,7 +109,7 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	in := struct {
 		Items []likeness.DecisionRequest `json:"items"`
 	}{Items: buf.items}
-	if err := DecodeJSON(r, w, 16*s.maxBody, &in); err != nil {
+	if err := input.DecodeJSON(r, w, 16*s.maxBody, &in); err != nil {
 		return err
 	}
 	buf.items = in.Items

@@ -4,13 +4,14 @@ import (
 	"net/http"
 
 	"likeness"
+	"likeness/internal/http/input"
 )
 
 // eventRoutes shows the outbox deliveries that gave up, and puts one back.
 func eventRoutes(s *Server) []Route {
 	return []Route{
-		{"GET", "/v1/events/dead-letters", []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, s.handleDeadLetters},
-		{"POST", "/v1/events/dead-letters/{sink}/{id}/retry", adminOnly, s.handleRetryDeadLetter},
+		{Method: "GET", Pattern: "/v1/events/dead-letters", Roles: []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, Handler: s.handleDeadLetters},
+		{Method: "POST", Pattern: "/v1/events/dead-letters/{sink}/{id}/retry", Roles: adminOnly, Handler: s.handleRetryDeadLetter},
 	}
 }
 
@@ -43,6 +44,9 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handleRetryDeadLetter(w http.ResponseWriter, r *http.Request) error {
 	o, err := s.outbox()
 	if err != nil {
+		return err
+	}
+	if err := input.NoBody(r); err != nil {
 		return err
 	}
 	if err := o.RetryDead(r.Context(), r.PathValue("sink"), r.PathValue("id")); err != nil {

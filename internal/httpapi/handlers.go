@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/http/input"
 	"likeness/ledger"
 )
 
@@ -29,7 +30,10 @@ func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) err
 		Jurisdiction string `json:"jurisdiction"`
 		Guardian     bool   `json:"guardian"` // a minor: a guardian gives consent
 	}
-	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	if err := input.Locale("locale", in.Locale); err != nil {
 		return err
 	}
 	create := s.consent.CreateSubject
@@ -75,7 +79,10 @@ func (s *Server) handleRectifySubject(w http.ResponseWriter, r *http.Request) er
 		Locale       string `json:"locale"`
 		Jurisdiction string `json:"jurisdiction"`
 	}
-	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	if err := input.Locale("locale", in.Locale); err != nil {
 		return err
 	}
 	if in.Locale == "" && in.Jurisdiction == "" {
@@ -98,7 +105,7 @@ func (s *Server) handleNotice(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 	var req likeness.GrantRequest
-	if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
 	req.SubjectID = r.PathValue("id")
@@ -129,10 +136,8 @@ func (s *Server) receiptsFor(r *http.Request, evs []*likeness.ConsentEvent) ([]s
 
 func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	var req likeness.WithdrawRequest
-	if r.ContentLength != 0 {
-		if err := DecodeJSON(r, w, s.maxBody, &req); err != nil {
-			return err
-		}
+	if _, err := input.OptionalJSON(r, w, s.maxBody, &req); err != nil {
+		return err
 	}
 	req.SubjectID, req.Purpose = r.PathValue("id"), r.PathValue("purpose")
 	ev, err := s.consent.Withdraw(r.Context(), &req)
@@ -246,7 +251,7 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 		Name string        `json:"name"`
 		Role likeness.Role `json:"role"`
 	}
-	if err := DecodeJSON(r, w, s.maxBody, &in); err != nil {
+	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
 		return err
 	}
 	key, token, err := CreateAPIKey(r.Context(), s.store, in.Name, in.Role, s.now())

@@ -8,12 +8,7 @@ import (
 	"context"
 	"crypto/subtle"
 	_ "embed"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,6 +20,9 @@ import (
 	"likeness"
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
+	"likeness/internal/http/input"
+	"likeness/internal/http/response"
+	"likeness/internal/http/route"
 	"likeness/internal/incidents"
 	"likeness/internal/vault"
 )
@@ -65,13 +63,9 @@ type Config struct {
 	Registry  *prometheus.Registry // nil: a fresh registry
 }
 
-// Route is one endpoint: the roles listed may call it; nil Roles means a
-// public endpoint that needs no key.
-type Route struct {
-	Method, Pattern string
-	Roles           []likeness.Role
-	Handler         func(http.ResponseWriter, *http.Request) error
-}
+// Route is one endpoint (see package route); other packages hand theirs to
+// Handle in the same shape.
+type Route = route.Route
 
 var (
 	anyRole      = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor}
@@ -101,26 +95,26 @@ func New(cfg Config) *Server {
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.keys.ttl = 5 * time.Second
 	s.routes = []Route{
-		{"GET", "/v1/openapi.json", anyRole, s.handleOpenAPI},
-		{"POST", "/v1/subjects", collectors, s.handleCreateSubject},
-		{"GET", "/v1/subjects", subjectRead, s.handleFindSubject},
-		{"GET", "/v1/subjects/{id}", subjectRead, s.handleGetSubject},
-		{"PATCH", "/v1/subjects/{id}", collectors, s.handleRectifySubject},
-		{"GET", "/v1/notices/current", anyRole, s.handleNotice},
-		{"POST", "/v1/subjects/{id}/consents", collectors, s.handleGrant},
-		{"GET", "/v1/subjects/{id}/consents", readers, s.handleConsents},
-		{"POST", "/v1/subjects/{id}/consents/{purpose}/withdraw", collectors, s.handleWithdraw},
-		{"GET", "/v1/subjects/{id}/receipts", readers, s.handleReceipts},
-		{"POST", "/v1/decisions", deciders, s.handleDecision},
-		{"POST", "/v1/decisions/batch", deciders, s.handleDecisionBatch},
-		{"GET", "/v1/ledger/checkpoint", ledgerReader, s.handleCheckpoint},
-		{"GET", "/v1/ledger/key", ledgerReader, s.handleLedgerKey},
-		{"GET", "/v1/ledger/jwks.json", nil, s.handleLedgerJWKS},
-		{"GET", "/v1/ledger/proof", ledgerReader, s.handleInclusionProof},
-		{"GET", "/v1/ledger/consistency", ledgerReader, s.handleConsistencyProof},
-		{"POST", "/v1/apikeys", adminOnly, s.handleCreateKey},
-		{"GET", "/v1/apikeys", adminOnly, s.handleListKeys},
-		{"GET", "/v1/audit", []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, s.handleAudit},
+		{Method: "GET", Pattern: "/v1/openapi.json", Roles: anyRole, Handler: s.handleOpenAPI},
+		{Method: "POST", Pattern: "/v1/subjects", Roles: collectors, Handler: s.handleCreateSubject},
+		{Method: "GET", Pattern: "/v1/subjects", Roles: subjectRead, Handler: s.handleFindSubject},
+		{Method: "GET", Pattern: "/v1/subjects/{id}", Roles: subjectRead, Handler: s.handleGetSubject},
+		{Method: "PATCH", Pattern: "/v1/subjects/{id}", Roles: collectors, Handler: s.handleRectifySubject},
+		{Method: "GET", Pattern: "/v1/notices/current", Roles: anyRole, Handler: s.handleNotice},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/consents", Roles: collectors, Handler: s.handleGrant},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/consents", Roles: readers, Handler: s.handleConsents},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/consents/{purpose}/withdraw", Roles: collectors, Handler: s.handleWithdraw},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/receipts", Roles: readers, Handler: s.handleReceipts},
+		{Method: "POST", Pattern: "/v1/decisions", Roles: deciders, Handler: s.handleDecision},
+		{Method: "POST", Pattern: "/v1/decisions/batch", Roles: deciders, Handler: s.handleDecisionBatch},
+		{Method: "GET", Pattern: "/v1/ledger/checkpoint", Roles: ledgerReader, Handler: s.handleCheckpoint},
+		{Method: "GET", Pattern: "/v1/ledger/key", Roles: ledgerReader, Handler: s.handleLedgerKey},
+		{Method: "GET", Pattern: "/v1/ledger/jwks.json", Roles: nil, Handler: s.handleLedgerJWKS},
+		{Method: "GET", Pattern: "/v1/ledger/proof", Roles: ledgerReader, Handler: s.handleInclusionProof},
+		{Method: "GET", Pattern: "/v1/ledger/consistency", Roles: ledgerReader, Handler: s.handleConsistencyProof},
+		{Method: "POST", Pattern: "/v1/apikeys", Roles: adminOnly, Handler: s.handleCreateKey},
+		{Method: "GET", Pattern: "/v1/apikeys", Roles: adminOnly, Handler: s.handleListKeys},
+		{Method: "GET", Pattern: "/v1/audit", Roles: []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, Handler: s.handleAudit},
 	}
 	s.routes = append(s.routes, assetRoutes(s)...)
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
@@ -178,6 +172,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 			actor, err = s.authorize(r, rt.Roles)
 		}
 		if err == nil {
+			err = checkInput(r)
+		}
+		if err == nil {
 			r = r.WithContext(likeness.WithActor(r.Context(), actor))
 			err = rt.Handler(sw, r)
 		}
@@ -188,6 +185,19 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		s.metrics.observe(rt.Pattern, r.Method, sw.status, time.Since(start))
 	})
+}
+
+// checkInput holds every request to the input boundary before a handler
+// runs: path values and query values must be text, and a GET or DELETE
+// carries no body. Handlers decode bodies with input.DecodeJSON.
+func checkInput(r *http.Request) error {
+	if err := input.Request(r); err != nil {
+		return err
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete {
+		return input.NoBody(r)
+	}
+	return nil
 }
 
 // audited reports whether a route's successful calls go to the audit log:
@@ -272,50 +282,13 @@ func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey,
 	return key, nil
 }
 
-// statusOf is the one table from error codes to HTTP statuses.
-var statusOf = map[string]int{
-	likeness.EINVALID:      http.StatusBadRequest,
-	likeness.EUNAUTHORIZED: http.StatusUnauthorized,
-	likeness.EFORBIDDEN:    http.StatusForbidden,
-	likeness.ENOTFOUND:     http.StatusNotFound,
-	likeness.ECONFLICT:     http.StatusConflict,
-	likeness.EGONE:         http.StatusGone,
-	likeness.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	likeness.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
-	likeness.ERATELIMIT:    http.StatusTooManyRequests,
-	likeness.EINTERNAL:     http.StatusInternalServerError,
-	likeness.EUNAVAILABLE:  http.StatusServiceUnavailable,
-}
-
 // ErrorBody is the JSON shape of every error response.
-type ErrorBody struct {
-	Error struct {
-		Code    string   `json:"code"`
-		Message string   `json:"message"`
-		Reasons []string `json:"reasons,omitempty"`
-	} `json:"error"`
-}
+type ErrorBody = response.ErrorBody
 
-// WriteError writes err as JSON with the status from the table; internal
-// errors are logged (without request bodies) and shown generically.
+// writeError answers err through the one status table; internal errors are
+// logged (without request bodies) and shown generically.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var body ErrorBody
-	body.Error.Code, body.Error.Message = likeness.ErrorCode(err), likeness.ErrorMessage(err)
-	var denied *likeness.DeniedError
-	if errors.As(err, &denied) {
-		body.Error.Reasons = denied.Reasons
-	}
-	status, ok := statusOf[body.Error.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	if status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-	}
-	writeJSON(w, status, &body)
+	response.Error(w, r, s.log, err)
 }
 
 // WriteError is writeError for handlers registered from other packages.
@@ -323,63 +296,8 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeError(w, r, err)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	b = append(b, '\n')
-	_, err = w.Write(b)
-	return err
-}
-
-// WriteJSON writes v with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) error { return writeJSON(w, status, v) }
-
-// DecodeJSON reads a JSON body strictly into v: the content type must be
-// JSON, the body at most limit bytes, no unknown fields, one value only.
-func DecodeJSON(r *http.Request, w http.ResponseWriter, limit int64, v any) error {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || mt != "application/json" {
-		return likeness.Errorf(likeness.EUNSUPPORTED, "Content-Type must be application/json, not %q", ct)
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			return likeness.Errorf(likeness.ETOOLARGE, "request body is larger than %d bytes", limit)
-		case errors.Is(err, io.EOF):
-			return likeness.Errorf(likeness.EINVALID, "request body is empty: send a JSON object")
-		case errors.As(err, &syntax):
-			return likeness.Errorf(likeness.EINVALID, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
-		case errors.As(err, &typ):
-			return likeness.Errorf(likeness.EINVALID, "field %q must be %s, not a JSON %s", typ.Field, typ.Type, typ.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return likeness.Errorf(likeness.EINVALID, "%s", strings.TrimPrefix(err.Error(), "json: "))
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return likeness.Errorf(likeness.EINVALID, "malformed JSON: the body ends early")
-		}
-		return likeness.Errorf(likeness.EINVALID, "malformed JSON: %v", err)
-	}
-	if dec.More() {
-		return likeness.Errorf(likeness.EINVALID, "body holds more than one JSON value")
-	}
-	if _, err := io.Copy(io.Discard, r.Body); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return likeness.Errorf(likeness.ETOOLARGE, "request body is larger than %d bytes", limit)
-		}
-	}
-	return nil
-}
+// writeJSON is the handlers' name for response.JSON.
+var writeJSON = response.JSON
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -415,5 +333,3 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 
 // OpenAPI returns the embedded OpenAPI document.
 func OpenAPI() []byte { return openapiDoc }
-
-var _ = fmt.Sprint

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/http/input"
 	"likeness/internal/incidents"
 )
 
@@ -19,12 +20,12 @@ var incidentReaders = []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}
 func IncidentRoutes(s *Server, svc *incidents.Service) []Route {
 	h := &incidentHandlers{s: s, svc: svc}
 	return []Route{
-		{"POST", "/v1/incidents", adminOnly, h.open},
-		{"GET", "/v1/incidents", incidentReaders, h.list},
-		{"GET", "/v1/incidents/{id}", incidentReaders, h.get},
-		{"GET", "/v1/incidents/{id}/subjects", incidentReaders, h.subjects},
-		{"POST", "/v1/incidents/{id}/notifications", adminOnly, h.notify},
-		{"POST", "/v1/incidents/{id}/close", adminOnly, h.close},
+		{Method: "POST", Pattern: "/v1/incidents", Roles: adminOnly, Handler: h.open},
+		{Method: "GET", Pattern: "/v1/incidents", Roles: incidentReaders, Handler: h.list},
+		{Method: "GET", Pattern: "/v1/incidents/{id}", Roles: incidentReaders, Handler: h.get},
+		{Method: "GET", Pattern: "/v1/incidents/{id}/subjects", Roles: incidentReaders, Handler: h.subjects},
+		{Method: "POST", Pattern: "/v1/incidents/{id}/notifications", Roles: adminOnly, Handler: h.notify},
+		{Method: "POST", Pattern: "/v1/incidents/{id}/close", Roles: adminOnly, Handler: h.close},
 	}
 }
 
@@ -56,7 +57,7 @@ func (h *incidentHandlers) open(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req OpenIncidentRequest
-	if err := DecodeJSON(r, w, h.s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, h.s.maxBody, &req); err != nil {
 		return err
 	}
 	v, err := svc.Open(r.Context(), req.Title, req.Description, req.DetectedAt, req.Scope)
@@ -125,7 +126,7 @@ func (h *incidentHandlers) notify(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var req IncidentNotificationRequest
-	if err := DecodeJSON(r, w, h.s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, h.s.maxBody, &req); err != nil {
 		return err
 	}
 	var v *incidents.View
@@ -155,7 +156,7 @@ func (h *incidentHandlers) close(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req CloseIncidentRequest
-	if err := DecodeJSON(r, w, h.s.maxBody, &req); err != nil {
+	if err := input.DecodeJSON(r, w, h.s.maxBody, &req); err != nil {
 		return err
 	}
 	v, err := svc.Close(r.Context(), r.PathValue("id"), req.Reason, req.Note)

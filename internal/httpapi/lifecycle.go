@@ -11,9 +11,9 @@ import (
 
 func lifecycleRoutes(s *Server) []Route {
 	return []Route{
-		{"GET", "/v1/renewals/due", readers, s.handleRenewalsDue},
+		{Method: "GET", Pattern: "/v1/renewals/due", Roles: readers, Handler: s.handleRenewalsDue},
 		// Public: BIPA requires the retention schedule to be available to the public.
-		{"GET", "/v1/retention-schedule", nil, s.handleRetentionSchedule},
+		{Method: "GET", Pattern: "/v1/retention-schedule", Roles: nil, Handler: s.handleRetentionSchedule},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/http/input"
 	"likeness/internal/requests"
 )
 
@@ -20,12 +21,12 @@ func requestRoutes(s *Server) []Route {
 		h.err = likeness.Errorf(likeness.ENOTFOUND, "data-subject requests are not enabled on this server")
 	}
 	return []Route{
-		{"POST", "/v1/requests", collectors, h.open},
-		{"GET", "/v1/requests", readers, h.list},
-		{"GET", "/v1/requests/{id}", readers, h.get},
-		{"POST", "/v1/requests/{id}/extend", collectors, h.extend},
-		{"POST", "/v1/requests/{id}/complete", collectors, h.complete},
-		{"POST", "/v1/requests/{id}/reject", collectors, h.reject},
+		{Method: "POST", Pattern: "/v1/requests", Roles: collectors, Handler: h.open},
+		{Method: "GET", Pattern: "/v1/requests", Roles: readers, Handler: h.list},
+		{Method: "GET", Pattern: "/v1/requests/{id}", Roles: readers, Handler: h.get},
+		{Method: "POST", Pattern: "/v1/requests/{id}/extend", Roles: collectors, Handler: h.extend},
+		{Method: "POST", Pattern: "/v1/requests/{id}/complete", Roles: collectors, Handler: h.complete},
+		{Method: "POST", Pattern: "/v1/requests/{id}/reject", Roles: collectors, Handler: h.reject},
 	}
 }
 
@@ -60,7 +61,7 @@ func (h *requestHandlers) open(w http.ResponseWriter, r *http.Request) error {
 		Purpose    string `json:"purpose"`
 		ReceivedAt string `json:"received_at"` // RFC 3339; "" is now
 	}
-	if err := DecodeJSON(r, w, h.s.maxBody, &in); err != nil {
+	if err := input.DecodeJSON(r, w, h.s.maxBody, &in); err != nil {
 		return err
 	}
 	if in.SubjectID == "" {
@@ -127,7 +128,7 @@ func (h *requestHandlers) reason(w http.ResponseWriter, r *http.Request) (string
 	var in struct {
 		Reason string `json:"reason"`
 	}
-	if err := DecodeJSON(r, w, h.s.maxBody, &in); err != nil {
+	if err := input.DecodeJSON(r, w, h.s.maxBody, &in); err != nil {
 		return "", err
 	}
 	return in.Reason, nil
@@ -170,10 +171,11 @@ func (h *requestHandlers) complete(w http.ResponseWriter, r *http.Request) error
 		return h.err
 	}
 	var p requests.Params
-	if r.ContentLength != 0 {
-		if err := DecodeJSON(r, w, h.s.maxBody, &p); err != nil {
-			return err
-		}
+	if _, err := input.OptionalJSON(r, w, h.s.maxBody, &p); err != nil {
+		return err
+	}
+	if err := input.Locale("locale", p.Locale); err != nil {
+		return err
 	}
 	req, err := h.svc.Complete(r.Context(), r.PathValue("id"), p)
 	if err != nil {

@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/internal/httpapi"
+	"likeness/internal/http/input"
+	"likeness/internal/http/response"
+	"likeness/internal/http/route"
 )
 
-// APIRoutes are the /v1 endpoints that create links, for httpapi.Server.Handle.
-func (h *Handler) APIRoutes() []httpapi.Route {
+// APIRoutes are the /v1 endpoints that create links, for the API server's Handle.
+func (h *Handler) APIRoutes() []route.Route {
 	roles := []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector}
-	return []httpapi.Route{
+	return []route.Route{
 		{Method: "POST", Pattern: "/v1/consent-sessions", Roles: roles, Handler: h.apiConsentSession},
 		{Method: "POST", Pattern: "/v1/subjects/{id}/portal-links", Roles: roles, Handler: h.apiPortalLink},
 	}
@@ -42,7 +44,7 @@ func (h *Handler) apiConsentSession(w http.ResponseWriter, r *http.Request) erro
 		Purposes  []string `json:"purposes"`
 		ReturnURL string   `json:"return_url"`
 	}
-	if err := httpapi.DecodeJSON(r, w, 64<<10, &req); err != nil {
+	if err := input.DecodeJSON(r, w, 64<<10, &req); err != nil {
 		return err
 	}
 	sub, err := h.svc.Subject(r.Context(), req.SubjectID)
@@ -73,11 +75,8 @@ func (h *Handler) apiConsentSession(w http.ResponseWriter, r *http.Request) erro
 
 // apiPortalLink creates a single-use sign-in link to the privacy portal.
 func (h *Handler) apiPortalLink(w http.ResponseWriter, r *http.Request) error {
-	if r.ContentLength > 0 {
-		var empty struct{}
-		if err := httpapi.DecodeJSON(r, w, 1<<10, &empty); err != nil {
-			return err
-		}
+	if _, err := input.OptionalJSON(r, w, 1<<10, &struct{}{}); err != nil {
+		return err
 	}
 	sub, err := h.svc.Subject(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -92,5 +91,5 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, l *likeness
 	if err := h.links.CreateLink(r.Context(), l); err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusCreated, linkOut{URL: h.baseURL(r) + prefix + l.ID, ExpiresAt: l.ExpiresAt.Truncate(time.Second)})
+	return response.JSON(w, http.StatusCreated, linkOut{URL: h.baseURL(r) + prefix + l.ID, ExpiresAt: l.ExpiresAt.Truncate(time.Second)})
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"likeness"
+	"likeness/internal/http/response"
 	"likeness/policy"
 )
 
@@ -236,17 +237,21 @@ func (h *Handler) grantDecision(ctx context.Context, w http.ResponseWriter, r *h
 	return evs, false
 }
 
+// grantMessages are the title and body keys of a refused grant, by error
+// code; the status comes from the one table (package response).
+var grantMessages = map[string][2]string{
+	likeness.ECONFLICT: {"consent.error.stale.title", "consent.error.stale"},
+	likeness.EGONE:     {"error.erased.title", "error.erased.body"},
+	likeness.EINVALID:  {"error.invalid.title", "error.invalid.body"},
+}
+
 func (h *Handler) grantError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
-	switch likeness.ErrorCode(err) {
-	case likeness.ECONFLICT:
-		h.message(w, r, http.StatusConflict, l, "consent.error.stale.title", "consent.error.stale")
-	case likeness.EGONE:
-		h.message(w, r, http.StatusGone, l, "error.erased.title", "error.erased.body")
-	case likeness.EINVALID:
-		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
-	default:
+	keys, ok := grantMessages[likeness.ErrorCode(err)]
+	if !ok {
 		h.internalError(w, r, l, err)
+		return
 	}
+	h.message(w, r, response.Status(err), l, keys[0], keys[1])
 }
 
 const consentCollector = "web:consent-page"

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"likeness/internal/http/page"
 	"likeness/internal/i18n"
 	"likeness/policy"
 )
@@ -29,8 +30,9 @@ const langCookie = "likeness_lang"
 func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request, subjectLocale string) *locale {
 	if q := r.URL.Query().Get("lang"); q != "" {
 		if l, ok := h.tr.Get(q); ok {
-			http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l.Code, Path: "/", MaxAge: 365 * 24 * 3600,
-				HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteLaxMode})
+			c := h.jar.Make(r, langCookie, l.Code, 365*24*3600)
+			c.Path, c.SameSite = "/", http.SameSiteLaxMode // every page, and links followed from elsewhere
+			http.SetCookie(w, c)
 			return &locale{l}
 		}
 	}
@@ -48,19 +50,13 @@ func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request, subjectLocal
 	return &locale{h.tr.Pick(cands...)}
 }
 
-// langOption is one entry of the language switcher.
-type langOption struct {
-	Code, Name, URL string
-	Current         bool
-}
-
-func (h *Handler) langOptions(r *http.Request, cur *locale) []langOption {
-	out := make([]langOption, 0, len(h.tr.Codes()))
+func (h *Handler) langOptions(r *http.Request, cur *locale) []page.Lang {
+	out := make([]page.Lang, 0, len(h.tr.Codes()))
 	for _, code := range h.tr.Codes() {
 		q := r.URL.Query()
 		q.Set("lang", code)
 		q.Del("msg")
-		out = append(out, langOption{Code: code, Name: h.languageName(code), URL: r.URL.Path + "?" + q.Encode(), Current: code == cur.Code})
+		out = append(out, page.Lang{Code: code, Name: h.languageName(code), URL: r.URL.Path + "?" + q.Encode(), Current: code == cur.Code})
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"likeness"
+	"likeness/internal/http/page"
 	"likeness/policy"
 )
 
@@ -140,7 +141,7 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 			hv.Flash = l.T("flash." + m)
 		}
 	}
-	date := fmtDate
+	date := page.Date
 	for _, ps := range states {
 		i := slices.IndexFunc(n.Purposes, func(p policy.NoticePurpose) bool { return p.ID == ps.Purpose })
 		if i < 0 {

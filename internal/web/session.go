@@ -3,11 +3,8 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"likeness"
@@ -24,42 +21,19 @@ type session struct {
 	Nonce     string
 }
 
-func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.cfg.SecureCookies }
-
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, subjectID string) {
-	var n [16]byte
-	rand.Read(n[:])
-	exp := h.now().Add(h.cfg.SessionTTL)
-	payload := strings.Join([]string{"v1", subjectID, strconv.FormatInt(exp.Unix(), 10), base64.RawURLEncoding.EncodeToString(n[:])}, "|")
-	val := h.signer.Seal("session", payload)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: val, Path: "/me", Expires: exp, MaxAge: int(h.cfg.SessionTTL.Seconds()),
-		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
+	h.jar.Start(w, r, sessionCookie, h.cfg.SessionTTL, subjectID)
 }
 
-func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/me", MaxAge: -1,
-		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
-}
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) { h.jar.End(w, r, sessionCookie) }
 
 // session returns the request's valid session, if any.
 func (h *Handler) session(r *http.Request) (*session, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil, false
-	}
-	payload, ok := h.signer.Open("session", c.Value)
+	s, ok := h.jar.Read(r, sessionCookie, 1)
 	if !ok {
 		return nil, false
 	}
-	f := strings.Split(payload, "|")
-	if len(f) != 4 || f[0] != "v1" {
-		return nil, false
-	}
-	exp, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil || !h.now().Before(time.Unix(exp, 0)) {
-		return nil, false
-	}
-	return &session{SubjectID: f[1], Expires: time.Unix(exp, 0), Nonce: f[3]}, true
+	return &session{SubjectID: s.Fields[0], Expires: s.Expires, Nonce: s.Nonce}, true
 }
 
 // csrfToken binds a form to its scope: a consent link or a session nonce.

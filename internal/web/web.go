@@ -32,6 +32,10 @@ import (
 
 	"likeness"
 	"likeness/internal/consent"
+	"likeness/internal/http/cookie"
+	"likeness/internal/http/input"
+	"likeness/internal/http/page"
+	"likeness/internal/http/response"
 	"likeness/internal/i18n"
 	"likeness/internal/ratelimit"
 	"likeness/internal/signed"
@@ -148,9 +152,10 @@ type Handler struct {
 	now     func() time.Time
 	log     *slog.Logger
 	tr      *i18n.Set
-	pages   *pages
+	jar     *cookie.Jar
+	pages   *page.Renderer
 	limiter *ratelimit.PerClient
-	assets  map[string]asset
+	assets  *page.Assets
 	mux     *http.ServeMux
 }
 
@@ -197,8 +202,11 @@ func New(cfg Config) *Handler {
 	if err != nil {
 		panic("web: " + err.Error())
 	}
-	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, signer: signed.New(key), now: cfg.Now, log: cfg.Logger, tr: tr,
-		pages: mustParsePages(), limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst), assets: embeddedAssets}
+	signer, assets := signed.New(key), page.LoadAssets(assetFS, "/assets/")
+	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
+		jar:   &cookie.Jar{Path: "/me", Signer: signer, Secure: cfg.SecureCookies, Now: cfg.Now},
+		pages: page.Parse(templateFS, assets, templateFuncs, cfg.Logger, "partials.html"), assets: assets,
+		limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst)}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h
@@ -220,16 +228,21 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /me/erase", h.pageHandler(h.portal(h.portalEraseConfirm)))
 	mux.Handle("POST /me/erase", h.pageHandler(h.portalPost(h.portalErase)))
 	mux.Handle("POST /me/logout", h.pageHandler(h.portalPost(h.portalLogout)))
-	mux.Handle("GET /assets/{name}", http.HandlerFunc(h.serveAsset))
+	mux.Handle("GET /assets/{name}", h.assets)
 }
 
 // ServeHTTP serves the pages alone (Register adds them to a shared mux).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// pageHandler sets the headers every page carries.
+// pageHandler sets the headers every page carries and refuses path and
+// query values that are not text (see package input).
 func (h *Handler) pageHandler(fn http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w, nil, "")
+		if err := input.Request(r); err != nil {
+			h.message(w, r, response.Status(err), h.localeFor(w, r, ""), "error.invalid.title", "error.invalid.body")
+			return
+		}
 		fn(w, r)
 	})
 }
@@ -246,16 +259,7 @@ func setSecurityHeaders(w http.ResponseWriter, frameAncestors []string, returnOr
 	if returnOrigin != "" {
 		fo += " " + returnOrigin
 	}
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", fmt.Sprintf("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors %s; form-action %s", fa, fo))
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hd.Set("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)")
-	if len(frameAncestors) == 0 {
-		hd.Set("X-Frame-Options", "DENY")
-	} else {
-		hd.Del("X-Frame-Options")
-	}
+	page.Headers(w, fmt.Sprintf("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors %s; form-action %s", fa, fo),
+		len(frameAncestors) > 0)
+	w.Header().Set("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)")
 }

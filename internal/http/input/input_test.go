@@ -1,0 +1,161 @@
+package input
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"likeness"
+)
+
+func decode(t *testing.T, ctype, body string, v any) error {
+	t.Helper()
+	r := httptest.NewRequest("POST", "/v1/x", strings.NewReader(body))
+	if ctype != "" {
+		r.Header.Set("Content-Type", ctype)
+	}
+	return DecodeJSON(r, httptest.NewRecorder(), 64, v)
+}
+
+func TestDecodeJSONRefusesWhatNoServiceShouldSee(t *testing.T) {
+	type in struct {
+		Name  string            `json:"name"`
+		Tags  []string          `json:"tags"`
+		Attrs map[string]string `json:"attrs"`
+		Raw   json.RawMessage   `json:"raw"`
+	}
+	for _, c := range []struct {
+		name, ctype, body, code string
+	}{
+		{"empty", "application/json", "", likeness.EINVALID},
+		{"white space", "application/json", "  \n", likeness.EINVALID},
+		{"null", "application/json", "null", likeness.EINVALID},
+		{"array", "application/json", `["a"]`, likeness.EINVALID},
+		{"unknown field", "application/json", `{"nme":"a"}`, likeness.EINVALID},
+		{"trailing brace", "application/json", `{"name":"a"}}`, likeness.EINVALID},
+		{"two objects", "application/json", `{} {}`, likeness.EINVALID},
+		{"NUL escape", "application/json", `{"name":"a\u0000"}`, likeness.EINVALID},
+		{"NUL in a slice", "application/json", `{"tags":["\u0000"]}`, likeness.EINVALID},
+		{"NUL in a map key", "application/json", `{"attrs":{"\u0000":"x"}}`, likeness.EINVALID},
+		{"NUL in raw JSON", "application/json", `{"raw":{"k":"\u0000"}}`, likeness.EINVALID},
+		{"invalid UTF-8", "application/json", "{\"name\":\"\xff\"}", likeness.EINVALID},
+		{"too large", "application/json", `{"name":"` + strings.Repeat("a", 100) + `"}`, likeness.ETOOLARGE},
+		{"wrong type", "text/plain", `{}`, likeness.EUNSUPPORTED},
+		{"no type", "", `{}`, likeness.EUNSUPPORTED},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var v in
+			if got := likeness.ErrorCode(decode(t, c.ctype, c.body, &v)); got != c.code {
+				t.Fatalf("code %q, want %q", got, c.code)
+			}
+		})
+	}
+	var v in
+	if err := decode(t, "application/json; charset=utf-8", `{"name":"Zoë","tags":["a"]}`, &v); err != nil || v.Name != "Zoë" {
+		t.Fatalf("a good body: %v %+v", err, v)
+	}
+}
+
+func TestOptionalJSONTakesNoBodyButNotNull(t *testing.T) {
+	var v struct{}
+	r := httptest.NewRequest("POST", "/v1/x", nil)
+	if ok, err := OptionalJSON(r, httptest.NewRecorder(), 64, &v); ok || err != nil {
+		t.Fatalf("no body: %v %v", ok, err)
+	}
+	r = httptest.NewRequest("POST", "/v1/x", strings.NewReader("null"))
+	r.Header.Set("Content-Type", "application/json")
+	if _, err := OptionalJSON(r, httptest.NewRecorder(), 64, &v); likeness.ErrorCode(err) != likeness.EINVALID {
+		t.Fatalf("null body: %v", err)
+	}
+}
+
+func TestNoBody(t *testing.T) {
+	if err := NoBody(httptest.NewRequest("POST", "/x", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/x", strings.NewReader("{}"))
+	r.ContentLength = -1 // chunked: the length is not known
+	if likeness.ErrorCode(NoBody(r)) != likeness.EINVALID {
+		t.Fatal("a chunked body passed")
+	}
+}
+
+func TestLocaleIsBCP47(t *testing.T) {
+	for _, ok := range []string{"", "de", "en-GB", "pt-BR", "zh-Hant-TW", "es-419"} {
+		if err := Locale("locale", ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"en_US", "de DE", "x", "english", "de\x00", "\xff", "en-", "../de", strings.Repeat("a", 40)} {
+		if err := Locale("locale", bad); likeness.ErrorCode(err) != likeness.EINVALID {
+			t.Errorf("%q passed: %v", bad, err)
+		}
+	}
+}
+
+func TestPathValuesAndQuery(t *testing.T) {
+	mux := http.NewServeMux()
+	var got error
+	mux.HandleFunc("GET /v1/things/{id}/{rest...}", func(w http.ResponseWriter, r *http.Request) { got = Request(r) })
+	for target, want := range map[string]string{
+		"/v1/things/a/b":       "",
+		"/v1/things/a%00/b":    likeness.EINVALID,
+		"/v1/things/a/b%ff":    likeness.EINVALID,
+		"/v1/things/a/b?q=%00": likeness.EINVALID,
+		"/v1/things/a/b?q=%zz": likeness.EINVALID,
+		"/v1/things/" + strings.Repeat("a", MaxPathValue+1) + "/b": likeness.EINVALID,
+	} {
+		got = nil
+		mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		if likeness.ErrorCode(got) != want {
+			t.Errorf("%.40s: %v, want %q", target, got, want)
+		}
+	}
+}
+
+// grantBody is the request struct of POST /v1/subjects/{id}/consents.
+type grantBody = likeness.GrantRequest
+
+// FuzzDecodeJSONGrantRequest holds the strict decoder to its promise with a
+// route's request struct: it never panics, and whatever it accepts is valid
+// UTF-8 without NUL bytes in any string, and decodes again the same way.
+func FuzzDecodeJSONGrantRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"purposes":["ai-training"],"notice_version":1,"notice_sha256":"ab","method":"checkbox","language":"en"}`,
+		`{"purposes":["a"],"evidence":{"guardian":"Ann"}}`,
+		`null`, `[]`, `{}`, `{} {}`, `{"purposes":["\u0000"]}`, `{"evidence":{"\u0000":""}}`, "{\"language\":\"\xff\"}",
+		`{"purposes":"a"}`, `{"unknown":1}`, `{"notice_version":1e400}`, `{"purposes":["\ud800"]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v grantBody
+		err := Unmarshal(data, &v)
+		if err != nil {
+			if likeness.ErrorCode(err) != likeness.EINVALID {
+				t.Fatalf("refused with code %q: %v", likeness.ErrorCode(err), err)
+			}
+			return
+		}
+		if !utf8.Valid(data) {
+			t.Fatal("accepted a body that is not UTF-8")
+		}
+		strs := append([]string{v.NoticeSHA256, string(v.Method), v.Language}, v.Purposes...)
+		for k, x := range v.Evidence {
+			strs = append(strs, k, x)
+		}
+		for _, s := range strs {
+			if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+				t.Fatalf("accepted a string that is not text: %q", s)
+			}
+		}
+		again, _ := json.Marshal(&v)
+		var w grantBody
+		if err := Unmarshal(again, &w); err != nil {
+			t.Fatalf("an accepted body does not decode again: %v", err)
+		}
+	})
+}
