@@ -16,7 +16,8 @@ type NoticeVersion struct {
 
 // Store is the durable state of a deployment. Implementations (SQLite and
 // PostgreSQL in package sqlstore) must be safe for concurrent use, return
-// *Error with ENOTFOUND for absent rows, and pass storetest.Run.
+// *Error with ENOTFOUND for absent rows, and pass storetest.Run. Every
+// capability below is required: no caller checks for one by type assertion.
 type Store interface {
 	SettingStore
 	NoticeStore
@@ -29,6 +30,9 @@ type Store interface {
 	ErasureStore
 	OutboxStore
 	RequestStore
+	LinkStore
+	IncidentStore
+	DatasetStore
 	Close() error
 }
 
