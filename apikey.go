@@ -24,14 +24,22 @@ func ValidRole(r Role) bool {
 	return false
 }
 
-// APIKey is a stored key: only the SHA-256 of its secret is kept.
+// APIKey is a stored key: only the SHA-256 of its secret is kept. A key
+// authenticates until it is revoked or, when it has one, until ExpiresAt.
 type APIKey struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Role      Role      `json:"role"`
-	Hash      []byte    `json:"-"`
-	CreatedAt time.Time `json:"created_at"`
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Role       Role      `json:"role"`
+	Hash       []byte    `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`   // zero: never expires
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`   // zero: not revoked
+	LastUsedAt time.Time `json:"last_used_at,omitzero"` // to the minute: recorded at most once a minute
+}
+
+// Expired reports whether the key has expired at now.
+func (k *APIKey) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
 }
 
 // HashAPIKey is how API key secrets are stored and looked up: SHA-256.

@@ -16,7 +16,8 @@ type NoticeVersion struct {
 
 // Store is the durable state of a deployment. Implementations (SQLite and
 // PostgreSQL in package sqlstore) must be safe for concurrent use, return
-// *Error with ENOTFOUND for absent rows, and pass storetest.Run.
+// *Error with ENOTFOUND for absent rows, and pass storetest.Run. Every
+// capability below is required: no caller checks for one by type assertion.
 type Store interface {
 	SettingStore
 	NoticeStore
@@ -29,6 +30,9 @@ type Store interface {
 	ErasureStore
 	OutboxStore
 	RequestStore
+	LinkStore
+	IncidentStore
+	DatasetStore
 	Close() error
 }
 
@@ -107,10 +111,24 @@ type CheckpointStore interface {
 	LatestCheckpoint(ctx Context) (size int64, signed []byte, err error)
 }
 
-// APIKeyStore keeps API keys by the hash of their secret.
+// APIKeyStore keeps API keys by the hash of their secret. Keys are never
+// deleted: a revoked key stays listed, with its revocation time.
 type APIKeyStore interface {
+	// InsertAPIKey stores k; a hash already stored is an error.
 	InsertAPIKey(ctx Context, k *APIKey) error
-	// APIKeyByHash returns ENOTFOUND for unknown or revoked keys.
+	// APIKeyByHash returns ENOTFOUND for unknown or revoked keys. Expired
+	// keys are returned: the caller compares ExpiresAt with its clock.
 	APIKeyByHash(ctx Context, hash []byte) (*APIKey, error)
+	// APIKeys lists every key, revoked ones included, oldest first.
 	APIKeys(ctx Context) ([]*APIKey, error)
+	// RevokeAPIKey revokes the key at at, ENOTFOUND for an unknown id. It is
+	// idempotent: a key revoked before keeps its first revocation time.
+	RevokeAPIKey(ctx Context, id string, at time.Time) error
+	// TouchAPIKey records that the key was used at at; an earlier time than
+	// the one stored is ignored. It writes, so callers call it sparingly.
+	TouchAPIKey(ctx Context, id string, at time.Time) error
+	// APIKeyRevision returns a number that grows with every revocation, on
+	// whichever replica it was made: a replica that caches keys drops its
+	// cache when the number changes. It is one cheap read.
+	APIKeyRevision(ctx Context) (int64, error)
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"likeness"
+	law "likeness/internal/jurisdiction"
 )
 
 // Decide answers one request. It denies unless the subject holds an active
@@ -103,7 +104,7 @@ func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Dec
 		}
 		// BIPA: a written release before biometric data is collected or used.
 		// Judged on the consent actually held; with none, no_consent says it.
-		if g.method != methodWritten && s.juris.needsWrittenRelease() && biometric(r.Category) {
+		if g.method != methodWritten && s.juris.bipa && law.Biometric(r.Category) {
 			why |= reasons(likeness.ReasonWrittenReleaseRequired)
 		}
 	}
@@ -140,15 +141,6 @@ func contains(list []string, s string) bool {
 		if v == s {
 			return true
 		}
-	}
-	return false
-}
-
-// biometric reports whether a category is biometric data under BIPA.
-func biometric(category string) bool {
-	switch category {
-	case "image", "voice", "video", "biometric_template":
-		return true
 	}
 	return false
 }

@@ -154,7 +154,7 @@ func (l *snapLoader) subject() error {
 		return err
 	}
 	s := subject{
-		juris:  jurisdiction{regime: regime(b[0]), country: [2]byte{b[1], b[2]}, region: [2]byte{b[3], b[4]}},
+		juris:  jurisdiction{regime: regime(b[0]), country: [2]byte{b[1], b[2]}, bipa: b[3] == 1},
 		erased: b[5] == 1,
 		n:      binary.LittleEndian.Uint16(b[6:]),
 	}

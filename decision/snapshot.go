@@ -95,7 +95,7 @@ func (e *Engine) WriteSnapshot(w io.Writer, revision int64) error {
 		j := s.juris
 		sw.w.WriteByte(byte(j.regime))
 		sw.w.Write(j.country[:])
-		sw.w.Write(j.region[:])
+		sw.w.Write([]byte{bool8(j.bipa), 0}) // two bytes kept for a region
 		sw.w.WriteByte(bool8(s.erased))
 		sw.u16(s.n)
 		for _, g := range e.slab.block(s.first, s.n) {

@@ -1,6 +1,9 @@
 package decision
 
-import "likeness"
+import (
+	"likeness"
+	law "likeness/internal/jurisdiction"
+)
 
 // Transfer rules. Data may go where the subject's own law reaches: any EEA
 // country for an EU subject, the subject's own country otherwise. Beyond
@@ -28,11 +31,13 @@ const (
 	regimeOther
 )
 
-// jurisdiction is likeness.Jurisdiction in 5 bytes.
+// jurisdiction is likeness.Jurisdiction in 4 bytes: the regime and country
+// the transfer rules need, and the rules of package jurisdiction that turn
+// on the region, resolved once when the subject is put.
 type jurisdiction struct {
 	regime  regime
 	country [2]byte
-	region  [2]byte
+	bipa    bool // Illinois: biometric data needs a written release
 }
 
 func parseJurisdiction(s string) jurisdiction {
@@ -52,15 +57,8 @@ func parseJurisdiction(s string) jurisdiction {
 		c.regime = regimeOther
 	}
 	copy(c.country[:], j.Country)
-	if len(j.Region) == 2 {
-		copy(c.region[:], j.Region)
-	}
+	c.bipa = law.BIPA(j)
 	return c
-}
-
-// needsWrittenRelease reports whether Illinois' BIPA applies.
-func (j jurisdiction) needsWrittenRelease() bool {
-	return j.regime == regimeUS && j.region == [2]byte{'I', 'L'}
 }
 
 // sameArea reports whether data in country dest stays under the subject's law.
@@ -84,15 +82,15 @@ func (j jurisdiction) transferAllowed(dest, transfer string, declared bool) bool
 	if j.sameArea(dest) {
 		return true
 	}
-	if declared && transfer == "none" {
+	if declared && transfer == law.TransferNone {
 		return false
 	}
 	if j.regime == regimeUS {
 		return true
 	}
-	adequate := euAdequate
+	adequate := law.EUAdequate
 	if j.regime == regimeGB {
-		adequate = gbAdequate
+		adequate = law.GBAdequate
 	}
 	if adequate(dest) {
 		return true
@@ -101,30 +99,10 @@ func (j jurisdiction) transferAllowed(dest, transfer string, declared bool) bool
 		return false
 	}
 	switch transfer {
-	case "scc", "bcr":
+	case law.TransferSCC, law.TransferBCR:
 		return true
-	case "dpf":
+	case law.TransferDPF:
 		return dest == "US"
 	}
 	return false
-}
-
-// euAdequate lists the countries with an EU adequacy decision (the United
-// States only through the Data Privacy Framework, handled by the caller).
-func euAdequate(c string) bool {
-	switch c {
-	case "AD", "AR", "CA", "FO", "GG", "IL", "IM", "JP", "JE", "NZ", "KR", "CH", "GB", "UY":
-		return true
-	}
-	return false
-}
-
-// gbAdequate lists the destinations UK GDPR deems adequate: the EEA and the
-// EU's list (with the EU in place of the UK).
-func gbAdequate(c string) bool {
-	switch c {
-	case "AD", "AR", "CA", "FO", "GG", "IL", "IM", "JP", "JE", "NZ", "KR", "CH", "UY":
-		return true
-	}
-	return likeness.IsEEA(c)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"likeness/internal/jurisdiction"
 )
 
 // Notice is the subject-facing rendering of a policy in one language. Text
@@ -82,7 +84,7 @@ func (p *Policy) Notice(lang string) (*Notice, error) {
 		}
 		n.Purposes = append(n.Purposes, np)
 	}
-	n.Rights = p.rights(l)
+	n.Rights = p.rights(l, lang)
 	n.Text = p.render(n, l)
 	sum := sha256.Sum256([]byte(n.Text))
 	n.SHA256 = hex.EncodeToString(sum[:])
@@ -90,20 +92,20 @@ func (p *Policy) Notice(lang string) (*Notice, error) {
 }
 
 // rights lists the person's rights; the US ones only where they apply.
-func (p *Policy) rights(l *labels) []string {
+func (p *Policy) rights(l *labels, lang string) []string {
 	r := slices.Clone(l.rights)
 	var sells, biometric bool
 	for _, pu := range p.Purposes {
 		sells = sells || pu.SaleOrShare
 		for _, d := range pu.Data {
-			biometric = biometric || d != "transcript"
+			biometric = biometric || jurisdiction.Biometric(d)
 		}
 	}
 	if sells {
 		r = append(r, l.rightOptOut)
 	}
 	if biometric {
-		r = append(r, l.rightBIPA)
+		r = append(r, fmt.Sprintf(l.rightBIPA, Duration{Years: jurisdiction.BIPAYears}.Human(lang)))
 	}
 	return r
 }
@@ -300,7 +302,7 @@ var enLabels = labels{
 		"Complaint: you can complain to a data protection supervisory authority, in particular in the country where you live or work.",
 	},
 	rightOptOut:     "California (CCPA/CPRA): you can tell us not to sell or share your personal information; we treat a Global Privacy Control signal as that request.",
-	rightBIPA:       "Illinois (BIPA): we collect biometric identifiers and information only with your written release, and destroy them once the purpose is fulfilled or within 3 years of your last interaction with us, whichever comes first.",
+	rightBIPA:       "Illinois (BIPA): we collect biometric identifiers and information only with your written release, and destroy them once the purpose is fulfilled or within %s of your last interaction with us, whichever comes first.",
 	withdrawHeading: "How to withdraw",
 	withdrawHow:     "You can withdraw each consent at any time in your privacy portal, or by writing to %s. It takes effect immediately.",
 	questions:       "Questions",
@@ -314,10 +316,10 @@ var enLabels = labels{
 		"transcript":         "transcripts of your recordings",
 	},
 	transfers: map[string]string{
-		"scc":  "transfer safeguard: standard contractual clauses",
-		"bcr":  "transfer safeguard: binding corporate rules",
-		"dpf":  "transfer safeguard: EU-U.S. Data Privacy Framework",
-		"none": "no adequacy decision or safeguard: your explicit consent is the only basis, and your data may be less protected there",
+		jurisdiction.TransferSCC:  "transfer safeguard: standard contractual clauses",
+		jurisdiction.TransferBCR:  "transfer safeguard: binding corporate rules",
+		jurisdiction.TransferDPF:  "transfer safeguard: EU-U.S. Data Privacy Framework",
+		jurisdiction.TransferNone: "no adequacy decision or safeguard: your explicit consent is the only basis, and your data may be less protected there",
 	},
 	adequacy: "transfer based on an adequacy decision",
 	countries: map[string]string{
@@ -366,7 +368,7 @@ var deLabels = labels{
 		"Beschwerde: Sie können sich bei einer Datenschutz-Aufsichtsbehörde beschweren, insbesondere in dem Land, in dem Sie leben oder arbeiten.",
 	},
 	rightOptOut:     "Kalifornien (CCPA/CPRA): Sie können uns untersagen, Ihre personenbezogenen Daten zu verkaufen oder weiterzugeben; ein Global-Privacy-Control-Signal behandeln wir als eine solche Aufforderung.",
-	rightBIPA:       "Illinois (BIPA): Biometrische Merkmale und Informationen erheben wir nur mit Ihrer schriftlichen Einwilligung und vernichten sie, sobald der Zweck erfüllt ist, spätestens aber 3 Jahre nach Ihrem letzten Kontakt mit uns.",
+	rightBIPA:       "Illinois (BIPA): Biometrische Merkmale und Informationen erheben wir nur mit Ihrer schriftlichen Einwilligung und vernichten sie, sobald der Zweck erfüllt ist, spätestens aber %s nach Ihrem letzten Kontakt mit uns.",
 	withdrawHeading: "So widerrufen Sie",
 	withdrawHow:     "Sie können jede Einwilligung jederzeit in Ihrem Datenschutzportal widerrufen oder mit einer Nachricht an %s. Der Widerruf wirkt sofort.",
 	questions:       "Fragen",
@@ -380,10 +382,10 @@ var deLabels = labels{
 		"transcript":         "Transkripte Ihrer Aufnahmen",
 	},
 	transfers: map[string]string{
-		"scc":  "Garantie für die Übermittlung: Standardvertragsklauseln",
-		"bcr":  "Garantie für die Übermittlung: verbindliche interne Datenschutzvorschriften",
-		"dpf":  "Garantie für die Übermittlung: EU-US-Datenschutzrahmen (Data Privacy Framework)",
-		"none": "ohne Angemessenheitsbeschluss oder geeignete Garantien: Grundlage ist allein Ihre ausdrückliche Einwilligung, und Ihre Daten sind dort möglicherweise weniger geschützt",
+		jurisdiction.TransferSCC:  "Garantie für die Übermittlung: Standardvertragsklauseln",
+		jurisdiction.TransferBCR:  "Garantie für die Übermittlung: verbindliche interne Datenschutzvorschriften",
+		jurisdiction.TransferDPF:  "Garantie für die Übermittlung: EU-US-Datenschutzrahmen (Data Privacy Framework)",
+		jurisdiction.TransferNone: "ohne Angemessenheitsbeschluss oder geeignete Garantien: Grundlage ist allein Ihre ausdrückliche Einwilligung, und Ihre Daten sind dort möglicherweise weniger geschützt",
 	},
 	adequacy: "Übermittlung auf Grundlage eines Angemessenheitsbeschlusses",
 	countries: map[string]string{

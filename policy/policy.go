@@ -18,6 +18,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"likeness"
 )
 
 // Policy is a parsed and validated likeness.yaml.
@@ -130,6 +132,25 @@ func Default() *Policy {
 func (p *Policy) Purpose(id string) (*Purpose, bool) {
 	pu, ok := p.Purposes[id]
 	return pu, ok
+}
+
+// CheckPurposes reports a list of purposes a person cannot be asked about
+// at once: an empty list, a purpose the policy does not declare, or one
+// named twice (consent is granular: one decision per purpose). The error is
+// a *likeness.Error with code EINVALID.
+func (p *Policy) CheckPurposes(ids []string) error {
+	if len(ids) == 0 {
+		return likeness.Errorf(likeness.EINVALID, "purposes is empty: name at least one purpose")
+	}
+	for i, id := range ids {
+		if _, ok := p.Purposes[id]; !ok {
+			return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", id, p.PurposeIDs)
+		}
+		if slices.Contains(ids[:i], id) {
+			return likeness.Errorf(likeness.EINVALID, "purpose %q is listed twice", id)
+		}
+	}
+	return nil
 }
 
 // Recipient returns the recipient with the given id.

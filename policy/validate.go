@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"likeness/internal/jurisdiction"
 )
 
 // Problem is one thing wrong in a policy file.
@@ -64,7 +66,7 @@ var (
 	purposeFields   = []string{"title", "description", "data", "recipients", "retention", "renew_every", "sale_or_share", "on_withdraw", "anonymization"}
 	recipientFields = []string{"name", "country", "transfer"}
 	anonFields      = []string{"faces", "voice", "k"}
-	transfers       = []string{"", "scc", "bcr", "dpf", "none"}
+	transfers       = jurisdiction.TransferBases
 	onWithdraws     = []string{"stop", "erase"}
 	facesValues     = []string{"none", "blur_all", "blur_bystanders"}
 	voiceValues     = []string{"none", "mcadams"}

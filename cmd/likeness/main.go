@@ -27,7 +27,8 @@ Commands:
   demo             serve with the example policy and synthetic subjects loaded
   policy check     validate a policy file (likeness policy check FILE)
   policy notice    print the notice a person sees (--lang de)
-  apikey create    create an API key (--role admin|collector|pipeline|auditor)
+  apikey create    create an API key (--role admin|collector|pipeline|auditor [--expires-in 90d])
+  apikey revoke    revoke an API key by its id
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
   subject erase    erase a subject everywhere and print the signed certificate
@@ -77,6 +78,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPolicyNotice(rest, stdout, stderr)
 	case "apikey create":
 		err = runAPIKeyCreate(ctx, rest, stdout, stderr)
+	case "apikey revoke":
+		err = runAPIKeyRevoke(ctx, rest, stdout, stderr)
 	case "ledger verify":
 		err = runLedgerVerify(ctx, rest, stdout, stderr)
 	case "receipt verify":

@@ -17,12 +17,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
 	"likeness"
 	"likeness/decision"
+	"likeness/internal/jurisdiction"
 	"likeness/internal/keys"
 	"likeness/policy"
 )
@@ -454,16 +454,8 @@ func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*lik
 	s.mu.RLock()
 	p, version := s.policy, s.version
 	s.mu.RUnlock()
-	if len(req.Purposes) == 0 {
-		return nil, likeness.Errorf(likeness.EINVALID, "purposes is empty: name at least one purpose")
-	}
-	for i, id := range req.Purposes {
-		if _, ok := p.Purpose(id); !ok {
-			return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", id, p.PurposeIDs)
-		}
-		if slices.Contains(req.Purposes[:i], id) {
-			return nil, likeness.Errorf(likeness.EINVALID, "purpose %q is listed twice", id)
-		}
+	if err := p.CheckPurposes(req.Purposes); err != nil {
+		return nil, err
 	}
 	if !likeness.ValidMethod(req.Method) {
 		return nil, likeness.Errorf(likeness.EINVALID, "method %q is not one of checkbox, verbal, written, import", req.Method)
@@ -575,7 +567,7 @@ func (s *Service) ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.C
 	if err != nil {
 		return nil, err
 	}
-	if j, err := likeness.ParseJurisdiction(sub.Jurisdiction); err != nil || j.Regime != "US" || j.Region != "CA" {
+	if !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
 		return nil, nil
 	}
 	var out []*likeness.ConsentEvent

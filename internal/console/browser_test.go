@@ -16,8 +16,8 @@ import (
 )
 
 // TestBrowserKeyboardOnly signs in and looks a person up in headless
-// Chromium with the keyboard alone, keeping a screenshot of each page in
-// testdata/screenshots.
+// Chromium with the keyboard alone, keeping a screenshot of each page (in
+// $LIKENESS_SCREENSHOTS when set).
 func TestBrowserKeyboardOnly(t *testing.T) {
 	f := newFixture(t)
 	const ext = "crm-browser-1"
@@ -31,7 +31,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 
 	ctx, cancelT := context.WithTimeout(likenesstest.Browser(t, 1100, 900), 30*time.Second)
 	defer cancelT()
-	shot := likenesstest.Screenshot
+	shot := likenesstest.Screenshots(t)
 	// tabTo presses Tab until the element with id has the focus.
 	tabTo := func(id string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

@@ -69,7 +69,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("console: look up api key", "err", err)
 		again(http.StatusInternalServerError, "error.internal")
 		return
-	case !k.RevokedAt.IsZero():
+	case !k.RevokedAt.IsZero() || k.Expired(h.now()):
 		again(http.StatusUnauthorized, "login.error.unknown")
 		return
 	case k.Role != likeness.RoleAdmin && k.Role != likeness.RoleAuditor:

@@ -10,9 +10,8 @@ import (
 // obligationsView lists what the law puts a clock on: open data-subject
 // requests and open breach incidents, most urgent first.
 type obligationsView struct {
-	Requests    []requestRow
-	IncidentsOn bool
-	Incidents   []incidentRow
+	Requests  []requestRow
+	Incidents []incidentRow
 }
 
 type requestRow struct {
@@ -30,8 +29,7 @@ type incidentRow struct {
 	Overdue            bool
 }
 
-// openObligations reads the open requests and incidents; incidents are
-// off when the store does not keep them.
+// openObligations reads the open requests and incidents.
 func (h *Handler) openObligations(r *http.Request) (*obligationsView, error) {
 	ctx, now := r.Context(), h.now()
 	v := &obligationsView{}
@@ -43,19 +41,16 @@ func (h *Handler) openObligations(r *http.Request) (*obligationsView, error) {
 		v.Requests = append(v.Requests, requestRow{ID: q.ID, SubjectID: q.SubjectID, Type: q.Type, Received: q.ReceivedAt,
 			Deadline: q.Deadline(), Extended: !q.ExtendedTo.IsZero(), Overdue: q.Overdue(now)})
 	}
-	if is, ok := h.cfg.Store.(likeness.IncidentStore); ok {
-		v.IncidentsOn = true
-		incs, err := is.Incidents(ctx, likeness.IncidentFilter{})
-		if err != nil {
-			return nil, err
+	incs, err := h.cfg.Store.Incidents(ctx, likeness.IncidentFilter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, inc := range incs {
+		if inc.State == likeness.IncidentClosed {
+			continue
 		}
-		for _, inc := range incs {
-			if inc.State == likeness.IncidentClosed {
-				continue
-			}
-			v.Incidents = append(v.Incidents, incidentRow{ID: inc.ID, Title: inc.Title, Detected: inc.DetectedAt,
-				Deadline: inc.AuthorityDeadline, Affected: inc.AffectedSubjects, State: inc.State, Overdue: inc.Overdue(now)})
-		}
+		v.Incidents = append(v.Incidents, incidentRow{ID: inc.ID, Title: inc.Title, Detected: inc.DetectedAt,
+			Deadline: inc.AuthorityDeadline, Affected: inc.AffectedSubjects, State: inc.State, Overdue: inc.Overdue(now)})
 	}
 	return v, nil
 }

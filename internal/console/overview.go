@@ -21,7 +21,6 @@ type overviewView struct {
 	Due              int
 	Dead             int
 	RequestsOverdue  int
-	IncidentsOn      bool
 	IncidentsOpen    int
 	DatasetsOn       bool
 	Datasets         []statusCount
@@ -73,7 +72,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 			v.RequestsOverdue++
 		}
 	}
-	v.IncidentsOn, v.IncidentsOpen = ob.IncidentsOn, len(ob.Incidents)
+	v.IncidentsOpen = len(ob.Incidents)
 	if all, ok, err := h.allDatasets(r); err != nil {
 		h.failed(w, r, s, "list datasets", err)
 		return
@@ -114,10 +113,6 @@ func (h *Handler) allDatasets(r *http.Request) ([]*likeness.Dataset, bool, error
 	if h.cfg.Datasets == nil {
 		return nil, false, nil
 	}
-	ds, ok := h.cfg.Store.(likeness.DatasetStore)
-	if !ok {
-		return nil, false, nil
-	}
-	all, err := ds.Datasets(r.Context())
+	all, err := h.cfg.Store.Datasets(r.Context())
 	return all, true, err
 }

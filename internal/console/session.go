@@ -48,7 +48,8 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 	return &session{KeyID: id, Role: role, Session: c}, true
 }
 
-// keyValid checks that a revoked key's session ends at once. Fails closed.
+// keyValid checks that the session of a revoked or expired key ends at
+// once. Fails closed.
 func (h *Handler) keyValid(r *http.Request, id string, role likeness.Role) bool {
 	keys, err := h.cfg.Store.APIKeys(r.Context())
 	if err != nil {
@@ -57,7 +58,7 @@ func (h *Handler) keyValid(r *http.Request, id string, role likeness.Role) bool 
 	}
 	for _, k := range keys {
 		if k.ID == id {
-			return k.RevokedAt.IsZero() && k.Role == role
+			return k.RevokedAt.IsZero() && !k.Expired(h.now()) && k.Role == role
 		}
 	}
 	return false

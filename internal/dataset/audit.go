@@ -65,7 +65,7 @@ func (s *Service) PutAttributes(ctx context.Context, subjectID, purpose string, 
 	if err != nil {
 		return fmt.Errorf("dataset: seal attributes: %w", err)
 	}
-	return s.datasets.PutSubjectAttributes(ctx, sub.ID, purpose, sealed, s.now().UTC())
+	return s.store.PutSubjectAttributes(ctx, sub.ID, purpose, sealed, s.now().UTC())
 }
 
 func validLabel(v string) bool {
@@ -147,7 +147,7 @@ func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report,
 	if err != nil {
 		return nil, err
 	}
-	members, err := s.datasets.DatasetMembers(ctx, d.ID)
+	members, err := s.store.DatasetMembers(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report,
 // attributes opens a subject's attributes for purpose; none if they shared
 // none or their key is destroyed.
 func (s *Service) attributes(ctx context.Context, subjectID, purpose string) (map[string]string, error) {
-	sealed, err := s.datasets.SubjectAttributes(ctx, subjectID, purpose)
+	sealed, err := s.store.SubjectAttributes(ctx, subjectID, purpose)
 	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
 		return nil, nil
 	}

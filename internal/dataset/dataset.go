@@ -65,7 +65,7 @@ const maxAnonymize = 256 << 20
 
 // Config holds what a Service is built from.
 type Config struct {
-	Store   likeness.Store // must also implement likeness.DatasetStore
+	Store   likeness.Store
 	Consent *consent.Service
 	Vault   *vault.Vault
 	KEK     keys.KEK
@@ -76,14 +76,13 @@ type Config struct {
 
 // Service builds datasets and keeps their lineage. Safe for concurrent use.
 type Service struct {
-	store    likeness.Store
-	datasets likeness.DatasetStore
-	consent  *consent.Service
-	vault    *vault.Vault
-	kek      keys.KEK
-	now      func() time.Time
-	rand     io.Reader
-	log      *slog.Logger
+	store   likeness.Store
+	consent *consent.Service
+	vault   *vault.Vault
+	kek     keys.KEK
+	now     func() time.Time
+	rand    io.Reader
+	log     *slog.Logger
 }
 
 // New returns a Service and registers it to hear of withdrawals and
@@ -91,10 +90,6 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Consent == nil || cfg.Vault == nil || cfg.KEK == nil {
 		return nil, fmt.Errorf("dataset: Store, Consent, Vault and KEK are required")
-	}
-	ds, ok := cfg.Store.(likeness.DatasetStore)
-	if !ok {
-		return nil, fmt.Errorf("dataset: %T does not keep datasets", cfg.Store)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -105,7 +100,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: cfg.Store, datasets: ds, consent: cfg.Consent, vault: cfg.Vault, kek: cfg.KEK,
+	s := &Service{store: cfg.Store, consent: cfg.Consent, vault: cfg.Vault, kek: cfg.KEK,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger}
 	cfg.Consent.AddListener(s)
 	return s, nil
@@ -156,7 +151,7 @@ func (s *Service) dataset(ctx context.Context, id string) (*likeness.Dataset, er
 	if !likeness.ValidID("dst", id) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "dataset %q not found", id)
 	}
-	return s.datasets.Dataset(ctx, id)
+	return s.store.Dataset(ctx, id)
 }
 
 // Get returns a dataset with its models.
@@ -169,7 +164,7 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 }
 
 func (s *Service) view(ctx context.Context, d *likeness.Dataset) (*View, error) {
-	models, err := s.datasets.DatasetModels(ctx, d.ID)
+	models, err := s.store.DatasetModels(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +348,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	}
 
 	// 4. The record and its lineage, in one transaction.
-	if err := s.datasets.InsertDataset(ctx, d, members); err != nil {
+	if err := s.store.InsertDataset(ctx, d, members); err != nil {
 		return nil, err
 	}
 	if err := w.publish(); err != nil {
@@ -364,7 +359,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	if err := s.recheck(ctx, d, members); err != nil {
 		s.log.Error("dataset recheck after build failed", "dataset", d.ID, "err", err)
 	}
-	if fresh, err := s.datasets.Dataset(ctx, d.ID); err == nil {
+	if fresh, err := s.store.Dataset(ctx, d.ID); err == nil {
 		d = fresh
 	}
 	v, err := s.view(ctx, d)
@@ -461,7 +456,7 @@ func (s *Service) recheck(ctx context.Context, d *likeness.Dataset, members []*l
 		default:
 			continue
 		}
-		if _, err := s.datasets.TaintSubjectDatasets(ctx, members[i].SubjectID, d.Purpose, reason, at); err != nil {
+		if _, err := s.store.TaintSubjectDatasets(ctx, members[i].SubjectID, d.Purpose, reason, at); err != nil {
 			return err
 		}
 	}
@@ -483,7 +478,7 @@ func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent
 	default:
 		return nil
 	}
-	tainted, err := s.datasets.TaintSubjectDatasets(context.WithoutCancel(ctx), ev.SubjectID, purpose, reason, ev.Time)
+	tainted, err := s.store.TaintSubjectDatasets(context.WithoutCancel(ctx), ev.SubjectID, purpose, reason, ev.Time)
 	if err != nil {
 		return fmt.Errorf("dataset: taint: %w", err)
 	}
@@ -507,7 +502,7 @@ func (s *Service) RegisterModel(ctx context.Context, name, datasetID string) (*l
 	}
 	m := &likeness.Model{ID: likeness.NewID("mdl"), Name: name, DatasetID: datasetID, CreatedAt: s.now().UTC(),
 		CreatedBy: likeness.ActorFrom(ctx).KeyID}
-	if err := s.datasets.InsertModel(ctx, m); err != nil {
+	if err := s.store.InsertModel(ctx, m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -542,7 +537,7 @@ func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, erro
 	if _, err := s.consent.Subject(ctx, subjectID); err != nil {
 		return nil, err // EGONE once the subject is erased, like every subject API
 	}
-	ds, err := s.datasets.SubjectDatasets(ctx, subjectID)
+	ds, err := s.store.SubjectDatasets(ctx, subjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -550,7 +545,7 @@ func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, erro
 	for _, d := range ds {
 		l.Datasets = append(l.Datasets, LineageDataset{ID: d.ID, Version: d.Version, Purpose: d.Purpose, Status: d.Status,
 			CreatedAt: d.CreatedAt, TaintReason: d.TaintReason, TaintedAt: d.TaintedAt, SuccessorID: d.SuccessorID})
-		ms, err := s.datasets.DatasetModels(ctx, d.ID)
+		ms, err := s.store.DatasetModels(ctx, d.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -3,12 +3,31 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	"likeness"
+	"likeness/internal/http/input"
+	"likeness/policy"
 )
+
+// RevocationPoll is how long a replica may go on accepting a key revoked on
+// another replica: the key cache reads the store's revocation revision at
+// most this often, and empties itself when it changed.
+const RevocationPoll = time.Second
+
+// touchEvery is how often a key's last-used time is written at most, per
+// key and replica, so that authenticating is not a write per request.
+const touchEvery = time.Minute
+
+// adminTokenKeyName names the key made from LIKENESS_ADMIN_TOKEN; when the
+// variable changes, the keys of that name made from earlier values are
+// revoked.
+const adminTokenKeyName = "admin (LIKENESS_ADMIN_TOKEN)"
 
 // NewToken returns a fresh API key secret: "lk_" and 256 random bits.
 func NewToken() string {
@@ -17,38 +36,74 @@ func NewToken() string {
 	return "lk_" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
 }
 
-// CreateAPIKey stores a new key with role and returns it with its secret,
-// which is shown once and never stored.
-func CreateAPIKey(ctx context.Context, store likeness.APIKeyStore, name string, role likeness.Role, now time.Time) (*likeness.APIKey, string, error) {
-	if !likeness.ValidRole(role) {
-		return nil, "", likeness.Errorf(likeness.EINVALID, "role %q is not one of admin, collector, pipeline, auditor", role)
-	}
-	if len(name) > 100 {
-		return nil, "", likeness.Errorf(likeness.EINVALID, "name is longer than 100 characters")
-	}
-	token := NewToken()
-	return storeKey(ctx, store, name, role, token, now)
+// KeySpec is what a new API key is made of.
+type KeySpec struct {
+	Name      string
+	Role      likeness.Role
+	ExpiresAt time.Time // zero: the key does not expire
 }
 
-// EnsureAdminToken makes token a valid admin key (idempotent), for the
-// LIKENESS_ADMIN_TOKEN start-up variable.
+// IssueAPIKey stores a new key and returns it with its secret, which is
+// shown once and never stored. An expiry not after now is EINVALID.
+func IssueAPIKey(ctx context.Context, store likeness.APIKeyStore, spec KeySpec, now time.Time) (*likeness.APIKey, string, error) {
+	if !likeness.ValidRole(spec.Role) {
+		return nil, "", likeness.Errorf(likeness.EINVALID, "role %q is not one of admin, collector, pipeline, auditor", spec.Role)
+	}
+	if len(spec.Name) > 100 {
+		return nil, "", likeness.Errorf(likeness.EINVALID, "name is longer than 100 characters")
+	}
+	if !spec.ExpiresAt.IsZero() && !spec.ExpiresAt.After(now) {
+		return nil, "", likeness.Errorf(likeness.EINVALID, "the expiry must be in the future")
+	}
+	token := NewToken()
+	k := &likeness.APIKey{ID: likeness.NewID("key"), Name: spec.Name, Role: spec.Role, Hash: likeness.HashAPIKey(token),
+		CreatedAt: now.UTC(), ExpiresAt: spec.ExpiresAt.UTC()}
+	if err := store.InsertAPIKey(ctx, k); err != nil {
+		return nil, "", err
+	}
+	return k, token, nil
+}
+
+// CreateAPIKey is IssueAPIKey for a key that does not expire.
+func CreateAPIKey(ctx context.Context, store likeness.APIKeyStore, name string, role likeness.Role, now time.Time) (*likeness.APIKey, string, error) {
+	return IssueAPIKey(ctx, store, KeySpec{Name: name, Role: role}, now)
+}
+
+// EnsureAdminToken makes token a valid admin key, for the
+// LIKENESS_ADMIN_TOKEN start-up variable, and revokes the keys made from
+// the variable's earlier values: changing the variable rotates the key. It
+// is idempotent and safe for replicas starting at once. A token whose key
+// was revoked stays revoked: choose a new value.
 func EnsureAdminToken(ctx context.Context, store likeness.APIKeyStore, token string, now time.Time) error {
 	if len(token) < 16 {
 		return likeness.Errorf(likeness.EINVALID, "LIKENESS_ADMIN_TOKEN must be at least 16 characters")
 	}
 	hash := likeness.HashAPIKey(token)
-	if _, err := store.APIKeyByHash(ctx, hash); err == nil {
-		return nil
-	}
-	_, _, err := storeKey(ctx, store, "admin (LIKENESS_ADMIN_TOKEN)", likeness.RoleAdmin, token, now)
-	if err != nil {
-		// Replicas started together race to insert the same key; the
-		// loser finds the winner's row and is done.
-		if _, again := store.APIKeyByHash(ctx, hash); again == nil {
-			return nil
+	current, err := store.APIKeyByHash(ctx, hash)
+	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+		k := &likeness.APIKey{ID: likeness.NewID("key"), Name: adminTokenKeyName, Role: likeness.RoleAdmin, Hash: hash, CreatedAt: now.UTC()}
+		if err = store.InsertAPIKey(ctx, k); err == nil {
+			current = k
+		} else if current, err = store.APIKeyByHash(ctx, hash); likeness.ErrorCode(err) == likeness.ENOTFOUND {
+			// Stored, but revoked (or another replica stored and revoked it).
+			return likeness.Errorf(likeness.EINVALID, "LIKENESS_ADMIN_TOKEN names a revoked key; set a new value")
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	keys, err := store.APIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Name == adminTokenKeyName && k.ID != current.ID && k.RevokedAt.IsZero() {
+			if err := store.RevokeAPIKey(ctx, k.ID, now.UTC()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // FirstAdminStore is what EnsureFirstAdmin needs: keys, and a setting that
@@ -84,10 +139,151 @@ func EnsureFirstAdmin(ctx context.Context, store FirstAdminStore, now time.Time)
 	return token, nil
 }
 
-func storeKey(ctx context.Context, store likeness.APIKeyStore, name string, role likeness.Role, token string, now time.Time) (*likeness.APIKey, string, error) {
-	k := &likeness.APIKey{ID: likeness.NewID("key"), Name: name, Role: role, Hash: likeness.HashAPIKey(token), CreatedAt: now.UTC()}
-	if err := store.InsertAPIKey(ctx, k); err != nil {
-		return nil, "", err
+// keyCache keeps the keys requests present, by the hash of their secret,
+// so that most requests read no row. Revocation reaches it from every
+// replica: at most every RevocationPoll it reads the store's revocation
+// revision and empties itself when that changed. Expiry is checked on every
+// request against the server's clock.
+type keyCache struct {
+	mu       sync.Mutex
+	byHash   map[[32]byte]*likeness.APIKey
+	revision int64
+	checked  time.Time            // when revision was read; zero: never
+	used     map[string]time.Time // per key id, the last use written
+}
+
+// forget empties the cache, after a revocation made here.
+func (c *keyCache) forget() {
+	c.mu.Lock()
+	c.byHash, c.checked = nil, time.Time{}
+	c.mu.Unlock()
+}
+
+// lookupKey returns the unrevoked, unexpired key whose secret is token, or
+// EUNAUTHORIZED. When the revocation revision cannot be read it fails
+// closed (EUNAVAILABLE): a revoked key is never let in for want of news.
+func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey, error) {
+	var h [32]byte
+	copy(h[:], likeness.HashAPIKey(token))
+	now := s.now()
+	key, err := s.cachedKey(ctx, h, now)
+	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "unknown or revoked API key")
 	}
-	return k, token, nil
+	if err != nil {
+		return nil, err
+	}
+	if key.Expired(now) {
+		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "the API key expired at %s", key.ExpiresAt.Format(time.RFC3339))
+	}
+	s.recordUse(ctx, key, now)
+	return key, nil
+}
+
+// cachedKey returns the key with hash h from the cache or the store.
+func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*likeness.APIKey, error) {
+	c := &s.keys
+	c.mu.Lock()
+	if c.checked.IsZero() || now.Sub(c.checked) >= RevocationPoll || now.Before(c.checked) {
+		rev, err := s.store.APIKeyRevision(ctx)
+		if err != nil {
+			c.mu.Unlock()
+			return nil, likeness.Errorf(likeness.EUNAVAILABLE, "cannot check API key revocations; retry shortly")
+		}
+		if rev != c.revision || c.byHash == nil || len(c.byHash) > 10000 {
+			c.byHash, c.revision = map[[32]byte]*likeness.APIKey{}, rev
+		}
+		c.checked = now
+	}
+	key, ok := c.byHash[h]
+	rev := c.revision
+	c.mu.Unlock()
+	if ok {
+		return key, nil
+	}
+	// Read outside the lock; cache the answer only if no revocation was
+	// seen meanwhile, since it may predate that revocation.
+	key, err := s.store.APIKeyByHash(ctx, h[:])
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(key.Hash, h[:]) != 1 {
+		return nil, likeness.Errorf(likeness.ENOTFOUND, "api key not found")
+	}
+	c.mu.Lock()
+	if c.byHash != nil && c.revision == rev {
+		c.byHash[h] = key
+	}
+	c.mu.Unlock()
+	return key, nil
+}
+
+// recordUse writes the key's last-used time when it was last written (here
+// or, as far as the key read says, on another replica) a minute or more
+// ago. A failure is logged: it must not refuse the request.
+func (s *Server) recordUse(ctx context.Context, key *likeness.APIKey, now time.Time) {
+	c := &s.keys
+	c.mu.Lock()
+	last, ok := c.used[key.ID]
+	if !ok {
+		last = key.LastUsedAt
+	}
+	due := now.Sub(last) >= touchEvery || now.Before(last)
+	if due {
+		if c.used == nil {
+			c.used = map[string]time.Time{}
+		}
+		c.used[key.ID] = now
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.store.TouchAPIKey(context.WithoutCancel(ctx), key.ID, now.UTC()); err != nil {
+		s.log.Warn("could not record an API key's last use", "key", key.ID, "err", err)
+	}
+}
+
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name      string        `json:"name"`
+		Role      likeness.Role `json:"role"`
+		ExpiresIn string        `json:"expires_in"` // e.g. "90d", "12mo", "1y"
+		ExpiresAt time.Time     `json:"expires_at"`
+	}
+	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	now := s.now()
+	spec := KeySpec{Name: in.Name, Role: in.Role, ExpiresAt: in.ExpiresAt}
+	if in.ExpiresIn != "" {
+		if !in.ExpiresAt.IsZero() {
+			return likeness.Errorf(likeness.EINVALID, "give expires_in or expires_at, not both")
+		}
+		d, err := policy.ParseDuration(in.ExpiresIn)
+		if err != nil || d.IsZero() {
+			return likeness.Errorf(likeness.EINVALID, "expires_in must be a period such as 90d, 12mo or 1y")
+		}
+		spec.ExpiresAt = d.AddTo(now)
+	}
+	key, token, err := IssueAPIKey(r.Context(), s.store, spec, now)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"key": key, "token": token})
+}
+
+// handleRevokeKey revokes a key at once on this replica and within
+// RevocationPoll on every other. Revoking a revoked key is a no-op.
+func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !likeness.ValidID("key", id) {
+		return likeness.Errorf(likeness.ENOTFOUND, "api key not found")
+	}
+	if err := s.store.RevokeAPIKey(r.Context(), id, s.now().UTC()); err != nil {
+		return err
+	}
+	s.keys.forget()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

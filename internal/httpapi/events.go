@@ -15,21 +15,9 @@ func eventRoutes(s *Server) []Route {
 	}
 }
 
-func (s *Server) outbox() (likeness.OutboxStore, error) {
-	o, ok := s.store.(likeness.OutboxStore)
-	if !ok {
-		return nil, likeness.Errorf(likeness.EUNAVAILABLE, "this store keeps no event outbox")
-	}
-	return o, nil
-}
-
 // handleDeadLetters lists dead deliveries, of one sink with ?sink=.
 func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
-	o, err := s.outbox()
-	if err != nil {
-		return err
-	}
-	dead, err := o.DeadDeliveries(r.Context(), r.URL.Query().Get("sink"))
+	dead, err := s.store.DeadDeliveries(r.Context(), r.URL.Query().Get("sink"))
 	if err != nil {
 		return err
 	}
@@ -42,14 +30,10 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 // handleRetryDeadLetter makes a dead delivery pending again; the dispatcher
 // sends it on its next pass.
 func (s *Server) handleRetryDeadLetter(w http.ResponseWriter, r *http.Request) error {
-	o, err := s.outbox()
-	if err != nil {
-		return err
-	}
 	if err := input.NoBody(r); err != nil {
 		return err
 	}
-	if err := o.RetryDead(r.Context(), r.PathValue("sink"), r.PathValue("id")); err != nil {
+	if err := s.store.RetryDead(r.Context(), r.PathValue("sink"), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -246,21 +246,6 @@ func (s *Server) handleConsistencyProof(w http.ResponseWriter, r *http.Request) 
 	return writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "proof": ledger.EncodeHashes(proof)})
 }
 
-func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name string        `json:"name"`
-		Role likeness.Role `json:"role"`
-	}
-	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
-		return err
-	}
-	key, token, err := CreateAPIKey(r.Context(), s.store, in.Name, in.Role, s.now())
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"key": key, "token": token})
-}
-
 func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
 	keys, err := s.store.APIKeys(r.Context())
 	if err != nil {

@@ -6,12 +6,10 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,7 +91,6 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{consent: cfg.Consent, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
-	s.keys.ttl = 5 * time.Second
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: anyRole, Handler: s.handleOpenAPI},
 		{Method: "POST", Pattern: "/v1/subjects", Roles: collectors, Handler: s.handleCreateSubject},
@@ -114,6 +111,7 @@ func New(cfg Config) *Server {
 		{Method: "GET", Pattern: "/v1/ledger/consistency", Roles: ledgerReader, Handler: s.handleConsistencyProof},
 		{Method: "POST", Pattern: "/v1/apikeys", Roles: adminOnly, Handler: s.handleCreateKey},
 		{Method: "GET", Pattern: "/v1/apikeys", Roles: adminOnly, Handler: s.handleListKeys},
+		{Method: "DELETE", Pattern: "/v1/apikeys/{id}", Roles: adminOnly, Handler: s.handleRevokeKey},
 		{Method: "GET", Pattern: "/v1/audit", Roles: []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, Handler: s.handleAudit},
 	}
 	s.routes = append(s.routes, assetRoutes(s)...)
@@ -240,46 +238,6 @@ func (s *Server) authorize(r *http.Request, roles []likeness.Role) (likeness.Act
 		}
 	}
 	return likeness.Actor{}, likeness.Errorf(likeness.EFORBIDDEN, "an API key with role %q may not call this endpoint", key.Role)
-}
-
-type keyCache struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[[32]byte]cachedKey
-}
-
-type cachedKey struct {
-	key     *likeness.APIKey
-	expires time.Time
-}
-
-func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey, error) {
-	var h [32]byte
-	copy(h[:], likeness.HashAPIKey(token))
-	now := time.Now()
-	s.keys.mu.Lock()
-	c, ok := s.keys.m[h]
-	s.keys.mu.Unlock()
-	if ok && now.Before(c.expires) && subtle.ConstantTimeCompare(c.key.Hash, h[:]) == 1 {
-		return c.key, nil
-	}
-	key, err := s.store.APIKeyByHash(ctx, h[:])
-	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
-		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "unknown or revoked API key")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(key.Hash, h[:]) != 1 {
-		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "unknown or revoked API key")
-	}
-	s.keys.mu.Lock()
-	if s.keys.m == nil || len(s.keys.m) > 10000 {
-		s.keys.m = map[[32]byte]cachedKey{}
-	}
-	s.keys.m[h] = cachedKey{key: key, expires: now.Add(s.keys.ttl)}
-	s.keys.mu.Unlock()
-	return key, nil
 }
 
 // ErrorBody is the JSON shape of every error response.

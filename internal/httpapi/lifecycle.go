@@ -1,11 +1,11 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
 	"likeness"
+	"likeness/internal/jurisdiction"
 	"likeness/policy"
 )
 
@@ -50,6 +50,7 @@ func (s *Server) handleRetentionSchedule(w http.ResponseWriter, r *http.Request)
 	}
 	var out []scheduleEntry
 	var text strings.Builder
+	bipa := policy.Duration{Years: jurisdiction.BIPAYears}.Human(lang)
 	for _, id := range p.PurposeIDs {
 		pp := p.Purposes[id]
 		e := scheduleEntry{Purpose: id, Title: pp.Title[lang], Categories: pp.Data, Retention: pp.Retention.String()}
@@ -57,21 +58,8 @@ func (s *Server) handleRetentionSchedule(w http.ResponseWriter, r *http.Request)
 		for i, c := range pp.Data {
 			labels[i] = policy.CategoryLabel(c, lang)
 		}
-		if lang == "de" {
-			when := "sofort nach einem Löschantrag"
-			if pp.OnWithdraw == "erase" {
-				when = "sofort nach Widerruf oder Löschantrag"
-			}
-			e.Text = fmt.Sprintf("%s: %s werden höchstens %s nach der Erhebung gelöscht, %s, und biometrische Daten von Personen in Illinois spätestens 3 Jahre nach dem letzten Kontakt.",
-				e.Title, strings.Join(labels, ", "), pp.Retention.Human(lang), when)
-		} else {
-			when := "at once on an erasure request (a withdrawal stops their use at once)"
-			if pp.OnWithdraw == "erase" {
-				when = "at once on withdrawal or an erasure request"
-			}
-			e.Text = fmt.Sprintf("%s: %s are destroyed at most %s after collection, %s, and biometric data of people in Illinois no later than 3 years after their last interaction with us.",
-				e.Title, strings.Join(labels, ", "), pp.Retention.Human(lang), when)
-		}
+		e.Text = jurisdiction.ScheduleText(lang, jurisdiction.ScheduleEntry{Title: e.Title, Categories: labels,
+			Retention: pp.Retention.Human(lang), EraseOnWithdraw: pp.OnWithdraw == "erase", BIPALimit: bipa})
 		text.WriteString(e.Text + "\n")
 		out = append(out, e)
 	}
@@ -99,7 +87,7 @@ func (s *Server) refuseGPCSale(r *http.Request, subjectID string, purposes []str
 	if err != nil {
 		return err
 	}
-	if j, err := likeness.ParseJurisdiction(sub.Jurisdiction); err != nil || j.Regime != "US" || j.Region != "CA" {
+	if !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
 		return nil
 	}
 	p := s.consent.Policy()

@@ -27,7 +27,6 @@ package incidents
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -51,7 +50,6 @@ const (
 
 // Config holds what a Service is built from.
 type Config struct {
-	// Store must also implement likeness.IncidentStore.
 	Store likeness.Store
 	// Policy returns the policy in force (consent.Service.Policy), to check
 	// a scope's purposes.
@@ -61,10 +59,9 @@ type Config struct {
 
 // Service opens, notifies and closes incidents. Safe for concurrent use.
 type Service struct {
-	store     likeness.Store
-	incidents likeness.IncidentStore
-	policy    func() *policy.Policy
-	now       func() time.Time
+	store  likeness.Store
+	policy func() *policy.Policy
+	now    func() time.Time
 }
 
 // New returns a Service.
@@ -72,14 +69,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Policy == nil {
 		return nil, errors.New("incidents: Store and Policy are required")
 	}
-	is, ok := cfg.Store.(likeness.IncidentStore)
-	if !ok {
-		return nil, fmt.Errorf("incidents: %T does not keep incidents", cfg.Store)
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, incidents: is, policy: cfg.Policy, now: cfg.Now}, nil
+	return &Service{store: cfg.Store, policy: cfg.Policy, now: cfg.Now}, nil
 }
 
 // View is an incident as the API shows it, with its clock read at Now.
@@ -126,7 +119,7 @@ func (s *Service) Open(ctx likeness.Context, title, description string, detected
 		return nil, err
 	}
 	detectedAt = likeness.FromMicros(likeness.Micros(detectedAt))
-	affected, err := s.incidents.AffectedSubjects(ctx, scope, detectedAt)
+	affected, err := s.store.AffectedSubjects(ctx, scope, detectedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +132,7 @@ func (s *Service) Open(ctx likeness.Context, title, description string, detected
 		AffectedSubjects: len(affected), AffectedAssets: assets,
 		AuthorityDeadline: detectedAt.Add(likeness.AuthorityDeadline), State: likeness.IncidentOpen,
 		Notifications: []likeness.IncidentNotification{}}
-	if err := s.incidents.CreateIncident(ctx, inc, affected); err != nil {
+	if err := s.store.CreateIncident(ctx, inc, affected); err != nil {
 		return nil, err
 	}
 	return s.view(inc), nil
@@ -220,7 +213,7 @@ func normalize(what string, vals []string, ok func(string) bool) ([]string, erro
 
 // Get returns an incident; ENOTFOUND if absent.
 func (s *Service) Get(ctx likeness.Context, id string) (*View, error) {
-	inc, err := s.incidents.Incident(ctx, id)
+	inc, err := s.store.Incident(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +222,7 @@ func (s *Service) Get(ctx likeness.Context, id string) (*View, error) {
 
 // Subjects returns the affected subjects of an incident and their assets.
 func (s *Service) Subjects(ctx likeness.Context, id string) ([]likeness.IncidentSubject, error) {
-	return s.incidents.IncidentSubjects(ctx, id)
+	return s.store.IncidentSubjects(ctx, id)
 }
 
 // ListOptions select incidents. Overdue keeps the open incidents past their
@@ -253,7 +246,7 @@ func (s *Service) List(ctx likeness.Context, o ListOptions) ([]*View, error) {
 		}
 		f.State, f.DeadlineBefore = likeness.IncidentOpen, s.now()
 	}
-	incs, err := s.incidents.Incidents(ctx, f)
+	incs, err := s.store.Incidents(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -289,14 +282,14 @@ func (s *Service) NotifyAuthority(ctx likeness.Context, id, reference string, at
 	if err := checkText("reference", reference, MaxReference, true); err != nil {
 		return nil, likeness.Errorf(likeness.EINVALID, "%s: the authority's case number or the notification's reference", likeness.ErrorMessage(err))
 	}
-	inc, err := s.incidents.Incident(ctx, id)
+	inc, err := s.store.Incident(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if at, err = s.checkAt(inc, at); err != nil {
 		return nil, err
 	}
-	if err := s.incidents.AddNotification(ctx, id, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at,
+	if err := s.store.AddNotification(ctx, id, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at,
 		Reference: reference, Count: 1}); err != nil {
 		return nil, err
 	}
@@ -314,7 +307,7 @@ func (s *Service) NotifySubjects(ctx likeness.Context, id, reference string, at 
 	if err := checkText("reference", reference, MaxReference, false); err != nil {
 		return nil, err
 	}
-	inc, err := s.incidents.Incident(ctx, id)
+	inc, err := s.store.Incident(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +317,7 @@ func (s *Service) NotifySubjects(ctx likeness.Context, id, reference string, at 
 	if inc.AffectedSubjects == 0 {
 		return nil, likeness.Errorf(likeness.EINVALID, "the incident affected no subjects: there is no one to notify")
 	}
-	if err := s.incidents.AddNotification(ctx, id, likeness.IncidentNotification{Kind: likeness.NotifySubjects, At: at,
+	if err := s.store.AddNotification(ctx, id, likeness.IncidentNotification{Kind: likeness.NotifySubjects, At: at,
 		Reference: reference, Count: inc.AffectedSubjects}); err != nil {
 		return nil, err
 	}
@@ -352,7 +345,7 @@ func (s *Service) Close(ctx likeness.Context, id, reason, note string) (*View, e
 	if reason == likeness.CloseNoRisk && note == "" {
 		return nil, likeness.Errorf(likeness.EINVALID, "closing with reason no_risk needs a note that says why the breach is unlikely to result in a risk (GDPR Art. 33(5))")
 	}
-	inc, err := s.incidents.Incident(ctx, id)
+	inc, err := s.store.Incident(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +357,7 @@ func (s *Service) Close(ctx likeness.Context, id, reason, note string) (*View, e
 	}
 	// States only move forward, so the check above cannot be undone by a
 	// concurrent call; the store refuses a second close.
-	if err := s.incidents.CloseIncident(ctx, id, reason, note, s.now()); err != nil {
+	if err := s.store.CloseIncident(ctx, id, reason, note, s.now()); err != nil {
 		return nil, err
 	}
 	return s.Get(ctx, id)

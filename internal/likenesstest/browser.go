@@ -39,18 +39,26 @@ func Browser(t testing.TB, width, height int) context.Context {
 	return ctx
 }
 
-// Screenshot saves a full-page PNG as testdata/screenshots/NAME.png, the
-// pages' test artifacts.
-func Screenshot(name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-		if err != nil {
-			return err
-		}
-		dir := filepath.Join("testdata", "screenshots")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
-	})
+// Screenshots returns the action that saves a full-page PNG named NAME.png
+// of the current page. The files go to the directory named by the
+// LIKENESS_SCREENSHOTS environment variable when it is set (to look at the
+// pages after a run), else to a temporary directory of t: a test run never
+// writes into the source tree.
+func Screenshots(t testing.TB) func(name string) chromedp.Action[chromedp.Void] {
+	t.Helper()
+	dir := os.Getenv("LIKENESS_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshots: %v", err)
+	}
+	return func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+		})
+	}
 }

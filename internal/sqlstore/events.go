@@ -284,61 +284,6 @@ func (d *DB) LatestCheckpoint(ctx context.Context) (int64, []byte, error) {
 	return size, b, nil
 }
 
-// InsertAPIKey implements likeness.APIKeyStore.
-func (d *DB) InsertAPIKey(ctx context.Context, k *likeness.APIKey) error {
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO api_keys (id, hash, name, role, created_us) VALUES (?, ?, ?, ?, ?)`),
-		k.ID, k.Hash, k.Name, string(k.Role), likeness.Micros(k.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("sqlstore: insert api key: %w", err)
-	}
-	return nil
-}
-
-// APIKeyByHash implements likeness.APIKeyStore.
-func (d *DB) APIKeyByHash(ctx context.Context, hash []byte) (*likeness.APIKey, error) {
-	k, err := scanKey(d.db.QueryRowContext(ctx, d.q(`SELECT id, hash, name, role, created_us, revoked_us FROM api_keys WHERE hash = ? AND revoked_us = 0`), hash))
-	if isNoRows(err) {
-		return nil, notFound("api key")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: read api key: %w", err)
-	}
-	return k, nil
-}
-
-// APIKeys implements likeness.APIKeyStore.
-func (d *DB) APIKeys(ctx context.Context) ([]*likeness.APIKey, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, hash, name, role, created_us, revoked_us FROM api_keys ORDER BY created_us, id`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list api keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*likeness.APIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list api keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
-}
-
-func scanKey(row rowScanner) (*likeness.APIKey, error) {
-	var k likeness.APIKey
-	var role string
-	var created, revoked int64
-	if err := row.Scan(&k.ID, &k.Hash, &k.Name, &role, &created, &revoked); err != nil {
-		return nil, err
-	}
-	k.Role = likeness.Role(role)
-	k.CreatedAt = likeness.FromMicros(created)
-	if revoked != 0 {
-		k.RevokedAt = likeness.FromMicros(revoked)
-	}
-	return &k, nil
-}
-
 // fenceErasing refuses events about a subject whose erasure has begun, the
 // erasure's own event excepted. It runs under the ledger lock, and an
 // erasure records its start before it appends its event, so no grant or

@@ -25,14 +25,14 @@ func scanRequest(row rowScanner) (*likeness.DSRequest, error) {
 	}
 	r.Type = likeness.RequestType(typ)
 	r.ReceivedAt, r.DueAt = likeness.FromMicros(received), likeness.FromMicros(due)
-	r.ExtendedTo = requestTime(extended)
-	r.CompletedAt = requestTime(completed)
-	r.ClaimedUntil = requestTime(claimed)
+	r.ExtendedTo = timeOrZero(extended)
+	r.CompletedAt = timeOrZero(completed)
+	r.ClaimedUntil = timeOrZero(claimed)
 	return &r, nil
 }
 
-// requestTime is FromMicros with 0 meaning the zero time.
-func requestTime(us int64) (t time.Time) {
+// timeOrZero is FromMicros with 0 meaning the zero time.
+func timeOrZero(us int64) (t time.Time) {
 	if us != 0 {
 		t = likeness.FromMicros(us)
 	}

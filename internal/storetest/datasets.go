@@ -21,15 +21,6 @@ func init() {
 	)
 }
 
-func datasetStore(t *testing.T, s likeness.Store) likeness.DatasetStore {
-	t.Helper()
-	ds, ok := s.(likeness.DatasetStore)
-	if !ok {
-		t.Skipf("%T does not implement likeness.DatasetStore", s)
-	}
-	return ds
-}
-
 func newDataset(purpose string, version int, pred string) *likeness.Dataset {
 	return &likeness.Dataset{ID: likeness.NewID("dst"), Version: version, Status: likeness.DatasetReady, Purpose: purpose,
 		Categories: []string{"image", "voice"}, Recipient: "acme-ml",
@@ -48,13 +39,13 @@ func members(dsID string, subs ...string) []*likeness.DatasetMember {
 }
 
 func testDatasetRoundTrip(t *testing.T, s likeness.Store) {
-	st, ctx := datasetStore(t, s), context.Background()
+	ctx := context.Background()
 	d := newDataset("ai-training", 1, "")
 	ms := members(d.ID, "sub_a", "sub_b")
-	if err := st.InsertDataset(ctx, d, ms); err != nil {
+	if err := s.InsertDataset(ctx, d, ms); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.Dataset(ctx, d.ID)
+	got, err := s.Dataset(ctx, d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,61 +54,57 @@ func testDatasetRoundTrip(t *testing.T, s likeness.Store) {
 	if string(a) != string(b) || string(got.WrappedKey) != "wrapped" {
 		t.Fatalf("Dataset = %s\nwant %s", b, a)
 	}
-	gm, err := st.DatasetMembers(ctx, d.ID)
+	gm, err := s.DatasetMembers(ctx, d.ID)
 	if err != nil || len(gm) != 2 || *gm[0] != *ms[0] || *gm[1] != *ms[1] {
 		t.Fatalf("DatasetMembers = %v, %v", gm, err)
 	}
-	if _, err := st.Dataset(ctx, likeness.NewID("dst")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if _, err := s.Dataset(ctx, likeness.NewID("dst")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("Dataset(unknown) err = %v, want not_found", err)
 	}
-	sd, err := st.SubjectDatasets(ctx, "sub_b")
+	sd, err := s.SubjectDatasets(ctx, "sub_b")
 	if err != nil || len(sd) != 1 || sd[0].ID != d.ID {
 		t.Fatalf("SubjectDatasets = %v, %v", sd, err)
 	}
-	if sd, _ := st.SubjectDatasets(ctx, "sub_c"); len(sd) != 0 {
+	if sd, _ := s.SubjectDatasets(ctx, "sub_c"); len(sd) != 0 {
 		t.Fatalf("SubjectDatasets(non-member) = %v", sd)
 	}
-	all, err := st.Datasets(ctx)
+	all, err := s.Datasets(ctx)
 	if err != nil || len(all) != 1 {
 		t.Fatalf("Datasets = %v, %v", all, err)
 	}
 }
 
 func testDatasetTaint(t *testing.T, s likeness.Store) {
-	st, ctx := datasetStore(t, s), context.Background()
+	ctx := context.Background()
 	d1 := newDataset("ai-training", 1, "")
 	d2 := newDataset("marketing", 1, "")
-	if err := st.InsertDataset(ctx, d1, members(d1.ID, "sub_a", "sub_b")); err != nil {
+	if err := s.InsertDataset(ctx, d1, members(d1.ID, "sub_a", "sub_b")); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.InsertDataset(ctx, d2, members(d2.ID, "sub_a")); err != nil {
+	if err := s.InsertDataset(ctx, d2, members(d2.ID, "sub_a")); err != nil {
 		t.Fatal(err)
 	}
 	at := t0.Add(time.Hour)
-	got, err := st.TaintSubjectDatasets(ctx, "sub_a", "ai-training", likeness.TaintConsentWithdrawn, at)
+	got, err := s.TaintSubjectDatasets(ctx, "sub_a", "ai-training", likeness.TaintConsentWithdrawn, at)
 	if err != nil || len(got) != 1 || got[0].ID != d1.ID {
 		t.Fatalf("taint by purpose = %v, %v; want only %s", got, err, d1.ID)
 	}
-	r, _ := st.Dataset(ctx, d1.ID)
+	r, _ := s.Dataset(ctx, d1.ID)
 	if r.Status != likeness.DatasetTainted || r.TaintReason != likeness.TaintConsentWithdrawn || !r.TaintedAt.Equal(at) {
 		t.Fatalf("after taint: %+v", r)
 	}
-	if r, _ := st.Dataset(ctx, d2.ID); r.Tainted() {
+	if r, _ := s.Dataset(ctx, d2.ID); r.Tainted() {
 		t.Fatal("a dataset of another purpose was tainted")
 	}
 	// Erasure taints every purpose; the first taint stands.
-	got, err = st.TaintSubjectDatasets(ctx, "sub_a", "", likeness.TaintSubjectErased, at.Add(time.Hour))
+	got, err = s.TaintSubjectDatasets(ctx, "sub_a", "", likeness.TaintSubjectErased, at.Add(time.Hour))
 	if err != nil || len(got) != 1 || got[0].ID != d2.ID {
 		t.Fatalf("taint on erasure = %v, %v; want only %s", got, err, d2.ID)
 	}
-	if r, _ := st.Dataset(ctx, d1.ID); r.TaintReason != likeness.TaintConsentWithdrawn || !r.TaintedAt.Equal(at) {
+	if r, _ := s.Dataset(ctx, d1.ID); r.TaintReason != likeness.TaintConsentWithdrawn || !r.TaintedAt.Equal(at) {
 		t.Fatalf("first taint overwritten: %+v", r)
 	}
-	ob, ok := s.(likeness.OutboxStore)
-	if !ok {
-		return
-	}
-	ds, err := ob.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
+	ds, err := s.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +127,11 @@ func testDatasetTaint(t *testing.T, s likeness.Store) {
 	}
 	// A second member leaving a dataset that is already tainted is still
 	// reported downstream, with that member's items.
-	got, err = st.TaintSubjectDatasets(ctx, "sub_b", "ai-training", likeness.TaintConsentWithdrawn, at.Add(2*time.Hour))
+	got, err = s.TaintSubjectDatasets(ctx, "sub_b", "ai-training", likeness.TaintConsentWithdrawn, at.Add(2*time.Hour))
 	if err != nil || len(got) != 0 {
 		t.Fatalf("second member's taint changed %v datasets (%v); the dataset was already tainted", got, err)
 	}
-	more, err := ob.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
+	more, err := s.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,74 +146,73 @@ func testDatasetTaint(t *testing.T, s likeness.Store) {
 }
 
 func testDatasetSuccessor(t *testing.T, s likeness.Store) {
-	st, ctx := datasetStore(t, s), context.Background()
+	ctx := context.Background()
 	d1 := newDataset("ai-training", 1, "")
-	if err := st.InsertDataset(ctx, d1, nil); err != nil {
+	if err := s.InsertDataset(ctx, d1, nil); err != nil {
 		t.Fatal(err)
 	}
 	d2 := newDataset("ai-training", 2, d1.ID)
-	if err := st.InsertDataset(ctx, d2, members(d2.ID, "sub_x")); err != nil {
+	if err := s.InsertDataset(ctx, d2, members(d2.ID, "sub_x")); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := st.Dataset(ctx, d1.ID); r.SuccessorID != d2.ID {
+	if r, _ := s.Dataset(ctx, d1.ID); r.SuccessorID != d2.ID {
 		t.Fatalf("predecessor's successor_id = %q, want %s", r.SuccessorID, d2.ID)
 	}
 	d3 := newDataset("ai-training", 2, d1.ID)
-	if err := st.InsertDataset(ctx, d3, members(d3.ID, "sub_y")); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.InsertDataset(ctx, d3, members(d3.ID, "sub_y")); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("second successor err = %v, want conflict", err)
 	}
-	if _, err := st.Dataset(ctx, d3.ID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if _, err := s.Dataset(ctx, d3.ID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("refused successor was stored: %v", err)
 	}
-	if sd, _ := st.SubjectDatasets(ctx, "sub_y"); len(sd) != 0 {
+	if sd, _ := s.SubjectDatasets(ctx, "sub_y"); len(sd) != 0 {
 		t.Fatalf("members of a refused successor were stored: %v", sd)
 	}
 }
 
 func testDatasetModels(t *testing.T, s likeness.Store) {
-	st, ctx := datasetStore(t, s), context.Background()
+	ctx := context.Background()
 	d := newDataset("ai-training", 1, "")
-	if err := st.InsertDataset(ctx, d, nil); err != nil {
+	if err := s.InsertDataset(ctx, d, nil); err != nil {
 		t.Fatal(err)
 	}
 	m := &likeness.Model{ID: likeness.NewID("mdl"), Name: "voice-v1", DatasetID: d.ID, CreatedAt: t0, CreatedBy: "key_x"}
-	if err := st.InsertModel(ctx, m); err != nil {
+	if err := s.InsertModel(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	bad := &likeness.Model{ID: likeness.NewID("mdl"), Name: "x", DatasetID: likeness.NewID("dst"), CreatedAt: t0}
-	if err := st.InsertModel(ctx, bad); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if err := s.InsertModel(ctx, bad); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("model on unknown dataset err = %v, want not_found", err)
 	}
-	ms, err := st.DatasetModels(ctx, d.ID)
+	ms, err := s.DatasetModels(ctx, d.ID)
 	if err != nil || len(ms) != 1 || *ms[0] != *m {
 		t.Fatalf("DatasetModels = %v, %v", ms, err)
 	}
 }
 
 func testSubjectAttributes(t *testing.T, s likeness.Store) {
-	st, ctx := datasetStore(t, s), context.Background()
-	if _, err := st.SubjectAttributes(ctx, "sub_a", "ai-training"); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	ctx := context.Background()
+	if _, err := s.SubjectAttributes(ctx, "sub_a", "ai-training"); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("absent attributes err = %v", err)
 	}
 	for _, v := range []string{"one", "two"} {
-		if err := st.PutSubjectAttributes(ctx, "sub_a", "ai-training", []byte(v), t0); err != nil {
+		if err := s.PutSubjectAttributes(ctx, "sub_a", "ai-training", []byte(v), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := st.SubjectAttributes(ctx, "sub_a", "ai-training")
+	got, err := s.SubjectAttributes(ctx, "sub_a", "ai-training")
 	if err != nil || string(got) != "two" {
 		t.Fatalf("SubjectAttributes = %q, %v", got, err)
 	}
 }
 
 func testDatasetRewrap(t *testing.T, s likeness.Store) {
-	st := datasetStore(t, s)
 	ctx := context.Background()
 	d := newDataset("ai-training", 1, "")
-	if err := st.InsertDataset(ctx, d, nil); err != nil {
+	if err := s.InsertDataset(ctx, d, nil); err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
+	n, err := s.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
 		if id != d.ID {
 			t.Fatalf("rewrap called for %s", id)
 		}
@@ -235,7 +221,7 @@ func testDatasetRewrap(t *testing.T, s likeness.Store) {
 	if err != nil || n != 1 {
 		t.Fatalf("RewrapDatasetKeys = %d, %v", n, err)
 	}
-	got, err := st.Dataset(ctx, d.ID)
+	got, err := s.Dataset(ctx, d.ID)
 	if err != nil || string(got.WrappedKey) != "v2:wrapped" {
 		t.Fatalf("wrapped key after rewrap: %q %v", got.WrappedKey, err)
 	}

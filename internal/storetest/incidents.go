@@ -20,15 +20,6 @@ func init() {
 	)
 }
 
-func incidentStore(t *testing.T, s likeness.Store) likeness.IncidentStore {
-	t.Helper()
-	is, ok := s.(likeness.IncidentStore)
-	if !ok {
-		t.Skipf("%T does not implement likeness.IncidentStore", s)
-	}
-	return is
-}
-
 // scopeFixture is two subjects' assets across purposes, categories, regions
 // and creation times, one erased before detection and one after.
 type scopeFixture struct {
@@ -67,7 +58,7 @@ func newScopeFixture(t *testing.T, s likeness.Store) *scopeFixture {
 }
 
 func testIncidentScope(t *testing.T, s likeness.Store) {
-	is, ctx := incidentStore(t, s), context.Background()
+	ctx := context.Background()
 	f := newScopeFixture(t, s)
 	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
 	for _, tc := range []struct {
@@ -98,7 +89,7 @@ func testIncidentScope(t *testing.T, s likeness.Store) {
 		{"nothing matches", likeness.IncidentScope{Regions: []string{"ap"}}, map[string][]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := is.AffectedSubjects(ctx, tc.scope, f.detected)
+			got, err := s.AffectedSubjects(ctx, tc.scope, f.detected)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,12 +130,8 @@ func newIncident(detected time.Time, affected []likeness.IncidentSubject) *liken
 // outboxOfType claims every message for a fresh sink and returns those of typ.
 func outboxOfType(t *testing.T, s likeness.Store, typ string) []*likeness.OutboxMessage {
 	t.Helper()
-	o, ok := s.(likeness.OutboxStore)
-	if !ok {
-		return nil
-	}
 	var out []*likeness.OutboxMessage
-	for _, d := range claimAll(t, o, "incident-test-"+likeness.NewID("snk"), t0.Add(365*24*time.Hour)) {
+	for _, d := range claimAll(t, s, "incident-test-"+likeness.NewID("snk"), t0.Add(365*24*time.Hour)) {
 		if d.Message.Type == typ {
 			out = append(out, d.Message)
 		}
@@ -153,15 +140,15 @@ func outboxOfType(t *testing.T, s likeness.Store, typ string) []*likeness.Outbox
 }
 
 func testIncidentRoundTrip(t *testing.T, s likeness.Store) {
-	is, ctx := incidentStore(t, s), context.Background()
+	ctx := context.Background()
 	a, b := NewSubject(t, s, "a").ID, NewSubject(t, s, "b").ID
 	affected := []likeness.IncidentSubject{{SubjectID: a, AssetIDs: []string{"ast_1", "ast_2"}}, {SubjectID: b, AssetIDs: []string{"ast_3"}}}
 	slices.SortFunc(affected, func(x, y likeness.IncidentSubject) int { return strings.Compare(x.SubjectID, y.SubjectID) })
 	inc := newIncident(t0, affected)
-	if err := is.CreateIncident(ctx, inc, affected); err != nil {
+	if err := s.CreateIncident(ctx, inc, affected); err != nil {
 		t.Fatal(err)
 	}
-	got, err := is.Incident(ctx, inc.ID)
+	got, err := s.Incident(ctx, inc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,27 +162,27 @@ func testIncidentRoundTrip(t *testing.T, s likeness.Store) {
 	if string(wj) != string(gj) {
 		t.Fatalf("Incident = %s\nwant %s", gj, wj)
 	}
-	subs, err := is.IncidentSubjects(ctx, inc.ID)
+	subs, err := s.IncidentSubjects(ctx, inc.ID)
 	if err != nil || len(subs) != 2 || subs[0].SubjectID != affected[0].SubjectID ||
 		!slices.Equal(subs[0].AssetIDs, affected[0].AssetIDs) || !slices.Equal(subs[1].AssetIDs, affected[1].AssetIDs) {
 		t.Fatalf("IncidentSubjects = %v, %v; want %v", subs, err, affected)
 	}
-	if err := is.CreateIncident(ctx, inc, nil); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.CreateIncident(ctx, inc, nil); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("creating a duplicate incident: %v, want conflict", err)
 	}
-	if _, err := is.Incident(ctx, likeness.NewID("inc")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if _, err := s.Incident(ctx, likeness.NewID("inc")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("Incident(unknown) = %v, want not_found", err)
 	}
-	if _, err := is.IncidentSubjects(ctx, likeness.NewID("inc")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if _, err := s.IncidentSubjects(ctx, likeness.NewID("inc")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("IncidentSubjects(unknown) = %v, want not_found", err)
 	}
 	// A failed create leaves nothing behind: an unknown subject fails the
 	// whole transaction.
 	bad := newIncident(t0, nil)
-	if err := is.CreateIncident(ctx, bad, []likeness.IncidentSubject{{SubjectID: a, AssetIDs: []string{"x"}}, {SubjectID: "sub_nope", AssetIDs: []string{"y"}}}); err == nil {
+	if err := s.CreateIncident(ctx, bad, []likeness.IncidentSubject{{SubjectID: a, AssetIDs: []string{"x"}}, {SubjectID: "sub_nope", AssetIDs: []string{"y"}}}); err == nil {
 		t.Fatal("an incident with an unknown subject was stored")
 	}
-	if _, err := is.Incident(ctx, bad.ID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if _, err := s.Incident(ctx, bad.ID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("a failed create left the incident behind: %v", err)
 	}
 	opened := outboxOfType(t, s, likeness.MsgIncidentOpened)
@@ -211,15 +198,15 @@ func testIncidentRoundTrip(t *testing.T, s likeness.Store) {
 }
 
 func testIncidentNotifications(t *testing.T, s likeness.Store) {
-	is, ctx := incidentStore(t, s), context.Background()
+	ctx := context.Background()
 	a, b := NewSubject(t, s, "a").ID, NewSubject(t, s, "b").ID
 	affected := []likeness.IncidentSubject{{SubjectID: a, AssetIDs: []string{"ast_1"}}, {SubjectID: b, AssetIDs: []string{"ast_2", "ast_3"}}}
 	older := newIncident(t0, affected)
 	newer := newIncident(t0.Add(48*time.Hour), nil)
-	if err := is.CreateIncident(ctx, older, affected); err != nil {
+	if err := s.CreateIncident(ctx, older, affected); err != nil {
 		t.Fatal(err)
 	}
-	if err := is.CreateIncident(ctx, newer, nil); err != nil {
+	if err := s.CreateIncident(ctx, newer, nil); err != nil {
 		t.Fatal(err)
 	}
 	ids := func(incs []*likeness.Incident, err error) []string {
@@ -233,44 +220,44 @@ func testIncidentNotifications(t *testing.T, s likeness.Store) {
 		}
 		return out
 	}
-	if got := ids(is.Incidents(ctx, likeness.IncidentFilter{})); !slices.Equal(got, []string{newer.ID, older.ID}) {
+	if got := ids(s.Incidents(ctx, likeness.IncidentFilter{})); !slices.Equal(got, []string{newer.ID, older.ID}) {
 		t.Fatalf("Incidents = %v, want newest detection first", got)
 	}
 	overdue := likeness.IncidentFilter{State: likeness.IncidentOpen, DeadlineBefore: t0.Add(73 * time.Hour)}
-	if got := ids(is.Incidents(ctx, overdue)); !slices.Equal(got, []string{older.ID}) {
+	if got := ids(s.Incidents(ctx, overdue)); !slices.Equal(got, []string{older.ID}) {
 		t.Fatalf("open with deadline before 73h = %v, want the older one", got)
 	}
 	at := t0.Add(70 * time.Hour)
-	if err := is.AddNotification(ctx, older.ID, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at, Reference: "BfDI-2026-117", Count: 1}); err != nil {
+	if err := s.AddNotification(ctx, older.ID, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at, Reference: "BfDI-2026-117", Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(is.Incidents(ctx, overdue)); len(got) != 0 {
+	if got := ids(s.Incidents(ctx, overdue)); len(got) != 0 {
 		t.Fatalf("after notifying the authority, open and overdue = %v", got)
 	}
-	got, _ := is.Incident(ctx, older.ID)
+	got, _ := s.Incident(ctx, older.ID)
 	if got.State != likeness.IncidentAuthorityNotified || len(got.Notifications) != 1 || got.Notifications[0].Reference != "BfDI-2026-117" ||
 		!got.Notifications[0].At.Equal(at) {
 		t.Fatalf("after authority notification: %+v", got)
 	}
-	// A follow-up to the authority (Art. 33(4)) is recorded as well.
-	if err := is.AddNotification(ctx, older.ID, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at.Add(time.Hour), Reference: "BfDI-2026-117 follow-up", Count: 1}); err != nil {
+	// A follow-up to the authority (Art. 33(4)) s recorded as well.
+	if err := s.AddNotification(ctx, older.ID, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at.Add(time.Hour), Reference: "BfDI-2026-117 follow-up", Count: 1}); err != nil {
 		t.Fatal(err)
 	}
 	sn := likeness.IncidentNotification{Kind: likeness.NotifySubjects, At: at.Add(2 * time.Hour), Count: 2}
-	if err := is.AddNotification(ctx, older.ID, sn); err != nil {
+	if err := s.AddNotification(ctx, older.ID, sn); err != nil {
 		t.Fatal(err)
 	}
-	if err := is.AddNotification(ctx, older.ID, sn); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.AddNotification(ctx, older.ID, sn); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("second subjects notification: %v, want conflict", err)
 	}
-	got, _ = is.Incident(ctx, older.ID)
+	got, _ = s.Incident(ctx, older.ID)
 	if len(got.Notifications) != 3 || got.Notifications[2].Kind != likeness.NotifySubjects || got.Notifications[2].Count != 2 {
 		t.Fatalf("notifications = %+v", got.Notifications)
 	}
-	if err := is.AddNotification(ctx, likeness.NewID("inc"), sn); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if err := s.AddNotification(ctx, likeness.NewID("inc"), sn); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("notifying an unknown incident: %v", err)
 	}
-	if err := is.AddNotification(ctx, newer.ID, likeness.IncidentNotification{Kind: "press", At: at}); likeness.ErrorCode(err) != likeness.EINVALID {
+	if err := s.AddNotification(ctx, newer.ID, likeness.IncidentNotification{Kind: "press", At: at}); likeness.ErrorCode(err) != likeness.EINVALID {
 		t.Fatalf("unknown kind: %v, want invalid", err)
 	}
 	msgs := outboxOfType(t, s, likeness.MsgIncidentSubjectNotice)
@@ -297,30 +284,30 @@ func testIncidentNotifications(t *testing.T, s likeness.Store) {
 }
 
 func testIncidentClose(t *testing.T, s likeness.Store) {
-	is, ctx := incidentStore(t, s), context.Background()
+	ctx := context.Background()
 	inc := newIncident(t0, nil)
-	if err := is.CreateIncident(ctx, inc, nil); err != nil {
+	if err := s.CreateIncident(ctx, inc, nil); err != nil {
 		t.Fatal(err)
 	}
 	at := t0.Add(5 * time.Hour)
-	if err := is.CloseIncident(ctx, inc.ID, likeness.CloseNoRisk, "encrypted at rest; key not exposed", at); err != nil {
+	if err := s.CloseIncident(ctx, inc.ID, likeness.CloseNoRisk, "encrypted at rest; key not exposed", at); err != nil {
 		t.Fatal(err)
 	}
-	got, err := is.Incident(ctx, inc.ID)
+	got, err := s.Incident(ctx, inc.ID)
 	if err != nil || got.State != likeness.IncidentClosed || got.CloseReason != likeness.CloseNoRisk || !got.ClosedAt.Equal(at) ||
 		got.CloseNote != "encrypted at rest; key not exposed" {
 		t.Fatalf("closed incident = %+v, %v", got, err)
 	}
-	if err := is.CloseIncident(ctx, inc.ID, likeness.CloseResolved, "", at); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.CloseIncident(ctx, inc.ID, likeness.CloseResolved, "", at); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("closing twice: %v, want conflict", err)
 	}
-	if err := is.AddNotification(ctx, inc.ID, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at, Reference: "x", Count: 1}); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.AddNotification(ctx, inc.ID, likeness.IncidentNotification{Kind: likeness.NotifyAuthority, At: at, Reference: "x", Count: 1}); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("notifying about a closed incident: %v, want conflict", err)
 	}
-	if err := is.CloseIncident(ctx, likeness.NewID("inc"), likeness.CloseNoRisk, "n", at); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if err := s.CloseIncident(ctx, likeness.NewID("inc"), likeness.CloseNoRisk, "n", at); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("closing an unknown incident: %v, want not_found", err)
 	}
-	if open, err := is.Incidents(ctx, likeness.IncidentFilter{State: likeness.IncidentOpen}); err != nil || len(open) != 0 {
+	if open, err := s.Incidents(ctx, likeness.IncidentFilter{State: likeness.IncidentOpen}); err != nil || len(open) != 0 {
 		t.Fatalf("open incidents after closing the only one: %v, %v", open, err)
 	}
 }

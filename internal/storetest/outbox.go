@@ -15,26 +15,15 @@ import (
 
 func init() {
 	tests = append(tests,
-		Test{"OutboxGetsOneMessagePerConsentEvent", outboxTest(testOutboxConsentMessages)},
-		Test{"OutboxSendsNothingForARolledBackAppend", outboxTest(testOutboxRolledBack)},
-		Test{"OutboxEnqueueIsIdempotentOnID", outboxTest(testOutboxEnqueueIdempotent)},
-		Test{"OutboxClaimMarkFailDeadRetry", outboxTest(testOutboxLifecycle)},
-		Test{"OutboxEverySinkGetsEveryMessage", outboxTest(testOutboxTwoSinks)},
-		Test{"OutboxLeaseExpiryReturnsAbandonedClaims", outboxTest(testOutboxLease)},
-		Test{"OutboxConcurrentClaimersNeverShareAMessage", outboxTest(testOutboxConcurrentClaims)},
-		Test{"OutboxKeepsEachSubjectsOrder", outboxTest(testOutboxSubjectOrder)},
+		Test{"OutboxGetsOneMessagePerConsentEvent", testOutboxConsentMessages},
+		Test{"OutboxSendsNothingForARolledBackAppend", testOutboxRolledBack},
+		Test{"OutboxEnqueueIsIdempotentOnID", testOutboxEnqueueIdempotent},
+		Test{"OutboxClaimMarkFailDeadRetry", testOutboxLifecycle},
+		Test{"OutboxEverySinkGetsEveryMessage", testOutboxTwoSinks},
+		Test{"OutboxLeaseExpiryReturnsAbandonedClaims", testOutboxLease},
+		Test{"OutboxConcurrentClaimersNeverShareAMessage", testOutboxConcurrentClaims},
+		Test{"OutboxKeepsEachSubjectsOrder", testOutboxSubjectOrder},
 	)
-}
-
-// outboxTest runs fn on stores that implement likeness.OutboxStore.
-func outboxTest(fn func(*testing.T, likeness.Store, likeness.OutboxStore)) func(*testing.T, likeness.Store) {
-	return func(t *testing.T, s likeness.Store) {
-		o, ok := s.(likeness.OutboxStore)
-		if !ok {
-			t.Skipf("%T does not implement likeness.OutboxStore", s)
-		}
-		fn(t, s, o)
-	}
 }
 
 // claimAll claims every due message for sink at now and marks each delivered.
@@ -66,7 +55,7 @@ func msgIDs(ds []*likeness.Delivery) []string {
 	return ids
 }
 
-func testOutboxConsentMessages(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxConsentMessages(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a := NewSubject(t, s, "a")
 	evs := []*likeness.ConsentEvent{
@@ -84,7 +73,7 @@ func testOutboxConsentMessages(t *testing.T, s likeness.Store, o likeness.Outbox
 	if err := s.AppendEvents(ctx, evs[2:]); err != nil {
 		t.Fatal(err)
 	}
-	got := claimAll(t, o, "sink", t0.Add(24*time.Hour))
+	got := claimAll(t, s, "sink", t0.Add(24*time.Hour))
 	want := []string{likeness.MsgConsentGranted, likeness.MsgConsentGranted, likeness.MsgConsentGranted,
 		likeness.MsgConsentWithdrawn, likeness.MsgConsentExpired}
 	var types []string
@@ -114,7 +103,7 @@ func testOutboxConsentMessages(t *testing.T, s likeness.Store, o likeness.Outbox
 	}
 }
 
-func testOutboxRolledBack(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxRolledBack(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a := NewSubject(t, s, "a")
 	first := event(a.ID, "p1", likeness.Grant, t0)
@@ -126,28 +115,28 @@ func testOutboxRolledBack(t *testing.T, s likeness.Store, o likeness.OutboxStore
 	if err := s.AppendEvents(ctx, dup); err == nil {
 		t.Fatal("appending a duplicate event id succeeded")
 	}
-	got := claimAll(t, o, "sink", t0.Add(time.Hour))
+	got := claimAll(t, s, "sink", t0.Add(time.Hour))
 	if len(got) != 1 || got[0].Message.Type != likeness.MsgConsentGranted {
 		t.Fatalf("after one committed and one rolled-back append the outbox holds %d messages (%v), want the 1 committed", len(got), msgIDs(got))
 	}
 }
 
-func testOutboxEnqueueIdempotent(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxEnqueueIdempotent(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	m := &likeness.OutboxMessage{ID: "msg_fixed", Type: likeness.MsgSubjectErased, SubjectID: "sub_x", Data: json.RawMessage(`{"n":1}`), CreatedAt: t0}
 	for range 2 {
-		if err := o.Enqueue(ctx, m); err != nil {
+		if err := s.Enqueue(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fresh := &likeness.OutboxMessage{Type: likeness.MsgDatasetTainted}
-	if err := o.Enqueue(ctx, fresh); err != nil {
+	if err := s.Enqueue(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
 	if !likeness.ValidID("msg", fresh.ID) || fresh.CreatedAt.IsZero() {
 		t.Fatalf("Enqueue left ID %q / CreatedAt %v unset", fresh.ID, fresh.CreatedAt)
 	}
-	got := claimAll(t, o, "sink", time.Now().Add(time.Hour))
+	got := claimAll(t, s, "sink", time.Now().Add(time.Hour))
 	if ids := msgIDs(got); !slices.Equal(ids, []string{"msg_fixed", fresh.ID}) {
 		t.Fatalf("claimed %v, want msg_fixed once, then %s", ids, fresh.ID)
 	}
@@ -155,7 +144,7 @@ func testOutboxEnqueueIdempotent(t *testing.T, s likeness.Store, o likeness.Outb
 		t.Fatalf("stored message = %+v", got[0].Message)
 	}
 	for _, bad := range []*likeness.OutboxMessage{{Type: "consent.maybe"}, {Type: likeness.MsgAssetErased, Data: json.RawMessage("{nope")}} {
-		if err := o.Enqueue(ctx, bad); likeness.ErrorCode(err) != likeness.EINVALID {
+		if err := s.Enqueue(ctx, bad); likeness.ErrorCode(err) != likeness.EINVALID {
 			t.Errorf("Enqueue(%+v) err = %v, want invalid", bad, err)
 		}
 	}
@@ -175,78 +164,78 @@ func enqueueN(t *testing.T, o likeness.OutboxStore, n int, subject string) []str
 	return ids
 }
 
-func testOutboxLifecycle(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxLifecycle(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
-	ids := enqueueN(t, o, 2, "")
+	ids := enqueueN(t, s, 2, "")
 	now := t0.Add(time.Hour)
-	ds, err := o.ClaimDeliveries(ctx, "hook", now, 10)
+	ds, err := s.ClaimDeliveries(ctx, "hook", now, 10)
 	if err != nil || len(ds) != 2 || ds[0].Message.ID != ids[0] || ds[0].Attempts != 0 || ds[0].State != likeness.DeliveryPending {
 		t.Fatalf("first claim = %v, %v", msgIDs(ds), err)
 	}
-	if again, _ := o.ClaimDeliveries(ctx, "hook", now, 10); len(again) != 0 {
+	if again, _ := s.ClaimDeliveries(ctx, "hook", now, 10); len(again) != 0 {
 		t.Fatalf("claimed leased deliveries again: %v", msgIDs(again))
 	}
-	if err := o.MarkDelivered(ctx, "hook", ids[0], now); err != nil {
+	if err := s.MarkDelivered(ctx, "hook", ids[0], now); err != nil {
 		t.Fatal(err)
 	}
 	retryAt := now.Add(time.Minute)
-	if err := o.MarkFailed(ctx, "hook", ids[1], 1, retryAt, "503 Service Unavailable", false); err != nil {
+	if err := s.MarkFailed(ctx, "hook", ids[1], 1, retryAt, "503 Service Unavailable", false); err != nil {
 		t.Fatal(err)
 	}
-	if early, _ := o.ClaimDeliveries(ctx, "hook", retryAt.Add(-time.Second), 10); len(early) != 0 {
+	if early, _ := s.ClaimDeliveries(ctx, "hook", retryAt.Add(-time.Second), 10); len(early) != 0 {
 		t.Fatalf("claimed before the retry time: %v", msgIDs(early))
 	}
-	ds, err = o.ClaimDeliveries(ctx, "hook", retryAt, 10)
+	ds, err = s.ClaimDeliveries(ctx, "hook", retryAt, 10)
 	if err != nil || len(ds) != 1 || ds[0].Message.ID != ids[1] || ds[0].Attempts != 1 || ds[0].LastError != "503 Service Unavailable" {
 		t.Fatalf("claim at the retry time = %+v, %v; want the failed message with 1 attempt", ds, err)
 	}
-	if err := o.MarkFailed(ctx, "hook", ids[1], 2, retryAt.Add(time.Hour), "503 again", true); err != nil {
+	if err := s.MarkFailed(ctx, "hook", ids[1], 2, retryAt.Add(time.Hour), "503 again", true); err != nil {
 		t.Fatal(err)
 	}
-	if ds, _ := o.ClaimDeliveries(ctx, "hook", retryAt.Add(24*time.Hour), 10); len(ds) != 0 {
+	if ds, _ := s.ClaimDeliveries(ctx, "hook", retryAt.Add(24*time.Hour), 10); len(ds) != 0 {
 		t.Fatalf("claimed a dead delivery: %v", msgIDs(ds))
 	}
 	for _, sink := range []string{"hook", ""} {
-		dead, err := o.DeadDeliveries(ctx, sink)
+		dead, err := s.DeadDeliveries(ctx, sink)
 		if err != nil || len(dead) != 1 || dead[0].Message.ID != ids[1] || dead[0].Sink != "hook" ||
 			dead[0].State != likeness.DeliveryDead || dead[0].Attempts != 2 || dead[0].LastError != "503 again" {
 			t.Fatalf("DeadDeliveries(%q) = %+v, %v", sink, dead, err)
 		}
 	}
-	if dead, _ := o.DeadDeliveries(ctx, "other"); len(dead) != 0 {
+	if dead, _ := s.DeadDeliveries(ctx, "other"); len(dead) != 0 {
 		t.Fatalf("DeadDeliveries(other) = %v", msgIDs(dead))
 	}
-	if err := o.RetryDead(ctx, "hook", ids[1]); err != nil {
+	if err := s.RetryDead(ctx, "hook", ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.RetryDead(ctx, "hook", ids[1]); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if err := s.RetryDead(ctx, "hook", ids[1]); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("RetryDead of a delivery no longer dead: %v, want not_found", err)
 	}
-	if err := o.RetryDead(ctx, "hook", ids[0]); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if err := s.RetryDead(ctx, "hook", ids[0]); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("RetryDead of a delivered message: %v, want not_found", err)
 	}
-	ds, err = o.ClaimDeliveries(ctx, "hook", retryAt, 10)
+	ds, err = s.ClaimDeliveries(ctx, "hook", retryAt, 10)
 	if err != nil || len(ds) != 1 || ds[0].Message.ID != ids[1] || ds[0].Attempts != 0 {
 		t.Fatalf("claim after RetryDead = %+v, %v", ds, err)
 	}
-	if err := o.MarkDelivered(ctx, "hook", ids[1], retryAt); err != nil {
+	if err := s.MarkDelivered(ctx, "hook", ids[1], retryAt); err != nil {
 		t.Fatal(err)
 	}
 	// A late failure report does not undo a delivery.
-	if err := o.MarkFailed(ctx, "hook", ids[1], 1, retryAt, "late", false); err != nil {
+	if err := s.MarkFailed(ctx, "hook", ids[1], 1, retryAt, "late", false); err != nil {
 		t.Fatal(err)
 	}
-	if ds, _ := o.ClaimDeliveries(ctx, "hook", retryAt.Add(24*time.Hour), 10); len(ds) != 0 {
+	if ds, _ := s.ClaimDeliveries(ctx, "hook", retryAt.Add(24*time.Hour), 10); len(ds) != 0 {
 		t.Fatalf("claimed delivered messages: %v", msgIDs(ds))
 	}
-	if dead, _ := o.DeadDeliveries(ctx, ""); len(dead) != 0 {
+	if dead, _ := s.DeadDeliveries(ctx, ""); len(dead) != 0 {
 		t.Fatalf("dead deliveries after retry: %v", msgIDs(dead))
 	}
 	for name, err := range map[string]error{
-		"MarkDelivered": o.MarkDelivered(ctx, "hook", "msg_nope", now),
-		"MarkFailed":    o.MarkFailed(ctx, "hook", "msg_nope", 1, now, "x", false),
-		"RetryDead":     o.RetryDead(ctx, "hook", "msg_nope"),
-		"unclaimed":     o.MarkDelivered(ctx, "never-claimed", ids[0], now),
+		"MarkDelivered": s.MarkDelivered(ctx, "hook", "msg_nope", now),
+		"MarkFailed":    s.MarkFailed(ctx, "hook", "msg_nope", 1, now, "x", false),
+		"RetryDead":     s.RetryDead(ctx, "hook", "msg_nope"),
+		"unclaimed":     s.MarkDelivered(ctx, "never-claimed", ids[0], now),
 	} {
 		if likeness.ErrorCode(err) != likeness.ENOTFOUND {
 			t.Errorf("%s of an unknown delivery: %v, want not_found", name, err)
@@ -254,47 +243,47 @@ func testOutboxLifecycle(t *testing.T, s likeness.Store, o likeness.OutboxStore)
 	}
 }
 
-func testOutboxTwoSinks(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
-	ids := enqueueN(t, o, 3, "sub_a")
+func testOutboxTwoSinks(t *testing.T, s likeness.Store) {
+	ids := enqueueN(t, s, 3, "sub_a")
 	now := t0.Add(time.Hour)
-	a := claimAll(t, o, "webhook", now)
+	a := claimAll(t, s, "webhook", now)
 	// A failure on one sink does not hold the other back.
-	if _, err := o.ClaimDeliveries(context.Background(), "nats", now, 1); err != nil {
+	if _, err := s.ClaimDeliveries(context.Background(), "nats", now, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.MarkFailed(context.Background(), "nats", ids[0], 1, now, "down", false); err != nil {
+	if err := s.MarkFailed(context.Background(), "nats", ids[0], 1, now, "down", false); err != nil {
 		t.Fatal(err)
 	}
-	b := claimAll(t, o, "nats", now)
+	b := claimAll(t, s, "nats", now)
 	if !slices.Equal(msgIDs(a), ids) || !slices.Equal(msgIDs(b), ids) {
 		t.Fatalf("webhook got %v, nats got %v; want both %v", msgIDs(a), msgIDs(b), ids)
 	}
 }
 
-func testOutboxLease(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxLease(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
-	ids := enqueueN(t, o, 1, "sub_a")
+	ids := enqueueN(t, s, 1, "sub_a")
 	now := t0.Add(time.Hour)
-	if ds, _ := o.ClaimDeliveries(ctx, "hook", now, 10); len(ds) != 1 {
+	if ds, _ := s.ClaimDeliveries(ctx, "hook", now, 10); len(ds) != 1 {
 		t.Fatalf("first claim got %d", len(ds))
 	}
 	// The claimer crashed: nothing is marked.
-	if ds, _ := o.ClaimDeliveries(ctx, "hook", now.Add(likeness.OutboxLease-time.Second), 10); len(ds) != 0 {
+	if ds, _ := s.ClaimDeliveries(ctx, "hook", now.Add(likeness.OutboxLease-time.Second), 10); len(ds) != 0 {
 		t.Fatalf("claimed within the lease: %v", msgIDs(ds))
 	}
-	ds, err := o.ClaimDeliveries(ctx, "hook", now.Add(likeness.OutboxLease), 10)
+	ds, err := s.ClaimDeliveries(ctx, "hook", now.Add(likeness.OutboxLease), 10)
 	if err != nil || !slices.Equal(msgIDs(ds), ids) {
 		t.Fatalf("claim after the lease = %v, %v; want %v back", msgIDs(ds), err, ids)
 	}
 }
 
-func testOutboxConcurrentClaims(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxConcurrentClaims(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	var ids []string
 	for i := range 10 {
-		ids = append(ids, enqueueN(t, o, 4, fmt.Sprint("sub_", i%5))...)
+		ids = append(ids, enqueueN(t, s, 4, fmt.Sprint("sub_", i%5))...)
 	}
-	ids = append(ids, enqueueN(t, o, 10, "")...)
+	ids = append(ids, enqueueN(t, s, 10, "")...)
 	now := t0.Add(time.Hour)
 	var mu sync.Mutex
 	seen := map[string]int{}
@@ -305,7 +294,7 @@ func testOutboxConcurrentClaims(t *testing.T, s likeness.Store, o likeness.Outbo
 		go func() {
 			defer wg.Done()
 			for idle := 0; idle < 3; {
-				ds, err := o.ClaimDeliveries(ctx, "hook", now, 3)
+				ds, err := s.ClaimDeliveries(ctx, "hook", now, 3)
 				if err != nil {
 					errs <- err
 					return
@@ -319,7 +308,7 @@ func testOutboxConcurrentClaims(t *testing.T, s likeness.Store, o likeness.Outbo
 					mu.Lock()
 					seen[d.Message.ID]++
 					mu.Unlock()
-					if err := o.MarkDelivered(ctx, "hook", d.Message.ID, now); err != nil {
+					if err := s.MarkDelivered(ctx, "hook", d.Message.ID, now); err != nil {
 						errs <- err
 						return
 					}
@@ -333,7 +322,7 @@ func testOutboxConcurrentClaims(t *testing.T, s likeness.Store, o likeness.Outbo
 		t.Fatal(err)
 	}
 	// Stragglers a claimer saw as idle while another held the subject.
-	for _, d := range claimAll(t, o, "hook", now) {
+	for _, d := range claimAll(t, s, "hook", now) {
 		seen[d.Message.ID]++
 	}
 	for _, id := range ids {
@@ -346,47 +335,47 @@ func testOutboxConcurrentClaims(t *testing.T, s likeness.Store, o likeness.Outbo
 	}
 }
 
-func testOutboxSubjectOrder(t *testing.T, s likeness.Store, o likeness.OutboxStore) {
+func testOutboxSubjectOrder(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
-	a := enqueueN(t, o, 2, "sub_a")
-	b := enqueueN(t, o, 1, "sub_b")
+	a := enqueueN(t, s, 2, "sub_a")
+	b := enqueueN(t, s, 1, "sub_b")
 	now := t0.Add(time.Hour)
-	ds, err := o.ClaimDeliveries(ctx, "hook", now, 1)
+	ds, err := s.ClaimDeliveries(ctx, "hook", now, 1)
 	if err != nil || len(ds) != 1 || ds[0].Message.ID != a[0] {
 		t.Fatalf("first claim = %v, %v", msgIDs(ds), err)
 	}
 	// While a[0] is leased, a[1] waits; b is free.
-	ds, err = o.ClaimDeliveries(ctx, "hook", now, 10)
+	ds, err = s.ClaimDeliveries(ctx, "hook", now, 10)
 	if err != nil || !slices.Equal(msgIDs(ds), b) {
 		t.Fatalf("claim while a[0] is leased = %v, %v; want only %v", msgIDs(ds), err, b)
 	}
 	// a[0] failed: a[1] waits for its retry.
-	if err := o.MarkFailed(ctx, "hook", a[0], 1, now.Add(time.Minute), "down", false); err != nil {
+	if err := s.MarkFailed(ctx, "hook", a[0], 1, now.Add(time.Minute), "down", false); err != nil {
 		t.Fatal(err)
 	}
-	if ds, _ := o.ClaimDeliveries(ctx, "hook", now, 10); len(ds) != 0 {
+	if ds, _ := s.ClaimDeliveries(ctx, "hook", now, 10); len(ds) != 0 {
 		t.Fatalf("claimed %v while an earlier message of the subject waits for a retry", msgIDs(ds))
 	}
-	ds, err = o.ClaimDeliveries(ctx, "hook", now.Add(time.Minute), 10)
+	ds, err = s.ClaimDeliveries(ctx, "hook", now.Add(time.Minute), 10)
 	if err != nil || !slices.Equal(msgIDs(ds), a) {
 		t.Fatalf("claim at the retry time = %v, %v; want %v in order", msgIDs(ds), err, a)
 	}
 	later := now.Add(2 * time.Minute)
 	for _, id := range append(a, b...) {
-		if err := o.MarkDelivered(ctx, "hook", id, later); err != nil {
+		if err := s.MarkDelivered(ctx, "hook", id, later); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A dead message holds nothing back.
-	c := enqueueN(t, o, 2, "sub_c")
-	ds, _ = o.ClaimDeliveries(ctx, "hook", later, 1)
+	c := enqueueN(t, s, 2, "sub_c")
+	ds, _ = s.ClaimDeliveries(ctx, "hook", later, 1)
 	if len(ds) != 1 || ds[0].Message.ID != c[0] {
 		t.Fatalf("claim = %v, want %s", msgIDs(ds), c[0])
 	}
-	if err := o.MarkFailed(ctx, "hook", c[0], 12, later, "gave up", true); err != nil {
+	if err := s.MarkFailed(ctx, "hook", c[0], 12, later, "gave up", true); err != nil {
 		t.Fatal(err)
 	}
-	if ds, _ := o.ClaimDeliveries(ctx, "hook", later, 10); !slices.Equal(msgIDs(ds), c[1:]) {
+	if ds, _ := s.ClaimDeliveries(ctx, "hook", later, 10); !slices.Equal(msgIDs(ds), c[1:]) {
 		t.Fatalf("claim after c[0] went dead = %v, want %v", msgIDs(ds), c[1:])
 	}
 }

@@ -13,22 +13,11 @@ import (
 
 func init() {
 	tests = append(tests,
-		Test{"RequestRoundTrip", requestTest(testRequestRoundTrip)},
-		Test{"RequestUpdateComparesRevisionAndState", requestTest(testRequestUpdateCAS)},
-		Test{"ConcurrentRequestUpdatesHaveOneWinner", requestTest(testRequestConcurrentUpdates)},
-		Test{"RequestsFilterByStateSubjectAndOverdue", requestTest(testRequestsFilter)},
+		Test{"RequestRoundTrip", testRequestRoundTrip},
+		Test{"RequestUpdateComparesRevisionAndState", testRequestUpdateCAS},
+		Test{"ConcurrentRequestUpdatesHaveOneWinner", testRequestConcurrentUpdates},
+		Test{"RequestsFilterByStateSubjectAndOverdue", testRequestsFilter},
 	)
-}
-
-// requestTest runs fn on stores that implement likeness.RequestStore.
-func requestTest(fn func(*testing.T, likeness.Store, likeness.RequestStore)) func(*testing.T, likeness.Store) {
-	return func(t *testing.T, s likeness.Store) {
-		rs, ok := s.(likeness.RequestStore)
-		if !ok {
-			t.Skipf("%T does not implement likeness.RequestStore", s)
-		}
-		fn(t, s, rs)
-	}
 }
 
 func newRequest(subjectID string, typ likeness.RequestType, received time.Time, due time.Duration) *likeness.DSRequest {
@@ -51,83 +40,83 @@ func sameRequest(a, b *likeness.DSRequest) bool {
 		a.ClaimedUntil.Equal(b.ClaimedUntil) && a.Revision == b.Revision
 }
 
-func testRequestRoundTrip(t *testing.T, s likeness.Store, rs likeness.RequestStore) {
+func testRequestRoundTrip(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	sub := NewSubject(t, s, "a")
 	received := t0.Truncate(time.Microsecond)
 	r := newRequest(sub.ID, likeness.RequestWithdrawal, received, 30*24*time.Hour)
 	r.Purpose, r.Channel = "ai-training", likeness.ChannelLetter
-	insertRequest(t, rs, r)
-	got, err := rs.Request(ctx, r.ID)
+	insertRequest(t, s, r)
+	got, err := s.Request(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !sameRequest(got, r) || !got.ExtendedTo.IsZero() || !got.CompletedAt.IsZero() || !got.ClaimedUntil.IsZero() {
 		t.Fatalf("Request = %+v, want %+v", got, r)
 	}
-	if _, err := rs.Request(ctx, likeness.NewID("req")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if _, err := s.Request(ctx, likeness.NewID("req")); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("Request(unknown) err = %v, want not_found", err)
 	}
-	if err := rs.InsertRequest(ctx, r); err == nil {
+	if err := s.InsertRequest(ctx, r); err == nil {
 		t.Fatal("a second request with the same id was stored")
 	}
 	absent := newRequest(sub.ID, likeness.RequestAccess, received, time.Hour)
-	if err := rs.UpdateRequest(ctx, absent); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+	if err := s.UpdateRequest(ctx, absent); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Fatalf("UpdateRequest(absent) err = %v, want not_found", err)
 	}
 }
 
-func testRequestUpdateCAS(t *testing.T, s likeness.Store, rs likeness.RequestStore) {
+func testRequestUpdateCAS(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	sub := NewSubject(t, s, "a")
 	r := newRequest(sub.ID, likeness.RequestErasure, t0, 24*time.Hour)
-	insertRequest(t, rs, r)
-	a, _ := rs.Request(ctx, r.ID)
-	b, _ := rs.Request(ctx, r.ID)
+	insertRequest(t, s, r)
+	a, _ := s.Request(ctx, r.ID)
+	b, _ := s.Request(ctx, r.ID)
 
 	a.ExtendedTo, a.ExtensionReason = t0.Add(48*time.Hour), "many requests at once"
-	if err := rs.UpdateRequest(ctx, a); err != nil {
+	if err := s.UpdateRequest(ctx, a); err != nil {
 		t.Fatalf("first update: %v", err)
 	}
 	if a.Revision != 1 {
 		t.Fatalf("revision after one update = %d, want 1", a.Revision)
 	}
 	b.State, b.CompletedAt, b.Outcome = likeness.RequestCompleted, t0.Add(time.Hour), "stale"
-	if err := rs.UpdateRequest(ctx, b); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.UpdateRequest(ctx, b); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("update from a stale read: err = %v, want conflict", err)
 	}
-	if got, _ := rs.Request(ctx, r.ID); got.State != likeness.RequestOpen || !got.ExtendedTo.Equal(a.ExtendedTo) {
+	if got, _ := s.Request(ctx, r.ID); got.State != likeness.RequestOpen || !got.ExtendedTo.Equal(a.ExtendedTo) {
 		t.Fatalf("a refused update changed the request: %+v", got)
 	}
 
 	a.ClaimedUntil = t0.Add(2 * time.Hour)
-	if err := rs.UpdateRequest(ctx, a); err != nil {
+	if err := s.UpdateRequest(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	a.State, a.CompletedAt, a.Outcome, a.Certificate, a.ClaimedUntil = likeness.RequestCompleted, t0.Add(time.Hour),
 		"erasure certificate issued", []byte("header.payload.sig"), time.Time{}
-	if err := rs.UpdateRequest(ctx, a); err != nil {
+	if err := s.UpdateRequest(ctx, a); err != nil {
 		t.Fatalf("complete: %v", err)
 	}
-	got, err := rs.Request(ctx, r.ID)
+	got, err := s.Request(ctx, r.ID)
 	if err != nil || !sameRequest(got, a) {
 		t.Fatalf("after completion Request = %+v, %v; want %+v", got, err, a)
 	}
 	// A closed request is never changed again, whatever the revision.
 	got.State, got.RejectReason = likeness.RequestRejected, "too late"
-	if err := rs.UpdateRequest(ctx, got); likeness.ErrorCode(err) != likeness.ECONFLICT {
+	if err := s.UpdateRequest(ctx, got); likeness.ErrorCode(err) != likeness.ECONFLICT {
 		t.Fatalf("update of a completed request: err = %v, want conflict", err)
 	}
-	if again, _ := rs.Request(ctx, r.ID); again.State != likeness.RequestCompleted || again.RejectReason != "" {
+	if again, _ := s.Request(ctx, r.ID); again.State != likeness.RequestCompleted || again.RejectReason != "" {
 		t.Fatalf("a completed request changed: %+v", again)
 	}
 }
 
-func testRequestConcurrentUpdates(t *testing.T, s likeness.Store, rs likeness.RequestStore) {
+func testRequestConcurrentUpdates(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	sub := NewSubject(t, s, "a")
 	r := newRequest(sub.ID, likeness.RequestErasure, t0, 24*time.Hour)
-	insertRequest(t, rs, r)
+	insertRequest(t, s, r)
 	const n = 12
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -137,7 +126,7 @@ func testRequestConcurrentUpdates(t *testing.T, s likeness.Store, rs likeness.Re
 			defer wg.Done()
 			mine := *r
 			mine.ClaimedUntil = t0.Add(time.Duration(i+1) * time.Minute)
-			errs[i] = rs.UpdateRequest(ctx, &mine)
+			errs[i] = s.UpdateRequest(ctx, &mine)
 		}()
 	}
 	wg.Wait()
@@ -154,12 +143,12 @@ func testRequestConcurrentUpdates(t *testing.T, s likeness.Store, rs likeness.Re
 	if won != 1 {
 		t.Fatalf("%d concurrent updates from one read succeeded, want exactly 1", won)
 	}
-	if got, _ := rs.Request(ctx, r.ID); got.Revision != 1 {
+	if got, _ := s.Request(ctx, r.ID); got.Revision != 1 {
 		t.Fatalf("revision %d after one successful update", got.Revision)
 	}
 }
 
-func testRequestsFilter(t *testing.T, s likeness.Store, rs likeness.RequestStore) {
+func testRequestsFilter(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a, b := NewSubject(t, s, "a"), NewSubject(t, s, "b")
 	day := 24 * time.Hour
@@ -169,19 +158,19 @@ func testRequestsFilter(t *testing.T, s likeness.Store, rs likeness.RequestStore
 	done := newRequest(b.ID, likeness.RequestRectification, t0, 1*day)      // completed
 	future := newRequest(a.ID, likeness.RequestAccess, t0.Add(day), 30*day) // open, deadline t0+31d
 	for _, r := range []*likeness.DSRequest{late, extended, other, done, future} {
-		insertRequest(t, rs, r)
+		insertRequest(t, s, r)
 	}
 	extended.ExtendedTo, extended.ExtensionReason = t0.Add(20*day), "complex"
-	if err := rs.UpdateRequest(ctx, extended); err != nil {
+	if err := s.UpdateRequest(ctx, extended); err != nil {
 		t.Fatal(err)
 	}
 	done.State, done.CompletedAt, done.Outcome = likeness.RequestCompleted, t0.Add(time.Hour), "subject rectified"
-	if err := rs.UpdateRequest(ctx, done); err != nil {
+	if err := s.UpdateRequest(ctx, done); err != nil {
 		t.Fatal(err)
 	}
 	ids := func(f likeness.RequestFilter) []string {
 		t.Helper()
-		got, err := rs.Requests(ctx, f)
+		got, err := s.Requests(ctx, f)
 		if err != nil {
 			t.Fatalf("Requests(%+v): %v", f, err)
 		}

@@ -27,6 +27,7 @@ import (
 	"likeness"
 	"likeness/internal/blob"
 	"likeness/internal/consent"
+	"likeness/internal/jurisdiction"
 	"likeness/internal/keys"
 	"likeness/internal/media"
 	"likeness/policy"
@@ -34,10 +35,6 @@ import (
 
 // DefaultMaxSize is the largest upload accepted unless configured.
 const DefaultMaxSize = 2 << 30
-
-// BIPARetention is the longest biometric data of an Illinois subject may be
-// kept after the last interaction (740 ILCS 14/15(a)).
-var BIPARetention = policy.Duration{Years: 3}
 
 // Vault stores and serves media. It is safe for concurrent use.
 type Vault struct {
@@ -281,8 +278,8 @@ func readError(err error, limit int64) error {
 // after this interaction (BIPA).
 func retainUntil(sub *likeness.Subject, p *policy.Purpose, category string, now time.Time) time.Time {
 	t := p.Retention.AddTo(now)
-	if j, err := likeness.ParseJurisdiction(sub.Jurisdiction); err == nil && j.Regime == "US" && j.Region == "IL" && category != "transcript" {
-		if bipa := BIPARetention.AddTo(now); bipa.Before(t) {
+	if jurisdiction.Biometric(category) && jurisdiction.BIPACode(sub.Jurisdiction) {
+		if bipa := jurisdiction.BIPADeadline(now); bipa.Before(t) {
 			t = bipa
 		}
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"likeness"
@@ -51,17 +50,8 @@ func (h *Handler) apiConsentSession(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	p := h.svc.Policy()
-	if len(req.Purposes) == 0 {
-		return likeness.Errorf(likeness.EINVALID, "purposes is empty: name at least one purpose to ask about")
-	}
-	for i, id := range req.Purposes {
-		if _, ok := p.Purpose(id); !ok {
-			return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", id, p.PurposeIDs)
-		}
-		if slices.Contains(req.Purposes[:i], id) {
-			return likeness.Errorf(likeness.EINVALID, "purpose %q is listed twice", id)
-		}
+	if err := h.svc.Policy().CheckPurposes(req.Purposes); err != nil {
+		return err
 	}
 	if req.ReturnURL != "" {
 		u, err := url.Parse(req.ReturnURL)

@@ -16,7 +16,7 @@ import (
 
 // TestBrowser drives the pages in headless Chromium as a person would:
 // keyboard only where it matters, one browser for every flow, and a
-// screenshot of each page in testdata/screenshots.
+// screenshot of each page (kept in $LIKENESS_SCREENSHOTS when set).
 func TestBrowser(t *testing.T) {
 	browserCtx := likenesstest.Browser(t, 1024, 900)
 	e := newEnv(t)
@@ -37,7 +37,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shot := likenesstest.Screenshot
+	shot := likenesstest.Screenshots(t)
 	// tabTo presses Tab until the focused element matches sel.
 	tabTo := func(sel string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

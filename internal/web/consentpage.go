@@ -14,6 +14,7 @@ import (
 
 	"likeness"
 	"likeness/internal/http/response"
+	"likeness/internal/jurisdiction"
 	"likeness/policy"
 )
 
@@ -33,20 +34,15 @@ type consentForm struct {
 	Portal         bool
 }
 
-// biometric categories need a written release in Illinois (BIPA).
-var biometric = []string{"image", "voice", "video", "biometric_template"}
-
-func needsWrittenRelease(jurisdiction string, purposes []policy.NoticePurpose, selected func(string) bool) bool {
-	j, err := likeness.ParseJurisdiction(jurisdiction)
-	if err != nil || j.Country != "US" || j.Region != "IL" {
-		return false
-	}
+// needsWrittenRelease reports whether a selected purpose uses data that
+// needs a written release from a subject under code (BIPA).
+func needsWrittenRelease(code string, purposes []policy.NoticePurpose, selected func(string) bool) bool {
 	for _, p := range purposes {
 		if !selected(p.ID) {
 			continue
 		}
 		for _, d := range p.Data {
-			if slices.Contains(biometric, d) {
+			if jurisdiction.WrittenReleaseRequired(code, d) {
 				return true
 			}
 		}

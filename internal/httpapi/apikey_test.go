@@ -1,0 +1,220 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"likeness"
+	"likeness/internal/httpapi"
+	"likeness/internal/likenesstest"
+	"likeness/internal/sqlstore"
+	"likeness/internal/storetest"
+)
+
+// replica is one API server on a database other replicas share, with a
+// clock of its own.
+type replica struct {
+	srv   *httptest.Server
+	store *sqlstore.DB
+	clock *likenesstest.Clock
+}
+
+func newReplica(t *testing.T, dsn string) *replica {
+	t.Helper()
+	store, err := sqlstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	r := &replica{store: store, clock: &likenesstest.Clock{}}
+	r.clock.Set(likenesstest.Start)
+	r.srv = httptest.NewServer(httpapi.New(httpapi.Config{Store: store, Now: r.clock.Now}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// status calls GET /v1/apikeys (an admin route that needs only the store)
+// with token and returns the status.
+func (r *replica) status(t *testing.T, method, path, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, r.srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := r.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestKeyRevokedOnOneReplicaIsRefusedByTheOther(t *testing.T) {
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "likeness.db") },
+		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dsn := dsn(t)
+			a, b := newReplica(t, dsn), newReplica(t, dsn)
+			ctx := context.Background()
+			admin, adminTok, err := httpapi.CreateAPIKey(ctx, a.store, "ops", likeness.RoleAdmin, a.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			victim, tok, err := httpapi.CreateAPIKey(ctx, a.store, "ci", likeness.RoleAdmin, a.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.status(t, "GET", "/v1/apikeys", tok); got != 200 {
+				t.Fatalf("before revocation replica b answers %d", got)
+			}
+			if got := a.status(t, "DELETE", "/v1/apikeys/"+victim.ID, adminTok); got != 204 {
+				t.Fatalf("revoke: %d", got)
+			}
+			if got := a.status(t, "GET", "/v1/apikeys", tok); got != 401 {
+				t.Fatalf("the revoking replica answers %d to the revoked key, want 401 at once", got)
+			}
+			b.clock.Add(httpapi.RevocationPoll)
+			if got := b.status(t, "GET", "/v1/apikeys", tok); got != 401 {
+				t.Fatalf("replica b answers %d to a key revoked %v ago on a, want 401", got, httpapi.RevocationPoll)
+			}
+			if got := b.status(t, "GET", "/v1/apikeys", adminTok); got != 200 {
+				t.Fatalf("replica b refuses the key that was not revoked (%s): %d", admin.ID, got)
+			}
+		})
+	}
+}
+
+func TestRevokingIsForAdminsAndUnknownKeysAreNotFound(t *testing.T) {
+	e := newEnv(t, "")
+	keys := e.call(likeness.RoleAdmin, "GET", "/v1/apikeys", nil)
+	var list struct{ Keys []likeness.APIKey }
+	keys.json(t, &list)
+	if r := e.call(likeness.RolePipeline, "DELETE", "/v1/apikeys/"+list.Keys[0].ID, nil); r.status != 403 {
+		t.Errorf("a pipeline key revoking: %d, want 403", r.status)
+	}
+	if r := e.call(likeness.RoleAdmin, "DELETE", "/v1/apikeys/key_unknown", nil); r.status != 404 {
+		t.Errorf("revoking an unknown key: %d, want 404", r.status)
+	}
+	var pipeline likeness.APIKey
+	for _, k := range list.Keys {
+		if k.Role == likeness.RolePipeline {
+			pipeline = k
+		}
+	}
+	for range 2 { // idempotent
+		if r := e.call(likeness.RoleAdmin, "DELETE", "/v1/apikeys/"+pipeline.ID, nil); r.status != 204 {
+			t.Fatalf("revoke: %d %s", r.status, r.body)
+		}
+	}
+	if r := e.call(likeness.RolePipeline, "GET", "/v1/notices/current", nil); r.status != 401 {
+		t.Errorf("the revoked key still answers %d", r.status)
+	}
+	e.call(likeness.RoleAdmin, "GET", "/v1/apikeys", nil).json(t, &list)
+	for _, k := range list.Keys {
+		if k.ID == pipeline.ID && k.RevokedAt.IsZero() {
+			t.Errorf("the list does not show the revocation: %+v", k)
+		}
+	}
+}
+
+func TestKeyExpiresAtItsTime(t *testing.T) {
+	e := newEnv(t, "")
+	r := e.call(likeness.RoleAdmin, "POST", "/v1/apikeys", map[string]string{"name": "temp", "role": "auditor", "expires_in": "30d"})
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var created struct {
+		Key   likeness.APIKey
+		Token string
+	}
+	r.json(t, &created)
+	if want := e.clock.Now().AddDate(0, 0, 30); !created.Key.ExpiresAt.Equal(want) {
+		t.Fatalf("expires_at = %v, want %v", created.Key.ExpiresAt, want)
+	}
+	e.tokens["temp"] = created.Token
+	if r := e.call("temp", "GET", "/v1/notices/current", nil); r.status != 200 {
+		t.Fatalf("before expiry: %d", r.status)
+	}
+	e.clock.Set(created.Key.ExpiresAt)
+	if r := e.call("temp", "GET", "/v1/notices/current", nil); r.status != 401 {
+		t.Fatalf("at expiry: %d, want 401", r.status)
+	}
+	for _, bad := range []map[string]any{
+		{"role": "auditor", "expires_in": "soon"},
+		{"role": "auditor", "expires_at": e.clock.Now().Add(-time.Hour)},
+		{"role": "auditor", "expires_in": "1d", "expires_at": e.clock.Now().Add(time.Hour)},
+	} {
+		if r := e.call(likeness.RoleAdmin, "POST", "/v1/apikeys", bad); r.status != 400 {
+			t.Errorf("create %v: %d, want 400", bad, r.status)
+		}
+	}
+}
+
+func TestLastUseIsRecordedAtMostOnceAMinute(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	lastUse := func() time.Time {
+		t.Helper()
+		keys, err := e.store.APIKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.Role == likeness.RoleAuditor {
+				return k.LastUsedAt
+			}
+		}
+		t.Fatal("no auditor key")
+		return time.Time{}
+	}
+	first := e.clock.Now()
+	e.call(likeness.RoleAuditor, "GET", "/v1/notices/current", nil)
+	if got := lastUse(); !got.Equal(first) {
+		t.Fatalf("last use = %v, want %v", got, first)
+	}
+	e.clock.Add(59 * time.Second)
+	e.call(likeness.RoleAuditor, "GET", "/v1/notices/current", nil)
+	if got := lastUse(); !got.Equal(first) {
+		t.Fatalf("a use within the minute was written: %v", got)
+	}
+	e.clock.Add(time.Second)
+	e.call(likeness.RoleAuditor, "GET", "/v1/notices/current", nil)
+	if got, want := lastUse(), first.Add(time.Minute); !got.Equal(want) {
+		t.Fatalf("last use = %v, want %v", got, want)
+	}
+}
+
+func TestChangingTheAdminTokenRevokesThePreviousOne(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	old, next := "first-admin-token-value", "second-admin-token-value"
+	for range 2 { // idempotent
+		if err := httpapi.EnsureAdminToken(ctx, e.store, old, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.tokens["old"], e.tokens["next"] = old, next
+	if r := e.call("old", "GET", "/v1/apikeys", nil); r.status != 200 {
+		t.Fatalf("the admin token: %d", r.status)
+	}
+	if err := httpapi.EnsureAdminToken(ctx, e.store, next, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(httpapi.RevocationPoll)
+	if r := e.call("old", "GET", "/v1/apikeys", nil); r.status != 401 {
+		t.Errorf("the previous admin token answers %d, want 401", r.status)
+	}
+	if r := e.call("next", "GET", "/v1/apikeys", nil); r.status != 200 {
+		t.Errorf("the new admin token answers %d", r.status)
+	}
+	if r := e.call(likeness.RoleAdmin, "GET", "/v1/apikeys", nil); r.status != 200 {
+		t.Errorf("other admin keys are untouched; got %d", r.status)
+	}
+	if err := httpapi.EnsureAdminToken(ctx, e.store, old, e.clock.Now()); likeness.ErrorCode(err) != likeness.EINVALID {
+		t.Errorf("going back to a revoked admin token: err = %v, want invalid", err)
+	}
+}
