@@ -114,7 +114,7 @@ func (s *Service) deploymentKey(ctx context.Context, name string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := s.kek.Wrap(fresh, []byte("setting:"+name))
+	wrapped, err := s.kek.Wrap(ctx, fresh, []byte("setting:"+name))
 	if err != nil {
 		return nil, fmt.Errorf("consent: wrap %s: %w", name, err)
 	}
@@ -122,11 +122,11 @@ func (s *Service) deploymentKey(ctx context.Context, name string) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("consent: store %s: %w", name, err)
 	}
-	return unwrapSetting(s.kek, name, stored)
+	return unwrapSetting(ctx, s.kek, name, stored)
 }
 
-func unwrapSetting(kek keys.KEK, name string, stored []byte) ([]byte, error) {
-	key, err := kek.Unwrap(stored, []byte("setting:"+name))
+func unwrapSetting(ctx context.Context, kek keys.KEK, name string, stored []byte) ([]byte, error) {
+	key, err := kek.Unwrap(ctx, stored, []byte("setting:"+name))
 	if err != nil {
 		return nil, fmt.Errorf("consent: unwrap %s (is this the key file that created the database?): %w", name, err)
 	}
@@ -138,7 +138,7 @@ func readDeploymentKey(ctx context.Context, store likeness.Store, kek keys.KEK, 
 	if err != nil {
 		return nil, fmt.Errorf("consent: read %s: %w", name, err)
 	}
-	return unwrapSetting(kek, name, stored)
+	return unwrapSetting(ctx, kek, name, stored)
 }
 
 // deploymentSettings are the settings that hold keys wrapped by the KEK.
@@ -156,7 +156,7 @@ func RewrapAll(ctx context.Context, store likeness.Store, kek keys.KEK) (int, er
 		if err != nil {
 			return n, err
 		}
-		w, err := kek.Rewrap(stored, []byte("setting:"+name))
+		w, err := kek.Rewrap(ctx, stored, []byte("setting:"+name))
 		if err != nil {
 			return n, fmt.Errorf("consent: rewrap %s: %w", name, err)
 		}
@@ -166,7 +166,7 @@ func RewrapAll(ctx context.Context, store likeness.Store, kek keys.KEK) (int, er
 		n++
 	}
 	m, err := store.RewrapSubjectKeys(ctx, func(id string, w []byte) ([]byte, error) {
-		return kek.Rewrap(w, subjectAD(id))
+		return kek.Rewrap(ctx, w, subjectAD(id))
 	})
 	return n + m, err
 }
@@ -352,7 +352,7 @@ func (s *Service) createSubject(ctx context.Context, externalID, locale, jurisdi
 		return nil, false, err
 	}
 	defer keys.Wipe(dek)
-	wrapped, err := s.kek.Wrap(dek, subjectAD(id))
+	wrapped, err := s.kek.Wrap(ctx, dek, subjectAD(id))
 	if err != nil {
 		return nil, false, fmt.Errorf("consent: wrap subject key: %w", err)
 	}
@@ -441,7 +441,7 @@ func (s *Service) SubjectKey(ctx context.Context, subjectID string) ([]byte, err
 		}
 		return nil, err
 	}
-	return s.kek.Unwrap(w, subjectAD(subjectID))
+	return s.kek.Unwrap(ctx, w, subjectAD(subjectID))
 }
 
 // Grant records consent to each purpose of req as its own event. A purpose

@@ -249,7 +249,7 @@ func datasetAD(id string) []byte { return []byte("dataset:" + id) }
 // for `likeness keys rotate`.
 func RewrapKeys(ctx context.Context, store likeness.DatasetStore, kek keys.KEK) (int, error) {
 	return store.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
-		return kek.Rewrap(w, datasetAD(id))
+		return kek.Rewrap(ctx, w, datasetAD(id))
 	})
 }
 
@@ -301,7 +301,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		return nil, err
 	}
 	defer keys.Wipe(key)
-	if d.WrappedKey, err = s.kek.Wrap(key, datasetAD(d.ID)); err != nil {
+	if d.WrappedKey, err = s.kek.Wrap(ctx, key, datasetAD(d.ID)); err != nil {
 		return nil, fmt.Errorf("dataset: wrap key: %w", err)
 	}
 	type item struct {
