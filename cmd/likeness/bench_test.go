@@ -26,7 +26,7 @@ func BenchmarkLedgerVerifySQLite1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sub, _, err := d.consent.CreateSubject(ctx, "ledger-bench", "en", "EU-DE")
+	sub, _, err := d.subjects.CreateSubject(ctx, "ledger-bench", "en", "EU-DE")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func BenchmarkLedgerVerifySQLite1M(b *testing.B) {
 			if err := d.consent.Sync(ctx); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := d.consent.Ledger.Checkpoint(ctx, true); err != nil {
+			if _, _, err := d.ledger.Checkpoint(ctx, true); err != nil {
 				b.Fatal(err)
 			}
 		}

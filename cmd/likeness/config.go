@@ -11,14 +11,19 @@ import (
 	"strconv"
 	"strings"
 
+	"likeness/decision"
 	"likeness/internal/blob"
 	"likeness/internal/blob/fsblob"
 	"likeness/internal/blob/s3blob"
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
+	"likeness/internal/follow"
+	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/keys"
+	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
+	"likeness/internal/subjects"
 	"likeness/internal/vault"
 	"likeness/policy"
 )
@@ -96,10 +101,16 @@ type deployment struct {
 	store     *sqlstore.DB
 	kek       *keys.Local
 	policy    *policy.Policy
+	engine    *decision.Engine
+	notices   *consent.Notices
+	subjects  *subjects.Registry
+	ledger    *consent.Ledger
 	consent   *consent.Service
 	vault     *vault.Vault
 	datasets  *dataset.Service
 	incidents *incidents.Service
+	requests  *requests.Service
+	follower  *follow.Follower
 }
 
 func (d *deployment) Close() {
@@ -131,30 +142,7 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		return nil, err
 	}
 	d := &deployment{store: store, kek: kek, policy: p}
-	d.consent, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: p, Logger: logger,
-		LedgerName: ledgerName(p.Organization.Name)})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	blobs, err := c.openBlobs(ctx)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	d.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: d.consent, Logger: logger,
-		MaxSize: c.maxUpload, Region: c.region})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	d.datasets, err = dataset.New(dataset.Config{Store: store, Consent: d.consent, Vault: d.vault, KEK: kek, Logger: logger})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	d.incidents, err = incidents.New(incidents.Config{Store: store, Policy: d.consent.Policy})
-	if err != nil {
+	if err := d.build(ctx, c, logger); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -166,6 +154,61 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		logger.Info("completed interrupted erasures", "count", n)
 	}
 	return d, nil
+}
+
+// build wires the services, each given what it uses: this function is the
+// whole graph.
+func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) error {
+	var err error
+	d.engine = decision.New(d.policy)
+	if d.notices, err = consent.PublishNotices(ctx, d.store, d.engine, d.policy, nil); err != nil {
+		return err
+	}
+	if d.subjects, err = subjects.New(ctx, subjects.Config{Store: d.store, KEK: d.kek, Index: d.engine,
+		DefaultLocale: d.notices.DefaultLanguage}); err != nil {
+		return err
+	}
+	seed, err := d.subjects.DeploymentKey(ctx, "ledger_signing_seed")
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(seed)
+	if d.ledger, err = consent.NewLedger(ctx, d.store, ledgerName(d.policy.Organization.Name), seed, nil); err != nil {
+		return err
+	}
+	blobs, err := c.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	if d.vault, err = vault.New(ctx, vault.Config{Store: d.store, Blobs: blobs, Subjects: d.subjects, Decisions: d.engine,
+		Policy: d.notices.Policy, Logger: logger, MaxSize: c.maxUpload, Region: c.region}); err != nil {
+		return err
+	}
+	if d.datasets, err = dataset.New(dataset.Config{Store: d.store, Subjects: d.subjects, Engine: d.engine,
+		Policy: d.notices.Policy, Vault: d.vault, KEK: d.kek, Logger: logger}); err != nil {
+		return err
+	}
+	if d.consent, err = consent.New(ctx, consent.Config{Store: d.store, Subjects: d.subjects, Notices: d.notices,
+		Engine: d.engine, Ledger: d.ledger, Erasers: []consent.DataEraser{d.vault}, Listeners: []consent.Listener{d.datasets},
+		Logger: logger}); err != nil {
+		return err
+	}
+	if d.incidents, err = incidents.New(incidents.Config{Store: d.store, Policy: d.notices.Policy}); err != nil {
+		return err
+	}
+	if d.requests, err = requests.New(requests.Config{Store: d.store, Subjects: d.subjects, Consent: d.consent,
+		States: d.engine, Eraser: d.consent, Policy: d.notices.Policy, Logger: logger}); err != nil {
+		return err
+	}
+	d.follower = follow.New(follow.Config{Store: d.store, Events: d.consent, Index: d.engine, Logger: logger})
+	return nil
+}
+
+// apiConfig is the HTTP API's configuration over d's services.
+func (d *deployment) apiConfig(logger *slog.Logger) httpapi.Config {
+	return httpapi.Config{Subjects: d.subjects, Notices: d.notices, Consent: d.consent, Index: d.engine, Ledger: d.ledger,
+		Eraser: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Requests: d.requests,
+		Store: d.store, Logger: logger}
 }
 
 // ledgerName turns the organization's name into a note key name.

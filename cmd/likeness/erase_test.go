@@ -59,11 +59,11 @@ func seedSubject(t *testing.T, dir string) (subjectID string, wrappedKey []byte)
 		t.Fatal(err)
 	}
 	defer d.Close()
-	sub, _, err := d.consent.CreateSubject(ctx, "erase-me", "en", "US-IL")
+	sub, _, err := d.subjects.CreateSubject(ctx, "erase-me", "en", "US-IL")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, _ := d.consent.Notice("en")
+	n, _ := d.notices.Notice("en")
 	if _, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"voice-transcription"},
 		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Written, Language: "en",
 		Evidence: map[string]string{"signature": "Erin Example"}}); err != nil {
@@ -109,7 +109,7 @@ func checkErased(t *testing.T, dir, subjectID string, wrappedKey []byte) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.consent.Subject(context.Background(), subjectID); likeness.ErrorCode(err) != likeness.EGONE {
+	if _, err := d.subjects.Subject(context.Background(), subjectID); likeness.ErrorCode(err) != likeness.EGONE {
 		t.Fatalf("subject after erasure: %v, want gone", err)
 	}
 	dec, _ := d.consent.Decide(&likeness.DecisionRequest{SubjectID: subjectID, Purpose: "voice-transcription", Category: "voice"})

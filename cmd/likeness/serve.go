@@ -67,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		fmt.Fprintf(stdout, "Created an admin API key; it is shown only this once:\n\n    %s\n\n", adminToken)
 	}
 
-	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Store: d.store, Logger: logger})
+	api := httpapi.New(d.apiConfig(logger))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -90,9 +90,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 
 	workCtx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
-	go d.consent.Follow(workCtx, 250*time.Millisecond)
+	go d.follower.Run(workCtx, 250*time.Millisecond)
 	go d.vault.Sweep(workCtx, time.Minute, 500)
-	go d.vault.Follow(workCtx, time.Second)
 	stopEvents, err := ev.start(workCtx, d, stdout, logger)
 	if err != nil {
 		ln.Close()

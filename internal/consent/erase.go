@@ -20,13 +20,6 @@ type DataEraser interface {
 	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
 }
 
-// AddEraser registers e to run on every subject erasure.
-func (s *Service) AddEraser(e DataEraser) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.erasers = append(s.erasers, e)
-}
-
 // Certificate is the signed statement of an erasure (its "claims").
 type Certificate struct {
 	Version      string    `json:"version"` // "likeness-erasure/1"
@@ -107,10 +100,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		return nil, err
 	}
 	// 3. Blobs and derived assets.
-	s.mu.RLock()
-	erasers := s.erasers
-	s.mu.RUnlock()
-	for _, e := range erasers {
+	for _, e := range s.erasers {
 		if err := e.EraseSubjectData(ctx, sub.ID); err != nil {
 			return nil, fmt.Errorf("consent: erase subject data: %w", err)
 		}
@@ -125,7 +115,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		return nil, err
 	}
 	// 4. The certificate and the pseudonymous record.
-	cert := Certificate{Version: "likeness-erasure/1", Controller: s.Policy().Organization.Name, Subject: sub.ID,
+	cert := Certificate{Version: "likeness-erasure/1", Controller: s.notices.Policy().Organization.Name, Subject: sub.ID,
 		Jurisdiction: sub.Jurisdiction, RequestedAt: rec.RequestedAt, CompletedAt: s.now().UTC(), LedgerIndex: rec.LedgerIndex,
 		Destroyed: Destroyed{DataKey: true, Assets: []string{}}}
 	assets, err := s.store.SubjectAssets(ctx, sub.ID)
@@ -160,7 +150,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		return nil, err
 	}
 	if err := s.Sync(ctx); err != nil {
-		s.log.Warn("ledger sync after erasure failed", "err", err)
+		s.logger.Warn("ledger sync after erasure failed", "err", err)
 	}
 	return done.Certificate, nil
 }

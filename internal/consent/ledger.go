@@ -9,6 +9,7 @@ import (
 
 	"likeness"
 	"likeness/internal/keys"
+	"likeness/internal/subjects"
 	"likeness/ledger"
 	"likeness/policy"
 )
@@ -31,8 +32,21 @@ type Ledger struct {
 	storedAt   time.Time
 }
 
-func newLedger(store likeness.Store, name string, seed []byte, now func() time.Time) (*Ledger, error) {
-	signer, err := ledger.NewSigner(name, ed25519.NewKeyFromSeed(seed))
+// NewLedger returns the deployment's ledger, signed with the Ed25519 key of
+// seed. name is stored at first start and fixed from then on: it is part of
+// the verifier key. The tree is empty until the first Sync.
+func NewLedger(ctx context.Context, store likeness.Store, name string, seed []byte, now func() time.Time) (*Ledger, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if name == "" {
+		name = "likeness"
+	}
+	stored, err := store.InitSetting(ctx, "ledger_name", []byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("consent: ledger name: %w", err)
+	}
+	signer, err := ledger.NewSigner(string(stored), ed25519.NewKeyFromSeed(seed))
 	if err != nil {
 		return nil, fmt.Errorf("consent: ledger key: %w", err)
 	}
@@ -45,9 +59,10 @@ func (l *Ledger) Signer() *ledger.Signer { return l.signer }
 // Tree returns the in-memory tree.
 func (l *Ledger) Tree() *ledger.Tree { return l.tree }
 
-// sync appends to the tree every stored event it does not have yet, calling
-// apply for each. Leaves are recomputed from the rows, never trusted.
-func (l *Ledger) sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
+// Sync appends to the tree every stored event it does not have yet, calling
+// apply for each in index order. Leaves are recomputed from the rows, never
+// trusted. An event apply fails on is read again by the next call.
+func (l *Ledger) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	from := int64(l.tree.Size())
@@ -198,7 +213,7 @@ func (ss storeSource) Checkpoints(ctx context.Context) ([][]byte, error) {
 // LedgerSigner returns the deployment's ledger signer from the store, for
 // tools that verify without running the service.
 func LedgerSigner(ctx context.Context, store likeness.Store, kek keys.KEK) (*ledger.Signer, error) {
-	seed, err := readDeploymentKey(ctx, store, kek, "ledger_signing_seed")
+	seed, err := subjects.ReadDeploymentKey(ctx, store, kek, "ledger_signing_seed")
 	if err != nil {
 		return nil, err
 	}

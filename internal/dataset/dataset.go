@@ -48,8 +48,8 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/decision"
 	"likeness/internal/anonymize"
-	"likeness/internal/consent"
 	"likeness/internal/keys"
 	"likeness/internal/vault"
 	"likeness/policy"
@@ -65,20 +65,24 @@ const maxAnonymize = 256 << 20
 
 // Config holds what a Service is built from.
 type Config struct {
-	Store   likeness.Store // must also implement likeness.DatasetStore
-	Consent *consent.Service
-	Vault   *vault.Vault
-	KEK     keys.KEK
-	Now     func() time.Time
-	Rand    io.Reader
-	Logger  *slog.Logger
+	Store    likeness.Store // must also implement likeness.DatasetStore
+	Subjects Subjects
+	Engine   *decision.Engine      // the decision index, for selection and rechecks
+	Policy   func() *policy.Policy // the policy in force
+	Vault    *vault.Vault
+	KEK      keys.KEK
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   *slog.Logger
 }
 
 // Service builds datasets and keeps their lineage. Safe for concurrent use.
 type Service struct {
 	store    likeness.Store
 	datasets likeness.DatasetStore
-	consent  *consent.Service
+	subjects Subjects
+	engine   *decision.Engine
+	policy   func() *policy.Policy
 	vault    *vault.Vault
 	kek      keys.KEK
 	now      func() time.Time
@@ -86,11 +90,11 @@ type Service struct {
 	log      *slog.Logger
 }
 
-// New returns a Service and registers it to hear of withdrawals and
-// erasures.
+// New returns a Service. Pass it to consent and erasure as a listener, so it
+// hears of withdrawals and erasures.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Consent == nil || cfg.Vault == nil || cfg.KEK == nil {
-		return nil, fmt.Errorf("dataset: Store, Consent, Vault and KEK are required")
+	if cfg.Store == nil || cfg.Subjects == nil || cfg.Engine == nil || cfg.Policy == nil || cfg.Vault == nil || cfg.KEK == nil {
+		return nil, fmt.Errorf("dataset: Store, Subjects, Engine, Policy, Vault and KEK are required")
 	}
 	ds, ok := cfg.Store.(likeness.DatasetStore)
 	if !ok {
@@ -105,9 +109,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: cfg.Store, datasets: ds, consent: cfg.Consent, vault: cfg.Vault, kek: cfg.KEK,
+	s := &Service{store: cfg.Store, datasets: ds, subjects: cfg.Subjects, engine: cfg.Engine, policy: cfg.Policy, vault: cfg.Vault, kek: cfg.KEK,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger}
-	cfg.Consent.AddListener(s)
 	return s, nil
 }
 
@@ -189,7 +192,7 @@ type spec struct {
 }
 
 func (s *Service) check(req *BuildRequest) (*spec, error) {
-	p := s.consent.Policy()
+	p := s.policy()
 	pu, ok := p.Purpose(req.Purpose)
 	if !ok {
 		return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", req.Purpose, p.PurposeIDs)
@@ -293,7 +296,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	}); err != nil {
 		return nil, fmt.Errorf("dataset: list assets: %w", err)
 	}
-	selected := Select(s.consent.Engine(), cands, sp.purpose, sp.recipient, now)
+	selected := Select(s.engine, cands, sp.purpose, sp.recipient, now)
 
 	// 2. The pseudonym key of this version.
 	key, err := keys.NewDEK(s.rand)
@@ -441,7 +444,7 @@ func (s *Service) recheck(ctx context.Context, d *likeness.Dataset, members []*l
 		reqs[i] = likeness.DecisionRequest{SubjectID: m.SubjectID, Purpose: d.Purpose, Category: m.Category, Recipient: d.Recipient, At: now}
 	}
 	out := make([]likeness.Decision, len(reqs))
-	s.consent.Engine().DecideBatch(reqs, out)
+	s.engine.DecideBatch(reqs, out)
 	for i, dec := range out {
 		var reason string
 		at := now
@@ -531,7 +534,7 @@ func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, erro
 	if !likeness.ValidID("sub", subjectID) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "subject not found")
 	}
-	if _, err := s.consent.Subject(ctx, subjectID); err != nil {
+	if _, err := s.subjects.Subject(ctx, subjectID); err != nil {
 		return nil, err // EGONE once the subject is erased, like every subject API
 	}
 	ds, err := s.datasets.SubjectDatasets(ctx, subjectID)

@@ -23,9 +23,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/dataset"
 	"likeness/internal/incidents"
+	"likeness/internal/requests"
 	"likeness/internal/vault"
 )
 
@@ -37,7 +37,13 @@ const MaxBatch = 10000
 
 // Server is the HTTP API. Build it with New.
 type Server struct {
-	consent  *consent.Service
+	subjects Subjects
+	notices  Notices
+	consent  Consent
+	index    Index
+	ledger   Ledger
+	eraser   Eraser
+	requests *requests.Service
 	vault    *vault.Vault
 	datasets *dataset.Service
 	store    likeness.Store
@@ -53,9 +59,15 @@ type Server struct {
 
 // Config holds a Server's dependencies.
 type Config struct {
-	Consent  *consent.Service
-	Vault    *vault.Vault     // nil: no media endpoints
-	Datasets *dataset.Service // nil: dataset endpoints answer 404
+	Subjects Subjects
+	Notices  Notices
+	Consent  Consent
+	Index    Index
+	Ledger   Ledger
+	Eraser   Eraser
+	Requests *requests.Service // nil: request endpoints answer 404
+	Vault    *vault.Vault      // nil: no media endpoints
+	Datasets *dataset.Service  // nil: dataset endpoints answer 404
 	// Incidents nil: incident endpoints answer 404.
 	Incidents *incidents.Service
 	Store     likeness.Store
@@ -97,7 +109,7 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{consent: cfg.Consent, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	s := &Server{subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.keys.ttl = 5 * time.Second
 	s.routes = []Route{

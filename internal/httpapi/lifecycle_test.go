@@ -158,7 +158,7 @@ func TestWithdrawalErasesAssetsWhenThePolicySaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SetPolicy(context.Background(), p); err != nil {
+	if err := e.d.Notices.SetPolicy(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	sub := e.subject("we", "EU-DE")
