@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/ledgerlog"
 )
 
 // BenchmarkLedgerVerifySQLite1M times `likeness ledger verify` over a real
@@ -42,7 +43,7 @@ func BenchmarkLedgerVerifySQLite1M(b *testing.B) {
 				Type: typ, Method: likeness.Checkbox, NoticeVersion: 1, NoticeSHA256: strings.Repeat("ab", 32), Language: "en",
 				Collector: "key_bench", Time: t0.Add(time.Duration(i+k) * time.Second)}
 		}
-		if err := d.store.AppendEvents(ctx, evs); err != nil {
+		if err := d.store.AppendEvents(ctx, evs, ledgerlog.LeafHash); err != nil {
 			b.Fatal(err)
 		}
 		if (i+batch)%100_000 == 0 {

@@ -21,6 +21,7 @@ import (
 	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/keys"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
@@ -104,7 +105,7 @@ type deployment struct {
 	engine    *decision.Engine
 	notices   *consent.Notices
 	subjects  *subjects.Registry
-	ledger    *consent.Ledger
+	ledger    *ledgerlog.Log
 	consent   *consent.Service
 	vault     *vault.Vault
 	datasets  *dataset.Service
@@ -173,7 +174,7 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) 
 		return err
 	}
 	defer keys.Wipe(seed)
-	if d.ledger, err = consent.NewLedger(ctx, d.store, ledgerName(d.policy.Organization.Name), seed, nil); err != nil {
+	if d.ledger, err = ledgerlog.New(ctx, d.store, ledgerName(d.policy.Organization.Name), seed, nil); err != nil {
 		return err
 	}
 	blobs, err := c.openBlobs(ctx)
@@ -189,7 +190,7 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) 
 		return err
 	}
 	if d.consent, err = consent.New(ctx, consent.Config{Store: d.store, Subjects: d.subjects, Notices: d.notices,
-		Engine: d.engine, Ledger: d.ledger, Erasers: []consent.DataEraser{d.vault}, Listeners: []consent.Listener{d.datasets},
+		Engine: d.engine, Log: d.ledger, Erasers: []consent.DataEraser{d.vault}, Listeners: []consent.Listener{d.datasets},
 		Logger: logger}); err != nil {
 		return err
 	}

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/httpapi"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/likenesstest"
 	"likeness/internal/sqlstore"
 	"likeness/internal/storetest"
@@ -501,7 +501,7 @@ func TestLedgerVerifyNamesTheFirstTamperedIndex(t *testing.T) {
 type api struct {
 	t      *testing.T
 	srv    *httptest.Server
-	ledger *consent.Ledger
+	ledger *ledgerlog.Log
 	tokens map[likeness.Role]string
 }
 

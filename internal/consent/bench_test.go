@@ -8,6 +8,7 @@ import (
 
 	"likeness"
 	"likeness/internal/consent"
+	"likeness/internal/ledgerlog"
 	"likeness/policy"
 )
 
@@ -18,7 +19,7 @@ const benchSubjects = 1000
 // sqlstore configures it) with benchSubjects subjects created.
 type grantBench struct {
 	svc      *consent.Service
-	ledger   *consent.Ledger
+	ledger   *ledgerlog.Log
 	subjects []string
 	purposes []string
 	req      likeness.GrantRequest

@@ -18,6 +18,7 @@ import (
 	"likeness"
 	"likeness/decision"
 	"likeness/internal/subjects"
+	"likeness/ledger"
 	"likeness/policy"
 )
 
@@ -31,6 +32,18 @@ type Subjects interface {
 	Cipher(ctx context.Context, subjectID string) (*subjects.Cipher, error)
 }
 
+// Log is the ledger's write path. *ledgerlog.Log implements it.
+type Log interface {
+	// Append stores events in one transaction with their ledger indexes.
+	Append(ctx context.Context, evs []*likeness.ConsentEvent) error
+	// Sync brings the ledger tree up to date with the stored events,
+	// calling apply for each new one in index order; an event apply fails
+	// on is read again by the next call.
+	Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error
+	// Signer signs erasure certificates.
+	Signer() *ledger.Signer
+}
+
 // Listener hears of consent events once they are durable, on the replica
 // that recorded them (datasets use it to taint what a withdrawal touches).
 type Listener interface {
@@ -38,13 +51,13 @@ type Listener interface {
 }
 
 // Config holds what a Service is built from. Store, Subjects, Notices,
-// Engine and Ledger are required.
+// Engine and Log are required.
 type Config struct {
 	Store     likeness.Store
 	Subjects  Subjects
 	Notices   *Notices
 	Engine    *decision.Engine
-	Ledger    *Ledger
+	Log       Log
 	Erasers   []DataEraser // run on erasures and on withdrawals whose purpose says on_withdraw: erase
 	Listeners []Listener   // told of every event once it is durable
 	// Now is injected so tests control time.
@@ -63,14 +76,13 @@ type Service struct {
 	logger    *slog.Logger
 	erasers   []DataEraser
 	listeners []Listener
-
-	Ledger *Ledger
+	log       Log
 }
 
 // New builds a Service and loads the decision index from the store.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Engine == nil || cfg.Ledger == nil {
-		return nil, fmt.Errorf("consent: Store, Subjects, Notices, Engine and Ledger are required")
+	if cfg.Store == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Engine == nil || cfg.Log == nil {
+		return nil, fmt.Errorf("consent: Store, Subjects, Notices, Engine and Log are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -78,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: cfg.Store, subjects: cfg.Subjects, notices: cfg.Notices, engine: cfg.Engine, Ledger: cfg.Ledger,
+	s := &Service{store: cfg.Store, subjects: cfg.Subjects, notices: cfg.Notices, engine: cfg.Engine, log: cfg.Log,
 		now: cfg.Now, logger: cfg.Logger, erasers: cfg.Erasers, listeners: cfg.Listeners}
 	if err := s.loadIndex(ctx); err != nil {
 		return nil, err
@@ -103,7 +115,7 @@ func (s *Service) loadIndex(ctx context.Context) error {
 // another one sharing the database) to the decision index and the ledger
 // tree. Replicas call it on a short timer; writes call it before returning.
 func (s *Service) Sync(ctx context.Context) error {
-	return s.Ledger.Sync(ctx, func(ev *likeness.ConsentEvent) error {
+	return s.log.Sync(ctx, func(ev *likeness.ConsentEvent) error {
 		if !s.engine.HasSubject(ev.SubjectID) {
 			sub, err := s.store.Subject(ctx, ev.SubjectID)
 			if err != nil {
@@ -284,7 +296,7 @@ func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) erro
 			return fmt.Errorf("consent: seal evidence: %w", err)
 		}
 	}
-	if err := s.store.AppendEvents(ctx, evs); err != nil {
+	if err := s.log.Append(ctx, evs); err != nil {
 		return err
 	}
 	// The events are durable; apply them here at once so the next decision

@@ -79,7 +79,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 	if rec.LedgerIndex < 0 {
 		ev := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub.ID, Type: likeness.Erasure,
 			Collector: likeness.ActorFrom(ctx).KeyID, Time: s.now().UTC()}
-		if err := s.store.AppendEvents(ctx, []*likeness.ConsentEvent{ev}); err != nil {
+		if err := s.log.Append(ctx, []*likeness.ConsentEvent{ev}); err != nil {
 			return nil, err
 		}
 		if err := s.store.SetErasureLedgerIndex(ctx, sub.ID, ev.LedgerIndex); err != nil {
@@ -138,7 +138,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	signed, err := s.Ledger.Signer().SignStatement(ledger.CertificateType, payload)
+	signed, err := s.log.Signer().SignStatement(ledger.CertificateType, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (s *Service) ResumeErasures(ctx context.Context) (int, error) {
 // VerifyCertificate checks an erasure certificate's signature with this
 // deployment's ledger key and returns its claims.
 func (s *Service) VerifyCertificate(cert []byte) (*Certificate, error) {
-	payload, err := s.Ledger.Signer().Verifier().VerifyStatement(ledger.CertificateType, string(cert))
+	payload, err := s.log.Signer().Verifier().VerifyStatement(ledger.CertificateType, string(cert))
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"likeness/internal/dataset"
 	"likeness/internal/httpapi"
 	"likeness/internal/keys"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
@@ -83,7 +84,7 @@ type Deployment struct {
 	Engine   *decision.Engine
 	Notices  *consent.Notices
 	Subjects *subjects.Registry
-	Ledger   *consent.Ledger
+	Ledger   *ledgerlog.Log
 	Consent  *consent.Service
 	Vault    *vault.Vault
 	Datasets *dataset.Service
@@ -143,7 +144,7 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 		return err
 	}
 	defer keys.Wipe(seed)
-	if d.Ledger, err = consent.NewLedger(ctx, d.Store, "likeness-test", seed, d.Clock.Now); err != nil {
+	if d.Ledger, err = ledgerlog.New(ctx, d.Store, "likeness-test", seed, d.Clock.Now); err != nil {
 		return err
 	}
 	blobs, err := fsblob.New(filepath.Join(o.Dir, "blobs"))
@@ -159,7 +160,7 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 		return err
 	}
 	d.Consent, err = consent.New(ctx, consent.Config{Store: d.Store, Subjects: d.Subjects, Notices: d.Notices, Engine: d.Engine,
-		Ledger: d.Ledger, Erasers: []consent.DataEraser{d.Vault}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
+		Log: d.Ledger, Erasers: []consent.DataEraser{d.Vault}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
 	return err
 }
 
