@@ -17,6 +17,7 @@ import (
 	"likeness/internal/blob/s3blob"
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
+	"likeness/internal/erasure"
 	"likeness/internal/follow"
 	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
@@ -107,6 +108,7 @@ type deployment struct {
 	subjects  *subjects.Registry
 	ledger    *ledgerlog.Log
 	consent   *consent.Service
+	erasure   *erasure.Service
 	vault     *vault.Vault
 	datasets  *dataset.Service
 	incidents *incidents.Service
@@ -148,7 +150,7 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		return nil, err
 	}
 	// An erasure cut short by a crash is completed before anything else.
-	if n, err := d.consent.ResumeErasures(ctx); err != nil {
+	if n, err := d.erasure.ResumeErasures(ctx); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("resume erasures: %w", err)
 	} else if n > 0 {
@@ -190,7 +192,12 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) 
 		return err
 	}
 	if d.consent, err = consent.New(ctx, consent.Config{Store: d.store, Subjects: d.subjects, Notices: d.notices,
-		Engine: d.engine, Log: d.ledger, Erasers: []consent.DataEraser{d.vault}, Listeners: []consent.Listener{d.datasets},
+		Engine: d.engine, Log: d.ledger, Erasers: []consent.PurposeEraser{d.vault}, Listeners: []consent.Listener{d.datasets},
+		Logger: logger}); err != nil {
+		return err
+	}
+	if d.erasure, err = erasure.New(erasure.Config{Store: d.store, Log: d.ledger, Index: d.engine, Events: d.consent,
+		Policy: d.notices.Policy, Erasers: []erasure.DataEraser{d.vault}, Listeners: []erasure.Listener{d.datasets},
 		Logger: logger}); err != nil {
 		return err
 	}
@@ -198,7 +205,7 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) 
 		return err
 	}
 	if d.requests, err = requests.New(requests.Config{Store: d.store, Subjects: d.subjects, Consent: d.consent,
-		States: d.engine, Eraser: d.consent, Policy: d.notices.Policy, Logger: logger}); err != nil {
+		States: d.engine, Eraser: d.erasure, Policy: d.notices.Policy, Logger: logger}); err != nil {
 		return err
 	}
 	d.follower = follow.New(follow.Config{Store: d.store, Events: d.consent, Index: d.engine, Logger: logger})
@@ -208,7 +215,7 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) 
 // apiConfig is the HTTP API's configuration over d's services.
 func (d *deployment) apiConfig(logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{Subjects: d.subjects, Notices: d.notices, Consent: d.consent, Index: d.engine, Ledger: d.ledger,
-		Eraser: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Requests: d.requests,
+		Eraser: d.erasure, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Requests: d.requests,
 		Store: d.store, Logger: logger}
 }
 

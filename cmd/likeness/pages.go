@@ -20,7 +20,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Key: key, BaseURL: baseURL, SecureCookies: secure,
-		Eraser: d.consent, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
+		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
 	}

@@ -18,7 +18,6 @@ import (
 	"likeness"
 	"likeness/decision"
 	"likeness/internal/subjects"
-	"likeness/ledger"
 	"likeness/policy"
 )
 
@@ -40,8 +39,13 @@ type Log interface {
 	// calling apply for each new one in index order; an event apply fails
 	// on is read again by the next call.
 	Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error
-	// Signer signs erasure certificates.
-	Signer() *ledger.Signer
+}
+
+// PurposeEraser erases what was collected only for a purpose, after a
+// withdrawal of a purpose whose policy says on_withdraw: erase. It must be
+// idempotent: withdrawing again retries it. *vault.Vault implements it.
+type PurposeEraser interface {
+	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
 }
 
 // Listener hears of consent events once they are durable, on the replica
@@ -58,8 +62,8 @@ type Config struct {
 	Notices   *Notices
 	Engine    *decision.Engine
 	Log       Log
-	Erasers   []DataEraser // run on erasures and on withdrawals whose purpose says on_withdraw: erase
-	Listeners []Listener   // told of every event once it is durable
+	Erasers   []PurposeEraser // run on withdrawals whose purpose says on_withdraw: erase
+	Listeners []Listener      // told of every event once it is durable
 	// Now is injected so tests control time.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -74,7 +78,7 @@ type Service struct {
 	engine    *decision.Engine
 	now       func() time.Time
 	logger    *slog.Logger
-	erasers   []DataEraser
+	erasers   []PurposeEraser
 	listeners []Listener
 	log       Log
 }

@@ -318,7 +318,7 @@ func TestErasedSubjectShowsOnlyErased(t *testing.T) {
 	f := newFixture(t)
 	sub := f.d.Subject(t, "gone-1", "EU-DE")
 	f.d.Grant(t, sub, "ai-training")
-	if _, err := f.d.Consent.EraseSubject(context.Background(), sub); err != nil {
+	if _, err := f.d.Erasure.EraseSubject(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
 	c := f.client().signedIn(likeness.RoleAdmin)

@@ -304,7 +304,7 @@ func TestErasureTaintsEveryDatasetHoldingTheSubject(t *testing.T) {
 	}
 	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
 	f.clock.Add(time.Hour)
-	if _, err := f.d.Consent.EraseSubject(f.ctx, a); err != nil {
+	if _, err := f.d.Erasure.EraseSubject(f.ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := f.ds.Get(f.ctx, v.ID)

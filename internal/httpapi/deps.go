@@ -6,7 +6,7 @@ import (
 
 	"likeness"
 	"likeness/decision"
-	"likeness/internal/consent"
+	"likeness/internal/erasure"
 	"likeness/ledger"
 	"likeness/policy"
 )
@@ -66,5 +66,5 @@ type Ledger interface {
 // *erasure.Service implements it.
 type Eraser interface {
 	EraseSubject(ctx context.Context, subjectID string) ([]byte, error)
-	VerifyCertificate(cert []byte) (*consent.Certificate, error)
+	VerifyCertificate(cert []byte) (*erasure.Certificate, error)
 }

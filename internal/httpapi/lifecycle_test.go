@@ -205,7 +205,7 @@ func TestSubjectErasureAnswers410AndCertificateVerifies(t *testing.T) {
 		} `json:"certificate"`
 	}
 	r.json(t, &out)
-	if _, err := e.svc.VerifyCertificate([]byte(out.Certificate.JWS)); err != nil {
+	if _, err := e.d.Erasure.VerifyCertificate([]byte(out.Certificate.JWS)); err != nil {
 		t.Fatalf("certificate does not verify: %v", err)
 	}
 	if !out.Certificate.Claims.Destroyed.DataKey || len(out.Certificate.Claims.Destroyed.Assets) != 1 {

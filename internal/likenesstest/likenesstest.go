@@ -1,6 +1,6 @@
 // Package likenesstest builds a whole deployment for tests: a real SQLite
 // (or PostgreSQL) store, a local key file, the decision index, the subject
-// registry, the ledger, the consent service, the vault over filesystem blobs
+// registry, the ledger, the consent and erasure services, the vault over filesystem blobs
 // and the dataset service, all on a clock the test moves. Nothing in it
 // is a fake; tests across the project share it so that each sets up the
 // service the same way `likeness serve` does.
@@ -20,6 +20,7 @@ import (
 	"likeness/internal/blob/fsblob"
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
+	"likeness/internal/erasure"
 	"likeness/internal/httpapi"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
@@ -86,6 +87,7 @@ type Deployment struct {
 	Subjects *subjects.Registry
 	Ledger   *ledgerlog.Log
 	Consent  *consent.Service
+	Erasure  *erasure.Service
 	Vault    *vault.Vault
 	Datasets *dataset.Service
 	Clock    *Clock
@@ -160,7 +162,12 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 		return err
 	}
 	d.Consent, err = consent.New(ctx, consent.Config{Store: d.Store, Subjects: d.Subjects, Notices: d.Notices, Engine: d.Engine,
-		Log: d.Ledger, Erasers: []consent.DataEraser{d.Vault}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
+		Log: d.Ledger, Erasers: []consent.PurposeEraser{d.Vault}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
+	if err != nil {
+		return err
+	}
+	d.Erasure, err = erasure.New(erasure.Config{Store: d.Store, Log: d.Ledger, Index: d.Engine, Events: d.Consent,
+		Policy: d.Notices.Policy, Erasers: []erasure.DataEraser{d.Vault}, Listeners: []erasure.Listener{d.Datasets}, Now: d.Clock.Now})
 	return err
 }
 
@@ -168,7 +175,7 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 // datasets, incidents or requests; tests add what they need.
 func (d *Deployment) APIConfig() httpapi.Config {
 	return httpapi.Config{Subjects: d.Subjects, Notices: d.Notices, Consent: d.Consent, Index: d.Engine, Ledger: d.Ledger,
-		Eraser: d.Consent, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now}
+		Eraser: d.Erasure, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now}
 }
 
 // WebConfig is the pages' configuration of d with its consent services and
@@ -181,7 +188,7 @@ func (d *Deployment) WebConfig() web.Config {
 func (d *Deployment) Requests(t testing.TB) *requests.Service {
 	t.Helper()
 	rs, err := requests.New(requests.Config{Store: d.Store, Subjects: d.Subjects, Consent: d.Consent, States: d.Engine,
-		Eraser: d.Consent, Policy: d.Notices.Policy, Now: d.Clock.Now})
+		Eraser: d.Erasure, Policy: d.Notices.Policy, Now: d.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

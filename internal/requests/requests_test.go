@@ -149,7 +149,7 @@ func TestCompletingAnErasureRequestErasesTheSubject(t *testing.T) {
 	if err != nil || len(stored.Certificate) == 0 {
 		t.Fatalf("stored request has no certificate: %+v %v", stored, err)
 	}
-	claims, err := f.d.Consent.VerifyCertificate(stored.Certificate)
+	claims, err := f.d.Erasure.VerifyCertificate(stored.Certificate)
 	if err != nil || claims.Subject != sub || !claims.Destroyed.DataKey {
 		t.Fatalf("certificate: %+v, %v", claims, err)
 	}

@@ -70,7 +70,7 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.eraser = e.svc
+	e.eraser = d.Erasure
 	cfg := d.WebConfig()
 	cfg.Key, cfg.Recordings, cfg.Eraser, cfg.Media, cfg.AccessLog = key, e.vault, e.eraser, e.vault, fakeAccess{}
 	cfg.RateBurst, cfg.RateLimit = 1000, 1000
