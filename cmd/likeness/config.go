@@ -123,7 +123,8 @@ func (d *deployment) Close() {
 }
 
 // open opens the database and key file named by c and builds the services.
-func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger) (*deployment, error) {
+// listeners hear of every consent event and erasure, after the datasets.
+func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger, listeners ...consent.Listener) (*deployment, error) {
 	c.resolve()
 	p, err := c.loadPolicy()
 	if err != nil {
@@ -145,7 +146,7 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		return nil, err
 	}
 	d := &deployment{store: store, kek: kek, policy: p}
-	if err := d.build(ctx, c, logger); err != nil {
+	if err := d.build(ctx, c, logger, listeners...); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -161,7 +162,7 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 
 // build wires the services, each given what it uses: this function is the
 // whole graph.
-func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) error {
+func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, listeners ...consent.Listener) error {
 	var err error
 	d.engine = decision.New(d.policy)
 	if d.notices, err = consent.PublishNotices(ctx, d.store, d.engine, d.policy, nil); err != nil {
@@ -191,13 +192,18 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger) 
 		Policy: d.notices.Policy, Vault: d.vault, KEK: d.kek, Logger: logger}); err != nil {
 		return err
 	}
+	heard := append([]consent.Listener{d.datasets}, listeners...)
 	if d.consent, err = consent.New(ctx, consent.Config{Store: d.store, Subjects: d.subjects, Notices: d.notices,
-		Engine: d.engine, Log: d.ledger, Erasers: []consent.PurposeEraser{d.vault}, Listeners: []consent.Listener{d.datasets},
+		Engine: d.engine, Log: d.ledger, Erasers: []consent.PurposeEraser{d.vault}, Listeners: heard,
 		Logger: logger}); err != nil {
 		return err
 	}
+	erasureListeners := make([]erasure.Listener, len(heard))
+	for i, l := range heard {
+		erasureListeners[i] = l
+	}
 	if d.erasure, err = erasure.New(erasure.Config{Store: d.store, Log: d.ledger, Index: d.engine, Events: d.consent,
-		Policy: d.notices.Policy, Erasers: []erasure.DataEraser{d.vault}, Listeners: []erasure.Listener{d.datasets},
+		Policy: d.notices.Policy, Erasers: []erasure.DataEraser{d.vault}, Listeners: erasureListeners,
 		Logger: logger}); err != nil {
 		return err
 	}

@@ -21,6 +21,17 @@ import (
 	"likeness/policy"
 )
 
+// Store is what the consent service reads from storage; writes go through
+// the Log.
+type Store interface {
+	// Subject returns ENOTFOUND if absent (erased subjects are returned).
+	Subject(ctx likeness.Context, id string) (*likeness.Subject, error)
+	// ForEachSubject calls fn for every subject, erased ones included.
+	ForEachSubject(ctx likeness.Context, fn func(*likeness.Subject) error) error
+	// SubjectEvents returns a subject's events in ledger order.
+	SubjectEvents(ctx likeness.Context, subjectID string) ([]*likeness.ConsentEvent, error)
+}
+
 // Subjects finds subjects and seals their personal fields under their own
 // data key. *subjects.Registry implements it.
 type Subjects interface {
@@ -57,7 +68,7 @@ type Listener interface {
 // Config holds what a Service is built from. Store, Subjects, Notices,
 // Engine and Log are required.
 type Config struct {
-	Store     likeness.Store
+	Store     Store
 	Subjects  Subjects
 	Notices   *Notices
 	Engine    *decision.Engine
@@ -72,7 +83,7 @@ type Config struct {
 // Service records grants, withdrawals, renewals and GPC opt-outs and answers
 // decisions. Safe for concurrent use.
 type Service struct {
-	store     likeness.Store
+	store     Store
 	subjects  Subjects
 	notices   *Notices
 	engine    *decision.Engine
@@ -442,10 +453,4 @@ func (s *Service) CheckDecision(r *likeness.DecisionRequest) error {
 
 func isCountry(c string) bool {
 	return len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z'
-}
-
-// AddListener registers l. It exists for listeners built after the service
-// (the event dispatcher); pass the others in Config.Listeners.
-func (s *Service) AddListener(l Listener) {
-	s.listeners = append(s.listeners, l)
 }
