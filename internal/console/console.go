@@ -46,8 +46,8 @@ var i18nFS embed.FS
 // SessionTTL is how long a console session lasts after sign-in.
 const SessionTTL = 30 * time.Minute
 
-// Config holds what a Handler is built from. Subjects, Consents, Index, Policy, Vault, Store and a
-// Key of at least 32 bytes are required.
+// Config holds what a Handler is built from. Subjects, Consents, Index,
+// Policy, Vault, Store and a Key of at least 32 bytes are required.
 type Config struct {
 	Subjects Subjects
 	Consents Consents

@@ -22,8 +22,9 @@
 // the store, never in the manifest.
 //
 // The manifest is immutable: its SHA-256 is recorded with the dataset. A
-// withdrawal or erasure of a member (heard as a consent.Listener) marks every
-// version holding them tainted, with the reason and the event's time, and
+// withdrawal or erasure of a member (heard as a listener of consent and
+// erasure) marks every version holding them tainted, with the reason and the
+// event's time, and
 // enqueues dataset.tainted; Rebuild makes the successor version from the
 // consents as they stand, which leaves them out.
 package dataset
@@ -463,7 +464,7 @@ func (s *Service) recheck(ctx context.Context, d *likeness.Dataset, members []*l
 	return nil
 }
 
-// ConsentRecorded implements consent.Listener: a withdrawal (or expiry) of a
+// ConsentRecorded implements consent.Listener and erasure.Listener: a withdrawal (or expiry) of a
 // purpose taints that purpose's datasets holding the subject, an erasure
 // every dataset holding them.
 func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error {

@@ -53,7 +53,7 @@ const (
 type Config struct {
 	// Store must also implement likeness.IncidentStore.
 	Store likeness.Store
-	// Policy returns the policy in force (consent.Service.Policy), to check
+	// Policy returns the policy in force (consent.Notices.Policy), to check
 	// a scope's purposes.
 	Policy func() *policy.Policy
 	Now    func() time.Time

@@ -1,11 +1,11 @@
 // Package requests keeps the organization's register of data-subject
 // requests (GDPR Art. 12–22, CCPA): each request's legal deadline, its one
 // extension, and its completion, which performs the right through the
-// consent service (erasure, withdrawal, opt-out, rectification) before the
-// request is marked completed. A right is performed once: the completing
-// caller first claims the request with a compare-and-swap in the store, so
-// of two callers on any replicas one performs it and the other gets
-// ECONFLICT.
+// erasure, consent and subject services (erasure, withdrawal, opt-out,
+// rectification) before the request is marked completed. A right is
+// performed once: the completing caller first claims the request with a
+// compare-and-swap in the store, so of two callers on any replicas one
+// performs it and the other gets ECONFLICT.
 package requests
 
 import (
