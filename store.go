@@ -86,9 +86,10 @@ type SubjectStore interface {
 // EventStore keeps consent events; they are the leaves of the ledger.
 type EventStore interface {
 	// AppendEvents stores the events in one transaction, in order, giving
-	// each the next ledger index (set in LedgerIndex) and its leaf hash.
-	// Either all are stored or none.
-	AppendEvents(ctx Context, evs []*ConsentEvent) error
+	// each the next ledger index (set in LedgerIndex) and storing beside it
+	// the leaf hash leaf computes for it at that index. Either all are
+	// stored or none.
+	AppendEvents(ctx Context, evs []*ConsentEvent, leaf LeafHashFunc) error
 	// SubjectEvents returns a subject's events in ledger order.
 	SubjectEvents(ctx Context, subjectID string) ([]*ConsentEvent, error)
 	// Event returns ENOTFOUND for an unknown id.
@@ -99,6 +100,10 @@ type EventStore interface {
 	// LedgerSize returns the number of events stored.
 	LedgerSize(ctx Context) (int64, error)
 }
+
+// LeafHashFunc returns the ledger leaf hash of ev at index. The ledger log
+// owns the leaf format; stores only keep the hash.
+type LeafHashFunc func(ev *ConsentEvent, index int64) [32]byte
 
 // CheckpointStore keeps signed ledger checkpoints.
 type CheckpointStore interface {

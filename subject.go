@@ -71,14 +71,3 @@ func ParseJurisdiction(s string) (Jurisdiction, error) {
 	}
 	return Jurisdiction{}, bad
 }
-
-// SubjectService creates and finds subjects.
-type SubjectService interface {
-	// CreateSubject is idempotent on the external id: a second call with the
-	// same id returns the existing subject and created=false.
-	CreateSubject(ctx Context, externalID, locale, jurisdiction string) (s *Subject, created bool, err error)
-	// Subject returns ENOTFOUND if absent and EGONE if erased.
-	Subject(ctx Context, id string) (*Subject, error)
-	// SubjectByExternalID returns ENOTFOUND if no subject has that id.
-	SubjectByExternalID(ctx Context, externalID string) (*Subject, error)
-}

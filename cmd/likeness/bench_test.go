@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/ledgerlog"
 )
 
 // BenchmarkLedgerVerifySQLite1M times `likeness ledger verify` over a real
@@ -26,7 +27,7 @@ func BenchmarkLedgerVerifySQLite1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sub, _, err := d.consent.CreateSubject(ctx, "ledger-bench", "en", "EU-DE")
+	sub, _, err := d.subjects.CreateSubject(ctx, "ledger-bench", "en", "EU-DE")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func BenchmarkLedgerVerifySQLite1M(b *testing.B) {
 				Type: typ, Method: likeness.Checkbox, NoticeVersion: 1, NoticeSHA256: strings.Repeat("ab", 32), Language: "en",
 				Collector: "key_bench", Time: t0.Add(time.Duration(i+k) * time.Second)}
 		}
-		if err := d.store.AppendEvents(ctx, evs); err != nil {
+		if err := d.store.AppendEvents(ctx, evs, ledgerlog.LeafHash); err != nil {
 			b.Fatal(err)
 		}
 		if (i+batch)%100_000 == 0 {
 			if err := d.consent.Sync(ctx); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := d.consent.Ledger.Checkpoint(ctx, true); err != nil {
+			if _, _, err := d.ledger.Checkpoint(ctx, true); err != nil {
 				b.Fatal(err)
 			}
 		}

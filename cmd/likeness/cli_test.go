@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +11,6 @@ import (
 	"testing"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/keys"
 	"likeness/internal/sqlstore"
 	"likeness/policy"
@@ -190,15 +190,15 @@ func TestKeysRotateRewrapsAndTheDeploymentStillOpens(t *testing.T) {
 	if err != nil || created {
 		t.Fatalf("open key file: created %v, %v", created, err)
 	}
-	svc, err := consent.New(ctx, consent.Config{Store: db, KEK: kek, Policy: policy.Default(), LedgerName: ledgerName(policy.Default().Organization.Name)})
-	if err != nil {
+	d := &deployment{store: db, kek: kek, policy: policy.Default()}
+	if err := d.build(ctx, &config{dataDir: f.dir}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("deployment does not open after rotation: %v", err)
 	}
-	sub, err := svc.SubjectByExternalID(ctx, "user-1")
+	sub, err := d.subjects.SubjectByExternalID(ctx, "user-1")
 	if err != nil {
 		t.Fatalf("look-up key no longer finds the subject: %v", err)
 	}
-	states, hist, err := svc.Consents(ctx, sub.ID)
+	states, hist, err := d.consent.Consents(ctx, sub.ID)
 	if err != nil {
 		t.Fatalf("consents after rotation: %v", err)
 	}

@@ -11,14 +11,21 @@ import (
 	"strconv"
 	"strings"
 
+	"likeness/decision"
 	"likeness/internal/blob"
 	"likeness/internal/blob/fsblob"
 	"likeness/internal/blob/s3blob"
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
+	"likeness/internal/erasure"
+	"likeness/internal/follow"
+	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/keys"
+	"likeness/internal/ledgerlog"
+	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
+	"likeness/internal/subjects"
 	"likeness/internal/vault"
 	"likeness/policy"
 )
@@ -96,10 +103,17 @@ type deployment struct {
 	store     *sqlstore.DB
 	kek       *keys.Local
 	policy    *policy.Policy
+	engine    *decision.Engine
+	notices   *consent.Notices
+	subjects  *subjects.Registry
+	ledger    *ledgerlog.Log
 	consent   *consent.Service
+	erasure   *erasure.Service
 	vault     *vault.Vault
 	datasets  *dataset.Service
 	incidents *incidents.Service
+	requests  *requests.Service
+	follower  *follow.Follower
 }
 
 func (d *deployment) Close() {
@@ -109,7 +123,8 @@ func (d *deployment) Close() {
 }
 
 // open opens the database and key file named by c and builds the services.
-func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger) (*deployment, error) {
+// listeners hear of every consent event and erasure, after the datasets.
+func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger, listeners ...consent.Listener) (*deployment, error) {
 	c.resolve()
 	p, err := c.loadPolicy()
 	if err != nil {
@@ -131,41 +146,83 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		return nil, err
 	}
 	d := &deployment{store: store, kek: kek, policy: p}
-	d.consent, err = consent.New(ctx, consent.Config{Store: store, KEK: kek, Policy: p, Logger: logger,
-		LedgerName: ledgerName(p.Organization.Name)})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	blobs, err := c.openBlobs(ctx)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	d.vault, err = vault.New(ctx, vault.Config{Store: store, Blobs: blobs, Consent: d.consent, Logger: logger,
-		MaxSize: c.maxUpload, Region: c.region})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	d.datasets, err = dataset.New(dataset.Config{Store: store, Consent: d.consent, Vault: d.vault, KEK: kek, Logger: logger})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	d.incidents, err = incidents.New(incidents.Config{Store: store, Policy: d.consent.Policy})
-	if err != nil {
+	if err := d.build(ctx, c, logger, listeners...); err != nil {
 		store.Close()
 		return nil, err
 	}
 	// An erasure cut short by a crash is completed before anything else.
-	if n, err := d.consent.ResumeErasures(ctx); err != nil {
+	if n, err := d.erasure.ResumeErasures(ctx); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("resume erasures: %w", err)
 	} else if n > 0 {
 		logger.Info("completed interrupted erasures", "count", n)
 	}
 	return d, nil
+}
+
+// build wires the services, each given what it uses: this function is the
+// whole graph.
+func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, listeners ...consent.Listener) error {
+	var err error
+	d.engine = decision.New(d.policy)
+	if d.notices, err = consent.PublishNotices(ctx, d.store, d.engine, d.policy, nil); err != nil {
+		return err
+	}
+	if d.subjects, err = subjects.New(ctx, subjects.Config{Store: d.store, KEK: d.kek, Index: d.engine,
+		DefaultLocale: d.notices.DefaultLanguage}); err != nil {
+		return err
+	}
+	seed, err := d.subjects.DeploymentKey(ctx, "ledger_signing_seed")
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(seed)
+	if d.ledger, err = ledgerlog.New(ctx, d.store, ledgerName(d.policy.Organization.Name), seed, nil); err != nil {
+		return err
+	}
+	blobs, err := c.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	if d.vault, err = vault.New(ctx, vault.Config{Store: d.store, Blobs: blobs, Subjects: d.subjects, Decisions: d.engine,
+		Policy: d.notices.Policy, Logger: logger, MaxSize: c.maxUpload, Region: c.region}); err != nil {
+		return err
+	}
+	if d.datasets, err = dataset.New(dataset.Config{Store: d.store, Subjects: d.subjects, Engine: d.engine,
+		Policy: d.notices.Policy, Vault: d.vault, KEK: d.kek, Logger: logger}); err != nil {
+		return err
+	}
+	heard := append([]consent.Listener{d.datasets}, listeners...)
+	if d.consent, err = consent.New(ctx, consent.Config{Store: d.store, Subjects: d.subjects, Notices: d.notices,
+		Engine: d.engine, Log: d.ledger, Erasers: []consent.PurposeEraser{d.vault}, Listeners: heard,
+		Logger: logger}); err != nil {
+		return err
+	}
+	erasureListeners := make([]erasure.Listener, len(heard))
+	for i, l := range heard {
+		erasureListeners[i] = l
+	}
+	if d.erasure, err = erasure.New(erasure.Config{Store: d.store, Log: d.ledger, Index: d.engine, Events: d.consent,
+		Policy: d.notices.Policy, Erasers: []erasure.DataEraser{d.vault}, Listeners: erasureListeners,
+		Logger: logger}); err != nil {
+		return err
+	}
+	if d.incidents, err = incidents.New(incidents.Config{Store: d.store, Policy: d.notices.Policy}); err != nil {
+		return err
+	}
+	if d.requests, err = requests.New(requests.Config{Store: d.store, Subjects: d.subjects, Consent: d.consent,
+		States: d.engine, Eraser: d.erasure, Policy: d.notices.Policy, Logger: logger}); err != nil {
+		return err
+	}
+	d.follower = follow.New(follow.Config{Store: d.store, Events: d.consent, Index: d.engine, Logger: logger})
+	return nil
+}
+
+// apiConfig is the HTTP API's configuration over d's services.
+func (d *deployment) apiConfig(logger *slog.Logger) httpapi.Config {
+	return httpapi.Config{Subjects: d.subjects, Notices: d.notices, Consent: d.consent, Index: d.engine, Ledger: d.ledger,
+		Eraser: d.erasure, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Requests: d.requests,
+		Store: d.store, Logger: logger}
 }
 
 // ledgerName turns the organization's name into a note key name.

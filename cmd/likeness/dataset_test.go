@@ -46,11 +46,11 @@ func withDeployment(t *testing.T, dir string, fn func(ctx context.Context, d *de
 
 func consentingSubject(t *testing.T, ctx context.Context, d *deployment, ext string, seed int) (string, []string) {
 	t.Helper()
-	sub, _, err := d.consent.CreateSubject(ctx, ext, "en", "EU-DE")
+	sub, _, err := d.subjects.CreateSubject(ctx, ext, "en", "EU-DE")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, _ := d.consent.Notice("en")
+	n, _ := d.notices.Notice("en")
 	evs, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"ai-training"},
 		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 func loadDemo(ctx context.Context, d *deployment, n int, stdout io.Writer) error {
 	if d.policy.Name == "default" {
 		d.policy = policy.Example()
-		if err := d.consent.SetPolicy(ctx, d.policy); err != nil {
+		if err := d.notices.SetPolicy(ctx, d.policy); err != nil {
 			return err
 		}
 	}
@@ -23,7 +23,7 @@ func loadDemo(ctx context.Context, d *deployment, n int, stdout io.Writer) error
 	fmt.Fprintf(stdout, "Loading %d synthetic subjects…\n", n)
 	for i := range n {
 		j := jurisdictions[i%len(jurisdictions)]
-		sub, _, err := d.consent.CreateSubject(ctx, fmt.Sprintf("demo-user-%d", i), "en", j)
+		sub, _, err := d.subjects.CreateSubject(ctx, fmt.Sprintf("demo-user-%d", i), "en", j)
 		if err != nil {
 			return err
 		}
@@ -36,7 +36,7 @@ func loadDemo(ctx context.Context, d *deployment, n int, stdout io.Writer) error
 		if len(purposes) == 0 {
 			continue
 		}
-		n, err := d.consent.Notice("en")
+		n, err := d.notices.Notice("en")
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func loadDemo(ctx context.Context, d *deployment, n int, stdout io.Writer) error
 
 func printDemo(w io.Writer, url, token string, d *deployment) {
 	ctx := context.Background()
-	sub, err := d.consent.SubjectByExternalID(ctx, "demo-user-1")
+	sub, err := d.subjects.SubjectByExternalID(ctx, "demo-user-1")
 	if err != nil {
 		return
 	}

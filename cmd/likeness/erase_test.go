@@ -20,20 +20,13 @@ import (
 // erasePolicy is the example policy shipped with the policy package.
 const erasePolicy = "../../policy/example.yaml"
 
-// TestMain lets a test run this package's binary as the real likeness
-// command in a child process (LIKENESS_RUN_MAIN=1), so it can be killed.
-func TestMain(m *testing.M) {
-	if os.Getenv("LIKENESS_RUN_MAIN") == "1" {
-		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
-// likenessProcess runs `likeness args…` as a separate process.
+// likenessProcess runs `likeness args…` as a separate process, built with
+// the crash-test hook (tag likeness_crashtest), so it can stop between
+// erasure steps when LIKENESS_CRASH_AFTER_STEP is set.
 func likenessProcess(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "LIKENESS_RUN_MAIN=1"), env...)
+	cmd := exec.Command(buildLikeness(t, "likeness_crashtest"), args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -59,11 +52,11 @@ func seedSubject(t *testing.T, dir string) (subjectID string, wrappedKey []byte)
 		t.Fatal(err)
 	}
 	defer d.Close()
-	sub, _, err := d.consent.CreateSubject(ctx, "erase-me", "en", "US-IL")
+	sub, _, err := d.subjects.CreateSubject(ctx, "erase-me", "en", "US-IL")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, _ := d.consent.Notice("en")
+	n, _ := d.notices.Notice("en")
 	if _, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"voice-transcription"},
 		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Written, Language: "en",
 		Evidence: map[string]string{"signature": "Erin Example"}}); err != nil {
@@ -109,7 +102,7 @@ func checkErased(t *testing.T, dir, subjectID string, wrappedKey []byte) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.consent.Subject(context.Background(), subjectID); likeness.ErrorCode(err) != likeness.EGONE {
+	if _, err := d.subjects.Subject(context.Background(), subjectID); likeness.ErrorCode(err) != likeness.EGONE {
 		t.Fatalf("subject after erasure: %v, want gone", err)
 	}
 	dec, _ := d.consent.Decide(&likeness.DecisionRequest{SubjectID: subjectID, Purpose: "voice-transcription", Category: "voice"})
@@ -120,7 +113,7 @@ func checkErased(t *testing.T, dir, subjectID string, wrappedKey []byte) {
 	if err != nil || rec.CompletedAt.IsZero() {
 		t.Fatalf("erasure record: %+v %v", rec, err)
 	}
-	claims, err := d.consent.VerifyCertificate(rec.Certificate)
+	claims, err := d.erasure.VerifyCertificate(rec.Certificate)
 	if err != nil || claims.Subject != subjectID || len(claims.Destroyed.Assets) != 2 || !claims.Destroyed.DataKey {
 		t.Fatalf("certificate: %+v %v", claims, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"likeness"
 	"likeness/internal/outbox"
@@ -34,11 +33,18 @@ func (n notifier) ConsentRecorded(context.Context, *likeness.ConsentEvent) error
 	return nil
 }
 
-// start runs the outbox dispatcher if any sink is configured. Events are
-// kept in the outbox either way, so a sink added later receives them all.
-func (e *eventFlags) start(ctx context.Context, d *deployment, stdout io.Writer, logger *slog.Logger) (func(), error) {
+// dispatcher builds the outbox dispatcher if any sink is configured (nil
+// otherwise) and a function closing its sinks. Its Store is set and it is
+// run once the deployment is open. Events are kept in the outbox either
+// way, so a sink added later receives them all.
+func (e *eventFlags) dispatcher(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*outbox.Dispatcher, func(), error) {
 	var sinks []outbox.Sink
 	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
 	if e.webhookURL != "" {
 		if e.webhookSecret == "" {
 			e.webhookSecret = outbox.NewWebhookSecret()
@@ -46,27 +52,20 @@ func (e *eventFlags) start(ctx context.Context, d *deployment, stdout io.Writer,
 		}
 		w, err := outbox.NewWebhook("webhook", e.webhookURL, e.webhookSecret)
 		if err != nil {
-			return nil, err
+			return nil, closeAll, err
 		}
 		sinks = append(sinks, w)
 	}
 	if e.natsURL != "" {
 		n, err := outbox.NewNATS(ctx, e.natsURL, e.natsStream, e.natsPrefx)
 		if err != nil {
-			return nil, fmt.Errorf("connect to NATS: %w", err)
+			return nil, closeAll, fmt.Errorf("connect to NATS: %w", err)
 		}
 		sinks = append(sinks, n)
 		closers = append(closers, n.Close)
 	}
 	if len(sinks) == 0 {
-		return func() {}, nil
+		return nil, closeAll, nil
 	}
-	disp := &outbox.Dispatcher{Store: d.store, Sinks: sinks, Logger: logger}
-	d.consent.AddListener(notifier{disp})
-	go disp.Run(ctx, 2*time.Second)
-	return func() {
-		for _, c := range closers {
-			c()
-		}
-	}, nil
+	return &outbox.Dispatcher{Sinks: sinks, Logger: logger}, closeAll, nil
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"likeness/internal/consent"
 	"likeness/internal/dataset"
 	"likeness/internal/keys"
 	"likeness/internal/sqlstore"
+	"likeness/internal/subjects"
 )
 
 func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,7 +34,7 @@ func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	fmt.Fprintf(stderr, "New key-encryption key %s is primary; rewrapping data keys…\n", id)
-	n, err := consent.RewrapAll(ctx, store, kek)
+	n, err := subjects.RewrapAll(ctx, store, kek)
 	if err != nil {
 		return fmt.Errorf("rewrap stopped after %d keys (run again to finish): %w", n, err)
 	}

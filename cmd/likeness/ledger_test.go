@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/httpapi"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/likenesstest"
 	"likeness/internal/sqlstore"
 	"likeness/internal/storetest"
@@ -79,13 +79,13 @@ func collectorCtx() context.Context {
 	return likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_test", Role: likeness.RoleCollector})
 }
 
-func grantOne(t *testing.T, svc *consent.Service, sub, purpose string, method likeness.Method, evidence map[string]string) *likeness.ConsentEvent {
+func grantOne(t *testing.T, d *deployment, sub, purpose string, method likeness.Method, evidence map[string]string) *likeness.ConsentEvent {
 	t.Helper()
-	n, err := svc.Notice("en")
+	n, err := d.notices.Notice("en")
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := svc.Grant(collectorCtx(), &likeness.GrantRequest{SubjectID: sub, Purposes: []string{purpose},
+	evs, err := d.consent.Grant(collectorCtx(), &likeness.GrantRequest{SubjectID: sub, Purposes: []string{purpose},
 		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: method, Language: "en", Evidence: evidence})
 	if err != nil {
 		t.Fatalf("grant %s to %s: %v", purpose, sub, err)
@@ -93,18 +93,18 @@ func grantOne(t *testing.T, svc *consent.Service, sub, purpose string, method li
 	return evs[0]
 }
 
-func withdrawOne(t *testing.T, svc *consent.Service, sub, purpose string) *likeness.ConsentEvent {
+func withdrawOne(t *testing.T, d *deployment, sub, purpose string) *likeness.ConsentEvent {
 	t.Helper()
-	ev, err := svc.Withdraw(collectorCtx(), &likeness.WithdrawRequest{SubjectID: sub, Purpose: purpose})
+	ev, err := d.consent.Withdraw(collectorCtx(), &likeness.WithdrawRequest{SubjectID: sub, Purpose: purpose})
 	if err != nil {
 		t.Fatalf("withdraw %s of %s: %v", purpose, sub, err)
 	}
 	return ev
 }
 
-func newSubject(t *testing.T, svc *consent.Service, ext string) string {
+func newSubject(t *testing.T, d *deployment, ext string) string {
 	t.Helper()
-	sub, _, err := svc.CreateSubject(context.Background(), ext, "en", "EU-DE")
+	sub, _, err := d.subjects.CreateSubject(context.Background(), ext, "en", "EU-DE")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func buildHistory(t *testing.T, backend string) deploymentFiles {
 	}
 	d := openDeployment(t, f)
 	defer d.Close()
-	svc := d.consent
+	svc := d
 	s1, s2, s3 := newSubject(t, svc, "user-1"), newSubject(t, svc, "user-2"), newSubject(t, svc, "user-3")
 	written := map[string]string{"signature": "sig-0001", "name": "Erika Mustermann"}
 	steps := []func(){
@@ -147,7 +147,7 @@ func buildHistory(t *testing.T, backend string) deploymentFiles {
 	for i, step := range steps {
 		step()
 		if (i+1)%4 == 0 {
-			cp, _, err := svc.Ledger.Checkpoint(ctx, true)
+			cp, _, err := d.ledger.Checkpoint(ctx, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,7 +262,7 @@ func TestLedgerVerifyPassesAnUntouchedHistory(t *testing.T) {
 			// The same with the public key as an auditor holds it (what
 			// GET /v1/ledger/key serves) instead of the deployment's keys.
 			d := openDeployment(t, f)
-			vkey := d.consent.Ledger.Signer().VerifierKey()
+			vkey := d.ledger.Signer().VerifierKey()
 			d.Close()
 			keyFile := filepath.Join(t.TempDir(), "ledger.key")
 			writeFile(t, keyFile, vkey+"\n")
@@ -272,7 +272,7 @@ func TestLedgerVerifyPassesAnUntouchedHistory(t *testing.T) {
 			}
 
 			// Another deployment's key (same name) vouches for no checkpoint.
-			_, otherKey, err := ledger.GenerateKey(d.consent.Ledger.Signer().Name(), rand.Reader)
+			_, otherKey, err := ledger.GenerateKey(d.ledger.Signer().Name(), rand.Reader)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -501,7 +501,7 @@ func TestLedgerVerifyNamesTheFirstTamperedIndex(t *testing.T) {
 type api struct {
 	t      *testing.T
 	srv    *httptest.Server
-	svc    *consent.Service
+	ledger *ledgerlog.Log
 	tokens map[likeness.Role]string
 }
 
@@ -509,9 +509,11 @@ func newAPI(t *testing.T, dsn string) *api {
 	t.Helper()
 	ctx := context.Background()
 	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
-	store, svc := d.Store, d.Consent
-	a := &api{t: t, svc: svc, tokens: map[likeness.Role]string{}}
-	a.srv = httptest.NewServer(httpapi.New(httpapi.Config{Consent: svc, Store: store}))
+	store := d.Store
+	a := &api{t: t, ledger: d.Ledger, tokens: map[likeness.Role]string{}}
+	cfg := d.APIConfig()
+	cfg.Requests = d.Requests(t)
+	a.srv = httptest.NewServer(httpapi.New(cfg))
 	t.Cleanup(a.srv.Close)
 	for _, r := range []likeness.Role{likeness.RoleCollector, likeness.RoleAuditor} {
 		_, tok, err := httpapi.CreateAPIKey(ctx, store, string(r), r, d.Clock.Now())
@@ -624,7 +626,7 @@ func TestReceiptFromARunningServerVerifiesOffline(t *testing.T) {
 			}
 			cp := a.must(200, likeness.RoleAuditor, "GET", "/v1/ledger/checkpoint", nil)
 			writeFile(t, path("checkpoint.txt"), string(cp))
-			v, err := ledger.NewVerifier(a.svc.Ledger.Signer().VerifierKey())
+			v, err := ledger.NewVerifier(a.ledger.Signer().VerifierKey())
 			if err != nil {
 				t.Fatal(err)
 			}

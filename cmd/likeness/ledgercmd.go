@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"likeness/internal/consent"
 	"likeness/internal/keys"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/sqlstore"
 	"likeness/ledger"
 )
@@ -42,14 +42,14 @@ func runLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Write
 		if err != nil {
 			return err
 		}
-		signer, err := consent.LedgerSigner(ctx, store, kek)
+		signer, err := ledgerlog.StoredSigner(ctx, store, kek)
 		if err != nil {
 			return err
 		}
 		v = signer.Verifier()
 	}
 	fmt.Fprintf(stderr, "Verifying the ledger in %s …\n", store.Dialect())
-	rep, err := ledger.Verify(ctx, consent.Source(store), v)
+	rep, err := ledger.Verify(ctx, ledgerlog.Source(store), v)
 	if err != nil {
 		return err
 	}

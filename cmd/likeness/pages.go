@@ -19,8 +19,8 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	if err != nil {
 		return nil, err
 	}
-	wh := web.New(web.Config{Consent: d.consent, Links: d.store, Key: key, BaseURL: baseURL, SecureCookies: secure,
-		Eraser: d.consent, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
+	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Key: key, BaseURL: baseURL, SecureCookies: secure,
+		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
 	}
@@ -29,7 +29,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/healthz", api)
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
-	console.New(console.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Store: d.store,
+	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
 		Key: key, SecureCookies: secure, Logger: slog.Default()}).Register(mux)
 	return mux, nil
 }

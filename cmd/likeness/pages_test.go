@@ -30,11 +30,11 @@ func TestPortalShowsTrainingLineage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	sub, _, err := d.consent.CreateSubject(ctx, "lineage", "en", "EU-DE")
+	sub, _, err := d.subjects.CreateSubject(ctx, "lineage", "en", "EU-DE")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, _ := d.consent.Notice("en")
+	n, _ := d.notices.Notice("en")
 	if _, err := d.consent.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: []string{"voice-transcription"},
 		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestPortalShowsTrainingLineage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Store: d.store})
+	api := httpapi.New(d.apiConfig(nil))
 	h, err := withPages(ctx, d, api, "", false)
 	if err != nil {
 		t.Fatal(err)

@@ -12,25 +12,78 @@ import (
 	"os"
 	"time"
 
+	"likeness/internal/consent"
 	"likeness/internal/httpapi"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
+	m := NewMain(demo, stdout, stderr)
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	var serveErr error
+	select {
+	case serveErr = <-m.Err():
+	case <-ctx.Done():
+		m.logger.Info("shutting down")
+	}
+	if err := m.Close(); err != nil {
+		return err
+	}
+	return serveErr
+}
+
+// Main is the `likeness serve` program (and `demo`, which adds synthetic
+// subjects): ParseFlags fills its fields, Run opens the deployment and
+// starts serving and the background work, Close stops everything. End-to-end
+// tests build one, run it, and read URL and AdminKey.
+type Main struct {
+	Config        config
+	Addr          string // "127.0.0.1:0" picks a free port
+	BaseURL       string
+	SecureCookies bool
+	Events        eventFlags
+	Demo          bool
+	DemoSubjects  int
+	// AdminToken, if set, is made an admin API key (LIKENESS_ADMIN_TOKEN).
+	AdminToken string
+
+	Stdout, Stderr io.Writer
+
+	logger     *slog.Logger
+	url        string
+	adminKey   string
+	d          *deployment
+	srv        *http.Server
+	errc       chan error
+	stopWork   context.CancelFunc
+	closeSinks func()
+}
+
+// NewMain returns a Main with the defaults of `likeness serve`.
+func NewMain(demo bool, stdout, stderr io.Writer) *Main {
+	return &Main{Demo: demo, DemoSubjects: 300, Addr: "127.0.0.1:8080", Stdout: stdout, Stderr: stderr,
+		errc: make(chan error, 1), stopWork: func() {}, closeSinks: func() {}}
+}
+
+// ParseFlags fills m from the command line and the environment.
+func (m *Main) ParseFlags(args []string) error {
 	name, summary := "serve", "Runs the HTTP API (/v1), the consent page and privacy portal (/consent, /me), the\noperator console (/console), /healthz, /metrics and the background workers (following\nother replicas, the retention sweep, event delivery).\nWith no flags it keeps everything under ./likeness-data (SQLite, blobs, a local key)."
-	if demo {
+	if m.Demo {
 		name, summary = "demo", "Serves with the example policy and a few hundred synthetic subjects with consents,\nthen prints an admin key and curl lines to try. Data goes to a fresh folder unless --data-dir is given."
 	}
-	fs := newFlags(name, summary, stderr)
-	var c config
-	c.addStorageFlags(fs)
-	addr := fs.String("addr", env("LIKENESS_ADDR", "127.0.0.1:8080"), "address to listen on (env LIKENESS_ADDR)")
-	baseURL := fs.String("base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
-	secureCookies := fs.Bool("secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
-	var ev eventFlags
-	ev.add(fs)
-	subjects := 300
-	if demo {
-		fs.IntVar(&subjects, "subjects", 300, "synthetic subjects to create")
+	fs := newFlags(name, summary, m.Stderr)
+	m.Config.addStorageFlags(fs)
+	fs.StringVar(&m.Addr, "addr", env("LIKENESS_ADDR", m.Addr), "address to listen on (env LIKENESS_ADDR)")
+	fs.StringVar(&m.BaseURL, "base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
+	fs.BoolVar(&m.SecureCookies, "secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
+	m.Events.add(fs)
+	if m.Demo {
+		fs.IntVar(&m.DemoSubjects, "subjects", m.DemoSubjects, "synthetic subjects to create")
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,87 +91,123 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if demo && !flagSet(fs, "data-dir") && os.Getenv("LIKENESS_DATA_DIR") == "" {
+	m.AdminToken = os.Getenv("LIKENESS_ADMIN_TOKEN")
+	if m.Demo && !flagSet(fs, "data-dir") && os.Getenv("LIKENESS_DATA_DIR") == "" {
 		dir, err := os.MkdirTemp("", "likeness-demo-")
 		if err != nil {
 			return err
 		}
-		c.dataDir = dir
+		m.Config.dataDir = dir
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	d, err := c.open(ctx, stderr, logger)
+	return nil
+}
+
+// URL is the base URL the server listens on, once Run has returned.
+func (m *Main) URL() string { return m.url }
+
+// AdminKey is the admin API key: AdminToken, or the key Run created for a
+// database without one (and for every demo); "" if neither applies.
+func (m *Main) AdminKey() string { return m.adminKey }
+
+// Err delivers the error that stopped the server before Close, if any.
+func (m *Main) Err() <-chan error { return m.errc }
+
+// Run opens the deployment, listens on Addr and serves in the background;
+// it returns once the server accepts connections. Call Close to stop.
+func (m *Main) Run(ctx context.Context) error {
+	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	disp, closeSinks, err := m.Events.dispatcher(ctx, m.Stdout, m.logger)
+	m.closeSinks = closeSinks
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-
-	adminToken := os.Getenv("LIKENESS_ADMIN_TOKEN")
-	if adminToken != "" {
-		if err := httpapi.EnsureAdminToken(ctx, d.store, adminToken, time.Now()); err != nil {
-			return err
-		}
-	} else {
-		if demo {
-			_, adminToken, err = httpapi.CreateAPIKey(ctx, d.store, "demo admin", "admin", time.Now())
-		} else {
-			adminToken, err = httpapi.EnsureFirstAdmin(ctx, d.store, time.Now())
-		}
-		if err != nil {
-			return err
-		}
-		if adminToken != "" {
-			fmt.Fprintf(stdout, "Created an admin API key; it is shown only this once:\n\n    %s\n\n", adminToken)
-		}
+	var listeners []consent.Listener
+	if disp != nil {
+		listeners = append(listeners, notifier{disp})
 	}
-
-	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Store: d.store, Logger: logger})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
-	}
-	handler, err := withPages(ctx, d, api, *baseURL, *secureCookies)
-	if err != nil {
-		ln.Close()
+	if m.d, err = m.Config.open(ctx, m.Stderr, m.logger, listeners...); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	url := "http://" + ln.Addr().String()
-
-	if demo {
-		if err := loadDemo(ctx, d, subjects, stdout); err != nil {
+	if err := m.ensureAdminKey(ctx); err != nil {
+		return err
+	}
+	api := httpapi.New(m.d.apiConfig(m.logger))
+	handler, err := withPages(ctx, m.d, api, m.BaseURL, m.SecureCookies)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Addr, err)
+	}
+	m.url = "http://" + ln.Addr().String()
+	if m.Demo {
+		if err := loadDemo(ctx, m.d, m.DemoSubjects, m.Stdout); err != nil {
 			ln.Close()
 			return err
 		}
-		printDemo(stdout, url, adminToken, d)
+		printDemo(m.Stdout, m.url, m.adminKey, m.d)
 	}
-
-	workCtx, stopWork := context.WithCancel(ctx)
-	defer stopWork()
-	go d.consent.Follow(workCtx, 250*time.Millisecond)
-	go d.vault.Sweep(workCtx, time.Minute, 500)
-	go d.vault.Follow(workCtx, time.Second)
-	stopEvents, err := ev.start(workCtx, d, stdout, logger)
-	if err != nil {
-		ln.Close()
-		return err
+	// Background work stops with Close, not with ctx.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopWork = stopWork
+	go m.d.follower.Run(workCtx, 250*time.Millisecond)
+	go m.d.vault.Sweep(workCtx, time.Minute, 500)
+	if disp != nil {
+		disp.Store = m.d.store
+		go disp.Run(workCtx, 2*time.Second)
 	}
-	defer stopEvents()
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("likeness is listening", "url", url, "db", d.store.Dialect(), "data_dir", c.dataDir, "policy", d.policy.Name)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() {
+		if err := m.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.errc <- err
+		}
+	}()
+	m.logger.Info("likeness is listening", "url", m.url, "db", m.d.store.Dialect(), "data_dir", m.Config.dataDir, "policy", m.d.policy.Name)
 	return nil
+}
+
+// ensureAdminKey makes AdminToken an admin key, or creates and prints one
+// when the database has none (or for the demo).
+func (m *Main) ensureAdminKey(ctx context.Context) error {
+	if m.AdminToken != "" {
+		m.adminKey = m.AdminToken
+		return httpapi.EnsureAdminToken(ctx, m.d.store, m.AdminToken, time.Now())
+	}
+	var err error
+	if m.Demo {
+		_, m.adminKey, err = httpapi.CreateAPIKey(ctx, m.d.store, "demo admin", "admin", time.Now())
+	} else {
+		// Replicas starting together on a fresh database make one key.
+		m.adminKey, err = httpapi.EnsureFirstAdmin(ctx, m.d.store, time.Now())
+	}
+	if err != nil || m.adminKey == "" {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "Created an admin API key; it is shown only this once:\n\n    %s\n\n", m.adminKey)
+	return nil
+}
+
+// Close stops serving (letting requests in flight finish for up to ten
+// seconds), stops the background work and closes the deployment. It is
+// safe to call after a failed Run.
+func (m *Main) Close() error {
+	var err error
+	if m.srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if e := m.srv.Shutdown(shutCtx); e != nil && !errors.Is(e, http.ErrServerClosed) {
+			err = e
+		}
+		m.srv = nil
+	}
+	m.stopWork()
+	m.closeSinks()
+	if m.d != nil {
+		m.d.Close()
+		m.d = nil
+	}
+	return err
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // syncBuffer is an output the running command and the test share.
@@ -30,39 +29,39 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// start runs `likeness args…` until the test ends and returns its base URL
-// (from the "listening" log line) and its standard output.
-func start(t *testing.T, args ...string) (string, *syncBuffer) {
+// start runs the real serve (or demo) program in process with args until the
+// test ends, and returns it and its standard output.
+func start(t *testing.T, demo bool, args ...string) (*Main, *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- Run(ctx, args, &stdout, &stderr) }()
+	m := NewMain(demo, &stdout, &stderr)
+	if err := m.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
 	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("likeness %s exited %d after shutdown:\n%s", args[0], code, stderr.String())
-		}
-	})
-	listening := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1], &stdout
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v\n%s", err, stderr.String())
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("likeness %s exited %d before listening:\n%s", args[0], code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		case err := <-m.Err():
+			t.Errorf("the server stopped on its own: %v", err)
+		default:
 		}
-	}
-	t.Fatalf("likeness %s did not start listening:\n%s", args[0], stderr.String())
-	return "", nil
+	})
+	return m, &stdout
 }
 
 func TestServeBootsTheRealProgramAndShutsDownCleanly(t *testing.T) {
 	t.Setenv("LIKENESS_ADMIN_TOKEN", "serve-test-admin-token-0123456789")
-	url, _ := start(t, "serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+	m, _ := start(t, false, "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+	url := m.URL()
+	if m.AdminKey() != "serve-test-admin-token-0123456789" {
+		t.Fatalf("AdminKey = %q, want LIKENESS_ADMIN_TOKEN", m.AdminKey())
+	}
 	res, err := http.Get(url + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", res, err)
@@ -87,9 +86,12 @@ func TestServeBootsTheRealProgramAndShutsDownCleanly(t *testing.T) {
 
 func TestDemoPrintsCurlLinesThatWork(t *testing.T) {
 	t.Setenv("LIKENESS_ADMIN_TOKEN", "")
-	url, out := start(t, "demo", "--subjects", "12", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
-	text := out.String()
+	m, out := start(t, true, "--subjects", "12", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0")
+	url, text := m.URL(), out.String()
 	token := regexp.MustCompile(`lk_[A-Z0-9]+`).FindString(text)
+	if token != m.AdminKey() {
+		t.Fatalf("printed key %q, AdminKey %q", token, m.AdminKey())
+	}
 	body := regexp.MustCompile(`-d '(\{[^']*"data_category":"image"[^']*\})'`).FindStringSubmatch(text)
 	if token == "" || body == nil || !strings.Contains(text, "likeness demo is running at "+url) {
 		t.Fatalf("demo output lacks its key, URL or curl lines:\n%s", text)

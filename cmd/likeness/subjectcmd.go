@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"likeness"
-	"likeness/internal/consent"
 )
 
 func runSubjectErase(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,26 +20,18 @@ func runSubjectErase(ctx context.Context, args []string, stdout, stderr io.Write
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: subject erase takes one SUBJECT_ID", errUsage)
 	}
-	if step := os.Getenv("LIKENESS_CRASH_AFTER_STEP"); step != "" {
-		// For crash tests only: stop dead after the named step.
-		consent.SetStepHook(func(s string) {
-			if s == step {
-				os.Exit(3)
-			}
-		})
-	}
 	d, err := c.open(ctx, stderr, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	ctx = likeness.WithActor(ctx, cliActor)
-	cert, err := d.consent.EraseSubject(ctx, fs.Arg(0))
+	cert, err := d.erasure.EraseSubject(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	recordCLI(ctx, d.store, stderr, "subject erase", fs.Arg(0))
-	claims, err := d.consent.VerifyCertificate(cert)
+	claims, err := d.erasure.VerifyCertificate(cert)
 	if err != nil {
 		return fmt.Errorf("certificate does not verify: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"likeness"
 	"likeness/internal/consent"
+	"likeness/internal/ledgerlog"
 	"likeness/policy"
 )
 
@@ -18,6 +19,7 @@ const benchSubjects = 1000
 // sqlstore configures it) with benchSubjects subjects created.
 type grantBench struct {
 	svc      *consent.Service
+	ledger   *ledgerlog.Log
 	subjects []string
 	purposes []string
 	req      likeness.GrantRequest
@@ -25,17 +27,17 @@ type grantBench struct {
 
 func newGrantBench(b *testing.B) *grantBench {
 	b.Helper()
-	svc, _, _ := newService(b, policy.Example())
+	d := newDeployment(b, policy.Example())
 	ctx := context.Background()
-	g := &grantBench{svc: svc, purposes: svc.Policy().PurposeIDs}
+	g := &grantBench{svc: d.Consent, ledger: d.Ledger, purposes: d.Notices.Policy().PurposeIDs}
 	for i := range benchSubjects {
-		sub, _, err := svc.CreateSubject(ctx, fmt.Sprintf("bench-%d", i), "en", "EU-DE")
+		sub, _, err := d.Subjects.CreateSubject(ctx, fmt.Sprintf("bench-%d", i), "en", "EU-DE")
 		if err != nil {
 			b.Fatal(err)
 		}
 		g.subjects = append(g.subjects, sub.ID)
 	}
-	n, err := svc.Notice("en")
+	n, err := d.Notices.Notice("en")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func BenchmarkGrantSQLite(b *testing.B) {
 		i++
 	}
 	reportGrants(b)
-	if size := g.svc.Ledger.Tree().Size(); size != uint64(i) {
+	if size := g.ledger.Tree().Size(); size != uint64(i) {
 		b.Fatalf("ledger has %d leaves after %d grants", size, i)
 	}
 }
@@ -95,7 +97,7 @@ func BenchmarkGrantSQLiteParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	reportGrants(b)
-	if size := g.svc.Ledger.Tree().Size(); size != uint64(next.Load()) {
+	if size := g.ledger.Tree().Size(); size != uint64(next.Load()) {
 		b.Fatalf("ledger has %d leaves after %d grants", size, next.Load())
 	}
 }

@@ -3,238 +3,114 @@
 // against the policy and the current notice, seals personal fields under the
 // subject's own data key, appends the event to the ledger in the same
 // transaction, and only then updates the in-memory decision index, so a
-// withdrawal that has returned is seen by the very next decision.
+// withdrawal that has returned is seen by the very next decision. It also
+// holds the policy in force and its published notices ([Notices]).
 package consent
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"likeness"
 	"likeness/decision"
 	"likeness/internal/jurisdiction"
-	"likeness/internal/keys"
+	"likeness/internal/subjects"
 	"likeness/policy"
 )
 
-// Config holds what a Service is built from.
+// Store is what the consent service reads from storage; writes go through
+// the Log.
+type Store interface {
+	// Subject returns ENOTFOUND if absent (erased subjects are returned).
+	Subject(ctx likeness.Context, id string) (*likeness.Subject, error)
+	// ForEachSubject calls fn for every subject, erased ones included.
+	ForEachSubject(ctx likeness.Context, fn func(*likeness.Subject) error) error
+	// SubjectEvents returns a subject's events in ledger order.
+	SubjectEvents(ctx likeness.Context, subjectID string) ([]*likeness.ConsentEvent, error)
+}
+
+// Subjects finds subjects and seals their personal fields under their own
+// data key. *subjects.Registry implements it.
+type Subjects interface {
+	// Subject returns ENOTFOUND if absent and EGONE if erased.
+	Subject(ctx context.Context, id string) (*likeness.Subject, error)
+	// Cipher returns EGONE once the subject's key was destroyed; the caller
+	// closes it.
+	Cipher(ctx context.Context, subjectID string) (*subjects.Cipher, error)
+}
+
+// Log is the ledger's write path. *ledgerlog.Log implements it.
+type Log interface {
+	// Append stores events in one transaction with their ledger indexes.
+	Append(ctx context.Context, evs []*likeness.ConsentEvent) error
+	// Sync brings the ledger tree up to date with the stored events,
+	// calling apply for each new one in index order; an event apply fails
+	// on is read again by the next call.
+	Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error
+}
+
+// PurposeEraser erases what was collected only for a purpose, after a
+// withdrawal of a purpose whose policy says on_withdraw: erase. It must be
+// idempotent: withdrawing again retries it. *vault.Vault implements it.
+type PurposeEraser interface {
+	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
+}
+
+// Listener hears of consent events once they are durable, on the replica
+// that recorded them (datasets use it to taint what a withdrawal touches).
+type Listener interface {
+	ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error
+}
+
+// Config holds what a Service is built from. Store, Subjects, Notices,
+// Engine and Log are required.
 type Config struct {
-	Store  likeness.Store
-	KEK    keys.KEK
-	Policy *policy.Policy
-	// Now and Rand are injected so tests control time and randomness.
+	Store     Store
+	Subjects  Subjects
+	Notices   *Notices
+	Engine    *decision.Engine
+	Log       Log
+	Erasers   []PurposeEraser // run on withdrawals whose purpose says on_withdraw: erase
+	Listeners []Listener      // told of every event once it is durable
+	// Now is injected so tests control time.
 	Now    func() time.Time
-	Rand   io.Reader
 	Logger *slog.Logger
-	// LedgerName names the deployment in checkpoints ("likeness.example").
-	LedgerName string
 }
 
-// Service implements subject and consent operations. Safe for concurrent use.
+// Service records grants, withdrawals, renewals and GPC opt-outs and answers
+// decisions. Safe for concurrent use.
 type Service struct {
-	store  likeness.Store
-	kek    keys.KEK
-	now    func() time.Time
-	rand   io.Reader
-	log    *slog.Logger
-	engine *decision.Engine
-
-	lookupKey []byte // HMAC key for the organization's user ids
-	erasers   []DataEraser
+	store     Store
+	subjects  Subjects
+	notices   *Notices
+	engine    *decision.Engine
+	now       func() time.Time
+	logger    *slog.Logger
+	erasers   []PurposeEraser
 	listeners []Listener
-
-	mu      sync.RWMutex
-	policy  *policy.Policy
-	version *likeness.NoticeVersion
-	notices map[string]*policy.Notice
-
-	Ledger *Ledger
+	log       Log
 }
 
-// New builds a Service: it loads or creates the deployment's keys, publishes
-// the policy's notice as a new version if it changed, and loads the decision
-// index from the store.
+// New builds a Service and loads the decision index from the store.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.KEK == nil || cfg.Policy == nil {
-		return nil, fmt.Errorf("consent: Store, KEK and Policy are required")
+	if cfg.Store == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Engine == nil || cfg.Log == nil {
+		return nil, fmt.Errorf("consent: Store, Subjects, Notices, Engine and Log are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.LedgerName == "" {
-		cfg.LedgerName = "likeness"
-	}
-	s := &Service{store: cfg.Store, kek: cfg.KEK, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger}
-	var err error
-	if s.lookupKey, err = s.deploymentKey(ctx, "lookup_key"); err != nil {
-		return nil, err
-	}
-	signSeed, err := s.deploymentKey(ctx, "ledger_signing_seed")
-	if err != nil {
-		return nil, err
-	}
-	// The name is fixed at first start: it is part of the verifier key.
-	name, err := cfg.Store.InitSetting(ctx, "ledger_name", []byte(cfg.LedgerName))
-	if err != nil {
-		return nil, fmt.Errorf("consent: ledger name: %w", err)
-	}
-	if s.Ledger, err = newLedger(cfg.Store, string(name), signSeed, cfg.Now); err != nil {
-		return nil, err
-	}
-	s.engine = decision.New(cfg.Policy)
-	if err := s.SetPolicy(ctx, cfg.Policy); err != nil {
-		return nil, err
-	}
+	s := &Service{store: cfg.Store, subjects: cfg.Subjects, notices: cfg.Notices, engine: cfg.Engine, log: cfg.Log,
+		now: cfg.Now, logger: cfg.Logger, erasers: cfg.Erasers, listeners: cfg.Listeners}
 	if err := s.loadIndex(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// deploymentKey returns a 32-byte secret shared by every replica: created
-// once, stored wrapped by the KEK under name.
-func (s *Service) deploymentKey(ctx context.Context, name string) ([]byte, error) {
-	fresh, err := keys.NewDEK(s.rand)
-	if err != nil {
-		return nil, err
-	}
-	wrapped, err := s.kek.Wrap(fresh, []byte("setting:"+name))
-	if err != nil {
-		return nil, fmt.Errorf("consent: wrap %s: %w", name, err)
-	}
-	stored, err := s.store.InitSetting(ctx, name, wrapped)
-	if err != nil {
-		return nil, fmt.Errorf("consent: store %s: %w", name, err)
-	}
-	return unwrapSetting(s.kek, name, stored)
-}
-
-func unwrapSetting(kek keys.KEK, name string, stored []byte) ([]byte, error) {
-	key, err := kek.Unwrap(stored, []byte("setting:"+name))
-	if err != nil {
-		return nil, fmt.Errorf("consent: unwrap %s (is this the key file that created the database?): %w", name, err)
-	}
-	return key, nil
-}
-
-func readDeploymentKey(ctx context.Context, store likeness.Store, kek keys.KEK, name string) ([]byte, error) {
-	stored, err := store.Setting(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("consent: read %s: %w", name, err)
-	}
-	return unwrapSetting(kek, name, stored)
-}
-
-// deploymentSettings are the settings that hold keys wrapped by the KEK.
-var deploymentSettings = []string{"lookup_key", "ledger_signing_seed"}
-
-// RewrapAll rewraps every key wrapped by the KEK (subjects' data keys and
-// the deployment keys) with its current primary version. Safe to rerun.
-func RewrapAll(ctx context.Context, store likeness.Store, kek keys.KEK) (int, error) {
-	n := 0
-	for _, name := range deploymentSettings {
-		stored, err := store.Setting(ctx, name)
-		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		w, err := kek.Rewrap(stored, []byte("setting:"+name))
-		if err != nil {
-			return n, fmt.Errorf("consent: rewrap %s: %w", name, err)
-		}
-		if err := store.PutSetting(ctx, name, w); err != nil {
-			return n, err
-		}
-		n++
-	}
-	m, err := store.RewrapSubjectKeys(ctx, func(id string, w []byte) ([]byte, error) {
-		return kek.Rewrap(w, subjectAD(id))
-	})
-	return n + m, err
-}
-
-// Engine returns the decision index, for in-process decisions.
-func (s *Service) Engine() *decision.Engine { return s.engine }
-
-// Policy returns the policy in force.
-func (s *Service) Policy() *policy.Policy {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.policy
-}
-
-// SetPolicy renders the notices of p, publishes them as a new notice version
-// if they differ from the latest, and makes p the policy in force.
-func (s *Service) SetPolicy(ctx context.Context, p *policy.Policy) error {
-	notices := map[string]*policy.Notice{}
-	nv := &likeness.NoticeVersion{CreatedAt: s.now().UTC(), Texts: map[string]string{}, Material: map[string]string{}}
-	sum := sha256.Sum256(p.Source)
-	nv.PolicySHA256 = hex.EncodeToString(sum[:])
-	for _, lang := range p.Languages {
-		n, err := p.Notice(lang)
-		if err != nil {
-			return fmt.Errorf("consent: render notice %s: %w", lang, err)
-		}
-		notices[lang] = n
-		nv.Texts[lang] = n.SHA256
-	}
-	for _, id := range p.PurposeIDs {
-		nv.Material[id] = p.Material(id)
-	}
-	published, err := s.store.PublishNotice(ctx, nv)
-	if err != nil {
-		return fmt.Errorf("consent: publish notice: %w", err)
-	}
-	for _, n := range notices {
-		n.Version = published.Version
-	}
-	s.mu.Lock()
-	s.policy, s.version, s.notices = p, published, notices
-	s.mu.Unlock()
-	s.engine.SetPolicy(p, published.MaterialSince)
-	return nil
-}
-
-// Notice returns the current notice in lang ("" for the default language).
-func (s *Service) Notice(lang string) (*policy.Notice, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if lang == "" {
-		lang = s.policy.Languages[0]
-	}
-	n, ok := s.notices[lang]
-	if !ok {
-		return nil, likeness.Errorf(likeness.EINVALID, "no notice in language %q; offered: %v", lang, s.policy.Languages)
-	}
-	return n, nil
-}
-
-// NoticeFor returns the notice in the subject's locale if offered, else the
-// default language.
-func (s *Service) NoticeFor(locale string) *policy.Notice {
-	if n, err := s.Notice(locale); err == nil {
-		return n
-	}
-	n, _ := s.Notice("")
-	return n
 }
 
 func (s *Service) loadIndex(ctx context.Context) error {
@@ -254,7 +130,7 @@ func (s *Service) loadIndex(ctx context.Context) error {
 // another one sharing the database) to the decision index and the ledger
 // tree. Replicas call it on a short timer; writes call it before returning.
 func (s *Service) Sync(ctx context.Context) error {
-	return s.Ledger.sync(ctx, func(ev *likeness.ConsentEvent) error {
+	return s.log.Sync(ctx, func(ev *likeness.ConsentEvent) error {
 		if !s.engine.HasSubject(ev.SubjectID) {
 			sub, err := s.store.Subject(ctx, ev.SubjectID)
 			if err != nil {
@@ -267,193 +143,14 @@ func (s *Service) Sync(ctx context.Context) error {
 	})
 }
 
-// followOverlap re-reads this much before the last poll, so a replica whose
-// clock runs behind is not missed; applying a change twice is harmless.
-const followOverlap = 10 * time.Second
-
-// Follow calls Sync every interval until ctx ends, so a withdrawal or a
-// rectified jurisdiction on another replica reaches this one's decisions.
-func (s *Service) Follow(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	since := s.now().Add(-followOverlap)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		next := s.now()
-		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("sync with the database failed", "err", err)
-		}
-		if err := s.SyncSubjects(ctx, since); err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("following rectified subjects failed", "err", err)
-			}
-			continue
-		}
-		since = next.Add(-followOverlap)
-	}
-}
-
-// SyncSubjects applies to the decision index every subject rectified since
-// the given time, on any replica.
-func (s *Service) SyncSubjects(ctx context.Context, since time.Time) error {
-	subs, err := s.store.SubjectsUpdatedSince(ctx, since)
-	if err != nil {
-		return err
-	}
-	for _, sub := range subs {
-		s.engine.PutSubject(sub.ID, sub.Jurisdiction)
-	}
-	return nil
-}
-
-// ExternalHash is the keyed hash under which an organization's user id is
-// stored: look-ups work, the id itself is never kept.
-func (s *Service) ExternalHash(externalID string) string {
-	m := hmac.New(sha256.New, s.lookupKey)
-	m.Write([]byte(externalID))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// CreateSubject implements likeness.SubjectService.
-func (s *Service) CreateSubject(ctx context.Context, externalID, locale, jurisdiction string) (*likeness.Subject, bool, error) {
-	return s.createSubject(ctx, externalID, locale, jurisdiction, false)
-}
-
-// CreateMinor is CreateSubject for a minor, whose consent only a guardian
-// gives: each grant must name the guardian in evidence.guardian.
-func (s *Service) CreateMinor(ctx context.Context, externalID, locale, jurisdiction string) (*likeness.Subject, bool, error) {
-	return s.createSubject(ctx, externalID, locale, jurisdiction, true)
-}
-
-func (s *Service) createSubject(ctx context.Context, externalID, locale, jurisdiction string, guardian bool) (*likeness.Subject, bool, error) {
-	if externalID == "" || len(externalID) > 256 {
-		return nil, false, likeness.Errorf(likeness.EINVALID, "external_id is required (at most 256 characters)")
-	}
-	if _, err := likeness.ParseJurisdiction(jurisdiction); err != nil {
-		return nil, false, err
-	}
-	if locale == "" {
-		locale = s.Policy().Languages[0]
-	}
-	if len(locale) > 16 {
-		return nil, false, likeness.Errorf(likeness.EINVALID, "locale %q is too long", locale)
-	}
-	hash := s.ExternalHash(externalID)
-	if existing, err := s.store.SubjectByExternalHash(ctx, hash); err == nil {
-		return s.visible(existing)
-	}
-	id := likeness.NewID("sub")
-	dek, err := keys.NewDEK(s.rand)
-	if err != nil {
-		return nil, false, err
-	}
-	defer keys.Wipe(dek)
-	wrapped, err := s.kek.Wrap(dek, subjectAD(id))
-	if err != nil {
-		return nil, false, fmt.Errorf("consent: wrap subject key: %w", err)
-	}
-	sub := &likeness.Subject{ID: id, ExternalHash: hash, Locale: locale, Jurisdiction: jurisdiction, Guardian: guardian, CreatedAt: s.now().UTC()}
-	out, created, err := s.store.InsertSubject(ctx, sub, wrapped)
-	if err != nil {
-		return nil, false, err
-	}
-	if !created {
-		return s.visible(out)
-	}
-	s.engine.PutSubject(out.ID, out.Jurisdiction)
-	return out, true, nil
-}
-
-func (s *Service) visible(sub *likeness.Subject) (*likeness.Subject, bool, error) {
-	if sub.Erased() {
-		return nil, false, likeness.Errorf(likeness.EGONE, "subject was erased")
-	}
-	return sub, false, nil
-}
-
-func subjectAD(id string) []byte { return []byte("subject:" + id) }
-
-// Subject implements likeness.SubjectService.
-func (s *Service) Subject(ctx context.Context, id string) (*likeness.Subject, error) {
-	if !likeness.ValidID("sub", id) {
-		return nil, likeness.Errorf(likeness.ENOTFOUND, "subject not found")
-	}
-	sub, err := s.store.Subject(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if sub.Erased() {
-		return nil, likeness.Errorf(likeness.EGONE, "subject was erased")
-	}
-	return sub, nil
-}
-
-// Rectify corrects a subject's locale or jurisdiction (GDPR Art. 16); an
-// empty value keeps the current one. Decisions use the new jurisdiction at
-// once (transfer rules, BIPA).
-func (s *Service) Rectify(ctx context.Context, id, locale, jurisdiction string) (*likeness.Subject, error) {
-	sub, err := s.Subject(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if locale == "" {
-		locale = sub.Locale
-	}
-	if jurisdiction == "" {
-		jurisdiction = sub.Jurisdiction
-	}
-	if _, err := likeness.ParseJurisdiction(jurisdiction); err != nil {
-		return nil, err
-	}
-	if len(locale) > 16 {
-		return nil, likeness.Errorf(likeness.EINVALID, "locale %q is too long", locale)
-	}
-	if err := s.store.UpdateSubject(ctx, sub.ID, locale, jurisdiction, s.now().UTC()); err != nil {
-		return nil, err
-	}
-	s.engine.PutSubject(sub.ID, jurisdiction)
-	sub.Locale, sub.Jurisdiction = locale, jurisdiction
-	return sub, nil
-}
-
-// SubjectByExternalID implements likeness.SubjectService.
-func (s *Service) SubjectByExternalID(ctx context.Context, externalID string) (*likeness.Subject, error) {
-	sub, err := s.store.SubjectByExternalHash(ctx, s.ExternalHash(externalID))
-	if err != nil {
-		return nil, err
-	}
-	if sub.Erased() {
-		return nil, likeness.Errorf(likeness.EGONE, "subject was erased")
-	}
-	return sub, nil
-}
-
-// SubjectKey unwraps the subject's data key. The caller wipes it.
-func (s *Service) SubjectKey(ctx context.Context, subjectID string) ([]byte, error) {
-	w, err := s.store.SubjectKey(ctx, subjectID)
-	if err != nil {
-		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
-			return nil, likeness.Errorf(likeness.EGONE, "the subject's key was destroyed")
-		}
-		return nil, err
-	}
-	return s.kek.Unwrap(w, subjectAD(subjectID))
-}
-
 // Grant records consent to each purpose of req as its own event. A purpose
 // whose consent already exists is recorded as a renewal.
 func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*likeness.ConsentEvent, error) {
-	sub, err := s.Subject(ctx, req.SubjectID)
+	sub, err := s.subjects.Subject(ctx, req.SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	p, version := s.policy, s.version
-	s.mu.RUnlock()
+	p, version := s.notices.current()
 	if err := p.CheckPurposes(req.Purposes); err != nil {
 		return nil, err
 	}
@@ -520,11 +217,11 @@ func checkEvidence(ev map[string]string) error {
 // Withdraw records a withdrawal of one purpose. Withdrawing is always
 // possible, even with no consent on record: the "no" is kept.
 func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (*likeness.ConsentEvent, error) {
-	sub, err := s.Subject(ctx, req.SubjectID)
+	sub, err := s.subjects.Subject(ctx, req.SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	p := s.Policy()
+	p := s.notices.Policy()
 	if _, ok := p.Purpose(req.Purpose); !ok {
 		return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", req.Purpose, p.PurposeIDs)
 	}
@@ -545,10 +242,7 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 		return nil, err
 	}
 	if pp, _ := p.Purpose(req.Purpose); pp.OnWithdraw == "erase" {
-		s.mu.RLock()
-		erasers := s.erasers
-		s.mu.RUnlock()
-		for _, e := range erasers {
+		for _, e := range s.erasers {
 			if err := e.ErasePurposeData(ctx, sub.ID, req.Purpose); err != nil {
 				// The withdrawal stands (decisions already deny); the sweep
 				// of its data can be retried by withdrawing again.
@@ -563,7 +257,7 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 // subject, a withdrawal (method gpc) of every purpose the policy marks as
 // sale_or_share that is not already withdrawn. Other subjects: nothing.
 func (s *Service) ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.ConsentEvent, error) {
-	sub, err := s.Subject(ctx, subjectID)
+	sub, err := s.subjects.Subject(ctx, subjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -571,7 +265,7 @@ func (s *Service) ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.C
 		return nil, nil
 	}
 	var out []*likeness.ConsentEvent
-	p := s.Policy()
+	p := s.notices.Policy()
 	for _, id := range p.PurposeIDs {
 		if !p.Purposes[id].SaleOrShare {
 			continue
@@ -592,11 +286,11 @@ func (s *Service) ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.C
 // append seals personal fields, stores the events (and their ledger leaves)
 // in one transaction, then brings the index and tree up to date.
 func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) error {
-	dek, err := s.SubjectKey(ctx, evs[0].SubjectID)
+	c, err := s.subjects.Cipher(ctx, evs[0].SubjectID)
 	if err != nil {
 		return err
 	}
-	defer keys.Wipe(dek)
+	defer c.Close()
 	for _, ev := range evs {
 		if len(ev.Evidence) == 0 {
 			continue
@@ -605,11 +299,11 @@ func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) erro
 		if err != nil {
 			return err
 		}
-		if ev.Sealed, err = keys.Seal(dek, plain, eventAD(ev.ID), s.rand); err != nil {
+		if ev.Sealed, err = c.Seal(plain, eventAD(ev.ID)); err != nil {
 			return fmt.Errorf("consent: seal evidence: %w", err)
 		}
 	}
-	if err := s.store.AppendEvents(ctx, evs); err != nil {
+	if err := s.log.Append(ctx, evs); err != nil {
 		return err
 	}
 	// The events are durable; apply them here at once so the next decision
@@ -619,22 +313,9 @@ func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) erro
 	}
 	s.notify(ctx, evs)
 	if err := s.Sync(ctx); err != nil {
-		s.log.Warn("ledger sync after append failed", "err", err)
+		s.logger.Warn("ledger sync after append failed", "err", err)
 	}
 	return nil
-}
-
-// Listener hears of consent events once they are durable, on the replica
-// that recorded them (datasets use it to taint what a withdrawal touches).
-type Listener interface {
-	ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error
-}
-
-// AddListener registers l.
-func (s *Service) AddListener(l Listener) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.listeners = append(s.listeners, l)
 }
 
 // notify tells listeners of events whose write has already returned; a
@@ -642,18 +323,15 @@ func (s *Service) AddListener(l Listener) {
 func (s *Service) notify(ctx context.Context, evs []*likeness.ConsentEvent) {
 	for _, ev := range evs {
 		if err := s.tell(ctx, ev); err != nil {
-			s.log.Error("consent listener failed", "event", ev.ID, "type", ev.Type, "err", err)
+			s.logger.Error("consent listener failed", "event", ev.ID, "type", ev.Type, "err", err)
 		}
 	}
 }
 
 // tell runs every listener on ev and returns the first failure.
 func (s *Service) tell(ctx context.Context, ev *likeness.ConsentEvent) error {
-	s.mu.RLock()
-	ls := s.listeners
-	s.mu.RUnlock()
 	var first error
-	for _, l := range ls {
+	for _, l := range s.listeners {
 		if err := l.ConsentRecorded(ctx, ev); err != nil && first == nil {
 			first = err
 		}
@@ -666,7 +344,7 @@ func eventAD(id string) []byte { return []byte("consent-event:" + id) }
 // Consents returns the subject's state per purpose and full history, with
 // evidence opened.
 func (s *Service) Consents(ctx context.Context, subjectID string) ([]likeness.PurposeState, []*likeness.ConsentEvent, error) {
-	sub, err := s.Subject(ctx, subjectID)
+	sub, err := s.subjects.Subject(ctx, subjectID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -684,7 +362,7 @@ func (s *Service) Consents(ctx context.Context, subjectID string) ([]likeness.Pu
 		}
 	}
 	now := s.now()
-	p := s.Policy()
+	p := s.notices.Policy()
 	states := make([]likeness.PurposeState, 0, len(p.PurposeIDs))
 	for _, id := range p.PurposeIDs {
 		st, expires := s.engine.State(sub.ID, id, now)
@@ -698,19 +376,19 @@ func (s *Service) Consents(ctx context.Context, subjectID string) ([]likeness.Pu
 }
 
 func (s *Service) openEvidence(ctx context.Context, subjectID string, evs []*likeness.ConsentEvent) error {
-	var dek []byte
+	var c *subjects.Cipher
 	for _, ev := range evs {
 		if len(ev.Sealed) == 0 {
 			continue
 		}
-		if dek == nil {
+		if c == nil {
 			var err error
-			if dek, err = s.SubjectKey(ctx, subjectID); err != nil {
+			if c, err = s.subjects.Cipher(ctx, subjectID); err != nil {
 				return err
 			}
-			defer keys.Wipe(dek)
+			defer c.Close()
 		}
-		plain, err := keys.Open(dek, ev.Sealed, eventAD(ev.ID))
+		plain, err := c.Open(ev.Sealed, eventAD(ev.ID))
 		if err != nil {
 			return fmt.Errorf("consent: open evidence of an event: %w", err)
 		}
@@ -740,7 +418,7 @@ const maxPastDecision = time.Minute
 // CheckDecision reports a malformed decision request: an unknown purpose or
 // category is an error, never a silent deny or allow.
 func (s *Service) CheckDecision(r *likeness.DecisionRequest) error {
-	p := s.Policy()
+	p := s.notices.Policy()
 	switch {
 	case r.SubjectID == "" && r.AssetID == "":
 		return likeness.Errorf(likeness.EINVALID, "subject_id or asset_id is required")
@@ -768,5 +446,3 @@ func (s *Service) CheckDecision(r *likeness.DecisionRequest) error {
 func isCountry(c string) bool {
 	return len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z'
 }
-
-var _ = bytes.Equal

@@ -19,27 +19,27 @@ var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
 type fixture struct {
 	t     *testing.T
+	d     *likenesstest.Deployment
 	svc   *consent.Service
 	store *sqlstore.DB
 	clock *likenesstest.Clock
 }
 
-// newService opens a Service on a fresh SQLite database with the policy p
-// and a clock standing at t0.
-func newService(t testing.TB, p *policy.Policy) (*consent.Service, *sqlstore.DB, *likenesstest.Clock) {
+// newDeployment opens a deployment on a fresh SQLite database with the
+// policy p and a clock standing at t0.
+func newDeployment(t testing.TB, p *policy.Policy) *likenesstest.Deployment {
 	t.Helper()
-	d := likenesstest.New(t, likenesstest.Options{Policy: p, Start: t0})
-	return d.Consent, d.Store, d.Clock
+	return likenesstest.New(t, likenesstest.Options{Policy: p, Start: t0})
 }
 
 func newFixture(t *testing.T) *fixture {
-	svc, store, c := newService(t, policy.Example())
-	return &fixture{t: t, svc: svc, store: store, clock: c}
+	d := newDeployment(t, policy.Example())
+	return &fixture{t: t, d: d, svc: d.Consent, store: d.Store, clock: d.Clock}
 }
 
 func (f *fixture) subject(ext string) string {
 	f.t.Helper()
-	sub, created, err := f.svc.CreateSubject(context.Background(), ext, "en", "EU-DE")
+	sub, created, err := f.d.Subjects.CreateSubject(context.Background(), ext, "en", "EU-DE")
 	if err != nil || !created {
 		f.t.Fatalf("create subject: %v (created %v)", err, created)
 	}
@@ -48,7 +48,7 @@ func (f *fixture) subject(ext string) string {
 
 func (f *fixture) grant(sub string, purposes ...string) []*likeness.ConsentEvent {
 	f.t.Helper()
-	n, err := f.svc.Notice("en")
+	n, err := f.d.Notices.Notice("en")
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -164,13 +164,13 @@ func TestMaterialChangeNeedsRenewalOfThatPurposeOnly(t *testing.T) {
 	f := newFixture(t)
 	sub := f.subject("user-1")
 	before := f.grant(sub, "ai-training", "marketing-personalization")
-	n1, _ := f.svc.Notice("en")
+	n1, _ := f.d.Notices.Notice("en")
 
 	f.clock.Set(t0.AddDate(0, 1, 0))
-	if err := f.svc.SetPolicy(ctx, materialChange(t)); err != nil {
+	if err := f.d.Notices.SetPolicy(ctx, materialChange(t)); err != nil {
 		t.Fatal(err)
 	}
-	n2, _ := f.svc.Notice("en")
+	n2, _ := f.d.Notices.Notice("en")
 	if n2.Version <= n1.Version || n2.SHA256 == n1.SHA256 {
 		t.Fatalf("notice after the change: v%d %s, before v%d %s", n2.Version, n2.SHA256, n1.Version, n1.SHA256)
 	}
@@ -236,7 +236,7 @@ func TestWordingChangeKeepsConsentActive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.SetPolicy(ctx, p); err != nil {
+	if err := f.d.Notices.SetPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	if st := f.state(sub, "ai-training"); st != likeness.StateActive {
@@ -272,4 +272,17 @@ func TestDecisionAtBeforeTheGrantDenies(t *testing.T) {
 		t.Errorf("grant after a withdrawal recorded as %q, want grant", evs[0].Type)
 	}
 	wantDeny(t, "category not covered", f.decide(sub, "ai-training", "transcript", time.Time{}), "category_not_covered")
+}
+
+// A request without a time is decided now, every time it is asked: the
+// service must not pin the first call's time into the caller's request.
+func TestDecideLeavesTheRequestUnchanged(t *testing.T) {
+	d := likenesstest.New(t, likenesstest.Options{})
+	q := &likeness.DecisionRequest{SubjectID: "sub_x", Purpose: "ai-training", Category: "image"}
+	if _, err := d.Consent.Decide(q); err != nil {
+		t.Fatal(err)
+	}
+	if !q.At.IsZero() {
+		t.Fatalf("Decide wrote %v into the caller's request", q.At)
+	}
 }

@@ -26,7 +26,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/dataset"
 	"likeness/internal/http/cookie"
 	"likeness/internal/http/input"
@@ -36,6 +35,7 @@ import (
 	"likeness/internal/ratelimit"
 	"likeness/internal/signed"
 	"likeness/internal/vault"
+	"likeness/policy"
 )
 
 //go:embed templates/*.html
@@ -50,10 +50,13 @@ var i18nFS embed.FS
 // SessionTTL is how long a console session lasts after sign-in.
 const SessionTTL = 30 * time.Minute
 
-// Config holds what a Handler is built from. Consent, Vault, Store and a
-// Key of at least 32 bytes are required.
+// Config holds what a Handler is built from. Subjects, Consents, Index,
+// Policy, Vault, Store and a Key of at least 32 bytes are required.
 type Config struct {
-	Consent  *consent.Service
+	Subjects Subjects
+	Consents Consents
+	Index    Index
+	Policy   func() *policy.Policy // the policy in force
 	Vault    *vault.Vault
 	Datasets *dataset.Service // nil: the datasets pages say datasets are not enabled
 	Store    likeness.Store
@@ -91,8 +94,8 @@ type Handler struct {
 // New builds a Handler. It panics on a missing service or a short key,
 // since either is a wiring mistake.
 func New(cfg Config) *Handler {
-	if cfg.Consent == nil || cfg.Vault == nil || cfg.Store == nil {
-		panic("console: Config.Consent, Config.Vault and Config.Store are required")
+	if cfg.Subjects == nil || cfg.Consents == nil || cfg.Index == nil || cfg.Policy == nil || cfg.Vault == nil || cfg.Store == nil {
+		panic("console: Config.Subjects, Consents, Index, Policy, Vault and Store are required")
 	}
 	if len(cfg.Key) < 32 {
 		panic("console: Config.Key must be at least 32 bytes")

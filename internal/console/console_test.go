@@ -21,7 +21,6 @@ import (
 	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/likenesstest"
-	"likeness/internal/requests"
 	"likeness/internal/vault"
 )
 
@@ -37,13 +36,10 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	d := likenesstest.New(t, likenesstest.Options{})
-	ds, err := dataset.New(dataset.Config{Store: d.Store, Consent: d.Consent, Vault: d.Vault, KEK: d.KEK, Now: d.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := d.Datasets
 	key := make([]byte, 32)
 	rand.Read(key)
-	h := console.New(console.Config{Consent: d.Consent, Vault: d.Vault, Datasets: ds, Store: d.Store, Key: key, Now: d.Clock.Now})
+	h := console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Datasets: ds, Store: d.Store, Key: key, Now: d.Clock.Now})
 	mux := http.NewServeMux()
 	h.Register(mux)
 	srv := httptest.NewServer(mux)
@@ -322,7 +318,7 @@ func TestErasedSubjectShowsOnlyErased(t *testing.T) {
 	f := newFixture(t)
 	sub := f.d.Subject(t, "gone-1", "EU-DE")
 	f.d.Grant(t, sub, "ai-training")
-	if _, err := f.d.Consent.EraseSubject(context.Background(), sub); err != nil {
+	if _, err := f.d.Erasure.EraseSubject(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
 	c := f.client().signedIn(likeness.RoleAdmin)
@@ -529,15 +525,12 @@ func TestDeadlinesPageFlagsOverdueRequestsAndBreaches(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	sub := f.d.Subject(t, "asks", "EU-DE")
-	rs, err := requests.New(requests.Config{Store: f.d.Store, Consent: f.d.Consent, Now: f.d.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := f.d.Requests(t)
 	req, err := rs.Open(ctx, sub, likeness.RequestAccess, "email", "", f.d.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := incidents.New(incidents.Config{Store: f.d.Store, Policy: f.d.Consent.Policy, Now: f.d.Clock.Now})
+	is, err := incidents.New(incidents.Config{Store: f.d.Store, Policy: f.d.Notices.Policy, Now: f.d.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

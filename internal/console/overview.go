@@ -40,7 +40,7 @@ type statusCount struct {
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	v := &overviewView{}
-	v.Subjects, v.Grants = h.cfg.Consent.Engine().Stats()
+	v.Subjects, v.Grants = h.cfg.Index.Stats()
 	var err error
 	if v.LedgerSize, err = h.cfg.Store.LedgerSize(ctx); err != nil {
 		h.failed(w, r, s, "ledger size", err)
@@ -55,7 +55,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		v.Checkpoint = parseSigned(signed)
 	}
-	v.Due = len(h.cfg.Consent.Engine().DueForRenewal(h.now(), RenewalWindow, 0))
+	v.Due = len(h.cfg.Index.DueForRenewal(h.now(), RenewalWindow, 0))
 	dead, err := h.cfg.Store.DeadDeliveries(ctx, "")
 	if err != nil {
 		h.failed(w, r, s, "dead deliveries", err)

@@ -46,7 +46,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		v.L = h.localeFor(w, r)
 	}
 	v.Langs = h.langOptions(r, v.L)
-	v.Org = h.cfg.Consent.Policy().Organization.Name
+	v.Org = h.cfg.Policy().Organization.Name
 	v.Session = s
 	if s != nil {
 		v.CSRF = h.csrfToken(s.Payload)

@@ -78,9 +78,9 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, s *session) {
 	var sub *likeness.Subject
 	var err error
 	if v.Query != "" {
-		sub, err = h.cfg.Consent.SubjectByExternalID(ctx, v.Query)
+		sub, err = h.cfg.Subjects.SubjectByExternalID(ctx, v.Query)
 	} else {
-		sub, err = h.cfg.Consent.Subject(ctx, id)
+		sub, err = h.cfg.Subjects.Subject(ctx, id)
 	}
 	if err == nil {
 		// Looked up by a keyed hash only: logs keep the pseudonymous id.
@@ -104,7 +104,7 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, s *session) {
 
 func (h *Handler) fillSubject(r *http.Request, l *locale, v *subjectView, sub *likeness.Subject) error {
 	ctx := r.Context()
-	states, hist, err := h.cfg.Consent.Consents(ctx, sub.ID)
+	states, hist, err := h.cfg.Consents.Consents(ctx, sub.ID)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (h *Handler) purposeTitle(l *locale, id string) string {
 	if id == "" {
 		return ""
 	}
-	p, ok := h.cfg.Consent.Policy().Purpose(id)
+	p, ok := h.cfg.Policy().Purpose(id)
 	if !ok {
 		return id
 	}

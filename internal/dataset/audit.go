@@ -10,7 +10,6 @@ import (
 
 	"likeness"
 	"likeness/internal/anonymize"
-	"likeness/internal/keys"
 )
 
 // Attributes are the self-declared attributes a representation audit
@@ -29,11 +28,11 @@ func attributesAD(subjectID, purpose string) []byte {
 // them as part of that consent, and a withdrawal ends their use (audits
 // skip subjects whose consent is no longer active).
 func (s *Service) PutAttributes(ctx context.Context, subjectID, purpose string, attrs map[string]string) error {
-	sub, err := s.consent.Subject(ctx, subjectID)
+	sub, err := s.subjects.Subject(ctx, subjectID)
 	if err != nil {
 		return err
 	}
-	p := s.consent.Policy()
+	p := s.policy()
 	if _, ok := p.Purpose(purpose); !ok {
 		return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", purpose, p.PurposeIDs)
 	}
@@ -48,7 +47,7 @@ func (s *Service) PutAttributes(ctx context.Context, subjectID, purpose string, 
 			return likeness.Errorf(likeness.EINVALID, "attribute %s: value must be 1–32 characters of letters, digits and - _ . + (got %d characters)", k, len(v))
 		}
 	}
-	if st, _ := s.consent.Engine().State(sub.ID, purpose, s.now()); st != likeness.StateActive {
+	if st, _ := s.engine.State(sub.ID, purpose, s.now()); st != likeness.StateActive {
 		return &likeness.DeniedError{Message: fmt.Sprintf("the subject has no active consent to %q; attributes are shared only under it", purpose),
 			Reasons: []string{string(st)}}
 	}
@@ -56,12 +55,12 @@ func (s *Service) PutAttributes(ctx context.Context, subjectID, purpose string, 
 	if err != nil {
 		return err
 	}
-	dek, err := s.consent.SubjectKey(ctx, sub.ID)
+	c, err := s.subjects.Cipher(ctx, sub.ID)
 	if err != nil {
 		return err
 	}
-	defer keys.Wipe(dek)
-	sealed, err := keys.Seal(dek, plain, attributesAD(sub.ID, purpose), s.rand)
+	defer c.Close()
+	sealed, err := c.Seal(plain, attributesAD(sub.ID, purpose))
 	if err != nil {
 		return fmt.Errorf("dataset: seal attributes: %w", err)
 	}
@@ -163,7 +162,7 @@ func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report,
 			continue
 		}
 		seen[m.SubjectID] = true
-		if st, _ := s.consent.Engine().State(m.SubjectID, d.Purpose, now); st != likeness.StateActive {
+		if st, _ := s.engine.State(m.SubjectID, d.Purpose, now); st != likeness.StateActive {
 			continue
 		}
 		attrs, err := s.attributes(ctx, m.SubjectID, d.Purpose)
@@ -229,15 +228,15 @@ func (s *Service) attributes(ctx context.Context, subjectID, purpose string) (ma
 	if err != nil {
 		return nil, err
 	}
-	dek, err := s.consent.SubjectKey(ctx, subjectID)
+	c, err := s.subjects.Cipher(ctx, subjectID)
 	if likeness.ErrorCode(err) == likeness.EGONE {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer keys.Wipe(dek)
-	plain, err := keys.Open(dek, sealed, attributesAD(subjectID, purpose))
+	defer c.Close()
+	plain, err := c.Open(sealed, attributesAD(subjectID, purpose))
 	if err != nil {
 		return nil, fmt.Errorf("dataset: open attributes: %w", err)
 	}

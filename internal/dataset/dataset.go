@@ -22,8 +22,9 @@
 // the store, never in the manifest.
 //
 // The manifest is immutable: its SHA-256 is recorded with the dataset. A
-// withdrawal or erasure of a member (heard as a consent.Listener) marks every
-// version holding them tainted, with the reason and the event's time, and
+// withdrawal or erasure of a member (heard as a listener of consent and
+// erasure) marks every version holding them tainted, with the reason and the
+// event's time, and
 // enqueues dataset.tainted; Rebuild makes the successor version from the
 // consents as they stand, which leaves them out.
 package dataset
@@ -48,8 +49,8 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/decision"
 	"likeness/internal/anonymize"
-	"likeness/internal/consent"
 	"likeness/internal/keys"
 	"likeness/internal/vault"
 	"likeness/policy"
@@ -65,31 +66,36 @@ const maxAnonymize = 256 << 20
 
 // Config holds what a Service is built from.
 type Config struct {
-	Store   likeness.Store
-	Consent *consent.Service
-	Vault   *vault.Vault
-	KEK     keys.KEK
-	Now     func() time.Time
-	Rand    io.Reader
-	Logger  *slog.Logger
+	Store    likeness.Store
+	Subjects Subjects
+	Engine   *decision.Engine      // the decision index, for selection and rechecks
+	Policy   func() *policy.Policy // the policy in force
+	Vault    *vault.Vault
+	KEK      keys.KEK
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   *slog.Logger
 }
 
 // Service builds datasets and keeps their lineage. Safe for concurrent use.
 type Service struct {
-	store   likeness.Store
-	consent *consent.Service
-	vault   *vault.Vault
-	kek     keys.KEK
-	now     func() time.Time
-	rand    io.Reader
-	log     *slog.Logger
+	store    likeness.Store
+	datasets likeness.DatasetStore
+	subjects Subjects
+	engine   *decision.Engine
+	policy   func() *policy.Policy
+	vault    *vault.Vault
+	kek      keys.KEK
+	now      func() time.Time
+	rand     io.Reader
+	log      *slog.Logger
 }
 
-// New returns a Service and registers it to hear of withdrawals and
-// erasures.
+// New returns a Service. Pass it to consent and erasure as a listener, so it
+// hears of withdrawals and erasures.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Consent == nil || cfg.Vault == nil || cfg.KEK == nil {
-		return nil, fmt.Errorf("dataset: Store, Consent, Vault and KEK are required")
+	if cfg.Store == nil || cfg.Subjects == nil || cfg.Engine == nil || cfg.Policy == nil || cfg.Vault == nil || cfg.KEK == nil {
+		return nil, fmt.Errorf("dataset: Store, Subjects, Engine, Policy, Vault and KEK are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -100,9 +106,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: cfg.Store, consent: cfg.Consent, vault: cfg.Vault, kek: cfg.KEK,
+	s := &Service{store: cfg.Store, datasets: cfg.Store, subjects: cfg.Subjects, engine: cfg.Engine, policy: cfg.Policy, vault: cfg.Vault, kek: cfg.KEK,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger}
-	cfg.Consent.AddListener(s)
 	return s, nil
 }
 
@@ -184,7 +189,7 @@ type spec struct {
 }
 
 func (s *Service) check(req *BuildRequest) (*spec, error) {
-	p := s.consent.Policy()
+	p := s.policy()
 	pu, ok := p.Purpose(req.Purpose)
 	if !ok {
 		return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", req.Purpose, p.PurposeIDs)
@@ -244,7 +249,7 @@ func datasetAD(id string) []byte { return []byte("dataset:" + id) }
 // for `likeness keys rotate`.
 func RewrapKeys(ctx context.Context, store likeness.DatasetStore, kek keys.KEK) (int, error) {
 	return store.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
-		return kek.Rewrap(w, datasetAD(id))
+		return kek.Rewrap(ctx, w, datasetAD(id))
 	})
 }
 
@@ -288,7 +293,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	}); err != nil {
 		return nil, fmt.Errorf("dataset: list assets: %w", err)
 	}
-	selected := Select(s.consent.Engine(), cands, sp.purpose, sp.recipient, now)
+	selected := Select(s.engine, cands, sp.purpose, sp.recipient, now)
 
 	// 2. The pseudonym key of this version.
 	key, err := keys.NewDEK(s.rand)
@@ -296,7 +301,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		return nil, err
 	}
 	defer keys.Wipe(key)
-	if d.WrappedKey, err = s.kek.Wrap(key, datasetAD(d.ID)); err != nil {
+	if d.WrappedKey, err = s.kek.Wrap(ctx, key, datasetAD(d.ID)); err != nil {
 		return nil, fmt.Errorf("dataset: wrap key: %w", err)
 	}
 	type item struct {
@@ -444,7 +449,7 @@ func (s *Service) recheck(ctx context.Context, d *likeness.Dataset, members []*l
 		reqs[i] = likeness.DecisionRequest{SubjectID: m.SubjectID, Purpose: d.Purpose, Category: m.Category, Recipient: d.Recipient, At: now}
 	}
 	out := make([]likeness.Decision, len(reqs))
-	s.consent.Engine().DecideBatch(reqs, out)
+	s.engine.DecideBatch(reqs, out)
 	for i, dec := range out {
 		var reason string
 		at := now
@@ -463,7 +468,7 @@ func (s *Service) recheck(ctx context.Context, d *likeness.Dataset, members []*l
 	return nil
 }
 
-// ConsentRecorded implements consent.Listener: a withdrawal (or expiry) of a
+// ConsentRecorded implements consent.Listener and erasure.Listener: a withdrawal (or expiry) of a
 // purpose taints that purpose's datasets holding the subject, an erasure
 // every dataset holding them.
 func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error {
@@ -534,7 +539,7 @@ func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, erro
 	if !likeness.ValidID("sub", subjectID) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "subject not found")
 	}
-	if _, err := s.consent.Subject(ctx, subjectID); err != nil {
+	if _, err := s.subjects.Subject(ctx, subjectID); err != nil {
 		return nil, err // EGONE once the subject is erased, like every subject API
 	}
 	ds, err := s.store.SubjectDatasets(ctx, subjectID)

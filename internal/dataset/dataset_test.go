@@ -32,6 +32,7 @@ type fixture struct {
 	t     *testing.T
 	ctx   context.Context
 	store *sqlstore.DB
+	d     *likenesstest.Deployment
 	svc   *consent.Service
 	vault *vault.Vault
 	ds    *dataset.Service
@@ -45,27 +46,21 @@ func newFixture(t *testing.T, dsn string, p *policy.Policy) *fixture {
 	t.Helper()
 	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_test", Role: likeness.RoleAdmin})
 	d := likenesstest.New(t, likenesstest.Options{DSN: dsn, Policy: p})
-	store, kek, c := d.Store, d.KEK, d.Clock
-	f := &fixture{t: t, ctx: ctx, store: store, clock: c, out: filepath.Join(d.Dir, "out"), raw: map[string][]string{},
-		svc: d.Consent, vault: d.Vault}
-	var err error
-	f.ds, err = dataset.New(dataset.Config{Store: store, Consent: f.svc, Vault: f.vault, KEK: kek, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := &fixture{t: t, ctx: ctx, d: d, store: d.Store, clock: d.Clock, out: filepath.Join(d.Dir, "out"), raw: map[string][]string{},
+		svc: d.Consent, vault: d.Vault, ds: d.Datasets}
 	return f
 }
 
 // subject creates a subject who consents to purposes.
 func (f *fixture) subject(ext string, purposes ...string) string {
 	f.t.Helper()
-	sub, _, err := f.svc.CreateSubject(f.ctx, ext, "en", "EU-DE")
+	sub, _, err := f.d.Subjects.CreateSubject(f.ctx, ext, "en", "EU-DE")
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.raw[sub.ID] = append(f.raw[sub.ID], sub.ID, ext, sub.ExternalHash)
 	if len(purposes) > 0 {
-		n, _ := f.svc.Notice("en")
+		n, _ := f.d.Notices.Notice("en")
 		evs, err := f.svc.Grant(f.ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: purposes, NoticeVersion: n.Version,
 			NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"})
 		if err != nil {
@@ -309,7 +304,7 @@ func TestErasureTaintsEveryDatasetHoldingTheSubject(t *testing.T) {
 	}
 	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
 	f.clock.Add(time.Hour)
-	if _, err := f.svc.EraseSubject(f.ctx, a); err != nil {
+	if _, err := f.d.Erasure.EraseSubject(f.ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := f.ds.Get(f.ctx, v.ID)

@@ -29,6 +29,7 @@ type env struct {
 	t      testing.TB
 	srv    *httptest.Server
 	store  *sqlstore.DB
+	d      *likenesstest.Deployment
 	svc    *consent.Service
 	vault  *vault.Vault
 	kek    *keys.Local
@@ -42,16 +43,20 @@ func newEnv(t testing.TB, dsn string) *env {
 	t.Helper()
 	ctx := context.Background()
 	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
-	e := &env{t: t, store: d.Store, svc: d.Consent, vault: d.Vault, kek: d.KEK, dir: d.Dir, clock: d.Clock,
+	e := &env{t: t, d: d, store: d.Store, svc: d.Consent, vault: d.Vault, kek: d.KEK, dir: d.Dir, clock: d.Clock,
 		tokens: map[likeness.Role]string{}}
-	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: e.svc.Policy, Now: e.clock.Now})
+	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: d.Notices.Policy, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Incidents: inc, Store: e.store, Now: e.clock.Now})
+	cfg := d.APIConfig()
+	cfg.Incidents, cfg.Requests = inc, d.Requests(t)
+	api := httpapi.New(cfg)
 	// The pages' API routes (consent sessions, portal links) join the API
 	// as they do in serve.
-	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})
+	wcfg := d.WebConfig()
+	wcfg.Key = bytes.Repeat([]byte{7}, 32)
+	pages := web.New(wcfg)
 	for _, r := range pages.APIRoutes() {
 		api.Handle(r)
 	}

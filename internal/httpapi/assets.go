@@ -115,11 +115,11 @@ func (s *Server) handleEraseAsset(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleEraseSubject(w http.ResponseWriter, r *http.Request) error {
-	cert, err := s.consent.EraseSubject(r.Context(), r.PathValue("id"))
+	cert, err := s.eraser.EraseSubject(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	claims, err := s.consent.VerifyCertificate(cert)
+	claims, err := s.eraser.VerifyCertificate(cert)
 	if err != nil {
 		return errors.Join(likeness.Errorf(likeness.EINTERNAL, "certificate does not verify"), err)
 	}

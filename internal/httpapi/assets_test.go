@@ -339,7 +339,7 @@ func TestUploadRacingAWithdrawalOrErasureKeepsNothing(t *testing.T) {
 			}
 		},
 		"erasure": func(e *env, sub string) {
-			if _, err := e.svc.EraseSubject(context.Background(), sub); err != nil {
+			if _, err := e.d.Erasure.EraseSubject(context.Background(), sub); err != nil {
 				t.Fatal(err)
 			}
 		},

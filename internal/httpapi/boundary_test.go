@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"likeness"
-	"likeness/internal/dataset"
 	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/web"
@@ -24,16 +23,16 @@ type boundaryEnv struct {
 
 func newBoundaryEnv(t *testing.T, e *env) *boundaryEnv {
 	t.Helper()
-	ds, err := dataset.New(dataset.Config{Store: e.store, Consent: e.svc, Vault: e.vault, KEK: e.kek, Now: e.clock.Now})
+	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: e.d.Notices.Policy, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: e.svc.Policy, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Datasets: ds, Incidents: inc, Store: e.store, Now: e.clock.Now})
-	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})
+	cfg := e.d.APIConfig()
+	cfg.Datasets, cfg.Incidents, cfg.Requests = e.d.Datasets, inc, e.d.Requests(t)
+	api := httpapi.New(cfg)
+	wcfg := e.d.WebConfig()
+	wcfg.Key = bytes.Repeat([]byte{7}, 32)
+	pages := web.New(wcfg)
 	for _, r := range pages.APIRoutes() {
 		api.Handle(r)
 	}

@@ -20,12 +20,9 @@ import (
 func newDatasetEnv(t *testing.T, dsn string) *env {
 	t.Helper()
 	e := newEnv(t, dsn)
-	clock := e.clock.Now
-	ds, err := dataset.New(dataset.Config{Store: e.store, Consent: e.svc, Vault: e.vault, KEK: e.kek, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Datasets: ds, Store: e.store, Now: clock}))
+	cfg := e.d.APIConfig()
+	cfg.Datasets, cfg.Requests = e.d.Datasets, e.d.Requests(t)
+	e.srv = httptest.NewServer(httpapi.New(cfg))
 	t.Cleanup(e.srv.Close)
 	return e
 }

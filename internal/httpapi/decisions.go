@@ -130,7 +130,7 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	}
 	out := slices.Grow(buf.out[:0], len(in.Items))[:len(in.Items)]
 	buf.out = out
-	s.consent.Engine().DecideBatch(in.Items, out)
+	s.index.DecideBatch(in.Items, out)
 	allowed := 0
 	b := slices.Grow(buf.body[:0], 128*len(out)+16)
 	b = append(b, `{"results":[`...)

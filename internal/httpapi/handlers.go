@@ -36,9 +36,9 @@ func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) err
 	if err := input.Locale("locale", in.Locale); err != nil {
 		return err
 	}
-	create := s.consent.CreateSubject
+	create := s.subjects.CreateSubject
 	if in.Guardian {
-		create = s.consent.CreateMinor
+		create = s.subjects.CreateMinor
 	}
 	sub, created, err := create(r.Context(), in.ExternalID, in.Locale, in.Jurisdiction)
 	if err != nil {
@@ -59,7 +59,7 @@ func (s *Server) handleFindSubject(w http.ResponseWriter, r *http.Request) error
 	if ext == "" {
 		return likeness.Errorf(likeness.EINVALID, "query parameter external_id is required")
 	}
-	sub, err := s.consent.SubjectByExternalID(r.Context(), ext)
+	sub, err := s.subjects.SubjectByExternalID(r.Context(), ext)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (s *Server) handleFindSubject(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handleGetSubject(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.consent.Subject(r.Context(), r.PathValue("id"))
+	sub, err := s.subjects.Subject(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *Server) handleRectifySubject(w http.ResponseWriter, r *http.Request) er
 	if in.Locale == "" && in.Jurisdiction == "" {
 		return likeness.Errorf(likeness.EINVALID, "nothing to correct: give locale and/or jurisdiction")
 	}
-	sub, err := s.consent.Rectify(r.Context(), r.PathValue("id"), in.Locale, in.Jurisdiction)
+	sub, err := s.subjects.Rectify(r.Context(), r.PathValue("id"), in.Locale, in.Jurisdiction)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Server) handleRectifySubject(w http.ResponseWriter, r *http.Request) er
 }
 
 func (s *Server) handleNotice(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.consent.Notice(r.URL.Query().Get("lang"))
+	n, err := s.notices.Notice(r.URL.Query().Get("lang"))
 	if err != nil {
 		return err
 	}
@@ -127,11 +127,11 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) receiptsFor(r *http.Request, evs []*likeness.ConsentEvent) ([]string, error) {
-	sub, err := s.consent.Subject(r.Context(), evs[0].SubjectID)
+	sub, err := s.subjects.Subject(r.Context(), evs[0].SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	return s.consent.Ledger.Receipts(r.Context(), s.consent.Policy(), sub, evs)
+	return s.ledger.Receipts(r.Context(), s.notices.Policy(), sub, evs)
 }
 
 func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
@@ -177,7 +177,7 @@ func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) error {
-	_, signed, err := s.consent.Ledger.Checkpoint(r.Context(), true)
+	_, signed, err := s.ledger.Checkpoint(r.Context(), true)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) error 
 
 func (s *Server) handleLedgerKey(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, err := w.Write([]byte(s.consent.Ledger.Signer().VerifierKey() + "\n"))
+	_, err := w.Write([]byte(s.ledger.Signer().VerifierKey() + "\n"))
 	return err
 }
 
@@ -196,7 +196,7 @@ func (s *Server) handleLedgerKey(w http.ResponseWriter, r *http.Request) error {
 // so anyone holding a receipt can check it.
 func (s *Server) handleLedgerJWKS(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	_, err := w.Write(s.consent.Ledger.Signer().Verifier().JWKS())
+	_, err := w.Write(s.ledger.Signer().Verifier().JWKS())
 	return err
 }
 
@@ -218,11 +218,11 @@ func (s *Server) handleInclusionProof(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	proof, err := s.consent.Ledger.InclusionProof(index, size)
+	proof, err := s.ledger.InclusionProof(index, size)
 	if err != nil {
 		return err
 	}
-	leaf, err := s.consent.Ledger.Tree().LeafHash(index)
+	leaf, err := s.ledger.Tree().LeafHash(index)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (s *Server) handleConsistencyProof(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	proof, err := s.consent.Ledger.ConsistencyProof(from, to)
+	proof, err := s.ledger.ConsistencyProof(from, to)
 	if err != nil {
 		return err
 	}

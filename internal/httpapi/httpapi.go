@@ -16,12 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/dataset"
 	"likeness/internal/http/input"
 	"likeness/internal/http/response"
 	"likeness/internal/http/route"
 	"likeness/internal/incidents"
+	"likeness/internal/requests"
 	"likeness/internal/vault"
 )
 
@@ -33,7 +33,13 @@ const MaxBatch = 10000
 
 // Server is the HTTP API. Build it with New.
 type Server struct {
-	consent  *consent.Service
+	subjects Subjects
+	notices  Notices
+	consent  Consent
+	index    Index
+	ledger   Ledger
+	eraser   Eraser
+	requests *requests.Service
 	vault    *vault.Vault
 	datasets *dataset.Service
 	store    likeness.Store
@@ -49,9 +55,15 @@ type Server struct {
 
 // Config holds a Server's dependencies.
 type Config struct {
-	Consent  *consent.Service
-	Vault    *vault.Vault     // nil: no media endpoints
-	Datasets *dataset.Service // nil: dataset endpoints answer 404
+	Subjects Subjects
+	Notices  Notices
+	Consent  Consent
+	Index    Index
+	Ledger   Ledger
+	Eraser   Eraser
+	Requests *requests.Service // nil: request endpoints answer 404
+	Vault    *vault.Vault      // nil: no media endpoints
+	Datasets *dataset.Service  // nil: dataset endpoints answer 404
 	// Incidents nil: incident endpoints answer 404.
 	Incidents *incidents.Service
 	Store     likeness.Store
@@ -89,7 +101,7 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{consent: cfg.Consent, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	s := &Server{subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: anyRole, Handler: s.handleOpenAPI},

@@ -27,7 +27,7 @@ func (s *Server) handleRenewalsDue(w http.ResponseWriter, r *http.Request) error
 		within = d
 	}
 	now := s.now()
-	due := s.consent.Engine().DueForRenewal(now, within.AddTo(now).Sub(now), 10000)
+	due := s.index.DueForRenewal(now, within.AddTo(now).Sub(now), 10000)
 	return writeJSON(w, http.StatusOK, map[string]any{"within": within.String(), "due": due})
 }
 
@@ -40,7 +40,7 @@ type scheduleEntry struct {
 }
 
 func (s *Server) handleRetentionSchedule(w http.ResponseWriter, r *http.Request) error {
-	p := s.consent.Policy()
+	p := s.notices.Policy()
 	lang := r.URL.Query().Get("lang")
 	if lang == "" {
 		lang = p.Languages[0]
@@ -83,14 +83,14 @@ func (s *Server) refuseGPCSale(r *http.Request, subjectID string, purposes []str
 	if r.Header.Get("Sec-GPC") != "1" {
 		return nil
 	}
-	sub, err := s.consent.Subject(r.Context(), subjectID)
+	sub, err := s.subjects.Subject(r.Context(), subjectID)
 	if err != nil {
 		return err
 	}
 	if !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
 		return nil
 	}
-	p := s.consent.Policy()
+	p := s.notices.Policy()
 	for _, id := range purposes {
 		if pp, ok := p.Purpose(id); ok && pp.SaleOrShare {
 			return likeness.Errorf(likeness.ECONFLICT, "the request carries a Global Privacy Control signal, which opts this person out of %q (sale or sharing); ask them without it", id)

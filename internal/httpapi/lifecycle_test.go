@@ -158,7 +158,7 @@ func TestWithdrawalErasesAssetsWhenThePolicySaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SetPolicy(context.Background(), p); err != nil {
+	if err := e.d.Notices.SetPolicy(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	sub := e.subject("we", "EU-DE")
@@ -205,7 +205,7 @@ func TestSubjectErasureAnswers410AndCertificateVerifies(t *testing.T) {
 		} `json:"certificate"`
 	}
 	r.json(t, &out)
-	if _, err := e.svc.VerifyCertificate([]byte(out.Certificate.JWS)); err != nil {
+	if _, err := e.d.Erasure.VerifyCertificate([]byte(out.Certificate.JWS)); err != nil {
 		t.Fatalf("certificate does not verify: %v", err)
 	}
 	if !out.Certificate.Claims.Destroyed.DataKey || len(out.Certificate.Claims.Destroyed.Assets) != 1 {

@@ -11,13 +11,11 @@ import (
 )
 
 // requestRoutes serve the register of data-subject requests. They are
-// registered whether or not the store keeps requests, so the API's shape
-// does not depend on configuration; without a request store they answer 404.
+// registered whether or not a requests service is configured, so the API's
+// shape does not depend on configuration; without one they answer 404.
 func requestRoutes(s *Server) []Route {
-	h := &requestHandlers{s: s}
-	if rs, ok := s.store.(requests.Store); ok && s.consent != nil {
-		h.svc, h.err = requests.New(requests.Config{Store: rs, Consent: s.consent, Now: s.now, Logger: s.log})
-	} else {
+	h := &requestHandlers{s: s, svc: s.requests}
+	if h.svc == nil {
 		h.err = likeness.Errorf(likeness.ENOTFOUND, "data-subject requests are not enabled on this server")
 	}
 	return []Route{

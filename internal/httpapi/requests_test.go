@@ -96,7 +96,7 @@ func TestErasureRequestOverHTTPErasesOnceAndKeepsTheCertificate(t *testing.T) {
 			if done.State != "completed" || done.Outcome != "erasure certificate issued" || done.Certificate == "" {
 				t.Fatalf("completed: %+v", done)
 			}
-			claims, err := e.svc.VerifyCertificate([]byte(done.Certificate))
+			claims, err := e.d.Erasure.VerifyCertificate([]byte(done.Certificate))
 			if err != nil || claims.Subject != sub {
 				t.Fatalf("certificate: %+v %v", claims, err)
 			}

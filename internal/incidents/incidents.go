@@ -51,7 +51,7 @@ const (
 // Config holds what a Service is built from.
 type Config struct {
 	Store likeness.Store
-	// Policy returns the policy in force (consent.Service.Policy), to check
+	// Policy returns the policy in force (consent.Notices.Policy), to check
 	// a scope's purposes.
 	Policy func() *policy.Policy
 	Now    func() time.Time

@@ -35,7 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	d := likenesstest.New(t, likenesstest.Options{})
-	svc, err := incidents.New(incidents.Config{Store: d.Store, Policy: d.Consent.Policy, Now: d.Clock.Now})
+	svc, err := incidents.New(incidents.Config{Store: d.Store, Policy: d.Notices.Policy, Now: d.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@
 package keys
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -53,21 +54,22 @@ import (
 )
 
 // KEK wraps and unwraps data keys. Implementations must be safe for
-// concurrent use.
+// concurrent use. Every method takes a context first: an adapter for a remote
+// KMS makes a network call per method and must honour cancellation.
 type KEK interface {
 	// Wrap encrypts dek under the primary KEK version, bound to
 	// associatedData. The output names the version it used.
-	Wrap(dek, associatedData []byte) ([]byte, error)
+	Wrap(ctx context.Context, dek, associatedData []byte) ([]byte, error)
 	// Unwrap decrypts a wrapped DEK with whichever version wrapped it, as
 	// long as that version is still in the keyring. A wrong associatedData or
 	// any alteration gives an error wrapping ErrDecrypt.
-	Unwrap(wrapped, associatedData []byte) ([]byte, error)
+	Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error)
 	// Rewrap unwraps with whatever version wrapped it and wraps with the
 	// current primary. Run it over all wrapped DEKs after a rotation before
 	// retiring an old version.
-	Rewrap(wrapped, associatedData []byte) ([]byte, error)
+	Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error)
 	// Primary returns the id of the primary version, e.g. "local-3".
-	Primary() string
+	Primary(ctx context.Context) string
 }
 
 // DEKSize is the size in bytes of a data-encryption key (AES-256).

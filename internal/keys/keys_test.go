@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"os"
@@ -34,13 +35,14 @@ func newTestDEK(t testing.TB) []byte {
 }
 
 func TestRotateKeepsOldWrappedKeysReadable(t *testing.T) {
+	ctx := context.Background()
 	k, path := openTestLocal(t)
-	if got := k.Primary(); got != "local-1" {
+	if got := k.Primary(ctx); got != "local-1" {
 		t.Fatalf("Primary() = %q, want local-1", got)
 	}
 	dek := newTestDEK(t)
 	ad := []byte("subject:s-1")
-	old, err := k.Wrap(dek, ad)
+	old, err := k.Wrap(ctx, dek, ad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,25 +54,25 @@ func TestRotateKeepsOldWrappedKeysReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if newID != "local-2" || k.Primary() != "local-2" {
-		t.Fatalf("after Rotate: id %q, primary %q; want local-2", newID, k.Primary())
+	if newID != "local-2" || k.Primary(ctx) != "local-2" {
+		t.Fatalf("after Rotate: id %q, primary %q; want local-2", newID, k.Primary(ctx))
 	}
 
-	got, err := k.Unwrap(old, ad)
+	got, err := k.Unwrap(ctx, old, ad)
 	if err != nil {
 		t.Fatalf("unwrap of a key wrapped before rotation: %v", err)
 	}
 	if !bytes.Equal(got, dek) {
 		t.Fatal("unwrapped DEK differs")
 	}
-	rewrapped, err := k.Rewrap(old, ad)
+	rewrapped, err := k.Rewrap(ctx, old, ad)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if id, _ := WrappedBy(rewrapped); id != "local-2" {
 		t.Fatalf("rewrapped names %q, want local-2", id)
 	}
-	fresh, err := k.Wrap(dek, ad)
+	fresh, err := k.Wrap(ctx, dek, ad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +85,11 @@ func TestRotateKeepsOldWrappedKeysReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created || k2.Primary() != "local-2" {
-		t.Fatalf("reopen: created %v, primary %q", created, k2.Primary())
+	if created || k2.Primary(ctx) != "local-2" {
+		t.Fatalf("reopen: created %v, primary %q", created, k2.Primary(ctx))
 	}
 	for _, w := range [][]byte{old, rewrapped} {
-		got, err := k2.Unwrap(w, ad)
+		got, err := k2.Unwrap(ctx, w, ad)
 		if err != nil || !bytes.Equal(got, dek) {
 			t.Fatalf("reopened keyring: unwrap = %v", err)
 		}
@@ -95,28 +97,29 @@ func TestRotateKeepsOldWrappedKeysReadable(t *testing.T) {
 }
 
 func TestUnwrapFailsOnWrongADOrTampering(t *testing.T) {
+	ctx := context.Background()
 	k, _ := openTestLocal(t)
 	dek := newTestDEK(t)
-	w, err := k.Wrap(dek, []byte("subject:a"))
+	w, err := k.Wrap(ctx, dek, []byte("subject:a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Unwrap(w, []byte("subject:b")); !errors.Is(err, ErrDecrypt) {
+	if _, err := k.Unwrap(ctx, w, []byte("subject:b")); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("unwrap with another subject's ad: err = %v, want ErrDecrypt", err)
 	}
 	for i := range w {
 		bad := bytes.Clone(w)
 		bad[i] ^= 0x01
-		if _, err := k.Unwrap(bad, []byte("subject:a")); err == nil {
+		if _, err := k.Unwrap(ctx, bad, []byte("subject:a")); err == nil {
 			t.Fatalf("unwrap succeeded with byte %d flipped", i)
 		}
 	}
-	if _, err := k.Unwrap(w[:len(w)-1], []byte("subject:a")); err == nil {
+	if _, err := k.Unwrap(ctx, w[:len(w)-1], []byte("subject:a")); err == nil {
 		t.Fatal("unwrap succeeded on a truncated key")
 	}
 
 	other, _ := openTestLocal(t)
-	if _, err := other.Unwrap(w, []byte("subject:a")); !errors.Is(err, ErrDecrypt) {
+	if _, err := other.Unwrap(ctx, w, []byte("subject:a")); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("another keyring's local-1 unwrapped it: err = %v", err)
 	}
 }
@@ -186,18 +189,19 @@ func TestCorruptKeyFileGivesClearError(t *testing.T) {
 }
 
 func TestLocalIsSafeForConcurrentUse(t *testing.T) {
+	ctx := context.Background()
 	k, _ := openTestLocal(t)
 	dek := newTestDEK(t)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				w, err := k.Wrap(dek, nil)
+				w, err := k.Wrap(ctx, dek, nil)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if _, err := k.Unwrap(w, nil); err != nil {
+				if _, err := k.Unwrap(ctx, w, nil); err != nil {
 					t.Error(err)
 					return
 				}
@@ -212,8 +216,8 @@ func TestLocalIsSafeForConcurrentUse(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	if k.Primary() != "local-4" {
-		t.Fatalf("primary %q, want local-4", k.Primary())
+	if k.Primary(ctx) != "local-4" {
+		t.Fatalf("primary %q, want local-4", k.Primary(ctx))
 	}
 }
 

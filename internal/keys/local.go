@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/json"
@@ -255,7 +256,7 @@ func syncDir(dir string) {
 }
 
 // Primary returns the id of the version new wraps use.
-func (k *Local) Primary() string {
+func (k *Local) Primary(context.Context) string {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.primary
@@ -264,7 +265,7 @@ func (k *Local) Primary() string {
 // Wrap encrypts dek under the primary version. The output is a version
 // byte, the length-prefixed version id, a 12-byte nonce and the GCM
 // ciphertext; the tag covers the header and associatedData.
-func (k *Local) Wrap(dek, associatedData []byte) ([]byte, error) {
+func (k *Local) Wrap(_ context.Context, dek, associatedData []byte) ([]byte, error) {
 	k.mu.RLock()
 	id, aead := k.primary, k.aeads[k.primary]
 	k.mu.RUnlock()
@@ -287,7 +288,7 @@ func (k *Local) wrap(id string, aead cipher.AEAD, dek, associatedData []byte) ([
 }
 
 // Unwrap decrypts a DEK wrapped by any version still in the keyring.
-func (k *Local) Unwrap(wrapped, associatedData []byte) ([]byte, error) {
+func (k *Local) Unwrap(_ context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	id, hlen, err := parseWrapped(wrapped)
 	if err != nil {
 		return nil, err
@@ -306,13 +307,13 @@ func (k *Local) Unwrap(wrapped, associatedData []byte) ([]byte, error) {
 }
 
 // Rewrap unwraps with the version that wrapped it and wraps with the primary.
-func (k *Local) Rewrap(wrapped, associatedData []byte) ([]byte, error) {
-	dek, err := k.Unwrap(wrapped, associatedData)
+func (k *Local) Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+	dek, err := k.Unwrap(ctx, wrapped, associatedData)
 	if err != nil {
 		return nil, err
 	}
 	defer Wipe(dek)
-	return k.Wrap(dek, associatedData)
+	return k.Wrap(ctx, dek, associatedData)
 }
 
 // WrappedBy returns the id of the KEK version named in a wrapped DEK, so

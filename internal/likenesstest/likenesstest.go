@@ -1,6 +1,7 @@
 // Package likenesstest builds a whole deployment for tests: a real SQLite
-// (or PostgreSQL) store, a local key file, the consent service and the
-// vault over filesystem blobs, all on a clock the test moves. Nothing in it
+// (or PostgreSQL) store, a local key file, the decision index, the subject
+// registry, the ledger, the consent and erasure services, the vault over filesystem blobs
+// and the dataset service, all on a clock the test moves. Nothing in it
 // is a fake; tests across the project share it so that each sets up the
 // service the same way `likeness serve` does.
 package likenesstest
@@ -15,11 +16,19 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/decision"
 	"likeness/internal/blob/fsblob"
 	"likeness/internal/consent"
+	"likeness/internal/dataset"
+	"likeness/internal/erasure"
+	"likeness/internal/httpapi"
 	"likeness/internal/keys"
+	"likeness/internal/ledgerlog"
+	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
+	"likeness/internal/subjects"
 	"likeness/internal/vault"
+	"likeness/internal/web"
 	"likeness/policy"
 )
 
@@ -70,12 +79,18 @@ type Options struct {
 
 // Deployment is one running likeness, without HTTP.
 type Deployment struct {
-	Dir     string
-	Store   *sqlstore.DB
-	KEK     *keys.Local
-	Consent *consent.Service
-	Vault   *vault.Vault
-	Clock   *Clock
+	Dir      string
+	Store    *sqlstore.DB
+	KEK      *keys.Local
+	Engine   *decision.Engine
+	Notices  *consent.Notices
+	Subjects *subjects.Registry
+	Ledger   *ledgerlog.Log
+	Consent  *consent.Service
+	Erasure  *erasure.Service
+	Vault    *vault.Vault
+	Datasets *dataset.Service
+	Clock    *Clock
 }
 
 // New builds a deployment; everything is closed when the test ends.
@@ -109,25 +124,81 @@ func New(t testing.TB, o Options) *Deployment {
 	if d.KEK, _, err = keys.OpenLocal(filepath.Join(o.Dir, "kek.json"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if d.Consent, err = consent.New(ctx, consent.Config{Store: d.Store, KEK: d.KEK, Policy: o.Policy, Now: d.Clock.Now,
-		LedgerName: "likeness-test"}); err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := fsblob.New(filepath.Join(o.Dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Vault, err = vault.New(ctx, vault.Config{Store: d.Store, Blobs: blobs, Consent: d.Consent, Now: d.Clock.Now,
-		MaxSize: o.MaxUpload, Region: "eu-test"}); err != nil {
+	if err := d.build(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
+// build wires the services the way `likeness serve` does.
+func (d *Deployment) build(ctx context.Context, o Options) error {
+	var err error
+	d.Engine = decision.New(o.Policy)
+	if d.Notices, err = consent.PublishNotices(ctx, d.Store, d.Engine, o.Policy, d.Clock.Now); err != nil {
+		return err
+	}
+	if d.Subjects, err = subjects.New(ctx, subjects.Config{Store: d.Store, KEK: d.KEK, Index: d.Engine,
+		DefaultLocale: d.Notices.DefaultLanguage, Now: d.Clock.Now}); err != nil {
+		return err
+	}
+	seed, err := d.Subjects.DeploymentKey(ctx, "ledger_signing_seed")
+	if err != nil {
+		return err
+	}
+	defer keys.Wipe(seed)
+	if d.Ledger, err = ledgerlog.New(ctx, d.Store, "likeness-test", seed, d.Clock.Now); err != nil {
+		return err
+	}
+	blobs, err := fsblob.New(filepath.Join(o.Dir, "blobs"))
+	if err != nil {
+		return err
+	}
+	if d.Vault, err = vault.New(ctx, vault.Config{Store: d.Store, Blobs: blobs, Subjects: d.Subjects, Decisions: d.Engine,
+		Policy: d.Notices.Policy, Now: d.Clock.Now, MaxSize: o.MaxUpload, Region: "eu-test"}); err != nil {
+		return err
+	}
+	if d.Datasets, err = dataset.New(dataset.Config{Store: d.Store, Subjects: d.Subjects, Engine: d.Engine, Policy: d.Notices.Policy,
+		Vault: d.Vault, KEK: d.KEK, Now: d.Clock.Now}); err != nil {
+		return err
+	}
+	d.Consent, err = consent.New(ctx, consent.Config{Store: d.Store, Subjects: d.Subjects, Notices: d.Notices, Engine: d.Engine,
+		Log: d.Ledger, Erasers: []consent.PurposeEraser{d.Vault}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
+	if err != nil {
+		return err
+	}
+	d.Erasure, err = erasure.New(erasure.Config{Store: d.Store, Log: d.Ledger, Index: d.Engine, Events: d.Consent,
+		Policy: d.Notices.Policy, Erasers: []erasure.DataEraser{d.Vault}, Listeners: []erasure.Listener{d.Datasets}, Now: d.Clock.Now})
+	return err
+}
+
+// APIConfig is the API configuration of d, as serve builds it but without
+// datasets, incidents or requests; tests add what they need.
+func (d *Deployment) APIConfig() httpapi.Config {
+	return httpapi.Config{Subjects: d.Subjects, Notices: d.Notices, Consent: d.Consent, Index: d.Engine, Ledger: d.Ledger,
+		Eraser: d.Erasure, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now}
+}
+
+// WebConfig is the pages' configuration of d with its consent services and
+// link store; tests add the rest.
+func (d *Deployment) WebConfig() web.Config {
+	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Now: d.Clock.Now}
+}
+
+// Requests returns a register of data-subject requests wired to d.
+func (d *Deployment) Requests(t testing.TB) *requests.Service {
+	t.Helper()
+	rs, err := requests.New(requests.Config{Store: d.Store, Subjects: d.Subjects, Consent: d.Consent, States: d.Engine,
+		Eraser: d.Erasure, Policy: d.Notices.Policy, Now: d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
 // Subject creates a subject and returns its id.
 func (d *Deployment) Subject(t testing.TB, externalID, jurisdiction string) string {
 	t.Helper()
-	sub, _, err := d.Consent.CreateSubject(context.Background(), externalID, "en", jurisdiction)
+	sub, _, err := d.Subjects.CreateSubject(context.Background(), externalID, "en", jurisdiction)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +209,7 @@ func (d *Deployment) Subject(t testing.TB, externalID, jurisdiction string) stri
 // notice and returns the events.
 func (d *Deployment) Grant(t testing.TB, subjectID string, purposes ...string) []*likeness.ConsentEvent {
 	t.Helper()
-	n, err := d.Consent.Notice("en")
+	n, err := d.Notices.Notice("en")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/outbox"
 	"likeness/internal/sqlstore"
 	"likeness/internal/storetest"
@@ -188,7 +189,7 @@ func TestEveryCommittedChangeArrivesAfterTheReceiverComesBack(t *testing.T) {
 			var committed []*likeness.ConsentEvent
 			change := func(evs ...*likeness.ConsentEvent) {
 				t.Helper()
-				if err := store.AppendEvents(ctx, evs); err != nil {
+				if err := store.AppendEvents(ctx, evs, ledgerlog.LeafHash); err != nil {
 					t.Fatal(err)
 				}
 				committed = append(committed, evs...)
@@ -219,7 +220,7 @@ func TestEveryCommittedChangeArrivesAfterTheReceiverComesBack(t *testing.T) {
 			pass(0)
 			// A change that rolls back sends nothing.
 			rolledBack := consentEvent(a.ID, "ads", likeness.Grant, clock)
-			if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{rolledBack, {ID: committed[0].ID, SubjectID: a.ID, Type: likeness.Grant, Time: clock}}); err == nil {
+			if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{rolledBack, {ID: committed[0].ID, SubjectID: a.ID, Type: likeness.Grant, Time: clock}}, ledgerlog.LeafHash); err == nil {
 				t.Fatal("an append with a duplicate event id succeeded")
 			}
 			pass(0)
@@ -272,7 +273,7 @@ func TestFailingReceiverEndsInDeadLetterAndRetryDeadSendsAgain(t *testing.T) {
 				Now: func() time.Time { return clock }}
 			a := storetest.NewSubject(t, store, "a")
 			ev := consentEvent(a.ID, "ai-training", likeness.Grant, clock)
-			if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{ev}); err != nil {
+			if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{ev}, ledgerlog.LeafHash); err != nil {
 				t.Fatal(err)
 			}
 			for range 5 {
@@ -318,7 +319,7 @@ func TestNotifyWakesRunForAFreshChange(t *testing.T) {
 	}()
 	a := storetest.NewSubject(t, store, "a")
 	ev := consentEvent(a.ID, "ai-training", likeness.Withdraw, time.Now())
-	if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{ev}); err != nil {
+	if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{ev}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	d.Notify()
@@ -415,7 +416,7 @@ func testNATS(t *testing.T, url string, store *sqlstore.DB) {
 		consentEvent(a.ID, "voice-clone", likeness.Grant, t0),
 		consentEvent(a.ID, "ai-training", likeness.Withdraw, t0.Add(time.Hour)),
 	}
-	if err := store.AppendEvents(ctx, evs); err != nil {
+	if err := store.AppendEvents(ctx, evs, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := d.RunOnce(ctx); err != nil || n != 2*len(evs) {
@@ -474,7 +475,7 @@ func TestCrashedDispatchersClaimsComeBackAfterTheLease(t *testing.T) {
 	clock := t0
 	d := &outbox.Dispatcher{Store: store, Sinks: []outbox.Sink{rec.sink(t, "")}, Now: func() time.Time { return clock }}
 	a := storetest.NewSubject(t, store, "a")
-	if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{consentEvent(a.ID, "ai-training", likeness.Grant, clock)}); err != nil {
+	if err := store.AppendEvents(ctx, []*likeness.ConsentEvent{consentEvent(a.ID, "ai-training", likeness.Grant, clock)}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	// Another dispatcher claims the message and dies before recording anything.

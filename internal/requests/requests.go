@@ -1,11 +1,11 @@
 // Package requests keeps the organization's register of data-subject
 // requests (GDPR Art. 12–22, CCPA): each request's legal deadline, its one
 // extension, and its completion, which performs the right through the
-// consent service (erasure, withdrawal, opt-out, rectification) before the
-// request is marked completed. A right is performed once: the completing
-// caller first claims the request with a compare-and-swap in the store, so
-// of two callers on any replicas one performs it and the other gets
-// ECONFLICT.
+// erasure, consent and subject services (erasure, withdrawal, opt-out,
+// rectification) before the request is marked completed. A right is
+// performed once: the completing caller first claims the request with a
+// compare-and-swap in the store, so of two callers on any replicas one
+// performs it and the other gets ECONFLICT.
 package requests
 
 import (
@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/internal/consent"
+	"likeness/policy"
 )
 
 // ClaimLease is how long a completing caller holds a request. If it dies
@@ -40,25 +40,33 @@ type Store interface {
 
 // Config holds what a Service is built from.
 type Config struct {
-	Store   Store
-	Consent *consent.Service
-	Now     func() time.Time // nil is time.Now
-	Logger  *slog.Logger
+	Store    Store
+	Subjects Subjects
+	Consent  Withdrawer
+	States   States
+	Eraser   Eraser
+	Policy   func() *policy.Policy // the policy in force
+	Now      func() time.Time      // nil is time.Now
+	Logger   *slog.Logger
 }
 
 // Service opens, extends, completes, rejects and lists requests. Safe for
 // concurrent use.
 type Service struct {
-	store   Store
-	consent *consent.Service
-	now     func() time.Time
-	log     *slog.Logger
+	store    Store
+	subjects Subjects
+	consent  Withdrawer
+	states   States
+	eraser   Eraser
+	policy   func() *policy.Policy
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Consent == nil {
-		return nil, fmt.Errorf("requests: Store and Consent are required")
+	if cfg.Store == nil || cfg.Subjects == nil || cfg.Consent == nil || cfg.States == nil || cfg.Eraser == nil || cfg.Policy == nil {
+		return nil, fmt.Errorf("requests: Store, Subjects, Consent, States, Eraser and Policy are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -66,7 +74,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: cfg.Store, consent: cfg.Consent, now: cfg.Now, log: cfg.Logger}, nil
+	return &Service{store: cfg.Store, subjects: cfg.Subjects, consent: cfg.Consent, states: cfg.States, eraser: cfg.Eraser,
+		policy: cfg.Policy, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // micro truncates t to what the store keeps, in UTC.
@@ -128,7 +137,7 @@ func actionWord(t likeness.RequestType) string {
 }
 
 func (s *Service) checkPurpose(typ likeness.RequestType, purpose string) error {
-	p := s.consent.Policy()
+	p := s.policy()
 	switch typ {
 	case likeness.RequestWithdrawal:
 		if purpose == "" {
@@ -309,7 +318,7 @@ const (
 
 // Complete performs the request's right and marks it completed:
 //
-//   - erasure: consent.Service.EraseSubject; the signed certificate is kept
+//   - erasure: erasure.Service.EraseSubject; the signed certificate is kept
 //     with the request. For a subject already erased, the existing one.
 //   - withdrawal: a withdrawal of the purpose, unless it stands withdrawn.
 //   - opt_out: a withdrawal of every purpose the policy marks sale_or_share
@@ -318,7 +327,7 @@ const (
 //     consent.Service.ApplyGPC is not used: it acts for California only,
 //     and records method gpc, which would claim a browser signal nobody
 //     sent.
-//   - rectification: consent.Service.Rectify with p (locale, jurisdiction).
+//   - rectification: subjects.Registry.Rectify with p (locale, jurisdiction).
 //   - access, export: nothing is generated here: the person reads and
 //     downloads their data in the privacy portal (/me, /me/export), which
 //     decrypts it for them alone; completing records that it was made
@@ -393,18 +402,18 @@ func (s *Service) checkParams(r *likeness.DSRequest, p Params) error {
 func (s *Service) perform(ctx context.Context, r *likeness.DSRequest, p Params) (string, []byte, error) {
 	switch r.Type {
 	case likeness.RequestErasure:
-		cert, err := s.consent.EraseSubject(ctx, r.SubjectID)
+		cert, err := s.eraser.EraseSubject(ctx, r.SubjectID)
 		if err != nil {
 			return "", nil, err
 		}
 		return OutcomeErased, cert, nil
 	case likeness.RequestAccess, likeness.RequestExport:
-		if _, err := s.consent.Subject(ctx, r.SubjectID); err != nil {
+		if _, err := s.subjects.Subject(ctx, r.SubjectID); err != nil {
 			return "", nil, err
 		}
 		return OutcomeDataAvailable, nil, nil
 	case likeness.RequestRectification:
-		if _, err := s.consent.Rectify(ctx, r.SubjectID, p.Locale, p.Jurisdiction); err != nil {
+		if _, err := s.subjects.Rectify(ctx, r.SubjectID, p.Locale, p.Jurisdiction); err != nil {
 			return "", nil, err
 		}
 		var fields []string
@@ -427,7 +436,7 @@ func (s *Service) perform(ctx context.Context, r *likeness.DSRequest, p Params) 
 	case likeness.RequestOptOut:
 		purposes := []string{r.Purpose}
 		if r.Purpose == "" {
-			purposes = saleOrShare(s.consent)
+			purposes = saleOrShare(s.policy())
 		}
 		n, err := s.withdraw(ctx, r, purposes)
 		if err != nil {
@@ -438,8 +447,7 @@ func (s *Service) perform(ctx context.Context, r *likeness.DSRequest, p Params) 
 	return "", nil, likeness.Errorf(likeness.EINVALID, "unknown request type %q", r.Type)
 }
 
-func saleOrShare(c *consent.Service) []string {
-	p := c.Policy()
+func saleOrShare(p *policy.Policy) []string {
 	out := []string{}
 	for _, id := range p.PurposeIDs {
 		if p.Purposes[id].SaleOrShare {
@@ -453,12 +461,12 @@ func saleOrShare(c *consent.Service) []string {
 // returns how many it recorded. Skipping standing withdrawals makes a
 // retried completion record nothing twice.
 func (s *Service) withdraw(ctx context.Context, r *likeness.DSRequest, purposes []string) (int, error) {
-	if _, err := s.consent.Subject(ctx, r.SubjectID); err != nil {
+	if _, err := s.subjects.Subject(ctx, r.SubjectID); err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, purpose := range purposes {
-		if st, _ := s.consent.Engine().State(r.SubjectID, purpose, s.now()); st == likeness.StateWithdrawn {
+		if st, _ := s.states.State(r.SubjectID, purpose, s.now()); st == likeness.StateWithdrawn {
 			continue
 		}
 		if _, err := s.consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: r.SubjectID, Purpose: purpose,

@@ -22,11 +22,7 @@ type fixture struct {
 func newFixture(t *testing.T, start time.Time) *fixture {
 	t.Helper()
 	d := likenesstest.New(t, likenesstest.Options{Start: start})
-	svc, err := requests.New(requests.Config{Store: d.Store, Consent: d.Consent, Now: d.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{t: t, d: d, svc: svc}
+	return &fixture{t: t, d: d, svc: d.Requests(t)}
 }
 
 var ctx = context.Background()
@@ -153,7 +149,7 @@ func TestCompletingAnErasureRequestErasesTheSubject(t *testing.T) {
 	if err != nil || len(stored.Certificate) == 0 {
 		t.Fatalf("stored request has no certificate: %+v %v", stored, err)
 	}
-	claims, err := f.d.Consent.VerifyCertificate(stored.Certificate)
+	claims, err := f.d.Erasure.VerifyCertificate(stored.Certificate)
 	if err != nil || claims.Subject != sub || !claims.Destroyed.DataKey {
 		t.Fatalf("certificate: %+v, %v", claims, err)
 	}
@@ -314,7 +310,7 @@ func TestRectificationRequestCorrectsTheJurisdiction(t *testing.T) {
 	if err != nil || done.Outcome != "subject rectified (jurisdiction)" {
 		t.Fatalf("Complete = %+v, %v", done, err)
 	}
-	if s, err := f.d.Consent.Subject(ctx, sub); err != nil || s.Jurisdiction != "US-CA" || s.Locale != "en" {
+	if s, err := f.d.Subjects.Subject(ctx, sub); err != nil || s.Jurisdiction != "US-CA" || s.Locale != "en" {
 		t.Fatalf("subject after rectification: %+v, %v", s, err)
 	}
 	// Parameters belong to rectifications only.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/ledger"
 )
 
 const eventCols = `idx, id, subject_id, purpose, type, method, notice_version, notice_sha256, language, collector, time_us, sealed, leaf_hash`
@@ -34,11 +33,14 @@ func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 // one transaction (each in its own savepoint, so one failing append fails
 // alone), paying one disk sync for the lot. The ledger index is taken under
 // a lock held to commit, so indexes are dense and in commit order.
-func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent) error {
+func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent, leaf likeness.LeafHashFunc) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	req := &appendReq{ctx: ctx, evs: evs, done: make(chan error, 1)}
+	if leaf == nil {
+		return fmt.Errorf("sqlstore: append consent events: no leaf hash function")
+	}
+	req := &appendReq{ctx: ctx, evs: evs, leaf: leaf, done: make(chan error, 1)}
 	d.commitOnce.Do(func() {
 		d.appends, d.committed = make(chan *appendReq), make(chan struct{})
 		go d.committer()
@@ -63,6 +65,7 @@ func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent) err
 type appendReq struct {
 	ctx     context.Context
 	evs     []*likeness.ConsentEvent
+	leaf    likeness.LeafHashFunc
 	indexes []int64
 	done    chan error
 	err     error
@@ -172,10 +175,9 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *ap
 	r.indexes = make([]int64, len(r.evs))
 	for i, ev := range r.evs {
 		r.indexes[i] = next + int64(i)
-		le := ledger.FromConsent(ev, r.indexes[i])
-		h := ledger.LeafHash(le.LeafData())
+		h := r.leaf(ev, r.indexes[i])
 		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, r.indexes[i], ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
-			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, le.TimeMicros, ev.Sealed, h[:]); err != nil {
+			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, likeness.Micros(ev.Time), ev.Sealed, h[:]); err != nil {
 			return fmt.Errorf("sqlstore: append consent events: %w", err)
 		}
 	}

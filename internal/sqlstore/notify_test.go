@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/ledgerlog"
 	"likeness/internal/sqlstore"
 	"likeness/internal/storetest"
 )
@@ -54,7 +55,7 @@ func TestCommittedWritesWakeListenersOnOtherConnections(t *testing.T) {
 	expect("subject")
 	ev := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub.ID, Purpose: "p", Type: likeness.Grant,
 		Method: likeness.Checkbox, Time: time.Now()}
-	if err := writer.AppendEvents(ctx, []*likeness.ConsentEvent{ev}); err != nil {
+	if err := writer.AppendEvents(ctx, []*likeness.ConsentEvent{ev}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	expect("consent")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/ledgerlog"
 )
 
 func init() {
@@ -192,13 +193,13 @@ func testErasureFence(t *testing.T, s likeness.Store) {
 	grant := func(sub string) *likeness.ConsentEvent {
 		return &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub, Purpose: "p", Type: likeness.Grant, Method: likeness.Checkbox, Time: t0}
 	}
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(gone.ID)}); err != nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(gone.ID)}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.BeginErasure(ctx, gone.ID, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(gone.ID)}); likeness.ErrorCode(err) != likeness.EGONE {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(gone.ID)}, ledgerlog.LeafHash); likeness.ErrorCode(err) != likeness.EGONE {
 		t.Fatalf("grant after the erasure began: %v, want gone", err)
 	}
 	var wg sync.WaitGroup
@@ -209,7 +210,7 @@ func testErasureFence(t *testing.T, s likeness.Store) {
 			if i%2 == 0 {
 				sub = gone.ID
 			}
-			errs[i] = s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(sub)})
+			errs[i] = s.AppendEvents(ctx, []*likeness.ConsentEvent{grant(sub)}, ledgerlog.LeafHash)
 		})
 	}
 	wg.Wait()
@@ -219,7 +220,7 @@ func testErasureFence(t *testing.T, s likeness.Store) {
 		}
 	}
 	erasure := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: gone.ID, Type: likeness.Erasure, Time: t0}
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{erasure}); err != nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{erasure}, ledgerlog.LeafHash); err != nil {
 		t.Fatalf("the erasure's own event was refused: %v", err)
 	}
 	evs, _ := s.SubjectEvents(ctx, gone.ID)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/ledgerlog"
 )
 
 func init() {
@@ -67,10 +68,10 @@ func testOutboxConsentMessages(t *testing.T, s likeness.Store) {
 		{ID: likeness.NewID("evt"), SubjectID: a.ID, Type: likeness.Erasure, Time: t0.Add(5 * time.Hour), Sealed: []byte{1}},
 	}
 	evs[0].Evidence = map[string]string{"ip": "203.0.113.9"}
-	if err := s.AppendEvents(ctx, evs[:2]); err != nil {
+	if err := s.AppendEvents(ctx, evs[:2], ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendEvents(ctx, evs[2:]); err != nil {
+	if err := s.AppendEvents(ctx, evs[2:], ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	got := claimAll(t, s, "sink", t0.Add(24*time.Hour))
@@ -107,12 +108,12 @@ func testOutboxRolledBack(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a := NewSubject(t, s, "a")
 	first := event(a.ID, "p1", likeness.Grant, t0)
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{first}); err != nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{first}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	// A batch with a duplicate event id fails whole, messages included.
 	dup := []*likeness.ConsentEvent{event(a.ID, "p2", likeness.Withdraw, t0), {ID: first.ID, SubjectID: a.ID, Type: likeness.Grant, Time: t0}}
-	if err := s.AppendEvents(ctx, dup); err == nil {
+	if err := s.AppendEvents(ctx, dup, ledgerlog.LeafHash); err == nil {
 		t.Fatal("appending a duplicate event id succeeded")
 	}
 	got := claimAll(t, s, "sink", t0.Add(time.Hour))

@@ -19,7 +19,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for creating test databases
 
 	"likeness"
-	"likeness/ledger"
+	"likeness/internal/ledgerlog"
 )
 
 // PostgresEnv names the variable that points tests at a PostgreSQL server.
@@ -260,14 +260,14 @@ func testEventsDense(t *testing.T, s likeness.Store) {
 	a := NewSubject(t, s, "a")
 	b := NewSubject(t, s, "b")
 	batch := []*likeness.ConsentEvent{event(a.ID, "p1", likeness.Grant, t0), event(a.ID, "p2", likeness.Grant, t0)}
-	if err := s.AppendEvents(ctx, batch); err != nil {
+	if err := s.AppendEvents(ctx, batch, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	if batch[0].LedgerIndex != 0 || batch[1].LedgerIndex != 1 {
 		t.Fatalf("indexes %d,%d; want 0,1", batch[0].LedgerIndex, batch[1].LedgerIndex)
 	}
 	w := event(b.ID, "p1", likeness.Withdraw, t0.Add(time.Hour))
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{w}); err != nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{w}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	if w.LedgerIndex != 2 {
@@ -275,7 +275,7 @@ func testEventsDense(t *testing.T, s likeness.Store) {
 	}
 	// A batch with a duplicate id fails whole: nothing of it is stored.
 	dup := event(a.ID, "p3", likeness.Grant, t0)
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{dup, {ID: batch[0].ID, SubjectID: a.ID, Type: likeness.Grant, Time: t0}}); err == nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{dup, {ID: batch[0].ID, SubjectID: a.ID, Type: likeness.Grant, Time: t0}}, ledgerlog.LeafHash); err == nil {
 		t.Fatal("appending a duplicate event id succeeded")
 	}
 	if size, _ := s.LedgerSize(ctx); size != 3 {
@@ -311,7 +311,7 @@ func testConcurrentAppends(t *testing.T, s likeness.Store) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				errs <- s.AppendEvents(ctx, []*likeness.ConsentEvent{event(a.ID, "p", likeness.Grant, t0)})
+				errs <- s.AppendEvents(ctx, []*likeness.ConsentEvent{event(a.ID, "p", likeness.Grant, t0)}, ledgerlog.LeafHash)
 			}
 		}()
 	}
@@ -339,11 +339,11 @@ func testLeafHash(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a := NewSubject(t, s, "a")
 	ev := event(a.ID, "p1", likeness.Grant, t0)
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{ev}); err != nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{ev}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	s.ForEachEvent(ctx, 0, func(got *likeness.ConsentEvent, h [32]byte) error {
-		if want := ledger.LeafHash(ledger.FromConsent(got, got.LedgerIndex).LeafData()); h != want {
+		if want := ledgerlog.LeafHash(got, got.LedgerIndex); h != want {
 			t.Fatalf("stored leaf hash does not match the event read back")
 		}
 		return nil
@@ -390,7 +390,7 @@ func testFailingAppendAlone(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a := NewSubject(t, s, "a")
 	first := event(a.ID, "p", likeness.Grant, t0)
-	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{first}); err != nil {
+	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{first}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
 	const n = 24
@@ -404,7 +404,7 @@ func testFailingAppendAlone(t *testing.T, s likeness.Store) {
 			if i == n/2 {
 				ev.ID = first.ID // a duplicate: this append must fail, and only it
 			}
-			errs[i] = s.AppendEvents(ctx, []*likeness.ConsentEvent{ev, event(a.ID, "q", likeness.Grant, t0)})
+			errs[i] = s.AppendEvents(ctx, []*likeness.ConsentEvent{ev, event(a.ID, "q", likeness.Grant, t0)}, ledgerlog.LeafHash)
 		}()
 	}
 	wg.Wait()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"likeness"
-	"likeness/internal/keys"
 )
 
 // EvidencePurpose marks assets kept as proof of consent (a verbal consent
@@ -26,7 +25,7 @@ var evidenceRetention = 10 * 365 * 24 * time.Hour
 // evidence for a verbal grant. It needs no prior consent (it is the
 // consent), is stored like any asset, and is never released for use.
 func (v *Vault) StoreRecording(ctx context.Context, subjectID, contentType string, r io.Reader) (string, error) {
-	sub, err := v.consent.Subject(ctx, subjectID)
+	sub, err := v.subjects.Subject(ctx, subjectID)
 	if err != nil {
 		return "", err
 	}
@@ -62,11 +61,11 @@ func (v *Vault) ExportMedia(ctx context.Context, subjectID string, add func(name
 	if len(assets) == 0 {
 		return nil
 	}
-	dek, err := v.consent.SubjectKey(ctx, subjectID)
+	c, err := v.subjects.Cipher(ctx, subjectID)
 	if err != nil {
 		return err
 	}
-	defer keys.Wipe(dek)
+	defer c.Close()
 	actor := likeness.ActorFrom(ctx)
 	for _, a := range assets {
 		if err := v.store.AppendAccess(ctx, &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: v.now().UTC(), Action: "export",
@@ -77,7 +76,7 @@ func (v *Vault) ExportMedia(ctx context.Context, subjectID string, add func(name
 		if err != nil {
 			return err
 		}
-		dec, err := keys.DecryptReader(dek, assetAD(a.ID), rc)
+		dec, err := c.DecryptReader(assetAD(a.ID), rc)
 		if err == nil {
 			err = add(a.ID+extension(a.ContentType), dec)
 		}

@@ -26,42 +26,65 @@ import (
 
 	"likeness"
 	"likeness/internal/blob"
-	"likeness/internal/consent"
 	"likeness/internal/jurisdiction"
-	"likeness/internal/keys"
 	"likeness/internal/media"
+	"likeness/internal/subjects"
 	"likeness/policy"
 )
 
 // DefaultMaxSize is the largest upload accepted unless configured.
 const DefaultMaxSize = 2 << 30
 
+// Subjects finds subjects and encrypts their media under their own data
+// key. *subjects.Registry implements it.
+type Subjects interface {
+	// Subject returns ENOTFOUND if absent and EGONE if erased.
+	Subject(ctx context.Context, id string) (*likeness.Subject, error)
+	// Cipher returns EGONE once the subject's key was destroyed; the caller
+	// closes it.
+	Cipher(ctx context.Context, subjectID string) (*subjects.Cipher, error)
+}
+
+// Decisions is the in-memory decision index: the vault asks it before it
+// admits or releases media and keeps it told of assets. *decision.Engine
+// implements it; it must be safe for concurrent use.
+type Decisions interface {
+	Decide(r *likeness.DecisionRequest) likeness.Decision
+	PutAsset(a *likeness.Asset)
+	EraseAsset(id string)
+}
+
 // Vault stores and serves media. It is safe for concurrent use.
 type Vault struct {
-	store   likeness.Store
-	blobs   blob.Store
-	consent *consent.Service
-	now     func() time.Time
-	log     *slog.Logger
-	maxSize int64
-	region  string
+	store     likeness.Store
+	blobs     blob.Store
+	subjects  Subjects
+	decisions Decisions
+	policy    func() *policy.Policy
+	now       func() time.Time
+	log       *slog.Logger
+	maxSize   int64
+	region    string
 }
 
-// Config holds a Vault's dependencies.
+// Config holds a Vault's dependencies. Store, Blobs, Subjects, Decisions
+// and Policy are required.
 type Config struct {
-	Store   likeness.Store
-	Blobs   blob.Store
-	Consent *consent.Service
-	Now     func() time.Time
-	Logger  *slog.Logger
-	MaxSize int64  // bytes; 0 means DefaultMaxSize
-	Region  string // where blobs are stored, e.g. "eu-central"; recorded per asset
+	Store     likeness.Store
+	Blobs     blob.Store
+	Subjects  Subjects
+	Decisions Decisions
+	Policy    func() *policy.Policy // the policy in force
+	Now       func() time.Time
+	Logger    *slog.Logger
+	MaxSize   int64  // bytes; 0 means DefaultMaxSize
+	Region    string // where blobs are stored, e.g. "eu-central"; recorded per asset
 }
 
-// New returns a Vault and registers it to erase subjects' data.
+// New returns a Vault and loads every asset into the decision index.
 func New(ctx context.Context, cfg Config) (*Vault, error) {
-	if cfg.Store == nil || cfg.Blobs == nil || cfg.Consent == nil {
-		return nil, fmt.Errorf("vault: Store, Blobs and Consent are required")
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Subjects == nil || cfg.Decisions == nil || cfg.Policy == nil {
+		return nil, fmt.Errorf("vault: Store, Blobs, Subjects, Decisions and Policy are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -75,15 +98,14 @@ func New(ctx context.Context, cfg Config) (*Vault, error) {
 	if cfg.Region == "" {
 		cfg.Region = "local"
 	}
-	v := &Vault{store: cfg.Store, blobs: cfg.Blobs, consent: cfg.Consent, now: cfg.Now, log: cfg.Logger,
+	v := &Vault{store: cfg.Store, blobs: cfg.Blobs, subjects: cfg.Subjects, decisions: cfg.Decisions, policy: cfg.Policy, now: cfg.Now, log: cfg.Logger,
 		maxSize: cfg.MaxSize, region: cfg.Region}
 	if err := cfg.Store.ForEachAsset(ctx, func(a *likeness.Asset) error {
-		cfg.Consent.Engine().PutAsset(a)
+		cfg.Decisions.PutAsset(a)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("vault: load assets: %w", err)
 	}
-	cfg.Consent.AddEraser(v)
 	return v, nil
 }
 
@@ -108,11 +130,11 @@ func assetAD(id string) []byte { return []byte("asset:" + id) }
 // for the purpose that covers the category. Otherwise, or on any bad input,
 // nothing is stored: no blob, no row.
 func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error) {
-	sub, err := v.consent.Subject(ctx, up.SubjectID)
+	sub, err := v.subjects.Subject(ctx, up.SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	p := v.consent.Policy()
+	p := v.policy()
 	purpose, ok := p.Purpose(up.Purpose)
 	if !ok {
 		return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", up.Purpose, p.PurposeIDs)
@@ -121,7 +143,7 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 		return nil, likeness.Errorf(likeness.EINVALID, "unknown category %q; use one of %v", up.Category, policy.Categories)
 	}
 	now := v.now().UTC()
-	d := v.consent.Engine().Decide(&likeness.DecisionRequest{SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category, At: now})
+	d := v.decisions.Decide(&likeness.DecisionRequest{SubjectID: sub.ID, Purpose: up.Purpose, Category: up.Category, At: now})
 	if !d.Allow {
 		return nil, &likeness.DeniedError{Message: fmt.Sprintf("no active consent of this subject to %q covers %s data: nothing was stored", up.Purpose, up.Category),
 			Reasons: d.Reasons.Names()}
@@ -144,7 +166,7 @@ func (v *Vault) Ingest(ctx context.Context, up *Upload) (*likeness.Asset, error)
 	}
 	// A withdrawal or erasure may have landed while the bytes streamed in:
 	// ask again now that the asset exists, and keep nothing it forbids.
-	if d := v.consent.Engine().Decide(&likeness.DecisionRequest{AssetID: saved.ID, Purpose: up.Purpose, At: v.now().UTC()}); !d.Allow {
+	if d := v.decisions.Decide(&likeness.DecisionRequest{AssetID: saved.ID, Purpose: up.Purpose, At: v.now().UTC()}); !d.Allow {
 		if _, err := v.EraseAsset(context.WithoutCancel(ctx), saved.ID, "consent_withdrawn_during_upload"); err != nil {
 			return nil, err
 		}
@@ -174,18 +196,18 @@ func (v *Vault) save(ctx context.Context, a *likeness.Asset, contentType string,
 	a.ContentType, a.Region, a.CreatedAt = typ.MIME, v.region, v.now().UTC()
 	a.BlobKey = blobKey(a)
 
-	dek, err := v.consent.SubjectKey(ctx, a.SubjectID)
+	c, err := v.subjects.Cipher(ctx, a.SubjectID)
 	if err != nil {
 		return nil, err
 	}
-	defer keys.Wipe(dek)
+	defer c.Close()
 	// Only rewritten formats need a second hash: for the rest what is
 	// stored is what came in.
 	original, stored := sha256.New(), hash.Hash(nil)
 	if media.Rewrites(typ) {
 		stored = sha256.New()
 	}
-	size, err := v.put(ctx, a, dek, typ, io.MultiReader(bytes.NewReader(head), body), original, stored, limit)
+	size, err := v.put(ctx, a, c, typ, io.MultiReader(bytes.NewReader(head), body), original, stored, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +223,7 @@ func (v *Vault) save(ctx context.Context, a *likeness.Asset, contentType string,
 		}
 		return nil, err
 	}
-	v.consent.Engine().PutAsset(a)
+	v.decisions.PutAsset(a)
 	// An erasure begun meanwhile (on any replica) must not miss this asset.
 	if _, err := v.store.Erasure(ctx, a.SubjectID); err == nil {
 		if _, err := v.EraseAsset(context.WithoutCancel(ctx), a.ID, "subject_erased"); err != nil {
@@ -218,13 +240,13 @@ func (v *Vault) save(ctx context.Context, a *likeness.Asset, contentType string,
 // store, hashing what comes in (original) and what is stored (stored, nil
 // when Strip copies unchanged). A failure anywhere aborts the Put, which
 // leaves nothing behind.
-func (v *Vault) put(ctx context.Context, a *likeness.Asset, dek []byte, typ media.Type, src io.Reader, original, stored hash.Hash, limit int64) (int64, error) {
+func (v *Vault) put(ctx context.Context, a *likeness.Asset, c *subjects.Cipher, typ media.Type, src io.Reader, original, stored hash.Hash, limit int64) (int64, error) {
 	limited := &limitReader{r: src, left: limit}
 	pr, pw := io.Pipe()
 	var size countWriter
 	done := make(chan error, 1)
 	go func() {
-		enc, err := keys.EncryptWriter(dek, assetAD(a.ID), pw)
+		enc, err := c.EncryptWriter(assetAD(a.ID), pw)
 		if err != nil {
 			pw.CloseWithError(err)
 			done <- err
@@ -298,7 +320,7 @@ func (v *Vault) Asset(ctx context.Context, id string) (*likeness.Asset, error) {
 	if a.Erased() {
 		return nil, likeness.Errorf(likeness.EGONE, "asset was erased (%s)", a.ErasedReason)
 	}
-	if _, err := v.consent.Subject(ctx, a.SubjectID); err != nil {
+	if _, err := v.subjects.Subject(ctx, a.SubjectID); err != nil {
 		return nil, err // EGONE once the subject is erased
 	}
 	return a, nil
@@ -306,7 +328,7 @@ func (v *Vault) Asset(ctx context.Context, id string) (*likeness.Asset, error) {
 
 // SubjectAssets lists the subject's live assets.
 func (v *Vault) SubjectAssets(ctx context.Context, subjectID string) ([]*likeness.Asset, error) {
-	sub, err := v.consent.Subject(ctx, subjectID)
+	sub, err := v.subjects.Subject(ctx, subjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -337,12 +359,12 @@ func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.Read
 	if err != nil {
 		return nil, nil, err
 	}
-	p := v.consent.Policy()
+	p := v.policy()
 	if _, ok := p.Purpose(acc.Purpose); !ok {
 		return nil, nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", acc.Purpose, p.PurposeIDs)
 	}
 	now := v.now().UTC()
-	d := v.consent.Engine().Decide(&likeness.DecisionRequest{AssetID: a.ID, Purpose: acc.Purpose, Recipient: acc.Recipient, Country: acc.Country, At: now})
+	d := v.decisions.Decide(&likeness.DecisionRequest{AssetID: a.ID, Purpose: acc.Purpose, Recipient: acc.Recipient, Country: acc.Country, At: now})
 	actor := likeness.ActorFrom(ctx)
 	entry := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: now, Action: "content", KeyID: actor.KeyID, Role: actor.Role,
 		SubjectID: a.SubjectID, AssetID: a.ID, Purpose: acc.Purpose, Recipient: acc.Recipient, Country: acc.Country,
@@ -354,17 +376,16 @@ func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.Read
 	if !d.Allow {
 		return nil, nil, &likeness.DeniedError{Message: "this use of the asset is not allowed", Reasons: entry.Reasons}
 	}
-	dek, err := v.consent.SubjectKey(ctx, a.SubjectID)
+	c, err := v.subjects.Cipher(ctx, a.SubjectID)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer c.Close()
 	rc, err := v.blobs.Get(ctx, a.BlobKey)
 	if err != nil {
-		keys.Wipe(dek)
 		return nil, nil, fmt.Errorf("vault: read blob: %w", err)
 	}
-	dec, err := keys.DecryptReader(dek, assetAD(a.ID), rc)
-	keys.Wipe(dek)
+	dec, err := c.DecryptReader(assetAD(a.ID), rc)
 	if err != nil {
 		rc.Close()
 		return nil, nil, fmt.Errorf("vault: decrypt: %w", err)
@@ -374,7 +395,7 @@ func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.Read
 
 // AccessLog returns the subject's access log, newest first.
 func (v *Vault) AccessLog(ctx context.Context, subjectID string, limit int) ([]*likeness.AccessEntry, error) {
-	if _, err := v.consent.Subject(ctx, subjectID); err != nil {
+	if _, err := v.subjects.Subject(ctx, subjectID); err != nil {
 		return nil, err
 	}
 	return v.store.SubjectAccessLog(ctx, subjectID, limit)
@@ -405,11 +426,11 @@ func (v *Vault) EraseAsset(ctx context.Context, id, reason string) ([]string, er
 	if err := v.store.MarkAssetErased(ctx, a.ID, v.now().UTC(), reason); err != nil {
 		return nil, err
 	}
-	v.consent.Engine().EraseAsset(a.ID)
+	v.decisions.EraseAsset(a.ID)
 	return append(erased, a.ID), nil
 }
 
-// EraseSubjectData implements consent.DataEraser: it deletes every blob of
+// EraseSubjectData implements the erasers of consent and erasure: it deletes every blob of
 // the subject and marks their assets erased.
 func (v *Vault) EraseSubjectData(ctx context.Context, subjectID string) error {
 	assets, err := v.store.SubjectAssets(ctx, subjectID)
@@ -453,7 +474,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ErasePurposeData implements consent.DataEraser: it erases the subject's
+// ErasePurposeData implements the erasers of consent and erasure: it erases the subject's
 // assets collected for purpose, with everything derived from them.
 func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string) error {
 	assets, err := v.store.SubjectAssets(ctx, subjectID)
@@ -515,44 +536,4 @@ func (v *Vault) Sweep(ctx context.Context, interval time.Duration, batch int) {
 		case <-t.C:
 		}
 	}
-}
-
-// followOverlap re-reads this much before the last poll, so a replica whose
-// clock runs behind is not missed; applying an asset twice is harmless.
-const followOverlap = 10 * time.Second
-
-// Follow keeps this replica's decision index in step with uploads and
-// erasures made on other replicas, polling every interval until ctx ends.
-func (v *Vault) Follow(ctx context.Context, interval time.Duration) {
-	since := v.now().Add(-followOverlap)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		next := v.now()
-		if err := v.SyncAssets(ctx, since); err != nil {
-			if ctx.Err() == nil {
-				v.log.Warn("following asset changes failed", "err", err)
-			}
-			continue
-		}
-		since = next.Add(-followOverlap)
-	}
-}
-
-// SyncAssets applies to the decision index every asset created or erased
-// since the given time, on any replica.
-func (v *Vault) SyncAssets(ctx context.Context, since time.Time) error {
-	changed, err := v.store.AssetsChangedSince(ctx, since)
-	if err != nil {
-		return err
-	}
-	for _, a := range changed {
-		v.consent.Engine().PutAsset(a)
-	}
-	return nil
 }

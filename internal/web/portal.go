@@ -239,7 +239,7 @@ func (h *Handler) receipts(r *http.Request, sub *likeness.Subject, evs []*likene
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	return h.svc.Ledger.Receipts(r.Context(), h.svc.Policy(), sub, evs)
+	return h.svc.Receipts(r.Context(), h.svc.Policy(), sub, evs)
 }
 
 func (h *Handler) portalReceipt(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {

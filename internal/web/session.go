@@ -50,7 +50,7 @@ func DeploymentKey(ctx context.Context, store likeness.SettingStore, kek keys.KE
 	}
 	const name = "web_cookie_key"
 	ad := []byte("setting:" + name)
-	wrapped, err := kek.Wrap(fresh, ad)
+	wrapped, err := kek.Wrap(ctx, fresh, ad)
 	if err != nil {
 		return nil, fmt.Errorf("web: wrap cookie key: %w", err)
 	}
@@ -58,7 +58,7 @@ func DeploymentKey(ctx context.Context, store likeness.SettingStore, kek keys.KE
 	if err != nil {
 		return nil, fmt.Errorf("web: store cookie key: %w", err)
 	}
-	key, err := kek.Unwrap(stored, ad)
+	key, err := kek.Unwrap(ctx, stored, ad)
 	if err != nil {
 		return nil, fmt.Errorf("web: unwrap cookie key: %w", err)
 	}

@@ -31,7 +31,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"likeness"
-	"likeness/internal/consent"
 	"likeness/internal/http/cookie"
 	"likeness/internal/http/input"
 	"likeness/internal/http/page"
@@ -99,15 +98,19 @@ type MediaExporter interface {
 }
 
 // Eraser erases a subject everywhere and returns the signed erasure
-// certificate. (*consent.Service).EraseSubject implements it.
+// certificate. (*erasure.Service).EraseSubject implements it.
 type Eraser interface {
 	EraseSubject(ctx context.Context, subjectID string) (certificate []byte, err error)
 }
 
-// Config holds what a Handler is built from. Consent and Links are required.
+// Config holds what a Handler is built from. Consent, Subjects, Notices,
+// Receipts and Links are required.
 type Config struct {
-	Consent *consent.Service
-	Links   likeness.LinkStore
+	Consent  Consent
+	Subjects Subjects
+	Notices  Notices
+	Receipts ReceiptSigner
+	Links    likeness.LinkStore
 
 	// BaseURL is the public origin links point at ("https://privacy.example.com").
 	// Empty: the scheme and Host of the API request that creates the link.
@@ -146,7 +149,7 @@ type Config struct {
 // Handler serves the pages. Build it with New; it is safe for concurrent use.
 type Handler struct {
 	cfg     Config
-	svc     *consent.Service
+	svc     services
 	links   likeness.LinkStore
 	signer  *signed.Signer
 	now     func() time.Time
@@ -159,11 +162,11 @@ type Handler struct {
 	mux     *http.ServeMux
 }
 
-// New builds a Handler. It panics if Consent or Links is missing, since that
-// is a wiring mistake.
+// New builds a Handler. It panics if a required service is missing, since
+// that is a wiring mistake.
 func New(cfg Config) *Handler {
-	if cfg.Consent == nil || cfg.Links == nil {
-		panic("web: Config.Consent and Config.Links are required")
+	if cfg.Consent == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Receipts == nil || cfg.Links == nil {
+		panic("web: Config.Consent, Subjects, Notices, Receipts and Links are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -203,7 +206,7 @@ func New(cfg Config) *Handler {
 		panic("web: " + err.Error())
 	}
 	signer, assets := signed.New(key), page.LoadAssets(assetFS, "/assets/")
-	h := &Handler{cfg: cfg, svc: cfg.Consent, links: cfg.Links, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
+	h := &Handler{cfg: cfg, svc: services{cfg.Consent, cfg.Subjects, cfg.Notices, cfg.Receipts}, links: cfg.Links, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
 		jar:   &cookie.Jar{Path: "/me", Signer: signer, Secure: cfg.SecureCookies, Now: cfg.Now},
 		pages: page.Parse(templateFS, assets, templateFuncs, cfg.Logger, "partials.html"), assets: assets,
 		limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst)}

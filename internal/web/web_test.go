@@ -39,6 +39,7 @@ import (
 type env struct {
 	t      *testing.T
 	store  *sqlstore.DB
+	d      *likenesstest.Deployment
 	svc    *consent.Service
 	srv    *httptest.Server
 	clock  *likenesstest.Clock
@@ -64,19 +65,20 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	ctx := context.Background()
 	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t)})
 	store := d.Store
-	e := &env{t: t, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
+	e := &env{t: t, d: d, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
 	key, err := web.DeploymentKey(ctx, store, d.KEK)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.eraser = e.svc
-	cfg := web.Config{Consent: e.svc, Links: store, Key: key, Now: e.clock.Now, Recordings: e.vault,
-		Eraser: e.eraser, Media: e.vault, AccessLog: fakeAccess{}, RateBurst: 1000, RateLimit: 1000}
+	e.eraser = d.Erasure
+	cfg := d.WebConfig()
+	cfg.Key, cfg.Recordings, cfg.Eraser, cfg.Media, cfg.AccessLog = key, e.vault, e.eraser, e.vault, fakeAccess{}
+	cfg.RateBurst, cfg.RateLimit = 1000, 1000
 	for _, o := range opts {
 		o(&cfg)
 	}
 	h := web.New(cfg)
-	api := httpapi.New(httpapi.Config{Consent: e.svc, Store: store, Now: e.clock.Now})
+	api := httpapi.New(d.APIConfig())
 	for _, r := range h.APIRoutes() {
 		api.Handle(r)
 	}
@@ -116,7 +118,7 @@ func (fakeAccess) SubjectAccessLog(ctx context.Context, subjectID string) ([]web
 
 func (e *env) subject(ext, jurisdiction, locale string) string {
 	e.t.Helper()
-	s, _, err := e.svc.CreateSubject(context.Background(), ext, locale, jurisdiction)
+	s, _, err := e.d.Subjects.CreateSubject(context.Background(), ext, locale, jurisdiction)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -429,7 +431,7 @@ func TestFormsRejectMissingOrForgedCSRF(t *testing.T) {
 
 	// The portal's forms too.
 	if _, err := e.svc.Grant(context.Background(), &likeness.GrantRequest{SubjectID: sub, Purposes: []string{"ai-training"},
-		NoticeVersion: e.svc.NoticeFor("en").Version, NoticeSHA256: e.svc.NoticeFor("en").SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
+		NoticeVersion: e.d.Notices.NoticeFor("en").Version, NoticeSHA256: e.d.Notices.NoticeFor("en").SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
 		t.Fatal(err)
 	}
 	before := e.ledgerSize()
@@ -592,7 +594,7 @@ func (e *env) signIn(sub string) *browser {
 
 func (e *env) grant(sub string, purposes ...string) {
 	e.t.Helper()
-	n := e.svc.NoticeFor("en")
+	n := e.d.Notices.NoticeFor("en")
 	if _, err := e.svc.Grant(context.Background(), &likeness.GrantRequest{SubjectID: sub, Purposes: purposes,
 		NoticeVersion: n.Version, NoticeSHA256: n.SHA256, Method: likeness.Checkbox, Language: "en"}); err != nil {
 		e.t.Fatal(err)
@@ -787,7 +789,7 @@ func TestLanguageSwitch(t *testing.T) {
 		}
 	}
 	form := p.hidden(t, "")
-	if form.Get("lang") != "de" || form.Get("notice_sha256") != e.svc.NoticeFor("de").SHA256 {
+	if form.Get("lang") != "de" || form.Get("notice_sha256") != e.d.Notices.NoticeFor("de").SHA256 {
 		t.Fatal("the German form is not bound to the German notice")
 	}
 	form.Set("action", "accept")
@@ -1040,7 +1042,7 @@ func TestPortalIsNeverFramed(t *testing.T) {
 
 func TestAChildsConsentIsGivenByTheirGuardian(t *testing.T) {
 	e := newEnv(t)
-	kid, _, err := e.svc.CreateMinor(context.Background(), "kid-1", "en", "EU-DE")
+	kid, _, err := e.d.Subjects.CreateMinor(context.Background(), "kid-1", "en", "EU-DE")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,30 +1,107 @@
-package consent
+// Package erasure erases subjects (GDPR Art. 17, BIPA destruction) with a
+// crash-safe step machine: the request goes into the ledger, the subject's
+// data key is destroyed (crypto-shredding every copy), the data erasers and
+// listeners run, and a signed certificate is stored. Each step is
+// idempotent and recorded, so an erasure cut short at any point completes
+// when run again, and ResumeErasures finishes those begun before a crash.
+package erasure
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"likeness"
 	"likeness/ledger"
+	"likeness/policy"
 )
+
+// Store is what erasure needs from storage.
+type Store interface {
+	likeness.ErasureStore
+	// Subject returns ENOTFOUND if absent (erased subjects are returned).
+	Subject(ctx likeness.Context, id string) (*likeness.Subject, error)
+	// SubjectAssets returns the subject's assets, erased ones included.
+	SubjectAssets(ctx likeness.Context, subjectID string) ([]*likeness.Asset, error)
+	// SubjectEvents returns a subject's events in ledger order.
+	SubjectEvents(ctx likeness.Context, subjectID string) ([]*likeness.ConsentEvent, error)
+}
+
+// Log is the ledger: erasure appends the request and signs the
+// certificate with the deployment's key. *ledgerlog.Log implements it.
+type Log interface {
+	Append(ctx context.Context, evs []*likeness.ConsentEvent) error
+	Signer() *ledger.Signer
+}
+
+// Index is the decision index; once a subject is marked erased every
+// decision about them denies. *decision.Engine implements it.
+type Index interface {
+	EraseSubject(id string)
+}
+
+// Events brings the decision index and ledger tree up to date with stored
+// events. *consent.Service implements it.
+type Events interface {
+	Sync(ctx context.Context) error
+}
+
+// Listener hears of an erasure as a step of it; a failure stops the erasure
+// there and the next run retries. *dataset.Service implements it.
+type Listener interface {
+	ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error
+}
 
 // DataEraser deletes what a subject has outside the consent records (the
 // vault's blobs and asset records). It must be idempotent: an erasure
-// interrupted at any step runs it again.
+// interrupted at any step runs it again. *vault.Vault implements it.
 type DataEraser interface {
 	EraseSubjectData(ctx context.Context, subjectID string) error
-	// ErasePurposeData erases what was collected only for purpose, when a
-	// withdrawal of a purpose whose policy says on_withdraw: erase.
-	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
 }
 
-// AddEraser registers e to run on every subject erasure.
-func (s *Service) AddEraser(e DataEraser) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.erasers = append(s.erasers, e)
+// Config holds what a Service is built from. Store, Log, Index, Events and
+// Policy are required.
+type Config struct {
+	Store     Store
+	Log       Log
+	Index     Index
+	Events    Events
+	Policy    func() *policy.Policy // the policy in force: the controller's name
+	Erasers   []DataEraser
+	Listeners []Listener
+	Now       func() time.Time // nil is time.Now
+	Logger    *slog.Logger
+}
+
+// Service erases subjects. Safe for concurrent use; concurrent erasures of
+// one subject agree through the store's erasure record.
+type Service struct {
+	store     Store
+	log       Log
+	index     Index
+	events    Events
+	policy    func() *policy.Policy
+	erasers   []DataEraser
+	listeners []Listener
+	now       func() time.Time
+	logger    *slog.Logger
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Log == nil || cfg.Index == nil || cfg.Events == nil || cfg.Policy == nil {
+		return nil, fmt.Errorf("erasure: Store, Log, Index, Events and Policy are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: cfg.Store, log: cfg.Log, index: cfg.Index, events: cfg.Events, policy: cfg.Policy,
+		erasers: cfg.Erasers, listeners: cfg.Listeners, now: cfg.Now, logger: cfg.Logger}, nil
 }
 
 // Certificate is the signed statement of an erasure (its "claims").
@@ -46,24 +123,17 @@ type Destroyed struct {
 	ConsentEvidence int      `json:"consent_evidence"`
 }
 
-// stepHook, when set, runs after each erasure step ("ledger", "key",
-// "data"); crash tests use it to stop the process between steps.
-var stepHook func(step string)
-
-// SetStepHook installs f to run after each step of an erasure. It exists so
-// tests can kill the process in the middle of one; never set it otherwise.
-func SetStepHook(f func(step string)) { stepHook = f }
-
+// step marks the end of an erasure step ("ledger", "key", "data"). In
+// crash-test builds (tag likeness_crashtest) afterStep may stop the process
+// there; in every other build it does nothing.
 func step(name string) error {
-	if stepHook != nil {
-		stepHook(name)
-	}
+	afterStep(name)
 	return nil
 }
 
 // EraseSubject erases a subject: it records the request in the ledger,
 // destroys the subject's data key (so every blob, backup and replica is
-// unreadable at once), runs the registered data erasers (blobs, derived
+// unreadable at once), runs the data erasers (blobs, derived
 // assets), marks the subject erased and returns the signed certificate (a
 // compact JWS). It is idempotent and safe to rerun after a crash at any step;
 // a second call returns the same certificate.
@@ -86,7 +156,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 	if rec.LedgerIndex < 0 {
 		ev := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub.ID, Type: likeness.Erasure,
 			Collector: likeness.ActorFrom(ctx).KeyID, Time: s.now().UTC()}
-		if err := s.store.AppendEvents(ctx, []*likeness.ConsentEvent{ev}); err != nil {
+		if err := s.log.Append(ctx, []*likeness.ConsentEvent{ev}); err != nil {
 			return nil, err
 		}
 		if err := s.store.SetErasureLedgerIndex(ctx, sub.ID, ev.LedgerIndex); err != nil {
@@ -95,7 +165,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		rec.LedgerIndex = ev.LedgerIndex
 	}
 	// A "no" is immediate: decisions deny from here on.
-	s.engine.EraseSubject(sub.ID)
+	s.index.EraseSubject(sub.ID)
 	if err := step("ledger"); err != nil {
 		return nil, err
 	}
@@ -107,25 +177,28 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		return nil, err
 	}
 	// 3. Blobs and derived assets.
-	s.mu.RLock()
-	erasers := s.erasers
-	s.mu.RUnlock()
-	for _, e := range erasers {
+	for _, e := range s.erasers {
 		if err := e.EraseSubjectData(ctx, sub.ID); err != nil {
-			return nil, fmt.Errorf("consent: erase subject data: %w", err)
+			return nil, fmt.Errorf("erasure: erase subject data: %w", err)
 		}
 	}
 	// Listeners (datasets holding the subject) are a step like the others:
 	// a failure stops the erasure here, and the next run tries again.
 	erasure := &likeness.ConsentEvent{SubjectID: sub.ID, Type: likeness.Erasure, Time: rec.RequestedAt, LedgerIndex: rec.LedgerIndex}
-	if err := s.tell(ctx, erasure); err != nil {
-		return nil, fmt.Errorf("consent: erasure listeners: %w", err)
+	var failed error
+	for _, l := range s.listeners {
+		if err := l.ConsentRecorded(ctx, erasure); err != nil && failed == nil {
+			failed = err
+		}
+	}
+	if failed != nil {
+		return nil, fmt.Errorf("erasure: listeners: %w", failed)
 	}
 	if err := step("data"); err != nil {
 		return nil, err
 	}
 	// 4. The certificate and the pseudonymous record.
-	cert := Certificate{Version: "likeness-erasure/1", Controller: s.Policy().Organization.Name, Subject: sub.ID,
+	cert := Certificate{Version: "likeness-erasure/1", Controller: s.policy().Organization.Name, Subject: sub.ID,
 		Jurisdiction: sub.Jurisdiction, RequestedAt: rec.RequestedAt, CompletedAt: s.now().UTC(), LedgerIndex: rec.LedgerIndex,
 		Destroyed: Destroyed{DataKey: true, Assets: []string{}}}
 	assets, err := s.store.SubjectAssets(ctx, sub.ID)
@@ -148,7 +221,7 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	signed, err := s.Ledger.Signer().SignStatement(ledger.CertificateType, payload)
+	signed, err := s.log.Signer().SignStatement(ledger.CertificateType, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +232,8 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Sync(ctx); err != nil {
-		s.log.Warn("ledger sync after erasure failed", "err", err)
+	if err := s.events.Sync(ctx); err != nil {
+		s.logger.Warn("ledger sync after erasure failed", "err", err)
 	}
 	return done.Certificate, nil
 }
@@ -183,7 +256,7 @@ func (s *Service) ResumeErasures(ctx context.Context) (int, error) {
 // VerifyCertificate checks an erasure certificate's signature with this
 // deployment's ledger key and returns its claims.
 func (s *Service) VerifyCertificate(cert []byte) (*Certificate, error) {
-	payload, err := s.Ledger.Signer().Verifier().VerifyStatement(ledger.CertificateType, string(cert))
+	payload, err := s.log.Signer().Verifier().VerifyStatement(ledger.CertificateType, string(cert))
 	if err != nil {
 		return nil, err
 	}

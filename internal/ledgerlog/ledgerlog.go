@@ -1,4 +1,9 @@
-package consent
+// Package ledgerlog owns the write side of the consent ledger: it appends
+// events with leaf hashes it computes itself (the store only keeps them),
+// keeps an in-memory Merkle tree in step with the stored events, stores
+// signed checkpoints, and serves inclusion and consistency proofs and signed
+// receipts. The formats and the verifier live in the public ledger package.
+package ledgerlog
 
 import (
 	"context"
@@ -9,19 +14,28 @@ import (
 
 	"likeness"
 	"likeness/internal/keys"
+	"likeness/internal/subjects"
 	"likeness/ledger"
 	"likeness/policy"
 )
+
+// Store is what the log needs from storage.
+type Store interface {
+	likeness.SettingStore
+	likeness.EventStore
+	likeness.CheckpointStore
+}
 
 // checkpointEvery bounds how often a signed checkpoint is stored: receipts
 // carry their own signed checkpoint, storage keeps enough anchors for
 // `ledger verify` without one row per event.
 const checkpointEvery = time.Second
 
-// Ledger serves the consent log: an in-memory Merkle tree kept in step with
-// the stored events, signed checkpoints, proofs and receipts.
-type Ledger struct {
-	store  likeness.Store
+// Log serves the consent log: an in-memory Merkle tree kept in step with
+// the stored events, signed checkpoints, proofs and receipts. Safe for
+// concurrent use.
+type Log struct {
+	store  Store
 	signer *ledger.Signer
 	now    func() time.Time
 
@@ -31,33 +45,65 @@ type Ledger struct {
 	storedAt   time.Time
 }
 
-func newLedger(store likeness.Store, name string, seed []byte, now func() time.Time) (*Ledger, error) {
-	signer, err := ledger.NewSigner(name, ed25519.NewKeyFromSeed(seed))
-	if err != nil {
-		return nil, fmt.Errorf("consent: ledger key: %w", err)
+// New returns the deployment's ledger, signed with the Ed25519 key of
+// seed. The origin (name plus a random deployment id, docs/RECEIPTS.md) is
+// stored at first start and fixed from then on: it is part of the verifier
+// key. The tree is empty until the first Sync.
+func New(ctx context.Context, store Store, name string, seed []byte, now func() time.Time) (*Log, error) {
+	if now == nil {
+		now = time.Now
 	}
-	return &Ledger{store: store, signer: signer, now: now, tree: ledger.NewTree(), storedSize: -1}, nil
+	if name == "" {
+		name = "likeness"
+	}
+	// The origin is the name and a random deployment id, so two
+	// deployments of one policy never sign under the same origin. It is
+	// chosen once, at first start.
+	stored, err := store.InitSetting(ctx, "ledger_name", []byte(ledger.NewOrigin(name, nil)))
+	if err != nil {
+		return nil, fmt.Errorf("ledgerlog: ledger name: %w", err)
+	}
+	signer, err := ledger.NewSigner(string(stored), ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return nil, fmt.Errorf("ledgerlog: ledger key: %w", err)
+	}
+	return &Log{store: store, signer: signer, now: now, tree: ledger.NewTree(), storedSize: -1}, nil
+}
+
+// LeafHash is the leaf hash of ev at index, as the ledger specification
+// defines it. Stores keep it beside the event.
+func LeafHash(ev *likeness.ConsentEvent, index int64) [32]byte {
+	return ledger.LeafHash(ledger.FromConsent(ev, index).LeafData())
+}
+
+// Append stores evs in one transaction with their ledger indexes and leaf
+// hashes. It does not bring the tree up to date: call Sync.
+func (l *Log) Append(ctx context.Context, evs []*likeness.ConsentEvent) error {
+	return l.store.AppendEvents(ctx, evs, LeafHash)
 }
 
 // Signer returns the deployment's signer (public half at /v1/ledger/key).
-func (l *Ledger) Signer() *ledger.Signer { return l.signer }
+func (l *Log) Signer() *ledger.Signer { return l.signer }
 
 // Tree returns the in-memory tree.
-func (l *Ledger) Tree() *ledger.Tree { return l.tree }
+func (l *Log) Tree() *ledger.Tree { return l.tree }
 
-// sync appends to the tree every stored event it does not have yet, calling
-// apply for each. Leaves are recomputed from the rows, never trusted.
-func (l *Ledger) sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
+// Sync appends to the tree every stored event it does not have yet, calling
+// apply for each in index order. Leaves are recomputed from the rows, never
+// trusted. An event apply fails on is read again by the next call.
+func (l *Log) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	from := int64(l.tree.Size())
 	return l.store.ForEachEvent(ctx, from, func(ev *likeness.ConsentEvent, stored [32]byte) error {
 		if ev.LedgerIndex != int64(l.tree.Size()) {
-			return fmt.Errorf("consent: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Size())
+			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Size())
 		}
-		h := ledger.LeafHash(ledger.FromConsent(ev, ev.LedgerIndex).LeafData())
+		// Leaves written before canonical (version 2) leaves keep their
+		// version; the stored hash tells which one the event was hashed as.
+		h := ledger.ConsentLeafHash(ev, ev.LedgerIndex, stored)
 		if h != stored {
-			return fmt.Errorf("consent: stored leaf %d does not match its event: run `likeness ledger verify`", ev.LedgerIndex)
+			return fmt.Errorf("ledgerlog: stored leaf %d does not match its event: run `likeness ledger verify`", ev.LedgerIndex)
 		}
 		// Apply first: an event that could not be applied must be read
 		// again by the next sync, so the tree may not move past it.
@@ -71,13 +117,13 @@ func (l *Ledger) sync(ctx context.Context, apply func(*likeness.ConsentEvent) er
 
 // Checkpoint signs a checkpoint for the current tree and stores it when the
 // last stored one is older than checkpointEvery (or force is set).
-func (l *Ledger) Checkpoint(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
+func (l *Log) Checkpoint(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.checkpointLocked(ctx, force)
 }
 
-func (l *Ledger) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
+func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
 	size := l.tree.Size()
 	root, err := l.tree.Root(size)
 	if err != nil {
@@ -98,7 +144,7 @@ func (l *Ledger) checkpointLocked(ctx context.Context, force bool) (ledger.Check
 }
 
 // InclusionProof returns the proof of leaf index in the tree of size.
-func (l *Ledger) InclusionProof(index, size uint64) ([][32]byte, error) {
+func (l *Log) InclusionProof(index, size uint64) ([][32]byte, error) {
 	if size == 0 || size > l.tree.Size() || index >= size {
 		return nil, likeness.Errorf(likeness.EINVALID, "need index < size ≤ %d", l.tree.Size())
 	}
@@ -107,7 +153,7 @@ func (l *Ledger) InclusionProof(index, size uint64) ([][32]byte, error) {
 
 // ConsistencyProof returns the proof that the tree of size from is a prefix
 // of the tree of size to.
-func (l *Ledger) ConsistencyProof(from, to uint64) ([][32]byte, error) {
+func (l *Log) ConsistencyProof(from, to uint64) ([][32]byte, error) {
 	if from == 0 || from > to || to > l.tree.Size() {
 		return nil, likeness.Errorf(likeness.EINVALID, "need 0 < from ≤ to ≤ %d", l.tree.Size())
 	}
@@ -116,7 +162,7 @@ func (l *Ledger) ConsistencyProof(from, to uint64) ([][32]byte, error) {
 
 // Receipts signs a receipt for each event, proving its inclusion in a fresh
 // checkpoint.
-func (l *Ledger) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error) {
+func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cp, signed, err := l.checkpointLocked(ctx, false)
@@ -126,7 +172,7 @@ func (l *Ledger) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.S
 	out := make([]string, 0, len(evs))
 	for _, ev := range evs {
 		if uint64(ev.LedgerIndex) >= cp.Size {
-			return nil, fmt.Errorf("consent: event %d is not in the tree yet", ev.LedgerIndex)
+			return nil, fmt.Errorf("ledgerlog: event %d is not in the tree yet", ev.LedgerIndex)
 		}
 		rl, err := ledger.NewReceiptLedger(l.tree, uint64(ev.LedgerIndex), signed)
 		if err != nil {
@@ -179,11 +225,11 @@ func receiptPurpose(p *policy.Policy, pp *policy.Purpose, lang string) ledger.Re
 	return rp
 }
 
-// storeSource adapts a likeness.Store to ledger.Source for verification.
-type storeSource struct{ s likeness.Store }
+// storeSource adapts a Store to ledger.Source for verification.
+type storeSource struct{ s Store }
 
 // Source returns the stored history as a ledger.Source, for `ledger verify`.
-func Source(s likeness.Store) ledger.Source { return storeSource{s} }
+func Source(s Store) ledger.Source { return storeSource{s} }
 
 func (ss storeSource) Events(ctx context.Context, fn func(ledger.Event, [32]byte) error) error {
 	return ss.s.ForEachEvent(ctx, 0, func(ev *likeness.ConsentEvent, h [32]byte) error {
@@ -195,16 +241,16 @@ func (ss storeSource) Checkpoints(ctx context.Context) ([][]byte, error) {
 	return ss.s.Checkpoints(ctx)
 }
 
-// LedgerSigner returns the deployment's ledger signer from the store, for
+// StoredSigner returns the deployment's ledger signer from the store, for
 // tools that verify without running the service.
-func LedgerSigner(ctx context.Context, store likeness.Store, kek keys.KEK) (*ledger.Signer, error) {
-	seed, err := readDeploymentKey(ctx, store, kek, "ledger_signing_seed")
+func StoredSigner(ctx context.Context, store Store, kek keys.KEK) (*ledger.Signer, error) {
+	seed, err := subjects.ReadDeploymentKey(ctx, store, kek, "ledger_signing_seed")
 	if err != nil {
 		return nil, err
 	}
 	name, err := store.Setting(ctx, "ledger_name")
 	if err != nil {
-		return nil, fmt.Errorf("consent: ledger name: %w", err)
+		return nil, fmt.Errorf("ledgerlog: ledger name: %w", err)
 	}
 	return ledger.NewSigner(string(name), ed25519.NewKeyFromSeed(seed))
 }

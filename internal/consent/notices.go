@@ -1,0 +1,124 @@
+package consent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"likeness"
+	"likeness/policy"
+)
+
+// PolicySetter is told of the policy in force and, per purpose, the notice
+// version since which its current material terms apply. The decision engine
+// implements it.
+type PolicySetter interface {
+	SetPolicy(p *policy.Policy, materialSince map[string]int64)
+}
+
+// Notices holds the policy in force and its published notice versions.
+// Everything that reads the policy reads it here, so a new policy reaches
+// grants, decisions and pages at once. Safe for concurrent use.
+type Notices struct {
+	store  likeness.NoticeStore
+	engine PolicySetter
+	now    func() time.Time
+
+	mu      sync.RWMutex
+	policy  *policy.Policy
+	version *likeness.NoticeVersion
+	notices map[string]*policy.Notice
+}
+
+// PublishNotices makes p the policy in force, publishing its notices as a
+// new version if they differ from the latest. now nil is time.Now.
+func PublishNotices(ctx context.Context, store likeness.NoticeStore, engine PolicySetter, p *policy.Policy, now func() time.Time) (*Notices, error) {
+	if store == nil || engine == nil || p == nil {
+		return nil, fmt.Errorf("consent: a notice store, an engine and a policy are required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	n := &Notices{store: store, engine: engine, now: now}
+	if err := n.SetPolicy(ctx, p); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Policy returns the policy in force.
+func (n *Notices) Policy() *policy.Policy {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.policy
+}
+
+// DefaultLanguage is the policy's first language: the locale of a subject
+// created without one.
+func (n *Notices) DefaultLanguage() string { return n.Policy().Languages[0] }
+
+// current returns the policy and the notice version in force together.
+func (n *Notices) current() (*policy.Policy, *likeness.NoticeVersion) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.policy, n.version
+}
+
+// SetPolicy renders the notices of p, publishes them as a new notice version
+// if they differ from the latest, and makes p the policy in force.
+func (n *Notices) SetPolicy(ctx context.Context, p *policy.Policy) error {
+	notices := map[string]*policy.Notice{}
+	nv := &likeness.NoticeVersion{CreatedAt: n.now().UTC(), Texts: map[string]string{}, Material: map[string]string{}}
+	sum := sha256.Sum256(p.Source)
+	nv.PolicySHA256 = hex.EncodeToString(sum[:])
+	for _, lang := range p.Languages {
+		rendered, err := p.Notice(lang)
+		if err != nil {
+			return fmt.Errorf("consent: render notice %s: %w", lang, err)
+		}
+		notices[lang] = rendered
+		nv.Texts[lang] = rendered.SHA256
+	}
+	for _, id := range p.PurposeIDs {
+		nv.Material[id] = p.Material(id)
+	}
+	published, err := n.store.PublishNotice(ctx, nv)
+	if err != nil {
+		return fmt.Errorf("consent: publish notice: %w", err)
+	}
+	for _, rendered := range notices {
+		rendered.Version = published.Version
+	}
+	n.mu.Lock()
+	n.policy, n.version, n.notices = p, published, notices
+	n.mu.Unlock()
+	n.engine.SetPolicy(p, published.MaterialSince)
+	return nil
+}
+
+// Notice returns the current notice in lang ("" for the default language).
+func (n *Notices) Notice(lang string) (*policy.Notice, error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if lang == "" {
+		lang = n.policy.Languages[0]
+	}
+	out, ok := n.notices[lang]
+	if !ok {
+		return nil, likeness.Errorf(likeness.EINVALID, "no notice in language %q; offered: %v", lang, n.policy.Languages)
+	}
+	return out, nil
+}
+
+// NoticeFor returns the notice in the subject's locale if offered, else the
+// default language.
+func (n *Notices) NoticeFor(locale string) *policy.Notice {
+	if out, err := n.Notice(locale); err == nil {
+		return out
+	}
+	out, _ := n.Notice("")
+	return out
+}

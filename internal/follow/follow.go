@@ -1,0 +1,130 @@
+// Package follow keeps a replica's in-memory state in step with what other
+// replicas write to the shared database: consent events (erasures among
+// them) reach the decision index and the ledger tree, rectified subjects and
+// created or erased assets reach the index. It is the one place that polls,
+// with one overlap, and [Follower.Wake] runs a catch-up at once, so a push
+// notification can shorten the wait without changing the loop.
+package follow
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"likeness"
+)
+
+// Overlap is how far before the last successful poll each poll re-reads, so
+// a replica whose clock runs behind is not missed; applying a change twice
+// is harmless.
+const Overlap = 10 * time.Second
+
+// Store reads what changed since a time, on any replica.
+type Store interface {
+	// SubjectsUpdatedSince returns subjects rectified at or after since.
+	SubjectsUpdatedSince(ctx likeness.Context, since time.Time) ([]*likeness.Subject, error)
+	// AssetsChangedSince returns assets created or erased at or after since.
+	AssetsChangedSince(ctx likeness.Context, since time.Time) ([]*likeness.Asset, error)
+}
+
+// Events applies consent events committed since its last call to the
+// decision index and the ledger tree. *consent.Service implements it.
+type Events interface {
+	Sync(ctx context.Context) error
+}
+
+// Index is the decision index. *decision.Engine implements it; it must be
+// safe for concurrent use.
+type Index interface {
+	PutSubject(id, jurisdiction string)
+	PutAsset(a *likeness.Asset)
+}
+
+// Config holds what a Follower is built from; Store, Events and Index are
+// required.
+type Config struct {
+	Store  Store
+	Events Events
+	Index  Index
+	Now    func() time.Time // nil is time.Now
+	Logger *slog.Logger
+}
+
+// Follower runs catch-ups on a timer or when woken. Its methods are safe
+// for concurrent use; Run runs at most once at a time.
+type Follower struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New returns a Follower.
+func New(cfg Config) *Follower {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Follower{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks Run for a catch-up now. It never blocks: a wake-up already
+// pending covers this one.
+func (f *Follower) Wake() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run catches up every interval, and whenever woken, until ctx ends.
+func (f *Follower) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	since := f.cfg.Now().Add(-Overlap)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-f.wake:
+		}
+		next := f.cfg.Now()
+		if err := f.CatchUp(ctx, since); err != nil {
+			if ctx.Err() == nil {
+				f.cfg.Logger.Warn("following the database failed", "err", err)
+			}
+			continue // read the same span again next time
+		}
+		since = next.Add(-Overlap)
+	}
+}
+
+// CatchUp applies consent events not yet applied, and subjects and assets
+// changed at or after since. Events are applied even when a later step
+// fails; the error is the first failure.
+func (f *Follower) CatchUp(ctx context.Context, since time.Time) error {
+	first := f.cfg.Events.Sync(ctx)
+	subs, err := f.cfg.Store.SubjectsUpdatedSince(ctx, since)
+	if err != nil {
+		return firstOf(first, err)
+	}
+	for _, sub := range subs {
+		f.cfg.Index.PutSubject(sub.ID, sub.Jurisdiction)
+	}
+	assets, err := f.cfg.Store.AssetsChangedSince(ctx, since)
+	if err != nil {
+		return firstOf(first, err)
+	}
+	for _, a := range assets {
+		f.cfg.Index.PutAsset(a)
+	}
+	return first
+}
+
+func firstOf(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
