@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +27,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	secureCookies := fs.Bool("secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	var ev eventFlags
 	ev.add(fs)
+	var ob observeFlags
+	ob.add(fs)
 	subjects := 300
 	if demo {
 		fs.IntVar(&subjects, "subjects", 300, "synthetic subjects to create")
@@ -45,7 +46,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		}
 		c.dataDir = dir
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, err := newLogger(ob.logFormat, stderr)
+	if err != nil {
+		return err
+	}
 	d, err := c.open(ctx, stderr, logger)
 	if err != nil {
 		return err
@@ -71,7 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		}
 	}
 
-	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Store: d.store, Logger: logger})
+	api := httpapi.New(httpapi.Config{Consent: d.consent, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Store: d.store, Logger: logger,
+		SeparateMetrics: ob.metricsAddr != ""})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -103,6 +108,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		return err
 	}
 	defer stopEvents()
+	if err := ob.serveMetrics(workCtx, api.MetricsHandler(), logger); err != nil {
+		ln.Close()
+		return err
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
