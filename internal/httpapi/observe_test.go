@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,6 +209,7 @@ func TestMetricsPassPromtoolAndMove(t *testing.T) {
 			if age := sample(t, after, `likeness_ledger_checkpoint_age_seconds`); age < 0 {
 				t.Errorf("no checkpoint age:\n%s", after)
 			}
+			dashboardNamesOnly(t, after)
 		})
 	}
 }
@@ -227,4 +230,19 @@ func promtoolCheck(t *testing.T, text string) {
 
 func slogJSON(w *lockedBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// dashboardNamesOnly checks that every likeness_ metric the Grafana
+// dashboard queries is in the scrape.
+func dashboardNamesOnly(t *testing.T, scrape string) {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/grafana/likeness.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`likeness_[a-z_]+`).FindAllString(string(doc), -1) {
+		if !strings.Contains(scrape, "\n"+name) {
+			t.Errorf("the dashboard queries %s, which /metrics does not export", name)
+		}
+	}
 }
