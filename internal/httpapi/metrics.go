@@ -128,23 +128,16 @@ func (rm *routeMetrics) counter(status int) prometheus.Counter {
 
 // outcomeOf names what a grant's or withdrawal's status says happened.
 func outcomeOf(status int) string {
+	if o, ok := outcomeByStatus[status]; ok {
+		return o
+	}
 	switch {
 	case status < 400:
 		return "ok"
-	case status == 401:
-		return "unauthorized"
-	case status == 403:
-		return "forbidden"
-	case status == 404:
-		return "not_found"
-	case status == 409:
-		return "conflict"
-	case status == 410:
-		return "gone"
-	case status == 429:
-		return "rate_limited"
 	case status < 500:
 		return "invalid"
 	}
 	return "error"
 }
+
+var outcomeByStatus = map[int]string{401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 410: "gone", 429: "rate_limited"}

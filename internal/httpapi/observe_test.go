@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -12,30 +11,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"likeness"
 	"likeness/internal/httpapi"
+	"likeness/internal/likenesstest"
 )
-
-// lockedBuffer is a log destination the server's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // withServer points e at a second API over the same deployment, built from
 // cfg (the deployment's parts are filled in), so its keys still work.
@@ -50,7 +31,7 @@ func (e *env) withServer(cfg httpapi.Config) *httpapi.Server {
 
 func TestRequestLogNamesTheRouteNeverTheIDsOrTheToken(t *testing.T) {
 	e := newEnv(t, "")
-	var logs lockedBuffer
+	var logs likenesstest.Buffer
 	e.withServer(httpapi.Config{Logger: slogJSON(&logs)})
 	sub := e.subject("person-4711@example.com", "EU-DE")
 	e.grant(sub, "ai-training")
@@ -228,7 +209,7 @@ func promtoolCheck(t *testing.T, text string) {
 	}
 }
 
-func slogJSON(w *lockedBuffer) *slog.Logger {
+func slogJSON(w *likenesstest.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
