@@ -47,6 +47,7 @@ type Main struct {
 	BaseURL       string
 	SecureCookies bool
 	Events        eventFlags
+	Observe       observeFlags
 	Demo          bool
 	DemoSubjects  int
 	// AdminToken, if set, is made an admin API key (LIKENESS_ADMIN_TOKEN).
@@ -82,6 +83,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.BaseURL, "base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
 	fs.BoolVar(&m.SecureCookies, "secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	m.Events.add(fs)
+	m.Observe.add(fs)
 	if m.Demo {
 		fs.IntVar(&m.DemoSubjects, "subjects", m.DemoSubjects, "synthetic subjects to create")
 	}
@@ -115,7 +117,11 @@ func (m *Main) Err() <-chan error { return m.errc }
 // Run opens the deployment, listens on Addr and serves in the background;
 // it returns once the server accepts connections. Call Close to stop.
 func (m *Main) Run(ctx context.Context) error {
-	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, err := newLogger(m.Observe.logFormat, m.Stderr)
+	if err != nil {
+		return err
+	}
+	m.logger = logger
 	disp, closeSinks, err := m.Events.dispatcher(ctx, m.Stdout, m.logger)
 	m.closeSinks = closeSinks
 	if err != nil {
@@ -131,7 +137,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err
 	}
-	api := httpapi.New(m.d.apiConfig(m.logger))
+	apiCfg := m.d.apiConfig(m.logger)
+	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
+	api := httpapi.New(apiCfg)
 	handler, err := withPages(ctx, m.d, api, m.BaseURL, m.SecureCookies)
 	if err != nil {
 		return err
@@ -156,6 +164,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if disp != nil {
 		disp.Store = m.d.store
 		go disp.Run(workCtx, 2*time.Second)
+	}
+	if err := m.Observe.serveMetrics(workCtx, api.MetricsHandler(), m.logger); err != nil {
+		ln.Close()
+		return err
 	}
 	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {

@@ -621,7 +621,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("healthz: %d", r.status)
 	}
 	e.decide(map[string]any{"subject_id": e.subject("m", "EU-DE"), "purpose": "ai-training", "data_category": "image"})
-	r := e.call("", "GET", "/metrics", nil)
+	r := e.call(likeness.RoleAuditor, "GET", "/metrics", nil)
 	if r.status != 200 || !bytes.Contains(r.body, []byte(`likeness_decisions_total{outcome="deny"} 1`)) {
 		t.Fatalf("metrics: %d\n%s", r.status, r.body)
 	}

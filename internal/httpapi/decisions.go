@@ -76,11 +76,17 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
 	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
+	start := time.Now()
 	d, err := s.consent.Decide(&req)
 	if err != nil {
 		return err
 	}
-	s.countDecision(d.Allow, 1)
+	s.metrics.decideSingle.Observe(time.Since(start).Seconds())
+	if d.Allow {
+		s.metrics.countDecisions(1, 1)
+	} else {
+		s.metrics.countDecisions(0, 1)
+	}
 	b := appendDecision(make([]byte, 0, 256), &d)
 	w.Header().Set("Content-Type", "application/json")
 	_, err = w.Write(append(b, '\n'))
@@ -130,7 +136,9 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	}
 	out := slices.Grow(buf.out[:0], len(in.Items))[:len(in.Items)]
 	buf.out = out
+	start := time.Now()
 	s.index.DecideBatch(in.Items, out)
+	s.metrics.decideBatch.Observe(time.Since(start).Seconds())
 	allowed := 0
 	b := slices.Grow(buf.body[:0], 128*len(out)+16)
 	b = append(b, `{"results":[`...)
@@ -145,17 +153,8 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	}
 	b = append(b, "]}\n"...)
 	buf.body = b
-	s.metrics.decisions.WithLabelValues("allow").Add(float64(allowed))
-	s.metrics.decisions.WithLabelValues("deny").Add(float64(len(out) - allowed))
+	s.metrics.countDecisions(allowed, len(out))
 	w.Header().Set("Content-Type", "application/json")
 	_, err := w.Write(b)
 	return err
-}
-
-func (s *Server) countDecision(allow bool, n int) {
-	outcome := "deny"
-	if allow {
-		outcome = "allow"
-	}
-	s.metrics.decisions.WithLabelValues(outcome).Add(float64(n))
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"likeness"
 	"likeness/internal/dataset"
@@ -51,6 +50,8 @@ type Server struct {
 	routes  []Route
 	metrics *metrics
 	keys    keyCache
+
+	metricsHandler http.Handler
 }
 
 // Config holds a Server's dependencies.
@@ -71,6 +72,16 @@ type Config struct {
 	Now       func() time.Time
 	MaxBody   int64
 	Registry  *prometheus.Registry // nil: a fresh registry
+	// Collectors join the server's metrics on Registry: the place for other
+	// components' metrics (replica lag, …).
+	Collectors []prometheus.Collector
+	// SeparateMetrics leaves GET /metrics out of the API (it answers 404);
+	// the caller serves MetricsHandler on a listener of its own. Otherwise
+	// /metrics needs an admin or auditor key.
+	SeparateMetrics bool
+	// StatsTimeout bounds the store queries behind one scrape; 0 means
+	// DefaultStatsTimeout.
+	StatsTimeout time.Duration
 }
 
 // Route is one endpoint (see package route); other packages hand theirs to
@@ -136,7 +147,7 @@ func New(cfg Config) *Server {
 		s.Handle(r)
 	}
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	s.registerMetrics(cfg)
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, likeness.Errorf(likeness.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -171,15 +182,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// wrap authenticates, authorizes, runs the handler and maps its error.
+// wrap authenticates, authorizes, runs the handler and maps its error,
+// inside the metrics and request log of observed.
 func (s *Server) wrap(rt Route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: 200}
+	return s.observed(rt, func(sw *statusWriter, r *http.Request) {
 		var actor likeness.Actor
 		var err error
 		if rt.Roles != nil {
 			actor, err = s.authorize(r, rt.Roles)
+			sw.keyID = actor.KeyID
 		}
 		if err == nil {
 			err = checkInput(r)
@@ -193,7 +204,6 @@ func (s *Server) wrap(rt Route) http.Handler {
 		} else if audited(rt) && sw.status < 300 {
 			s.audit(r, rt, actor)
 		}
-		s.metrics.observe(rt.Pattern, r.Method, sw.status, time.Since(start))
 	})
 }
 
@@ -272,6 +282,7 @@ var writeJSON = response.JSON
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	keyID  string // the API key that made the call, for the request log
 }
 
 func (w *statusWriter) WriteHeader(code int) {
