@@ -28,8 +28,9 @@ type DatasetReview struct {
 	Note      string    `json:"note,omitempty"` // the reviewer's reason
 }
 
-// DatasetReviewStore keeps the human review queue of dataset items.
-// Implementations must be safe for concurrent use.
+// DatasetReviewStore keeps what a build did beyond its members: the human
+// review queue of its items and its card. Implementations must be safe for
+// concurrent use.
 type DatasetReviewStore interface {
 	// InsertDatasetReviews stores pending reviews of one dataset's items.
 	// It is called after InsertDataset: if it fails, the items stay out of
@@ -45,4 +46,10 @@ type DatasetReviewStore interface {
 	// AssetReviewDecisions returns, for each asset of purpose with a
 	// decided review, its latest decision (by DecidedAt).
 	AssetReviewDecisions(ctx Context, purpose string) (map[string]*DatasetReview, error)
+	// PutDatasetCard stores a dataset's card (JSON), once; ECONFLICT if it
+	// has one.
+	PutDatasetCard(ctx Context, datasetID string, card []byte) error
+	// DatasetCard returns it, ENOTFOUND if the dataset has none (built
+	// before cards existed, or unknown).
+	DatasetCard(ctx Context, datasetID string) ([]byte, error)
 }

@@ -117,3 +117,29 @@ func (d *DB) AssetReviewDecisions(ctx context.Context, purpose string) (map[stri
 	}
 	return out, nil
 }
+
+// PutDatasetCard implements likeness.DatasetReviewStore.
+func (d *DB) PutDatasetCard(ctx context.Context, datasetID string, card []byte) error {
+	res, err := d.db.ExecContext(ctx, d.q(`INSERT INTO dataset_cards (dataset_id, card) VALUES (?, ?) ON CONFLICT (dataset_id) DO NOTHING`),
+		datasetID, string(card))
+	if err != nil {
+		return fmt.Errorf("sqlstore: put dataset card: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return likeness.Errorf(likeness.ECONFLICT, "dataset %s already has a card", datasetID)
+	}
+	return nil
+}
+
+// DatasetCard implements likeness.DatasetReviewStore.
+func (d *DB) DatasetCard(ctx context.Context, datasetID string) ([]byte, error) {
+	var card string
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT card FROM dataset_cards WHERE dataset_id = ?`), datasetID).Scan(&card)
+	if isNoRows(err) {
+		return nil, notFound("dataset card")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read dataset card: %w", err)
+	}
+	return []byte(card), nil
+}

@@ -13,6 +13,7 @@ func init() {
 		Test{"DatasetReviewsRoundTripInItemOrder", testReviewRoundTrip},
 		Test{"DatasetReviewIsDecidedOnce", testReviewDecidedOnce},
 		Test{"AssetReviewDecisionsKeepTheLatest", testReviewLatestDecision},
+		Test{"DatasetCardIsWrittenOnce", testDatasetCardOnce},
 	)
 }
 
@@ -110,5 +111,23 @@ func testReviewLatestDecision(t *testing.T, s likeness.Store) {
 	}
 	if other, err := rs.AssetReviewDecisions(ctx, "marketing"); err != nil || len(other) != 0 {
 		t.Errorf("decisions of another purpose = %v, %v", other, err)
+	}
+}
+
+func testDatasetCardOnce(t *testing.T, s likeness.Store) {
+	ds, rs := reviewStore(t, s)
+	ctx := context.Background()
+	d, _ := reviewed(t, ds, rs)
+	if _, err := rs.DatasetCard(ctx, d.ID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("DatasetCard before Put err = %v, want not_found", err)
+	}
+	if err := rs.PutDatasetCard(ctx, d.ID, []byte(`{"items":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.PutDatasetCard(ctx, d.ID, []byte(`{"items":3}`)); likeness.ErrorCode(err) != likeness.ECONFLICT {
+		t.Errorf("second PutDatasetCard err = %v, want conflict", err)
+	}
+	if got, err := rs.DatasetCard(ctx, d.ID); err != nil || string(got) != `{"items":2}` {
+		t.Errorf("DatasetCard = %s, %v", got, err)
 	}
 }

@@ -15,3 +15,9 @@ CREATE TABLE dataset_reviews (
 	PRIMARY KEY (dataset_id, item_id)
 );
 CREATE INDEX dataset_reviews_purpose_asset ON dataset_reviews(purpose, asset_id, decided_us);
+
+-- A dataset's card: what the build did, as JSON. Written once, with the build.
+CREATE TABLE dataset_cards (
+	dataset_id TEXT PRIMARY KEY REFERENCES datasets(id),
+	card       TEXT NOT NULL
+);
