@@ -1,6 +1,5 @@
 package anonymize
 
-
 // Suppress decides which cells of one table of counts (people per group)
 // may not be published: every cell counting fewer than k people, and no
 // other. (A cell of k or more is never hidden to protect a small one: that

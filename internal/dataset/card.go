@@ -129,8 +129,8 @@ func (s *Service) newCard(ctx context.Context, d *likeness.Dataset, sp *spec, se
 			MetadataStripped: t.searched+t.voices > 0, ImagesSearched: t.searched, FacesFound: t.faces, FacesCovered: t.covered,
 			VoicesTransformed: t.voices, AsRecorded: t.asRecorded},
 		Excluded: map[string]int{},
-		Reviews: CardReviews{SentToReview: len(reviews), IncludedApproved: t.approved, ExcludedByReview: d.Skipped["excluded_by_review"]},
-		Lineage: CardLineage{PredecessorID: d.PredecessorID, ManifestSHA256: d.ManifestSHA256},
+		Reviews:  CardReviews{SentToReview: len(reviews), IncludedApproved: t.approved, ExcludedByReview: d.Skipped["excluded_by_review"]},
+		Lineage:  CardLineage{PredecessorID: d.PredecessorID, ManifestSHA256: d.ManifestSHA256},
 	}
 	if a := pu.AnonymizationOrDefault(); sp.profile.Name == "policy" && a.LeavesAsRecorded(d.Categories) {
 		c.Anonymization.Reason = a.Reason

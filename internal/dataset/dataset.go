@@ -379,4 +379,3 @@ func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, erro
 	}
 	return l, nil
 }
-
