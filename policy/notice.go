@@ -175,7 +175,8 @@ func (p *Policy) render(n *Notice, l *labels) string {
 		} else {
 			line(in, l.onWithdraw+": "+l.withdrawStop)
 		}
-		if a := pu.Anonymization; a != nil {
+		if pu.Anonymization != nil || slices.Contains(pu.Data, "image") || slices.Contains(pu.Data, "voice") {
+			a := pu.AnonymizationOrDefault()
 			var parts []string
 			switch a.Faces {
 			case "blur_all":
@@ -185,6 +186,9 @@ func (p *Policy) render(n *Notice, l *labels) string {
 			}
 			if a.Voice == "mcadams" {
 				parts = append(parts, l.mcadams)
+			}
+			if a.LeavesAsRecorded(pu.Data) {
+				parts = append(parts, fmt.Sprintf(l.asRecorded, a.Reason))
 			}
 			parts = append(parts, fmt.Sprintf(l.kAnon, a.K))
 			line(in, l.anonymization+": "+strings.Join(parts, " "))
@@ -220,7 +224,7 @@ type labels struct {
 	retention, retentionText, renewal, renewalText                       string
 	sale, saleYes, saleNo                                                string
 	onWithdraw, withdrawStop, withdrawErase                              string
-	anonymization, blurAll, blurBystanders, mcadams, kAnon               string
+	anonymization, blurAll, blurBystanders, mcadams, kAnon, asRecorded   string
 	rightsHeading, rightOptOut, rightBIPA                                string
 	rights                                                               []string
 	withdrawHeading, withdrawHow, questions, questionsText, questionsDPO string
@@ -292,6 +296,7 @@ var enLabels = labels{
 	blurBystanders: "Faces of other people in the picture are blurred.",
 	mcadams:        "Voices are anonymised (McAdams method) before use.",
 	kAnon:          "Data sets built from this data satisfy k-anonymity with k = %d.",
+	asRecorded:     "Faces or voices in this data are used as recorded, without anonymisation, because: %s",
 	rightsHeading:  "Your rights",
 	rights: []string{
 		"Access: you can ask which of your recordings, images and related data we hold, and get a copy.",
@@ -358,6 +363,7 @@ var deLabels = labels{
 	blurBystanders: "Gesichter anderer Personen im Bild werden unkenntlich gemacht.",
 	mcadams:        "Stimmen werden vor der Verwendung anonymisiert (McAdams-Verfahren).",
 	kAnon:          "Daraus erstellte Datensätze erfüllen k-Anonymität mit k = %d.",
+	asRecorded:     "Gesichter oder Stimmen in diesen Daten werden unverändert, ohne Anonymisierung, verwendet. Begründung: %s",
 	rightsHeading:  "Ihre Rechte",
 	rights: []string{
 		"Auskunft: Sie können erfahren, welche Aufnahmen, Bilder und zugehörigen Daten wir von Ihnen speichern, und eine Kopie erhalten.",

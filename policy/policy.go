@@ -61,11 +61,37 @@ type Purpose struct {
 
 // Anonymization is what a purpose does to media before use.
 // Faces: none, blur_all or blur_bystanders. Voice: none or mcadams.
-// K is the k-anonymity threshold for data sets (default 5).
+// K is the k-anonymity threshold for data sets (default 5). Reason is the
+// written justification a policy must give for leaving the faces or voices
+// it collects as recorded (none); the notice and dataset cards show it.
 type Anonymization struct {
-	Faces string `json:"faces"`
-	Voice string `json:"voice"`
-	K     int    `json:"k"`
+	Faces  string `json:"faces"`
+	Voice  string `json:"voice"`
+	K      int    `json:"k"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// DefaultAnonymization is what a purpose that declares nothing gets: every
+// face blurred, every voice disguised, k = 5. Weaker protection has to be
+// declared, with a reason.
+func DefaultAnonymization() Anonymization {
+	return Anonymization{Faces: "blur_all", Voice: "mcadams", K: 5}
+}
+
+// AnonymizationOrDefault is the anonymization the purpose's media get: the
+// declared one, or DefaultAnonymization.
+func (pu *Purpose) AnonymizationOrDefault() Anonymization {
+	if pu.Anonymization != nil {
+		return *pu.Anonymization
+	}
+	return DefaultAnonymization()
+}
+
+// LeavesAsRecorded reports whether a declares no protection for media the
+// purpose collects: faces of images or voices of recordings left as they
+// are.
+func (a Anonymization) LeavesAsRecorded(data []string) bool {
+	return a.Faces == "none" && slices.Contains(data, "image") || a.Voice == "none" && slices.Contains(data, "voice")
 }
 
 // Recipient is someone a purpose's data is disclosed to. Transfer is the

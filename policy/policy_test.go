@@ -93,6 +93,9 @@ func TestParseReportsEachProblemWithLineAndField(t *testing.T) {
 		{"bad voice", edit(13, 12, "    anonymization:", "      voice: robot"), 14, "purposes.p1.anonymization.voice", `"robot"`},
 		{"bad k", edit(13, 12, "    anonymization: {k: 1}"), 13, "purposes.p1.anonymization.k", "at least 2"},
 		{"k not a number", edit(13, 12, "    anonymization: {k: many}"), 13, "purposes.p1.anonymization.k", "whole number"},
+		{"none without reason", edit(13, 12, "    anonymization: none"), 13, "purposes.p1.anonymization", "needs a written reason"},
+		{"voice none without reason", edit(13, 12, "    anonymization:", "      voice: none"), 13, "purposes.p1.anonymization", "needs a written reason"},
+		{"empty reason", edit(13, 12, "    anonymization: {voice: none, reason: ''}"), 13, "purposes.p1.anonymization.reason", "must not be empty"},
 		{"recipient without country", set(14, "  r1: {name: R}"), 14, "recipients.r1.country", "required"},
 		{"recipient without name", set(14, "  r1: {country: DE}"), 14, "recipients.r1.name", "required"},
 		{"lower-case country", set(14, "  r1: {name: R, country: de}"), 14, "recipients.r1.country", "not a country code"},
@@ -539,10 +542,43 @@ func TestAnonymizationDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	pu, _ := p.Purpose("p1")
-	if diff := cmp.Diff(&Anonymization{Faces: "blur_all", Voice: "none", K: 5}, pu.Anonymization); diff != "" {
+	// Omitted fields take the safe defaults: the voice is still disguised.
+	if diff := cmp.Diff(&Anonymization{Faces: "blur_all", Voice: "mcadams", K: 5}, pu.Anonymization); diff != "" {
 		t.Errorf("anonymization (-want +got):\n%s", diff)
 	}
 	if pu.OnWithdraw != "erase" {
 		t.Errorf("OnWithdraw = %q", pu.OnWithdraw)
+	}
+}
+
+func TestUndeclaredAnonymizationIsTheSafeDefaultAndNoneNeedsAReason(t *testing.T) {
+	p, err := Parse("likeness.yaml", edit(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, _ := p.Purpose("p1")
+	if got := pu.AnonymizationOrDefault(); got != DefaultAnonymization() || got.Voice != "mcadams" || got.Faces != "blur_all" {
+		t.Errorf("undeclared anonymization = %+v, want the safe default", got)
+	}
+	p, err = Parse("likeness.yaml", edit(13, 12, "    anonymization: {faces: none, voice: none, reason: Voice cloning needs the voice as it is.}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, _ = p.Purpose("p1")
+	if a := pu.AnonymizationOrDefault(); a.Voice != "none" || a.Reason != "Voice cloning needs the voice as it is." {
+		t.Errorf("declared none = %+v", a)
+	}
+	for _, lang := range []string{"en", "de"} {
+		n, err := p.Notice(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(n.Text, "Voice cloning needs the voice as it is.") {
+			t.Errorf("%s notice does not give the reason for no anonymization:\n%s", lang, n.Text)
+		}
+	}
+	// A none that touches nothing the purpose collects needs no reason.
+	if _, err := Parse("likeness.yaml", edit(13, 12, "    anonymization: {faces: none}")); err != nil {
+		t.Errorf("faces: none on a voice-only purpose: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ var (
 	orgFields       = []string{"name", "country", "contact", "dpo"}
 	purposeFields   = []string{"title", "description", "data", "recipients", "retention", "renew_every", "sale_or_share", "on_withdraw", "anonymization"}
 	recipientFields = []string{"name", "country", "transfer"}
-	anonFields      = []string{"faces", "voice", "k"}
+	anonFields      = []string{"faces", "voice", "k", "reason"}
 	transfers       = jurisdiction.TransferBases
 	onWithdraws     = []string{"stop", "erase"}
 	facesValues     = []string{"none", "blur_all", "blur_bystanders"}
@@ -465,6 +465,10 @@ func (c *checker) purposes(n *yaml.Node, p *Policy, recipients map[string]bool, 
 		}
 		if v, ok := f["anonymization"]; ok {
 			pu.Anonymization = c.anonymization(v, join(path, "anonymization"))
+			if a := pu.Anonymization; a.Reason == "" && a.LeavesAsRecorded(pu.Data) {
+				c.add(v.key.Line, join(path, "anonymization"),
+					"leaving faces or voices as recorded needs a written reason: add reason: \"…\" (e.g. {faces: none, voice: none, reason: \"…\"}); without a declaration media are anonymized")
+			}
 		}
 		p.Purposes[id] = pu
 		p.PurposeIDs = append(p.PurposeIDs, id)
@@ -499,9 +503,17 @@ func (c *checker) texts(e entry, path string, langs []string, langsOK bool) map[
 	return out
 }
 
+// anonymization reads a purpose's anonymization: a mapping whose omitted
+// fields take the safe defaults, or the scalar none (faces and voice none,
+// which then has no place for its reason: the caller reports that).
 func (c *checker) anonymization(e entry, path string) *Anonymization {
-	a := &Anonymization{Faces: "none", Voice: "none", K: 5}
+	d := DefaultAnonymization()
+	a := &d
 	if isNull(e.val) {
+		return a
+	}
+	if e.val.Kind == yaml.ScalarNode && e.val.Value == "none" {
+		a.Faces, a.Voice = "none", "none"
 		return a
 	}
 	m, _, ok := c.fields(e.val, path, anonFields)
@@ -527,6 +539,11 @@ func (c *checker) anonymization(e entry, path string) *Anonymization {
 			c.add(v.val.Line, join(path, "k"), "%d is out of range (k-anonymity needs k of at least 2)", k)
 		default:
 			a.K = k
+		}
+	}
+	if v, ok := m["reason"]; ok {
+		if s, ok := c.text(v.val, join(path, "reason")); ok {
+			a.Reason = s
 		}
 	}
 	return a

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
 	"log/slog"
 	"os"
@@ -18,17 +15,15 @@ import (
 	"likeness/internal/vault"
 )
 
-func datasetJPEG(t *testing.T, seed int) []byte {
+// datasetJPEG is a photo with a face: an image purpose is anonymized by
+// default, and a faceless photo would be held for review.
+func datasetJPEG(t *testing.T, _ int) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 32, 32))
-	for x := range 32 {
-		for y := range 32 {
-			img.Set(x, y, color.RGBA{uint8(x * seed), uint8(y), 7, 255})
-		}
+	b, err := os.ReadFile("../../internal/anonymize/testdata/face.jpg")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	jpeg.Encode(&b, img, nil)
-	return b.Bytes()
+	return b
 }
 
 // withDeployment opens the deployment in dir, runs fn, and closes it.

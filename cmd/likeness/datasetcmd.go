@@ -57,7 +57,7 @@ func runDatasetBuild(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	recordCLI(ctx, d.store, stderr, "dataset build --purpose "+*purpose, "")
-	fmt.Fprintf(stderr, "Built dataset %s version %d: %d items of %d subjects in %s\n", v.ID, v.Version, v.ItemCount, v.SubjectCount, v.Path)
+	fmt.Fprintf(stderr, "Built dataset %s version %d in %s: %s\n", v.ID, v.Version, v.Path, v.Summary)
 	return printJSON(stdout, v)
 }
 
@@ -84,7 +84,7 @@ func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	recordCLI(ctx, d.store, stderr, "dataset rebuild "+fs.Arg(0), "")
-	fmt.Fprintf(stderr, "Rebuilt %s as %s version %d: %d items of %d subjects in %s\n", v.PredecessorID, v.ID, v.Version, v.ItemCount, v.SubjectCount, v.Path)
+	fmt.Fprintf(stderr, "Rebuilt %s as %s version %d in %s: %s\n", v.PredecessorID, v.ID, v.Version, v.Path, v.Summary)
 	return printJSON(stdout, v)
 }
 

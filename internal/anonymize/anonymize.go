@@ -92,20 +92,45 @@ func Needed(category, mediaType string, o Options) bool {
 // Formats it cannot decode give ErrUnsupported; an image whose protection
 // cannot be shown gives ErrNeedsReview. Neither may be shipped.
 func Media(category, mediaType string, data []byte, o Options) ([]byte, string, error) {
+	out, err := Apply(category, mediaType, data, o)
+	if err != nil {
+		return nil, "", err
+	}
+	return out.Data, out.MediaType, nil
+}
+
+// Outcome is what Apply made of one item, for a dataset's manifest and card.
+type Outcome struct {
+	Data      []byte
+	MediaType string
+	Faces     *Report // images: the faces found and covered; nil otherwise
+	Voice     bool    // the voice was disguised
+}
+
+// Apply is Media with an account of what was done. An item o leaves as it
+// is comes back unchanged with no Faces and Voice false.
+func Apply(category, mediaType string, data []byte, o Options) (*Outcome, error) {
 	if !Needed(category, mediaType, o) {
-		return data, mediaType, nil
+		return &Outcome{Data: data, MediaType: mediaType}, nil
 	}
 	switch category {
 	case "image":
-		return Image(data, mediaType, o.Faces == "blur_all")
+		out, outType, rep, err := decodeBlurEncode(data, mediaType, o.Faces == "blur_all")
+		if err != nil {
+			return nil, err
+		}
+		return &Outcome{Data: out, MediaType: outType, Faces: rep}, nil
 	case "voice":
 		if mediaType != "audio/wav" && mediaType != "audio/x-wav" && mediaType != "audio/wave" {
-			return nil, "", fmt.Errorf("%w: voice anonymization needs 16-bit PCM WAV, not %s", ErrUnsupported, mediaType)
+			return nil, fmt.Errorf("%w: voice anonymization needs 16-bit PCM WAV, not %s", ErrUnsupported, mediaType)
 		}
 		out, err := Voice(data, o.Speaker)
-		return out, "audio/wav", err
+		if err != nil {
+			return nil, err
+		}
+		return &Outcome{Data: out, MediaType: "audio/wav", Voice: true}, nil
 	}
-	return nil, "", ErrUnsupported
+	return nil, ErrUnsupported
 }
 
 // Image blurs the faces of an encoded image (all of them, or all but the
@@ -114,21 +139,27 @@ func Media(category, mediaType string, data []byte, o Options) ([]byte, string, 
 // and the output has none (so displays show it as it is). An image in
 // which no face is found gives a *ReviewError (ErrNeedsReview).
 func Image(data []byte, mediaType string, all bool) ([]byte, string, error) {
+	out, outType, _, err := decodeBlurEncode(data, mediaType, all)
+	return out, outType, err
+}
+
+// decodeBlurEncode is Image with the report.
+func decodeBlurEncode(data []byte, mediaType string, all bool) ([]byte, string, *Report, error) {
 	switch mediaType {
 	case "image/jpeg", "image/png", "image/webp":
 	default:
-		return nil, "", fmt.Errorf("%w: cannot decode %s to find faces", ErrUnsupported, mediaType)
+		return nil, "", nil, fmt.Errorf("%w: cannot decode %s to find faces", ErrUnsupported, mediaType)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: decode image: %v", ErrUnsupported, err)
+		return nil, "", nil, fmt.Errorf("%w: decode image: %v", ErrUnsupported, err)
 	}
 	if mediaType == "image/jpeg" {
 		img = Upright(img, media.JPEGOrientation(data))
 	}
 	out, rep, err := BlurFaces(img, all)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	var buf bytes.Buffer
 	outType := "image/png"
@@ -140,12 +171,12 @@ func Image(data []byte, mediaType string, all bool) ([]byte, string, error) {
 		err = enc.Encode(&buf, out)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("anonymize: encode image: %w", err)
+		return nil, "", nil, fmt.Errorf("anonymize: encode image: %w", err)
 	}
 	if rep.NeedsReview {
-		return nil, "", &ReviewError{Data: buf.Bytes(), MediaType: outType, Report: rep}
+		return nil, "", rep, &ReviewError{Data: buf.Bytes(), MediaType: outType, Report: rep}
 	}
-	return buf.Bytes(), outType, nil
+	return buf.Bytes(), outType, rep, nil
 }
 
 // Voice disguises every channel of a 16-bit PCM WAV file with the McAdams

@@ -259,13 +259,14 @@ func TestUnsupportedMediaIsRefusedNotPassedThrough(t *testing.T) {
 	}
 }
 
-func TestSuppressHidesSmallCellsAndTheirComplement(t *testing.T) {
+func TestSuppressHidesOnlyCellsBelowK(t *testing.T) {
 	for _, c := range []struct {
 		counts map[string]int
 		want   []string
 	}{
 		{map[string]int{"a": 10, "b": 8, "c": 6}, nil},
-		{map[string]int{"a": 10, "b": 8, "c": 2}, []string{"b", "c"}},
+		{map[string]int{"a": 10, "b": 8, "c": 2}, []string{"c"}}, // 8 ≥ k = 5 stays
+		{map[string]int{"a": 10, "b": 5, "c": 4}, []string{"c"}}, // exactly k stays
 		{map[string]int{"a": 10, "b": 8, "c": 3, "d": 4}, []string{"c", "d"}},
 		{map[string]int{"a": 10, "b": 0}, []string{"b"}},
 		{map[string]int{"a": 3, "b": 1}, []string{"a", "b"}},

@@ -141,6 +141,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/audit", h.page(h.audit))
 	mux.Handle("GET /console/datasets", h.page(h.datasets))
 	mux.Handle("GET /console/datasets/{id}/audit", h.page(h.datasetAudit))
+	mux.Handle("GET /console/datasets/{id}/reviews", h.page(h.datasetReviews))
+	mux.Handle("POST /console/datasets/{id}/reviews/{item}", h.action(true, h.decideReview))
 	mux.Handle("GET /console/events", h.page(h.events))
 	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
 	mux.Handle("GET /console/assets/{name}", h.assets)

@@ -113,19 +113,48 @@ type Group struct {
 	Suppressed       bool     `json:"suppressed"`
 }
 
-// AttributeReport is the audit of one attribute.
+// AttributeReport is the audit of one attribute, with its coverage: how
+// many of the audited subjects declared it.
 type AttributeReport struct {
 	Attribute string  `json:"attribute"`
-	Declared  *int    `json:"declared,omitempty"` // subjects who declared it; hidden under k
+	Declared  int     `json:"declared"` // subjects who declared it
+	Total     int     `json:"total"`    // subjects audited
 	Groups    []Group `json:"groups"`
 }
 
-// Report is a representation audit of one dataset version.
+// CoverageText is the coverage in words and lang's numbers: "0 of 120
+// declared", "41,7 % (50 von 120) angegeben".
+func (ar *AttributeReport) CoverageText(lang string) string {
+	return Coverage(lang, ar.Declared, ar.Total)
+}
+
+// ShareText is the group's share in lang's numbers ("41,7 %"), "" when
+// suppressed.
+func (g *Group) ShareText(lang string) string {
+	if g.Share == nil {
+		return ""
+	}
+	return Percent(lang, *g.Share)
+}
+
+// TargetText is the group's target share in lang's numbers.
+func (g *Group) TargetText(lang string) string {
+	if g.Target == nil {
+		return ""
+	}
+	return Percent(lang, *g.Target)
+}
+
+// Report is a representation audit of one dataset version. Subjects is how
+// many subjects were audited (members still consenting to the purpose),
+// Declared how many of them declared any attribute.
 type Report struct {
 	DatasetID  string            `json:"dataset_id"`
 	Version    int               `json:"version"`
 	K          int               `json:"k"`
 	Threshold  float64           `json:"threshold"` // a group is under-represented below target × this
+	Subjects   int               `json:"subjects"`
+	Declared   int               `json:"declared"`
 	Attributes []AttributeReport `json:"attributes"`
 }
 
@@ -135,9 +164,11 @@ const UnderRepresentedBelow = 0.8
 
 // Audit reports each group's share of the dataset's subjects per attribute
 // against target, counting only subjects who declared attributes under the
-// dataset's purpose and still hold an active consent to it. Cells under
-// the dataset's k are suppressed; a group with a target share is flagged
-// when its share is under target × 0.8 (also when suppressed).
+// dataset's purpose and still hold an active consent to it. Every attribute
+// is reported with its coverage (declared of audited), also when no one
+// declared it. Cells under the dataset's k are suppressed; a group with a
+// target share is flagged when its share is under target × 0.8 (also when
+// suppressed).
 func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report, error) {
 	if err := target.Check(); err != nil {
 		return nil, err
@@ -150,11 +181,16 @@ func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report,
 	if err != nil {
 		return nil, err
 	}
+	return s.audit(ctx, d, members, target)
+}
+
+func (s *Service) audit(ctx context.Context, d *likeness.Dataset, members []*likeness.DatasetMember, target Target) (*Report, error) {
 	k := max(d.Profile.K, 2)
 	counts := map[string]map[string]int{}
 	for _, a := range Attributes {
 		counts[a] = map[string]int{}
 	}
+	r := &Report{DatasetID: d.ID, Version: d.Version, K: k, Threshold: UnderRepresentedBelow, Attributes: []AttributeReport{}}
 	seen := map[string]bool{}
 	now := s.now()
 	for _, m := range members {
@@ -165,9 +201,13 @@ func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report,
 		if st, _ := s.engine.State(m.SubjectID, d.Purpose, now); st != likeness.StateActive {
 			continue
 		}
+		r.Subjects++
 		attrs, err := s.attributes(ctx, m.SubjectID, d.Purpose)
 		if err != nil {
 			return nil, err
+		}
+		if len(attrs) > 0 {
+			r.Declared++
 		}
 		for a, v := range attrs {
 			if c, ok := counts[a]; ok {
@@ -175,47 +215,43 @@ func (s *Service) Audit(ctx context.Context, id string, target Target) (*Report,
 			}
 		}
 	}
-	r := &Report{DatasetID: d.ID, Version: d.Version, K: k, Threshold: UnderRepresentedBelow, Attributes: []AttributeReport{}}
 	for _, a := range Attributes {
-		c := counts[a]
-		if len(c) == 0 && len(target[a]) == 0 {
-			continue
-		}
-		for g := range target[a] {
-			if _, ok := c[g]; !ok {
-				c[g] = 0
-			}
-		}
-		declared := 0
-		for _, n := range c {
-			declared += n
-		}
-		hidden := anonymize.Suppress(c, k)
-		ar := AttributeReport{Attribute: a, Groups: []Group{}}
-		if declared >= k {
-			ar.Declared = &declared
-		}
-		for g, n := range c {
-			grp := Group{Value: g, Suppressed: hidden[g]}
-			share := 0.0
-			if declared > 0 {
-				share = float64(n) / float64(declared)
-			}
-			if !grp.Suppressed {
-				n, share := n, share
-				grp.Count, grp.Share = &n, &share
-			}
-			if t, ok := target[a][g]; ok {
-				t := t
-				grp.Target = &t
-				grp.UnderRepresented = share < t*UnderRepresentedBelow
-			}
-			ar.Groups = append(ar.Groups, grp)
-		}
-		sort.Slice(ar.Groups, func(i, j int) bool { return ar.Groups[i].Value < ar.Groups[j].Value })
-		r.Attributes = append(r.Attributes, ar)
+		r.Attributes = append(r.Attributes, attributeReport(a, counts[a], target[a], k, r.Subjects))
 	}
 	return r, nil
+}
+
+// attributeReport is the table of one attribute: counts c of declared
+// groups, the target shares, k and the number of subjects audited.
+func attributeReport(attr string, c map[string]int, target map[string]float64, k, total int) AttributeReport {
+	for g := range target {
+		if _, ok := c[g]; !ok {
+			c[g] = 0
+		}
+	}
+	declared := 0
+	for _, n := range c {
+		declared += n
+	}
+	hidden := anonymize.Suppress(c, k)
+	ar := AttributeReport{Attribute: attr, Declared: declared, Total: total, Groups: []Group{}}
+	for g, n := range c {
+		grp := Group{Value: g, Suppressed: hidden[g]}
+		share := 0.0
+		if declared > 0 {
+			share = float64(n) / float64(declared)
+		}
+		if !grp.Suppressed {
+			grp.Count, grp.Share = &n, &share
+		}
+		if t, ok := target[g]; ok {
+			grp.Target = &t
+			grp.UnderRepresented = share < t*UnderRepresentedBelow
+		}
+		ar.Groups = append(ar.Groups, grp)
+	}
+	sort.Slice(ar.Groups, func(i, j int) bool { return ar.Groups[i].Value < ar.Groups[j].Value })
+	return ar
 }
 
 // attributes opens a subject's attributes for purpose; none if they shared

@@ -30,21 +30,15 @@
 package dataset
 
 import (
-	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -81,6 +75,7 @@ type Config struct {
 type Service struct {
 	store    likeness.Store
 	datasets likeness.DatasetStore
+	reviews  likeness.DatasetReviewStore
 	subjects Subjects
 	engine   *decision.Engine
 	policy   func() *policy.Policy
@@ -106,7 +101,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: cfg.Store, datasets: cfg.Store, subjects: cfg.Subjects, engine: cfg.Engine, policy: cfg.Policy, vault: cfg.Vault, kek: cfg.KEK,
+	s := &Service{store: cfg.Store, datasets: cfg.Store, reviews: cfg.Store, subjects: cfg.Subjects, engine: cfg.Engine, policy: cfg.Policy, vault: cfg.Vault, kek: cfg.KEK,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger}
 	return s, nil
 }
@@ -129,6 +124,8 @@ type View struct {
 	ModelsToRetrain []*likeness.Model `json:"models_to_retrain,omitempty"`
 	// Path is the folder a build wrote, "" if it wrote none.
 	Path string `json:"path,omitempty"`
+	// Summary says, after a build, what it did (see Card.Summary).
+	Summary string `json:"summary,omitempty"`
 }
 
 // Build selects, anonymizes and records a new dataset (version 1).
@@ -229,11 +226,11 @@ func (s *Service) check(req *BuildRequest) (*spec, error) {
 }
 
 // resolveProfile turns a profile name into the anonymization a build uses.
+// A purpose that declares none gets the policy's safe default (every face
+// blurred, every voice disguised).
 func resolveProfile(pu *policy.Purpose, name string) (likeness.DatasetProfile, error) {
-	declared := likeness.DatasetProfile{Name: "policy", Faces: "none", Voice: "none", K: 5}
-	if a := pu.Anonymization; a != nil {
-		declared.Faces, declared.Voice, declared.K = a.Faces, a.Voice, max(a.K, 2)
-	}
+	a := pu.AnonymizationOrDefault()
+	declared := likeness.DatasetProfile{Name: "policy", Faces: a.Faces, Voice: a.Voice, K: max(a.K, 2)}
 	switch name {
 	case "", "policy":
 		return declared, nil
@@ -258,186 +255,6 @@ func pseudonym(key []byte, msg string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// ManifestLine is one line of metadata.jsonl.
-type ManifestLine struct {
-	FileName   string `json:"file_name"` // relative to metadata.jsonl, as the HF loaders expect
-	ItemID     string `json:"item_id"`
-	Category   string `json:"category"`
-	MediaType  string `json:"media_type"`
-	SHA256     string `json:"sha256"`
-	ConsentRef string `json:"consent_ref"`
-}
-
-func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.Dataset) (*View, error) {
-	sp, err := s.check(req)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now().UTC()
-	d := &likeness.Dataset{ID: likeness.NewID("dst"), Version: 1, Status: likeness.DatasetReady, Purpose: sp.purpose,
-		Categories: sp.categories, Recipient: sp.recipient, Profile: sp.profile, CreatedAt: now,
-		CreatedBy: likeness.ActorFrom(ctx).KeyID, Skipped: map[string]int{}}
-	if pred != nil {
-		d.Version, d.PredecessorID = pred.Version+1, pred.ID
-	}
-
-	// 1. Selection, on the engine's batch path.
-	var cands []Candidate
-	if err := s.store.ForEachAsset(ctx, func(a *likeness.Asset) error {
-		if !a.Erased() && a.Purpose == sp.purpose && slices.Contains(sp.categories, a.Category) {
-			cands = append(cands, Candidate{AssetID: a.ID, SubjectID: a.SubjectID, Category: a.Category, ContentType: a.ContentType})
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("dataset: list assets: %w", err)
-	}
-	selected := Select(s.engine, cands, sp.purpose, sp.recipient, now)
-
-	// 2. The pseudonym key of this version.
-	key, err := keys.NewDEK(s.rand)
-	if err != nil {
-		return nil, err
-	}
-	defer keys.Wipe(key)
-	if d.WrappedKey, err = s.kek.Wrap(ctx, key, datasetAD(d.ID)); err != nil {
-		return nil, fmt.Errorf("dataset: wrap key: %w", err)
-	}
-	type item struct {
-		Selected
-		itemID string
-	}
-	items := make([]item, len(selected))
-	for i, c := range selected {
-		items[i] = item{c, pseudonym(key, c.AssetID)}
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].itemID < items[j].itemID })
-
-	// 3. Media through the vault, anonymized, into a folder that appears
-	// under its final name only once complete.
-	w, err := newWriter(req.Out, d)
-	if err != nil {
-		return nil, err
-	}
-	defer w.abort()
-	opts := anonymize.Options{Faces: sp.profile.Faces, Voice: sp.profile.Voice}
-	var manifest strings.Builder
-	var members []*likeness.DatasetMember
-	subjects := map[string]bool{}
-	for _, it := range items {
-		o := opts
-		o.Speaker = anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}
-		line, err := s.writeItem(ctx, w, d, it.Selected, it.itemID, o)
-		var skip skipError
-		if errors.As(err, &skip) {
-			d.Skipped[string(skip)]++
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		line.ConsentRef = pseudonym(key, "consent:"+it.EventID)
-		b, _ := json.Marshal(line)
-		manifest.Write(b)
-		manifest.WriteByte('\n')
-		members = append(members, &likeness.DatasetMember{DatasetID: d.ID, ItemID: it.itemID, AssetID: it.AssetID,
-			SubjectID: it.SubjectID, Category: it.Category, ConsentEventID: it.EventID})
-		subjects[it.SubjectID] = true
-	}
-	sum := sha256.Sum256([]byte(manifest.String()))
-	d.ManifestSHA256 = hex.EncodeToString(sum[:])
-	d.ItemCount, d.SubjectCount = len(members), len(subjects)
-	if err := w.finish([]byte(manifest.String())); err != nil {
-		return nil, err
-	}
-
-	// 4. The record and its lineage, in one transaction.
-	if err := s.store.InsertDataset(ctx, d, members); err != nil {
-		return nil, err
-	}
-	if err := w.publish(); err != nil {
-		return nil, err
-	}
-	// 5. A withdrawal that landed between the selection and the insert
-	// found no members to taint: look again now that they are recorded.
-	if err := s.recheck(ctx, d, members); err != nil {
-		s.log.Error("dataset recheck after build failed", "dataset", d.ID, "err", err)
-	}
-	if fresh, err := s.store.Dataset(ctx, d.ID); err == nil {
-		d = fresh
-	}
-	v, err := s.view(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	v.Path = w.final
-	s.log.Info("dataset built", "dataset", d.ID, "version", d.Version, "items", d.ItemCount, "subjects", d.SubjectCount)
-	return v, nil
-}
-
-// skipError leaves an item out of a dataset, counted under its reason.
-type skipError string
-
-func (e skipError) Error() string { return "skipped: " + string(e) }
-
-// writeItem reads one asset through the vault, anonymizes it and writes it.
-func (s *Service) writeItem(ctx context.Context, w *writer, d *likeness.Dataset, c Selected, itemID string, opts anonymize.Options) (*ManifestLine, error) {
-	_, rc, err := s.vault.Open(ctx, &vault.Access{AssetID: c.AssetID, Purpose: d.Purpose, Recipient: d.Recipient})
-	if err != nil {
-		var denied *likeness.DeniedError
-		if errors.As(err, &denied) || likeness.ErrorCode(err) == likeness.EGONE || likeness.ErrorCode(err) == likeness.ENOTFOUND {
-			return nil, skipError("consent_changed") // withdrawn or erased since the selection
-		}
-		return nil, err
-	}
-	defer rc.Close()
-	mt := c.ContentType
-	var src io.Reader = rc
-	if anonymize.Needed(c.Category, mt, opts) {
-		data, err := io.ReadAll(io.LimitReader(rc, maxAnonymize+1))
-		if err != nil {
-			return nil, fmt.Errorf("dataset: read asset: %w", err)
-		}
-		if len(data) > maxAnonymize {
-			return nil, skipError("too_large_to_anonymize")
-		}
-		out, outType, err := anonymize.Media(c.Category, mt, data, opts)
-		if errors.Is(err, anonymize.ErrUnsupported) {
-			return nil, skipError("not_anonymizable")
-		}
-		if errors.Is(err, anonymize.ErrNeedsReview) {
-			// Protection could not be shown (no face found): never
-			// shipped. The *anonymize.ReviewError holds what a reviewer
-			// needs.
-			return nil, skipError("needs_review")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("dataset: anonymize: %w", err)
-		}
-		src, mt = strings.NewReader(string(out)), outType
-	}
-	name := "data/" + itemID + extension(mt)
-	sum, err := w.file(name, src)
-	if err != nil {
-		return nil, err
-	}
-	return &ManifestLine{FileName: name, ItemID: itemID, Category: c.Category, MediaType: mt, SHA256: sum}, nil
-}
-
-var extensions = map[string]string{
-	"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic",
-	"audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg", "audio/flac": ".flac", "audio/mp4": ".m4a",
-	"audio/webm": ".webm", "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
-	"text/plain": ".txt", "application/json": ".json",
-}
-
-func extension(mediaType string) string {
-	mt, _, _ := strings.Cut(mediaType, ";")
-	if e, ok := extensions[strings.TrimSpace(mt)]; ok {
-		return e
-	}
-	return ".bin"
 }
 
 // recheck taints d if a member's consent no longer allows what it did at
@@ -557,93 +374,4 @@ func (s *Service) Lineage(ctx context.Context, subjectID string) (*Lineage, erro
 		l.Models = append(l.Models, ms...)
 	}
 	return l, nil
-}
-
-// writer writes a dataset folder under a temporary name and renames it
-// once the record is stored, so a folder under its final name is complete.
-// With no folder it only hashes.
-type writer struct {
-	tmp, final string
-	done       bool
-}
-
-func newWriter(out string, d *likeness.Dataset) (*writer, error) {
-	if out == "" {
-		return &writer{}, nil
-	}
-	name := fmt.Sprintf("%s-v%d", d.ID, d.Version)
-	w := &writer{tmp: filepath.Join(out, "."+name+".partial"), final: filepath.Join(out, name)}
-	if err := os.MkdirAll(filepath.Join(w.tmp, "data"), 0o700); err != nil {
-		return nil, fmt.Errorf("dataset: create output folder: %w", err)
-	}
-	return w, nil
-}
-
-// file writes name (relative to the folder) from r and returns its SHA-256.
-func (w *writer) file(name string, r io.Reader) (string, error) {
-	h := sha256.New()
-	if w.tmp == "" {
-		if _, err := io.Copy(h, r); err != nil {
-			return "", fmt.Errorf("dataset: read asset: %w", err)
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
-	}
-	f, err := os.OpenFile(filepath.Join(w.tmp, filepath.FromSlash(name)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("dataset: write item: %w", err)
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err := io.Copy(io.MultiWriter(bw, h), r); err != nil {
-		f.Close()
-		return "", fmt.Errorf("dataset: write item: %w", err)
-	}
-	if err := flushClose(bw, f); err != nil {
-		return "", fmt.Errorf("dataset: write item: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func flushClose(bw *bufio.Writer, f *os.File) error {
-	err := bw.Flush()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func (w *writer) finish(manifest []byte) error {
-	if w.tmp == "" {
-		return nil
-	}
-	f, err := os.OpenFile(filepath.Join(w.tmp, "metadata.jsonl"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("dataset: write manifest: %w", err)
-	}
-	bw := bufio.NewWriter(f)
-	bw.Write(manifest)
-	if err := flushClose(bw, f); err != nil {
-		return fmt.Errorf("dataset: write manifest: %w", err)
-	}
-	return nil
-}
-
-func (w *writer) publish() error {
-	if w.tmp == "" {
-		return nil
-	}
-	if err := os.Rename(w.tmp, w.final); err != nil {
-		return fmt.Errorf("dataset: publish folder: %w", err)
-	}
-	w.done = true
-	return nil
-}
-
-// abort removes a folder that was not published.
-func (w *writer) abort() {
-	if w.tmp != "" && !w.done {
-		os.RemoveAll(w.tmp)
-	}
 }

@@ -51,6 +51,16 @@ func newFixture(t *testing.T, dsn string, p *policy.Policy) *fixture {
 	return f
 }
 
+// asRecorded is the example policy with ai-training declaring its media
+// used as recorded (with a reason), for the tests of selection and lineage
+// whose small synthetic images hold no face.
+func asRecorded() *policy.Policy {
+	p := policy.Example()
+	p.Purposes["ai-training"].Anonymization = &policy.Anonymization{Faces: "none", Voice: "none", K: 5,
+		Reason: "tests of selection and lineage"}
+	return p
+}
+
 // subject creates a subject who consents to purposes.
 func (f *fixture) subject(ext string, purposes ...string) string {
 	f.t.Helper()
@@ -201,7 +211,7 @@ func noneOf(t *testing.T, dir string, ids []string) {
 }
 
 func TestDatasetBuiltAfterWithdrawalNeverContainsThatSubject(t *testing.T) {
-	f := newFixture(t, "", policy.Example())
+	f := newFixture(t, "", asRecorded())
 	a := f.subject("alice", "ai-training")
 	b := f.subject("bob", "ai-training")
 	c := f.subject("carol", "ai-training")
@@ -228,7 +238,7 @@ func TestDatasetBuiltBeforeWithdrawalIsTaintedAndItsSuccessorExcludesThem(t *tes
 		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, dsn(t), policy.Example())
+			f := newFixture(t, dsn(t), asRecorded())
 			a := f.subject("alice", "ai-training")
 			b := f.subject("bob", "ai-training")
 			for i, s := range []string{a, b} {
@@ -296,7 +306,7 @@ func TestDatasetBuiltBeforeWithdrawalIsTaintedAndItsSuccessorExcludesThem(t *tes
 }
 
 func TestErasureTaintsEveryDatasetHoldingTheSubject(t *testing.T) {
-	f := newFixture(t, "", policy.Example())
+	f := newFixture(t, "", asRecorded())
 	a := f.subject("alice", "ai-training")
 	b := f.subject("bob", "ai-training")
 	for i, s := range []string{a, b} {
@@ -325,7 +335,7 @@ func TestErasureTaintsEveryDatasetHoldingTheSubject(t *testing.T) {
 }
 
 func TestManifestHoldsNoRawIdentifierAndPseudonymsDoNotJoin(t *testing.T) {
-	f := newFixture(t, "", policy.Example())
+	f := newFixture(t, "", asRecorded())
 	var subs []string
 	for i, ext := range []string{"u-1", "u-2", "u-3"} {
 		s := f.subject(ext, "ai-training")
@@ -388,7 +398,7 @@ func TestManifestHoldsNoRawIdentifierAndPseudonymsDoNotJoin(t *testing.T) {
 }
 
 func TestLineageListsDatasetsAndModels(t *testing.T) {
-	f := newFixture(t, "", policy.Example())
+	f := newFixture(t, "", asRecorded())
 	a := f.subject("alice", "ai-training")
 	outsider := f.subject("olga", "ai-training")
 	f.upload(a, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
@@ -416,7 +426,7 @@ func TestLineageListsDatasetsAndModels(t *testing.T) {
 }
 
 func TestBadBuildRequestsAreRefusedAndWriteNothing(t *testing.T) {
-	f := newFixture(t, "", policy.Example())
+	f := newFixture(t, "", asRecorded())
 	a := f.subject("alice", "ai-training")
 	f.upload(a, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
 	for _, c := range []struct {

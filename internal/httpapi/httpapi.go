@@ -141,6 +141,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
 	s.routes = append(s.routes, eventRoutes(s)...)
 	s.routes = append(s.routes, datasetRoutes(s)...)
+	s.routes = append(s.routes, reviewRoutes(s)...)
 	s.routes = append(s.routes, requestRoutes(s)...)
 	s.routes = append(s.routes, IncidentRoutes(s, cfg.Incidents)...)
 	for _, r := range s.routes {
