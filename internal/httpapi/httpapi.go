@@ -115,7 +115,7 @@ func New(cfg Config) *Server {
 	s := &Server{subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
-		{Method: "GET", Pattern: "/v1/openapi.json", Roles: anyRole, Handler: s.handleOpenAPI},
+		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
 		{Method: "POST", Pattern: "/v1/subjects", Roles: collectors, Handler: s.handleCreateSubject},
 		{Method: "GET", Pattern: "/v1/subjects", Roles: subjectRead, Handler: s.handleFindSubject},
 		{Method: "GET", Pattern: "/v1/subjects/{id}", Roles: subjectRead, Handler: s.handleGetSubject},

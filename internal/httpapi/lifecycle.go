@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"likeness"
+	"likeness/decision"
 	"likeness/internal/jurisdiction"
 	"likeness/policy"
 )
@@ -28,6 +29,9 @@ func (s *Server) handleRenewalsDue(w http.ResponseWriter, r *http.Request) error
 	}
 	now := s.now()
 	due := s.index.DueForRenewal(now, within.AddTo(now).Sub(now), 10000)
+	if due == nil {
+		due = []decision.Due{} // an empty list, never null
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{"within": within.String(), "due": due})
 }
 
