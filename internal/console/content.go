@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -39,7 +40,7 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx = likeness.WithActor(ctx, likeness.Actor{KeyID: s.KeyID, Role: s.Role, Operator: s.Operator})
 	a, rc, err := h.cfg.Vault.Open(ctx, &vault.Access{AssetID: a.ID, Purpose: a.Purpose, Reason: reason})
 	if err != nil {
-		if d, ok := err.(*likeness.DeniedError); ok {
+		if d := (*likeness.DeniedError)(nil); errors.As(err, &d) {
 			h.render(w, r, s, http.StatusForbidden, "message", &view{Title: "error.forbidden.title",
 				Data: &messageView{Title: "error.forbidden.title", Detail: d.Message + " (" + strings.Join(d.Reasons, ", ") + ")"}})
 			return
