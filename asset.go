@@ -66,6 +66,10 @@ type AccessEntry struct {
 	Country   string    `json:"country,omitempty"`
 	Allow     bool      `json:"allow"`
 	Reasons   []string  `json:"reasons,omitempty"`
+	// Operator names the person who read content in the console, and
+	// Reason is why they said they needed to; both empty for machines.
+	Operator string `json:"operator,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // AuditStore keeps the append-only access log.

@@ -5,11 +5,13 @@ import "context"
 // Context is context.Context, named here so the interfaces read short.
 type Context = context.Context
 
-// Actor is who performs an operation: an API key and its role, recorded in
-// consent events ("collector") and the audit log.
+// Actor is who performs an operation: an API key and its role, or a named
+// operator, recorded in consent events ("collector") and the audit log.
 type Actor struct {
 	KeyID string `json:"key_id"`
 	Role  Role   `json:"role"`
+	// Operator names the person signed in to the console, if one is.
+	Operator string `json:"operator,omitempty"`
 }
 
 type actorKey struct{}

@@ -34,6 +34,7 @@ type Store interface {
 	IncidentStore
 	DatasetStore
 	DatasetReviewStore
+	OperatorStore
 	Close() error
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"likeness/internal/console"
 	"likeness/internal/httpapi"
+	"likeness/internal/operators"
 	"likeness/internal/web"
 )
 
@@ -30,7 +31,8 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
 	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
-		Key: key, SecureCookies: secure, Logger: slog.Default()}).Register(mux)
+		Operators: operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
+		Key:       key, SecureCookies: secure, Logger: slog.Default()}).Register(mux)
 	return mux, nil
 }
 
@@ -51,8 +53,13 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 		if who == "" {
 			who = string(e.Role)
 		}
+		if e.Operator != "" {
+			who = e.Operator + " (" + string(e.Role) + ")"
+		}
 		action := e.Action
 		switch {
+		case e.Action == "content" && e.Allow && e.Reason != "":
+			action = "content read, because: " + e.Reason
 		case e.Action == "content" && e.Allow:
 			action = "content read"
 		case e.Action == "content":

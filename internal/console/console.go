@@ -5,8 +5,12 @@
 // Pages are server-rendered in English or German (one file per language
 // under i18n), need no JavaScript, and load nothing from elsewhere.
 //
-// An operator signs in by pasting an API key of role admin or auditor; the
-// key is compared by its SHA-256 and never kept. The session is a stateless
+// A named operator signs in with a password and a second factor (package
+// operators); the session ends after 30 idle minutes and 12 hours at most,
+// and reading a subject's media requires a stated reason, which the access
+// log keeps with the operator's name. For machines, an API key of role
+// admin or auditor may still sign in; the key is compared by its SHA-256
+// and never kept. The session is a stateless
 // cookie (key id, role, expiry, random nonce) signed with HMAC-SHA256 under
 // a key derived from Config.Key, so every replica holding the key accepts
 // it; each request also checks that the key is still on record and not
@@ -60,6 +64,8 @@ type Config struct {
 	Vault    *vault.Vault
 	Datasets *dataset.Service // nil: the datasets pages say datasets are not enabled
 	Store    likeness.Store
+	// Operators signs named operators in; nil offers only API-key sign-in.
+	Operators Operators
 	// Key signs session cookies and CSRF tokens. Every replica must share
 	// it. The console derives its own subkey, so the key web uses may be
 	// passed here too.
@@ -133,6 +139,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/login", h.public(h.loginForm))
 	mux.Handle("POST /console/login", h.public(h.login))
 	mux.Handle("POST /console/logout", h.action(false, h.logout))
+	if h.cfg.Operators != nil {
+		mux.Handle("GET /console/enrol", h.public(h.enrolForm))
+		mux.Handle("POST /console/enrol", h.public(h.enrol))
+	}
+	mux.Handle("POST /console/assets/{id}/content", h.action(false, h.content))
 	mux.Handle("GET /console", h.page(h.overview))
 	mux.Handle("GET /console/{$}", h.page(h.overview))
 	mux.Handle("GET /console/subjects", h.page(h.subjects))
@@ -195,6 +206,7 @@ func (h *Handler) page(fn func(http.ResponseWriter, *http.Request, *session)) ht
 		if h.refuseInput(w, r) {
 			return
 		}
+		h.renew(w, r, s)
 		fn(w, r, s)
 	})
 }
@@ -210,7 +222,7 @@ func (h *Handler) action(adminOnly bool, fn func(http.ResponseWriter, *http.Requ
 			return
 		}
 		s, ok := h.session(r)
-		if !ok || !h.validCSRF(r.PostForm.Get("csrf"), s.Payload) {
+		if !ok || !h.validCSRF(r.PostForm.Get("csrf"), s.csrfScope()) {
 			h.message(w, r, s, http.StatusForbidden, "error.forbidden.title", "error.csrf")
 			return
 		}

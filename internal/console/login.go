@@ -9,8 +9,9 @@ import (
 )
 
 type loginView struct {
-	CSRF  string
-	Error string // a translation key
+	CSRF      string
+	Error     string // a translation key
+	Operators bool   // named operators may sign in
 }
 
 // loginNonce returns the nonce the sign-in form is bound to, setting a
@@ -30,7 +31,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := h.loginNonce(w, r)
-	h.render(w, r, nil, http.StatusOK, "login", &view{Title: "login.title", Data: &loginView{CSRF: h.csrfToken("login|" + n)}})
+	h.render(w, r, nil, http.StatusOK, "login", &view{Title: "login.title", Data: &loginView{CSRF: h.csrfToken("login|" + n), Operators: h.cfg.Operators != nil}})
 }
 
 // login signs an operator in with an admin or auditor API key. The key is
@@ -52,7 +53,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	again := func(status int, msg string) {
-		h.render(w, r, nil, status, "login", &view{Title: "login.title", Data: &loginView{CSRF: h.csrfToken("login|" + c.Value), Error: msg}})
+		h.render(w, r, nil, status, "login", &view{Title: "login.title", Data: &loginView{CSRF: h.csrfToken("login|" + c.Value), Error: msg, Operators: h.cfg.Operators != nil}})
+	}
+	if h.cfg.Operators != nil && r.PostForm.Get("key") == "" {
+		h.operatorLogin(w, r, again)
+		return
 	}
 	key := strings.TrimSpace(r.PostForm.Get("key"))
 	if key == "" {
@@ -86,6 +91,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	h.endSession(w, r)
-	h.log.Info("console: operator signed out", "key_id", s.KeyID)
+	h.jar.End(w, r, operatorCookie)
+	h.log.Info("console: operator signed out", "key_id", s.KeyID, "operator", s.Operator)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }

@@ -49,7 +49,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	v.Org = h.cfg.Policy().Organization.Name
 	v.Session = s
 	if s != nil {
-		v.CSRF = h.csrfToken(s.Payload)
+		v.CSRF = h.csrfToken(s.csrfScope())
 	}
 	h.pages.Render(w, status, name, v.L.Code, v)
 }

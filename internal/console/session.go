@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"time"
 
 	"likeness"
 	"likeness/internal/http/cookie"
@@ -13,13 +14,26 @@ const (
 	preCookie = "likeness_console_pre"
 )
 
-// session is a signed-in operator. Only the key id, its role, the expiry and
-// a random nonce travel in the cookie; never the key. CSRF tokens are bound
-// to the signed text (Payload).
+// session is a signed-in operator: a named one (Operator, Role the
+// operator's role) or an API key (KeyID). Only the key id or name, the
+// role, the expiry and a random nonce travel in the cookie; never a
+// secret. CSRF tokens are bound to csrfScope.
 type session struct {
-	KeyID string
-	Role  likeness.Role
+	KeyID    string
+	Operator string
+	Role     likeness.Role
+	signedIn time.Time // named operators only
 	*cookie.Session
+}
+
+// csrfScope is what CSRF tokens are bound to: the signed cookie text of a
+// key session, or a named operator's sign-in (whose cookie is renewed as
+// they work).
+func (s *session) csrfScope() string {
+	if s.Operator != "" {
+		return "op|" + s.Operator + "|" + s.signedIn.UTC().Format(time.RFC3339)
+	}
+	return s.Payload
 }
 
 // Admin reports whether the operator may act, not only read.
@@ -34,6 +48,9 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) { h.jar.End
 // session returns the request's valid session: signed by us, not expired,
 // and its key still on record, unrevoked and of the same role.
 func (h *Handler) session(r *http.Request) (*session, bool) {
+	if s, ok := h.operatorSession(r); ok {
+		return s, true
+	}
 	c, ok := h.jar.Read(r, sessionCookie, 2)
 	if !ok {
 		return nil, false

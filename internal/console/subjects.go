@@ -57,6 +57,7 @@ type accessRow struct {
 	Recipient, Country              string
 	Allow                           bool
 	Reasons                         []string
+	Operator, Reason                string // who read content in the console, and why
 }
 
 // subjects looks a person up by the organization's user id (external_id)
@@ -137,7 +138,7 @@ func (h *Handler) fillSubject(r *http.Request, l *locale, v *subjectView, sub *l
 	for _, e := range access {
 		v.Access = append(v.Access, accessRow{Time: e.Time, KeyID: e.KeyID, Role: e.Role, Action: e.Action, AssetID: e.AssetID,
 			Purpose: e.Purpose, Title: h.purposeTitle(l, e.Purpose), Recipient: e.Recipient, Country: e.Country,
-			Allow: e.Allow, Reasons: e.Reasons})
+			Allow: e.Allow, Reasons: e.Reasons, Operator: e.Operator, Reason: e.Reason})
 	}
 	return nil
 }

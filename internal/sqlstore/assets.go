@@ -135,10 +135,10 @@ func (d *DB) MarkAssetErased(ctx context.Context, id string, at time.Time, reaso
 
 // AppendAccess implements likeness.AuditStore.
 func (d *DB) AppendAccess(ctx context.Context, e *likeness.AccessEntry) error {
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO access_log (id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO access_log (id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons, operator, reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, likeness.Micros(e.Time), e.Action, e.KeyID, string(e.Role), e.SubjectID, e.AssetID, e.Purpose, e.Recipient, e.Country,
-		e.Allow, strings.Join(e.Reasons, ","))
+		e.Allow, strings.Join(e.Reasons, ","), e.Operator, e.Reason)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append access log: %w", err)
 	}
@@ -156,7 +156,7 @@ func (d *DB) RecentAccess(ctx context.Context, limit int) ([]*likeness.AccessEnt
 }
 
 func (d *DB) accessLog(ctx context.Context, where string, args ...any) ([]*likeness.AccessEntry, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons, operator, reason
 		FROM access_log `+where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: read access log: %w", err)
@@ -167,7 +167,7 @@ func (d *DB) accessLog(ctx context.Context, where string, args ...any) ([]*liken
 		var e likeness.AccessEntry
 		var us int64
 		var role, reasons string
-		if err := rows.Scan(&e.ID, &us, &e.Action, &e.KeyID, &role, &e.SubjectID, &e.AssetID, &e.Purpose, &e.Recipient, &e.Country, &e.Allow, &reasons); err != nil {
+		if err := rows.Scan(&e.ID, &us, &e.Action, &e.KeyID, &role, &e.SubjectID, &e.AssetID, &e.Purpose, &e.Recipient, &e.Country, &e.Allow, &reasons, &e.Operator, &e.Reason); err != nil {
 			return nil, fmt.Errorf("sqlstore: read access log: %w", err)
 		}
 		e.Time, e.Role = likeness.FromMicros(us), likeness.Role(role)

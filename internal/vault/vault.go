@@ -348,6 +348,9 @@ func (v *Vault) SubjectAssets(ctx context.Context, subjectID string) ([]*likenes
 // Access asks for an asset's content for a purpose, recipient and country.
 type Access struct {
 	AssetID, Purpose, Recipient, Country string
+	// Reason is why a person reads the content; recorded with the
+	// actor's operator name in the access log.
+	Reason string
 }
 
 // Open returns the decrypted content of an asset if a decision allows the
@@ -368,7 +371,7 @@ func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.Read
 	actor := likeness.ActorFrom(ctx)
 	entry := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: now, Action: "content", KeyID: actor.KeyID, Role: actor.Role,
 		SubjectID: a.SubjectID, AssetID: a.ID, Purpose: acc.Purpose, Recipient: acc.Recipient, Country: acc.Country,
-		Allow: d.Allow, Reasons: d.Reasons.Names()}
+		Allow: d.Allow, Reasons: d.Reasons.Names(), Operator: actor.Operator, Reason: acc.Reason}
 	if err := v.store.AppendAccess(ctx, entry); err != nil {
 		// No record, no access: fail closed.
 		return nil, nil, err

@@ -1,0 +1,233 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"likeness"
+	"likeness/internal/console"
+	"likeness/internal/likenesstest"
+	"likeness/internal/operators"
+	"likeness/internal/storetest"
+	"likeness/internal/vault"
+)
+
+const operatorPassword = "a long and private passphrase"
+
+// opFixture is a console with named operators, on SQLite or, when dsn is
+// a PostgreSQL URL, on PostgreSQL.
+type opFixture struct {
+	*fixture
+	ops     *operators.Service
+	secrets map[string]string // operator → TOTP secret
+	codes   map[string][]string
+}
+
+func newOperatorFixture(t *testing.T, dsn string) *opFixture {
+	t.Helper()
+	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
+	ops := operators.New(operators.Config{Store: d.Store, Sealer: d.KEK, Params: operators.Params{Time: 1, Memory: 64, Threads: 1}, Now: d.Clock.Now})
+	key := make([]byte, 32)
+	rand.Read(key)
+	mux := http.NewServeMux()
+	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Store: d.Store, Operators: ops, Key: key, Now: d.Clock.Now}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &opFixture{fixture: &fixture{t: t, d: d, srv: srv}, ops: ops, secrets: map[string]string{}, codes: map[string][]string{}}
+}
+
+// eachBackend runs fn on SQLite and on PostgreSQL (skipped without
+// LIKENESS_TEST_POSTGRES_URL).
+func eachBackend(t *testing.T, fn func(t *testing.T, f *opFixture)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newOperatorFixture(t, "")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newOperatorFixture(t, storetest.Postgres(t))) })
+}
+
+func (f *opFixture) code(name string) string {
+	f.t.Helper()
+	c, err := totp.GenerateCode(f.secrets[name], f.d.Clock.Now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// create adds an operator and, if confirm, finishes enrolment through the
+// console's enrolment page.
+func (f *opFixture) create(name string, role likeness.OperatorRole, confirm bool) *operators.Enrolment {
+	f.t.Helper()
+	e, err := f.ops.Create(context.Background(), name, role)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	u, _ := url.Parse(e.URI)
+	f.secrets[name], f.codes[name] = u.Query().Get("secret"), e.RecoveryCodes
+	if confirm {
+		c := f.client()
+		form := c.get("/console/enrol")
+		p := c.post("/console/enrol", url.Values{"csrf": {csrfOf(f.t, form)}, "name": {name}, "password": {e.Password},
+			"code": {f.code(name)}, "new_password": {operatorPassword}})
+		if p.status != 200 || !strings.Contains(p.body, "Your account is ready") {
+			f.t.Fatalf("enrolment of %s: %d\n%s", name, p.status, p.body)
+		}
+		f.d.Clock.Add(30 * time.Second) // the next sign-in needs a code of a later step
+	}
+	return e
+}
+
+func (c *client) operatorLogin(name, password, code string) page {
+	c.f.t.Helper()
+	form := c.get("/console/login")
+	return c.post("/console/login", url.Values{"csrf": {csrfOf(c.f.t, form)}, "name": {name}, "password": {password}, "code": {code}})
+}
+
+func newClient(f *fixture) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{f: f, hc: &http.Client{Jar: jar}}
+}
+
+func TestOperatorWithoutSecondFactorCannotSignInToTheConsole(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *opFixture) {
+		e := f.create("alice", likeness.OperatorPrivacyOfficer, false)
+		p := newClient(f.fixture).operatorLogin("alice", e.Password, f.code("alice"))
+		if p.status != http.StatusForbidden || p.url.Path != "/console/login" || !strings.Contains(p.body, "second factor") {
+			t.Fatalf("sign-in without a confirmed second factor: %d at %s\n%s", p.status, p.url, p.body)
+		}
+		if p := newClient(f.fixture).get("/console/subjects"); p.url.Path != "/console/login" {
+			t.Fatalf("subjects page without a session landed at %s", p.url)
+		}
+	})
+}
+
+func TestOperatorSignsInAndLockoutRefusesEvenTheRightCode(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *opFixture) {
+		f.create("bob", likeness.OperatorReviewer, true)
+		c := newClient(f.fixture)
+		for i := range operators.MaxFailures {
+			p := c.operatorLogin("bob", operatorPassword, "000000")
+			if want := http.StatusUnauthorized; i == operators.MaxFailures-1 {
+				want = http.StatusForbidden // the fifth failure locks
+				if p.status != want {
+					t.Fatalf("attempt %d: %d; want %d", i+1, p.status, want)
+				}
+			} else if p.status != want {
+				t.Fatalf("attempt %d: %d; want %d", i+1, p.status, want)
+			}
+		}
+		p := c.operatorLogin("bob", operatorPassword, f.code("bob"))
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "locked") {
+			t.Fatalf("right code during the lock: %d\n%s", p.status, p.body)
+		}
+		f.d.Clock.Add(operators.LockFor)
+		if p := c.operatorLogin("bob", operatorPassword, f.code("bob")); p.status != 200 || p.url.Path != "/console" {
+			t.Fatalf("sign-in after the lock: %d at %s\n%s", p.status, p.url, p.body)
+		}
+	})
+}
+
+func TestReplayedCodeAndSpentRecoveryCodeAreRefusedByTheConsole(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *opFixture) {
+		f.create("carol", likeness.OperatorReviewer, true)
+		code := f.code("carol")
+		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, code); p.url.Path != "/console" {
+			t.Fatalf("first sign-in: %d at %s", p.status, p.url)
+		}
+		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, code); p.status != http.StatusUnauthorized {
+			t.Fatalf("replayed code: %d; want 401", p.status)
+		}
+		rc := f.codes["carol"][0]
+		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, rc); p.url.Path != "/console" {
+			t.Fatalf("recovery code: %d at %s", p.status, p.url)
+		}
+		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, rc); p.status != http.StatusUnauthorized {
+			t.Fatalf("spent recovery code: %d; want 401", p.status)
+		}
+	})
+}
+
+func TestOperatorSessionEndsWhenIdleAndAfterTwelveHours(t *testing.T) {
+	f := newOperatorFixture(t, "")
+	f.create("dora", likeness.OperatorAuditor, true)
+	c := newClient(f.fixture)
+	c.operatorLogin("dora", operatorPassword, f.code("dora"))
+	f.d.Clock.Add(operators.IdleTimeout + time.Second)
+	if p := c.get("/console/audit"); p.url.Path != "/console/login" {
+		t.Fatalf("idle session still served %s", p.url)
+	}
+	f.d.Clock.Add(30 * time.Second)
+	c.operatorLogin("dora", operatorPassword, f.code("dora"))
+	for range 12 * 60 / 20 { // active every 20 minutes
+		f.d.Clock.Add(20 * time.Minute)
+		if p := c.get("/console/audit"); p.url.Path != "/console/audit" && f.d.Clock.Now().Sub(likenesstest.Start) < operators.MaxSession {
+			t.Fatalf("active session ended at %s", f.d.Clock.Now())
+		}
+	}
+	if p := c.get("/console/audit"); p.url.Path != "/console/login" {
+		t.Fatal("session outlived 12 hours")
+	}
+}
+
+func TestContentReadNeedsAReasonAndIsLoggedWithNameAndReason(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *opFixture) {
+		ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_col", Role: likeness.RoleCollector})
+		sub := f.d.Subject(t, "crm-77@example", "EU-DE")
+		f.d.Grant(t, sub, "ai-training")
+		body := likenesstest.WAV("read me", 200)
+		a, err := f.d.Vault.Ingest(ctx, &vault.Upload{SubjectID: sub, Purpose: "ai-training", Category: "voice", ContentType: "audio/wav",
+			Body: bytes.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.create("erin", likeness.OperatorPrivacyOfficer, true)
+		c := newClient(f.fixture)
+		c.operatorLogin("erin", operatorPassword, f.code("erin"))
+		subj := c.get("/console/subjects?id=" + sub)
+		csrf := csrfOf(t, subj)
+		if p := c.post("/console/assets/"+a.ID+"/content", url.Values{"csrf": {csrf}, "reason": {"  "}}); p.status != http.StatusBadRequest {
+			t.Fatalf("content read without a reason: %d; want 400", p.status)
+		}
+		const reason = "complaint #42: the person says the recording is not theirs"
+		p := c.post("/console/assets/"+a.ID+"/content", url.Values{"csrf": {csrf}, "reason": {reason}})
+		if p.status != 200 || p.header.Get("Content-Type") != "audio/wav" {
+			t.Fatalf("content read with a reason: %d %s\n%.300s", p.status, p.header.Get("Content-Type"), p.body)
+		}
+		log, err := f.d.Store.SubjectAccessLog(context.Background(), sub, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reads int
+		for _, e := range log {
+			if e.Action == "content" {
+				reads++
+				if e.Operator != "erin" || e.Reason != reason || !e.Allow {
+					t.Fatalf("access entry %+v; want operator erin and the reason", e)
+				}
+			}
+		}
+		if reads != 1 {
+			t.Fatalf("%d content reads logged; want 1 (the refused one reads nothing)", reads)
+		}
+		contains(t, c.get("/console/subjects?id="+sub), "erin", reason)
+	})
+}
+
+func TestAuditorOperatorReadsNoContent(t *testing.T) {
+	f := newOperatorFixture(t, "")
+	f.create("fred", likeness.OperatorAuditor, true)
+	c := newClient(f.fixture)
+	c.operatorLogin("fred", operatorPassword, f.code("fred"))
+	csrf := csrfOf(t, c.get("/console/subjects"))
+	if p := c.post("/console/assets/ast_x/content", url.Values{"csrf": {csrf}, "reason": {"curious"}}); p.status != http.StatusForbidden {
+		t.Fatalf("auditor content read: %d; want 403", p.status)
+	}
+}
