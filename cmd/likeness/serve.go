@@ -116,7 +116,7 @@ func (m *Main) Err() <-chan error { return m.errc }
 // it returns once the server accepts connections. Call Close to stop.
 func (m *Main) Run(ctx context.Context) error {
 	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	disp, closeSinks, err := m.Events.dispatcher(ctx, m.Stdout, m.logger)
+	disp, closeSinks, err := m.Events.dispatcher(ctx, m.logger)
 	m.closeSinks = closeSinks
 	if err != nil {
 		return err
@@ -127,6 +127,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.d, err = m.Config.open(ctx, m.Stderr, m.logger, listeners...); err != nil {
 		return err
+	}
+	if disp != nil {
+		if err := m.Events.addWebhook(ctx, disp, m.d.subjects, m.Stdout); err != nil {
+			return err
+		}
 	}
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err

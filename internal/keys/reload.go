@@ -21,6 +21,10 @@ const (
 	checkEvery  = 2 * time.Second
 )
 
+// FollowInterval is how long a Local in another process may keep wrapping
+// with the previous primary after a rotation.
+const FollowInterval = checkEvery
+
 // ErrVersionInUse is returned by Retire for the primary version.
 var ErrVersionInUse = errors.New("keys: the primary version cannot be retired")
 
