@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"likeness/internal/consent"
@@ -168,6 +169,10 @@ func (m *Main) Run(ctx context.Context) error {
 			m.errc <- err
 		}
 	}()
+	if m.d.store.Dialect() == "postgres" && !strings.HasPrefix(m.Config.blobs, "s3://") {
+		m.logger.Warn("blobs are kept in a local folder: replicas on this database need a shared blob store (s3://… or a folder every replica mounts)",
+			"blobs", m.Config.blobDir())
+	}
 	m.logger.Info("likeness is listening", "url", m.url, "db", m.d.store.Dialect(), "data_dir", m.Config.dataDir, "policy", m.d.policy.Name)
 	return nil
 }
