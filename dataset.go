@@ -119,7 +119,8 @@ type DatasetStore interface {
 	// DatasetModels lists the models registered on a dataset, oldest first.
 	DatasetModels(ctx Context, datasetID string) ([]*Model, error)
 	// RewrapDatasetKeys replaces every dataset's wrapped key with fn's
-	// result (KEK rotation) and returns how many it rewrapped.
+	// result (KEK rotation) and returns how many it visited. A key fn gives
+	// back unchanged is not written.
 	RewrapDatasetKeys(ctx Context, fn func(datasetID string, wrapped []byte) ([]byte, error)) (int, error)
 	// PutSubjectAttributes stores (or replaces) the subject's sealed
 	// self-declared attributes shared for purpose.

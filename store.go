@@ -79,7 +79,8 @@ type SubjectStore interface {
 	// replicas can follow corrections made on another.
 	SubjectsUpdatedSince(ctx Context, since time.Time) ([]*Subject, error)
 	// RewrapSubjectKeys replaces every wrapped key with fn's result, in
-	// batches; it returns how many keys it rewrapped.
+	// batches; it returns how many keys it visited. A key fn gives back
+	// unchanged is not written, so an fn that only looks is a read.
 	RewrapSubjectKeys(ctx Context, fn func(subjectID string, wrapped []byte) ([]byte, error)) (int, error)
 	// ForEachSubject calls fn for every subject, erased ones included.
 	ForEachSubject(ctx Context, fn func(*Subject) error) error

@@ -75,11 +75,15 @@ func (c *config) openBlobs(ctx context.Context) (blob.Store, error) {
 			AccessKey: os.Getenv("LIKENESS_S3_ACCESS_KEY"), SecretKey: os.Getenv("LIKENESS_S3_SECRET_KEY"),
 			PathStyle: os.Getenv("LIKENESS_S3_ENDPOINT") != ""})
 	}
-	dir := c.blobs
-	if dir == "" {
-		dir = filepath.Join(c.dataDir, "blobs")
+	return fsblob.New(c.blobDir())
+}
+
+// blobDir is the local blob folder when blobs are not in S3.
+func (c *config) blobDir() string {
+	if c.blobs == "" {
+		return filepath.Join(c.dataDir, "blobs")
 	}
-	return fsblob.New(dir)
+	return c.blobs
 }
 
 func (c *config) resolve() {

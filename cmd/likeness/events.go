@@ -8,7 +8,9 @@ import (
 	"log/slog"
 
 	"likeness"
+	"likeness/internal/keys"
 	"likeness/internal/outbox"
+	"likeness/internal/subjects"
 )
 
 // eventFlags configure where downstream events go.
@@ -34,38 +36,55 @@ func (n notifier) ConsentRecorded(context.Context, *likeness.ConsentEvent) error
 }
 
 // dispatcher builds the outbox dispatcher if any sink is configured (nil
-// otherwise) and a function closing its sinks. Its Store is set and it is
-// run once the deployment is open. Events are kept in the outbox either
-// way, so a sink added later receives them all.
-func (e *eventFlags) dispatcher(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*outbox.Dispatcher, func(), error) {
-	var sinks []outbox.Sink
+// otherwise) and a function closing its sinks. The webhook sink is added by
+// addWebhook and the Store set once the deployment is open. Events are kept
+// in the outbox either way, so a sink added later receives them all.
+func (e *eventFlags) dispatcher(ctx context.Context, logger *slog.Logger) (*outbox.Dispatcher, func(), error) {
 	var closers []func() error
 	closeAll := func() {
 		for _, c := range closers {
 			c()
 		}
 	}
-	if e.webhookURL != "" {
-		if e.webhookSecret == "" {
-			e.webhookSecret = outbox.NewWebhookSecret()
-			fmt.Fprintf(stdout, "Webhook signing secret (give it to the receiver; set LIKENESS_WEBHOOK_SECRET to keep it):\n\n    %s\n\n", e.webhookSecret)
-		}
-		w, err := outbox.NewWebhook("webhook", e.webhookURL, e.webhookSecret)
-		if err != nil {
-			return nil, closeAll, err
-		}
-		sinks = append(sinks, w)
+	if e.webhookURL == "" && e.natsURL == "" {
+		return nil, closeAll, nil
 	}
+	d := &outbox.Dispatcher{Logger: logger}
 	if e.natsURL != "" {
 		n, err := outbox.NewNATS(ctx, e.natsURL, e.natsStream, e.natsPrefx)
 		if err != nil {
 			return nil, closeAll, fmt.Errorf("connect to NATS: %w", err)
 		}
-		sinks = append(sinks, n)
+		d.Sinks = append(d.Sinks, n)
 		closers = append(closers, n.Close)
 	}
-	if len(sinks) == 0 {
-		return nil, closeAll, nil
+	return d, closeAll, nil
+}
+
+// addWebhook adds the webhook sink to disp. With no --webhook-secret, every
+// replica signs with the deployment's webhook_secret, kept in the database
+// wrapped by the KEK; the replica that creates it prints it once.
+func (e *eventFlags) addWebhook(ctx context.Context, disp *outbox.Dispatcher, reg *subjects.Registry, stdout io.Writer) error {
+	if e.webhookURL == "" {
+		return nil
 	}
-	return &outbox.Dispatcher{Sinks: sinks, Logger: logger}, closeAll, nil
+	secret := e.webhookSecret
+	if secret == "" {
+		key, created, err := reg.InitDeploymentKey(ctx, subjects.WebhookSecret)
+		if err != nil {
+			return err
+		}
+		secret = outbox.WebhookSecret(key)
+		keys.Wipe(key)
+		if created {
+			fmt.Fprintf(stdout, "Webhook signing secret (give it to the receiver; every replica uses it, and\n"+
+				"--webhook-secret or LIKENESS_WEBHOOK_SECRET overrides it):\n\n    %s\n\n", secret)
+		}
+	}
+	w, err := outbox.NewWebhook("webhook", e.webhookURL, secret)
+	if err != nil {
+		return err
+	}
+	disp.Sinks = append([]outbox.Sink{w}, disp.Sinks...)
+	return nil
 }

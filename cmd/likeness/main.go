@@ -37,6 +37,8 @@ Commands:
   dataset rebuild  build a dataset's successor without those who withdrew (DATASET_ID)
   dataset audit    print a dataset's representation audit (DATASET_ID --target FILE)
   keys rotate      add a new key-encryption key and rewrap every data key
+  keys rewrap      finish an interrupted rotation
+  keys retire      remove an old key-encryption key no stored key uses (VERSION)
   bench            load-test a running server's decision endpoint
   version          print the version
 
@@ -97,6 +99,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDatasetAudit(ctx, rest, stdout, stderr)
 	case "keys rotate":
 		err = runKeysRotate(ctx, rest, stdout, stderr)
+	case "keys rewrap":
+		err = runKeysRewrap(ctx, rest, stdout, stderr)
+	case "keys retire":
+		err = runKeysRetire(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "version":

@@ -9,6 +9,7 @@ import (
 	"likeness/internal/console"
 	"likeness/internal/httpapi"
 	"likeness/internal/operators"
+	"likeness/internal/subjects"
 	"likeness/internal/web"
 )
 
@@ -16,7 +17,7 @@ import (
 // console next to the API: the pages' API routes go into api, the pages into
 // a mux that serves both.
 func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL string, secure bool) (http.Handler, error) {
-	key, err := web.DeploymentKey(ctx, d.store, d.kek)
+	key, err := d.subjects.DeploymentKey(ctx, subjects.WebCookieKey)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"likeness/internal/consent"
@@ -122,7 +123,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.logger = logger
-	disp, closeSinks, err := m.Events.dispatcher(ctx, m.Stdout, m.logger)
+	disp, closeSinks, err := m.Events.dispatcher(ctx, m.logger)
 	m.closeSinks = closeSinks
 	if err != nil {
 		return err
@@ -133,6 +134,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.d, err = m.Config.open(ctx, m.Stderr, m.logger, listeners...); err != nil {
 		return err
+	}
+	if disp != nil {
+		if err := m.Events.addWebhook(ctx, disp, m.d.subjects, m.Stdout); err != nil {
+			return err
+		}
 	}
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err
@@ -175,6 +181,10 @@ func (m *Main) Run(ctx context.Context) error {
 			m.errc <- err
 		}
 	}()
+	if m.d.store.Dialect() == "postgres" && !strings.HasPrefix(m.Config.blobs, "s3://") {
+		m.logger.Warn("blobs are kept in a local folder: replicas on this database need a shared blob store (s3://… or a folder every replica mounts)",
+			"blobs", m.Config.blobDir())
+	}
 	m.logger.Info("likeness is listening", "url", m.url, "db", m.d.store.Dialect(), "data_dir", m.Config.dataDir, "policy", m.d.policy.Name)
 	return nil
 }

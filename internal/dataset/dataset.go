@@ -244,10 +244,30 @@ func datasetAD(id string) []byte { return []byte("dataset:" + id) }
 
 // RewrapKeys rewraps every dataset's key with the KEK's primary version,
 // for `likeness keys rotate`.
+// Keys the primary already wrapped are left alone; it returns how many it
+// rewrapped.
 func RewrapKeys(ctx context.Context, store likeness.DatasetStore, kek keys.KEK) (int, error) {
-	return store.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
+	primary, n := kek.Primary(ctx), 0
+	_, err := store.RewrapDatasetKeys(ctx, func(id string, w []byte) ([]byte, error) {
+		if by, _ := keys.WrappedBy(w); by == primary {
+			return w, nil
+		}
+		n++
 		return kek.Rewrap(ctx, w, datasetAD(id))
 	})
+	return n, err
+}
+
+// KeyVersions counts the datasets' keys by the KEK version that wrapped
+// them (a full scan that writes nothing), for `likeness keys retire`.
+func KeyVersions(ctx context.Context, store likeness.DatasetStore) (map[string]int, error) {
+	counts := map[string]int{}
+	_, err := store.RewrapDatasetKeys(ctx, func(_ string, w []byte) ([]byte, error) {
+		id, err := keys.WrappedBy(w)
+		counts[id]++
+		return w, err
+	})
+	return counts, err
 }
 
 // pseudonym is HMAC-SHA256(key, msg) truncated to 128 bits, in hex.

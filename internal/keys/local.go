@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,9 +32,16 @@ const (
 //	{"versions":[{"id":"local-1","key":"<base64 of 32 bytes>","created":"…"}],"primary":"local-1"}
 //
 // Each version is an AES-256-GCM key. Local is safe for concurrent use within
-// one process; only one process should call Rotate on a file at a time.
+// one process; only one process should call Rotate or Retire on a file at a
+// time. Other processes sharing the file follow its changes: see reload.go.
 type Local struct {
 	path string
+	now  func() time.Time
+
+	reloadMu   sync.Mutex   // serializes reading the file after start
+	lastReload time.Time    // guarded by reloadMu: last reload for an unknown version
+	seen       os.FileInfo  // guarded by reloadMu: the file as last loaded
+	lastCheck  atomic.Int64 // unix nanos of Wrap's last look at the file
 
 	mu       sync.RWMutex
 	randMu   sync.Mutex // serializes reads of rand, which may be a test reader
@@ -65,35 +73,41 @@ func OpenLocal(path string, r io.Reader) (k *Local, created bool, err error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	k = &Local{path: path, rand: r}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	k = &Local{path: path, rand: r, now: time.Now}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		created, err = k.create()
 		if err != nil {
 			return nil, false, err
 		}
 		if created {
+			k.seen, _ = os.Stat(path)
 			return k, true, nil
 		}
 		// Another process created it first; use theirs.
-		data, err = os.ReadFile(path)
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("keys: open key file: %w", err)
-	}
-	if err := checkMode(path); err != nil {
+	if err := k.reloadLocked(); err != nil {
 		return nil, false, err
 	}
+	return k, false, nil
+}
+
+// readFile reads and parses the keyring file, refusing a loose mode.
+func readFile(path string) (localFile, error) {
 	var f localFile
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return f, fmt.Errorf("keys: open key file: %w", err)
+	}
+	defer Wipe(data)
+	if err := checkMode(path); err != nil {
+		return f, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, false, fmt.Errorf("keys: key file %s is corrupt (not a likeness keyring): %w", path, err)
+		return f, fmt.Errorf("keys: key file %s is corrupt (not a likeness keyring): %w", path, err)
 	}
-	if err := k.load(f); err != nil {
-		return nil, false, fmt.Errorf("keys: key file %s is corrupt: %w", path, err)
-	}
-	return k, false, nil
+	return f, nil
 }
 
 func checkMode(path string) error {
@@ -181,6 +195,12 @@ func (k *Local) load(f localFile) error {
 // when nil), makes it primary and saves the file atomically. Data wrapped
 // under older versions still unwraps; [Local.Rewrap] moves it forward.
 func (k *Local) Rotate(r io.Reader) (newID string, err error) {
+	k.reloadMu.Lock()
+	defer k.reloadMu.Unlock()
+	// Build on the file as it is now, not as this process first read it.
+	if err := k.reloadLocked(); err != nil {
+		return "", err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	next := len(k.versions) + 1
@@ -201,19 +221,29 @@ func (k *Local) Rotate(r io.Reader) (newID string, err error) {
 		return "", err
 	}
 	f := localFile{Versions: append(k.versions[:len(k.versions):len(k.versions)], v), Primary: id}
-	tmp, err := writeTemp(k.path, f)
-	if err != nil {
-		return "", fmt.Errorf("keys: rotate: %w", err)
-	}
-	if err := os.Rename(tmp, k.path); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("keys: rotate: %w", err)
-	}
-	syncDir(filepath.Dir(k.path))
-	if err := k.load(f); err != nil {
+	if err := k.replace(f); err != nil {
 		return "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	return id, nil
+}
+
+// replace saves f atomically over the file and installs it. Callers hold
+// reloadMu and mu.
+func (k *Local) replace(f localFile) error {
+	tmp, err := writeTemp(k.path, f)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, k.path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(filepath.Dir(k.path))
+	if err := k.load(f); err != nil {
+		return err
+	}
+	k.seen, _ = os.Stat(k.path)
+	return nil
 }
 
 // writeTemp writes f to a fresh 0600 file next to path, synced, and returns
@@ -257,6 +287,7 @@ func syncDir(dir string) {
 
 // Primary returns the id of the version new wraps use.
 func (k *Local) Primary(context.Context) string {
+	k.refresh()
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.primary
@@ -266,6 +297,7 @@ func (k *Local) Primary(context.Context) string {
 // byte, the length-prefixed version id, a 12-byte nonce and the GCM
 // ciphertext; the tag covers the header and associatedData.
 func (k *Local) Wrap(_ context.Context, dek, associatedData []byte) ([]byte, error) {
+	k.refresh()
 	k.mu.RLock()
 	id, aead := k.primary, k.aeads[k.primary]
 	k.mu.RUnlock()
@@ -293,11 +325,13 @@ func (k *Local) Unwrap(_ context.Context, wrapped, associatedData []byte) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	k.mu.RLock()
-	aead, ok := k.aeads[id]
-	k.mu.RUnlock()
+	aead, ok := k.lookup(id)
 	if !ok {
-		return nil, fmt.Errorf("keys: unwrap: KEK version %q is not in the keyring %s: %w", id, k.path, ErrDecrypt)
+		// Another process may have rotated the shared file.
+		var err error
+		if aead, err = k.reloadFor(id); err != nil {
+			return nil, fmt.Errorf("keys: unwrap: KEK version %q is not in the keyring %s (%v): %w", id, k.path, err, ErrDecrypt)
+		}
 	}
 	dek, err := aead.Open(nil, wrapped[hlen:hlen+nonceSize], wrapped[hlen+nonceSize:], wrapAD(wrapped[:hlen], associatedData))
 	if err != nil {

@@ -75,7 +75,13 @@ func NewWebhook(name, rawURL, secret string) (*Webhook, error) {
 func NewWebhookSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b)
-	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+	return WebhookSecret(b)
+}
+
+// WebhookSecret formats a random key (24 bytes or more) as a signing
+// secret, "whsec_" + base64; replicas make it from a key they share.
+func WebhookSecret(key []byte) string {
+	return "whsec_" + base64.StdEncoding.EncodeToString(key)
 }
 
 func webhookKey(secret string) ([]byte, error) {

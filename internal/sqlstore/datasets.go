@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -347,6 +348,9 @@ func (d *DB) RewrapDatasetKeys(ctx context.Context, fn func(string, []byte) ([]b
 			w, err := fn(e.id, e.w)
 			if err != nil {
 				return err
+			}
+			if bytes.Equal(w, e.w) {
+				continue // a read-only scan writes nothing
 			}
 			if _, err := tx.ExecContext(ctx, d.q(`UPDATE datasets SET wrapped_key = ? WHERE id = ?`), w, e.id); err != nil {
 				return err

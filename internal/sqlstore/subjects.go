@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -159,6 +160,9 @@ func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]b
 				w, err := fn(e.id, e.w)
 				if err != nil {
 					return err
+				}
+				if bytes.Equal(w, e.w) {
+					continue // a read-only scan writes nothing
 				}
 				if _, err := tx.ExecContext(ctx, d.q(`UPDATE subject_keys SET wrapped = ? WHERE subject_id = ?`), w, e.id); err != nil {
 					return err

@@ -1,14 +1,8 @@
 package web
 
 import (
-	"context"
-	"crypto/rand"
-	"fmt"
 	"net/http"
 	"time"
-
-	"likeness"
-	"likeness/internal/keys"
 )
 
 const sessionCookie = "likeness_portal"
@@ -40,30 +34,6 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 func (h *Handler) csrfToken(scope string) string { return h.signer.Token(scope) }
 
 func (h *Handler) validCSRF(got, scope string) bool { return h.signer.ValidToken(got, scope) }
-
-// DeploymentKey returns the cookie key every replica shares: created once,
-// stored in settings wrapped by the KEK (like consent's deployment keys).
-func DeploymentKey(ctx context.Context, store likeness.SettingStore, kek keys.KEK) ([]byte, error) {
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	const name = "web_cookie_key"
-	ad := []byte("setting:" + name)
-	wrapped, err := kek.Wrap(ctx, fresh, ad)
-	if err != nil {
-		return nil, fmt.Errorf("web: wrap cookie key: %w", err)
-	}
-	stored, err := store.InitSetting(ctx, name, wrapped)
-	if err != nil {
-		return nil, fmt.Errorf("web: store cookie key: %w", err)
-	}
-	key, err := kek.Unwrap(ctx, stored, ad)
-	if err != nil {
-		return nil, fmt.Errorf("web: unwrap cookie key: %w", err)
-	}
-	return key, nil
-}
 
 // rateLimited applies the per-IP limit of link endpoints, answering 429
 // with a page in the person's language.

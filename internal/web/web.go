@@ -116,7 +116,8 @@ type Config struct {
 	// Empty: the scheme and Host of the API request that creates the link.
 	BaseURL string
 	// Key signs session cookies and CSRF tokens (32 bytes or more). Every
-	// replica must share it; see DeploymentKey. Empty: a random key per
+	// replica must share it (cmd/likeness passes the deployment's
+	// web_cookie_key from internal/subjects). Empty: a random key per
 	// process, so sessions end on restart and do not span replicas.
 	Key []byte
 

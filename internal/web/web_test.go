@@ -27,6 +27,7 @@ import (
 	"likeness/internal/consent"
 	"likeness/internal/httpapi"
 	"likeness/internal/likenesstest"
+	"likeness/internal/subjects"
 	"likeness/internal/sqlstore"
 	"likeness/internal/vault"
 	"likeness/internal/web"
@@ -66,7 +67,7 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t)})
 	store := d.Store
 	e := &env{t: t, d: d, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
-	key, err := web.DeploymentKey(ctx, store, d.KEK)
+	key, err := d.Subjects.DeploymentKey(ctx, subjects.WebCookieKey)
 	if err != nil {
 		t.Fatal(err)
 	}

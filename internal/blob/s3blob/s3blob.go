@@ -8,7 +8,9 @@
 // object visible only when PutObject or CompleteMultipartUpload succeeds; a
 // failed or cancelled multipart upload is aborted, so it leaves nothing
 // visible. (A bucket lifecycle rule that aborts incomplete multipart uploads
-// after a day cleans up after a crash.)
+// after a day cleans up after a crash.) On a versioned bucket, Delete
+// removes every version and delete marker of the object, not only the
+// latest.
 package s3blob
 
 import (
@@ -230,14 +232,61 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return out.Body, nil
 }
 
-// Delete removes the object; S3 reports success for absent objects too.
+// Delete removes the object; S3 reports success for absent objects too. On
+// a bucket with versioning it removes every version of the object, so that
+// an erased subject's media leaves no older version behind.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := blob.ValidKey(key); err != nil {
 		return fmt.Errorf("s3blob: delete: %w", err)
 	}
-	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)})
+	name := s.prefix + key
+	if s.versioned(ctx) {
+		if err := s.deleteVersions(ctx, name); err != nil {
+			return fmt.Errorf("s3blob: delete %q: %w", key, err)
+		}
+		return nil
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(name)})
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("s3blob: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// versioned reports whether the bucket has, or once had, versioning: there
+// a plain delete only adds a delete marker and every older version stays
+// readable, which would make erasure a lie. A store that cannot say (some
+// S3-compatible ones lack the call) is taken as unversioned.
+func (s *Store) versioned(ctx context.Context) bool {
+	out, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &s.bucket})
+	return err == nil && out.Status != ""
+}
+
+// deleteVersions removes every version and delete marker of the object name.
+func (s *Store) deleteVersions(ctx context.Context, name string) error {
+	p := s3.NewListObjectVersionsPaginator(s.client, &s3.ListObjectVersionsInput{Bucket: &s.bucket, Prefix: aws.String(name)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list versions: %w", err)
+		}
+		var ids []*string
+		for _, v := range page.Versions {
+			if aws.ToString(v.Key) == name {
+				ids = append(ids, v.VersionId)
+			}
+		}
+		for _, m := range page.DeleteMarkers {
+			if aws.ToString(m.Key) == name {
+				ids = append(ids, m.VersionId)
+			}
+		}
+		for _, id := range ids {
+			_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(name), VersionId: id})
+			if err != nil && !isNotFound(err) {
+				return fmt.Errorf("delete version: %w", err)
+			}
+		}
 	}
 	return nil
 }

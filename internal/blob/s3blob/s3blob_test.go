@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
@@ -160,4 +161,51 @@ func TestConformanceRealS3(t *testing.T) {
 		})
 		return s
 	})
+}
+
+func TestDeleteOnAVersionedBucketRemovesEveryVersion(t *testing.T) {
+	ctx := context.Background()
+	s := openBucket(t, fakeS3(t))
+	if _, err := s.client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &s.bucket,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"first", "second", "third"} {
+		if _, err := s.Put(ctx, "assets/a1", strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Put(ctx, "assets/a10", strings.NewReader("neighbour")); err != nil {
+		t.Fatal(err)
+	}
+	versions := func(name string) int {
+		out, err := s.client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &s.bucket, Prefix: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, v := range out.Versions {
+			if aws.ToString(v.Key) == name {
+				n++
+			}
+		}
+		for _, m := range out.DeleteMarkers {
+			if aws.ToString(m.Key) == name {
+				n++
+			}
+		}
+		return n
+	}
+	if n := versions("assets/a1"); n != 3 {
+		t.Fatalf("before delete: %d versions, want 3 (is versioning on?)", n)
+	}
+	if err := s.Delete(ctx, "assets/a1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := versions("assets/a1"); n != 0 {
+		t.Fatalf("after delete: %d versions or delete markers left, want none", n)
+	}
+	if n := versions("assets/a10"); n != 1 {
+		t.Fatalf("a key sharing the prefix lost versions: %d left, want 1", n)
+	}
 }
