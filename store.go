@@ -33,6 +33,7 @@ type Store interface {
 	LinkStore
 	IncidentStore
 	DatasetStore
+	IdempotencyStore
 	Close() error
 }
 
