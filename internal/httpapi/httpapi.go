@@ -51,6 +51,7 @@ type Server struct {
 	routes  []Route
 	metrics *metrics
 	keys    keyCache
+	idem    idempotency
 }
 
 // Config holds a Server's dependencies.
@@ -110,9 +111,9 @@ func New(cfg Config) *Server {
 		{Method: "GET", Pattern: "/v1/subjects/{id}", Roles: subjectRead, Handler: s.handleGetSubject},
 		{Method: "PATCH", Pattern: "/v1/subjects/{id}", Roles: collectors, Handler: s.handleRectifySubject},
 		{Method: "GET", Pattern: "/v1/notices/current", Roles: anyRole, Handler: s.handleNotice},
-		{Method: "POST", Pattern: "/v1/subjects/{id}/consents", Roles: collectors, Handler: s.handleGrant},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/consents", Roles: collectors, Handler: s.idempotent(s.maxBody, s.handleGrant)},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/consents", Roles: readers, Handler: s.handleConsents},
-		{Method: "POST", Pattern: "/v1/subjects/{id}/consents/{purpose}/withdraw", Roles: collectors, Handler: s.handleWithdraw},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/consents/{purpose}/withdraw", Roles: collectors, Handler: s.idempotent(s.maxBody, s.handleWithdraw)},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/receipts", Roles: readers, Handler: s.handleReceipts},
 		{Method: "POST", Pattern: "/v1/decisions", Roles: deciders, Handler: s.handleDecision},
 		{Method: "POST", Pattern: "/v1/decisions/batch", Roles: deciders, Handler: s.handleDecisionBatch},
@@ -175,6 +176,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r, cancel := withDeadline(r)
+		defer cancel()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		var actor likeness.Actor
 		var err error
@@ -190,7 +193,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		if err != nil {
 			s.writeError(sw, r, err)
-		} else if audited(rt) && sw.status < 300 {
+		} else if audited(rt) && sw.status < 300 && !replayed(sw) {
 			s.audit(r, rt, actor)
 		}
 		s.metrics.observe(rt.Pattern, r.Method, sw.status, time.Since(start))
