@@ -35,6 +35,7 @@ type Store interface {
 	DatasetStore
 	DatasetReviewStore
 	OperatorStore
+	IdempotencyStore
 	Close() error
 }
 

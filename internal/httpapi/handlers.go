@@ -119,11 +119,9 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	receipts, err := s.receiptsFor(r, evs)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"events": evs, "receipts": receipts})
+	out := committedAnswer{"events": evs}
+	s.receipts(r, out, evs, "receipts", false)
+	return writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) receiptsFor(r *http.Request, evs []*likeness.ConsentEvent) ([]string, error) {
@@ -141,14 +139,18 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	}
 	req.SubjectID, req.Purpose = r.PathValue("id"), r.PathValue("purpose")
 	ev, err := s.consent.Withdraw(r.Context(), &req)
-	if err != nil {
+	if ev == nil {
 		return err
 	}
-	receipts, err := s.receiptsFor(r, []*likeness.ConsentEvent{ev})
+	out := committedAnswer{"event": ev}
 	if err != nil {
-		return err
+		// The withdrawal stands; sweeping its purpose's data failed and is
+		// retried by withdrawing again.
+		s.log.Error("withdrawal recorded; erasing its purpose's data failed", "purpose", ev.Purpose, "err", err)
+		out["erasure_pending"] = true
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"event": ev, "receipt": receipts[0]})
+	s.receipts(r, out, []*likeness.ConsentEvent{ev}, "receipt", true)
+	return writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {

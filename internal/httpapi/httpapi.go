@@ -52,6 +52,7 @@ type Server struct {
 	keys    keyCache
 
 	metricsHandler http.Handler
+	idem           idempotency
 }
 
 // Config holds a Server's dependencies.
@@ -121,9 +122,9 @@ func New(cfg Config) *Server {
 		{Method: "GET", Pattern: "/v1/subjects/{id}", Roles: subjectRead, Handler: s.handleGetSubject},
 		{Method: "PATCH", Pattern: "/v1/subjects/{id}", Roles: collectors, Handler: s.handleRectifySubject},
 		{Method: "GET", Pattern: "/v1/notices/current", Roles: anyRole, Handler: s.handleNotice},
-		{Method: "POST", Pattern: "/v1/subjects/{id}/consents", Roles: collectors, Handler: s.handleGrant},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/consents", Roles: collectors, Handler: s.idempotent(s.maxBody, s.handleGrant)},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/consents", Roles: readers, Handler: s.handleConsents},
-		{Method: "POST", Pattern: "/v1/subjects/{id}/consents/{purpose}/withdraw", Roles: collectors, Handler: s.handleWithdraw},
+		{Method: "POST", Pattern: "/v1/subjects/{id}/consents/{purpose}/withdraw", Roles: collectors, Handler: s.idempotent(s.maxBody, s.handleWithdraw)},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/receipts", Roles: readers, Handler: s.handleReceipts},
 		{Method: "POST", Pattern: "/v1/decisions", Roles: deciders, Handler: s.handleDecision},
 		{Method: "POST", Pattern: "/v1/decisions/batch", Roles: deciders, Handler: s.handleDecisionBatch},
@@ -187,6 +188,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // inside the metrics and request log of observed.
 func (s *Server) wrap(rt Route) http.Handler {
 	return s.observed(rt, func(sw *statusWriter, r *http.Request) {
+		r, cancel := withDeadline(r)
+		defer cancel()
 		var actor likeness.Actor
 		var err error
 		if rt.Roles != nil {
@@ -202,7 +205,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		if err != nil {
 			s.writeError(sw, r, err)
-		} else if audited(rt) && sw.status < 300 {
+		} else if audited(rt) && sw.status < 300 && !replayed(sw) {
 			s.audit(r, rt, actor)
 		}
 	})

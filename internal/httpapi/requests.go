@@ -19,11 +19,11 @@ func requestRoutes(s *Server) []Route {
 		h.err = likeness.Errorf(likeness.ENOTFOUND, "data-subject requests are not enabled on this server")
 	}
 	return []Route{
-		{Method: "POST", Pattern: "/v1/requests", Roles: collectors, Handler: h.open},
+		{Method: "POST", Pattern: "/v1/requests", Roles: collectors, Handler: s.idempotent(s.maxBody, h.open)},
 		{Method: "GET", Pattern: "/v1/requests", Roles: readers, Handler: h.list},
 		{Method: "GET", Pattern: "/v1/requests/{id}", Roles: readers, Handler: h.get},
 		{Method: "POST", Pattern: "/v1/requests/{id}/extend", Roles: collectors, Handler: h.extend},
-		{Method: "POST", Pattern: "/v1/requests/{id}/complete", Roles: collectors, Handler: h.complete},
+		{Method: "POST", Pattern: "/v1/requests/{id}/complete", Roles: collectors, Handler: s.idempotent(s.maxBody, h.complete)},
 		{Method: "POST", Pattern: "/v1/requests/{id}/reject", Roles: collectors, Handler: h.reject},
 	}
 }

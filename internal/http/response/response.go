@@ -15,26 +15,28 @@ import (
 
 // statusOf is the one table from error codes to HTTP statuses.
 var statusOf = map[string]int{
-	likeness.EINVALID:      http.StatusBadRequest,
-	likeness.EUNAUTHORIZED: http.StatusUnauthorized,
-	likeness.EFORBIDDEN:    http.StatusForbidden,
-	likeness.ENOTFOUND:     http.StatusNotFound,
-	likeness.ECONFLICT:     http.StatusConflict,
-	likeness.EGONE:         http.StatusGone,
-	likeness.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	likeness.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
-	likeness.ERATELIMIT:    http.StatusTooManyRequests,
-	likeness.EINTERNAL:     http.StatusInternalServerError,
-	likeness.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	likeness.EINVALID:       http.StatusBadRequest,
+	likeness.EUNAUTHORIZED:  http.StatusUnauthorized,
+	likeness.EFORBIDDEN:     http.StatusForbidden,
+	likeness.ENOTFOUND:      http.StatusNotFound,
+	likeness.ECONFLICT:      http.StatusConflict,
+	likeness.EGONE:          http.StatusGone,
+	likeness.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	likeness.EUNSUPPORTED:   http.StatusUnsupportedMediaType,
+	likeness.ERATELIMIT:     http.StatusTooManyRequests,
+	likeness.EUNPROCESSABLE: http.StatusUnprocessableEntity,
+	likeness.EINTERNAL:      http.StatusInternalServerError,
+	likeness.EUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
-// Status is the HTTP status of err's code (see likeness.ErrorCode); 500 for
-// a code the table does not know, 200 for nil.
+// Status is the HTTP status of err's code (see likeness.ErrorCode, and
+// Unavailable for storage trouble, which is a 503); 500 for a code the
+// table does not know, 200 for nil.
 func Status(err error) int {
 	if err == nil {
 		return http.StatusOK
 	}
-	if s, ok := statusOf[likeness.ErrorCode(err)]; ok {
+	if s, ok := statusOf[code(err)]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
@@ -52,10 +54,10 @@ type ErrorBody struct {
 // Error writes err as an ErrorBody with its status. Errors of 500 and
 // above are logged to log with the route pattern (never the path, which may
 // carry a secret, nor the body) and shown with a generic message; a 503
-// tells the client to retry after 5 seconds.
+// (storage unavailable) tells the client to retry after a second.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var body ErrorBody
-	body.Error.Code, body.Error.Message = likeness.ErrorCode(err), likeness.ErrorMessage(err)
+	body.Error.Code, body.Error.Message = code(err), message(err)
 	var denied *likeness.DeniedError
 	if errors.As(err, &denied) {
 		body.Error.Reasons = denied.Reasons
@@ -65,7 +67,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
 	}
 	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", "1")
 	}
 	JSON(w, status, &body)
 }

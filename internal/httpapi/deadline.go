@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Every API request runs under a deadline, so a call into a database that
+// stopped answering (a black-holed connection, a restart) fails as 503
+// instead of holding the request open.
+const (
+	// RequestTimeout bounds a request that moves no media.
+	RequestTimeout = 15 * time.Second
+	// StreamTimeout bounds a request that streams media (uploads and
+	// content reads) whose size is not known in advance.
+	StreamTimeout = time.Hour
+	// uploadRate is the slowest upload, in bytes a second, the deadline of
+	// an upload of known length allows for.
+	uploadRate = 256 << 10
+)
+
+// streamingRoutes move media and get longer deadlines (see requestTimeout).
+var streamingRoutes = map[string]bool{
+	"POST /v1/subjects/{id}/assets": true,
+	"GET /v1/assets/{id}/content":   true,
+}
+
+// requestTimeout is how long r may run: RequestTimeout, or for a media
+// stream RequestTimeout plus the body's length at uploadRate, at most
+// StreamTimeout (which an unknown length gets).
+func requestTimeout(r *http.Request) time.Duration {
+	if !streamingRoutes[r.Pattern] {
+		return RequestTimeout
+	}
+	if r.Method != http.MethodPost || r.ContentLength < 0 {
+		return StreamTimeout
+	}
+	return min(RequestTimeout+time.Duration(r.ContentLength/uploadRate)*time.Second, StreamTimeout)
+}
+
+// withDeadline returns r under its deadline; the caller calls cancel when
+// the request is answered.
+func withDeadline(r *http.Request) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout(r))
+	return r.WithContext(ctx), cancel
+}
