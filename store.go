@@ -111,9 +111,13 @@ type LeafHashFunc func(ev *ConsentEvent, index int64) [32]byte
 
 // CheckpointStore keeps signed ledger checkpoints.
 type CheckpointStore interface {
-	// PutCheckpoint stores a signed checkpoint for a tree size; storing one
-	// for a size already present is a no-op.
-	PutCheckpoint(ctx Context, size int64, signed []byte) error
+	// PutCheckpoint stores the checkpoint that sign makes for a tree of
+	// size, but only if size is larger than every stored checkpoint's. It
+	// holds the ledger lock while it checks, calls sign and stores, so
+	// however many replicas store checkpoints, stored sizes and signing
+	// times only grow together. It reports whether it stored one; sign is
+	// not called when it did not.
+	PutCheckpoint(ctx Context, size int64, sign func() ([]byte, error)) (bool, error)
 	// Checkpoints returns every stored checkpoint in size order.
 	Checkpoints(ctx Context) ([][]byte, error)
 	// LatestCheckpoint returns ENOTFOUND when none is stored.

@@ -135,7 +135,15 @@ func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoi
 		return cp, nil, err
 	}
 	if int64(size) > l.storedSize && (force || l.now().Sub(l.storedAt) >= checkpointEvery) {
-		if err := l.store.PutCheckpoint(ctx, int64(size), signed); err != nil {
+		// The stored checkpoint is signed again under the database's
+		// ledger lock, so stored sizes and times grow together whichever
+		// replica stores; a replica behind another's stored size stores
+		// nothing.
+		if _, err := l.store.PutCheckpoint(ctx, int64(size), func() ([]byte, error) {
+			at := cp
+			at.TimeMicros = likeness.Micros(l.now())
+			return l.signer.SignCheckpoint(at)
+		}); err != nil {
 			return cp, nil, err
 		}
 		l.storedSize, l.storedAt = int64(size), l.now()

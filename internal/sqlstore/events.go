@@ -247,11 +247,33 @@ func (d *DB) LedgerSize(ctx context.Context) (int64, error) {
 }
 
 // PutCheckpoint implements likeness.CheckpointStore.
-func (d *DB) PutCheckpoint(ctx context.Context, size int64, signed []byte) error {
-	if _, err := d.db.ExecContext(ctx, d.q(`INSERT INTO checkpoints (size, signed) VALUES (?, ?) ON CONFLICT (size) DO NOTHING`), size, signed); err != nil {
-		return fmt.Errorf("sqlstore: put checkpoint: %w", err)
+func (d *DB) PutCheckpoint(ctx context.Context, size int64, sign func() ([]byte, error)) (bool, error) {
+	stored := false
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := d.lockLedger(ctx, tx); err != nil {
+			return err
+		}
+		var top int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(size), 0) FROM checkpoints`).Scan(&top); err != nil {
+			return err
+		}
+		if size <= top {
+			return nil
+		}
+		signed, err := sign()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO checkpoints (size, signed) VALUES (?, ?)`), size, signed); err != nil {
+			return err
+		}
+		stored = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: put checkpoint: %w", err)
 	}
-	return nil
+	return stored, nil
 }
 
 // Checkpoints implements likeness.CheckpointStore.

@@ -352,9 +352,14 @@ func testLeafHash(t *testing.T, s likeness.Store) {
 
 func testCheckpoints(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
-	for _, n := range []int64{3, 1, 3} {
-		if err := s.PutCheckpoint(ctx, n, []byte(fmt.Sprint("cp", n))); err != nil {
-			t.Fatal(err)
+	for _, c := range []struct {
+		size   int64
+		stored bool
+	}{{1, true}, {3, true}, {3, false}, {2, false}} {
+		signed := false
+		ok, err := s.PutCheckpoint(ctx, c.size, func() ([]byte, error) { signed = true; return []byte(fmt.Sprint("cp", c.size)), nil })
+		if err != nil || ok != c.stored || signed != c.stored {
+			t.Fatalf("PutCheckpoint(%d) = %v, %v (signed %v); want stored %v: a checkpoint no larger than the largest stored must be refused unsigned", c.size, ok, err, signed, c.stored)
 		}
 	}
 	all, err := s.Checkpoints(ctx)
