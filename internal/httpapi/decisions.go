@@ -71,14 +71,27 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// decisionIn is a decision request with the client's consistency token.
+type decisionIn struct {
+	likeness.DecisionRequest
+	MinRevision int64 `json:"min_revision,omitempty"`
+}
+
 func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
-	var req likeness.DecisionRequest
-	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	var in decisionIn
+	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
 		return err
 	}
-	d, err := s.consent.Decide(&req)
+	req := &in.DecisionRequest
+	if err := s.awaitRevision(w, r, in.MinRevision); err != nil {
+		return err
+	}
+	d, err := s.consent.Decide(req)
 	if err != nil {
 		return err
+	}
+	if s.stale() {
+		d = staleDecision
 	}
 	s.countDecision(d.Allow, 1)
 	b := appendDecision(make([]byte, 0, 256), &d)
@@ -107,9 +120,13 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 		batchPool.Put(buf)
 	}()
 	in := struct {
-		Items []likeness.DecisionRequest `json:"items"`
+		Items       []likeness.DecisionRequest `json:"items"`
+		MinRevision int64                      `json:"min_revision,omitempty"`
 	}{Items: buf.items}
 	if err := input.DecodeJSON(r, w, 16*s.maxBody, &in); err != nil {
+		return err
+	}
+	if err := s.awaitRevision(w, r, in.MinRevision); err != nil {
 		return err
 	}
 	buf.items = in.Items
@@ -131,6 +148,11 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	out := slices.Grow(buf.out[:0], len(in.Items))[:len(in.Items)]
 	buf.out = out
 	s.index.DecideBatch(in.Items, out)
+	if s.stale() {
+		for i := range out {
+			out[i] = staleDecision
+		}
+	}
 	allowed := 0
 	b := slices.Grow(buf.body[:0], 128*len(out)+16)
 	b = append(b, `{"results":[`...)

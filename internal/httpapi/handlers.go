@@ -119,11 +119,13 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	rev := revisionOf(evs...)
+	s.markRevision(w, rev)
 	receipts, err := s.receiptsFor(r, evs)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"events": evs, "receipts": receipts})
+	return writeJSON(w, http.StatusCreated, map[string]any{"events": evs, "receipts": receipts, "revision": rev})
 }
 
 func (s *Server) receiptsFor(r *http.Request, evs []*likeness.ConsentEvent) ([]string, error) {
@@ -144,14 +146,19 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	rev := revisionOf(ev)
+	s.markRevision(w, rev)
 	receipts, err := s.receiptsFor(r, []*likeness.ConsentEvent{ev})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"event": ev, "receipt": receipts[0]})
+	return writeJSON(w, http.StatusCreated, map[string]any{"event": ev, "receipt": receipts[0], "revision": rev})
 }
 
 func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {
+	if err := s.awaitRevision(w, r, 0); err != nil {
+		return err
+	}
 	states, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+	replica  replicaTracker
 
 	mux     *http.ServeMux
 	routes  []Route
@@ -71,6 +72,9 @@ type Config struct {
 	Now       func() time.Time
 	MaxBody   int64
 	Registry  *prometheus.Registry // nil: a fresh registry
+	// Replica, if set, makes decisions honour consistency tokens and deny
+	// when this replica is past its staleness bound, and answers /readyz.
+	Replica replicaTracker
 }
 
 // Route is one endpoint (see package route); other packages hand theirs to
@@ -102,7 +106,7 @@ func New(cfg Config) *Server {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
-		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
+		replica: cfg.Replica, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: anyRole, Handler: s.handleOpenAPI},
 		{Method: "POST", Pattern: "/v1/subjects", Roles: collectors, Handler: s.handleCreateSubject},
@@ -136,6 +140,7 @@ func New(cfg Config) *Server {
 		s.Handle(r)
 	}
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, likeness.Errorf(likeness.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
