@@ -24,6 +24,10 @@ const (
 	ReasonAssetExpired
 	ReasonAssetNotFound
 	ReasonPurposeMismatch
+	// ReasonReplicaStale: the replica that answered has not caught up with
+	// the database within its staleness bound, so it cannot know of a
+	// recent withdrawal; ask again (another replica may answer).
+	ReasonReplicaStale
 	reasonEnd
 )
 
@@ -42,6 +46,7 @@ var reasonNames = [...]string{
 	"asset_retention_expired",
 	"asset_not_found",
 	"purpose_not_collected_for",
+	"replica_stale",
 }
 
 // Reasons is a set of Reason bits; a set keeps decisions allocation-free.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"likeness/decision"
 	"likeness/internal/blob"
@@ -23,6 +24,7 @@ import (
 	"likeness/internal/incidents"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
+	"likeness/internal/replica"
 	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
@@ -39,6 +41,9 @@ type config struct {
 	blobs      string
 	maxUpload  int64
 	region     string
+	// maxStaleness is how long a replica may go without catching up with
+	// the database before its decisions deny (serve's --max-staleness).
+	maxStaleness time.Duration
 }
 
 func env(name, def string) string {
@@ -118,6 +123,7 @@ type deployment struct {
 	incidents *incidents.Service
 	requests  *requests.Service
 	follower  *follow.Follower
+	replica   *replica.Tracker
 }
 
 func (d *deployment) Close() {
@@ -218,7 +224,13 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, 
 		States: d.engine, Eraser: d.erasure, Policy: d.notices.Policy, Logger: logger}); err != nil {
 		return err
 	}
-	d.follower = follow.New(follow.Config{Store: d.store, Events: d.consent, Index: d.engine, Logger: logger})
+	staleness := c.maxStaleness
+	if staleness <= 0 {
+		staleness = time.Second
+	}
+	d.replica = replica.New(staleness, nil)
+	d.follower = follow.New(follow.Config{Store: d.store, Events: d.consent, Index: d.engine, Logger: logger,
+		Tracker: d.replica, Revision: func() int64 { return int64(d.ledger.Tree().Size()) }, Timeout: staleness})
 	return nil
 }
 
@@ -226,7 +238,7 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, 
 func (d *deployment) apiConfig(logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{Subjects: d.subjects, Notices: d.notices, Consent: d.consent, Index: d.engine, Ledger: d.ledger,
 		Eraser: d.erasure, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Requests: d.requests,
-		Store: d.store, Logger: logger}
+		Store: d.store, Logger: logger, Replica: d.replica}
 }
 
 // ledgerName turns the organization's name into a note key name.

@@ -83,6 +83,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Addr, "addr", env("LIKENESS_ADDR", m.Addr), "address to listen on (env LIKENESS_ADDR)")
 	fs.StringVar(&m.BaseURL, "base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
 	fs.BoolVar(&m.SecureCookies, "secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
+	fs.DurationVar(&m.Config.maxStaleness, "max-staleness", envDuration("LIKENESS_MAX_STALENESS", time.Second), "how long a replica may go without catching up with the database before its\ndecisions deny with reason replica_stale and /readyz turns not-ready (env LIKENESS_MAX_STALENESS)")
 	m.Events.add(fs)
 	m.Observe.add(fs)
 	if m.Demo {
@@ -132,6 +133,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if disp != nil {
 		listeners = append(listeners, notifier{disp})
 	}
+	loadedAt := time.Now()
 	if m.d, err = m.Config.open(ctx, m.Stderr, m.logger, listeners...); err != nil {
 		return err
 	}
@@ -140,6 +142,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// Opening loaded everything committed before loadedAt: the replica is
+	// ready from here, and the follower keeps it so.
+	m.d.replica.CaughtUp(int64(m.d.ledger.Tree().Size()), loadedAt)
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err
 	}
@@ -165,7 +170,14 @@ func (m *Main) Run(ctx context.Context) error {
 	// Background work stops with Close, not with ctx.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopWork = stopWork
-	go m.d.follower.Run(workCtx, 250*time.Millisecond)
+	go m.d.follower.Run(workCtx, followInterval(m.Config.maxStaleness))
+	// On PostgreSQL every committed change is pushed to every replica at
+	// once; polling above catches whatever a notification missed.
+	go func() {
+		if err := m.d.store.ListenChanges(workCtx, func(string) { m.d.follower.Wake() }); err != nil && workCtx.Err() == nil {
+			m.logger.Info("change notifications are not available on this database; replicas poll", "interval", followInterval(m.Config.maxStaleness))
+		}
+	}()
 	go m.d.vault.Sweep(workCtx, time.Minute, 500)
 	if disp != nil {
 		disp.Store = m.d.store
@@ -240,4 +252,19 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 		}
 	})
 	return found
+}
+
+// followInterval is how often a replica polls the database: often enough
+// that a healthy replica never comes near its staleness bound.
+func followInterval(maxStaleness time.Duration) time.Duration {
+	return min(250*time.Millisecond, max(maxStaleness/4, 10*time.Millisecond))
+}
+
+// envDuration reads a duration such as "1s" or "500ms" from the
+// environment, or returns def.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/replica"
 )
 
 // Overlap is how far before the last successful poll each poll re-reads, so
@@ -46,8 +47,15 @@ type Config struct {
 	Store  Store
 	Events Events
 	Index  Index
-	Now    func() time.Time // nil is time.Now
-	Logger *slog.Logger
+	// Tracker, if set, hears of every successful catch-up: the revision
+	// applied (from Revision) and when the catch-up began.
+	Tracker  *replica.Tracker
+	Revision func() int64
+	// Timeout bounds one catch-up, so a database that stops answering
+	// never hangs the follower; 0 is 2 s.
+	Timeout time.Duration
+	Now     func() time.Time // nil is time.Now
+	Logger  *slog.Logger
 }
 
 // Follower runs catch-ups on a timer or when woken. Its methods are safe
@@ -65,6 +73,9 @@ func New(cfg Config) *Follower {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2 * time.Second
+	}
 	return &Follower{cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
@@ -77,26 +88,43 @@ func (f *Follower) Wake() {
 	}
 }
 
-// Run catches up every interval, and whenever woken, until ctx ends.
+// Run catches up at once, then every interval and whenever woken, until
+// ctx ends. Each catch-up is bounded by the configured timeout; after a
+// successful one the tracker learns the revision applied and that the
+// replica heard from the database when the catch-up began.
 func (f *Follower) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	since := f.cfg.Now().Add(-Overlap)
+	failing := false
 	for {
+		began := f.cfg.Now()
+		cctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+		err := f.CatchUp(cctx, since)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if !failing {
+				f.cfg.Logger.Warn("following the database failed; decisions will deny as stale once the staleness bound passes", "err", err)
+			}
+			failing = true
+			// read the same span again next time
+		case err == nil:
+			if failing {
+				f.cfg.Logger.Info("following the database again")
+			}
+			failing = false
+			since = began.Add(-Overlap)
+			if f.cfg.Tracker != nil && f.cfg.Revision != nil {
+				f.cfg.Tracker.CaughtUp(f.cfg.Revision(), began)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-f.wake:
 		}
-		next := f.cfg.Now()
-		if err := f.CatchUp(ctx, since); err != nil {
-			if ctx.Err() == nil {
-				f.cfg.Logger.Warn("following the database failed", "err", err)
-			}
-			continue // read the same span again next time
-		}
-		since = next.Add(-Overlap)
 	}
 }
 

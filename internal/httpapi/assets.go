@@ -123,5 +123,6 @@ func (s *Server) handleEraseSubject(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return errors.Join(likeness.Errorf(likeness.EINTERNAL, "certificate does not verify"), err)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"certificate": map[string]any{"jws": string(cert), "claims": claims}})
+	s.markRevision(w, claims.LedgerIndex+1)
+	return writeJSON(w, http.StatusOK, map[string]any{"certificate": map[string]any{"jws": string(cert), "claims": claims}, "revision": claims.LedgerIndex + 1})
 }

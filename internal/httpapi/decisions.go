@@ -71,17 +71,30 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// decisionIn is a decision request with the client's consistency token.
+type decisionIn struct {
+	likeness.DecisionRequest
+	MinRevision int64 `json:"min_revision,omitempty"`
+}
+
 func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
-	var req likeness.DecisionRequest
-	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
+	var in decisionIn
+	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
+		return err
+	}
+	req := &in.DecisionRequest
+	if err := s.awaitRevision(w, r, in.MinRevision); err != nil {
 		return err
 	}
 	start := time.Now()
-	d, err := s.consent.Decide(&req)
+	d, err := s.consent.Decide(req)
 	if err != nil {
 		return err
 	}
 	s.metrics.decideSingle.Observe(time.Since(start).Seconds())
+	if s.stale() {
+		d = staleDecision
+	}
 	if d.Allow {
 		s.metrics.countDecisions(1, 1)
 	} else {
@@ -113,9 +126,13 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 		batchPool.Put(buf)
 	}()
 	in := struct {
-		Items []likeness.DecisionRequest `json:"items"`
+		Items       []likeness.DecisionRequest `json:"items"`
+		MinRevision int64                      `json:"min_revision,omitempty"`
 	}{Items: buf.items}
 	if err := input.DecodeJSON(r, w, 16*s.maxBody, &in); err != nil {
+		return err
+	}
+	if err := s.awaitRevision(w, r, in.MinRevision); err != nil {
 		return err
 	}
 	buf.items = in.Items
@@ -139,6 +156,11 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	start := time.Now()
 	s.index.DecideBatch(in.Items, out)
 	s.metrics.decideBatch.Observe(time.Since(start).Seconds())
+	if s.stale() {
+		for i := range out {
+			out[i] = staleDecision
+		}
+	}
 	allowed := 0
 	b := slices.Grow(buf.body[:0], 128*len(out)+16)
 	b = append(b, `{"results":[`...)

@@ -119,7 +119,9 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := committedAnswer{"events": evs}
+	rev := revisionOf(evs...)
+	s.markRevision(w, rev)
+	out := committedAnswer{"events": evs, "revision": rev}
 	s.receipts(r, out, evs, "receipts", false)
 	return writeJSON(w, http.StatusCreated, out)
 }
@@ -142,7 +144,9 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 	if ev == nil {
 		return err
 	}
-	out := committedAnswer{"event": ev}
+	rev := revisionOf(ev)
+	s.markRevision(w, rev)
+	out := committedAnswer{"event": ev, "revision": rev}
 	if err != nil {
 		// The withdrawal stands; sweeping its purpose's data failed and is
 		// retried by withdrawing again.
@@ -154,6 +158,9 @@ func (s *Server) handleWithdraw(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {
+	if err := s.awaitRevision(w, r, 0); err != nil {
+		return err
+	}
 	states, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -45,6 +45,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+	replica  replicaTracker
 
 	mux     *http.ServeMux
 	routes  []Route
@@ -83,6 +84,9 @@ type Config struct {
 	// StatsTimeout bounds the store queries behind one scrape; 0 means
 	// DefaultStatsTimeout.
 	StatsTimeout time.Duration
+	// Replica, if set, makes decisions honour consistency tokens and deny
+	// when this replica is past its staleness bound, and answers /readyz.
+	Replica replicaTracker
 }
 
 // Route is one endpoint (see package route); other packages hand theirs to
@@ -114,7 +118,7 @@ func New(cfg Config) *Server {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
-		mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
+		replica: cfg.Replica, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
 		{Method: "POST", Pattern: "/v1/subjects", Roles: collectors, Handler: s.handleCreateSubject},
@@ -149,6 +153,10 @@ func New(cfg Config) *Server {
 		s.Handle(r)
 	}
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	if cfg.Replica != nil {
+		cfg.Collectors = append(cfg.Collectors, replicaMetrics(cfg.Replica)...)
+	}
 	s.registerMetrics(cfg)
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, likeness.Errorf(likeness.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
