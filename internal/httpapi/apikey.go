@@ -149,8 +149,13 @@ type keyCache struct {
 	byHash   map[[32]byte]*likeness.APIKey
 	revision int64
 	checked  time.Time            // when revision was read; zero: never
+	reading  bool                 // a request is reading the revision
 	used     map[string]time.Time // per key id, the last use written
 }
+
+// keyReadTimeout bounds each store read behind the key check, so a database
+// that stops answering costs a request at most this long, never a hang.
+const keyReadTimeout = 500 * time.Millisecond
 
 // forget empties the cache, after a revocation made here.
 func (c *keyCache) forget() {
@@ -184,16 +189,29 @@ func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey,
 func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*likeness.APIKey, error) {
 	c := &s.keys
 	c.mu.Lock()
-	if c.checked.IsZero() || now.Sub(c.checked) >= RevocationPoll || now.Before(c.checked) {
-		rev, err := s.store.APIKeyRevision(ctx)
-		if err != nil {
-			c.mu.Unlock()
-			return nil, likeness.Errorf(likeness.EUNAVAILABLE, "cannot check API key revocations; retry shortly")
+	// One request at a time reads the revision, without the lock held, so
+	// a slow database never queues every request behind it.
+	if due := c.checked.IsZero() || now.Sub(c.checked) >= RevocationPoll || now.Before(c.checked); due && !c.reading {
+		c.reading = true
+		c.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
+		rev, err := s.store.APIKeyRevision(rctx)
+		cancel()
+		c.mu.Lock()
+		c.reading = false
+		if err == nil {
+			if rev != c.revision || c.byHash == nil || len(c.byHash) > 10000 {
+				c.byHash, c.revision = map[[32]byte]*likeness.APIKey{}, rev
+			}
+			c.checked = now
 		}
-		if rev != c.revision || c.byHash == nil || len(c.byHash) > 10000 {
-			c.byHash, c.revision = map[[32]byte]*likeness.APIKey{}, rev
-		}
-		c.checked = now
+	}
+	// While revocations cannot be read, the cache serves for as long as a
+	// replica may answer from memory at all; past that, keys are refused
+	// rather than trusted.
+	if c.checked.IsZero() || now.Sub(c.checked) > RevocationPoll+s.keyStaleness() {
+		c.mu.Unlock()
+		return nil, likeness.Errorf(likeness.EUNAVAILABLE, "cannot check API key revocations; retry shortly")
 	}
 	key, ok := c.byHash[h]
 	rev := c.revision
@@ -203,7 +221,9 @@ func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*lik
 	}
 	// Read outside the lock; cache the answer only if no revocation was
 	// seen meanwhile, since it may predate that revocation.
-	key, err := s.store.APIKeyByHash(ctx, h[:])
+	kctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
+	key, err := s.store.APIKeyByHash(kctx, h[:])
+	cancel()
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +259,22 @@ func (s *Server) recordUse(ctx context.Context, key *likeness.APIKey, now time.T
 	if !due {
 		return
 	}
-	if err := s.store.TouchAPIKey(context.WithoutCancel(ctx), key.ID, now.UTC()); err != nil {
+	// Bookkeeping: a slow database may cost this call keyReadTimeout, at
+	// most once a minute per key, and never refuses it.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyReadTimeout)
+	defer cancel()
+	if err := s.store.TouchAPIKey(tctx, key.ID, now.UTC()); err != nil {
 		s.log.Warn("could not record an API key's last use", "key", key.ID, "err", err)
 	}
+}
+
+// keyStaleness is how long cached keys serve while revocations cannot be
+// read: the replica's staleness bound, or a second without one.
+func (s *Server) keyStaleness() time.Duration {
+	if s.replica != nil {
+		return s.replica.MaxStaleness()
+	}
+	return time.Second
 }
 
 func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
