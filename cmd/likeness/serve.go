@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	c.addStorageFlags(fs)
 	addr := fs.String("addr", env("LIKENESS_ADDR", "127.0.0.1:8080"), "address to listen on (env LIKENESS_ADDR)")
 	baseURL := fs.String("base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
+	allowedHosts := fs.String("allowed-hosts", env("LIKENESS_ALLOWED_HOSTS", ""), "comma-separated host names links may be built for when --base-url is unset (env LIKENESS_ALLOWED_HOSTS; default: the --addr host and localhost; demo: any)")
 	secureCookies := fs.Bool("secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	var ev eventFlags
 	ev.add(fs)
@@ -76,7 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	handler, err := withPages(ctx, d, api, *baseURL, *secureCookies)
+	handler, err := withPages(ctx, d, api, *baseURL, linkHosts(*allowedHosts, *addr, demo), *secureCookies)
 	if err != nil {
 		ln.Close()
 		return err

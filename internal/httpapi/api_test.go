@@ -51,7 +51,7 @@ func newEnv(t testing.TB, dsn string) *env {
 	api := httpapi.New(httpapi.Config{Consent: e.svc, Vault: e.vault, Incidents: inc, Store: e.store, Now: e.clock.Now})
 	// The pages' API routes (consent sessions, portal links) join the API
 	// as they do in serve.
-	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})
+	pages := web.New(web.Config{Consent: e.svc, Links: e.store, Sessions: e.store, Key: bytes.Repeat([]byte{7}, 32), Now: e.clock.Now})
 	for _, r := range pages.APIRoutes() {
 		api.Handle(r)
 	}

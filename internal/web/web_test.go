@@ -43,6 +43,7 @@ type env struct {
 	srv    *httptest.Server
 	clock  *likenesstest.Clock
 	token  string
+	admin  string // an admin key: only admins issue portal links
 	vault  *vault.Vault
 	eraser web.Eraser
 }
@@ -70,7 +71,7 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 		t.Fatal(err)
 	}
 	e.eraser = e.svc
-	cfg := web.Config{Consent: e.svc, Links: store, Key: key, Now: e.clock.Now, Recordings: e.vault,
+	cfg := web.Config{Consent: e.svc, Links: store, Sessions: store, Key: key, Now: e.clock.Now, Recordings: e.vault,
 		Eraser: e.eraser, Media: e.vault, AccessLog: fakeAccess{}, RateBurst: 1000, RateLimit: 1000}
 	for _, o := range opts {
 		o(&cfg)
@@ -86,6 +87,10 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	_, e.token, err = httpapi.CreateAPIKey(ctx, store, "collector", likeness.RoleCollector, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e.admin, err = httpapi.CreateAPIKey(ctx, store, "admin", likeness.RoleAdmin, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +131,12 @@ func (e *env) subject(ext, jurisdiction, locale string) string {
 // api calls the JSON API as the collector.
 func (e *env) api(method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
+	return e.apiAs(e.token, method, path, body)
+}
+
+// apiAs calls the JSON API with the key token.
+func (e *env) apiAs(token, method, path string, body any) (int, map[string]any) {
+	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -135,7 +146,7 @@ func (e *env) api(method, path string, body any) (int, map[string]any) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -158,7 +169,7 @@ func (e *env) consentLink(sub string, purposes []string, returnURL string) strin
 
 func (e *env) portalLink(sub string) string {
 	e.t.Helper()
-	status, out := e.api("POST", "/v1/subjects/"+sub+"/portal-links", nil)
+	status, out := e.apiAs(e.admin, "POST", "/v1/subjects/"+sub+"/portal-links", nil)
 	if status != 201 {
 		e.t.Fatalf("create portal link: %d %v", status, out)
 	}
@@ -904,7 +915,7 @@ func TestLinkAPIValidatesAndStoresOnlyAHash(t *testing.T) {
 		t.Errorf("consent link lives %v, want 30m", d)
 	}
 	id := linkID(out["url"].(string))
-	status, out = e.api("POST", "/v1/subjects/"+sub+"/portal-links", nil)
+	status, out = e.apiAs(e.admin, "POST", "/v1/subjects/"+sub+"/portal-links", nil)
 	if status != 201 {
 		t.Fatalf("%d %v", status, out)
 	}
@@ -927,7 +938,7 @@ func TestLinkAPIValidatesAndStoresOnlyAHash(t *testing.T) {
 			t.Fatal("a link id is stored in clear")
 		}
 	}
-	if status, _ := e.api("POST", "/v1/subjects/sub_nope/portal-links", nil); status != 404 {
+	if status, _ := e.apiAs(e.admin, "POST", "/v1/subjects/sub_nope/portal-links", nil); status != 404 {
 		t.Errorf("portal link for an unknown subject: %d", status)
 	}
 }
