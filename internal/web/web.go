@@ -152,19 +152,19 @@ type Config struct {
 
 // Handler serves the pages. Build it with New; it is safe for concurrent use.
 type Handler struct {
-	cfg     Config
-	svc     *consent.Service
+	cfg      Config
+	svc      *consent.Service
 	links    likeness.LinkStore
 	sessions SessionStore
-	signer  *signed.Signer
-	now     func() time.Time
-	log     *slog.Logger
-	tr      *i18n.Set
-	jar     *cookie.Jar
-	pages   *page.Renderer
-	limiter *ratelimit.PerClient
-	assets  *page.Assets
-	mux     *http.ServeMux
+	signer   *signed.Signer
+	now      func() time.Time
+	log      *slog.Logger
+	tr       *i18n.Set
+	jar      *cookie.Jar
+	pages    *page.Renderer
+	limiter  *ratelimit.PerClient
+	assets   *page.Assets
+	mux      *http.ServeMux
 }
 
 // New builds a Handler. It panics if Consent, Links or Sessions is
