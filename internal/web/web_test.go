@@ -62,8 +62,14 @@ func testPolicy(t testing.TB) *policy.Policy {
 
 func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	t.Helper()
+	return newEnvOn(t, "", opts...)
+}
+
+// newEnvOn is newEnv on the database dsn ("": a fresh SQLite file).
+func newEnvOn(t *testing.T, dsn string, opts ...func(*web.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t)})
+	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t), DSN: dsn})
 	store := d.Store
 	e := &env{t: t, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
 	key, err := web.DeploymentKey(ctx, store, d.KEK)
