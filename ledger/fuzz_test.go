@@ -11,46 +11,19 @@ import (
 // receipt fuzz target starts from.
 func fuzzReceipt(tb testing.TB) (*Verifier, string, []byte, [][32]byte) {
 	tb.Helper()
-	s := testSigner(tb, "likeness.example", "fuzz")
-	tree := NewTree()
-	var events []Event
-	for i := range uint64(5) {
-		events = append(events, testEvent(i))
-		tree.Append(LeafHash(events[i].LeafData()))
-	}
-	sign := func(size uint64) []byte {
-		root, err := tree.Root(size)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		cp, err := s.SignCheckpoint(Checkpoint{Size: size, Root: root, TimeMicros: t0 + int64(size)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return cp
-	}
-	cp := sign(5)
-	l, err := NewReceiptLedger(tree, 2, cp)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	e := events[2]
-	jws, err := s.SignReceipt(ReceiptClaims{Version: ReceiptVersion, ReceiptID: "rcpt-" + e.ID, Jurisdiction: "EU-DE",
-		Controller: Controller{Name: "Example GmbH", Contact: "privacy@example.com", Country: "DE"}, SubjectPseudonym: e.SubjectID,
-		Type: e.Type, Method: e.Method, Language: e.Language, Collector: e.Collector, NoticeVersion: e.NoticeVersion,
-		NoticeSHA256: e.NoticeSHA256, IssuedAt: t0/1e6 + 100, EventTime: e.TimeMicros / 1e6, Event: e, Ledger: l,
-		Purposes: []ReceiptPurpose{{ID: e.Purpose, Title: "P", DataCategories: []string{"voice"}, Retention: "P3Y"}}})
+	f := newReceiptFixture(tb, 5)
+	jws, err := f.signer.SignReceipt(f.claims(tb, 2))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for i := uint64(5); i < 9; i++ {
-		tree.Append(LeafHash(testEvent(i).LeafData()))
+		f.tree.Append(LeafHash(testEvent(i).LeafData()))
 	}
-	proof, err := tree.ConsistencyProof(5, 9)
+	proof, err := f.tree.ConsistencyProof(5, 9)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return s.Verifier(), jws, sign(9), proof
+	return f.signer.Verifier(), jws, f.checkpoint(tb, f.signer, 9), proof
 }
 
 // FuzzVerifyReceipt feeds the receipt verifier what a stranger may hand a
