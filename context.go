@@ -6,13 +6,21 @@ import "context"
 type Context = context.Context
 
 // Actor is who performs an operation: an API key and its role, or a named
-// operator, recorded in consent events ("collector") and the audit log.
+// operator, recorded in consent events ("collector") and the audit log. A
+// person acting for themselves in the privacy portal is an Actor with Role
+// RolePerson, their own SubjectID and the reference of their portal session
+// (never its secret) in KeyID.
 type Actor struct {
 	KeyID string `json:"key_id"`
 	Role  Role   `json:"role"`
 	// Operator names the person signed in to the console, if one is.
-	Operator string `json:"operator,omitempty"`
+	Operator  string `json:"operator,omitempty"`
+	SubjectID string `json:"subject_id,omitempty"` // set only for RolePerson
 }
+
+// RolePerson is the role of a person in their own portal session. It is
+// never an API key's role (ValidRole refuses it).
+const RolePerson Role = "person"
 
 type actorKey struct{}
 

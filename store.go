@@ -31,6 +31,7 @@ type Store interface {
 	OutboxStore
 	RequestStore
 	LinkStore
+	PortalSessionStore
 	IncidentStore
 	DatasetStore
 	DatasetReviewStore

@@ -36,7 +36,7 @@ type receiptFixture struct {
 	cp     []byte // checkpoint at size len(events)
 }
 
-func newReceiptFixture(t *testing.T, n int) *receiptFixture {
+func newReceiptFixture(t testing.TB, n int) *receiptFixture {
 	t.Helper()
 	f := &receiptFixture{signer: testSigner(t, "likeness.example", "a"), tree: NewTree()}
 	for i := range uint64(n) {
@@ -48,7 +48,7 @@ func newReceiptFixture(t *testing.T, n int) *receiptFixture {
 	return f
 }
 
-func (f *receiptFixture) checkpoint(t *testing.T, s *Signer, size uint64) []byte {
+func (f *receiptFixture) checkpoint(t testing.TB, s *Signer, size uint64) []byte {
 	t.Helper()
 	root, err := f.tree.Root(size)
 	if err != nil {
@@ -61,7 +61,7 @@ func (f *receiptFixture) checkpoint(t *testing.T, s *Signer, size uint64) []byte
 	return signed
 }
 
-func (f *receiptFixture) claims(t *testing.T, i uint64) ReceiptClaims {
+func (f *receiptFixture) claims(t testing.TB, i uint64) ReceiptClaims {
 	t.Helper()
 	e := f.events[i]
 	l, err := NewReceiptLedger(f.tree, i, f.cp)

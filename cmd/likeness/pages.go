@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -16,12 +17,13 @@ import (
 // withPages adds the consent page, the privacy portal and the operator
 // console next to the API: the pages' API routes go into api, the pages into
 // a mux that serves both.
-func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL string, secure bool) (http.Handler, error) {
+func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL string, allowedHosts []string, secure bool) (http.Handler, error) {
 	key, err := d.subjects.DeploymentKey(ctx, subjects.WebCookieKey)
 	if err != nil {
 		return nil, err
 	}
-	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Key: key, BaseURL: baseURL, SecureCookies: secure,
+	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
+		AllowedHosts: allowedHosts, Key: key, BaseURL: baseURL, SecureCookies: secure,
 		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
@@ -89,4 +91,24 @@ func (l lineage) SubjectTraining(ctx context.Context, subjectID string) ([]web.T
 			Created: ds.CreatedAt, Models: models[ds.ID]})
 	}
 	return out, nil
+}
+
+// linkHosts is the --allowed-hosts list: the flag's names, or else the
+// listen address's host and localhost; a demo builds links for any host.
+func linkHosts(flag, addr string, demo bool) []string {
+	if flag != "" {
+		hosts := strings.Split(flag, ",")
+		for i := range hosts {
+			hosts[i] = strings.TrimSpace(hosts[i])
+		}
+		return hosts
+	}
+	if demo {
+		return []string{"*"}
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }

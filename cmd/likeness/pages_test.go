@@ -52,13 +52,13 @@ func TestPortalShowsTrainingLineage(t *testing.T) {
 	}
 
 	api := httpapi.New(d.apiConfig(nil))
-	h, err := withPages(ctx, d, api, "", false)
+	h, err := withPages(ctx, d, api, "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	_, token, err := httpapi.CreateAPIKey(ctx, d.store, "c", likeness.RoleCollector, time.Now())
+	_, token, err := httpapi.CreateAPIKey(ctx, d.store, "a", likeness.RoleAdmin, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,7 @@ type Main struct {
 	Config        config
 	Addr          string // "127.0.0.1:0" picks a free port
 	BaseURL       string
+	AllowedHosts  string // comma-separated; see --allowed-hosts
 	SecureCookies bool
 	Events        eventFlags
 	Observe       observeFlags
@@ -82,6 +83,7 @@ func (m *Main) ParseFlags(args []string) error {
 	m.Config.addStorageFlags(fs)
 	fs.StringVar(&m.Addr, "addr", env("LIKENESS_ADDR", m.Addr), "address to listen on (env LIKENESS_ADDR)")
 	fs.StringVar(&m.BaseURL, "base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
+	fs.StringVar(&m.AllowedHosts, "allowed-hosts", env("LIKENESS_ALLOWED_HOSTS", ""), "comma-separated host names links may be built for when --base-url is unset (env LIKENESS_ALLOWED_HOSTS; default: the --addr host and localhost; demo: any)")
 	fs.BoolVar(&m.SecureCookies, "secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	fs.DurationVar(&m.Config.maxStaleness, "max-staleness", envDuration("LIKENESS_MAX_STALENESS", time.Second), "how long a replica may go without catching up with the database before its\ndecisions deny with reason replica_stale and /readyz turns not-ready (env LIKENESS_MAX_STALENESS)")
 	m.Events.add(fs)
@@ -151,7 +153,7 @@ func (m *Main) Run(ctx context.Context) error {
 	apiCfg := m.d.apiConfig(m.logger)
 	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
 	api := httpapi.New(apiCfg)
-	handler, err := withPages(ctx, m.d, api, m.BaseURL, m.SecureCookies)
+	handler, err := withPages(ctx, m.d, api, m.BaseURL, linkHosts(m.AllowedHosts, m.Addr, m.Demo), m.SecureCookies)
 	if err != nil {
 		return err
 	}

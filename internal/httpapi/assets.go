@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"likeness"
+	"likeness/internal/authz"
 	"likeness/internal/vault"
 )
 
@@ -21,7 +22,7 @@ func assetRoutes(s *Server) []Route {
 		{Method: "GET", Pattern: "/v1/assets/{id}/content", Roles: deciders, Handler: s.handleContent},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/access-log", Roles: readers, Handler: s.handleAccessLog},
 		{Method: "DELETE", Pattern: "/v1/assets/{id}", Roles: adminOnly, Handler: s.handleEraseAsset},
-		{Method: "DELETE", Pattern: "/v1/subjects/{id}", Roles: adminOnly, Handler: s.idempotent(0, s.handleEraseSubject)},
+		{Method: "DELETE", Pattern: "/v1/subjects/{id}", Roles: authz.Roles(authz.Erase), Handler: s.idempotent(0, s.handleEraseSubject)},
 	}
 }
 
@@ -115,6 +116,9 @@ func (s *Server) handleEraseAsset(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleEraseSubject(w http.ResponseWriter, r *http.Request) error {
+	if err := authz.Check(r.Context(), authz.Erase, r.PathValue("id")); err != nil {
+		return err
+	}
 	cert, err := s.eraser.EraseSubject(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

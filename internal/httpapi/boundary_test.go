@@ -126,8 +126,8 @@ var boundaryCases = []boundaryCase{
 	{"decision: NUL in subject id", likeness.RolePipeline, "POST", "/v1/decisions", "", `{"subject_id":"sub_\u0000","purpose":"ai-training","data_category":"image"}`, 400, likeness.EINVALID},
 	{"consent session: null body", likeness.RoleCollector, "POST", "/v1/consent-sessions", "", `null`, 400, likeness.EINVALID},
 	{"consent session: NUL in return_url", likeness.RoleCollector, "POST", "/v1/consent-sessions", "", `{"subject_id":"SUB","purposes":["ai-training"],"return_url":"https://x.example/\u0000"}`, 400, likeness.EINVALID},
-	{"portal link: null body", likeness.RoleCollector, "POST", "/v1/subjects/SUB/portal-links", "", `null`, 400, likeness.EINVALID},
-	{"portal link: unknown field", likeness.RoleCollector, "POST", "/v1/subjects/SUB/portal-links", "", `{"ttl":"9999h"}`, 400, likeness.EINVALID},
+	{"portal link: null body", likeness.RoleAdmin, "POST", "/v1/subjects/SUB/portal-links", "", `null`, 400, likeness.EINVALID},
+	{"portal link: unknown field", likeness.RoleAdmin, "POST", "/v1/subjects/SUB/portal-links", "", `{"ttl":"9999h"}`, 400, likeness.EINVALID},
 	{"incident: null body", likeness.RoleAdmin, "POST", "/v1/incidents", "", `null`, 400, likeness.EINVALID},
 }
 

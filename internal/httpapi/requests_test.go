@@ -238,7 +238,7 @@ func TestBadRequestInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"/extend", `not json`},
 		{"/reject", `{"reason":""}`},
 	} {
-		if r := e.call(likeness.RoleCollector, "POST", "/v1/requests/"+req.ID+c.path, c.body); r.status != 400 {
+		if r := e.call(likeness.RoleAdmin, "POST", "/v1/requests/"+req.ID+c.path, c.body); r.status != 400 {
 			t.Errorf("POST %s %v: %d %s, want 400", c.path, c.body, r.status, r.body)
 		}
 	}

@@ -181,7 +181,7 @@ func (d *Deployment) APIConfig() httpapi.Config {
 // WebConfig is the pages' configuration of d with its consent services and
 // link store; tests add the rest.
 func (d *Deployment) WebConfig() web.Config {
-	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Now: d.Clock.Now}
+	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Sessions: d.Store, Now: d.Clock.Now}
 }
 
 // Requests returns a register of data-subject requests wired to d.

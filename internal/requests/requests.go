@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/authz"
 	"likeness/policy"
 )
 
@@ -337,12 +338,19 @@ const (
 // channel implies (portal: checkbox; email, letter: written; phone: verbal;
 // api: import) and the request id as evidence. The right is performed at
 // most once: a second Complete, concurrent or later, is ECONFLICT. Bad
-// parameters are EINVALID and change nothing.
+// parameters are EINVALID and change nothing. Completing an erasure needs
+// authz.Erase, an access or export authz.ExportContent, from the actor in
+// ctx; others are EFORBIDDEN and change nothing.
 func (s *Service) Complete(ctx context.Context, id string, p Params) (*likeness.DSRequest, error) {
 	now := micro(s.now())
 	r, err := s.open(ctx, id, now)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := capability(r.Type); ok {
+		if err := authz.Check(ctx, c, r.SubjectID); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkParams(r, p); err != nil {
 		return nil, err
@@ -396,6 +404,18 @@ func (s *Service) checkParams(r *likeness.DSRequest, p Params) error {
 		return likeness.Errorf(likeness.EINVALID, "locale %q is too long", p.Locale)
 	}
 	return nil
+}
+
+// capability is what completing a request of type t performs on the
+// person, beyond what a collector may do (see package authz).
+func capability(t likeness.RequestType) (authz.Capability, bool) {
+	switch t {
+	case likeness.RequestErasure:
+		return authz.Erase, true
+	case likeness.RequestAccess, likeness.RequestExport:
+		return authz.ExportContent, true
+	}
+	return "", false
 }
 
 // perform carries out the right and returns the outcome to record.

@@ -25,7 +25,8 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 	return &fixture{t: t, d: d, svc: d.Requests(t)}
 }
 
-var ctx = context.Background()
+// ctx is an admin's: completing erasures and exports needs one (package authz).
+var ctx = likeness.WithActor(context.Background(), likeness.Actor{KeyID: "key_test", Role: likeness.RoleAdmin})
 
 func (f *fixture) open(sub string, typ likeness.RequestType, purpose string, received time.Time) *likeness.DSRequest {
 	f.t.Helper()

@@ -185,6 +185,11 @@ func (d *DB) BeginErasure(ctx context.Context, subjectID string, at time.Time) (
 		subjectID, likeness.Micros(at)); err != nil {
 		return nil, fmt.Errorf("sqlstore: begin erasure: %w", err)
 	}
+	// The person's portal sessions end with the erasure (PortalSession
+	// already refuses them once the row above exists).
+	if _, err := d.EndSubjectPortalSessions(ctx, subjectID); err != nil {
+		return nil, err
+	}
 	d.notify(ctx, "erasure")
 	return d.Erasure(ctx, subjectID)
 }

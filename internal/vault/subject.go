@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/authz"
 )
 
 // EvidencePurpose marks assets kept as proof of consent (a verbal consent
@@ -52,8 +53,13 @@ func (v *Vault) DiscardRecording(ctx context.Context, assetID string) error {
 }
 
 // ExportMedia hands every live asset of the subject, decrypted, to add: the
-// person's own copy (GDPR Art. 15 and 20). Each export is logged.
+// person's own copy (GDPR Art. 15 and 20). Each export is logged with the
+// caller. Only callers holding authz.ExportContent (an admin, or the
+// person's own portal session) may export: others get EFORBIDDEN.
 func (v *Vault) ExportMedia(ctx context.Context, subjectID string, add func(name string, r io.Reader) error) error {
+	if err := authz.Check(ctx, authz.ExportContent, subjectID); err != nil {
+		return err
+	}
 	assets, err := v.SubjectAssets(ctx, subjectID)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"likeness"
+	"likeness/internal/authz"
 	"likeness/internal/http/page"
 	"likeness/policy"
 )
@@ -45,35 +46,51 @@ func (h *Handler) portalLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l = h.localeFor(w, r, sub.Locale)
-	if _, err := h.links.UseLink(r.Context(), id, h.now()); err != nil {
+	if link, err = h.links.UseLink(r.Context(), id, h.now()); err != nil {
 		h.linkError(w, r, l, err)
 		return
 	}
-	h.startSession(w, r, sub.ID)
+	link.ID = id
+	if err := h.startSession(w, r, link); err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "login", &view{L: l, Title: l.T("login.title")})
 }
 
 type portalFunc func(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale)
 
-// portal requires a valid session for a page.
+// portal requires a live session for a page, records the visit, and runs
+// fn with the person as the context's actor (see package authz).
 func (h *Handler) portal(fn portalFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := h.session(r)
-		if !ok {
+		s, err := h.session(r)
+		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+			h.endSession(w, r, nil)
 			h.message(w, r, http.StatusUnauthorized, h.localeFor(w, r, ""), "error.session.title", "error.session.body")
 			return
 		}
-		sub, err := h.svc.Subject(r.Context(), s.SubjectID)
 		if err != nil {
-			h.endSession(w, r)
-			l := h.localeFor(w, r, "")
-			if likeness.ErrorCode(err) == likeness.EGONE || likeness.ErrorCode(err) == likeness.ENOTFOUND {
-				h.message(w, r, http.StatusGone, l, "error.erased.title", "error.erased.body")
-				return
-			}
-			h.internalError(w, r, l, err)
+			h.internalError(w, r, h.localeFor(w, r, ""), err)
 			return
 		}
+		sub, err := h.svc.Subject(r.Context(), s.SubjectID())
+		if err == nil && sub.Erased() {
+			err = likeness.Errorf(likeness.EGONE, "subject was erased")
+		}
+		if c := likeness.ErrorCode(err); c == likeness.EGONE || c == likeness.ENOTFOUND {
+			h.endSession(w, r, s)
+			h.message(w, r, http.StatusGone, h.localeFor(w, r, ""), "error.erased.title", "error.erased.body")
+			return
+		}
+		if err == nil {
+			err = h.logVisit(r, s)
+		}
+		if err != nil {
+			h.internalError(w, r, h.localeFor(w, r, ""), err)
+			return
+		}
+		r = r.WithContext(likeness.WithActor(r.Context(), s.actor()))
 		fn(w, r, s, sub, h.localeFor(w, r, sub.Locale))
 	}
 }
@@ -354,13 +371,21 @@ func (h *Handler) portalErase(w http.ResponseWriter, r *http.Request, s *session
 		h.message(w, r, http.StatusBadRequest, l, "error.invalid.title", "error.invalid.body")
 		return
 	}
+	if err := authz.Check(r.Context(), authz.Erase, sub.ID); err != nil {
+		h.grantError(w, r, l, err)
+		return
+	}
 	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: portalCollector})
 	cert, err := h.cfg.Eraser.EraseSubject(ctx, sub.ID)
 	if err != nil {
 		h.grantError(w, r, l, err)
 		return
 	}
-	h.endSession(w, r)
+	// The store ended every session of the subject with the erasure; this
+	// also clears the cookie.
+	if err := h.endSession(w, r, s); err != nil {
+		h.log.Warn("could not end a portal session after erasure", "session", s.ps.Ref(), "err", err)
+	}
 	ev := &eraseView{Certificate: string(cert), FileName: "erasure-certificate.txt"}
 	ctype := "text/plain"
 	switch {
@@ -374,6 +399,9 @@ func (h *Handler) portalErase(w http.ResponseWriter, r *http.Request, s *session
 }
 
 func (h *Handler) portalLogout(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
-	h.endSession(w, r)
+	if err := h.endSession(w, r, s); err != nil {
+		h.internalError(w, r, l, err)
+		return
+	}
 	h.message(w, r, http.StatusOK, l, "logout.title", "logout.body")
 }

@@ -6,15 +6,15 @@
 // headers: a Content-Security-Policy with no inline code, no third-party
 // assets, CSRF tokens on every form and rate limits on link endpoints.
 //
-// Links are bearer secrets: the store keeps only their SHA-256. Portal
-// sessions are stateless HMAC-signed cookies (subject id, expiry, a random
-// nonce) under Config.Key, so any replica holding the key accepts them;
-// nothing about a session is stored server-side. Signing out or erasure
-// clears the cookie; a copied cookie stays valid until it expires
-// (SessionTTL, 30 minutes by default), and after erasure it opens nothing
-// because the subject is gone. CSRF tokens are HMACs of the link id (consent
-// page, which works inside a third-party iframe without cookies) or of the
-// session nonce (portal).
+// Links are bearer secrets: the store keeps only their SHA-256. A portal
+// session is a row in the store (Config.Sessions, by the SHA-256 of its
+// id) that an HMAC-signed cookie under Config.Key refers to; every request
+// reads the row, so signing out, expiry (SessionTTL, 30 minutes by
+// default) and the start of the person's erasure end it on every replica
+// at once. Every request in a session is recorded in the access log with
+// how the session was opened. CSRF tokens are HMACs of the link id
+// (consent page, which works inside a third-party iframe without cookies)
+// or of the session nonce (portal).
 package web
 
 import (
@@ -111,10 +111,16 @@ type Config struct {
 	Notices  Notices
 	Receipts ReceiptSigner
 	Links    likeness.LinkStore
+	Sessions SessionStore // portal sessions and their access log
 
 	// BaseURL is the public origin links point at ("https://privacy.example.com").
-	// Empty: the scheme and Host of the API request that creates the link.
+	// Empty: the scheme and Host of the API request that creates the link,
+	// only when that host is one of AllowedHosts.
 	BaseURL string
+	// AllowedHosts are the host names (no port) links may be built for
+	// when BaseURL is empty; "*" allows any (for demos). Empty: localhost,
+	// 127.0.0.1 and ::1.
+	AllowedHosts []string
 	// Key signs session cookies and CSRF tokens (32 bytes or more). Every
 	// replica must share it (cmd/likeness passes the deployment's
 	// web_cookie_key from internal/subjects). Empty: a random key per
@@ -149,25 +155,29 @@ type Config struct {
 
 // Handler serves the pages. Build it with New; it is safe for concurrent use.
 type Handler struct {
-	cfg     Config
-	svc     services
-	links   likeness.LinkStore
-	signer  *signed.Signer
-	now     func() time.Time
-	log     *slog.Logger
-	tr      *i18n.Set
-	jar     *cookie.Jar
-	pages   *page.Renderer
-	limiter *ratelimit.PerClient
-	assets  *page.Assets
-	mux     *http.ServeMux
+	cfg      Config
+	svc      services
+	links    likeness.LinkStore
+	sessions SessionStore
+	signer   *signed.Signer
+	now      func() time.Time
+	log      *slog.Logger
+	tr       *i18n.Set
+	jar      *cookie.Jar
+	pages    *page.Renderer
+	limiter  *ratelimit.PerClient
+	assets   *page.Assets
+	mux      *http.ServeMux
 }
 
 // New builds a Handler. It panics if a required service is missing, since
 // that is a wiring mistake.
 func New(cfg Config) *Handler {
-	if cfg.Consent == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Receipts == nil || cfg.Links == nil {
-		panic("web: Config.Consent, Subjects, Notices, Receipts and Links are required")
+	if cfg.Consent == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Receipts == nil || cfg.Links == nil || cfg.Sessions == nil {
+		panic("web: Config.Consent, Subjects, Notices, Receipts, Links and Sessions are required")
+	}
+	if len(cfg.AllowedHosts) == 0 {
+		cfg.AllowedHosts = []string{"localhost", "127.0.0.1", "::1"}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -207,7 +217,7 @@ func New(cfg Config) *Handler {
 		panic("web: " + err.Error())
 	}
 	signer, assets := signed.New(key), page.LoadAssets(assetFS, "/assets/")
-	h := &Handler{cfg: cfg, svc: services{cfg.Consent, cfg.Subjects, cfg.Notices, cfg.Receipts}, links: cfg.Links, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
+	h := &Handler{cfg: cfg, svc: services{cfg.Consent, cfg.Subjects, cfg.Notices, cfg.Receipts}, links: cfg.Links, sessions: cfg.Sessions, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
 		jar:   &cookie.Jar{Path: "/me", Signer: signer, Secure: cfg.SecureCookies, Now: cfg.Now},
 		pages: page.Parse(templateFS, assets, templateFuncs, cfg.Logger, "partials.html"), assets: assets,
 		limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst)}

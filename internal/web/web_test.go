@@ -45,6 +45,7 @@ type env struct {
 	srv    *httptest.Server
 	clock  *likenesstest.Clock
 	token  string
+	admin  string // an admin key: only admins issue portal links
 	vault  *vault.Vault
 	eraser web.Eraser
 }
@@ -63,8 +64,14 @@ func testPolicy(t testing.TB) *policy.Policy {
 
 func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	t.Helper()
+	return newEnvOn(t, "", opts...)
+}
+
+// newEnvOn is newEnv on the database dsn ("": a fresh SQLite file).
+func newEnvOn(t *testing.T, dsn string, opts ...func(*web.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t)})
+	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t), DSN: dsn})
 	store := d.Store
 	e := &env{t: t, d: d, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
 	key, err := d.Subjects.DeploymentKey(ctx, subjects.WebCookieKey)
@@ -89,6 +96,10 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	_, e.token, err = httpapi.CreateAPIKey(ctx, store, "collector", likeness.RoleCollector, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e.admin, err = httpapi.CreateAPIKey(ctx, store, "admin", likeness.RoleAdmin, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +140,12 @@ func (e *env) subject(ext, jurisdiction, locale string) string {
 // api calls the JSON API as the collector.
 func (e *env) api(method, path string, body any) (int, map[string]any) {
 	e.t.Helper()
+	return e.apiAs(e.token, method, path, body)
+}
+
+// apiAs calls the JSON API with the key token.
+func (e *env) apiAs(token, method, path string, body any) (int, map[string]any) {
+	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -138,7 +155,7 @@ func (e *env) api(method, path string, body any) (int, map[string]any) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -161,7 +178,7 @@ func (e *env) consentLink(sub string, purposes []string, returnURL string) strin
 
 func (e *env) portalLink(sub string) string {
 	e.t.Helper()
-	status, out := e.api("POST", "/v1/subjects/"+sub+"/portal-links", nil)
+	status, out := e.apiAs(e.admin, "POST", "/v1/subjects/"+sub+"/portal-links", nil)
 	if status != 201 {
 		e.t.Fatalf("create portal link: %d %v", status, out)
 	}
@@ -907,7 +924,7 @@ func TestLinkAPIValidatesAndStoresOnlyAHash(t *testing.T) {
 		t.Errorf("consent link lives %v, want 30m", d)
 	}
 	id := linkID(out["url"].(string))
-	status, out = e.api("POST", "/v1/subjects/"+sub+"/portal-links", nil)
+	status, out = e.apiAs(e.admin, "POST", "/v1/subjects/"+sub+"/portal-links", nil)
 	if status != 201 {
 		t.Fatalf("%d %v", status, out)
 	}
@@ -930,7 +947,7 @@ func TestLinkAPIValidatesAndStoresOnlyAHash(t *testing.T) {
 			t.Fatal("a link id is stored in clear")
 		}
 	}
-	if status, _ := e.api("POST", "/v1/subjects/sub_nope/portal-links", nil); status != 404 {
+	if status, _ := e.apiAs(e.admin, "POST", "/v1/subjects/sub_nope/portal-links", nil); status != 404 {
 		t.Errorf("portal link for an unknown subject: %d", status)
 	}
 }
