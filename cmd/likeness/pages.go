@@ -31,6 +31,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
 	mux.Handle("/healthz", api)
+	mux.Handle("/readyz", api)
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
 	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
