@@ -230,6 +230,27 @@ func (e DatasetBuildProfile) Valid() bool {
 	}
 }
 
+// Defines values for DatasetReviewState.
+const (
+	DatasetReviewStateApproved DatasetReviewState = "approved"
+	DatasetReviewStateExcluded DatasetReviewState = "excluded"
+	DatasetReviewStatePending  DatasetReviewState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DatasetReviewState enum.
+func (e DatasetReviewState) Valid() bool {
+	switch e {
+	case DatasetReviewStateApproved:
+		return true
+	case DatasetReviewStateExcluded:
+		return true
+	case DatasetReviewStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DecisionReasons.
 const (
 	DecisionReasonsAssetErased            DecisionReasons = "asset_erased"
@@ -241,6 +262,7 @@ const (
 	DecisionReasonsNoConsent              DecisionReasons = "no_consent"
 	DecisionReasonsPurposeNotCollectedFor DecisionReasons = "purpose_not_collected_for"
 	DecisionReasonsRecipientNotDeclared   DecisionReasons = "recipient_not_declared"
+	DecisionReasonsReplicaStale           DecisionReasons = "replica_stale"
 	DecisionReasonsSubjectErased          DecisionReasons = "subject_erased"
 	DecisionReasonsSubjectNotFound        DecisionReasons = "subject_not_found"
 	DecisionReasonsTransferNotPermitted   DecisionReasons = "transfer_not_permitted"
@@ -269,6 +291,8 @@ func (e DecisionReasons) Valid() bool {
 		return true
 	case DecisionReasonsRecipientNotDeclared:
 		return true
+	case DecisionReasonsReplicaStale:
+		return true
 	case DecisionReasonsSubjectErased:
 		return true
 	case DecisionReasonsSubjectNotFound:
@@ -278,6 +302,33 @@ func (e DecisionReasons) Valid() bool {
 	case DecisionReasonsWithdrawn:
 		return true
 	case DecisionReasonsWrittenReleaseRequired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DecisionItemDataCategory.
+const (
+	DecisionItemDataCategoryBiometricTemplate DecisionItemDataCategory = "biometric_template"
+	DecisionItemDataCategoryImage             DecisionItemDataCategory = "image"
+	DecisionItemDataCategoryTranscript        DecisionItemDataCategory = "transcript"
+	DecisionItemDataCategoryVideo             DecisionItemDataCategory = "video"
+	DecisionItemDataCategoryVoice             DecisionItemDataCategory = "voice"
+)
+
+// Valid indicates whether the value is a known member of the DecisionItemDataCategory enum.
+func (e DecisionItemDataCategory) Valid() bool {
+	switch e {
+	case DecisionItemDataCategoryBiometricTemplate:
+		return true
+	case DecisionItemDataCategoryImage:
+		return true
+	case DecisionItemDataCategoryTranscript:
+		return true
+	case DecisionItemDataCategoryVideo:
+		return true
+	case DecisionItemDataCategoryVoice:
 		return true
 	default:
 		return false
@@ -313,17 +364,18 @@ func (e DecisionRequestDataCategory) Valid() bool {
 
 // Defines values for ErrorErrorCode.
 const (
-	Conflict     ErrorErrorCode = "conflict"
-	Forbidden    ErrorErrorCode = "forbidden"
-	Gone         ErrorErrorCode = "gone"
-	Internal     ErrorErrorCode = "internal"
-	Invalid      ErrorErrorCode = "invalid"
-	NotFound     ErrorErrorCode = "not_found"
-	RateLimited  ErrorErrorCode = "rate_limited"
-	TooLarge     ErrorErrorCode = "too_large"
-	Unauthorized ErrorErrorCode = "unauthorized"
-	Unavailable  ErrorErrorCode = "unavailable"
-	Unsupported  ErrorErrorCode = "unsupported"
+	Conflict      ErrorErrorCode = "conflict"
+	Forbidden     ErrorErrorCode = "forbidden"
+	Gone          ErrorErrorCode = "gone"
+	Internal      ErrorErrorCode = "internal"
+	Invalid       ErrorErrorCode = "invalid"
+	NotFound      ErrorErrorCode = "not_found"
+	RateLimited   ErrorErrorCode = "rate_limited"
+	TooLarge      ErrorErrorCode = "too_large"
+	Unauthorized  ErrorErrorCode = "unauthorized"
+	Unavailable   ErrorErrorCode = "unavailable"
+	Unprocessable ErrorErrorCode = "unprocessable"
+	Unsupported   ErrorErrorCode = "unsupported"
 )
 
 // Valid indicates whether the value is a known member of the ErrorErrorCode enum.
@@ -348,6 +400,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case Unauthorized:
 		return true
 	case Unavailable:
+		return true
+	case Unprocessable:
 		return true
 	case Unsupported:
 		return true
@@ -602,14 +656,14 @@ func (e CreateAPIKeyJSONBodyRole) Valid() bool {
 	}
 }
 
-// Defines values for GetV1DatasetsIdCardParamsFormat.
+// Defines values for GetDatasetCardParamsFormat.
 const (
-	Json GetV1DatasetsIdCardParamsFormat = "json"
-	Md   GetV1DatasetsIdCardParamsFormat = "md"
+	Json GetDatasetCardParamsFormat = "json"
+	Md   GetDatasetCardParamsFormat = "md"
 )
 
-// Valid indicates whether the value is a known member of the GetV1DatasetsIdCardParamsFormat enum.
-func (e GetV1DatasetsIdCardParamsFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the GetDatasetCardParamsFormat enum.
+func (e GetDatasetCardParamsFormat) Valid() bool {
 	switch e {
 	case Json:
 		return true
@@ -620,14 +674,14 @@ func (e GetV1DatasetsIdCardParamsFormat) Valid() bool {
 	}
 }
 
-// Defines values for PostV1DatasetsIdReviewsItemJSONBodyDecision.
+// Defines values for DecideDatasetReviewJSONBodyDecision.
 const (
-	Approve PostV1DatasetsIdReviewsItemJSONBodyDecision = "approve"
-	Exclude PostV1DatasetsIdReviewsItemJSONBodyDecision = "exclude"
+	Approve DecideDatasetReviewJSONBodyDecision = "approve"
+	Exclude DecideDatasetReviewJSONBodyDecision = "exclude"
 )
 
-// Valid indicates whether the value is a known member of the PostV1DatasetsIdReviewsItemJSONBodyDecision enum.
-func (e PostV1DatasetsIdReviewsItemJSONBodyDecision) Valid() bool {
+// Valid indicates whether the value is a known member of the DecideDatasetReviewJSONBodyDecision enum.
+func (e DecideDatasetReviewJSONBodyDecision) Valid() bool {
 	switch e {
 	case Approve:
 		return true
@@ -640,19 +694,19 @@ func (e PostV1DatasetsIdReviewsItemJSONBodyDecision) Valid() bool {
 
 // Defines values for ListDeadLetters200JSONResponseBodyDeliveriesState.
 const (
-	Dead      ListDeadLetters200JSONResponseBodyDeliveriesState = "dead"
-	Delivered ListDeadLetters200JSONResponseBodyDeliveriesState = "delivered"
-	Pending   ListDeadLetters200JSONResponseBodyDeliveriesState = "pending"
+	ListDeadLetters200JSONResponseBodyDeliveriesStateDead      ListDeadLetters200JSONResponseBodyDeliveriesState = "dead"
+	ListDeadLetters200JSONResponseBodyDeliveriesStateDelivered ListDeadLetters200JSONResponseBodyDeliveriesState = "delivered"
+	ListDeadLetters200JSONResponseBodyDeliveriesStatePending   ListDeadLetters200JSONResponseBodyDeliveriesState = "pending"
 )
 
 // Valid indicates whether the value is a known member of the ListDeadLetters200JSONResponseBodyDeliveriesState enum.
 func (e ListDeadLetters200JSONResponseBodyDeliveriesState) Valid() bool {
 	switch e {
-	case Dead:
+	case ListDeadLetters200JSONResponseBodyDeliveriesStateDead:
 		return true
-	case Delivered:
+	case ListDeadLetters200JSONResponseBodyDeliveriesStateDelivered:
 		return true
-	case Pending:
+	case ListDeadLetters200JSONResponseBodyDeliveriesStatePending:
 		return true
 	default:
 		return false
@@ -814,8 +868,14 @@ type AuditReport struct {
 			Value            string   `json:"value"`
 		} `json:"groups"`
 	} `json:"attributes"`
-	DatasetId string  `json:"dataset_id"`
-	K         int     `json:"k"`
+	DatasetId string `json:"dataset_id"`
+
+	// Declared of them, those who declared attributes
+	Declared int `json:"declared"`
+	K        int `json:"k"`
+
+	// Subjects subjects audited
+	Subjects  int     `json:"subjects"`
 	Threshold float32 `json:"threshold"`
 	Version   int     `json:"version"`
 }
@@ -1021,6 +1081,87 @@ type DatasetBuild struct {
 // DatasetBuildProfile policy (default): the purpose's declared anonymization; strict: blur every face, McAdams on every voice
 type DatasetBuildProfile string
 
+// DatasetCard A dataset version's account of itself: purpose, consent basis, counts, anonymization and how it was checked, exclusions and reviews, the audit with its coverage, and lineage.
+type DatasetCard struct {
+	Anonymization struct {
+		// AsRecorded items copied unchanged
+		AsRecorded       int    `json:"as_recorded"`
+		Faces            string `json:"faces"`
+		FacesCovered     int    `json:"faces_covered"`
+		FacesFound       int    `json:"faces_found"`
+		ImagesSearched   int    `json:"images_searched"`
+		K                int    `json:"k"`
+		MetadataStripped bool   `json:"metadata_stripped"`
+		Profile          string `json:"profile"`
+
+		// Reason the policy's reason for leaving faces or voices as recorded, when it does
+		Reason            *string `json:"reason,omitempty"`
+		Voice             string  `json:"voice"`
+		VoicesTransformed int     `json:"voices_transformed"`
+	} `json:"anonymization"`
+	Audit        AuditReport `json:"audit"`
+	Categories   []string    `json:"categories"`
+	ConsentBasis struct {
+		Basis string `json:"basis"`
+
+		// Consents distinct consent events the items rest on
+		Consents int `json:"consents"`
+	} `json:"consent_basis"`
+	Counts struct {
+		Items       int            `json:"items"`
+		PerCategory map[string]int `json:"per_category"`
+
+		// Selected assets whose consent allowed them
+		Selected int `json:"selected"`
+		Subjects int `json:"subjects"`
+	} `json:"counts"`
+	CreatedAt time.Time `json:"created_at"`
+	DatasetId string    `json:"dataset_id"`
+
+	// Excluded reason → items left out
+	Excluded map[string]int `json:"excluded"`
+	Lineage  struct {
+		ManifestSha256 string  `json:"manifest_sha256"`
+		PredecessorId  *string `json:"predecessor_id,omitempty"`
+	} `json:"lineage"`
+	Purpose      string  `json:"purpose"`
+	PurposeTitle string  `json:"purpose_title"`
+	Recipient    *string `json:"recipient,omitempty"`
+	Reviews      struct {
+		ExcludedByReview int `json:"excluded_by_review"`
+		IncludedApproved int `json:"included_approved"`
+		SentToReview     int `json:"sent_to_review"`
+	} `json:"reviews"`
+	Version int `json:"version"`
+}
+
+// DatasetReview An item a build held back for a person to look at (an image of a person in which no face was found), named by its pseudonym.
+type DatasetReview struct {
+	Category  string    `json:"category"`
+	CreatedAt time.Time `json:"created_at"`
+	DatasetId string    `json:"dataset_id"`
+
+	// DecidedAt absent while pending
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+
+	// DecidedBy API key id; absent while pending
+	DecidedBy *string `json:"decided_by,omitempty"`
+
+	// ItemId the item's pseudonym in the dataset
+	ItemId string `json:"item_id"`
+
+	// Note the reviewer's reason
+	Note    *string `json:"note,omitempty"`
+	Purpose string  `json:"purpose"`
+
+	// Reason why it was held back, e.g. no face found
+	Reason string             `json:"reason"`
+	State  DatasetReviewState `json:"state"`
+}
+
+// DatasetReviewState defines model for DatasetReview.State.
+type DatasetReviewState string
+
 // DatasetTaintedData Data of dataset.tainted.
 type DatasetTaintedData struct {
 	DatasetId string `json:"dataset_id"`
@@ -1065,15 +1206,32 @@ type Decision struct {
 // DecisionReasons defines model for Decision.Reasons.
 type DecisionReasons string
 
+// DecisionItem One item of a batch; as DecisionRequest, without min_revision (give it once for the batch). Name subject_id (then data_category is required) or asset_id (the asset brings its subject and category), not both. "at", if given, may not lie more than a minute in the past.
+type DecisionItem struct {
+	AssetId      *string                   `json:"asset_id,omitempty"`
+	At           *time.Time                `json:"at,omitempty"`
+	Country      *string                   `json:"country,omitempty"`
+	DataCategory *DecisionItemDataCategory `json:"data_category,omitempty"`
+	Purpose      string                    `json:"purpose"`
+	Recipient    *string                   `json:"recipient,omitempty"`
+	SubjectId    *string                   `json:"subject_id,omitempty"`
+}
+
+// DecisionItemDataCategory defines model for DecisionItem.DataCategory.
+type DecisionItemDataCategory string
+
 // DecisionRequest Name subject_id (then data_category is required) or asset_id (the asset brings its subject and category), not both. "at", if given, may not lie more than a minute in the past.
 type DecisionRequest struct {
 	AssetId      *string                      `json:"asset_id,omitempty"`
 	At           *time.Time                   `json:"at,omitempty"`
 	Country      *string                      `json:"country,omitempty"`
 	DataCategory *DecisionRequestDataCategory `json:"data_category,omitempty"`
-	Purpose      string                       `json:"purpose"`
-	Recipient    *string                      `json:"recipient,omitempty"`
-	SubjectId    *string                      `json:"subject_id,omitempty"`
+
+	// MinRevision a revision from a Likeness-Revision header: decide on state that includes that write (503 with Retry-After if this replica has not caught up)
+	MinRevision *int    `json:"min_revision,omitempty"`
+	Purpose     string  `json:"purpose"`
+	Recipient   *string `json:"recipient,omitempty"`
+	SubjectId   *string `json:"subject_id,omitempty"`
 }
 
 // DecisionRequestDataCategory defines model for DecisionRequest.DataCategory.
@@ -1111,8 +1269,16 @@ type GrantRequestMethod string
 
 // GrantResult defines model for GrantResult.
 type GrantResult struct {
-	Events   []ConsentEvent `json:"events"`
-	Receipts []string       `json:"receipts"`
+	Events []ConsentEvent `json:"events"`
+
+	// Receipts one per event; empty while receipts_pending
+	Receipts []string `json:"receipts"`
+
+	// ReceiptsPending true: the consent is recorded but its receipts could not be made yet; read them later from GET /v1/subjects/{id}/receipts
+	ReceiptsPending *bool `json:"receipts_pending,omitempty"`
+
+	// Revision the revision this write committed at (also the Likeness-Revision header)
+	Revision int `json:"revision"`
 }
 
 // Incident defines model for Incident.
@@ -1386,9 +1552,25 @@ type WithdrawRequest struct {
 
 // WithdrawResult defines model for WithdrawResult.
 type WithdrawResult struct {
-	Event   *ConsentEvent `json:"event,omitempty"`
-	Receipt string        `json:"receipt"`
+	// ErasurePending true: the withdrawal stands but erasing its purpose's data failed; withdrawing again retries it
+	ErasurePending *bool        `json:"erasure_pending,omitempty"`
+	Event          ConsentEvent `json:"event"`
+
+	// Receipt absent while receipts_pending
+	Receipt *string `json:"receipt,omitempty"`
+
+	// ReceiptsPending true: the consent is recorded but its receipts could not be made yet; read them later from GET /v1/subjects/{id}/receipts
+	ReceiptsPending *bool `json:"receipts_pending,omitempty"`
+
+	// Revision the revision this write committed at (also the Likeness-Revision header)
+	Revision int `json:"revision"`
 }
+
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// MinRevision defines model for MinRevision.
+type MinRevision = int
 
 // CreateAPIKeyJSONBody defines parameters for CreateAPIKey.
 type CreateAPIKeyJSONBody struct {
@@ -1434,26 +1616,41 @@ type AuditDatasetParams struct {
 	Target *string `form:"target,omitempty" json:"target,omitempty"`
 }
 
-// GetV1DatasetsIdCardParams defines parameters for GetV1DatasetsIdCard.
-type GetV1DatasetsIdCardParams struct {
-	Format *GetV1DatasetsIdCardParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+// GetDatasetCardParams defines parameters for GetDatasetCard.
+type GetDatasetCardParams struct {
+	Format *GetDatasetCardParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 }
 
-// GetV1DatasetsIdCardParamsFormat defines parameters for GetV1DatasetsIdCard.
-type GetV1DatasetsIdCardParamsFormat string
+// GetDatasetCardParamsFormat defines parameters for GetDatasetCard.
+type GetDatasetCardParamsFormat string
 
-// PostV1DatasetsIdReviewsItemJSONBody defines parameters for PostV1DatasetsIdReviewsItem.
-type PostV1DatasetsIdReviewsItemJSONBody struct {
-	Decision PostV1DatasetsIdReviewsItemJSONBodyDecision `json:"decision"`
-	Reason   *string                                     `json:"reason,omitempty"`
+// DecideDatasetReviewJSONBody defines parameters for DecideDatasetReview.
+type DecideDatasetReviewJSONBody struct {
+	Decision DecideDatasetReviewJSONBodyDecision `json:"decision"`
+	Reason   *string                             `json:"reason,omitempty"`
 }
 
-// PostV1DatasetsIdReviewsItemJSONBodyDecision defines parameters for PostV1DatasetsIdReviewsItem.
-type PostV1DatasetsIdReviewsItemJSONBodyDecision string
+// DecideDatasetReviewJSONBodyDecision defines parameters for DecideDatasetReview.
+type DecideDatasetReviewJSONBodyDecision string
+
+// DecideParams defines parameters for Decide.
+type DecideParams struct {
+	// LikenessMinRevision a revision from a Likeness-Revision header: the answer reflects at least that write, or is 503 with Retry-After if this replica has not caught up within 0.5 s
+	LikenessMinRevision *MinRevision `json:"Likeness-Min-Revision,omitempty"`
+}
 
 // DecideBatchJSONBody defines parameters for DecideBatch.
 type DecideBatchJSONBody struct {
-	Items []DecisionRequest `json:"items"`
+	Items []DecisionItem `json:"items"`
+
+	// MinRevision a revision from a Likeness-Revision header: decide on state that includes that write (503 with Retry-After if this replica has not caught up)
+	MinRevision *int `json:"min_revision,omitempty"`
+}
+
+// DecideBatchParams defines parameters for DecideBatch.
+type DecideBatchParams struct {
+	// LikenessMinRevision a revision from a Likeness-Revision header: the answer reflects at least that write, or is 503 with Retry-After if this replica has not caught up within 0.5 s
+	LikenessMinRevision *MinRevision `json:"Likeness-Min-Revision,omitempty"`
 }
 
 // ListDeadLettersParams defines parameters for ListDeadLetters.
@@ -1524,10 +1721,22 @@ type ListRequestsParams struct {
 // ListRequestsParamsState defines parameters for ListRequests.
 type ListRequestsParamsState string
 
+// OpenRequestParams defines parameters for OpenRequest.
+type OpenRequestParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CompleteRequestJSONBody defines parameters for CompleteRequest.
 type CompleteRequestJSONBody struct {
 	Jurisdiction *string `json:"jurisdiction,omitempty"`
 	Locale       *string `json:"locale,omitempty"`
+}
+
+// CompleteRequestParams defines parameters for CompleteRequest.
+type CompleteRequestParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ExtendRequestJSONBody defines parameters for ExtendRequest.
@@ -1553,6 +1762,12 @@ type FindSubjectParams struct {
 	ExternalId string `form:"external_id" json:"external_id"`
 }
 
+// EraseSubjectParams defines parameters for EraseSubject.
+type EraseSubjectParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // RectifySubjectJSONBody defines parameters for RectifySubject.
 type RectifySubjectJSONBody struct {
 	Jurisdiction *string `json:"jurisdiction,omitempty"`
@@ -1575,6 +1790,9 @@ type UploadAssetParams struct {
 
 	// DerivedFrom parent asset id
 	DerivedFrom *string `form:"derived_from,omitempty" json:"derived_from,omitempty"`
+
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // PutAttributesJSONBody defines parameters for PutAttributes.
@@ -1588,6 +1806,24 @@ type PutAttributesJSONBody struct {
 	Purpose string `json:"purpose"`
 }
 
+// ListConsentsParams defines parameters for ListConsents.
+type ListConsentsParams struct {
+	// LikenessMinRevision a revision from a Likeness-Revision header: the answer reflects at least that write, or is 503 with Retry-After if this replica has not caught up within 0.5 s
+	LikenessMinRevision *MinRevision `json:"Likeness-Min-Revision,omitempty"`
+}
+
+// GrantConsentParams defines parameters for GrantConsent.
+type GrantConsentParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// WithdrawConsentParams defines parameters for WithdrawConsent.
+type WithdrawConsentParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
 type CreateAPIKeyJSONRequestBody CreateAPIKeyJSONBody
 
@@ -1597,8 +1833,8 @@ type CreateConsentSessionJSONRequestBody CreateConsentSessionJSONBody
 // BuildDatasetJSONRequestBody defines body for BuildDataset for application/json ContentType.
 type BuildDatasetJSONRequestBody = DatasetBuild
 
-// PostV1DatasetsIdReviewsItemJSONRequestBody defines body for PostV1DatasetsIdReviewsItem for application/json ContentType.
-type PostV1DatasetsIdReviewsItemJSONRequestBody PostV1DatasetsIdReviewsItemJSONBody
+// DecideDatasetReviewJSONRequestBody defines body for DecideDatasetReview for application/json ContentType.
+type DecideDatasetReviewJSONRequestBody DecideDatasetReviewJSONBody
 
 // DecideJSONRequestBody defines body for Decide for application/json ContentType.
 type DecideJSONRequestBody = DecisionRequest
@@ -1856,12 +2092,12 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/datasets/{id}/audit (the `AuditDataset` operationId).
 	AuditDataset(ctx context.Context, id string, params *AuditDatasetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetV1DatasetsIdCard The dataset card
+	// GetDatasetCard The dataset card
 	//
 	// Roles: admin, pipeline, auditor. Purpose, consent basis, counts, anonymization and how it was checked, exclusions and reviews, the audit with its coverage, and lineage.
 	//
-	// Corresponds with GET /v1/datasets/{id}/card (the `GetV1DatasetsIdCard` operationId).
-	GetV1DatasetsIdCard(ctx context.Context, id string, params *GetV1DatasetsIdCardParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /v1/datasets/{id}/card (the `GetDatasetCard` operationId).
+	GetDatasetCard(ctx context.Context, id string, params *GetDatasetCardParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RebuildDataset Build the successor version from the consents as they stand
 	//
@@ -1870,30 +2106,30 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/datasets/{id}/rebuild (the `RebuildDataset` operationId).
 	RebuildDataset(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetV1DatasetsIdReviews Items of a dataset build held for human review
+	// ListDatasetReviews Items of a dataset build held for human review
 	//
 	// Roles: admin, auditor. Images of people in which no face was found are never shipped unreviewed; each review names the item by its pseudonym.
 	//
-	// Corresponds with GET /v1/datasets/{id}/reviews (the `GetV1DatasetsIdReviews` operationId).
-	GetV1DatasetsIdReviews(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with GET /v1/datasets/{id}/reviews (the `ListDatasetReviews` operationId).
+	ListDatasetReviews(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostV1DatasetsIdReviewsItemWithBody Decide a held item
+	// DecideDatasetReviewWithBody Decide a held item
 	//
 	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-	PostV1DatasetsIdReviewsItemWithBody(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+	DecideDatasetReviewWithBody(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostV1DatasetsIdReviewsItem Decide a held item
+	// DecideDatasetReview Decide a held item
 	//
 	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-	PostV1DatasetsIdReviewsItem(ctx context.Context, id string, item string, body PostV1DatasetsIdReviewsItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+	DecideDatasetReview(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DecideWithBody May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -1902,7 +2138,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/decisions (the `Decide` operationId).
-	DecideWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DecideWithBody(ctx context.Context, params *DecideParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Decide May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -1911,7 +2147,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/decisions (the `Decide` operationId).
-	Decide(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	Decide(ctx context.Context, params *DecideParams, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DecideBatchWithBody Up to 10,000 decisions in one request; results in the same order
 	//
@@ -1920,7 +2156,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-	DecideBatchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DecideBatchWithBody(ctx context.Context, params *DecideBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DecideBatch Up to 10,000 decisions in one request; results in the same order
 	//
@@ -1929,7 +2165,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-	DecideBatch(ctx context.Context, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DecideBatch(ctx context.Context, params *DecideBatchParams, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDeadLetters List outbox deliveries that gave up after their last retry
 	//
@@ -2108,7 +2344,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OpenRequestWithBody(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpenRequest Register a data-subject request (GDPR Art. 12–22, CCPA) and compute its legal deadline
 	//
@@ -2117,7 +2353,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequest(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OpenRequest(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRequest Read a data-subject request
 	//
@@ -2133,7 +2369,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequestWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CompleteRequestWithBody(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CompleteRequest Perform the right and mark the request completed
 	//
@@ -2142,7 +2378,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequest(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CompleteRequest(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExtendRequestWithBody Extend the deadline once, with a reason, before the original deadline passes
 	//
@@ -2217,7 +2453,7 @@ type ClientInterface interface {
 	// Roles: admin.
 	//
 	// Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-	EraseSubject(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	EraseSubject(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSubject Read a subject
 	//
@@ -2290,7 +2526,7 @@ type ClientInterface interface {
 	// Roles: admin, collector, auditor.
 	//
 	// Corresponds with GET /v1/subjects/{id}/consents (the `ListConsents` operationId).
-	ListConsents(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListConsents(ctx context.Context, id string, params *ListConsentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GrantConsentWithBody Grant consent to one or more purposes (one event and one receipt per purpose)
 	//
@@ -2299,7 +2535,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GrantConsentWithBody(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GrantConsent Grant consent to one or more purposes (one event and one receipt per purpose)
 	//
@@ -2308,7 +2544,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsent(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GrantConsent(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// WithdrawConsentWithBody Withdraw consent to one purpose (body optional)
 	//
@@ -2317,7 +2553,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsentWithBody(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	WithdrawConsentWithBody(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// WithdrawConsent Withdraw consent to one purpose (body optional)
 	//
@@ -2326,7 +2562,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsent(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	WithdrawConsent(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetLineage Which datasets and models used this subject's data
 	//
@@ -2600,13 +2836,13 @@ func (c *Client) AuditDataset(ctx context.Context, id string, params *AuditDatas
 	return c.Client.Do(req)
 }
 
-// GetV1DatasetsIdCard The dataset card
+// GetDatasetCard The dataset card
 //
 // Roles: admin, pipeline, auditor. Purpose, consent basis, counts, anonymization and how it was checked, exclusions and reviews, the audit with its coverage, and lineage.
 //
-// Corresponds with GET /v1/datasets/{id}/card (the `GetV1DatasetsIdCard` operationId).
-func (c *Client) GetV1DatasetsIdCard(ctx context.Context, id string, params *GetV1DatasetsIdCardParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetV1DatasetsIdCardRequest(c.Server, id, params)
+// Corresponds with GET /v1/datasets/{id}/card (the `GetDatasetCard` operationId).
+func (c *Client) GetDatasetCard(ctx context.Context, id string, params *GetDatasetCardParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDatasetCardRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2634,13 +2870,13 @@ func (c *Client) RebuildDataset(ctx context.Context, id string, reqEditors ...Re
 	return c.Client.Do(req)
 }
 
-// GetV1DatasetsIdReviews Items of a dataset build held for human review
+// ListDatasetReviews Items of a dataset build held for human review
 //
 // Roles: admin, auditor. Images of people in which no face was found are never shipped unreviewed; each review names the item by its pseudonym.
 //
-// Corresponds with GET /v1/datasets/{id}/reviews (the `GetV1DatasetsIdReviews` operationId).
-func (c *Client) GetV1DatasetsIdReviews(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetV1DatasetsIdReviewsRequest(c.Server, id)
+// Corresponds with GET /v1/datasets/{id}/reviews (the `ListDatasetReviews` operationId).
+func (c *Client) ListDatasetReviews(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDatasetReviewsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2651,15 +2887,15 @@ func (c *Client) GetV1DatasetsIdReviews(ctx context.Context, id string, reqEdito
 	return c.Client.Do(req)
 }
 
-// PostV1DatasetsIdReviewsItemWithBody Decide a held item
+// DecideDatasetReviewWithBody Decide a held item
 //
 // Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-func (c *Client) PostV1DatasetsIdReviewsItemWithBody(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostV1DatasetsIdReviewsItemRequestWithBody(c.Server, id, item, contentType, body)
+// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+func (c *Client) DecideDatasetReviewWithBody(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideDatasetReviewRequestWithBody(c.Server, id, item, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2670,15 +2906,15 @@ func (c *Client) PostV1DatasetsIdReviewsItemWithBody(ctx context.Context, id str
 	return c.Client.Do(req)
 }
 
-// PostV1DatasetsIdReviewsItem Decide a held item
+// DecideDatasetReview Decide a held item
 //
 // Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-func (c *Client) PostV1DatasetsIdReviewsItem(ctx context.Context, id string, item string, body PostV1DatasetsIdReviewsItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostV1DatasetsIdReviewsItemRequest(c.Server, id, item, body)
+// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+func (c *Client) DecideDatasetReview(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideDatasetReviewRequest(c.Server, id, item, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2696,8 +2932,8 @@ func (c *Client) PostV1DatasetsIdReviewsItem(ctx context.Context, id string, ite
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/decisions (the `Decide` operationId).
-func (c *Client) DecideWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDecideRequestWithBody(c.Server, contentType, body)
+func (c *Client) DecideWithBody(ctx context.Context, params *DecideParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2715,8 +2951,8 @@ func (c *Client) DecideWithBody(ctx context.Context, contentType string, body io
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/decisions (the `Decide` operationId).
-func (c *Client) Decide(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDecideRequest(c.Server, body)
+func (c *Client) Decide(ctx context.Context, params *DecideParams, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2734,8 +2970,8 @@ func (c *Client) Decide(ctx context.Context, body DecideJSONRequestBody, reqEdit
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-func (c *Client) DecideBatchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDecideBatchRequestWithBody(c.Server, contentType, body)
+func (c *Client) DecideBatchWithBody(ctx context.Context, params *DecideBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideBatchRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2753,8 +2989,8 @@ func (c *Client) DecideBatchWithBody(ctx context.Context, contentType string, bo
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-func (c *Client) DecideBatch(ctx context.Context, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDecideBatchRequest(c.Server, body)
+func (c *Client) DecideBatch(ctx context.Context, params *DecideBatchParams, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideBatchRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3162,8 +3398,8 @@ func (c *Client) ListRequests(ctx context.Context, params *ListRequestsParams, r
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *Client) OpenRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOpenRequestRequestWithBody(c.Server, contentType, body)
+func (c *Client) OpenRequestWithBody(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenRequestRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3181,8 +3417,8 @@ func (c *Client) OpenRequestWithBody(ctx context.Context, contentType string, bo
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *Client) OpenRequest(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOpenRequestRequest(c.Server, body)
+func (c *Client) OpenRequest(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenRequestRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3217,8 +3453,8 @@ func (c *Client) GetRequest(ctx context.Context, id string, reqEditors ...Reques
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *Client) CompleteRequestWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCompleteRequestRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) CompleteRequestWithBody(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteRequestRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3236,8 +3472,8 @@ func (c *Client) CompleteRequestWithBody(ctx context.Context, id string, content
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *Client) CompleteRequest(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCompleteRequestRequest(c.Server, id, body)
+func (c *Client) CompleteRequest(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteRequestRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3401,8 +3637,8 @@ func (c *Client) CreateSubject(ctx context.Context, body CreateSubjectJSONReques
 // Roles: admin.
 //
 // Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-func (c *Client) EraseSubject(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewEraseSubjectRequest(c.Server, id)
+func (c *Client) EraseSubject(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseSubjectRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3564,8 +3800,8 @@ func (c *Client) PutAttributes(ctx context.Context, id string, body PutAttribute
 // Roles: admin, collector, auditor.
 //
 // Corresponds with GET /v1/subjects/{id}/consents (the `ListConsents` operationId).
-func (c *Client) ListConsents(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListConsentsRequest(c.Server, id)
+func (c *Client) ListConsents(ctx context.Context, id string, params *ListConsentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListConsentsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3583,8 +3819,8 @@ func (c *Client) ListConsents(ctx context.Context, id string, reqEditors ...Requ
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *Client) GrantConsentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGrantConsentRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) GrantConsentWithBody(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGrantConsentRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3602,8 +3838,8 @@ func (c *Client) GrantConsentWithBody(ctx context.Context, id string, contentTyp
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *Client) GrantConsent(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGrantConsentRequest(c.Server, id, body)
+func (c *Client) GrantConsent(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGrantConsentRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3621,8 +3857,8 @@ func (c *Client) GrantConsent(ctx context.Context, id string, body GrantConsentJ
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewWithdrawConsentRequestWithBody(c.Server, id, purpose, contentType, body)
+func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWithdrawConsentRequestWithBody(c.Server, id, purpose, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3640,8 +3876,8 @@ func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *Client) WithdrawConsent(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewWithdrawConsentRequest(c.Server, id, purpose, body)
+func (c *Client) WithdrawConsent(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWithdrawConsentRequest(c.Server, id, purpose, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4182,8 +4418,8 @@ func NewAuditDatasetRequest(server string, id string, params *AuditDatasetParams
 	return req, nil
 }
 
-// NewGetV1DatasetsIdCardRequest constructs an http.Request for the GetV1DatasetsIdCard method
-func NewGetV1DatasetsIdCardRequest(server string, id string, params *GetV1DatasetsIdCardParams) (*http.Request, error) {
+// NewGetDatasetCardRequest constructs an http.Request for the GetDatasetCard method
+func NewGetDatasetCardRequest(server string, id string, params *GetDatasetCardParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4277,8 +4513,8 @@ func NewRebuildDatasetRequest(server string, id string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewGetV1DatasetsIdReviewsRequest constructs an http.Request for the GetV1DatasetsIdReviews method
-func NewGetV1DatasetsIdReviewsRequest(server string, id string) (*http.Request, error) {
+// NewListDatasetReviewsRequest constructs an http.Request for the ListDatasetReviews method
+func NewListDatasetReviewsRequest(server string, id string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4311,19 +4547,19 @@ func NewGetV1DatasetsIdReviewsRequest(server string, id string) (*http.Request, 
 	return req, nil
 }
 
-// NewPostV1DatasetsIdReviewsItemRequest calls the generic PostV1DatasetsIdReviewsItem builder with application/json body
-func NewPostV1DatasetsIdReviewsItemRequest(server string, id string, item string, body PostV1DatasetsIdReviewsItemJSONRequestBody) (*http.Request, error) {
+// NewDecideDatasetReviewRequest calls the generic DecideDatasetReview builder with application/json body
+func NewDecideDatasetReviewRequest(server string, id string, item string, body DecideDatasetReviewJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostV1DatasetsIdReviewsItemRequestWithBody(server, id, item, "application/json", bodyReader)
+	return NewDecideDatasetReviewRequestWithBody(server, id, item, "application/json", bodyReader)
 }
 
-// NewPostV1DatasetsIdReviewsItemRequestWithBody constructs an http.Request for the PostV1DatasetsIdReviewsItem method, with any body, and a specified content type
-func NewPostV1DatasetsIdReviewsItemRequestWithBody(server string, id string, item string, contentType string, body io.Reader) (*http.Request, error) {
+// NewDecideDatasetReviewRequestWithBody constructs an http.Request for the DecideDatasetReview method, with any body, and a specified content type
+func NewDecideDatasetReviewRequestWithBody(server string, id string, item string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4366,18 +4602,18 @@ func NewPostV1DatasetsIdReviewsItemRequestWithBody(server string, id string, ite
 }
 
 // NewDecideRequest calls the generic Decide builder with application/json body
-func NewDecideRequest(server string, body DecideJSONRequestBody) (*http.Request, error) {
+func NewDecideRequest(server string, params *DecideParams, body DecideJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewDecideRequestWithBody(server, "application/json", bodyReader)
+	return NewDecideRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewDecideRequestWithBody constructs an http.Request for the Decide method, with any body, and a specified content type
-func NewDecideRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewDecideRequestWithBody(server string, params *DecideParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4402,22 +4638,37 @@ func NewDecideRequestWithBody(server string, contentType string, body io.Reader)
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.LikenessMinRevision != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Likeness-Min-Revision", *params.LikenessMinRevision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Likeness-Min-Revision", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewDecideBatchRequest calls the generic DecideBatch builder with application/json body
-func NewDecideBatchRequest(server string, body DecideBatchJSONRequestBody) (*http.Request, error) {
+func NewDecideBatchRequest(server string, params *DecideBatchParams, body DecideBatchJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewDecideBatchRequestWithBody(server, "application/json", bodyReader)
+	return NewDecideBatchRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewDecideBatchRequestWithBody constructs an http.Request for the DecideBatch method, with any body, and a specified content type
-func NewDecideBatchRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewDecideBatchRequestWithBody(server string, params *DecideBatchParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4441,6 +4692,21 @@ func NewDecideBatchRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.LikenessMinRevision != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Likeness-Min-Revision", *params.LikenessMinRevision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Likeness-Min-Revision", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5271,18 +5537,18 @@ func NewListRequestsRequest(server string, params *ListRequestsParams) (*http.Re
 }
 
 // NewOpenRequestRequest calls the generic OpenRequest builder with application/json body
-func NewOpenRequestRequest(server string, body OpenRequestJSONRequestBody) (*http.Request, error) {
+func NewOpenRequestRequest(server string, params *OpenRequestParams, body OpenRequestJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOpenRequestRequestWithBody(server, "application/json", bodyReader)
+	return NewOpenRequestRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewOpenRequestRequestWithBody constructs an http.Request for the OpenRequest method, with any body, and a specified content type
-func NewOpenRequestRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewOpenRequestRequestWithBody(server string, params *OpenRequestParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5306,6 +5572,21 @@ func NewOpenRequestRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5345,18 +5626,18 @@ func NewGetRequestRequest(server string, id string) (*http.Request, error) {
 }
 
 // NewCompleteRequestRequest calls the generic CompleteRequest builder with application/json body
-func NewCompleteRequestRequest(server string, id string, body CompleteRequestJSONRequestBody) (*http.Request, error) {
+func NewCompleteRequestRequest(server string, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCompleteRequestRequestWithBody(server, id, "application/json", bodyReader)
+	return NewCompleteRequestRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewCompleteRequestRequestWithBody constructs an http.Request for the CompleteRequest method, with any body, and a specified content type
-func NewCompleteRequestRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCompleteRequestRequestWithBody(server string, id string, params *CompleteRequestParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5387,6 +5668,21 @@ func NewCompleteRequestRequestWithBody(server string, id string, contentType str
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5630,7 +5926,7 @@ func NewCreateSubjectRequestWithBody(server string, contentType string, body io.
 }
 
 // NewEraseSubjectRequest constructs an http.Request for the EraseSubject method
-func NewEraseSubjectRequest(server string, id string) (*http.Request, error) {
+func NewEraseSubjectRequest(server string, id string, params *EraseSubjectParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5658,6 +5954,21 @@ func NewEraseSubjectRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -5915,6 +6226,21 @@ func NewUploadAssetRequestWithBody(server string, id string, params *UploadAsset
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -5966,7 +6292,7 @@ func NewPutAttributesRequestWithBody(server string, id string, contentType strin
 }
 
 // NewListConsentsRequest constructs an http.Request for the ListConsents method
-func NewListConsentsRequest(server string, id string) (*http.Request, error) {
+func NewListConsentsRequest(server string, id string, params *ListConsentsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5996,22 +6322,37 @@ func NewListConsentsRequest(server string, id string) (*http.Request, error) {
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.LikenessMinRevision != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Likeness-Min-Revision", *params.LikenessMinRevision, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "integer", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Likeness-Min-Revision", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGrantConsentRequest calls the generic GrantConsent builder with application/json body
-func NewGrantConsentRequest(server string, id string, body GrantConsentJSONRequestBody) (*http.Request, error) {
+func NewGrantConsentRequest(server string, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewGrantConsentRequestWithBody(server, id, "application/json", bodyReader)
+	return NewGrantConsentRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewGrantConsentRequestWithBody constructs an http.Request for the GrantConsent method, with any body, and a specified content type
-func NewGrantConsentRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewGrantConsentRequestWithBody(server string, id string, params *GrantConsentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6043,22 +6384,37 @@ func NewGrantConsentRequestWithBody(server string, id string, contentType string
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewWithdrawConsentRequest calls the generic WithdrawConsent builder with application/json body
-func NewWithdrawConsentRequest(server string, id string, purpose string, body WithdrawConsentJSONRequestBody) (*http.Request, error) {
+func NewWithdrawConsentRequest(server string, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewWithdrawConsentRequestWithBody(server, id, purpose, "application/json", bodyReader)
+	return NewWithdrawConsentRequestWithBody(server, id, purpose, params, "application/json", bodyReader)
 }
 
 // NewWithdrawConsentRequestWithBody constructs an http.Request for the WithdrawConsent method, with any body, and a specified content type
-func NewWithdrawConsentRequestWithBody(server string, id string, purpose string, contentType string, body io.Reader) (*http.Request, error) {
+func NewWithdrawConsentRequestWithBody(server string, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6096,6 +6452,21 @@ func NewWithdrawConsentRequestWithBody(server string, id string, purpose string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6372,14 +6743,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/datasets/{id}/audit (the `AuditDataset` operationId).
 	AuditDatasetWithResponse(ctx context.Context, id string, params *AuditDatasetParams, reqEditors ...RequestEditorFn) (*AuditDatasetResponse, error)
 
-	// GetV1DatasetsIdCardWithResponse The dataset card
+	// GetDatasetCardWithResponse The dataset card
 	//
 	// Roles: admin, pipeline, auditor. Purpose, consent basis, counts, anonymization and how it was checked, exclusions and reviews, the audit with its coverage, and lineage.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /v1/datasets/{id}/card (the `GetV1DatasetsIdCard` operationId).
-	GetV1DatasetsIdCardWithResponse(ctx context.Context, id string, params *GetV1DatasetsIdCardParams, reqEditors ...RequestEditorFn) (*GetV1DatasetsIdCardResponse, error)
+	// Corresponds with GET /v1/datasets/{id}/card (the `GetDatasetCard` operationId).
+	GetDatasetCardWithResponse(ctx context.Context, id string, params *GetDatasetCardParams, reqEditors ...RequestEditorFn) (*GetDatasetCardResponse, error)
 
 	// RebuildDatasetWithResponse Build the successor version from the consents as they stand
 	//
@@ -6390,32 +6761,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/datasets/{id}/rebuild (the `RebuildDataset` operationId).
 	RebuildDatasetWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RebuildDatasetResponse, error)
 
-	// GetV1DatasetsIdReviewsWithResponse Items of a dataset build held for human review
+	// ListDatasetReviewsWithResponse Items of a dataset build held for human review
 	//
 	// Roles: admin, auditor. Images of people in which no face was found are never shipped unreviewed; each review names the item by its pseudonym.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /v1/datasets/{id}/reviews (the `GetV1DatasetsIdReviews` operationId).
-	GetV1DatasetsIdReviewsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetV1DatasetsIdReviewsResponse, error)
+	// Corresponds with GET /v1/datasets/{id}/reviews (the `ListDatasetReviews` operationId).
+	ListDatasetReviewsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListDatasetReviewsResponse, error)
 
-	// PostV1DatasetsIdReviewsItemWithBodyWithResponse Decide a held item
+	// DecideDatasetReviewWithBodyWithResponse Decide a held item
 	//
 	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-	PostV1DatasetsIdReviewsItemWithBodyWithResponse(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1DatasetsIdReviewsItemResponse, error)
+	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+	DecideDatasetReviewWithBodyWithResponse(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideDatasetReviewResponse, error)
 
-	// PostV1DatasetsIdReviewsItemWithResponse Decide a held item
+	// DecideDatasetReviewWithResponse Decide a held item
 	//
 	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-	PostV1DatasetsIdReviewsItemWithResponse(ctx context.Context, id string, item string, body PostV1DatasetsIdReviewsItemJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1DatasetsIdReviewsItemResponse, error)
+	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+	DecideDatasetReviewWithResponse(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideDatasetReviewResponse, error)
 
 	// DecideWithBodyWithResponse May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -6424,7 +6795,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/decisions (the `Decide` operationId).
-	DecideWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideResponse, error)
+	DecideWithBodyWithResponse(ctx context.Context, params *DecideParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideResponse, error)
 
 	// DecideWithResponse May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -6433,7 +6804,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/decisions (the `Decide` operationId).
-	DecideWithResponse(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideResponse, error)
+	DecideWithResponse(ctx context.Context, params *DecideParams, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideResponse, error)
 
 	// DecideBatchWithBodyWithResponse Up to 10,000 decisions in one request; results in the same order
 	//
@@ -6442,7 +6813,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-	DecideBatchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error)
+	DecideBatchWithBodyWithResponse(ctx context.Context, params *DecideBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error)
 
 	// DecideBatchWithResponse Up to 10,000 decisions in one request; results in the same order
 	//
@@ -6451,7 +6822,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-	DecideBatchWithResponse(ctx context.Context, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error)
+	DecideBatchWithResponse(ctx context.Context, params *DecideBatchParams, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error)
 
 	// ListDeadLettersWithResponse List outbox deliveries that gave up after their last retry
 	//
@@ -6658,7 +7029,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
+	OpenRequestWithBodyWithResponse(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
 
 	// OpenRequestWithResponse Register a data-subject request (GDPR Art. 12–22, CCPA) and compute its legal deadline
 	//
@@ -6667,7 +7038,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequestWithResponse(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
+	OpenRequestWithResponse(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
 
 	// GetRequestWithResponse Read a data-subject request
 	//
@@ -6685,7 +7056,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequestWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
+	CompleteRequestWithBodyWithResponse(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
 
 	// CompleteRequestWithResponse Perform the right and mark the request completed
 	//
@@ -6694,7 +7065,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequestWithResponse(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
+	CompleteRequestWithResponse(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
 
 	// ExtendRequestWithBodyWithResponse Extend the deadline once, with a reason, before the original deadline passes
 	//
@@ -6775,7 +7146,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-	EraseSubjectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error)
+	EraseSubjectWithResponse(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error)
 
 	// GetSubjectWithResponse Read a subject
 	//
@@ -6856,7 +7227,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/subjects/{id}/consents (the `ListConsents` operationId).
-	ListConsentsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListConsentsResponse, error)
+	ListConsentsWithResponse(ctx context.Context, id string, params *ListConsentsParams, reqEditors ...RequestEditorFn) (*ListConsentsResponse, error)
 
 	// GrantConsentWithBodyWithResponse Grant consent to one or more purposes (one event and one receipt per purpose)
 	//
@@ -6865,7 +7236,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
+	GrantConsentWithBodyWithResponse(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
 
 	// GrantConsentWithResponse Grant consent to one or more purposes (one event and one receipt per purpose)
 	//
@@ -6874,7 +7245,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsentWithResponse(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
+	GrantConsentWithResponse(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
 
 	// WithdrawConsentWithBodyWithResponse Withdraw consent to one purpose (body optional)
 	//
@@ -6883,7 +7254,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
+	WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
 
 	// WithdrawConsentWithResponse Withdraw consent to one purpose (body optional)
 	//
@@ -6892,7 +7263,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
+	WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
 
 	// GetLineageWithResponse Which datasets and models used this subject's data
 	//
@@ -6922,6 +7293,16 @@ type ClientWithResponsesInterface interface {
 	ListReceiptsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error)
 }
 
+// ListAPIKeysResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListAPIKeys
+type ListAPIKeysResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListAPIKeysResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListAPIKeys
+type ListAPIKeysResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListAPIKeysResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6933,6 +7314,10 @@ type ListAPIKeysResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListAPIKeysResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListAPIKeysResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6981,6 +7366,16 @@ func (r ListAPIKeysResponse) ContentType() string {
 	return ""
 }
 
+// CreateAPIKeyResponse4XXHeaders the declared response headers of an HTTP 4XX response for CreateAPIKey
+type CreateAPIKeyResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// CreateAPIKeyResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreateAPIKey
+type CreateAPIKeyResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type CreateAPIKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6993,6 +7388,10 @@ type CreateAPIKeyResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *CreateAPIKeyResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreateAPIKeyResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7042,6 +7441,16 @@ func (r CreateAPIKeyResponse) ContentType() string {
 	return ""
 }
 
+// RevokeAPIKeyResponse4XXHeaders the declared response headers of an HTTP 4XX response for RevokeAPIKey
+type RevokeAPIKeyResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RevokeAPIKeyResponse5XXHeaders the declared response headers of an HTTP 5XX response for RevokeAPIKey
+type RevokeAPIKeyResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type RevokeAPIKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7049,6 +7458,10 @@ type RevokeAPIKeyResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RevokeAPIKeyResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RevokeAPIKeyResponse5XXHeaders
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
@@ -7090,6 +7503,16 @@ func (r RevokeAPIKeyResponse) ContentType() string {
 	return ""
 }
 
+// EraseAssetResponse4XXHeaders the declared response headers of an HTTP 4XX response for EraseAsset
+type EraseAssetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// EraseAssetResponse5XXHeaders the declared response headers of an HTTP 5XX response for EraseAsset
+type EraseAssetResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type EraseAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7101,6 +7524,10 @@ type EraseAssetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *EraseAssetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *EraseAssetResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7149,6 +7576,16 @@ func (r EraseAssetResponse) ContentType() string {
 	return ""
 }
 
+// GetAssetResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetAsset
+type GetAssetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetAssetResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetAsset
+type GetAssetResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7158,6 +7595,10 @@ type GetAssetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetAssetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetAssetResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7204,6 +7645,16 @@ func (r GetAssetResponse) ContentType() string {
 	return ""
 }
 
+// GetAssetContentResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetAssetContent
+type GetAssetContentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetAssetContentResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetAssetContent
+type GetAssetContentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetAssetContentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7211,6 +7662,10 @@ type GetAssetContentResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetAssetContentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetAssetContentResponse5XXHeaders
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
@@ -7252,6 +7707,16 @@ func (r GetAssetContentResponse) ContentType() string {
 	return ""
 }
 
+// ListAuditLogResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListAuditLog
+type ListAuditLogResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListAuditLogResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListAuditLog
+type ListAuditLogResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListAuditLogResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7263,6 +7728,10 @@ type ListAuditLogResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListAuditLogResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListAuditLogResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7311,6 +7780,16 @@ func (r ListAuditLogResponse) ContentType() string {
 	return ""
 }
 
+// CreateConsentSessionResponse4XXHeaders the declared response headers of an HTTP 4XX response for CreateConsentSession
+type CreateConsentSessionResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// CreateConsentSessionResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreateConsentSession
+type CreateConsentSessionResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type CreateConsentSessionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7325,6 +7804,10 @@ type CreateConsentSessionResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *CreateConsentSessionResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreateConsentSessionResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7376,6 +7859,16 @@ func (r CreateConsentSessionResponse) ContentType() string {
 	return ""
 }
 
+// BuildDatasetResponse4XXHeaders the declared response headers of an HTTP 4XX response for BuildDataset
+type BuildDatasetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// BuildDatasetResponse5XXHeaders the declared response headers of an HTTP 5XX response for BuildDataset
+type BuildDatasetResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type BuildDatasetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7385,6 +7878,10 @@ type BuildDatasetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *BuildDatasetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *BuildDatasetResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7431,6 +7928,16 @@ func (r BuildDatasetResponse) ContentType() string {
 	return ""
 }
 
+// GetDatasetResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetDataset
+type GetDatasetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetDatasetResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetDataset
+type GetDatasetResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetDatasetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7440,6 +7947,10 @@ type GetDatasetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetDatasetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetDatasetResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7486,6 +7997,16 @@ func (r GetDatasetResponse) ContentType() string {
 	return ""
 }
 
+// AuditDatasetResponse4XXHeaders the declared response headers of an HTTP 4XX response for AuditDataset
+type AuditDatasetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// AuditDatasetResponse5XXHeaders the declared response headers of an HTTP 5XX response for AuditDataset
+type AuditDatasetResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type AuditDatasetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7495,6 +8016,10 @@ type AuditDatasetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *AuditDatasetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *AuditDatasetResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7541,32 +8066,53 @@ func (r AuditDatasetResponse) ContentType() string {
 	return ""
 }
 
-type GetV1DatasetsIdCardResponse struct {
+// GetDatasetCardResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetDatasetCard
+type GetDatasetCardResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetDatasetCardResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetDatasetCard
+type GetDatasetCardResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetDatasetCardResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *map[string]interface{}
+	JSON200 *DatasetCard
 	// JSON4XX the response for an HTTP 4XX `application/json` response
 	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetDatasetCardResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetDatasetCardResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetV1DatasetsIdCardResponse) GetJSON200() *map[string]interface{} {
+func (r GetDatasetCardResponse) GetJSON200() *DatasetCard {
 	return r.JSON200
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
-func (r GetV1DatasetsIdCardResponse) GetJSON4XX() *Error {
+func (r GetDatasetCardResponse) GetJSON4XX() *Error {
 	return r.JSON4XX
 }
 
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetDatasetCardResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
 // GetBody returns the raw response body bytes
-func (r GetV1DatasetsIdCardResponse) GetBody() []byte {
+func (r GetDatasetCardResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetV1DatasetsIdCardResponse) Status() string {
+func (r GetDatasetCardResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -7574,7 +8120,7 @@ func (r GetV1DatasetsIdCardResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetV1DatasetsIdCardResponse) StatusCode() int {
+func (r GetDatasetCardResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -7582,11 +8128,21 @@ func (r GetV1DatasetsIdCardResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetV1DatasetsIdCardResponse) ContentType() string {
+func (r GetDatasetCardResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// RebuildDatasetResponse4XXHeaders the declared response headers of an HTTP 4XX response for RebuildDataset
+type RebuildDatasetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RebuildDatasetResponse5XXHeaders the declared response headers of an HTTP 5XX response for RebuildDataset
+type RebuildDatasetResponse5XXHeaders struct {
+	RetryAfter *int
 }
 
 type RebuildDatasetResponse struct {
@@ -7598,6 +8154,10 @@ type RebuildDatasetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RebuildDatasetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RebuildDatasetResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7644,36 +8204,57 @@ func (r RebuildDatasetResponse) ContentType() string {
 	return ""
 }
 
-type GetV1DatasetsIdReviewsResponse struct {
+// ListDatasetReviewsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListDatasetReviews
+type ListDatasetReviewsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListDatasetReviewsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListDatasetReviews
+type ListDatasetReviewsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type ListDatasetReviewsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		Reviews *[]map[string]interface{} `json:"reviews,omitempty"`
+		Reviews []DatasetReview `json:"reviews"`
 	}
 	// JSON4XX the response for an HTTP 4XX `application/json` response
 	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListDatasetReviewsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListDatasetReviewsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetV1DatasetsIdReviewsResponse) GetJSON200() *struct {
-	Reviews *[]map[string]interface{} `json:"reviews,omitempty"`
+func (r ListDatasetReviewsResponse) GetJSON200() *struct {
+	Reviews []DatasetReview `json:"reviews"`
 } {
 	return r.JSON200
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
-func (r GetV1DatasetsIdReviewsResponse) GetJSON4XX() *Error {
+func (r ListDatasetReviewsResponse) GetJSON4XX() *Error {
 	return r.JSON4XX
 }
 
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r ListDatasetReviewsResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
 // GetBody returns the raw response body bytes
-func (r GetV1DatasetsIdReviewsResponse) GetBody() []byte {
+func (r ListDatasetReviewsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetV1DatasetsIdReviewsResponse) Status() string {
+func (r ListDatasetReviewsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -7681,7 +8262,7 @@ func (r GetV1DatasetsIdReviewsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetV1DatasetsIdReviewsResponse) StatusCode() int {
+func (r ListDatasetReviewsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -7689,39 +8270,60 @@ func (r GetV1DatasetsIdReviewsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetV1DatasetsIdReviewsResponse) ContentType() string {
+func (r ListDatasetReviewsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type PostV1DatasetsIdReviewsItemResponse struct {
+// DecideDatasetReviewResponse4XXHeaders the declared response headers of an HTTP 4XX response for DecideDatasetReview
+type DecideDatasetReviewResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// DecideDatasetReviewResponse5XXHeaders the declared response headers of an HTTP 5XX response for DecideDatasetReview
+type DecideDatasetReviewResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type DecideDatasetReviewResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *map[string]interface{}
+	JSON200 *DatasetReview
 	// JSON4XX the response for an HTTP 4XX `application/json` response
 	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *DecideDatasetReviewResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DecideDatasetReviewResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostV1DatasetsIdReviewsItemResponse) GetJSON200() *map[string]interface{} {
+func (r DecideDatasetReviewResponse) GetJSON200() *DatasetReview {
 	return r.JSON200
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
-func (r PostV1DatasetsIdReviewsItemResponse) GetJSON4XX() *Error {
+func (r DecideDatasetReviewResponse) GetJSON4XX() *Error {
 	return r.JSON4XX
 }
 
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r DecideDatasetReviewResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
 // GetBody returns the raw response body bytes
-func (r PostV1DatasetsIdReviewsItemResponse) GetBody() []byte {
+func (r DecideDatasetReviewResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PostV1DatasetsIdReviewsItemResponse) Status() string {
+func (r DecideDatasetReviewResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -7729,7 +8331,7 @@ func (r PostV1DatasetsIdReviewsItemResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PostV1DatasetsIdReviewsItemResponse) StatusCode() int {
+func (r DecideDatasetReviewResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -7737,11 +8339,21 @@ func (r PostV1DatasetsIdReviewsItemResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PostV1DatasetsIdReviewsItemResponse) ContentType() string {
+func (r DecideDatasetReviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// DecideResponse4XXHeaders the declared response headers of an HTTP 4XX response for Decide
+type DecideResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// DecideResponse5XXHeaders the declared response headers of an HTTP 5XX response for Decide
+type DecideResponse5XXHeaders struct {
+	RetryAfter *int
 }
 
 type DecideResponse struct {
@@ -7753,6 +8365,10 @@ type DecideResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *DecideResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DecideResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7799,6 +8415,16 @@ func (r DecideResponse) ContentType() string {
 	return ""
 }
 
+// DecideBatchResponse4XXHeaders the declared response headers of an HTTP 4XX response for DecideBatch
+type DecideBatchResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// DecideBatchResponse5XXHeaders the declared response headers of an HTTP 5XX response for DecideBatch
+type DecideBatchResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type DecideBatchResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7810,6 +8436,10 @@ type DecideBatchResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *DecideBatchResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DecideBatchResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7858,6 +8488,16 @@ func (r DecideBatchResponse) ContentType() string {
 	return ""
 }
 
+// ListDeadLettersResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListDeadLetters
+type ListDeadLettersResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListDeadLettersResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListDeadLetters
+type ListDeadLettersResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListDeadLettersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7878,6 +8518,10 @@ type ListDeadLettersResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListDeadLettersResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListDeadLettersResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7935,6 +8579,16 @@ func (r ListDeadLettersResponse) ContentType() string {
 	return ""
 }
 
+// RetryDeadLetterResponse4XXHeaders the declared response headers of an HTTP 4XX response for RetryDeadLetter
+type RetryDeadLetterResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RetryDeadLetterResponse5XXHeaders the declared response headers of an HTTP 5XX response for RetryDeadLetter
+type RetryDeadLetterResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type RetryDeadLetterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7942,6 +8596,10 @@ type RetryDeadLetterResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RetryDeadLetterResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RetryDeadLetterResponse5XXHeaders
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
@@ -7983,6 +8641,16 @@ func (r RetryDeadLetterResponse) ContentType() string {
 	return ""
 }
 
+// ListIncidentsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListIncidents
+type ListIncidentsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListIncidentsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListIncidents
+type ListIncidentsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListIncidentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7994,6 +8662,10 @@ type ListIncidentsResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListIncidentsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListIncidentsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8042,6 +8714,16 @@ func (r ListIncidentsResponse) ContentType() string {
 	return ""
 }
 
+// OpenIncidentResponse4XXHeaders the declared response headers of an HTTP 4XX response for OpenIncident
+type OpenIncidentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// OpenIncidentResponse5XXHeaders the declared response headers of an HTTP 5XX response for OpenIncident
+type OpenIncidentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type OpenIncidentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8051,6 +8733,10 @@ type OpenIncidentResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *OpenIncidentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *OpenIncidentResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8097,6 +8783,16 @@ func (r OpenIncidentResponse) ContentType() string {
 	return ""
 }
 
+// GetIncidentResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetIncident
+type GetIncidentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetIncidentResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetIncident
+type GetIncidentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetIncidentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8106,6 +8802,10 @@ type GetIncidentResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetIncidentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetIncidentResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8152,6 +8852,16 @@ func (r GetIncidentResponse) ContentType() string {
 	return ""
 }
 
+// CloseIncidentResponse4XXHeaders the declared response headers of an HTTP 4XX response for CloseIncident
+type CloseIncidentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// CloseIncidentResponse5XXHeaders the declared response headers of an HTTP 5XX response for CloseIncident
+type CloseIncidentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type CloseIncidentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8161,6 +8871,10 @@ type CloseIncidentResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *CloseIncidentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CloseIncidentResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8207,6 +8921,16 @@ func (r CloseIncidentResponse) ContentType() string {
 	return ""
 }
 
+// RecordIncidentNotificationResponse4XXHeaders the declared response headers of an HTTP 4XX response for RecordIncidentNotification
+type RecordIncidentNotificationResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RecordIncidentNotificationResponse5XXHeaders the declared response headers of an HTTP 5XX response for RecordIncidentNotification
+type RecordIncidentNotificationResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type RecordIncidentNotificationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8216,6 +8940,10 @@ type RecordIncidentNotificationResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RecordIncidentNotificationResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RecordIncidentNotificationResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8262,6 +8990,16 @@ func (r RecordIncidentNotificationResponse) ContentType() string {
 	return ""
 }
 
+// ListIncidentSubjectsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListIncidentSubjects
+type ListIncidentSubjectsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListIncidentSubjectsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListIncidentSubjects
+type ListIncidentSubjectsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListIncidentSubjectsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8273,6 +9011,10 @@ type ListIncidentSubjectsResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListIncidentSubjectsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListIncidentSubjectsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8321,6 +9063,16 @@ func (r ListIncidentSubjectsResponse) ContentType() string {
 	return ""
 }
 
+// GetLedgerCheckpointResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetLedgerCheckpoint
+type GetLedgerCheckpointResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetLedgerCheckpointResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetLedgerCheckpoint
+type GetLedgerCheckpointResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetLedgerCheckpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8328,6 +9080,10 @@ type GetLedgerCheckpointResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetLedgerCheckpointResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetLedgerCheckpointResponse5XXHeaders
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
@@ -8369,6 +9125,16 @@ func (r GetLedgerCheckpointResponse) ContentType() string {
 	return ""
 }
 
+// GetConsistencyProofResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetConsistencyProof
+type GetConsistencyProofResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetConsistencyProofResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetConsistencyProof
+type GetConsistencyProofResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetConsistencyProofResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8382,6 +9148,10 @@ type GetConsistencyProofResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetConsistencyProofResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetConsistencyProofResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8432,6 +9202,16 @@ func (r GetConsistencyProofResponse) ContentType() string {
 	return ""
 }
 
+// GetLedgerJWKSResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetLedgerJWKS
+type GetLedgerJWKSResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetLedgerJWKSResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetLedgerJWKS
+type GetLedgerJWKSResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetLedgerJWKSResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8441,6 +9221,10 @@ type GetLedgerJWKSResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetLedgerJWKSResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetLedgerJWKSResponse5XXHeaders
 }
 
 // GetApplicationjwkSetJSON200 returns the response for an HTTP 200 `application/jwk-set+json` response
@@ -8487,6 +9271,16 @@ func (r GetLedgerJWKSResponse) ContentType() string {
 	return ""
 }
 
+// GetLedgerKeyResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetLedgerKey
+type GetLedgerKeyResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetLedgerKeyResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetLedgerKey
+type GetLedgerKeyResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetLedgerKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8494,6 +9288,10 @@ type GetLedgerKeyResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetLedgerKeyResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetLedgerKeyResponse5XXHeaders
 }
 
 // GetJSON4XX returns the response for an HTTP 4XX `application/json` response
@@ -8535,6 +9333,16 @@ func (r GetLedgerKeyResponse) ContentType() string {
 	return ""
 }
 
+// GetInclusionProofResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetInclusionProof
+type GetInclusionProofResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetInclusionProofResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetInclusionProof
+type GetInclusionProofResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetInclusionProofResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8549,6 +9357,10 @@ type GetInclusionProofResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetInclusionProofResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetInclusionProofResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8600,6 +9412,16 @@ func (r GetInclusionProofResponse) ContentType() string {
 	return ""
 }
 
+// RegisterModelResponse4XXHeaders the declared response headers of an HTTP 4XX response for RegisterModel
+type RegisterModelResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RegisterModelResponse5XXHeaders the declared response headers of an HTTP 5XX response for RegisterModel
+type RegisterModelResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type RegisterModelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8609,6 +9431,10 @@ type RegisterModelResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RegisterModelResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RegisterModelResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8655,6 +9481,16 @@ func (r RegisterModelResponse) ContentType() string {
 	return ""
 }
 
+// GetCurrentNoticeResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetCurrentNotice
+type GetCurrentNoticeResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetCurrentNoticeResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetCurrentNotice
+type GetCurrentNoticeResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetCurrentNoticeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8664,6 +9500,10 @@ type GetCurrentNoticeResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetCurrentNoticeResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetCurrentNoticeResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8710,6 +9550,16 @@ func (r GetCurrentNoticeResponse) ContentType() string {
 	return ""
 }
 
+// GetOpenAPIResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetOpenAPI
+type GetOpenAPIResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetOpenAPIResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetOpenAPI
+type GetOpenAPIResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetOpenAPIResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8719,6 +9569,10 @@ type GetOpenAPIResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetOpenAPIResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetOpenAPIResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8765,6 +9619,16 @@ func (r GetOpenAPIResponse) ContentType() string {
 	return ""
 }
 
+// ListRenewalsDueResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListRenewalsDue
+type ListRenewalsDueResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListRenewalsDueResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListRenewalsDue
+type ListRenewalsDueResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListRenewalsDueResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8782,6 +9646,10 @@ type ListRenewalsDueResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListRenewalsDueResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListRenewalsDueResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8836,6 +9704,16 @@ func (r ListRenewalsDueResponse) ContentType() string {
 	return ""
 }
 
+// ListRequestsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListRequests
+type ListRequestsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListRequestsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListRequests
+type ListRequestsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListRequestsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8845,6 +9723,10 @@ type ListRequestsResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListRequestsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListRequestsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8891,6 +9773,21 @@ func (r ListRequestsResponse) ContentType() string {
 	return ""
 }
 
+// OpenRequestResponse201Headers the declared response headers of an HTTP 201 response for OpenRequest
+type OpenRequestResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
+// OpenRequestResponse4XXHeaders the declared response headers of an HTTP 4XX response for OpenRequest
+type OpenRequestResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// OpenRequestResponse5XXHeaders the declared response headers of an HTTP 5XX response for OpenRequest
+type OpenRequestResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type OpenRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8900,6 +9797,12 @@ type OpenRequestResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *OpenRequestResponse201Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *OpenRequestResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *OpenRequestResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8946,6 +9849,16 @@ func (r OpenRequestResponse) ContentType() string {
 	return ""
 }
 
+// GetRequestResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetRequest
+type GetRequestResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetRequestResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetRequest
+type GetRequestResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8955,6 +9868,10 @@ type GetRequestResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetRequestResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetRequestResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9001,6 +9918,21 @@ func (r GetRequestResponse) ContentType() string {
 	return ""
 }
 
+// CompleteRequestResponse200Headers the declared response headers of an HTTP 200 response for CompleteRequest
+type CompleteRequestResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// CompleteRequestResponse4XXHeaders the declared response headers of an HTTP 4XX response for CompleteRequest
+type CompleteRequestResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// CompleteRequestResponse5XXHeaders the declared response headers of an HTTP 5XX response for CompleteRequest
+type CompleteRequestResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type CompleteRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9010,6 +9942,12 @@ type CompleteRequestResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CompleteRequestResponse200Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *CompleteRequestResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CompleteRequestResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9056,6 +9994,16 @@ func (r CompleteRequestResponse) ContentType() string {
 	return ""
 }
 
+// ExtendRequestResponse4XXHeaders the declared response headers of an HTTP 4XX response for ExtendRequest
+type ExtendRequestResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ExtendRequestResponse5XXHeaders the declared response headers of an HTTP 5XX response for ExtendRequest
+type ExtendRequestResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ExtendRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9065,6 +10013,10 @@ type ExtendRequestResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ExtendRequestResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ExtendRequestResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9111,6 +10063,16 @@ func (r ExtendRequestResponse) ContentType() string {
 	return ""
 }
 
+// RejectRequestResponse4XXHeaders the declared response headers of an HTTP 4XX response for RejectRequest
+type RejectRequestResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RejectRequestResponse5XXHeaders the declared response headers of an HTTP 5XX response for RejectRequest
+type RejectRequestResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type RejectRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9120,6 +10082,10 @@ type RejectRequestResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RejectRequestResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RejectRequestResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9166,6 +10132,16 @@ func (r RejectRequestResponse) ContentType() string {
 	return ""
 }
 
+// GetRetentionScheduleResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetRetentionSchedule
+type GetRetentionScheduleResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetRetentionScheduleResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetRetentionSchedule
+type GetRetentionScheduleResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetRetentionScheduleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9175,6 +10151,10 @@ type GetRetentionScheduleResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetRetentionScheduleResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetRetentionScheduleResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9221,6 +10201,16 @@ func (r GetRetentionScheduleResponse) ContentType() string {
 	return ""
 }
 
+// FindSubjectResponse4XXHeaders the declared response headers of an HTTP 4XX response for FindSubject
+type FindSubjectResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// FindSubjectResponse5XXHeaders the declared response headers of an HTTP 5XX response for FindSubject
+type FindSubjectResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type FindSubjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9230,6 +10220,10 @@ type FindSubjectResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *FindSubjectResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *FindSubjectResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9276,6 +10270,16 @@ func (r FindSubjectResponse) ContentType() string {
 	return ""
 }
 
+// CreateSubjectResponse4XXHeaders the declared response headers of an HTTP 4XX response for CreateSubject
+type CreateSubjectResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// CreateSubjectResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreateSubject
+type CreateSubjectResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type CreateSubjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9287,6 +10291,10 @@ type CreateSubjectResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *CreateSubjectResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreateSubjectResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9338,28 +10346,56 @@ func (r CreateSubjectResponse) ContentType() string {
 	return ""
 }
 
+// EraseSubjectResponse200Headers the declared response headers of an HTTP 200 response for EraseSubject
+type EraseSubjectResponse200Headers struct {
+	IdempotentReplayed *string
+	LikenessRevision   *int
+}
+
+// EraseSubjectResponse4XXHeaders the declared response headers of an HTTP 4XX response for EraseSubject
+type EraseSubjectResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// EraseSubjectResponse5XXHeaders the declared response headers of an HTTP 5XX response for EraseSubject
+type EraseSubjectResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type EraseSubjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		Certificate *struct {
+		Certificate struct {
 			Claims map[string]interface{} `json:"claims"`
 			Jws    string                 `json:"jws"`
-		} `json:"certificate,omitempty"`
+		} `json:"certificate"`
+
+		// Revision the revision this write committed at (also the Likeness-Revision header)
+		Revision int `json:"revision"`
 	}
 	// JSON4XX the response for an HTTP 4XX `application/json` response
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *EraseSubjectResponse200Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *EraseSubjectResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *EraseSubjectResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r EraseSubjectResponse) GetJSON200() *struct {
-	Certificate *struct {
+	Certificate struct {
 		Claims map[string]interface{} `json:"claims"`
 		Jws    string                 `json:"jws"`
-	} `json:"certificate,omitempty"`
+	} `json:"certificate"`
+
+	// Revision the revision this write committed at (also the Likeness-Revision header)
+	Revision int `json:"revision"`
 } {
 	return r.JSON200
 }
@@ -9403,6 +10439,16 @@ func (r EraseSubjectResponse) ContentType() string {
 	return ""
 }
 
+// GetSubjectResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetSubject
+type GetSubjectResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetSubjectResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetSubject
+type GetSubjectResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetSubjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9412,6 +10458,10 @@ type GetSubjectResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetSubjectResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetSubjectResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9458,6 +10508,16 @@ func (r GetSubjectResponse) ContentType() string {
 	return ""
 }
 
+// RectifySubjectResponse4XXHeaders the declared response headers of an HTTP 4XX response for RectifySubject
+type RectifySubjectResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// RectifySubjectResponse5XXHeaders the declared response headers of an HTTP 5XX response for RectifySubject
+type RectifySubjectResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type RectifySubjectResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9467,6 +10527,10 @@ type RectifySubjectResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *RectifySubjectResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *RectifySubjectResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9513,6 +10577,16 @@ func (r RectifySubjectResponse) ContentType() string {
 	return ""
 }
 
+// GetAccessLogResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetAccessLog
+type GetAccessLogResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetAccessLogResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetAccessLog
+type GetAccessLogResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetAccessLogResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9524,6 +10598,10 @@ type GetAccessLogResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetAccessLogResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetAccessLogResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9572,6 +10650,16 @@ func (r GetAccessLogResponse) ContentType() string {
 	return ""
 }
 
+// ListSubjectAssetsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListSubjectAssets
+type ListSubjectAssetsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListSubjectAssetsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListSubjectAssets
+type ListSubjectAssetsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListSubjectAssetsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9583,6 +10671,10 @@ type ListSubjectAssetsResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListSubjectAssetsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListSubjectAssetsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9631,6 +10723,21 @@ func (r ListSubjectAssetsResponse) ContentType() string {
 	return ""
 }
 
+// UploadAssetResponse201Headers the declared response headers of an HTTP 201 response for UploadAsset
+type UploadAssetResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
+// UploadAssetResponse4XXHeaders the declared response headers of an HTTP 4XX response for UploadAsset
+type UploadAssetResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// UploadAssetResponse5XXHeaders the declared response headers of an HTTP 5XX response for UploadAsset
+type UploadAssetResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type UploadAssetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9640,6 +10747,12 @@ type UploadAssetResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *UploadAssetResponse201Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *UploadAssetResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *UploadAssetResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9686,6 +10799,16 @@ func (r UploadAssetResponse) ContentType() string {
 	return ""
 }
 
+// PutAttributesResponse4XXHeaders the declared response headers of an HTTP 4XX response for PutAttributes
+type PutAttributesResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// PutAttributesResponse5XXHeaders the declared response headers of an HTTP 5XX response for PutAttributes
+type PutAttributesResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type PutAttributesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9695,6 +10818,10 @@ type PutAttributesResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *PutAttributesResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *PutAttributesResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9741,6 +10868,16 @@ func (r PutAttributesResponse) ContentType() string {
 	return ""
 }
 
+// ListConsentsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListConsents
+type ListConsentsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListConsentsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListConsents
+type ListConsentsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListConsentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9750,6 +10887,10 @@ type ListConsentsResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListConsentsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListConsentsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9796,6 +10937,22 @@ func (r ListConsentsResponse) ContentType() string {
 	return ""
 }
 
+// GrantConsentResponse201Headers the declared response headers of an HTTP 201 response for GrantConsent
+type GrantConsentResponse201Headers struct {
+	IdempotentReplayed *string
+	LikenessRevision   *int
+}
+
+// GrantConsentResponse4XXHeaders the declared response headers of an HTTP 4XX response for GrantConsent
+type GrantConsentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GrantConsentResponse5XXHeaders the declared response headers of an HTTP 5XX response for GrantConsent
+type GrantConsentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GrantConsentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9805,6 +10962,12 @@ type GrantConsentResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *GrantConsentResponse201Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GrantConsentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GrantConsentResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9851,6 +11014,22 @@ func (r GrantConsentResponse) ContentType() string {
 	return ""
 }
 
+// WithdrawConsentResponse201Headers the declared response headers of an HTTP 201 response for WithdrawConsent
+type WithdrawConsentResponse201Headers struct {
+	IdempotentReplayed *string
+	LikenessRevision   *int
+}
+
+// WithdrawConsentResponse4XXHeaders the declared response headers of an HTTP 4XX response for WithdrawConsent
+type WithdrawConsentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// WithdrawConsentResponse5XXHeaders the declared response headers of an HTTP 5XX response for WithdrawConsent
+type WithdrawConsentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type WithdrawConsentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9860,6 +11039,12 @@ type WithdrawConsentResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *WithdrawConsentResponse201Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *WithdrawConsentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *WithdrawConsentResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9906,6 +11091,16 @@ func (r WithdrawConsentResponse) ContentType() string {
 	return ""
 }
 
+// GetLineageResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetLineage
+type GetLineageResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetLineageResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetLineage
+type GetLineageResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type GetLineageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9915,6 +11110,10 @@ type GetLineageResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetLineageResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetLineageResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9961,6 +11160,16 @@ func (r GetLineageResponse) ContentType() string {
 	return ""
 }
 
+// CreatePortalLinkResponse4XXHeaders the declared response headers of an HTTP 4XX response for CreatePortalLink
+type CreatePortalLinkResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// CreatePortalLinkResponse5XXHeaders the declared response headers of an HTTP 5XX response for CreatePortalLink
+type CreatePortalLinkResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type CreatePortalLinkResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9975,6 +11184,10 @@ type CreatePortalLinkResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *CreatePortalLinkResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *CreatePortalLinkResponse5XXHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10026,6 +11239,16 @@ func (r CreatePortalLinkResponse) ContentType() string {
 	return ""
 }
 
+// ListReceiptsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListReceipts
+type ListReceiptsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListReceiptsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListReceipts
+type ListReceiptsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
 type ListReceiptsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10037,6 +11260,10 @@ type ListReceiptsResponse struct {
 	JSON4XX *Error
 	// JSON5XX the response for an HTTP 5XX `application/json` response
 	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListReceiptsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListReceiptsResponse5XXHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10295,19 +11522,19 @@ func (c *ClientWithResponses) AuditDatasetWithResponse(ctx context.Context, id s
 	return ParseAuditDatasetResponse(rsp)
 }
 
-// GetV1DatasetsIdCardWithResponse The dataset card
+// GetDatasetCardWithResponse The dataset card
 //
 // Roles: admin, pipeline, auditor. Purpose, consent basis, counts, anonymization and how it was checked, exclusions and reviews, the audit with its coverage, and lineage.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /v1/datasets/{id}/card (the `GetV1DatasetsIdCard` operationId).
-func (c *ClientWithResponses) GetV1DatasetsIdCardWithResponse(ctx context.Context, id string, params *GetV1DatasetsIdCardParams, reqEditors ...RequestEditorFn) (*GetV1DatasetsIdCardResponse, error) {
-	rsp, err := c.GetV1DatasetsIdCard(ctx, id, params, reqEditors...)
+// Corresponds with GET /v1/datasets/{id}/card (the `GetDatasetCard` operationId).
+func (c *ClientWithResponses) GetDatasetCardWithResponse(ctx context.Context, id string, params *GetDatasetCardParams, reqEditors ...RequestEditorFn) (*GetDatasetCardResponse, error) {
+	rsp, err := c.GetDatasetCard(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetV1DatasetsIdCardResponse(rsp)
+	return ParseGetDatasetCardResponse(rsp)
 }
 
 // RebuildDatasetWithResponse Build the successor version from the consents as they stand
@@ -10325,49 +11552,49 @@ func (c *ClientWithResponses) RebuildDatasetWithResponse(ctx context.Context, id
 	return ParseRebuildDatasetResponse(rsp)
 }
 
-// GetV1DatasetsIdReviewsWithResponse Items of a dataset build held for human review
+// ListDatasetReviewsWithResponse Items of a dataset build held for human review
 //
 // Roles: admin, auditor. Images of people in which no face was found are never shipped unreviewed; each review names the item by its pseudonym.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /v1/datasets/{id}/reviews (the `GetV1DatasetsIdReviews` operationId).
-func (c *ClientWithResponses) GetV1DatasetsIdReviewsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetV1DatasetsIdReviewsResponse, error) {
-	rsp, err := c.GetV1DatasetsIdReviews(ctx, id, reqEditors...)
+// Corresponds with GET /v1/datasets/{id}/reviews (the `ListDatasetReviews` operationId).
+func (c *ClientWithResponses) ListDatasetReviewsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListDatasetReviewsResponse, error) {
+	rsp, err := c.ListDatasetReviews(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetV1DatasetsIdReviewsResponse(rsp)
+	return ParseListDatasetReviewsResponse(rsp)
 }
 
-// PostV1DatasetsIdReviewsItemWithBodyWithResponse Decide a held item
+// DecideDatasetReviewWithBodyWithResponse Decide a held item
 //
 // Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-func (c *ClientWithResponses) PostV1DatasetsIdReviewsItemWithBodyWithResponse(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1DatasetsIdReviewsItemResponse, error) {
-	rsp, err := c.PostV1DatasetsIdReviewsItemWithBody(ctx, id, item, contentType, body, reqEditors...)
+// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+func (c *ClientWithResponses) DecideDatasetReviewWithBodyWithResponse(ctx context.Context, id string, item string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideDatasetReviewResponse, error) {
+	rsp, err := c.DecideDatasetReviewWithBody(ctx, id, item, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostV1DatasetsIdReviewsItemResponse(rsp)
+	return ParseDecideDatasetReviewResponse(rsp)
 }
 
-// PostV1DatasetsIdReviewsItemWithResponse Decide a held item
+// DecideDatasetReviewWithResponse Decide a held item
 //
 // Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `PostV1DatasetsIdReviewsItem` operationId).
-func (c *ClientWithResponses) PostV1DatasetsIdReviewsItemWithResponse(ctx context.Context, id string, item string, body PostV1DatasetsIdReviewsItemJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1DatasetsIdReviewsItemResponse, error) {
-	rsp, err := c.PostV1DatasetsIdReviewsItem(ctx, id, item, body, reqEditors...)
+// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
+func (c *ClientWithResponses) DecideDatasetReviewWithResponse(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideDatasetReviewResponse, error) {
+	rsp, err := c.DecideDatasetReview(ctx, id, item, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePostV1DatasetsIdReviewsItemResponse(rsp)
+	return ParseDecideDatasetReviewResponse(rsp)
 }
 
 // DecideWithBodyWithResponse May this data be used for this purpose, by this recipient, in this country, now?
@@ -10377,8 +11604,8 @@ func (c *ClientWithResponses) PostV1DatasetsIdReviewsItemWithResponse(ctx contex
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/decisions (the `Decide` operationId).
-func (c *ClientWithResponses) DecideWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideResponse, error) {
-	rsp, err := c.DecideWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) DecideWithBodyWithResponse(ctx context.Context, params *DecideParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideResponse, error) {
+	rsp, err := c.DecideWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10392,8 +11619,8 @@ func (c *ClientWithResponses) DecideWithBodyWithResponse(ctx context.Context, co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/decisions (the `Decide` operationId).
-func (c *ClientWithResponses) DecideWithResponse(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideResponse, error) {
-	rsp, err := c.Decide(ctx, body, reqEditors...)
+func (c *ClientWithResponses) DecideWithResponse(ctx context.Context, params *DecideParams, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideResponse, error) {
+	rsp, err := c.Decide(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10407,8 +11634,8 @@ func (c *ClientWithResponses) DecideWithResponse(ctx context.Context, body Decid
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-func (c *ClientWithResponses) DecideBatchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error) {
-	rsp, err := c.DecideBatchWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) DecideBatchWithBodyWithResponse(ctx context.Context, params *DecideBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error) {
+	rsp, err := c.DecideBatchWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10422,8 +11649,8 @@ func (c *ClientWithResponses) DecideBatchWithBodyWithResponse(ctx context.Contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/decisions/batch (the `DecideBatch` operationId).
-func (c *ClientWithResponses) DecideBatchWithResponse(ctx context.Context, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error) {
-	rsp, err := c.DecideBatch(ctx, body, reqEditors...)
+func (c *ClientWithResponses) DecideBatchWithResponse(ctx context.Context, params *DecideBatchParams, body DecideBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideBatchResponse, error) {
+	rsp, err := c.DecideBatch(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10767,8 +11994,8 @@ func (c *ClientWithResponses) ListRequestsWithResponse(ctx context.Context, para
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *ClientWithResponses) OpenRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
-	rsp, err := c.OpenRequestWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) OpenRequestWithBodyWithResponse(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
+	rsp, err := c.OpenRequestWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10782,8 +12009,8 @@ func (c *ClientWithResponses) OpenRequestWithBodyWithResponse(ctx context.Contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *ClientWithResponses) OpenRequestWithResponse(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
-	rsp, err := c.OpenRequest(ctx, body, reqEditors...)
+func (c *ClientWithResponses) OpenRequestWithResponse(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
+	rsp, err := c.OpenRequest(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10812,8 +12039,8 @@ func (c *ClientWithResponses) GetRequestWithResponse(ctx context.Context, id str
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *ClientWithResponses) CompleteRequestWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
-	rsp, err := c.CompleteRequestWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CompleteRequestWithBodyWithResponse(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
+	rsp, err := c.CompleteRequestWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10827,8 +12054,8 @@ func (c *ClientWithResponses) CompleteRequestWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *ClientWithResponses) CompleteRequestWithResponse(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
-	rsp, err := c.CompleteRequest(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) CompleteRequestWithResponse(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
+	rsp, err := c.CompleteRequest(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10962,8 +12189,8 @@ func (c *ClientWithResponses) CreateSubjectWithResponse(ctx context.Context, bod
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-func (c *ClientWithResponses) EraseSubjectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error) {
-	rsp, err := c.EraseSubject(ctx, id, reqEditors...)
+func (c *ClientWithResponses) EraseSubjectWithResponse(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error) {
+	rsp, err := c.EraseSubject(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11097,8 +12324,8 @@ func (c *ClientWithResponses) PutAttributesWithResponse(ctx context.Context, id 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/subjects/{id}/consents (the `ListConsents` operationId).
-func (c *ClientWithResponses) ListConsentsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListConsentsResponse, error) {
-	rsp, err := c.ListConsents(ctx, id, reqEditors...)
+func (c *ClientWithResponses) ListConsentsWithResponse(ctx context.Context, id string, params *ListConsentsParams, reqEditors ...RequestEditorFn) (*ListConsentsResponse, error) {
+	rsp, err := c.ListConsents(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11112,8 +12339,8 @@ func (c *ClientWithResponses) ListConsentsWithResponse(ctx context.Context, id s
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *ClientWithResponses) GrantConsentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
-	rsp, err := c.GrantConsentWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) GrantConsentWithBodyWithResponse(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
+	rsp, err := c.GrantConsentWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11127,8 +12354,8 @@ func (c *ClientWithResponses) GrantConsentWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *ClientWithResponses) GrantConsentWithResponse(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
-	rsp, err := c.GrantConsent(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) GrantConsentWithResponse(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
+	rsp, err := c.GrantConsent(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11142,8 +12369,8 @@ func (c *ClientWithResponses) GrantConsentWithResponse(ctx context.Context, id s
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *ClientWithResponses) WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
-	rsp, err := c.WithdrawConsentWithBody(ctx, id, purpose, contentType, body, reqEditors...)
+func (c *ClientWithResponses) WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
+	rsp, err := c.WithdrawConsentWithBody(ctx, id, purpose, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11157,8 +12384,8 @@ func (c *ClientWithResponses) WithdrawConsentWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *ClientWithResponses) WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
-	rsp, err := c.WithdrawConsent(ctx, id, purpose, body, reqEditors...)
+func (c *ClientWithResponses) WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
+	rsp, err := c.WithdrawConsent(ctx, id, purpose, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11249,6 +12476,29 @@ func ParseListAPIKeysResponse(rsp *http.Response) (*ListAPIKeysResponse, error) 
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListAPIKeysResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListAPIKeysResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11292,6 +12542,29 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers CreateAPIKeyResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreateAPIKeyResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11326,6 +12599,29 @@ func ParseRevokeAPIKeyResponse(rsp *http.Response) (*RevokeAPIKeyResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RevokeAPIKeyResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RevokeAPIKeyResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11370,6 +12666,29 @@ func ParseEraseAssetResponse(rsp *http.Response) (*EraseAssetResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers EraseAssetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers EraseAssetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11410,6 +12729,29 @@ func ParseGetAssetResponse(rsp *http.Response) (*GetAssetResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetAssetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetAssetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11441,6 +12783,29 @@ func ParseGetAssetContentResponse(rsp *http.Response) (*GetAssetContentResponse,
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetAssetContentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetAssetContentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11483,6 +12848,29 @@ func ParseListAuditLogResponse(rsp *http.Response) (*ListAuditLogResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListAuditLogResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListAuditLogResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11530,6 +12918,29 @@ func ParseCreateConsentSessionResponse(rsp *http.Response) (*CreateConsentSessio
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers CreateConsentSessionResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreateConsentSessionResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11568,6 +12979,29 @@ func ParseBuildDatasetResponse(rsp *http.Response) (*BuildDatasetResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers BuildDatasetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers BuildDatasetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11610,6 +13044,29 @@ func ParseGetDatasetResponse(rsp *http.Response) (*GetDatasetResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetDatasetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetDatasetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11650,25 +13107,48 @@ func ParseAuditDatasetResponse(rsp *http.Response) (*AuditDatasetResponse, error
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers AuditDatasetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers AuditDatasetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
-// ParseGetV1DatasetsIdCardResponse parses an HTTP response from a GetV1DatasetsIdCardWithResponse call
-func ParseGetV1DatasetsIdCardResponse(rsp *http.Response) (*GetV1DatasetsIdCardResponse, error) {
+// ParseGetDatasetCardResponse parses an HTTP response from a GetDatasetCardWithResponse call
+func ParseGetDatasetCardResponse(rsp *http.Response) (*GetDatasetCardResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetV1DatasetsIdCardResponse{
+	response := &GetDatasetCardResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
+		var dest DatasetCard
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -11681,9 +13161,39 @@ func ParseGetV1DatasetsIdCardResponse(rsp *http.Response) (*GetV1DatasetsIdCardR
 		}
 		response.JSON4XX = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
 	case rsp.StatusCode == 200:
 		// Content-type (text/markdown) unsupported
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetDatasetCardResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetDatasetCardResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11726,18 +13236,41 @@ func ParseRebuildDatasetResponse(rsp *http.Response) (*RebuildDatasetResponse, e
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RebuildDatasetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RebuildDatasetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
-// ParseGetV1DatasetsIdReviewsResponse parses an HTTP response from a GetV1DatasetsIdReviewsWithResponse call
-func ParseGetV1DatasetsIdReviewsResponse(rsp *http.Response) (*GetV1DatasetsIdReviewsResponse, error) {
+// ParseListDatasetReviewsResponse parses an HTTP response from a ListDatasetReviewsWithResponse call
+func ParseListDatasetReviewsResponse(rsp *http.Response) (*ListDatasetReviewsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetV1DatasetsIdReviewsResponse{
+	response := &ListDatasetReviewsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -11745,7 +13278,7 @@ func ParseGetV1DatasetsIdReviewsResponse(rsp *http.Response) (*GetV1DatasetsIdRe
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			Reviews *[]map[string]interface{} `json:"reviews,omitempty"`
+			Reviews []DatasetReview `json:"reviews"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
@@ -11759,27 +13292,57 @@ func ParseGetV1DatasetsIdReviewsResponse(rsp *http.Response) (*GetV1DatasetsIdRe
 		}
 		response.JSON4XX = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListDatasetReviewsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListDatasetReviewsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
 }
 
-// ParsePostV1DatasetsIdReviewsItemResponse parses an HTTP response from a PostV1DatasetsIdReviewsItemWithResponse call
-func ParsePostV1DatasetsIdReviewsItemResponse(rsp *http.Response) (*PostV1DatasetsIdReviewsItemResponse, error) {
+// ParseDecideDatasetReviewResponse parses an HTTP response from a DecideDatasetReviewWithResponse call
+func ParseDecideDatasetReviewResponse(rsp *http.Response) (*DecideDatasetReviewResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PostV1DatasetsIdReviewsItemResponse{
+	response := &DecideDatasetReviewResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest map[string]interface{}
+		var dest DatasetReview
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -11792,6 +13355,36 @@ func ParsePostV1DatasetsIdReviewsItemResponse(rsp *http.Response) (*PostV1Datase
 		}
 		response.JSON4XX = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers DecideDatasetReviewResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DecideDatasetReviewResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11834,6 +13427,29 @@ func ParseDecideResponse(rsp *http.Response) (*DecideResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers DecideResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DecideResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11874,6 +13490,29 @@ func ParseDecideBatchResponse(rsp *http.Response) (*DecideBatchResponse, error) 
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers DecideBatchResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DecideBatchResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -11927,6 +13566,29 @@ func ParseListDeadLettersResponse(rsp *http.Response) (*ListDeadLettersResponse,
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListDeadLettersResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListDeadLettersResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -11961,6 +13623,29 @@ func ParseRetryDeadLetterResponse(rsp *http.Response) (*RetryDeadLetterResponse,
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RetryDeadLetterResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RetryDeadLetterResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12005,6 +13690,29 @@ func ParseListIncidentsResponse(rsp *http.Response) (*ListIncidentsResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListIncidentsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListIncidentsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12043,6 +13751,29 @@ func ParseOpenIncidentResponse(rsp *http.Response) (*OpenIncidentResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers OpenIncidentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers OpenIncidentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12085,6 +13816,29 @@ func ParseGetIncidentResponse(rsp *http.Response) (*GetIncidentResponse, error) 
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetIncidentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetIncidentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12125,6 +13879,29 @@ func ParseCloseIncidentResponse(rsp *http.Response) (*CloseIncidentResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers CloseIncidentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CloseIncidentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12163,6 +13940,29 @@ func ParseRecordIncidentNotificationResponse(rsp *http.Response) (*RecordInciden
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RecordIncidentNotificationResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RecordIncidentNotificationResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12207,6 +14007,29 @@ func ParseListIncidentSubjectsResponse(rsp *http.Response) (*ListIncidentSubject
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListIncidentSubjectsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListIncidentSubjectsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12238,6 +14061,29 @@ func ParseGetLedgerCheckpointResponse(rsp *http.Response) (*GetLedgerCheckpointR
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetLedgerCheckpointResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetLedgerCheckpointResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12284,6 +14130,29 @@ func ParseGetConsistencyProofResponse(rsp *http.Response) (*GetConsistencyProofR
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetConsistencyProofResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetConsistencyProofResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12324,6 +14193,29 @@ func ParseGetLedgerJWKSResponse(rsp *http.Response) (*GetLedgerJWKSResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetLedgerJWKSResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetLedgerJWKSResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12355,6 +14247,29 @@ func ParseGetLedgerKeyResponse(rsp *http.Response) (*GetLedgerKeyResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetLedgerKeyResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetLedgerKeyResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12402,6 +14317,29 @@ func ParseGetInclusionProofResponse(rsp *http.Response) (*GetInclusionProofRespo
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetInclusionProofResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetInclusionProofResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12440,6 +14378,29 @@ func ParseRegisterModelResponse(rsp *http.Response) (*RegisterModelResponse, err
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RegisterModelResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RegisterModelResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12482,6 +14443,29 @@ func ParseGetCurrentNoticeResponse(rsp *http.Response) (*GetCurrentNoticeRespons
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetCurrentNoticeResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetCurrentNoticeResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12520,6 +14504,29 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetOpenAPIResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetOpenAPIResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12570,6 +14577,29 @@ func ParseListRenewalsDueResponse(rsp *http.Response) (*ListRenewalsDueResponse,
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListRenewalsDueResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListRenewalsDueResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12608,6 +14638,29 @@ func ParseListRequestsResponse(rsp *http.Response) (*ListRequestsResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListRequestsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListRequestsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12650,6 +14703,39 @@ func ParseOpenRequestResponse(rsp *http.Response) (*OpenRequestResponse, error) 
 
 	}
 
+	switch {
+	case rsp.StatusCode == 201:
+		var headers OpenRequestResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers OpenRequestResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers OpenRequestResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12688,6 +14774,29 @@ func ParseGetRequestResponse(rsp *http.Response) (*GetRequestResponse, error) {
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetRequestResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetRequestResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12730,6 +14839,39 @@ func ParseCompleteRequestResponse(rsp *http.Response) (*CompleteRequestResponse,
 
 	}
 
+	switch {
+	case rsp.StatusCode == 200:
+		var headers CompleteRequestResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers CompleteRequestResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CompleteRequestResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12768,6 +14910,29 @@ func ParseExtendRequestResponse(rsp *http.Response) (*ExtendRequestResponse, err
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ExtendRequestResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ExtendRequestResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12810,6 +14975,29 @@ func ParseRejectRequestResponse(rsp *http.Response) (*RejectRequestResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RejectRequestResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RejectRequestResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12850,6 +15038,29 @@ func ParseGetRetentionScheduleResponse(rsp *http.Response) (*GetRetentionSchedul
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetRetentionScheduleResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetRetentionScheduleResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12888,6 +15099,29 @@ func ParseFindSubjectResponse(rsp *http.Response) (*FindSubjectResponse, error) 
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers FindSubjectResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers FindSubjectResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -12937,6 +15171,29 @@ func ParseCreateSubjectResponse(rsp *http.Response) (*CreateSubjectResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers CreateSubjectResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreateSubjectResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -12956,10 +15213,13 @@ func ParseEraseSubjectResponse(rsp *http.Response) (*EraseSubjectResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			Certificate *struct {
+			Certificate struct {
 				Claims map[string]interface{} `json:"claims"`
 				Jws    string                 `json:"jws"`
-			} `json:"certificate,omitempty"`
+			} `json:"certificate"`
+
+			// Revision the revision this write committed at (also the Likeness-Revision header)
+			Revision int `json:"revision"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
@@ -12980,6 +15240,46 @@ func ParseEraseSubjectResponse(rsp *http.Response) (*EraseSubjectResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers EraseSubjectResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Likeness-Revision"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Likeness-Revision", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.LikenessRevision = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers EraseSubjectResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers EraseSubjectResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -13022,6 +15322,29 @@ func ParseGetSubjectResponse(rsp *http.Response) (*GetSubjectResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetSubjectResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetSubjectResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13060,6 +15383,29 @@ func ParseRectifySubjectResponse(rsp *http.Response) (*RectifySubjectResponse, e
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers RectifySubjectResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers RectifySubjectResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -13104,6 +15450,29 @@ func ParseGetAccessLogResponse(rsp *http.Response) (*GetAccessLogResponse, error
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetAccessLogResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetAccessLogResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13146,6 +15515,29 @@ func ParseListSubjectAssetsResponse(rsp *http.Response) (*ListSubjectAssetsRespo
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListSubjectAssetsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListSubjectAssetsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13184,6 +15576,39 @@ func ParseUploadAssetResponse(rsp *http.Response) (*UploadAssetResponse, error) 
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers UploadAssetResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers UploadAssetResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers UploadAssetResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -13226,6 +15651,29 @@ func ParsePutAttributesResponse(rsp *http.Response) (*PutAttributesResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers PutAttributesResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers PutAttributesResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13264,6 +15712,29 @@ func ParseListConsentsResponse(rsp *http.Response) (*ListConsentsResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListConsentsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListConsentsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -13306,6 +15777,46 @@ func ParseGrantConsentResponse(rsp *http.Response) (*GrantConsentResponse, error
 
 	}
 
+	switch {
+	case rsp.StatusCode == 201:
+		var headers GrantConsentResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Likeness-Revision"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Likeness-Revision", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.LikenessRevision = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers GrantConsentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GrantConsentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13346,6 +15857,46 @@ func ParseWithdrawConsentResponse(rsp *http.Response) (*WithdrawConsentResponse,
 
 	}
 
+	switch {
+	case rsp.StatusCode == 201:
+		var headers WithdrawConsentResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("Likeness-Revision"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Likeness-Revision", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.LikenessRevision = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers WithdrawConsentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers WithdrawConsentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13384,6 +15935,29 @@ func ParseGetLineageResponse(rsp *http.Response) (*GetLineageResponse, error) {
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetLineageResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetLineageResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil
@@ -13431,6 +16005,29 @@ func ParseCreatePortalLinkResponse(rsp *http.Response) (*CreatePortalLinkRespons
 
 	}
 
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers CreatePortalLinkResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers CreatePortalLinkResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
 	return response, nil
 }
 
@@ -13471,6 +16068,29 @@ func ParseListReceiptsResponse(rsp *http.Response) (*ListReceiptsResponse, error
 		}
 		response.JSON5XX = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListReceiptsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListReceiptsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
 	}
 
 	return response, nil

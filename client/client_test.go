@@ -47,16 +47,19 @@ func TestClientWithdrawalDeniesTheNextDecision(t *testing.T) {
 	if err != nil || notice.JSON200 == nil {
 		t.Fatalf("notice: %v %s", err, body(notice))
 	}
-	grant, err := c.GrantConsentWithResponse(ctx, id, client.GrantConsentJSONRequestBody{
+	grant, err := c.GrantConsentWithResponse(ctx, id, &client.GrantConsentParams{IdempotencyKey: ptr("grant-crm-4711")}, client.GrantConsentJSONRequestBody{
 		Purposes: []string{"ai-training"}, NoticeVersion: notice.JSON200.Version, NoticeSha256: notice.JSON200.Sha256,
 		Method: "checkbox", Language: "en"})
 	if err != nil || grant.JSON201 == nil {
 		t.Fatalf("grant: %v %s", err, body(grant))
 	}
 
+	// Each decision is made on state that includes the last write (its
+	// consistency token), whichever replica answers.
+	revision := grant.JSON201.Revision
 	decide := func() client.Decision {
 		t.Helper()
-		r, err := c.DecideWithResponse(ctx, client.DecideJSONRequestBody{SubjectId: &id, Purpose: "ai-training", DataCategory: ptr(client.DecisionRequestDataCategory("image"))})
+		r, err := c.DecideWithResponse(ctx, &client.DecideParams{LikenessMinRevision: &revision}, client.DecideJSONRequestBody{SubjectId: &id, Purpose: "ai-training", DataCategory: ptr(client.DecisionRequestDataCategory("image"))})
 		if err != nil || r.JSON200 == nil {
 			t.Fatalf("decide: %v %s", err, body(r))
 		}
@@ -66,10 +69,14 @@ func TestClientWithdrawalDeniesTheNextDecision(t *testing.T) {
 		t.Fatalf("decision after the grant = %+v, want allowed by the grant", d)
 	}
 
-	w, err := c.WithdrawConsentWithResponse(ctx, id, "ai-training", client.WithdrawConsentJSONRequestBody{})
+	w, err := c.WithdrawConsentWithResponse(ctx, id, "ai-training", &client.WithdrawConsentParams{}, client.WithdrawConsentJSONRequestBody{})
 	if err != nil || w.JSON201 == nil {
 		t.Fatalf("withdraw: %v %s", err, body(w))
 	}
+	if w.JSON201.Revision <= revision {
+		t.Fatalf("withdrawal revision %d, want past the grant's %d", w.JSON201.Revision, revision)
+	}
+	revision = w.JSON201.Revision
 	if d := decide(); d.Allow || len(d.Reasons) != 1 || d.Reasons[0] != "withdrawn" {
 		t.Fatalf("decision after the withdrawal = %+v, want denied as withdrawn", d)
 	}

@@ -63,6 +63,8 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(pipeline, "POST", "/v1/decisions", allow), 200, "decide")
 	want(b.call(pipeline, "POST", "/v1/decisions", map[string]any{"subject_id": "sub_unknown", "purpose": "ai-training", "data_category": "image"}), 200, "decide for no one")
 	want(b.call(pipeline, "POST", "/v1/decisions/batch", map[string]any{"items": []map[string]any{allow}}), 200, "decide batch")
+	want(b.call(pipeline, "POST", "/v1/decisions", map[string]any{"subject_id": sub, "purpose": "ai-training", "data_category": "image", "min_revision": 1}), 200, "decide at a revision")
+	want(b.call(pipeline, "POST", "/v1/decisions/batch", map[string]any{"items": []map[string]any{allow}, "min_revision": 1}), 200, "decide batch at a revision")
 	want(b.call(audit, "GET", "/v1/renewals/due?within=10y", nil), 200, "renewals due within 10y")
 
 	// Media.
@@ -80,6 +82,8 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(audit, "GET", "/v1/assets/"+asset, nil), 200, "asset")
 	want(b.content(pipeline, asset, "purpose=ai-training"), 200, "content")
 	want(b.call(audit, "GET", "/v1/subjects/"+sub+"/access-log", nil), 200, "access log")
+	// A photo in which no face is found: the dataset build holds it for review.
+	want(b.upload(collector, sub, "purpose=ai-training&category=image", "image/jpeg", smallJPEG(t, 3)), 201, "upload a faceless image")
 
 	// Ledger.
 	r = want(b.call(audit, "GET", "/v1/ledger/checkpoint", nil), 200, "checkpoint")
@@ -95,6 +99,20 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(audit, "GET", "/v1/datasets/"+ds, nil), 200, "dataset")
 	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/audit?target="+url.QueryEscape(`{"age_band":{"30-39":1}}`), nil), 200, "dataset audit")
 	want(b.call(audit, "GET", "/v1/subjects/"+sub+"/lineage", nil), 200, "lineage")
+	var held struct {
+		Reviews []struct {
+			ItemID string `json:"item_id"`
+		} `json:"reviews"`
+	}
+	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/reviews", nil), 200, "reviews").json(t, &held)
+	if len(held.Reviews) != 1 {
+		t.Fatalf("reviews = %+v, want the faceless image held", held.Reviews)
+	}
+	review := "/v1/datasets/" + ds + "/reviews/" + held.Reviews[0].ItemID
+	want(b.call(admin, "POST", review, map[string]string{"decision": "exclude", "reason": "a person is visible"}), 200, "decide a review")
+	want(b.call(admin, "POST", review, map[string]string{"decision": "approve", "reason": "changed my mind"}), 409, "decide a review again")
+	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/card", nil), 200, "card")
+	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/card?format=md", nil), 200, "card as Markdown")
 	want(b.call(collector, "POST", "/v1/subjects/"+sub+"/consents/ai-training/withdraw", nil), 201, "withdraw")
 	want(b.call(pipeline, "POST", "/v1/datasets/"+ds+"/rebuild", nil), 201, "rebuild")
 	want(b.call(pipeline, "POST", "/v1/datasets/"+ds+"/rebuild", nil), 409, "rebuild again")
