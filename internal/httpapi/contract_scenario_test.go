@@ -119,7 +119,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 
 	// Pages' API routes.
 	want(b.call(collector, "POST", "/v1/consent-sessions", map[string]any{"subject_id": sub, "purposes": []string{"ai-training"}}), 201, "consent session")
-	want(b.call(collector, "POST", "/v1/subjects/"+sub+"/portal-links", map[string]any{}), 201, "portal link")
+	want(b.call(admin, "POST", "/v1/subjects/"+sub+"/portal-links", map[string]any{}), 201, "portal link")
 
 	// Data subject requests.
 	want(b.call(audit, "GET", "/v1/requests", nil), 200, "requests")
@@ -166,7 +166,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 
 	// Erasure last.
 	want(b.call(admin, "DELETE", "/v1/assets/"+asset, nil), 200, "erase asset")
-	want(b.call(collector, "POST", "/v1/requests/"+b.req+"/complete", nil), 200, "complete erasure request")
+	want(b.call(admin, "POST", "/v1/requests/"+b.req+"/complete", nil), 200, "complete erasure request")
 	other := b.subject("contract-2", "EU-DE")
 	want(b.call(admin, "DELETE", "/v1/subjects/"+other, nil), 200, "erase subject")
 	want(b.call(audit, "GET", "/v1/subjects/"+other, nil), 410, "erased subject")
