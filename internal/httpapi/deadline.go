@@ -26,10 +26,21 @@ var streamingRoutes = map[string]bool{
 	"GET /v1/assets/{id}/content":   true,
 }
 
+// buildRoutes read, anonymize and write every member of a dataset; their
+// length grows with the dataset, so they run under StreamTimeout. Each of
+// their database calls still fails on its own when the database is gone.
+var buildRoutes = map[string]bool{
+	"POST /v1/datasets":              true,
+	"POST /v1/datasets/{id}/rebuild": true,
+}
+
 // requestTimeout is how long r may run: RequestTimeout, or for a media
 // stream RequestTimeout plus the body's length at uploadRate, at most
 // StreamTimeout (which an unknown length gets).
 func requestTimeout(r *http.Request) time.Duration {
+	if buildRoutes[r.Pattern] {
+		return StreamTimeout
+	}
 	if !streamingRoutes[r.Pattern] {
 		return RequestTimeout
 	}
