@@ -107,8 +107,8 @@ type Activity struct {
 	Categories   []Category  `json:"categories"`
 	Special      bool        `json:"special_category"` // some category is biometric
 	Recipients   []Recipient `json:"recipients"`
-	Retention    string      `json:"retention"`      // the policy's duration, e.g. "3y"
-	ErasureLimit string      `json:"erasure_limit"`  // Art. 30(1)(f), in words
+	Retention    string      `json:"retention"`       // the policy's duration, e.g. "3y"
+	ErasureLimit string      `json:"erasure_limit"`   // Art. 30(1)(f), in words
 	Consents     int64       `json:"active_consents"` // subjects whose latest event is a grant or renewal
 }
 
