@@ -916,6 +916,51 @@ type Consents struct {
 // ConsentsPurposesState defines model for Consents.Purposes.State.
 type ConsentsPurposesState string
 
+// DPIAAssessment defines model for DPIAAssessment.
+type DPIAAssessment struct {
+	ActiveConsents  int64             `json:"active_consents"`
+	Categories      []RecordCategory  `json:"categories"`
+	Completion      []DPIAField       `json:"completion"`
+	DataSubjects    string            `json:"data_subjects"`
+	Description     string            `json:"description"`
+	ErasureLimit    string            `json:"erasure_limit"`
+	LegalBasis      string            `json:"legal_basis"`
+	Measures        []RecordMeasure   `json:"measures"`
+	Necessity       []DPIAField       `json:"necessity"`
+	Purpose         string            `json:"purpose"`
+	Recipients      []RecordRecipient `json:"recipients"`
+	Retention       string            `json:"retention"`
+	Risks           []DPIARisk        `json:"risks"`
+	SpecialCategory bool              `json:"special_category"`
+	Title           string            `json:"title"`
+}
+
+// DPIADraft defines model for DPIADraft.
+type DPIADraft struct {
+	Assessments []DPIAAssessment `json:"assessments"`
+	Controller  RecordController `json:"controller"`
+	GeneratedAt time.Time        `json:"generated_at"`
+	Language    string           `json:"language"`
+	Notice      string           `json:"notice"`
+}
+
+// DPIAField defines model for DPIAField.
+type DPIAField struct {
+	Answer   string `json:"answer"`
+	Id       string `json:"id"`
+	Question string `json:"question"`
+
+	// Status "to be completed" while the field is open
+	Status        *string `json:"status,omitempty"`
+	ToBeCompleted bool    `json:"to_be_completed"`
+}
+
+// DPIARisk defines model for DPIARisk.
+type DPIARisk struct {
+	Id   string `json:"id"`
+	Text string `json:"text"`
+}
+
 // DataSubjectRequest defines model for DataSubjectRequest.
 type DataSubjectRequest struct {
 	// Certificate Erasure requests: the signed erasure certificate, a compact JWS verifiable with GET /v1/ledger/key.
@@ -1348,6 +1393,66 @@ type OutboxMessage struct {
 // OutboxMessageType defines model for OutboxMessage.Type.
 type OutboxMessageType string
 
+// ProcessingActivity defines model for ProcessingActivity.
+type ProcessingActivity struct {
+	ActiveConsents  int64             `json:"active_consents"`
+	Categories      []RecordCategory  `json:"categories"`
+	DataSubjects    string            `json:"data_subjects"`
+	Description     string            `json:"description"`
+	ErasureLimit    string            `json:"erasure_limit"`
+	LegalBasis      string            `json:"legal_basis"`
+	Purpose         string            `json:"purpose"`
+	Recipients      []RecordRecipient `json:"recipients"`
+	Retention       string            `json:"retention"`
+	SpecialCategory bool              `json:"special_category"`
+	Title           string            `json:"title"`
+}
+
+// ProcessingRecord defines model for ProcessingRecord.
+type ProcessingRecord struct {
+	Activities       []ProcessingActivity `json:"activities"`
+	Controller       RecordController     `json:"controller"`
+	DataSubjects     int64                `json:"data_subjects"`
+	GeneratedAt      time.Time            `json:"generated_at"`
+	Language         string               `json:"language"`
+	Recipients       []RecordRecipient    `json:"recipients"`
+	SecurityMeasures []RecordMeasure      `json:"security_measures"`
+}
+
+// RecordCategory defines model for RecordCategory.
+type RecordCategory struct {
+	Assets    int64  `json:"assets"`
+	Biometric bool   `json:"biometric"`
+	Id        string `json:"id"`
+	Label     string `json:"label"`
+}
+
+// RecordController defines model for RecordController.
+type RecordController struct {
+	Contact string `json:"contact"`
+	Country string `json:"country"`
+	Dpo     string `json:"dpo"`
+	Name    string `json:"name"`
+}
+
+// RecordMeasure defines model for RecordMeasure.
+type RecordMeasure struct {
+	Id   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// RecordRecipient defines model for RecordRecipient.
+type RecordRecipient struct {
+	Basis        string `json:"basis"`
+	Country      string `json:"country"`
+	Id           string `json:"id"`
+	Name         string `json:"name"`
+	ThirdCountry bool   `json:"third_country"`
+
+	// Transfer the policy's transfer mechanism: empty, scc, bcr, dpf or none
+	Transfer string `json:"transfer"`
+}
+
 // Subject defines model for Subject.
 type Subject struct {
 	CreatedAt    time.Time `json:"created_at"`
@@ -1389,6 +1494,9 @@ type WithdrawResult struct {
 	Event   *ConsentEvent `json:"event,omitempty"`
 	Receipt string        `json:"receipt"`
 }
+
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
 
 // CreateAPIKeyJSONBody defines parameters for CreateAPIKey.
 type CreateAPIKeyJSONBody struct {
@@ -1505,6 +1613,18 @@ type GetCurrentNoticeParams struct {
 	Lang *string `form:"lang,omitempty" json:"lang,omitempty"`
 }
 
+// GetDPIADraftParams defines parameters for GetDPIADraft.
+type GetDPIADraftParams struct {
+	// Lang language of the texts; the policy's first language if it does not offer this one
+	Lang *string `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// GetProcessingRecordParams defines parameters for GetProcessingRecord.
+type GetProcessingRecordParams struct {
+	// Lang language of the texts; the policy's first language if it does not offer this one
+	Lang *string `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
 // ListRenewalsDueParams defines parameters for ListRenewalsDue.
 type ListRenewalsDueParams struct {
 	// Within window such as 30d, 2mo (default 30d)
@@ -1524,10 +1644,22 @@ type ListRequestsParams struct {
 // ListRequestsParamsState defines parameters for ListRequests.
 type ListRequestsParamsState string
 
+// OpenRequestParams defines parameters for OpenRequest.
+type OpenRequestParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CompleteRequestJSONBody defines parameters for CompleteRequest.
 type CompleteRequestJSONBody struct {
 	Jurisdiction *string `json:"jurisdiction,omitempty"`
 	Locale       *string `json:"locale,omitempty"`
+}
+
+// CompleteRequestParams defines parameters for CompleteRequest.
+type CompleteRequestParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ExtendRequestJSONBody defines parameters for ExtendRequest.
@@ -1553,6 +1685,12 @@ type FindSubjectParams struct {
 	ExternalId string `form:"external_id" json:"external_id"`
 }
 
+// EraseSubjectParams defines parameters for EraseSubject.
+type EraseSubjectParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // RectifySubjectJSONBody defines parameters for RectifySubject.
 type RectifySubjectJSONBody struct {
 	Jurisdiction *string `json:"jurisdiction,omitempty"`
@@ -1575,6 +1713,9 @@ type UploadAssetParams struct {
 
 	// DerivedFrom parent asset id
 	DerivedFrom *string `form:"derived_from,omitempty" json:"derived_from,omitempty"`
+
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // PutAttributesJSONBody defines parameters for PutAttributes.
@@ -1586,6 +1727,18 @@ type PutAttributesJSONBody struct {
 		SkinTone *string `json:"skin_tone,omitempty"`
 	} `json:"attributes"`
 	Purpose string `json:"purpose"`
+}
+
+// GrantConsentParams defines parameters for GrantConsent.
+type GrantConsentParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// WithdrawConsentParams defines parameters for WithdrawConsent.
+type WithdrawConsentParams struct {
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
@@ -2087,6 +2240,20 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDPIADraft Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+	//
+	// Roles: admin, auditor.
+	//
+	// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+	GetDPIADraft(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetProcessingRecord The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+	//
+	// Roles: admin, auditor.
+	//
+	// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+	GetProcessingRecord(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListRenewalsDue Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
 	//
 	// Roles: admin, collector, auditor.
@@ -2108,7 +2275,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OpenRequestWithBody(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OpenRequest Register a data-subject request (GDPR Art. 12–22, CCPA) and compute its legal deadline
 	//
@@ -2117,7 +2284,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequest(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OpenRequest(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRequest Read a data-subject request
 	//
@@ -2133,7 +2300,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequestWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CompleteRequestWithBody(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CompleteRequest Perform the right and mark the request completed
 	//
@@ -2142,7 +2309,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequest(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CompleteRequest(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ExtendRequestWithBody Extend the deadline once, with a reason, before the original deadline passes
 	//
@@ -2217,7 +2384,7 @@ type ClientInterface interface {
 	// Roles: admin.
 	//
 	// Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-	EraseSubject(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	EraseSubject(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSubject Read a subject
 	//
@@ -2299,7 +2466,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GrantConsentWithBody(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GrantConsent Grant consent to one or more purposes (one event and one receipt per purpose)
 	//
@@ -2308,7 +2475,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsent(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GrantConsent(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// WithdrawConsentWithBody Withdraw consent to one purpose (body optional)
 	//
@@ -2317,7 +2484,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsentWithBody(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	WithdrawConsentWithBody(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// WithdrawConsent Withdraw consent to one purpose (body optional)
 	//
@@ -2326,7 +2493,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsent(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	WithdrawConsent(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetLineage Which datasets and models used this subject's data
 	//
@@ -3121,6 +3288,40 @@ func (c *Client) GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// GetDPIADraft Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+//
+// Roles: admin, auditor.
+//
+// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+func (c *Client) GetDPIADraft(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDPIADraftRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetProcessingRecord The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+//
+// Roles: admin, auditor.
+//
+// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+func (c *Client) GetProcessingRecord(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetProcessingRecordRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListRenewalsDue Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
 //
 // Roles: admin, collector, auditor.
@@ -3162,8 +3363,8 @@ func (c *Client) ListRequests(ctx context.Context, params *ListRequestsParams, r
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *Client) OpenRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOpenRequestRequestWithBody(c.Server, contentType, body)
+func (c *Client) OpenRequestWithBody(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenRequestRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3181,8 +3382,8 @@ func (c *Client) OpenRequestWithBody(ctx context.Context, contentType string, bo
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *Client) OpenRequest(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOpenRequestRequest(c.Server, body)
+func (c *Client) OpenRequest(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenRequestRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3217,8 +3418,8 @@ func (c *Client) GetRequest(ctx context.Context, id string, reqEditors ...Reques
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *Client) CompleteRequestWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCompleteRequestRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) CompleteRequestWithBody(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteRequestRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3236,8 +3437,8 @@ func (c *Client) CompleteRequestWithBody(ctx context.Context, id string, content
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *Client) CompleteRequest(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCompleteRequestRequest(c.Server, id, body)
+func (c *Client) CompleteRequest(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteRequestRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3401,8 +3602,8 @@ func (c *Client) CreateSubject(ctx context.Context, body CreateSubjectJSONReques
 // Roles: admin.
 //
 // Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-func (c *Client) EraseSubject(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewEraseSubjectRequest(c.Server, id)
+func (c *Client) EraseSubject(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEraseSubjectRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3583,8 +3784,8 @@ func (c *Client) ListConsents(ctx context.Context, id string, reqEditors ...Requ
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *Client) GrantConsentWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGrantConsentRequestWithBody(c.Server, id, contentType, body)
+func (c *Client) GrantConsentWithBody(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGrantConsentRequestWithBody(c.Server, id, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3602,8 +3803,8 @@ func (c *Client) GrantConsentWithBody(ctx context.Context, id string, contentTyp
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *Client) GrantConsent(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGrantConsentRequest(c.Server, id, body)
+func (c *Client) GrantConsent(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGrantConsentRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3621,8 +3822,8 @@ func (c *Client) GrantConsent(ctx context.Context, id string, body GrantConsentJ
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewWithdrawConsentRequestWithBody(c.Server, id, purpose, contentType, body)
+func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWithdrawConsentRequestWithBody(c.Server, id, purpose, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3640,8 +3841,8 @@ func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *Client) WithdrawConsent(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewWithdrawConsentRequest(c.Server, id, purpose, body)
+func (c *Client) WithdrawConsent(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWithdrawConsentRequest(c.Server, id, purpose, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5126,6 +5327,114 @@ func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetDPIADraftRequest constructs an http.Request for the GetDPIADraft method
+func NewGetDPIADraftRequest(server string, params *GetDPIADraftParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/records/dpia")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Lang != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lang", *params.Lang, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetProcessingRecordRequest constructs an http.Request for the GetProcessingRecord method
+func NewGetProcessingRecordRequest(server string, params *GetProcessingRecordParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/records/processing")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Lang != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lang", *params.Lang, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListRenewalsDueRequest constructs an http.Request for the ListRenewalsDue method
 func NewListRenewalsDueRequest(server string, params *ListRenewalsDueParams) (*http.Request, error) {
 	var err error
@@ -5271,18 +5580,18 @@ func NewListRequestsRequest(server string, params *ListRequestsParams) (*http.Re
 }
 
 // NewOpenRequestRequest calls the generic OpenRequest builder with application/json body
-func NewOpenRequestRequest(server string, body OpenRequestJSONRequestBody) (*http.Request, error) {
+func NewOpenRequestRequest(server string, params *OpenRequestParams, body OpenRequestJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOpenRequestRequestWithBody(server, "application/json", bodyReader)
+	return NewOpenRequestRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewOpenRequestRequestWithBody constructs an http.Request for the OpenRequest method, with any body, and a specified content type
-func NewOpenRequestRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewOpenRequestRequestWithBody(server string, params *OpenRequestParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5306,6 +5615,21 @@ func NewOpenRequestRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5345,18 +5669,18 @@ func NewGetRequestRequest(server string, id string) (*http.Request, error) {
 }
 
 // NewCompleteRequestRequest calls the generic CompleteRequest builder with application/json body
-func NewCompleteRequestRequest(server string, id string, body CompleteRequestJSONRequestBody) (*http.Request, error) {
+func NewCompleteRequestRequest(server string, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCompleteRequestRequestWithBody(server, id, "application/json", bodyReader)
+	return NewCompleteRequestRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewCompleteRequestRequestWithBody constructs an http.Request for the CompleteRequest method, with any body, and a specified content type
-func NewCompleteRequestRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCompleteRequestRequestWithBody(server string, id string, params *CompleteRequestParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5387,6 +5711,21 @@ func NewCompleteRequestRequestWithBody(server string, id string, contentType str
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5630,7 +5969,7 @@ func NewCreateSubjectRequestWithBody(server string, contentType string, body io.
 }
 
 // NewEraseSubjectRequest constructs an http.Request for the EraseSubject method
-func NewEraseSubjectRequest(server string, id string) (*http.Request, error) {
+func NewEraseSubjectRequest(server string, id string, params *EraseSubjectParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5658,6 +5997,21 @@ func NewEraseSubjectRequest(server string, id string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -5915,6 +6269,21 @@ func NewUploadAssetRequestWithBody(server string, id string, params *UploadAsset
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
@@ -6000,18 +6369,18 @@ func NewListConsentsRequest(server string, id string) (*http.Request, error) {
 }
 
 // NewGrantConsentRequest calls the generic GrantConsent builder with application/json body
-func NewGrantConsentRequest(server string, id string, body GrantConsentJSONRequestBody) (*http.Request, error) {
+func NewGrantConsentRequest(server string, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewGrantConsentRequestWithBody(server, id, "application/json", bodyReader)
+	return NewGrantConsentRequestWithBody(server, id, params, "application/json", bodyReader)
 }
 
 // NewGrantConsentRequestWithBody constructs an http.Request for the GrantConsent method, with any body, and a specified content type
-func NewGrantConsentRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+func NewGrantConsentRequestWithBody(server string, id string, params *GrantConsentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6043,22 +6412,37 @@ func NewGrantConsentRequestWithBody(server string, id string, contentType string
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewWithdrawConsentRequest calls the generic WithdrawConsent builder with application/json body
-func NewWithdrawConsentRequest(server string, id string, purpose string, body WithdrawConsentJSONRequestBody) (*http.Request, error) {
+func NewWithdrawConsentRequest(server string, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewWithdrawConsentRequestWithBody(server, id, purpose, "application/json", bodyReader)
+	return NewWithdrawConsentRequestWithBody(server, id, purpose, params, "application/json", bodyReader)
 }
 
 // NewWithdrawConsentRequestWithBody constructs an http.Request for the WithdrawConsent method, with any body, and a specified content type
-func NewWithdrawConsentRequestWithBody(server string, id string, purpose string, contentType string, body io.Reader) (*http.Request, error) {
+func NewWithdrawConsentRequestWithBody(server string, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6096,6 +6480,21 @@ func NewWithdrawConsentRequestWithBody(server string, id string, purpose string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6633,6 +7032,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPIWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIResponse, error)
 
+	// GetDPIADraftWithResponse Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+	//
+	// Roles: admin, auditor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+	GetDPIADraftWithResponse(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*GetDPIADraftResponse, error)
+
+	// GetProcessingRecordWithResponse The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+	//
+	// Roles: admin, auditor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+	GetProcessingRecordWithResponse(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*GetProcessingRecordResponse, error)
+
 	// ListRenewalsDueWithResponse Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
 	//
 	// Roles: admin, collector, auditor.
@@ -6658,7 +7075,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
+	OpenRequestWithBodyWithResponse(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
 
 	// OpenRequestWithResponse Register a data-subject request (GDPR Art. 12–22, CCPA) and compute its legal deadline
 	//
@@ -6667,7 +7084,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-	OpenRequestWithResponse(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
+	OpenRequestWithResponse(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error)
 
 	// GetRequestWithResponse Read a data-subject request
 	//
@@ -6685,7 +7102,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequestWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
+	CompleteRequestWithBodyWithResponse(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
 
 	// CompleteRequestWithResponse Perform the right and mark the request completed
 	//
@@ -6694,7 +7111,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-	CompleteRequestWithResponse(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
+	CompleteRequestWithResponse(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error)
 
 	// ExtendRequestWithBodyWithResponse Extend the deadline once, with a reason, before the original deadline passes
 	//
@@ -6775,7 +7192,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-	EraseSubjectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error)
+	EraseSubjectWithResponse(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error)
 
 	// GetSubjectWithResponse Read a subject
 	//
@@ -6865,7 +7282,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
+	GrantConsentWithBodyWithResponse(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
 
 	// GrantConsentWithResponse Grant consent to one or more purposes (one event and one receipt per purpose)
 	//
@@ -6874,7 +7291,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-	GrantConsentWithResponse(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
+	GrantConsentWithResponse(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error)
 
 	// WithdrawConsentWithBodyWithResponse Withdraw consent to one purpose (body optional)
 	//
@@ -6883,7 +7300,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
+	WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
 
 	// WithdrawConsentWithResponse Withdraw consent to one purpose (body optional)
 	//
@@ -6892,7 +7309,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-	WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
+	WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
 
 	// GetLineageWithResponse Which datasets and models used this subject's data
 	//
@@ -8759,6 +9176,116 @@ func (r GetOpenAPIResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetOpenAPIResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDPIADraftResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DPIADraft
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDPIADraftResponse) GetJSON200() *DPIADraft {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetDPIADraftResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetDPIADraftResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDPIADraftResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDPIADraftResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDPIADraftResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDPIADraftResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetProcessingRecordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProcessingRecord
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetProcessingRecordResponse) GetJSON200() *ProcessingRecord {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetProcessingRecordResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetProcessingRecordResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetProcessingRecordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetProcessingRecordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetProcessingRecordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetProcessingRecordResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10730,6 +11257,36 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, reqEdi
 	return ParseGetOpenAPIResponse(rsp)
 }
 
+// GetDPIADraftWithResponse Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+//
+// Roles: admin, auditor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+func (c *ClientWithResponses) GetDPIADraftWithResponse(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*GetDPIADraftResponse, error) {
+	rsp, err := c.GetDPIADraft(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDPIADraftResponse(rsp)
+}
+
+// GetProcessingRecordWithResponse The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+//
+// Roles: admin, auditor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+func (c *ClientWithResponses) GetProcessingRecordWithResponse(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*GetProcessingRecordResponse, error) {
+	rsp, err := c.GetProcessingRecord(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetProcessingRecordResponse(rsp)
+}
+
 // ListRenewalsDueWithResponse Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
 //
 // Roles: admin, collector, auditor.
@@ -10767,8 +11324,8 @@ func (c *ClientWithResponses) ListRequestsWithResponse(ctx context.Context, para
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *ClientWithResponses) OpenRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
-	rsp, err := c.OpenRequestWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) OpenRequestWithBodyWithResponse(ctx context.Context, params *OpenRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
+	rsp, err := c.OpenRequestWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10782,8 +11339,8 @@ func (c *ClientWithResponses) OpenRequestWithBodyWithResponse(ctx context.Contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests (the `OpenRequest` operationId).
-func (c *ClientWithResponses) OpenRequestWithResponse(ctx context.Context, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
-	rsp, err := c.OpenRequest(ctx, body, reqEditors...)
+func (c *ClientWithResponses) OpenRequestWithResponse(ctx context.Context, params *OpenRequestParams, body OpenRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*OpenRequestResponse, error) {
+	rsp, err := c.OpenRequest(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10812,8 +11369,8 @@ func (c *ClientWithResponses) GetRequestWithResponse(ctx context.Context, id str
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *ClientWithResponses) CompleteRequestWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
-	rsp, err := c.CompleteRequestWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CompleteRequestWithBodyWithResponse(ctx context.Context, id string, params *CompleteRequestParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
+	rsp, err := c.CompleteRequestWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10827,8 +11384,8 @@ func (c *ClientWithResponses) CompleteRequestWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/requests/{id}/complete (the `CompleteRequest` operationId).
-func (c *ClientWithResponses) CompleteRequestWithResponse(ctx context.Context, id string, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
-	rsp, err := c.CompleteRequest(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) CompleteRequestWithResponse(ctx context.Context, id string, params *CompleteRequestParams, body CompleteRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteRequestResponse, error) {
+	rsp, err := c.CompleteRequest(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -10962,8 +11519,8 @@ func (c *ClientWithResponses) CreateSubjectWithResponse(ctx context.Context, bod
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/subjects/{id} (the `EraseSubject` operationId).
-func (c *ClientWithResponses) EraseSubjectWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error) {
-	rsp, err := c.EraseSubject(ctx, id, reqEditors...)
+func (c *ClientWithResponses) EraseSubjectWithResponse(ctx context.Context, id string, params *EraseSubjectParams, reqEditors ...RequestEditorFn) (*EraseSubjectResponse, error) {
+	rsp, err := c.EraseSubject(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11112,8 +11669,8 @@ func (c *ClientWithResponses) ListConsentsWithResponse(ctx context.Context, id s
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *ClientWithResponses) GrantConsentWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
-	rsp, err := c.GrantConsentWithBody(ctx, id, contentType, body, reqEditors...)
+func (c *ClientWithResponses) GrantConsentWithBodyWithResponse(ctx context.Context, id string, params *GrantConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
+	rsp, err := c.GrantConsentWithBody(ctx, id, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11127,8 +11684,8 @@ func (c *ClientWithResponses) GrantConsentWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents (the `GrantConsent` operationId).
-func (c *ClientWithResponses) GrantConsentWithResponse(ctx context.Context, id string, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
-	rsp, err := c.GrantConsent(ctx, id, body, reqEditors...)
+func (c *ClientWithResponses) GrantConsentWithResponse(ctx context.Context, id string, params *GrantConsentParams, body GrantConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*GrantConsentResponse, error) {
+	rsp, err := c.GrantConsent(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11142,8 +11699,8 @@ func (c *ClientWithResponses) GrantConsentWithResponse(ctx context.Context, id s
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *ClientWithResponses) WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
-	rsp, err := c.WithdrawConsentWithBody(ctx, id, purpose, contentType, body, reqEditors...)
+func (c *ClientWithResponses) WithdrawConsentWithBodyWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
+	rsp, err := c.WithdrawConsentWithBody(ctx, id, purpose, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -11157,8 +11714,8 @@ func (c *ClientWithResponses) WithdrawConsentWithBodyWithResponse(ctx context.Co
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
-func (c *ClientWithResponses) WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
-	rsp, err := c.WithdrawConsent(ctx, id, purpose, body, reqEditors...)
+func (c *ClientWithResponses) WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error) {
+	rsp, err := c.WithdrawConsent(ctx, id, purpose, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12501,6 +13058,86 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest map[string]interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDPIADraftResponse parses an HTTP response from a GetDPIADraftWithResponse call
+func ParseGetDPIADraftResponse(rsp *http.Response) (*GetDPIADraftResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDPIADraftResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DPIADraft
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetProcessingRecordResponse parses an HTTP response from a GetProcessingRecordWithResponse call
+func ParseGetProcessingRecordResponse(rsp *http.Response) (*GetProcessingRecordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetProcessingRecordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProcessingRecord
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
