@@ -47,7 +47,7 @@ func TestClientWithdrawalDeniesTheNextDecision(t *testing.T) {
 	if err != nil || notice.JSON200 == nil {
 		t.Fatalf("notice: %v %s", err, body(notice))
 	}
-	grant, err := c.GrantConsentWithResponse(ctx, id, client.GrantConsentJSONRequestBody{
+	grant, err := c.GrantConsentWithResponse(ctx, id, &client.GrantConsentParams{}, client.GrantConsentJSONRequestBody{
 		Purposes: []string{"ai-training"}, NoticeVersion: notice.JSON200.Version, NoticeSha256: notice.JSON200.Sha256,
 		Method: "checkbox", Language: "en"})
 	if err != nil || grant.JSON201 == nil {
@@ -66,7 +66,7 @@ func TestClientWithdrawalDeniesTheNextDecision(t *testing.T) {
 		t.Fatalf("decision after the grant = %+v, want allowed by the grant", d)
 	}
 
-	w, err := c.WithdrawConsentWithResponse(ctx, id, "ai-training", client.WithdrawConsentJSONRequestBody{})
+	w, err := c.WithdrawConsentWithResponse(ctx, id, "ai-training", &client.WithdrawConsentParams{}, client.WithdrawConsentJSONRequestBody{})
 	if err != nil || w.JSON201 == nil {
 		t.Fatalf("withdraw: %v %s", err, body(w))
 	}
