@@ -976,6 +976,51 @@ type Consents struct {
 // ConsentsPurposesState defines model for Consents.Purposes.State.
 type ConsentsPurposesState string
 
+// DPIAAssessment defines model for DPIAAssessment.
+type DPIAAssessment struct {
+	ActiveConsents  int64             `json:"active_consents"`
+	Categories      []RecordCategory  `json:"categories"`
+	Completion      []DPIAField       `json:"completion"`
+	DataSubjects    string            `json:"data_subjects"`
+	Description     string            `json:"description"`
+	ErasureLimit    string            `json:"erasure_limit"`
+	LegalBasis      string            `json:"legal_basis"`
+	Measures        []RecordMeasure   `json:"measures"`
+	Necessity       []DPIAField       `json:"necessity"`
+	Purpose         string            `json:"purpose"`
+	Recipients      []RecordRecipient `json:"recipients"`
+	Retention       string            `json:"retention"`
+	Risks           []DPIARisk        `json:"risks"`
+	SpecialCategory bool              `json:"special_category"`
+	Title           string            `json:"title"`
+}
+
+// DPIADraft defines model for DPIADraft.
+type DPIADraft struct {
+	Assessments []DPIAAssessment `json:"assessments"`
+	Controller  RecordController `json:"controller"`
+	GeneratedAt time.Time        `json:"generated_at"`
+	Language    string           `json:"language"`
+	Notice      string           `json:"notice"`
+}
+
+// DPIAField defines model for DPIAField.
+type DPIAField struct {
+	Answer   string `json:"answer"`
+	Id       string `json:"id"`
+	Question string `json:"question"`
+
+	// Status "to be completed" while the field is open
+	Status        *string `json:"status,omitempty"`
+	ToBeCompleted bool    `json:"to_be_completed"`
+}
+
+// DPIARisk defines model for DPIARisk.
+type DPIARisk struct {
+	Id   string `json:"id"`
+	Text string `json:"text"`
+}
+
 // DataSubjectRequest defines model for DataSubjectRequest.
 type DataSubjectRequest struct {
 	// Certificate Erasure requests: the signed erasure certificate, a compact JWS verifiable with GET /v1/ledger/key.
@@ -1514,6 +1559,66 @@ type OutboxMessage struct {
 // OutboxMessageType defines model for OutboxMessage.Type.
 type OutboxMessageType string
 
+// ProcessingActivity defines model for ProcessingActivity.
+type ProcessingActivity struct {
+	ActiveConsents  int64             `json:"active_consents"`
+	Categories      []RecordCategory  `json:"categories"`
+	DataSubjects    string            `json:"data_subjects"`
+	Description     string            `json:"description"`
+	ErasureLimit    string            `json:"erasure_limit"`
+	LegalBasis      string            `json:"legal_basis"`
+	Purpose         string            `json:"purpose"`
+	Recipients      []RecordRecipient `json:"recipients"`
+	Retention       string            `json:"retention"`
+	SpecialCategory bool              `json:"special_category"`
+	Title           string            `json:"title"`
+}
+
+// ProcessingRecord defines model for ProcessingRecord.
+type ProcessingRecord struct {
+	Activities       []ProcessingActivity `json:"activities"`
+	Controller       RecordController     `json:"controller"`
+	DataSubjects     int64                `json:"data_subjects"`
+	GeneratedAt      time.Time            `json:"generated_at"`
+	Language         string               `json:"language"`
+	Recipients       []RecordRecipient    `json:"recipients"`
+	SecurityMeasures []RecordMeasure      `json:"security_measures"`
+}
+
+// RecordCategory defines model for RecordCategory.
+type RecordCategory struct {
+	Assets    int64  `json:"assets"`
+	Biometric bool   `json:"biometric"`
+	Id        string `json:"id"`
+	Label     string `json:"label"`
+}
+
+// RecordController defines model for RecordController.
+type RecordController struct {
+	Contact string `json:"contact"`
+	Country string `json:"country"`
+	Dpo     string `json:"dpo"`
+	Name    string `json:"name"`
+}
+
+// RecordMeasure defines model for RecordMeasure.
+type RecordMeasure struct {
+	Id   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// RecordRecipient defines model for RecordRecipient.
+type RecordRecipient struct {
+	Basis        string `json:"basis"`
+	Country      string `json:"country"`
+	Id           string `json:"id"`
+	Name         string `json:"name"`
+	ThirdCountry bool   `json:"third_country"`
+
+	// Transfer the policy's transfer mechanism: empty, scc, bcr, dpf or none
+	Transfer string `json:"transfer"`
+}
+
 // Subject defines model for Subject.
 type Subject struct {
 	CreatedAt    time.Time `json:"created_at"`
@@ -1699,6 +1804,18 @@ type RegisterModelJSONBody struct {
 // GetCurrentNoticeParams defines parameters for GetCurrentNotice.
 type GetCurrentNoticeParams struct {
 	// Lang language, e.g. en or de
+	Lang *string `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// GetDPIADraftParams defines parameters for GetDPIADraft.
+type GetDPIADraftParams struct {
+	// Lang language of the texts; the policy's first language if it does not offer this one
+	Lang *string `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// GetProcessingRecordParams defines parameters for GetProcessingRecord.
+type GetProcessingRecordParams struct {
+	// Lang language of the texts; the policy's first language if it does not offer this one
 	Lang *string `form:"lang,omitempty" json:"lang,omitempty"`
 }
 
@@ -2322,6 +2439,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDPIADraft Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+	//
+	// Roles: admin, auditor.
+	//
+	// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+	GetDPIADraft(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetProcessingRecord The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+	//
+	// Roles: admin, auditor.
+	//
+	// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+	GetProcessingRecord(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListRenewalsDue Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
 	//
@@ -3347,6 +3478,40 @@ func (c *Client) GetCurrentNotice(ctx context.Context, params *GetCurrentNoticeP
 // Corresponds with GET /v1/openapi.json (the `GetOpenAPI` operationId).
 func (c *Client) GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDPIADraft Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+//
+// Roles: admin, auditor.
+//
+// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+func (c *Client) GetDPIADraft(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDPIADraftRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetProcessingRecord The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+//
+// Roles: admin, auditor.
+//
+// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+func (c *Client) GetProcessingRecord(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetProcessingRecordRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5392,6 +5557,114 @@ func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetDPIADraftRequest constructs an http.Request for the GetDPIADraft method
+func NewGetDPIADraftRequest(server string, params *GetDPIADraftParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/records/dpia")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Lang != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lang", *params.Lang, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetProcessingRecordRequest constructs an http.Request for the GetProcessingRecord method
+func NewGetProcessingRecordRequest(server string, params *GetProcessingRecordParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/records/processing")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Lang != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lang", *params.Lang, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListRenewalsDueRequest constructs an http.Request for the ListRenewalsDue method
 func NewListRenewalsDueRequest(server string, params *ListRenewalsDueParams) (*http.Request, error) {
 	var err error
@@ -7003,6 +7276,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPIWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIResponse, error)
+
+	// GetDPIADraftWithResponse Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+	//
+	// Roles: admin, auditor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+	GetDPIADraftWithResponse(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*GetDPIADraftResponse, error)
+
+	// GetProcessingRecordWithResponse The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+	//
+	// Roles: admin, auditor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+	GetProcessingRecordWithResponse(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*GetProcessingRecordResponse, error)
 
 	// ListRenewalsDueWithResponse Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
 	//
@@ -9619,6 +9910,144 @@ func (r GetOpenAPIResponse) ContentType() string {
 	return ""
 }
 
+// GetDPIADraftResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetDPIADraft
+type GetDPIADraftResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetDPIADraftResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetDPIADraft
+type GetDPIADraftResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetDPIADraftResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DPIADraft
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetDPIADraftResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetDPIADraftResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDPIADraftResponse) GetJSON200() *DPIADraft {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetDPIADraftResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetDPIADraftResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDPIADraftResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDPIADraftResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDPIADraftResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDPIADraftResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetProcessingRecordResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetProcessingRecord
+type GetProcessingRecordResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetProcessingRecordResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetProcessingRecord
+type GetProcessingRecordResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetProcessingRecordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ProcessingRecord
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetProcessingRecordResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetProcessingRecordResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetProcessingRecordResponse) GetJSON200() *ProcessingRecord {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetProcessingRecordResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetProcessingRecordResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetProcessingRecordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetProcessingRecordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetProcessingRecordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetProcessingRecordResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListRenewalsDueResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListRenewalsDue
 type ListRenewalsDueResponse4XXHeaders struct {
 	RetryAfter *int
@@ -11955,6 +12384,36 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetOpenAPIResponse(rsp)
+}
+
+// GetDPIADraftWithResponse Draft data protection impact assessments (GDPR Art. 35), one per purpose that processes biometric or special-category data; fields the privacy officer completes are marked "to be completed"
+//
+// Roles: admin, auditor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/records/dpia (the `GetDPIADraft` operationId).
+func (c *ClientWithResponses) GetDPIADraftWithResponse(ctx context.Context, params *GetDPIADraftParams, reqEditors ...RequestEditorFn) (*GetDPIADraftResponse, error) {
+	rsp, err := c.GetDPIADraft(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDPIADraftResponse(rsp)
+}
+
+// GetProcessingRecordWithResponse The record of processing activities (GDPR Art. 30(1)) built from the policy in force and the store's figures
+//
+// Roles: admin, auditor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/records/processing (the `GetProcessingRecord` operationId).
+func (c *ClientWithResponses) GetProcessingRecordWithResponse(ctx context.Context, params *GetProcessingRecordParams, reqEditors ...RequestEditorFn) (*GetProcessingRecordResponse, error) {
+	rsp, err := c.GetProcessingRecord(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetProcessingRecordResponse(rsp)
 }
 
 // ListRenewalsDueWithResponse Consents to ask again: expired, needing renewal after a material notice change, or expiring within the window
@@ -14519,6 +14978,132 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers GetOpenAPIResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDPIADraftResponse parses an HTTP response from a GetDPIADraftWithResponse call
+func ParseGetDPIADraftResponse(rsp *http.Response) (*GetDPIADraftResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDPIADraftResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DPIADraft
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetDPIADraftResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetDPIADraftResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetProcessingRecordResponse parses an HTTP response from a GetProcessingRecordWithResponse call
+func ParseGetProcessingRecordResponse(rsp *http.Response) (*GetProcessingRecordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetProcessingRecordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ProcessingRecord
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetProcessingRecordResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetProcessingRecordResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"likeness/internal/console"
 	"likeness/internal/httpapi"
 	"likeness/internal/operators"
+	"likeness/internal/records"
 	"likeness/internal/subjects"
 	"likeness/internal/web"
 )
@@ -35,6 +36,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
 	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
+		Records:   records.New(d.notices.Policy, d.store, nil),
 		Operators: operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
 		Key:       key, SecureCookies: secure, Logger: slog.Default()}).Register(mux)
 	return mux, nil

@@ -1,7 +1,8 @@
 // Package console serves the privacy officer's operator console under
 // /console: an overview of the deployment, a subject's consent, assets and
 // access log, consents due for renewal, training datasets and their
-// representation audits, and dead-letter deliveries to downstream systems.
+// representation audits, dead-letter deliveries to downstream systems, and
+// the printable GDPR record of processing activities with DPIA drafts.
 // Pages are server-rendered in English or German (one file per language
 // under i18n), need no JavaScript, and load nothing from elsewhere.
 //
@@ -37,6 +38,7 @@ import (
 	"likeness/internal/http/response"
 	"likeness/internal/i18n"
 	"likeness/internal/ratelimit"
+	"likeness/internal/records"
 	"likeness/internal/signed"
 	"likeness/internal/vault"
 	"likeness/policy"
@@ -63,6 +65,7 @@ type Config struct {
 	Policy   func() *policy.Policy // the policy in force
 	Vault    *vault.Vault
 	Datasets *dataset.Service // nil: the datasets pages say datasets are not enabled
+	Records  *records.Builder // nil: the records page says records are not enabled
 	Store    likeness.Store
 	// Operators signs named operators in; nil offers only API-key sign-in.
 	Operators Operators
@@ -150,6 +153,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/renewals", h.page(h.renewals))
 	mux.Handle("GET /console/obligations", h.page(h.obligations))
 	mux.Handle("GET /console/audit", h.page(h.audit))
+	mux.Handle("GET /console/records", h.page(h.records))
 	mux.Handle("GET /console/datasets", h.page(h.datasets))
 	mux.Handle("GET /console/datasets/{id}/audit", h.page(h.datasetAudit))
 	mux.Handle("GET /console/datasets/{id}/reviews", h.page(h.datasetReviews))

@@ -21,6 +21,7 @@ import (
 	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/likenesstest"
+	"likeness/internal/records"
 	"likeness/internal/vault"
 )
 
@@ -39,7 +40,8 @@ func newFixture(t *testing.T) *fixture {
 	ds := d.Datasets
 	key := make([]byte, 32)
 	rand.Read(key)
-	h := console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Datasets: ds, Store: d.Store, Key: key, Now: d.Clock.Now})
+	h := console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Datasets: ds, Store: d.Store, Key: key,
+		Records: records.New(d.Notices.Policy, d.Store, d.Clock.Now), Now: d.Clock.Now})
 	mux := http.NewServeMux()
 	h.Register(mux)
 	srv := httptest.NewServer(mux)

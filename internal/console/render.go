@@ -15,6 +15,8 @@ var templateFuncs = template.FuncMap{
 	"join":   func(s []string) string { return strings.Join(s, ", ") },
 	"mul100": func(f float64) float64 { return f * 100 },
 	"deref":  func(n *int) int { return *n },
+	// pair hands a sub-template the page's view and one value of its own.
+	"pair": func(v *view, x any) pairView { return pairView{V: v, X: x} },
 	"pct": func(f *float64) string {
 		if f == nil {
 			return ""
@@ -33,6 +35,12 @@ type view struct {
 	Session *session
 	CSRF    string
 	Data    any
+}
+
+// pairView is what a sub-template called through pair receives.
+type pairView struct {
+	V *view
+	X any
 }
 
 type messageView struct {

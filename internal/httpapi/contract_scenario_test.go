@@ -92,6 +92,11 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(audit, "GET", "/v1/ledger/proof?index=0&size="+size, nil), 200, "inclusion proof")
 	want(b.call(audit, "GET", "/v1/ledger/consistency?from=1&to="+size, nil), 200, "consistency proof")
 
+	// GDPR records.
+	want(b.call(audit, "GET", "/v1/records/processing", nil), 200, "record of processing activities")
+	want(b.call(admin, "GET", "/v1/records/dpia?lang=de", nil), 200, "DPIA draft")
+	want(b.call(collector, "GET", "/v1/records/dpia", nil), 403, "collector reads the DPIA draft")
+
 	// Datasets.
 	want(b.call(collector, "PUT", "/v1/subjects/"+sub+"/attributes", map[string]any{"purpose": "ai-training", "attributes": map[string]string{"age_band": "30-39"}}), 200, "attributes")
 	ds := idOf(want(b.call(pipeline, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"image"}}), 201, "build dataset"))

@@ -20,6 +20,7 @@ import (
 	"likeness/internal/http/response"
 	"likeness/internal/http/route"
 	"likeness/internal/incidents"
+	"likeness/internal/records"
 	"likeness/internal/requests"
 	"likeness/internal/vault"
 )
@@ -69,11 +70,13 @@ type Config struct {
 	Datasets *dataset.Service  // nil: dataset endpoints answer 404
 	// Incidents nil: incident endpoints answer 404.
 	Incidents *incidents.Service
-	Store     likeness.Store
-	Logger    *slog.Logger
-	Now       func() time.Time
-	MaxBody   int64
-	Registry  *prometheus.Registry // nil: a fresh registry
+	// Records nil: the record and DPIA endpoints answer 404.
+	Records  *records.Builder
+	Store    likeness.Store
+	Logger   *slog.Logger
+	Now      func() time.Time
+	MaxBody  int64
+	Registry *prometheus.Registry // nil: a fresh registry
 	// Collectors join the server's metrics on Registry: the place for other
 	// components' metrics (replica lag, …).
 	Collectors []prometheus.Collector
@@ -149,6 +152,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, reviewRoutes(s)...)
 	s.routes = append(s.routes, requestRoutes(s)...)
 	s.routes = append(s.routes, IncidentRoutes(s, cfg.Incidents)...)
+	s.routes = append(s.routes, recordRoutes(cfg.Records)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}

@@ -24,6 +24,7 @@ import (
 	"likeness/internal/httpapi"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
+	"likeness/internal/records"
 	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
@@ -175,7 +176,8 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 // datasets, incidents or requests; tests add what they need.
 func (d *Deployment) APIConfig() httpapi.Config {
 	return httpapi.Config{Subjects: d.Subjects, Notices: d.Notices, Consent: d.Consent, Index: d.Engine, Ledger: d.Ledger,
-		Eraser: d.Erasure, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now}
+		Eraser: d.Erasure, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now,
+		Records: records.New(d.Notices.Policy, d.Store, d.Clock.Now)}
 }
 
 // WebConfig is the pages' configuration of d with its consent services and
