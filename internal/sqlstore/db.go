@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
@@ -89,15 +90,34 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
-	if err := d.db.PingContext(ctx); err != nil {
-		d.db.Close()
-		return nil, fmt.Errorf("sqlstore: connect to %s: %w", redact(dsn), err)
-	}
-	if err := d.migrate(ctx); err != nil {
+	if err := d.startUp(ctx); err != nil {
 		d.db.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// startUp connects and migrates. Replicas sharing a fresh SQLite file race
+// to switch it to WAL and create its tables, and the loser can see "database
+// is locked" beyond the busy timeout; it retries for up to a minute.
+func (d *DB) startUp(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for pause := 50 * time.Millisecond; ; pause = min(pause*2, 2*time.Second) {
+		err := d.db.PingContext(ctx)
+		if err != nil {
+			err = fmt.Errorf("sqlstore: connect to %s: %w", redact(d.dsn), err)
+		} else {
+			err = d.migrate(ctx)
+		}
+		if err == nil || d.dialect != sqlite || !strings.Contains(err.Error(), "locked") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
 }
 
 // redact drops the password from a URL so a DSN can appear in an error.
