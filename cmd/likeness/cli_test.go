@@ -242,3 +242,26 @@ func TestCLIOperatorCommandsAreAudited(t *testing.T) {
 		t.Fatalf("audit log after two commands: %+v %v", log, err)
 	}
 }
+
+func TestMigrateAppliesOnceAndSaysTheVersion(t *testing.T) {
+	dir := t.TempDir()
+	var want string
+	for i := range 2 {
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), []string{"migrate", "--data-dir", dir}, &out, &errb); code != 0 {
+			t.Fatalf("migrate run %d: exit %d: %s", i+1, code, errb.String())
+		}
+		if !strings.Contains(out.String(), "sqlite database is at schema version ") {
+			t.Fatalf("migrate said %q", out.String())
+		}
+		if i == 0 {
+			want = out.String()
+		} else if out.String() != want {
+			t.Fatalf("a second migrate changed the version: %q then %q", want, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), []string{"migrate", "extra"}, &out, &errb); code != 2 {
+		t.Fatalf("migrate with an argument: exit %d, want 2", code)
+	}
+}

@@ -30,6 +30,7 @@ Commands:
   apikey create    create an API key (--role admin|collector|pipeline|auditor [--expires-in 90d])
   apikey revoke    revoke an API key by its id
   operator create  create a console operator (NAME --role admin|privacy_officer|reviewer|auditor)
+  migrate          apply pending database migrations (serve also does, under the same lock)
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
   subject erase    erase a subject everywhere and print the signed certificate
@@ -85,6 +86,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAPIKeyRevoke(ctx, rest, stdout, stderr)
 	case "operator":
 		err = runOperator(ctx, rest, stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, rest, stdout, stderr)
 	case "ledger verify":
 		err = runLedgerVerify(ctx, rest, stdout, stderr)
 	case "receipt verify":
