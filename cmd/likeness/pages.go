@@ -11,6 +11,7 @@ import (
 	"likeness/internal/httpapi"
 	"likeness/internal/operators"
 	"likeness/internal/subjects"
+	"likeness/internal/vault"
 	"likeness/internal/web"
 )
 
@@ -50,7 +51,7 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 	}
 	out := make([]web.AccessEntry, 0, len(entries))
 	for _, e := range entries {
-		if e.Action != "content" && e.Action != "export" {
+		if e.Action != "content" && e.Action != "export" && e.Action != vault.ActionErasedOnWithdrawal {
 			continue // operator changes show in the person's consent history
 		}
 		who := e.Recipient
@@ -68,6 +69,8 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 			action = "content read"
 		case e.Action == "content":
 			action = "content refused (" + strings.Join(e.Reasons, ", ") + ")"
+		case e.Action == vault.ActionErasedOnWithdrawal:
+			who, action = "likeness", "erased after withdrawal of "+e.Purpose
 		}
 		out = append(out, web.AccessEntry{Time: e.Time, Who: who, Purpose: e.Purpose, Action: action, Recipient: e.Recipient})
 	}
