@@ -491,8 +491,9 @@ func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string)
 		return err
 	}
 	actor := likeness.ActorFrom(ctx)
+	done := map[string]bool{} // derived assets go with their parent
 	for _, a := range assets {
-		if a.Purpose != purpose || a.Erased() {
+		if a.Purpose != purpose || a.Erased() || done[a.ID] {
 			continue
 		}
 		ids, err := v.EraseAsset(ctx, a.ID, likeness.TaintConsentWithdrawn)
@@ -500,6 +501,7 @@ func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string)
 			return err
 		}
 		for _, id := range ids {
+			done[id] = true
 			if err := v.store.AppendAccess(ctx, &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: v.now().UTC(),
 				Action: ActionErasedOnWithdrawal, KeyID: actor.KeyID, Role: actor.Role, SubjectID: subjectID, AssetID: id,
 				Purpose: purpose, Allow: true, Reasons: []string{likeness.TaintConsentWithdrawn}}); err != nil {

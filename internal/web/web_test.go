@@ -318,6 +318,7 @@ func TestConsentPageShowsTheNoticeWithNothingTicked(t *testing.T) {
 		"Acme Portraits GmbH", "privacy@acme.example", "dpo@acme.example", // who is responsible
 		"Example GPU Cloud Inc., United States (US)", "standard contractual clauses", // who, where, safeguard
 		"At most 3 years", "Your rights", "How to withdraw", "Accept selected", "Decline all",
+		"If you withdraw", "We stop using your data for this purpose at once and erase the recordings and photos collected for it", // Art. 17(1)(b)
 		`name="notice_version"`, `name="notice_sha256"`,
 	} {
 		if !strings.Contains(p.body, want) {
@@ -806,7 +807,8 @@ func TestLanguageSwitch(t *testing.T) {
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
 	p := b.get(path + "?lang=de")
-	for _, want := range []string{`<html lang="de">`, "Alle ablehnen", "Auswahl bestätigen", "Training unserer Porträt- und Stimm-KI-Modelle", "Vereinigte Staaten (US)", `aria-current="true">Deutsch`} {
+	for _, want := range []string{`<html lang="de">`, "Alle ablehnen", "Auswahl bestätigen", "Training unserer Porträt- und Stimm-KI-Modelle", "Vereinigte Staaten (US)", `aria-current="true">Deutsch`,
+		"Wenn Sie widerrufen", "löschen die dafür erhobenen Aufnahmen und Fotos"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("German page lacks %q", want)
 		}
