@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"likeness/internal/jurisdiction"
 )
@@ -35,6 +37,11 @@ type NoticePurpose struct {
 	RenewEvery  string            `json:"renew_every"` // human; "" if none
 	SaleOrShare bool              `json:"sale_or_share"`
 	Material    string            `json:"material"` // Policy.Material fingerprint
+	// OnWithdraw is what a withdrawal does to the data collected for the
+	// purpose ("erase" or "keep"); OnWithdrawText says it as a sentence, with
+	// the legal basis and reason of a keep, in the notice's language.
+	OnWithdraw     string `json:"on_withdraw"`
+	OnWithdrawText string `json:"on_withdraw_text"`
 }
 
 // NoticeRecipient is one recipient as the notice presents it.
@@ -71,7 +78,9 @@ func (p *Policy) Notice(lang string) (*Notice, error) {
 			Retention:   pu.Retention.Human(lang),
 			SaleOrShare: pu.SaleOrShare,
 			Material:    p.Material(id),
+			OnWithdraw:  pu.OnWithdraw,
 		}
+		np.OnWithdrawText = sentence(l.onWithdrawText(pu))
 		if !pu.RenewEvery.IsZero() {
 			np.RenewEvery = pu.RenewEvery.Human(lang)
 		}
@@ -170,11 +179,7 @@ func (p *Policy) render(n *Notice, l *labels) string {
 		} else {
 			line(in, l.sale+": "+l.saleNo)
 		}
-		if pu.OnWithdraw == "erase" {
-			line(in, l.onWithdraw+": "+l.withdrawErase)
-		} else {
-			line(in, l.onWithdraw+": "+l.withdrawStop)
-		}
+		line(in, l.onWithdraw+": "+l.onWithdrawText(pu))
 		if pu.Anonymization != nil || slices.Contains(pu.Data, "image") || slices.Contains(pu.Data, "voice") {
 			a := pu.AnonymizationOrDefault()
 			var parts []string
@@ -223,7 +228,8 @@ type labels struct {
 	purposeID, why, what, recipients, noRecipients                       string
 	retention, retentionText, renewal, renewalText                       string
 	sale, saleYes, saleNo                                                string
-	onWithdraw, withdrawStop, withdrawErase                              string
+	onWithdraw, withdrawKeep, withdrawErase                              string
+	keepBases                                                            map[string]string
 	anonymization, blurAll, blurBystanders, mcadams, kAnon, asRecorded   string
 	rightsHeading, rightOptOut, rightBIPA                                string
 	rights                                                               []string
@@ -239,6 +245,21 @@ func labelsFor(lang string) *labels {
 		return &deLabels
 	}
 	return &enLabels
+}
+
+// onWithdrawText says what a withdrawal of pu does to its data, to follow
+// the "If you withdraw" label.
+func (l *labels) onWithdrawText(pu *Purpose) string {
+	if pu.ErasesOnWithdraw() {
+		return l.withdrawErase
+	}
+	return fmt.Sprintf(l.withdrawKeep, l.keepBases[pu.KeepBasis], pu.KeepReason)
+}
+
+// sentence starts s with a capital letter.
+func sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func (l *labels) category(c string) string {
@@ -270,27 +291,33 @@ func (l *labels) transfer(t string, abroad bool) string {
 }
 
 var enLabels = labels{
-	heading:        "Privacy notice: %s",
-	intro:          "%s would like to use recordings of your voice and images of you. We do so only with your consent, which you give separately for each purpose below. You can agree to some purposes and not to others, and you can withdraw your consent at any time.",
-	who:            "Who is responsible",
-	contact:        "Contact",
-	dpo:            "Data protection officer",
-	purposes:       "What we ask your consent for",
-	purposeID:      "Purpose id",
-	why:            "Why",
-	what:           "What we collect",
-	recipients:     "Who receives it",
-	noRecipients:   "no one outside %s",
-	retention:      "How long we keep it",
-	retentionText:  "at most %s from collection; then we delete it.",
-	renewal:        "Renewal",
-	renewalText:    "your consent lasts %s; we will then ask you to confirm it again, and if you do not, it ends.",
-	sale:           "Sale or sharing",
-	saleYes:        "we sell or share this data with third parties (CCPA). You can opt out at any time; we treat a Global Privacy Control signal from your browser as an opt-out.",
-	saleNo:         "we do not sell this data or share it for advertising.",
-	onWithdraw:     "If you withdraw",
-	withdrawStop:   "we stop using your data for this purpose at once. We keep what was already collected until the end of the period above, unless you ask us to erase it.",
-	withdrawErase:  "we stop using your data for this purpose at once and erase what we collected only for it.",
+	heading:       "Privacy notice: %s",
+	intro:         "%s would like to use recordings of your voice and images of you. We do so only with your consent, which you give separately for each purpose below. You can agree to some purposes and not to others, and you can withdraw your consent at any time.",
+	who:           "Who is responsible",
+	contact:       "Contact",
+	dpo:           "Data protection officer",
+	purposes:      "What we ask your consent for",
+	purposeID:     "Purpose id",
+	why:           "Why",
+	what:          "What we collect",
+	recipients:    "Who receives it",
+	noRecipients:  "no one outside %s",
+	retention:     "How long we keep it",
+	retentionText: "at most %s from collection; then we delete it.",
+	renewal:       "Renewal",
+	renewalText:   "your consent lasts %s; we will then ask you to confirm it again, and if you do not, it ends.",
+	sale:          "Sale or sharing",
+	saleYes:       "we sell or share this data with third parties (CCPA). You can opt out at any time; we treat a Global Privacy Control signal from your browser as an opt-out.",
+	saleNo:        "we do not sell this data or share it for advertising.",
+	onWithdraw:    "If you withdraw",
+	withdrawKeep:  "we stop using your data for this purpose at once. We keep the recordings and photos collected for it until the end of the period above because of %s: %s",
+	withdrawErase: "we stop using your data for this purpose at once and erase the recordings and photos collected for it, with everything derived from them.",
+	keepBases: map[string]string{
+		"contract":             "our contract with you (GDPR Art. 6(1)(b))",
+		"legal_obligation":     "a legal obligation (GDPR Art. 6(1)(c))",
+		"public_task":          "a task in the public interest (GDPR Art. 6(1)(e))",
+		"legitimate_interests": "our legitimate interests (GDPR Art. 6(1)(f))",
+	},
 	anonymization:  "Anonymisation",
 	blurAll:        "Faces are blurred before use.",
 	blurBystanders: "Faces of other people in the picture are blurred.",
@@ -337,27 +364,33 @@ var enLabels = labels{
 }
 
 var deLabels = labels{
-	heading:        "Datenschutzhinweise: %s",
-	intro:          "%s möchte Aufnahmen Ihrer Stimme und Bilder von Ihnen verwenden. Das geschieht nur mit Ihrer Einwilligung, die Sie für jeden der folgenden Zwecke einzeln erteilen. Sie können einigen Zwecken zustimmen und anderen nicht, und Sie können Ihre Einwilligung jederzeit widerrufen.",
-	who:            "Verantwortlich",
-	contact:        "Kontakt",
-	dpo:            "Datenschutzbeauftragter",
-	purposes:       "Wofür wir um Ihre Einwilligung bitten",
-	purposeID:      "Kennung des Zwecks",
-	why:            "Wozu",
-	what:           "Welche Daten",
-	recipients:     "Empfänger",
-	noRecipients:   "niemand außerhalb von %s",
-	retention:      "Speicherdauer",
-	retentionText:  "höchstens %s ab der Erhebung; danach löschen wir die Daten.",
-	renewal:        "Erneuerung",
-	renewalText:    "Ihre Einwilligung gilt %s; danach bitten wir Sie, sie erneut zu bestätigen. Ohne Bestätigung endet sie.",
-	sale:           "Verkauf oder Weitergabe",
-	saleYes:        "Wir verkaufen diese Daten an Dritte oder geben sie an Dritte weiter (CCPA). Sie können dem jederzeit widersprechen; ein Global-Privacy-Control-Signal Ihres Browsers behandeln wir als Widerspruch.",
-	saleNo:         "Wir verkaufen diese Daten nicht und geben sie nicht zu Werbezwecken weiter.",
-	onWithdraw:     "Wenn Sie widerrufen",
-	withdrawStop:   "Wir verwenden Ihre Daten sofort nicht mehr für diesen Zweck. Bereits erhobene Daten bewahren wir bis zum Ende der oben genannten Speicherdauer auf, es sei denn, Sie verlangen ihre Löschung.",
-	withdrawErase:  "Wir verwenden Ihre Daten sofort nicht mehr für diesen Zweck und löschen, was wir nur dafür erhoben haben.",
+	heading:       "Datenschutzhinweise: %s",
+	intro:         "%s möchte Aufnahmen Ihrer Stimme und Bilder von Ihnen verwenden. Das geschieht nur mit Ihrer Einwilligung, die Sie für jeden der folgenden Zwecke einzeln erteilen. Sie können einigen Zwecken zustimmen und anderen nicht, und Sie können Ihre Einwilligung jederzeit widerrufen.",
+	who:           "Verantwortlich",
+	contact:       "Kontakt",
+	dpo:           "Datenschutzbeauftragter",
+	purposes:      "Wofür wir um Ihre Einwilligung bitten",
+	purposeID:     "Kennung des Zwecks",
+	why:           "Wozu",
+	what:          "Welche Daten",
+	recipients:    "Empfänger",
+	noRecipients:  "niemand außerhalb von %s",
+	retention:     "Speicherdauer",
+	retentionText: "höchstens %s ab der Erhebung; danach löschen wir die Daten.",
+	renewal:       "Erneuerung",
+	renewalText:   "Ihre Einwilligung gilt %s; danach bitten wir Sie, sie erneut zu bestätigen. Ohne Bestätigung endet sie.",
+	sale:          "Verkauf oder Weitergabe",
+	saleYes:       "Wir verkaufen diese Daten an Dritte oder geben sie an Dritte weiter (CCPA). Sie können dem jederzeit widersprechen; ein Global-Privacy-Control-Signal Ihres Browsers behandeln wir als Widerspruch.",
+	saleNo:        "Wir verkaufen diese Daten nicht und geben sie nicht zu Werbezwecken weiter.",
+	onWithdraw:    "Wenn Sie widerrufen",
+	withdrawKeep:  "Wir verwenden Ihre Daten sofort nicht mehr für diesen Zweck. Die dafür erhobenen Aufnahmen und Fotos bewahren wir bis zum Ende der oben genannten Speicherdauer auf, aufgrund %s: %s",
+	withdrawErase: "Wir verwenden Ihre Daten sofort nicht mehr für diesen Zweck und löschen die dafür erhobenen Aufnahmen und Fotos mit allem, was daraus abgeleitet wurde.",
+	keepBases: map[string]string{
+		"contract":             "unseres Vertrags mit Ihnen (Art. 6 Abs. 1 lit. b DSGVO)",
+		"legal_obligation":     "einer rechtlichen Verpflichtung (Art. 6 Abs. 1 lit. c DSGVO)",
+		"public_task":          "einer Aufgabe im öffentlichen Interesse (Art. 6 Abs. 1 lit. e DSGVO)",
+		"legitimate_interests": "unserer berechtigten Interessen (Art. 6 Abs. 1 lit. f DSGVO)",
+	},
 	anonymization:  "Anonymisierung",
 	blurAll:        "Gesichter werden vor der Verwendung unkenntlich gemacht.",
 	blurBystanders: "Gesichter anderer Personen im Bild werden unkenntlich gemacht.",

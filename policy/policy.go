@@ -53,9 +53,13 @@ type Purpose struct {
 	Retention   Duration          `json:"retention"`
 	RenewEvery  Duration          `json:"renew_every"`
 	SaleOrShare bool              `json:"sale_or_share"`
-	// OnWithdraw is "stop" (the default) or "erase": whether a withdrawal
-	// also erases assets collected only for this purpose.
+	// OnWithdraw is WithdrawErase (the default: a withdrawal erases the
+	// assets collected for this purpose, GDPR Art. 17(1)(b)) or WithdrawKeep,
+	// declared with the legal basis (one of KeepBases) and the written
+	// reason for keeping them until retention ends.
 	OnWithdraw    string         `json:"on_withdraw"`
+	KeepBasis     string         `json:"keep_basis,omitempty"`
+	KeepReason    string         `json:"keep_reason,omitempty"`
 	Anonymization *Anonymization `json:"anonymization,omitempty"`
 }
 
@@ -190,8 +194,8 @@ func (p *Policy) HasLanguage(lang string) bool { return slices.Contains(p.Langua
 
 // Material returns a hex SHA-256 fingerprint of what a person agreed to for
 // the purpose in substance: the sorted data categories, each recipient's id,
-// country and transfer mechanism, the retention and sale_or_share. Wording
-// does not count. When it changes, consents given under the old fingerprint
+// country and transfer mechanism, the retention, sale_or_share and, when the
+// purpose keeps data after a withdrawal, that basis. Wording does not count. When it changes, consents given under the old fingerprint
 // stop counting until renewed. An unknown purpose gives "".
 func (p *Policy) Material(purposeID string) string {
 	pu, ok := p.Purposes[purposeID]
@@ -216,6 +220,11 @@ func (p *Policy) Material(purposeID string) string {
 	}
 	fmt.Fprintf(&b, "retention %s\n", pu.Retention)
 	fmt.Fprintf(&b, "sale_or_share %t\n", pu.SaleOrShare)
+	if !pu.ErasesOnWithdraw() {
+		// Keeping data after a withdrawal is part of what was agreed to;
+		// erasing (the default) adds nothing, so older fingerprints stand.
+		fmt.Fprintf(&b, "on_withdraw keep %q\n", pu.KeepBasis)
+	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])
 }

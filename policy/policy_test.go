@@ -89,6 +89,12 @@ func TestParseReportsEachProblemWithLineAndField(t *testing.T) {
 		{"bad renew_every", edit(13, 12, "    renew_every: soon"), 13, "purposes.p1.renew_every", `"soon" is not a duration`},
 		{"bad sale_or_share", edit(13, 12, "    sale_or_share: yes"), 13, "purposes.p1.sale_or_share", "true or false"},
 		{"bad on_withdraw", edit(13, 12, "    on_withdraw: forget"), 13, "purposes.p1.on_withdraw", `"forget" is not allowed`},
+		{"on_withdraw stop", edit(13, 12, "    on_withdraw: stop"), 13, "purposes.p1.on_withdraw", `write on_withdraw: {keep: <basis>, reason: "…"}`},
+		{"on_withdraw keep without basis", edit(13, 12, "    on_withdraw: keep"), 13, "purposes.p1.on_withdraw", "no legal basis"},
+		{"keep without reason", edit(13, 12, "    on_withdraw: {keep: legal_obligation}"), 13, "purposes.p1.on_withdraw.reason", "needs a written reason"},
+		{"keep with empty reason", edit(13, 12, "    on_withdraw:", "      keep: contract", "      reason: ''"), 15, "purposes.p1.on_withdraw.reason", "must not be empty"},
+		{"keep on consent", edit(13, 12, "    on_withdraw: {keep: consent, reason: R}"), 13, "purposes.p1.on_withdraw.keep", `"consent" is not allowed`},
+		{"reason without keep", edit(13, 12, "    on_withdraw: {reason: R}"), 13, "purposes.p1.on_withdraw.keep", "required"},
 		{"bad faces", edit(13, 12, "    anonymization: {faces: pixelate}"), 13, "purposes.p1.anonymization.faces", `"pixelate"`},
 		{"bad voice", edit(13, 12, "    anonymization:", "      voice: robot"), 14, "purposes.p1.anonymization.voice", `"robot"`},
 		{"bad k", edit(13, 12, "    anonymization: {k: 1}"), 13, "purposes.p1.anonymization.k", "at least 2"},
@@ -202,7 +208,7 @@ func TestExampleParses(t *testing.T) {
 		Recipients:  []string{"acme-ml", "gpu-cloud-us"},
 		Retention:   Duration{Years: 3},
 		RenewEvery:  Duration{Months: 12},
-		OnWithdraw:  "stop",
+		OnWithdraw:  "erase",
 	}
 	if diff := cmp.Diff(want, ai); diff != "" {
 		t.Errorf("ai-training (-want +got):\n%s", diff)
@@ -580,5 +586,46 @@ func TestUndeclaredAnonymizationIsTheSafeDefaultAndNoneNeedsAReason(t *testing.T
 	// A none that touches nothing the purpose collects needs no reason.
 	if _, err := Parse("likeness.yaml", edit(13, 12, "    anonymization: {faces: none}")); err != nil {
 		t.Errorf("faces: none on a voice-only purpose: %v", err)
+	}
+}
+
+func TestWithdrawalErasesUnlessAKeepIsDeclaredWithBasisAndReason(t *testing.T) {
+	p, err := Parse("likeness.yaml", edit(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, _ := p.Purpose("p1")
+	if !pu.ErasesOnWithdraw() || pu.OnWithdraw != WithdrawErase {
+		t.Errorf("undeclared on_withdraw = %q, want erase", pu.OnWithdraw)
+	}
+	erasing := p.Material("p1")
+	const reason = "Tax law requires us to keep recorded orders for 10 years."
+	p, err = Parse("likeness.yaml", edit(13, 12, "    on_withdraw: {keep: legal_obligation, reason: "+reason+"}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, _ = p.Purpose("p1")
+	if pu.ErasesOnWithdraw() || pu.KeepBasis != "legal_obligation" || pu.KeepReason != reason {
+		t.Errorf("declared keep = %+v", pu)
+	}
+	if p.Material("p1") == erasing {
+		t.Error("keeping data after a withdrawal does not change the material fingerprint")
+	}
+	for lang, basis := range map[string]string{"en": "a legal obligation (GDPR Art. 6(1)(c))", "de": "Art. 6 Abs. 1 lit. c DSGVO"} {
+		n, err := p.Notice(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(n.Text, basis) || !strings.Contains(n.Text, reason) || n.Purposes[0].OnWithdraw != WithdrawKeep ||
+			!strings.Contains(n.Purposes[0].OnWithdrawText, reason) {
+			t.Errorf("%s notice does not say why the data is kept:\n%s", lang, n.Text)
+		}
+	}
+	n, err := Example().Notice("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(n.Text, "erase the recordings and photos collected for it") || strings.Contains(n.Text, "We keep what was already collected") {
+		t.Errorf("the example notice does not say a withdrawal erases:\n%s", n.Text)
 	}
 }

@@ -67,7 +67,6 @@ var (
 	recipientFields = []string{"name", "country", "transfer"}
 	anonFields      = []string{"faces", "voice", "k", "reason"}
 	transfers       = jurisdiction.TransferBases
-	onWithdraws     = []string{"stop", "erase"}
 	facesValues     = []string{"none", "blur_all", "blur_bystanders"}
 	voiceValues     = []string{"none", "mcadams"}
 )
@@ -413,7 +412,7 @@ func (c *checker) purposes(n *yaml.Node, p *Policy, recipients map[string]bool, 
 			continue
 		}
 		at := e.key.Line
-		pu := &Purpose{ID: id, OnWithdraw: "stop"}
+		pu := &Purpose{ID: id, OnWithdraw: WithdrawErase}
 		if v, ok := c.require(f, "title", at, path); ok {
 			pu.Title = c.texts(v, join(path, "title"), p.Languages, langsOK)
 		}
@@ -459,9 +458,7 @@ func (c *checker) purposes(n *yaml.Node, p *Policy, recipients map[string]bool, 
 			}
 		}
 		if v, ok := f["on_withdraw"]; ok {
-			if s, ok := c.oneOf(v.val, join(path, "on_withdraw"), onWithdraws); ok {
-				pu.OnWithdraw = s
-			}
+			c.onWithdraw(v, join(path, "on_withdraw"), pu)
 		}
 		if v, ok := f["anonymization"]; ok {
 			pu.Anonymization = c.anonymization(v, join(path, "anonymization"))

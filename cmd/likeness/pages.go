@@ -12,6 +12,7 @@ import (
 	"likeness/internal/operators"
 	"likeness/internal/records"
 	"likeness/internal/subjects"
+	"likeness/internal/vault"
 	"likeness/internal/web"
 )
 
@@ -52,7 +53,7 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 	}
 	out := make([]web.AccessEntry, 0, len(entries))
 	for _, e := range entries {
-		if e.Action != "content" && e.Action != "export" {
+		if e.Action != "content" && e.Action != "export" && e.Action != vault.ActionErasedOnWithdrawal {
 			continue // operator changes show in the person's consent history
 		}
 		who := e.Recipient
@@ -70,6 +71,8 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 			action = "content read"
 		case e.Action == "content":
 			action = "content refused (" + strings.Join(e.Reasons, ", ") + ")"
+		case e.Action == vault.ActionErasedOnWithdrawal:
+			who, action = "likeness", "erased after withdrawal of "+e.Purpose
 		}
 		out = append(out, web.AccessEntry{Time: e.Time, Who: who, Purpose: e.Purpose, Action: action, Recipient: e.Recipient})
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,38 @@ func TestPortalShowsTrainingLineage(t *testing.T) {
 	}
 	if page := get(srv.URL + "/me"); !strings.Contains(page, "your data is left out of its next version") {
 		t.Fatal("portal does not show the dataset as withdrawn after the withdrawal")
+	}
+}
+
+// The portal's access log, as serve wires it, tells a person what a
+// withdrawal erased.
+func TestPortalAccessLogShowsTheErasureAfterAWithdrawal(t *testing.T) {
+	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "test", Role: likeness.RoleAdmin})
+	dir := t.TempDir()
+	sub, _ := seedSubject(t, dir) // a voice recording and its transcript, for voice-transcription
+	c := config{dataDir: dir, policyFile: erasePolicy}
+	d, err := c.open(ctx, io.Discard, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub, Purpose: "voice-transcription"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := accessLog{d}.SubjectAccessLog(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action == "erased after withdrawal of voice-transcription" && e.Purpose == "voice-transcription" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("portal access log %+v: %d erasure lines, want 2 (the recording and its transcript)", entries, n)
+	}
+	if files := filesUnder(t, filepath.Join(dir, "blobs")); len(files) != 0 {
+		t.Fatalf("blobs left after the withdrawal: %v", files)
 	}
 }

@@ -52,9 +52,9 @@ type Log interface {
 	Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error
 }
 
-// PurposeEraser erases what was collected only for a purpose, after a
-// withdrawal of a purpose whose policy says on_withdraw: erase. It must be
-// idempotent: withdrawing again retries it. *vault.Vault implements it.
+// PurposeEraser erases what was collected for a purpose, after a withdrawal
+// of a purpose whose policy does not declare on_withdraw: {keep: …}. It must
+// be idempotent: withdrawing again retries it. *vault.Vault implements it.
 type PurposeEraser interface {
 	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
 }
@@ -73,7 +73,7 @@ type Config struct {
 	Notices   *Notices
 	Engine    *decision.Engine
 	Log       Log
-	Erasers   []PurposeEraser // run on withdrawals whose purpose says on_withdraw: erase
+	Erasers   []PurposeEraser // run on withdrawals of purposes that do not keep their data
 	Listeners []Listener      // told of every event once it is durable
 	// Now is injected so tests control time.
 	Now    func() time.Time
@@ -241,7 +241,7 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 	if err := s.append(ctx, []*likeness.ConsentEvent{ev}); err != nil {
 		return nil, err
 	}
-	if pp, _ := p.Purpose(req.Purpose); pp.OnWithdraw == "erase" {
+	if pp, _ := p.Purpose(req.Purpose); pp.ErasesOnWithdraw() {
 		for _, e := range s.erasers {
 			if err := e.ErasePurposeData(ctx, sub.ID, req.Purpose); err != nil {
 				// The withdrawal stands (decisions already deny); the sweep

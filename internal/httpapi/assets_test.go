@@ -189,9 +189,9 @@ func TestUploadRoundTripsOnlyForDeclaredRecipientAndConsentedPurpose(t *testing.
 			if allowed != 1 {
 				t.Fatalf("%d allowed entries, want 1", allowed)
 			}
-			// A withdrawal stops content at once.
+			// A withdrawal stops content at once: the asset is erased.
 			e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents/ai-training/withdraw", nil)
-			if d := e.content(likeness.RolePipeline, a.ID, "purpose=ai-training&recipient=acme-ml"); d.status != 403 {
+			if d := e.content(likeness.RolePipeline, a.ID, "purpose=ai-training&recipient=acme-ml"); d.status != 410 {
 				t.Fatalf("content after withdrawal: %d", d.status)
 			}
 		})

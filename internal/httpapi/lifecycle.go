@@ -63,7 +63,7 @@ func (s *Server) handleRetentionSchedule(w http.ResponseWriter, r *http.Request)
 			labels[i] = policy.CategoryLabel(c, lang)
 		}
 		e.Text = jurisdiction.ScheduleText(lang, jurisdiction.ScheduleEntry{Title: e.Title, Categories: labels,
-			Retention: pp.Retention.Human(lang), EraseOnWithdraw: pp.OnWithdraw == "erase", BIPALimit: bipa})
+			Retention: pp.Retention.Human(lang), EraseOnWithdraw: pp.ErasesOnWithdraw(), BIPALimit: bipa})
 		text.WriteString(e.Text + "\n")
 		out = append(out, e)
 	}

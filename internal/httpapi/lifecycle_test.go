@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/internal/vault"
 	"likeness/policy"
 )
 
@@ -151,34 +152,84 @@ func TestRetentionDeniesExpiredAssetsBeforeTheSweeperErasesThem(t *testing.T) {
 	}
 }
 
-func TestWithdrawalErasesAssetsWhenThePolicySaysSo(t *testing.T) {
-	e := newEnv(t, "")
-	src := strings.Replace(string(policy.Example().Source), "    retention: 90d\n", "    retention: 90d\n    on_withdraw: erase\n", 1)
-	p, err := policy.Parse("erase.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
+// TestWithdrawalErasesAssetsUnlessThePolicyKeepsThem: withdrawing the
+// purpose an asset was collected for erases it and what was derived from it
+// (GDPR Art. 17(1)(b)): blobs gone, rows marked erased, 410, a line in the
+// person's access log. A purpose that declares a keep keeps its assets.
+func TestWithdrawalErasesAssetsUnlessThePolicyKeepsThem(t *testing.T) {
+	for name, mk := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := mk(t)
+			ctx := context.Background()
+			const renew = "    renew_every: 12mo        # consent must be confirmed again after this long\n"
+			src := strings.Replace(string(policy.Example().Source), renew,
+				renew+"    on_withdraw: {keep: legitimate_interests, reason: Models already trained on the data cannot be untrained.}\n", 1)
+			p, err := policy.Parse("keep.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.d.Notices.SetPolicy(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			sub := e.subject("we", "EU-DE")
+			e.grant(sub, "voice-transcription", "ai-training")
+			var erased, derived, kept likeness.Asset
+			e.upload(likeness.RoleCollector, sub, "purpose=voice-transcription&category=voice", "audio/wav", wav("e", 100)).json(t, &erased)
+			e.upload(likeness.RoleCollector, sub, "purpose=voice-transcription&category=transcript&derived_from="+erased.ID, "text/plain",
+				[]byte("a transcript")).json(t, &derived)
+			e.upload(likeness.RoleCollector, sub, "purpose=ai-training&category=voice", "audio/wav", wav("k", 100)).json(t, &kept)
+			blobs := filepath.Join(e.dir, "blobs")
+			if n := countFiles(t, blobs); n != 3 {
+				t.Fatalf("%d blobs before the withdrawals, want 3", n)
+			}
+			for _, purpose := range []string{"voice-transcription", "ai-training"} {
+				if r := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents/"+purpose+"/withdraw", nil); r.status != 201 {
+					t.Fatalf("withdraw %s: %d %s", purpose, r.status, r.body)
+				}
+			}
+			for _, id := range []string{erased.ID, derived.ID} {
+				if g := e.call(likeness.RoleAuditor, "GET", "/v1/assets/"+id, nil); g.status != 410 {
+					t.Fatalf("asset %s of the withdrawn purpose: %d, want 410", id, g.status)
+				}
+				if c := e.content(likeness.RolePipeline, id, "purpose=voice-transcription"); c.status != 410 {
+					t.Fatalf("content of an erased asset: %d, want 410", c.status)
+				}
+				if a, err := e.store.Asset(ctx, id); err != nil || !a.Erased() || a.ErasedReason != likeness.TaintConsentWithdrawn || a.SHA256 != "" {
+					t.Fatalf("asset row after the withdrawal: %+v %v", a, err)
+				}
+			}
+			if n := countFiles(t, blobs); n != 1 {
+				t.Fatalf("%d blobs after the withdrawals, want 1 (the kept asset's)", n)
+			}
+			if g := e.call(likeness.RoleAuditor, "GET", "/v1/assets/"+kept.ID, nil); g.status != 200 {
+				t.Fatalf("asset of a purpose that keeps: %d, want kept (200)", g.status)
+			}
+			if c := e.content(likeness.RolePipeline, kept.ID, "purpose=ai-training"); c.status != 403 {
+				t.Fatalf("kept asset's content after withdrawal: %d, want 403", c.status)
+			}
+			log, err := e.store.SubjectAccessLog(ctx, sub, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logged := map[string]bool{}
+			for _, en := range log {
+				if en.Action == vault.ActionErasedOnWithdrawal && en.Purpose == "voice-transcription" {
+					logged[en.AssetID] = true
+				}
+			}
+			if !logged[erased.ID] || !logged[derived.ID] || len(logged) != 2 {
+				t.Fatalf("access log of the erasure: %v, want the asset and its transcript", logged)
+			}
+		})
 	}
-	if err := e.d.Notices.SetPolicy(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	sub := e.subject("we", "EU-DE")
-	e.grant(sub, "voice-transcription", "ai-training")
-	var erased, kept likeness.Asset
-	e.upload(likeness.RoleCollector, sub, "purpose=voice-transcription&category=voice", "audio/wav", wav("e", 100)).json(t, &erased)
-	e.upload(likeness.RoleCollector, sub, "purpose=ai-training&category=voice", "audio/wav", wav("k", 100)).json(t, &kept)
-	for _, purpose := range []string{"voice-transcription", "ai-training"} {
-		if r := e.call(likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents/"+purpose+"/withdraw", nil); r.status != 201 {
-			t.Fatalf("withdraw %s: %d %s", purpose, r.status, r.body)
-		}
-	}
-	if g := e.call(likeness.RoleAuditor, "GET", "/v1/assets/"+erased.ID, nil); g.status != 410 {
-		t.Fatalf("asset of an on_withdraw: erase purpose after withdrawal: %d, want 410", g.status)
-	}
-	if g := e.call(likeness.RoleAuditor, "GET", "/v1/assets/"+kept.ID, nil); g.status != 200 {
-		t.Fatalf("asset of an on_withdraw: stop purpose: %d, want kept (200)", g.status)
-	}
-	if c := e.content(likeness.RolePipeline, kept.ID, "purpose=ai-training"); c.status != 403 {
-		t.Fatalf("kept asset's content after withdrawal: %d, want 403", c.status)
+}
+
+func TestAKeepWithoutReasonIsRefusedWithFileAndLine(t *testing.T) {
+	src := strings.Replace(string(policy.Example().Source), "    retention: 90d\n", "    retention: 90d\n    on_withdraw: {keep: contract}\n", 1)
+	line := strings.Count(src[:strings.Index(src, "on_withdraw: {keep: contract}")], "\n") + 1
+	_, err := policy.Parse("keep.yaml", []byte(src))
+	if want := "keep.yaml:" + strconv.Itoa(line) + ": purposes.voice-transcription.on_withdraw.reason:"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse = %v, want %q", err, want)
 	}
 }
 

@@ -477,16 +477,34 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ActionErasedOnWithdrawal is the access-log action of an asset erased
+// because the consent to the purpose it was collected for was withdrawn.
+const ActionErasedOnWithdrawal = "erased_on_withdrawal"
+
 // ErasePurposeData implements the erasers of consent and erasure: it erases the subject's
-// assets collected for purpose, with everything derived from them.
+// assets collected for purpose, with everything derived from them, and
+// records each erased asset in the subject's access log, so the person sees
+// in the portal what the withdrawal removed.
 func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string) error {
 	assets, err := v.store.SubjectAssets(ctx, subjectID)
 	if err != nil {
 		return err
 	}
+	actor := likeness.ActorFrom(ctx)
+	done := map[string]bool{} // derived assets go with their parent
 	for _, a := range assets {
-		if a.Purpose == purpose && !a.Erased() {
-			if _, err := v.EraseAsset(ctx, a.ID, "consent_withdrawn"); err != nil {
+		if a.Purpose != purpose || a.Erased() || done[a.ID] {
+			continue
+		}
+		ids, err := v.EraseAsset(ctx, a.ID, likeness.TaintConsentWithdrawn)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			done[id] = true
+			if err := v.store.AppendAccess(ctx, &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: v.now().UTC(),
+				Action: ActionErasedOnWithdrawal, KeyID: actor.KeyID, Role: actor.Role, SubjectID: subjectID, AssetID: id,
+				Purpose: purpose, Allow: true, Reasons: []string{likeness.TaintConsentWithdrawn}}); err != nil {
 				return err
 			}
 		}

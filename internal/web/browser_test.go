@@ -147,8 +147,8 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("PortalWithdrawExportErase", func(t *testing.T) {
 		sub := e.subject("b-portal", "EU-DE", "en")
-		e.grant(sub, "ai-training", "voice-transcription")
-		photo := e.upload(sub, "ai-training", "image")
+		e.grant(sub, "ai-training", "voice-transcription", "marketing-personalization")
+		photo := e.upload(sub, "marketing-personalization", "image") // kept: the withdrawal below is of ai-training
 		url := e.srv.URL + e.portalLink(sub)
 		ctx := tab(t)
 		var flash string

@@ -318,6 +318,7 @@ func TestConsentPageShowsTheNoticeWithNothingTicked(t *testing.T) {
 		"Acme Portraits GmbH", "privacy@acme.example", "dpo@acme.example", // who is responsible
 		"Example GPU Cloud Inc., United States (US)", "standard contractual clauses", // who, where, safeguard
 		"At most 3 years", "Your rights", "How to withdraw", "Accept selected", "Decline all",
+		"If you withdraw", "We stop using your data for this purpose at once and erase the recordings and photos collected for it", // Art. 17(1)(b)
 		`name="notice_version"`, `name="notice_sha256"`,
 	} {
 		if !strings.Contains(p.body, want) {
@@ -678,8 +679,10 @@ func TestGiveConsentFromThePortal(t *testing.T) {
 func TestExportHoldsEverything(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subject("u1", "EU-DE", "en")
-	e.grant(sub, "ai-training")
-	photo := e.upload(sub, "ai-training", "image")
+	e.grant(sub, "ai-training", "marketing-personalization")
+	// The withdrawal of ai-training erases its photo; the other one stays.
+	gone := e.upload(sub, "ai-training", "image")
+	photo := e.upload(sub, "marketing-personalization", "image")
 	b := e.signIn(sub)
 	home := b.get("/me")
 	b.post("/me/withdraw", func() url.Values { f := home.hidden(t, "/me/withdraw"); f.Set("purpose", "ai-training"); return f }())
@@ -698,6 +701,9 @@ func TestExportHoldsEverything(t *testing.T) {
 			t.Errorf("export lacks %s (has %v)", name, keysOf(files))
 		}
 	}
+	if _, ok := files["media/"+gone+".jpg"]; ok {
+		t.Error("the export holds the photo the withdrawal erased")
+	}
 	var consents struct {
 		Purposes []likeness.PurposeState  `json:"purposes"`
 		History  []*likeness.ConsentEvent `json:"history"`
@@ -705,7 +711,7 @@ func TestExportHoldsEverything(t *testing.T) {
 	if err := json.Unmarshal(files["consents.json"], &consents); err != nil {
 		t.Fatal(err)
 	}
-	if len(consents.History) != 2 || len(consents.Purposes) != 3 {
+	if len(consents.History) != 3 || len(consents.Purposes) != 3 {
 		t.Fatalf("consents.json has %d events and %d purposes", len(consents.History), len(consents.Purposes))
 	}
 	if parts := strings.Split(string(files["receipts/"+evs[0].ID+".jws"]), "."); len(parts) != 3 {
@@ -801,7 +807,8 @@ func TestLanguageSwitch(t *testing.T) {
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
 	p := b.get(path + "?lang=de")
-	for _, want := range []string{`<html lang="de">`, "Alle ablehnen", "Auswahl bestätigen", "Training unserer Porträt- und Stimm-KI-Modelle", "Vereinigte Staaten (US)", `aria-current="true">Deutsch`} {
+	for _, want := range []string{`<html lang="de">`, "Alle ablehnen", "Auswahl bestätigen", "Training unserer Porträt- und Stimm-KI-Modelle", "Vereinigte Staaten (US)", `aria-current="true">Deutsch`,
+		"Wenn Sie widerrufen", "löschen die dafür erhobenen Aufnahmen und Fotos"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("German page lacks %q", want)
 		}
