@@ -295,7 +295,8 @@ type problem struct {
 // The history has events 0–11 and checkpoints of sizes 4, 8 and 12. Where a
 // change leaves every row self-consistent, only the checkpoints can locate
 // it: at the size of the last checkpoint the history still matches (4, for
-// a change at 5 or 6). See ledger.Verify.
+// a change at 5 or 6). See ledger.Verify. The test is one table of
+// tamperings over one shared history; its length is the table.
 func TestLedgerVerifyNamesTheFirstTamperedIndex(t *testing.T) {
 	tests := []struct {
 		name     string
