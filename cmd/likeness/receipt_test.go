@@ -102,6 +102,9 @@ func (a *api) grant(sub string, purposes ...string) []byte {
 		"purposes": purposes, "notice_version": n.Version, "notice_sha256": n.SHA256, "method": "checkbox", "language": "en"})
 }
 
+// TestReceiptFromARunningServerVerifiesOffline takes the receipts a running
+// server hands out and checks them with the CLI alone. It is one scenario
+// from start to finish; splitting it would hide the order.
 func TestReceiptFromARunningServerVerifiesOffline(t *testing.T) {
 	for _, backend := range backendNames {
 		t.Run(backend, func(t *testing.T) {
