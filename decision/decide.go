@@ -48,6 +48,8 @@ func (e *Engine) DecideBatch(rs []likeness.DecisionRequest, out []likeness.Decis
 }
 
 // decide is Decide under the read lock; now is used when r.At is zero.
+// It is kept as one function because it is the hot path (it must not
+// allocate) and its checks read best in the order they are made.
 func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Decision {
 	var d likeness.Decision
 	if r.SubjectID == "" && r.AssetID != "" {

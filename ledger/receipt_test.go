@@ -145,6 +145,8 @@ func resign(t *testing.T, s *Signer, c ReceiptClaims) string {
 	return jws
 }
 
+// TestTamperedReceiptsAreRejected checks that each way of altering a signed
+// receipt fails the check that guards it; its length is the table of cases.
 func TestTamperedReceiptsAreRejected(t *testing.T) {
 	f := newReceiptFixture(t, 13)
 	other := testSigner(t, "likeness.example", "b")

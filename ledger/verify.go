@@ -72,6 +72,9 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 //
 // Verify returns an error only when the Source fails or ctx ends; tampering
 // is reported in the Report. It holds about 64 bytes per event in memory.
+// It is kept as one function because it is the verification sequence read
+// top to bottom: open the checkpoints, replay the events, compare the roots,
+// order the findings.
 func Verify(ctx context.Context, src Source, v *Verifier) (*Report, error) {
 	signed, err := src.Checkpoints(ctx)
 	if err != nil {

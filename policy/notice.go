@@ -119,6 +119,9 @@ func (p *Policy) rights(l *labels, lang string) []string {
 	return r
 }
 
+// render writes the notice's text with l's labels. It is kept as one
+// function because it reads top to bottom in the order of the notice it
+// prints, one section after another.
 func (p *Policy) render(n *Notice, l *labels) string {
 	var b strings.Builder
 	line := func(indent, s string) {

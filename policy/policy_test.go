@@ -50,6 +50,8 @@ func TestBaseIsValid(t *testing.T) {
 	}
 }
 
+// TestParseReportsEachProblemWithLineAndField checks where each kind of
+// mistake in a policy file is reported; its length is the table of cases.
 func TestParseReportsEachProblemWithLineAndField(t *testing.T) {
 	tests := []struct {
 		name  string

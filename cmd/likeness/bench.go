@@ -38,37 +38,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tr := &http.Transport{MaxIdleConns: *conc, MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}
 	c := &benchClient{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, url: *url, token: *token}
 
-	fmt.Fprintf(stderr, "setting up %d subjects with consents…\n", *subjects)
-	var notice struct {
-		Version  int64  `json:"version"`
-		SHA256   string `json:"sha256"`
-		Language string `json:"language"`
-		Purposes []struct {
-			ID   string   `json:"id"`
-			Data []string `json:"data"`
-		} `json:"purposes"`
-	}
-	if err := c.do("GET", "/v1/notices/current", nil, &notice); err != nil {
+	ids, purpose, category, err := benchSubjects(c, *subjects, stderr)
+	if err != nil {
 		return err
-	}
-	if len(notice.Purposes) == 0 {
-		return fmt.Errorf("the server's notice declares no purposes")
-	}
-	purpose, category := notice.Purposes[0].ID, notice.Purposes[0].Data[0]
-	ids := make([]string, *subjects)
-	run := time.Now().UnixNano()
-	for i := range ids {
-		var sub struct{ ID string }
-		if err := c.do("POST", "/v1/subjects", map[string]string{"external_id": fmt.Sprintf("bench-%d-%d", run, i), "jurisdiction": "EU-DE"}, &sub); err != nil {
-			return err
-		}
-		ids[i] = sub.ID
-		if i%2 == 0 {
-			if err := c.do("POST", "/v1/subjects/"+sub.ID+"/consents", map[string]any{"purposes": []string{purpose},
-				"notice_version": notice.Version, "notice_sha256": notice.SHA256, "method": "checkbox", "language": notice.Language}, nil); err != nil {
-				return err
-			}
-		}
 	}
 	bodies := make([][]byte, len(ids))
 	for i, id := range ids {
@@ -91,34 +63,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stderr, "sending %s for %s over %d connections…\n", path, *duration, *conc)
 	ctx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
-	var mu sync.Mutex
-	var lat []time.Duration
-	var errs int
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range *conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			bad := 0
-			for i := w; ctx.Err() == nil; i += *conc {
-				t := time.Now()
-				if err := c.raw(path, bodies[i%len(bodies)]); err != nil {
-					if ctx.Err() == nil {
-						bad++
-					}
-					continue
-				}
-				mine = append(mine, time.Since(t))
-			}
-			mu.Lock()
-			lat, errs = append(lat, mine...), errs+bad
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	lat, errs, elapsed := benchLoad(ctx, c, path, bodies, *conc)
 	if len(lat) == 0 {
 		return fmt.Errorf("no request succeeded (%d errors)", errs)
 	}
@@ -184,4 +129,73 @@ func (c *benchClient) raw(path string, body []byte) error {
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// benchSubjects creates n subjects through the API and grants every other one
+// the notice's first purpose, so the load sees both outcomes.
+func benchSubjects(c *benchClient, n int, stderr io.Writer) (ids []string, purpose, category string, err error) {
+	fmt.Fprintf(stderr, "setting up %d subjects with consents…\n", n)
+	var notice struct {
+		Version  int64  `json:"version"`
+		SHA256   string `json:"sha256"`
+		Language string `json:"language"`
+		Purposes []struct {
+			ID   string   `json:"id"`
+			Data []string `json:"data"`
+		} `json:"purposes"`
+	}
+	if err := c.do("GET", "/v1/notices/current", nil, &notice); err != nil {
+		return nil, "", "", err
+	}
+	if len(notice.Purposes) == 0 {
+		return nil, "", "", fmt.Errorf("the server's notice declares no purposes")
+	}
+	purpose, category = notice.Purposes[0].ID, notice.Purposes[0].Data[0]
+	ids = make([]string, n)
+	run := time.Now().UnixNano()
+	for i := range ids {
+		var sub struct{ ID string }
+		if err := c.do("POST", "/v1/subjects", map[string]string{"external_id": fmt.Sprintf("bench-%d-%d", run, i), "jurisdiction": "EU-DE"}, &sub); err != nil {
+			return nil, "", "", err
+		}
+		ids[i] = sub.ID
+		if i%2 == 0 {
+			if err := c.do("POST", "/v1/subjects/"+sub.ID+"/consents", map[string]any{"purposes": []string{purpose},
+				"notice_version": notice.Version, "notice_sha256": notice.SHA256, "method": "checkbox", "language": notice.Language}, nil); err != nil {
+				return nil, "", "", err
+			}
+		}
+	}
+	return ids, purpose, category, nil
+}
+
+// benchLoad sends the request bodies round-robin over conc connections until
+// ctx ends and returns every successful request's latency and the failures.
+func benchLoad(ctx context.Context, c *benchClient, path string, bodies [][]byte, conc int) (lat []time.Duration, errs int, elapsed time.Duration) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			bad := 0
+			for i := w; ctx.Err() == nil; i += conc {
+				t := time.Now()
+				if err := c.raw(path, bodies[i%len(bodies)]); err != nil {
+					if ctx.Err() == nil {
+						bad++
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat, errs = append(lat, mine...), errs+bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return lat, errs, time.Since(start)
 }

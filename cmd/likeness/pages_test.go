@@ -21,7 +21,8 @@ import (
 )
 
 // The portal, as serve wires it, tells a person which training sets and
-// models used their data, and that a withdrawal took them out.
+// models used their data, and that a withdrawal took them out. It is one
+// scenario from start to finish; splitting it would hide the order.
 func TestPortalShowsTrainingLineage(t *testing.T) {
 	ctx := likeness.WithActor(context.Background(), likeness.Actor{KeyID: "test", Role: likeness.RoleAdmin})
 	dir := t.TempDir()

@@ -120,6 +120,8 @@ func (m *Main) Err() <-chan error { return m.errc }
 
 // Run opens the deployment, listens on Addr and serves in the background;
 // it returns once the server accepts connections. Call Close to stop.
+// It is kept as one function so the whole start-up order, and what runs
+// in the background, can be read in one place.
 func (m *Main) Run(ctx context.Context) error {
 	logger, err := newLogger(m.Observe.logFormat, m.Stderr)
 	if err != nil {

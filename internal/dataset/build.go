@@ -58,6 +58,10 @@ type skipError string
 
 func (e skipError) Error() string { return "skipped: " + string(e) }
 
+// build makes one dataset version (the successor of pred when it is not
+// nil). It is kept as one function because it is the build sequence in
+// order: select, make the pseudonym key, write the items, seal the manifest,
+// record; the per-item work is in writeItem.
 func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.Dataset) (*View, error) {
 	sp, err := s.check(req)
 	if err != nil {

@@ -190,6 +190,7 @@ func TestWithdrawalWithItsRevisionNeverAllowsOnAnyReplica(t *testing.T) {
 // replica from the database (a proxy that swallows its traffic) while
 // another records a withdrawal: within its staleness bound the cut-off
 // replica must stop allowing, and no answer may take longer than a second.
+// It is one scenario from start to finish; splitting it would hide the order.
 func TestReplicaCutOffFromTheDatabaseStopsAllowingAndNeverHangs(t *testing.T) {
 	if os.Getenv(storetest.PostgresEnv) == "" {
 		t.Skip("partition test skipped: it needs PostgreSQL (" + storetest.PostgresEnv + ")")

@@ -35,7 +35,8 @@ func keyedPost(url, token, key string, body []byte) (int, string, []byte) {
 // Idempotency-Keys from several clients while PostgreSQL restarts, each
 // client retrying a failed grant under the same key until it is
 // acknowledged. No answer may be a 500, and every acknowledged grant is in
-// the ledger exactly once.
+// the ledger exactly once. It is one scenario from start to finish;
+// splitting it would hide the order.
 func TestGrantsRetriedAcrossAPostgresRestartAreRecordedOnce(t *testing.T) {
 	pg := PrivatePostgres(t)
 	dir := t.TempDir()

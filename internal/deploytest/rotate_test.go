@@ -75,6 +75,7 @@ func (tr *traffic) failures() []string {
 // `likeness keys rotate`, run as its own process, while three replicas
 // sharing the key file serve traffic, then retires the old version: no
 // request may fail, and old and new subjects keep working on every replica.
+// It is one scenario from start to finish; splitting it would hide the order.
 func TestKeyRotationWhileThreeReplicasServe(t *testing.T) {
 	dir := t.TempDir()
 	db := "sqlite:" + filepath.Join(dir, "likeness.db")

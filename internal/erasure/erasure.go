@@ -136,7 +136,9 @@ func step(name string) error {
 // unreadable at once), runs the data erasers (blobs, derived
 // assets), marks the subject erased and returns the signed certificate (a
 // compact JWS). It is idempotent and safe to rerun after a crash at any step;
-// a second call returns the same certificate.
+// a second call returns the same certificate. It is kept as one function
+// because it is a step machine read top to bottom: each step, and where a
+// crash may stop it, is visible in order.
 func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, error) {
 	if !likeness.ValidID("sub", subjectID) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "subject not found")

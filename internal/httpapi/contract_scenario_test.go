@@ -13,6 +13,8 @@ import (
 // TestEveryRouteAnswersAsDocumented drives a real server through a scenario
 // that calls every documented operation at least once and checks each
 // response (successes and the expected errors alike) against openapi.json.
+// It is one scenario from start to finish; each call needs what the ones
+// before it created, so splitting it would hide the order.
 func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	b := newBoundaryEnv(t, newEnv(t, ""))
 	v := validateResponses(t, b.env)

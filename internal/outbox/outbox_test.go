@@ -175,6 +175,9 @@ func firstArrivals(ids []string) []string {
 	return out
 }
 
+// TestEveryCommittedChangeArrivesAfterTheReceiverComesBack takes one
+// receiver away while changes are committed and brings it back. It is one
+// scenario from start to finish; splitting it would hide the order.
 func TestEveryCommittedChangeArrivesAfterTheReceiverComesBack(t *testing.T) {
 	for name, open := range backends() {
 		t.Run(name, func(t *testing.T) {

@@ -106,7 +106,8 @@ func scanDelivery(row rowScanner, sink string) (int64, *likeness.Delivery, error
 // claimer leased in between is skipped (and with it the rest of that
 // subject's messages, to keep their order). On PostgreSQL claims of one sink
 // also take an advisory lock, so they run one at a time; SQLite's write lock
-// does the same.
+// does the same. It is kept as one function because it is one transaction
+// read top to bottom: lock, read the candidates, lease them, commit.
 func (d *DB) ClaimDeliveries(ctx context.Context, sink string, now time.Time, limit int) ([]*likeness.Delivery, error) {
 	if sink == "" {
 		return nil, likeness.Errorf(likeness.EINVALID, "a sink name is required")

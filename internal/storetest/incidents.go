@@ -197,6 +197,10 @@ func testIncidentRoundTrip(t *testing.T, s likeness.Store) {
 	}
 }
 
+// testIncidentNotifications follows an incident through its notifications
+// to the authority and to the subjects, with the deadline filter and the
+// message each subject receives. It is one scenario from start to finish;
+// splitting it would hide the order.
 func testIncidentNotifications(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	a, b := NewSubject(t, s, "a").ID, NewSubject(t, s, "b").ID

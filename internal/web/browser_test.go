@@ -16,7 +16,8 @@ import (
 
 // TestBrowser drives the pages in headless Chromium as a person would:
 // keyboard only where it matters, one browser for every flow, and a
-// screenshot of each page (kept in $LIKENESS_SCREENSHOTS when set).
+// screenshot of each page (kept in $LIKENESS_SCREENSHOTS when set). It is
+// one scenario from start to finish; splitting it would hide the order.
 func TestBrowser(t *testing.T) {
 	browserCtx := likenesstest.Browser(t, 1024, 900)
 	e := newEnv(t)

@@ -320,7 +320,8 @@ const maxRecording = 32 << 20
 // consentRecording takes a verbal consent: the form fields, then the
 // recording as the last part of a multipart body, streamed to the vault
 // (never to a temporary file). The link is used first, so one recording is
-// stored at most per link.
+// stored at most per link. It is kept as one function because the body is
+// read once, in order, and each part's checks belong next to the read.
 func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, l *locale, key string) {
 		w.Header().Set("Content-Type", "application/json")
