@@ -12,9 +12,9 @@ const AuditLimit = 200
 
 // record puts an operator's console action in the audit log.
 func (h *Handler) record(r *http.Request, action, keyID string, role likeness.Role) {
-	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: h.now().UTC(), Action: action, KeyID: keyID, Role: role, Allow: true}
+	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: h.Now().UTC(), Action: action, KeyID: keyID, Role: role, Allow: true}
 	if err := h.cfg.Store.AppendAccess(context.WithoutCancel(r.Context()), e); err != nil {
-		h.log.Error("could not record a console action in the audit log", "key_id", keyID, "err", err)
+		h.Log.Error("could not record a console action in the audit log", "key_id", keyID, "err", err)
 	}
 }
 

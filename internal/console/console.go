@@ -32,14 +32,11 @@ import (
 
 	"likeness"
 	"likeness/internal/dataset"
-	"likeness/internal/http/cookie"
 	"likeness/internal/http/input"
 	"likeness/internal/http/page"
 	"likeness/internal/http/response"
-	"likeness/internal/i18n"
 	"likeness/internal/ratelimit"
 	"likeness/internal/records"
-	"likeness/internal/signed"
 	"likeness/internal/vault"
 	"likeness/policy"
 )
@@ -88,16 +85,9 @@ type Config struct {
 
 // Handler serves the console. Build it with New; it is safe for concurrent use.
 type Handler struct {
-	cfg     Config
-	signer  *signed.Signer
-	now     func() time.Time
-	log     *slog.Logger
-	tr      *i18n.Set
-	jar     *cookie.Jar
-	pages   *page.Renderer
-	assets  *page.Assets
-	limiter *ratelimit.PerClient
-	mux     *http.ServeMux
+	*page.Site
+	cfg Config
+	mux *http.ServeMux
 }
 
 // New builds a Handler. It panics on a missing service or a short key,
@@ -118,20 +108,15 @@ func New(cfg Config) *Handler {
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = ratelimit.RemoteHost
 	}
-	tr, err := i18n.Load(i18nFS)
-	if err != nil {
-		panic("console: " + err.Error())
-	}
 	// A subkey of its own, so sharing web's cookie key cannot turn a
 	// portal cookie into a console one.
 	m := hmac.New(sha256.New, cfg.Key)
 	m.Write([]byte("likeness console session key v1"))
-	signer, assets := signed.New(m.Sum(nil)), page.LoadAssets(assetFS, "/console/assets/")
-	h := &Handler{cfg: cfg, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
-		jar:   &cookie.Jar{Path: "/console", Signer: signer, Secure: cfg.SecureCookies, Now: cfg.Now},
-		pages: page.Parse(templateFS, assets, templateFuncs, cfg.Logger), assets: assets,
+	h := &Handler{cfg: cfg, Site: page.NewSite(page.SiteConfig{Name: "console", Key: m.Sum(nil), CookiePath: "/console",
+		SecureCookies: cfg.SecureCookies, Now: cfg.Now, Logger: cfg.Logger, Translations: i18nFS,
+		Templates: templateFS, Funcs: templateFuncs, AssetFS: assetFS, AssetPrefix: "/console/assets/",
 		// Sign-in: a burst of 10 attempts, then one every 6 seconds per IP.
-		limiter: ratelimit.New(rate.Every(6*time.Second), 10)}
+		Limit: rate.Every(6 * time.Second), Burst: 10})}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h
@@ -160,7 +145,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /console/datasets/{id}/reviews/{item}", h.action(true, h.decideReview))
 	mux.Handle("GET /console/events", h.page(h.events))
 	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
-	mux.Handle("GET /console/assets/{name}", h.assets)
+	mux.Handle("GET /console/assets/{name}", h.Assets)
 	mux.Handle("/console/", h.public(h.notFound))
 }
 
@@ -231,7 +216,7 @@ func (h *Handler) action(adminOnly bool, fn func(http.ResponseWriter, *http.Requ
 			return
 		}
 		if adminOnly && s.Role != likeness.RoleAdmin {
-			h.log.Warn("console: action refused to non-admin", "path", r.URL.Path, "key_id", s.KeyID, "role", s.Role)
+			h.Log.Warn("console: action refused to non-admin", "path", r.URL.Path, "key_id", s.KeyID, "role", s.Role)
 			h.message(w, r, s, http.StatusForbidden, "error.forbidden.title", "error.adminonly")
 			return
 		}
@@ -260,7 +245,7 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, s *session, op 
 	case likeness.EINVALID:
 		h.render(w, r, s, status, "message", &view{Title: "error.title", Data: &messageView{Title: "error.title", Detail: likeness.ErrorMessage(err)}})
 	default:
-		h.log.Error("console: "+op, "err", err)
+		h.Log.Error("console: "+op, "err", err)
 		h.message(w, r, s, http.StatusInternalServerError, "error.title", "error.internal")
 	}
 }

@@ -49,7 +49,7 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	defer rc.Close()
-	h.log.Info("console: content read", "key_id", s.KeyID, "operator", s.Operator, "asset", a.ID)
+	h.Log.Info("console: content read", "key_id", s.KeyID, "operator", s.Operator, "asset", a.ID)
 	w.Header().Set("Content-Type", a.ContentType)
 	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
 	w.Header().Set("Content-Disposition", "inline")
@@ -58,7 +58,7 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, rc); err != nil {
 		// The status is sent: abort, so a cut-off stream is not taken for the whole.
-		h.log.Error("console: content stream failed", "asset", a.ID, "err", err)
+		h.Log.Error("console: content stream failed", "asset", a.ID, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }

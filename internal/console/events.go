@@ -57,6 +57,6 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	h.record(r, "console: retry dead delivery "+sink+"/"+msgID, s.KeyID, s.Role)
-	h.log.Info("console: dead delivery retried", "key_id", s.KeyID, "sink", sink, "msg", msgID)
+	h.Log.Info("console: dead delivery retried", "key_id", s.KeyID, "sink", sink, "msg", msgID)
 	http.Redirect(w, r, "/console/events?retried=1", http.StatusSeeOther)
 }

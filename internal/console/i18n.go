@@ -17,8 +17,8 @@ const langCookie = "likeness_console_lang"
 // then the cookie, then the browser's Accept-Language.
 func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request) *locale {
 	if q := r.URL.Query().Get("lang"); q != "" {
-		if l, ok := h.tr.Get(q); ok {
-			http.SetCookie(w, h.jar.Make(r, langCookie, l.Code, 365*24*3600))
+		if l, ok := h.Tr.Get(q); ok {
+			http.SetCookie(w, h.Jar.Make(r, langCookie, l.Code, 365*24*3600))
 			return l
 		}
 	}
@@ -27,7 +27,7 @@ func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request) *locale {
 		cands = append(cands, c.Value)
 	}
 	cands = append(cands, i18n.AcceptLanguage(r)...)
-	return h.tr.Pick(cands...)
+	return h.Tr.Pick(cands...)
 }
 
 // keptParams are the query parameters the language switcher carries over.
@@ -35,8 +35,8 @@ func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request) *locale {
 var keptParams = []string{"within", "id", "target"}
 
 func (h *Handler) langOptions(r *http.Request, cur *locale) []page.Lang {
-	out := make([]page.Lang, 0, len(h.tr.Codes()))
-	for _, code := range h.tr.Codes() {
+	out := make([]page.Lang, 0, len(h.Tr.Codes()))
+	for _, code := range h.Tr.Codes() {
 		q := url.Values{}
 		for _, k := range keptParams {
 			if v := r.URL.Query().Get(k); v != "" {
@@ -50,6 +50,6 @@ func (h *Handler) langOptions(r *http.Request, cur *locale) []page.Lang {
 }
 
 func (h *Handler) languageName(code string) string {
-	l, _ := h.tr.Get(code)
+	l, _ := h.Tr.Get(code)
 	return l.Name
 }

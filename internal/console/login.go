@@ -21,7 +21,7 @@ func (h *Handler) loginNonce(w http.ResponseWriter, r *http.Request) string {
 		return c.Value
 	}
 	n := cookie.Nonce()
-	http.SetCookie(w, h.jar.Make(r, preCookie, n, int(SessionTTL.Seconds())))
+	http.SetCookie(w, h.Jar.Make(r, preCookie, n, int(SessionTTL.Seconds())))
 	return n
 }
 
@@ -37,7 +37,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 // login signs an operator in with an admin or auditor API key. The key is
 // looked up by its hash and forgotten; the session carries its id and role.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if !h.limiter.Allow(h.cfg.ClientIP(r)) {
+	if !h.Limiter.Allow(h.cfg.ClientIP(r)) {
 		w.Header().Set("Retry-After", "10")
 		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
 		return
@@ -67,31 +67,31 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	k, err := h.cfg.Store.APIKeyByHash(r.Context(), likeness.HashAPIKey(key))
 	switch {
 	case likeness.ErrorCode(err) == likeness.ENOTFOUND:
-		h.log.Warn("console: sign-in with an unknown or revoked key")
+		h.Log.Warn("console: sign-in with an unknown or revoked key")
 		again(http.StatusUnauthorized, "login.error.unknown")
 		return
 	case err != nil:
-		h.log.Error("console: look up api key", "err", err)
+		h.Log.Error("console: look up api key", "err", err)
 		again(http.StatusInternalServerError, "error.internal")
 		return
-	case !k.RevokedAt.IsZero() || k.Expired(h.now()):
+	case !k.RevokedAt.IsZero() || k.Expired(h.Now()):
 		again(http.StatusUnauthorized, "login.error.unknown")
 		return
 	case k.Role != likeness.RoleAdmin && k.Role != likeness.RoleAuditor:
-		h.log.Warn("console: sign-in refused to role", "key_id", k.ID, "role", k.Role)
+		h.Log.Warn("console: sign-in refused to role", "key_id", k.ID, "role", k.Role)
 		again(http.StatusForbidden, "login.error.role")
 		return
 	}
 	h.startSession(w, r, k)
-	http.SetCookie(w, h.jar.Make(r, preCookie, "", -1))
+	http.SetCookie(w, h.Jar.Make(r, preCookie, "", -1))
 	h.record(r, "console: sign in", k.ID, k.Role)
-	h.log.Info("console: operator signed in", "key_id", k.ID, "role", k.Role)
+	h.Log.Info("console: operator signed in", "key_id", k.ID, "role", k.Role)
 	http.Redirect(w, r, "/console", http.StatusSeeOther)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	h.endSession(w, r)
-	h.jar.End(w, r, operatorCookie)
-	h.log.Info("console: operator signed out", "key_id", s.KeyID, "operator", s.Operator)
+	h.Jar.End(w, r, operatorCookie)
+	h.Log.Info("console: operator signed out", "key_id", s.KeyID, "operator", s.Operator)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }

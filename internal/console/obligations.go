@@ -31,7 +31,7 @@ type incidentRow struct {
 
 // openObligations reads the open requests and incidents.
 func (h *Handler) openObligations(r *http.Request) (*obligationsView, error) {
-	ctx, now := r.Context(), h.now()
+	ctx, now := r.Context(), h.Now()
 	v := &obligationsView{}
 	reqs, err := h.cfg.Store.Requests(ctx, likeness.RequestFilter{State: likeness.RequestOpen, Limit: 1000})
 	if err != nil {

@@ -34,8 +34,8 @@ type Operators interface {
 const operatorCookie = "likeness_console_op"
 
 func (h *Handler) startOperatorSession(w http.ResponseWriter, r *http.Request, name string, role likeness.OperatorRole, signedIn time.Time) *session {
-	ttl := min(operators.IdleTimeout, signedIn.Add(operators.MaxSession).Sub(h.now()))
-	c := h.jar.Start(w, r, operatorCookie, ttl, name, string(role), strconv.FormatInt(signedIn.Unix(), 10))
+	ttl := min(operators.IdleTimeout, signedIn.Add(operators.MaxSession).Sub(h.Now()))
+	c := h.Jar.Start(w, r, operatorCookie, ttl, name, string(role), strconv.FormatInt(signedIn.Unix(), 10))
 	return &session{Role: likeness.Role(role), Operator: name, signedIn: signedIn, Session: c}
 }
 
@@ -46,19 +46,19 @@ func (h *Handler) operatorSession(r *http.Request) (*session, bool) {
 	if h.cfg.Operators == nil {
 		return nil, false
 	}
-	c, ok := h.jar.Read(r, operatorCookie, 3)
+	c, ok := h.Jar.Read(r, operatorCookie, 3)
 	if !ok {
 		return nil, false
 	}
 	unix, err := strconv.ParseInt(c.Fields[2], 10, 64)
 	signedIn := time.Unix(unix, 0)
-	if err != nil || !h.now().Before(signedIn.Add(operators.MaxSession)) {
+	if err != nil || !h.Now().Before(signedIn.Add(operators.MaxSession)) {
 		return nil, false
 	}
 	op, err := h.cfg.Operators.Active(r.Context(), c.Fields[0])
 	if err != nil {
 		if likeness.ErrorCode(err) != likeness.ENOTFOUND {
-			h.log.Error("console: check operator", "err", err)
+			h.Log.Error("console: check operator", "err", err)
 		}
 		return nil, false
 	}
@@ -72,7 +72,7 @@ func (h *Handler) operatorSession(r *http.Request) (*session, bool) {
 // minute. CSRF tokens are bound to the sign-in, not to the cookie, so
 // forms open in other tabs stay valid.
 func (h *Handler) renew(w http.ResponseWriter, r *http.Request, s *session) {
-	if s == nil || s.Operator == "" || h.now().Add(operators.IdleTimeout-time.Minute).Before(s.Expires) {
+	if s == nil || s.Operator == "" || h.Now().Add(operators.IdleTimeout-time.Minute).Before(s.Expires) {
 		return
 	}
 	*s = *h.startOperatorSession(w, r, s.Operator, likeness.OperatorRole(s.Role), s.signedIn)
@@ -101,9 +101,9 @@ func (h *Handler) operatorLogin(w http.ResponseWriter, r *http.Request, again fu
 		h.failed(w, r, nil, "operator sign-in", err)
 		return
 	}
-	h.startOperatorSession(w, r, op.Name, op.Role, h.now())
-	http.SetCookie(w, h.jar.Make(r, preCookie, "", -1))
-	h.log.Info("console: operator signed in", "operator", op.Name, "role", op.Role)
+	h.startOperatorSession(w, r, op.Name, op.Role, h.Now())
+	http.SetCookie(w, h.Jar.Make(r, preCookie, "", -1))
+	h.Log.Info("console: operator signed in", "operator", op.Name, "role", op.Role)
 	http.Redirect(w, r, "/console", http.StatusSeeOther)
 }
 
@@ -122,7 +122,7 @@ func (h *Handler) enrolForm(w http.ResponseWriter, r *http.Request) {
 // enrol confirms a new operator's second factor and replaces the
 // temporary password; until then the account cannot sign in.
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
-	if !h.limiter.Allow(h.cfg.ClientIP(r)) {
+	if !h.Limiter.Allow(h.cfg.ClientIP(r)) {
 		w.Header().Set("Retry-After", "10")
 		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
 		return

@@ -55,7 +55,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		v.Checkpoint = parseSigned(signed)
 	}
-	v.Due = len(h.cfg.Index.DueForRenewal(h.now(), RenewalWindow, 0))
+	v.Due = len(h.cfg.Index.DueForRenewal(h.Now(), RenewalWindow, 0))
 	dead, err := h.cfg.Store.DeadDeliveries(ctx, "")
 	if err != nil {
 		h.failed(w, r, s, "dead deliveries", err)

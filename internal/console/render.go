@@ -59,7 +59,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	if s != nil {
 		v.CSRF = h.csrfToken(s.csrfScope())
 	}
-	h.pages.Render(w, status, name, v.L.Code, v)
+	h.Pages.Render(w, status, name, v.L.Code, v)
 }
 
 // message renders a page that says one thing.

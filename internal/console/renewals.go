@@ -57,7 +57,7 @@ func (h *Handler) renewals(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	v.Days = int(within / (24 * time.Hour))
-	due := h.cfg.Index.DueForRenewal(h.now(), within, RenewalLimit+1)
+	due := h.cfg.Index.DueForRenewal(h.Now(), within, RenewalLimit+1)
 	if len(due) > RenewalLimit {
 		due, v.More = due[:RenewalLimit], true
 	}

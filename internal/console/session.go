@@ -40,10 +40,10 @@ func (s *session) csrfScope() string {
 func (s *session) Admin() bool { return s != nil && s.Role == likeness.RoleAdmin }
 
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, k *likeness.APIKey) {
-	h.jar.Start(w, r, sessionCookie, SessionTTL, k.ID, string(k.Role))
+	h.Jar.Start(w, r, sessionCookie, SessionTTL, k.ID, string(k.Role))
 }
 
-func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) { h.jar.End(w, r, sessionCookie) }
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) { h.Jar.End(w, r, sessionCookie) }
 
 // session returns the request's valid session: signed by us, not expired,
 // and its key still on record, unrevoked and of the same role.
@@ -51,7 +51,7 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 	if s, ok := h.operatorSession(r); ok {
 		return s, true
 	}
-	c, ok := h.jar.Read(r, sessionCookie, 2)
+	c, ok := h.Jar.Read(r, sessionCookie, 2)
 	if !ok {
 		return nil, false
 	}
@@ -70,12 +70,12 @@ func (h *Handler) session(r *http.Request) (*session, bool) {
 func (h *Handler) keyValid(r *http.Request, id string, role likeness.Role) bool {
 	keys, err := h.cfg.Store.APIKeys(r.Context())
 	if err != nil {
-		h.log.Error("console: list api keys", "err", err)
+		h.Log.Error("console: list api keys", "err", err)
 		return false
 	}
 	for _, k := range keys {
 		if k.ID == id {
-			return k.RevokedAt.IsZero() && !k.Expired(h.now()) && k.Role == role
+			return k.RevokedAt.IsZero() && !k.Expired(h.Now()) && k.Role == role
 		}
 	}
 	return false
@@ -83,6 +83,6 @@ func (h *Handler) keyValid(r *http.Request, id string, role likeness.Role) bool 
 
 // csrfToken binds a form to its scope: a session's signed text, or the
 // sign-in form's nonce.
-func (h *Handler) csrfToken(scope string) string { return h.signer.Token(scope) }
+func (h *Handler) csrfToken(scope string) string { return h.Signer.Token(scope) }
 
-func (h *Handler) validCSRF(got, scope string) bool { return h.signer.ValidToken(got, scope) }
+func (h *Handler) validCSRF(got, scope string) bool { return h.Signer.ValidToken(got, scope) }

@@ -85,7 +85,7 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if err == nil {
 		// Looked up by a keyed hash only: logs keep the pseudonymous id.
-		h.log.Info("console: subject viewed", "key_id", s.KeyID, "subject", sub.ID)
+		h.Log.Info("console: subject viewed", "key_id", s.KeyID, "subject", sub.ID)
 		err = h.fillSubject(r, l, v, sub)
 	}
 	switch likeness.ErrorCode(err) {
@@ -129,7 +129,7 @@ func (h *Handler) fillSubject(r *http.Request, l *locale, v *subjectView, sub *l
 		}
 		v.States = append(v.States, row)
 	}
-	now := h.now()
+	now := h.Now()
 	for _, a := range assets {
 		v.Assets = append(v.Assets, assetRow{ID: a.ID, Category: a.Category, Purpose: a.Purpose, Title: h.purposeTitle(l, a.Purpose),
 			Region: a.Region, DerivedFrom: a.DerivedFrom, Created: a.CreatedAt, RetainUntil: a.RetainUntil,

@@ -99,7 +99,7 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, l *likeness
 	if err != nil {
 		return err
 	}
-	now := h.now().UTC()
+	now := h.Now().UTC()
 	l.ID, l.CreatedAt, l.ExpiresAt = likeness.NewLinkID(), now, now.Add(ttl)
 	if err := h.links.CreateLink(r.Context(), l); err != nil {
 		return err

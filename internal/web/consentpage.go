@@ -94,7 +94,7 @@ func (h *Handler) openLink(w http.ResponseWriter, r *http.Request, kind string) 
 		h.linkError(w, r, l, err)
 	case link.Used():
 		h.linkError(w, r, l, likeness.Errorf(likeness.ECONFLICT, "used"))
-	case link.Expired(h.now()):
+	case link.Expired(h.Now()):
 		h.linkError(w, r, l, likeness.Errorf(likeness.EGONE, "expired"))
 	default:
 		return link, sub, l, true
@@ -119,7 +119,7 @@ func (h *Handler) linkError(w http.ResponseWriter, r *http.Request, l *locale, e
 
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
 	// The route pattern, never the path: paths carry link secrets.
-	h.log.Error("web page failed", "route", r.Pattern, "err", err)
+	h.Log.Error("web page failed", "route", r.Pattern, "err", err)
 	h.message(w, r, http.StatusInternalServerError, l, "error.internal.title", "error.internal.body")
 }
 
@@ -273,7 +273,7 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: consentCollector})
-	consume := func() error { _, err := h.links.UseLink(ctx, link.ID, h.now()); return err }
+	consume := func() error { _, err := h.links.UseLink(ctx, link.ID, h.Now()); return err }
 	done := &doneView{Continue: link.ReturnURL}
 	if !d.accept {
 		// Declining records nothing; the link is used up all the same.
@@ -392,22 +392,22 @@ func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: consentCollector})
-	if _, err := h.links.UseLink(ctx, link.ID, h.now()); err != nil {
+	if _, err := h.links.UseLink(ctx, link.ID, h.Now()); err != nil {
 		fail(http.StatusGone, l, "error.used.body")
 		return
 	}
 	asset, err := h.cfg.Recordings.StoreRecording(ctx, sub.ID, mt, part)
 	if err != nil {
-		h.log.Error("store verbal consent recording", "err", err)
+		h.Log.Error("store verbal consent recording", "err", err)
 		fail(http.StatusInternalServerError, l, "error.internal.body")
 		return
 	}
 	evs, err := h.svc.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: d.purposes, NoticeVersion: d.version,
 		NoticeSHA256: d.sha, Method: likeness.Verbal, Language: f.Notice.Language, Evidence: map[string]string{"recording": asset}})
 	if err != nil {
-		h.log.Error("grant verbal consent", "err", err)
+		h.Log.Error("grant verbal consent", "err", err)
 		if derr := h.cfg.Recordings.DiscardRecording(context.WithoutCancel(ctx), asset); derr != nil {
-			h.log.Error("discard the recording of a failed verbal consent", "err", derr)
+			h.Log.Error("discard the recording of a failed verbal consent", "err", derr)
 		}
 		fail(http.StatusInternalServerError, l, "error.internal.body")
 		return
@@ -445,7 +445,7 @@ func (h *Handler) openLinkJSON(w http.ResponseWriter, r *http.Request, fail func
 		fail(http.StatusGone, l, "error.used.body")
 		return nil, nil, nil, false
 	}
-	if link.Expired(h.now()) {
+	if link.Expired(h.Now()) {
 		fail(http.StatusGone, l, "error.expired.body")
 		return nil, nil, nil, false
 	}

@@ -29,15 +29,15 @@ const langCookie = "likeness_lang"
 // then the subject's locale, then the browser's Accept-Language.
 func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request, subjectLocale string) *locale {
 	if q := r.URL.Query().Get("lang"); q != "" {
-		if l, ok := h.tr.Get(q); ok {
-			c := h.jar.Make(r, langCookie, l.Code, 365*24*3600)
+		if l, ok := h.Tr.Get(q); ok {
+			c := h.Jar.Make(r, langCookie, l.Code, 365*24*3600)
 			c.Path, c.SameSite = "/", http.SameSiteLaxMode // every page, and links followed from elsewhere
 			http.SetCookie(w, c)
 			return &locale{l}
 		}
 	}
 	if r.PostForm != nil { // only a parsed form; never parse a multipart body here
-		if l, ok := h.tr.Get(r.PostForm.Get("lang")); ok {
+		if l, ok := h.Tr.Get(r.PostForm.Get("lang")); ok {
 			return &locale{l}
 		}
 	}
@@ -47,12 +47,12 @@ func (h *Handler) localeFor(w http.ResponseWriter, r *http.Request, subjectLocal
 	}
 	cands = append(cands, subjectLocale)
 	cands = append(cands, i18n.AcceptLanguage(r)...)
-	return &locale{h.tr.Pick(cands...)}
+	return &locale{h.Tr.Pick(cands...)}
 }
 
 func (h *Handler) langOptions(r *http.Request, cur *locale) []page.Lang {
-	out := make([]page.Lang, 0, len(h.tr.Codes()))
-	for _, code := range h.tr.Codes() {
+	out := make([]page.Lang, 0, len(h.Tr.Codes()))
+	for _, code := range h.Tr.Codes() {
 		q := r.URL.Query()
 		q.Set("lang", code)
 		q.Del("msg")
@@ -62,6 +62,6 @@ func (h *Handler) langOptions(r *http.Request, cur *locale) []page.Lang {
 }
 
 func (h *Handler) languageName(code string) string {
-	l, _ := h.tr.Get(code)
+	l, _ := h.Tr.Get(code)
 	return l.Name
 }

@@ -46,7 +46,7 @@ func (h *Handler) portalLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l = h.localeFor(w, r, sub.Locale)
-	if link, err = h.links.UseLink(r.Context(), id, h.now()); err != nil {
+	if link, err = h.links.UseLink(r.Context(), id, h.Now()); err != nil {
 		h.linkError(w, r, l, err)
 		return
 	}
@@ -343,7 +343,7 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 	if err != nil {
 		// Headers are gone; the truncated zip will not open, which is the
 		// honest outcome. The detail stays in the log.
-		h.log.Error("export failed", "err", err)
+		h.Log.Error("export failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -384,7 +384,7 @@ func (h *Handler) portalErase(w http.ResponseWriter, r *http.Request, s *session
 	// The store ended every session of the subject with the erasure; this
 	// also clears the cookie.
 	if err := h.endSession(w, r, s); err != nil {
-		h.log.Warn("could not end a portal session after erasure", "session", s.ps.Ref(), "err", err)
+		h.Log.Warn("could not end a portal session after erasure", "session", s.ps.Ref(), "err", err)
 	}
 	ev := &eraseView{Certificate: string(cert), FileName: "erasure-certificate.txt"}
 	ctype := "text/plain"

@@ -53,7 +53,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if v.Org.Name == "" {
 		v.Org = h.svc.Policy().Organization
 	}
-	h.pages.Render(w, status, name, v.L.Code, v)
+	h.Pages.Render(w, status, name, v.L.Code, v)
 }
 
 // message renders a page that says one thing: an error or a confirmation.

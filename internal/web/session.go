@@ -37,19 +37,19 @@ func (s *session) actor() likeness.Actor {
 // sets its cookie. The session records the link's kind and reference,
 // never its secret.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, link *likeness.Link) error {
-	now := h.now().UTC()
+	now := h.Now().UTC()
 	ps := &likeness.PortalSession{ID: likeness.NewLinkID(), SubjectID: link.SubjectID,
 		OpenedBy: link.Kind + "_link:" + likeness.LinkRef(link.ID), CreatedAt: now, ExpiresAt: now.Add(h.cfg.SessionTTL)}
 	if err := h.sessions.CreatePortalSession(r.Context(), ps); err != nil {
 		return err
 	}
-	h.jar.Start(w, r, sessionCookie, h.cfg.SessionTTL, ps.ID)
+	h.Jar.Start(w, r, sessionCookie, h.cfg.SessionTTL, ps.ID)
 	return nil
 }
 
 // endSession deletes the session (s nil: only the cookie).
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, s *session) error {
-	h.jar.End(w, r, sessionCookie)
+	h.Jar.End(w, r, sessionCookie)
 	if s == nil {
 		return nil
 	}
@@ -60,7 +60,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, s *session)
 // unexpired, and its row exists, has not expired and belongs to a subject
 // not being erased. ENOTFOUND when there is none.
 func (h *Handler) session(r *http.Request) (*session, error) {
-	c, ok := h.jar.Read(r, sessionCookie, 1)
+	c, ok := h.Jar.Read(r, sessionCookie, 1)
 	if !ok {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "no portal session")
 	}
@@ -68,7 +68,7 @@ func (h *Handler) session(r *http.Request) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps.Expired(h.now()) {
+	if ps.Expired(h.Now()) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "the portal session expired")
 	}
 	return &session{ps: ps, Nonce: c.Nonce}, nil
@@ -79,22 +79,22 @@ func (h *Handler) session(r *http.Request) (*session, error) {
 // the page. A visit that cannot be recorded is refused.
 func (h *Handler) logVisit(r *http.Request, s *session) error {
 	a := s.actor()
-	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: h.now().UTC(), Action: "portal " + r.Pattern,
+	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: h.Now().UTC(), Action: "portal " + r.Pattern,
 		KeyID: a.KeyID, Role: a.Role, SubjectID: a.SubjectID, Purpose: "data-subject-access", Allow: true,
 		Reasons: []string{"opened_by " + s.ps.OpenedBy}}
 	return h.sessions.AppendAccess(r.Context(), e)
 }
 
 // csrfToken binds a form to its scope: a consent link or a session nonce.
-func (h *Handler) csrfToken(scope string) string { return h.signer.Token(scope) }
+func (h *Handler) csrfToken(scope string) string { return h.Signer.Token(scope) }
 
-func (h *Handler) validCSRF(got, scope string) bool { return h.signer.ValidToken(got, scope) }
+func (h *Handler) validCSRF(got, scope string) bool { return h.Signer.ValidToken(got, scope) }
 
 // rateLimited applies the per-IP limit of link endpoints, answering 429
 // with a page in the person's language.
 func (h *Handler) rateLimited(fn http.HandlerFunc) http.Handler {
 	return h.pageHandler(func(w http.ResponseWriter, r *http.Request) {
-		if !h.limiter.Allow(h.cfg.ClientIP(r)) {
+		if !h.Limiter.Allow(h.cfg.ClientIP(r)) {
 			w.Header().Set("Retry-After", "10")
 			h.message(w, r, http.StatusTooManyRequests, h.localeFor(w, r, ""), "error.ratelimit.title", "error.ratelimit.body")
 			return

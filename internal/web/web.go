@@ -31,13 +31,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"likeness"
-	"likeness/internal/http/cookie"
 	"likeness/internal/http/input"
 	"likeness/internal/http/page"
 	"likeness/internal/http/response"
-	"likeness/internal/i18n"
 	"likeness/internal/ratelimit"
-	"likeness/internal/signed"
 )
 
 //go:embed templates/*.html
@@ -155,18 +152,11 @@ type Config struct {
 
 // Handler serves the pages. Build it with New; it is safe for concurrent use.
 type Handler struct {
+	*page.Site
 	cfg      Config
 	svc      services
 	links    likeness.LinkStore
 	sessions SessionStore
-	signer   *signed.Signer
-	now      func() time.Time
-	log      *slog.Logger
-	tr       *i18n.Set
-	jar      *cookie.Jar
-	pages    *page.Renderer
-	limiter  *ratelimit.PerClient
-	assets   *page.Assets
 	mux      *http.ServeMux
 }
 
@@ -212,15 +202,10 @@ func New(cfg Config) *Handler {
 		}
 		cfg.Logger.Warn("web: no cookie key configured; using a random one, so portal sessions end on restart and do not span replicas")
 	}
-	tr, err := i18n.Load(i18nFS)
-	if err != nil {
-		panic("web: " + err.Error())
-	}
-	signer, assets := signed.New(key), page.LoadAssets(assetFS, "/assets/")
-	h := &Handler{cfg: cfg, svc: services{cfg.Consent, cfg.Subjects, cfg.Notices, cfg.Receipts}, links: cfg.Links, sessions: cfg.Sessions, signer: signer, now: cfg.Now, log: cfg.Logger, tr: tr,
-		jar:   &cookie.Jar{Path: "/me", Signer: signer, Secure: cfg.SecureCookies, Now: cfg.Now},
-		pages: page.Parse(templateFS, assets, templateFuncs, cfg.Logger, "partials.html"), assets: assets,
-		limiter: ratelimit.New(cfg.RateLimit, cfg.RateBurst)}
+	h := &Handler{cfg: cfg, svc: services{cfg.Consent, cfg.Subjects, cfg.Notices, cfg.Receipts}, links: cfg.Links, sessions: cfg.Sessions,
+		Site: page.NewSite(page.SiteConfig{Name: "web", Key: key, CookiePath: "/me", SecureCookies: cfg.SecureCookies,
+			Now: cfg.Now, Logger: cfg.Logger, Translations: i18nFS, Templates: templateFS, Funcs: templateFuncs,
+			Partials: []string{"partials.html"}, AssetFS: assetFS, AssetPrefix: "/assets/", Limit: cfg.RateLimit, Burst: cfg.RateBurst})}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	return h
@@ -242,7 +227,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /me/erase", h.pageHandler(h.portal(h.portalEraseConfirm)))
 	mux.Handle("POST /me/erase", h.pageHandler(h.portalPost(h.portalErase)))
 	mux.Handle("POST /me/logout", h.pageHandler(h.portalPost(h.portalLogout)))
-	mux.Handle("GET /assets/{name}", h.assets)
+	mux.Handle("GET /assets/{name}", h.Assets)
 }
 
 // ServeHTTP serves the pages alone (Register adds them to a shared mux).
