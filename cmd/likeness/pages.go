@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"likeness/internal/console"
+	"likeness/internal/http/page"
 	"likeness/internal/httpapi"
 	"likeness/internal/operators"
 	"likeness/internal/records"
@@ -25,7 +26,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
-		AllowedHosts: allowedHosts, Key: key, BaseURL: baseURL, SecureCookies: secure,
+		AllowedHosts: allowedHosts, Key: key, BaseURL: baseURL, Options: page.Options{SecureCookies: secure},
 		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
@@ -39,7 +40,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
 		Records:   records.New(d.notices.Policy, d.store, nil),
 		Operators: operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
-		Key:       key, SecureCookies: secure, Logger: slog.Default()}).Register(mux)
+		Key:       key, Options: page.Options{SecureCookies: secure, Logger: slog.Default()}}).Register(mux)
 	return mux, nil
 }
 

@@ -71,16 +71,8 @@ type Config struct {
 	// passed here too.
 	Key []byte
 
-	// ClientIP names the client of a request for the sign-in rate limit;
-	// default the host of RemoteAddr. Behind a proxy, return the forwarded
-	// address.
-	ClientIP func(*http.Request) string
-	// SecureCookies forces the Secure attribute (behind a TLS-terminating
-	// proxy); cookies are always Secure when the request came over TLS.
-	SecureCookies bool
-
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Options: client addresses, cookie security, the clock and the log.
+	page.Options
 }
 
 // Handler serves the console. Build it with New; it is safe for concurrent use.

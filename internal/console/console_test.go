@@ -18,6 +18,7 @@ import (
 	"likeness"
 	"likeness/internal/console"
 	"likeness/internal/dataset"
+	pages "likeness/internal/http/page"
 	"likeness/internal/httpapi"
 	"likeness/internal/incidents"
 	"likeness/internal/likenesstest"
@@ -41,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 	key := make([]byte, 32)
 	rand.Read(key)
 	h := console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Datasets: ds, Store: d.Store, Key: key,
-		Records: records.New(d.Notices.Policy, d.Store, d.Clock.Now), Now: d.Clock.Now})
+		Records: records.New(d.Notices.Policy, d.Store, d.Clock.Now), Options: pages.Options{Now: d.Clock.Now}})
 	mux := http.NewServeMux()
 	h.Register(mux)
 	srv := httptest.NewServer(mux)

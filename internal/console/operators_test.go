@@ -16,6 +16,7 @@ import (
 
 	"likeness"
 	"likeness/internal/console"
+	pages "likeness/internal/http/page"
 	"likeness/internal/likenesstest"
 	"likeness/internal/operators"
 	"likeness/internal/storetest"
@@ -40,7 +41,7 @@ func newOperatorFixture(t *testing.T, dsn string) *opFixture {
 	key := make([]byte, 32)
 	rand.Read(key)
 	mux := http.NewServeMux()
-	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Store: d.Store, Operators: ops, Key: key, Now: d.Clock.Now}).Register(mux)
+	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Store: d.Store, Operators: ops, Key: key, Options: pages.Options{Now: d.Clock.Now}}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &opFixture{fixture: &fixture{t: t, d: d, srv: srv}, ops: ops, secrets: map[string]string{}, codes: map[string][]string{}}

@@ -172,7 +172,15 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(audit, "GET", "/v1/audit", nil), 200, "audit log")
 
 	// Erasure last.
-	want(b.call(admin, "DELETE", "/v1/assets/"+asset, nil), 200, "erase asset")
+	// The withdrawal above erased what ai-training collected; consent and
+	// upload again so there is an asset to erase.
+	if g := b.grant(sub, "ai-training"); g.status != 201 {
+		t.Fatalf("grant again: %d %s", g.status, g.body)
+	}
+	var fresh struct{ ID string }
+	want(b.upload(collector, sub, "purpose=ai-training&category=image", "image/jpeg", smallJPEG(t, 4)), 201, "upload again").json(t, &fresh)
+	want(b.call(admin, "DELETE", "/v1/assets/"+fresh.ID, nil), 200, "erase asset")
+	want(b.call(admin, "DELETE", "/v1/assets/"+asset, nil), 410, "erase an asset the withdrawal erased")
 	want(b.call(admin, "POST", "/v1/requests/"+b.req+"/complete", nil), 200, "complete erasure request")
 	other := b.subject("contract-2", "EU-DE")
 	want(b.call(admin, "DELETE", "/v1/subjects/"+other, nil), 200, "erase subject")

@@ -21,6 +21,7 @@ import (
 	"likeness/internal/consent"
 	"likeness/internal/dataset"
 	"likeness/internal/erasure"
+	"likeness/internal/http/page"
 	"likeness/internal/httpapi"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
@@ -183,7 +184,7 @@ func (d *Deployment) APIConfig() httpapi.Config {
 // WebConfig is the pages' configuration of d with its consent services and
 // link store; tests add the rest.
 func (d *Deployment) WebConfig() web.Config {
-	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Sessions: d.Store, Now: d.Clock.Now}
+	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Sessions: d.Store, Options: page.Options{Now: d.Clock.Now}}
 }
 
 // Requests returns a register of data-subject requests wired to d.

@@ -138,16 +138,8 @@ type Config struct {
 	// IP; defaults 1/s with a burst of 30.
 	RateLimit rate.Limit
 	RateBurst int
-	// ClientIP names the client of a request for rate limiting; default the
-	// host of RemoteAddr. Behind a proxy, return the forwarded address.
-	ClientIP func(*http.Request) string
-
-	// SecureCookies forces the Secure attribute (behind a TLS-terminating
-	// proxy); cookies are always Secure when the request came over TLS.
-	SecureCookies bool
-
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Options: client addresses, cookie security, the clock and the log.
+	page.Options
 }
 
 // Handler serves the pages. Build it with New; it is safe for concurrent use.

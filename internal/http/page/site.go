@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -68,4 +69,16 @@ func NewSite(c SiteConfig) *Site {
 		Pages:   Parse(c.Templates, assets, c.Funcs, c.Logger, c.Partials...),
 		Assets:  assets,
 		Limiter: ratelimit.New(c.Limit, c.Burst)}
+}
+
+// Options are what an operator sets the same way for every set of pages.
+type Options struct {
+	// ClientIP names the client of a request for rate limiting; default the
+	// host of RemoteAddr. Behind a proxy, return the forwarded address.
+	ClientIP func(*http.Request) string
+	// SecureCookies forces the Secure attribute (behind a TLS-terminating
+	// proxy); cookies are always Secure when the request came over TLS.
+	SecureCookies bool
+	Now           func() time.Time // nil is time.Now
+	Logger        *slog.Logger     // nil discards
 }
