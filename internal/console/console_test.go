@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -75,28 +74,23 @@ type page struct {
 	header http.Header
 }
 
+func asPage(resp *http.Response, b []byte) page {
+	return page{status: resp.StatusCode, body: string(b), url: resp.Request.URL, header: resp.Header}
+}
+
 func (c *client) do(req *http.Request) page {
 	c.f.t.Helper()
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, body: string(b), url: resp.Request.URL, header: resp.Header}
+	return asPage(likenesstest.Visit(c.f.t, c.hc, req))
 }
 
 func (c *client) get(path string) page {
 	c.f.t.Helper()
-	req, _ := http.NewRequest("GET", c.f.srv.URL+path, nil)
-	return c.do(req)
+	return asPage(likenesstest.GetPage(c.f.t, c.hc, c.f.srv.URL+path))
 }
 
 func (c *client) post(path string, form url.Values) page {
 	c.f.t.Helper()
-	req, _ := http.NewRequest("POST", c.f.srv.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return c.do(req)
+	return asPage(likenesstest.PostForm(c.f.t, c.hc, c.f.srv.URL+path, form))
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

@@ -205,28 +205,23 @@ type page struct {
 	raw    []byte
 }
 
+func toPage(res *http.Response, raw []byte) page {
+	return page{res.StatusCode, string(raw), res.Header, raw}
+}
+
 func (b *browser) do(req *http.Request) page {
 	b.e.t.Helper()
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return page{res.StatusCode, string(raw), res.Header, raw}
+	return toPage(likenesstest.Visit(b.e.t, b.c, req))
 }
 
 func (b *browser) get(path string) page {
 	b.e.t.Helper()
-	req, _ := http.NewRequest("GET", b.e.srv.URL+path, nil)
-	return b.do(req)
+	return toPage(likenesstest.GetPage(b.e.t, b.c, b.e.srv.URL+path))
 }
 
 func (b *browser) post(path string, form url.Values) page {
 	b.e.t.Helper()
-	req, _ := http.NewRequest("POST", b.e.srv.URL+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return b.do(req)
+	return toPage(likenesstest.PostForm(b.e.t, b.c, b.e.srv.URL+path, form))
 }
 
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)">`)
