@@ -1,39 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
+
+	"likeness/internal/likenesstest"
 )
 
-// syncBuffer is an output the running command and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs the real serve (or demo) program in process with args until the
-// test ends, and returns it and its standard output.
-func start(t *testing.T, demo bool, args ...string) (*Main, *syncBuffer) {
+func start(t *testing.T, demo bool, args ...string) (*Main, *likenesstest.Buffer) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr likenesstest.Buffer
 	m := NewMain(demo, &stdout, &stderr)
 	if err := m.ParseFlags(args); err != nil {
 		t.Fatal(err)

@@ -37,19 +37,8 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 // login signs an operator in with an admin or auditor API key. The key is
 // looked up by its hash and forgotten; the session carries its id and role.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if !h.Limiter.Allow(h.cfg.ClientIP(r)) {
-		w.Header().Set("Retry-After", "10")
-		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		h.message(w, r, nil, http.StatusBadRequest, "error.title", "error.form")
-		return
-	}
-	c, err := r.Cookie(preCookie)
-	if err != nil || !h.validCSRF(r.PostForm.Get("csrf"), "login|"+c.Value) {
-		h.message(w, r, nil, http.StatusForbidden, "error.forbidden.title", "error.csrf")
+	c, ok := h.signInForm(w, r, "login")
+	if !ok {
 		return
 	}
 	again := func(status int, msg string) {
@@ -94,4 +83,27 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	h.Jar.End(w, r, operatorCookie)
 	h.Log.Info("console: operator signed out", "key_id", s.KeyID, "operator", s.Operator)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// signInForm admits a sign-in or enrolment form before any account is known:
+// rate-limited per client, bounded, parsed, and its CSRF token bound to the
+// pre-session cookie and to purpose. It answers the refusal itself and
+// reports whether the handler may go on.
+func (h *Handler) signInForm(w http.ResponseWriter, r *http.Request, purpose string) (*http.Cookie, bool) {
+	if !h.Limiter.Allow(h.cfg.ClientIP(r)) {
+		w.Header().Set("Retry-After", "10")
+		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		h.message(w, r, nil, http.StatusBadRequest, "error.title", "error.form")
+		return nil, false
+	}
+	c, err := r.Cookie(preCookie)
+	if err != nil || !h.validCSRF(r.PostForm.Get("csrf"), purpose+"|"+c.Value) {
+		h.message(w, r, nil, http.StatusForbidden, "error.forbidden.title", "error.csrf")
+		return nil, false
+	}
+	return c, true
 }

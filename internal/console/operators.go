@@ -122,24 +122,13 @@ func (h *Handler) enrolForm(w http.ResponseWriter, r *http.Request) {
 // enrol confirms a new operator's second factor and replaces the
 // temporary password; until then the account cannot sign in.
 func (h *Handler) enrol(w http.ResponseWriter, r *http.Request) {
-	if !h.Limiter.Allow(h.cfg.ClientIP(r)) {
-		w.Header().Set("Retry-After", "10")
-		h.message(w, r, nil, http.StatusTooManyRequests, "error.ratelimit.title", "error.ratelimit")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		h.message(w, r, nil, http.StatusBadRequest, "error.title", "error.form")
-		return
-	}
-	c, err := r.Cookie(preCookie)
-	if err != nil || !h.validCSRF(r.PostForm.Get("csrf"), "enrol|"+c.Value) {
-		h.message(w, r, nil, http.StatusForbidden, "error.forbidden.title", "error.csrf")
+	c, ok := h.signInForm(w, r, "enrol")
+	if !ok {
 		return
 	}
 	v := &enrolView{CSRF: h.csrfToken("enrol|" + c.Value)}
 	f := r.PostForm
-	err = h.cfg.Operators.Confirm(r.Context(), strings.TrimSpace(f.Get("name")), f.Get("password"), strings.TrimSpace(f.Get("code")), f.Get("new_password"))
+	err := h.cfg.Operators.Confirm(r.Context(), strings.TrimSpace(f.Get("name")), f.Get("password"), strings.TrimSpace(f.Get("code")), f.Get("new_password"))
 	status := http.StatusOK
 	switch likeness.ErrorCode(err) {
 	case "":

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"likeness/internal/likenesstest"
 )
 
 var (
@@ -66,7 +68,7 @@ func ExamplePolicy() string { return filepath.Join(moduleRoot(), "policy", "exam
 type Replica struct {
 	URL  string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *likenesstest.Buffer
 	done chan struct{}
 }
 
@@ -110,7 +112,7 @@ func StartErr(t testing.TB, opts Options, timeout time.Duration) (*Replica, erro
 		"--policy", ExamplePolicy()}, opts.Args...)
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = append(os.Environ(), opts.Env...)
-	out := &lockedBuffer{}
+	out := &likenesstest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -185,21 +187,4 @@ func Do(ctx context.Context, method, url, token string, body []byte) (int, []byt
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	return res.StatusCode, b, err
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -99,9 +99,6 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// replicaTracker is the type the Config names, kept here with its users.
-type replicaTracker = *replica.Tracker
-
 // replicaMetrics tell an operator how current this replica is: the revision
 // it has applied (compare replicas: the lowest is the furthest behind), the
 // seconds since it last caught up with the database, and whether it is ready.

@@ -21,6 +21,7 @@ import (
 	"likeness/internal/http/route"
 	"likeness/internal/incidents"
 	"likeness/internal/records"
+	"likeness/internal/replica"
 	"likeness/internal/requests"
 	"likeness/internal/vault"
 )
@@ -46,7 +47,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
-	replica  replicaTracker
+	replica  *replica.Tracker
 
 	mux     *http.ServeMux
 	routes  []Route
@@ -89,7 +90,7 @@ type Config struct {
 	StatsTimeout time.Duration
 	// Replica, if set, makes decisions honour consistency tokens and deny
 	// when this replica is past its staleness bound, and answers /readyz.
-	Replica replicaTracker
+	Replica *replica.Tracker
 }
 
 // Route is one endpoint (see package route); other packages hand theirs to
