@@ -45,6 +45,10 @@ type config struct {
 	// maxStaleness is how long a replica may go without catching up with
 	// the database before its decisions deny (serve's --max-staleness).
 	maxStaleness time.Duration
+	// checkBlobs makes build prove the blob store is the one every replica
+	// on the database uses (serve sets it); adoptBlobs accepts a replaced
+	// store instead of refusing it.
+	checkBlobs, adoptBlobs bool
 }
 
 func env(name, def string) string {
@@ -82,6 +86,15 @@ func (c *config) openBlobs(ctx context.Context) (blob.Store, error) {
 			PathStyle: os.Getenv("LIKENESS_S3_ENDPOINT") != ""})
 	}
 	return fsblob.New(c.blobDir())
+}
+
+// blobLocation names the blob store for messages: the folder, or the S3
+// URL without credentials (they come from the environment).
+func (c *config) blobLocation() string {
+	if strings.HasPrefix(c.blobs, "s3://") {
+		return c.blobs
+	}
+	return c.blobDir()
 }
 
 // blobDir is the local blob folder when blobs are not in S3.
@@ -194,6 +207,11 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, 
 	blobs, err := c.openBlobs(ctx)
 	if err != nil {
 		return err
+	}
+	if c.checkBlobs {
+		if err := blob.CheckShared(ctx, blobs, d.store, c.adoptBlobs); err != nil {
+			return fmt.Errorf("%w (blobs at %s): replicas on one database need one shared blob store, s3://… or a folder every replica mounts; if this store replaced the old one on purpose, start once with --adopt-blob-store", err, c.blobLocation())
+		}
 	}
 	if d.vault, err = vault.New(ctx, vault.Config{Store: d.store, Blobs: blobs, Subjects: d.subjects, Decisions: d.engine,
 		Policy: d.notices.Policy, Logger: logger, MaxSize: c.maxUpload, Region: c.region}); err != nil {

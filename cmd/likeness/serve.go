@@ -86,6 +86,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.AllowedHosts, "allowed-hosts", env("LIKENESS_ALLOWED_HOSTS", ""), "comma-separated host names links may be built for when --base-url is unset (env LIKENESS_ALLOWED_HOSTS; default: the --addr host and localhost; demo: any)")
 	fs.BoolVar(&m.SecureCookies, "secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	fs.DurationVar(&m.Config.maxStaleness, "max-staleness", envDuration("LIKENESS_MAX_STALENESS", time.Second), "how long a replica may go without catching up with the database before its\ndecisions deny with reason replica_stale and /readyz turns not-ready (env LIKENESS_MAX_STALENESS)")
+	fs.BoolVar(&m.Config.adoptBlobs, "adopt-blob-store", false, "accept a blob store that lacks the marker the database records (a store replaced\non purpose) and mark it as the deployment's; without it such a store is refused")
+	m.Config.checkBlobs = true
 	m.Events.add(fs)
 	m.Observe.add(fs)
 	if m.Demo {
