@@ -17,6 +17,135 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AssetErasedMessageDatacontenttype.
+const (
+	AssetErasedMessageDatacontenttypeApplicationjson AssetErasedMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the AssetErasedMessageDatacontenttype enum.
+func (e AssetErasedMessageDatacontenttype) Valid() bool {
+	switch e {
+	case AssetErasedMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssetErasedMessageSpecversion.
+const (
+	AssetErasedMessageSpecversionN10 AssetErasedMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the AssetErasedMessageSpecversion enum.
+func (e AssetErasedMessageSpecversion) Valid() bool {
+	switch e {
+	case AssetErasedMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssetExpiredMessageDatacontenttype.
+const (
+	AssetExpiredMessageDatacontenttypeApplicationjson AssetExpiredMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the AssetExpiredMessageDatacontenttype enum.
+func (e AssetExpiredMessageDatacontenttype) Valid() bool {
+	switch e {
+	case AssetExpiredMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssetExpiredMessageSpecversion.
+const (
+	AssetExpiredMessageSpecversionN10 AssetExpiredMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the AssetExpiredMessageSpecversion enum.
+func (e AssetExpiredMessageSpecversion) Valid() bool {
+	switch e {
+	case AssetExpiredMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudEventDatacontenttype.
+const (
+	CloudEventDatacontenttypeApplicationjson CloudEventDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the CloudEventDatacontenttype enum.
+func (e CloudEventDatacontenttype) Valid() bool {
+	switch e {
+	case CloudEventDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudEventSpecversion.
+const (
+	CloudEventSpecversionN10 CloudEventSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the CloudEventSpecversion enum.
+func (e CloudEventSpecversion) Valid() bool {
+	switch e {
+	case CloudEventSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudEventType.
+const (
+	CloudEventTypeAssetErased           CloudEventType = "asset.erased"
+	CloudEventTypeAssetExpired          CloudEventType = "asset.expired"
+	CloudEventTypeConsentExpired        CloudEventType = "consent.expired"
+	CloudEventTypeConsentGranted        CloudEventType = "consent.granted"
+	CloudEventTypeConsentWithdrawn      CloudEventType = "consent.withdrawn"
+	CloudEventTypeDatasetTainted        CloudEventType = "dataset.tainted"
+	CloudEventTypeIncidentOpened        CloudEventType = "incident.opened"
+	CloudEventTypeIncidentSubjectNotice CloudEventType = "incident.subject_notice"
+	CloudEventTypeSubjectErased         CloudEventType = "subject.erased"
+)
+
+// Valid indicates whether the value is a known member of the CloudEventType enum.
+func (e CloudEventType) Valid() bool {
+	switch e {
+	case CloudEventTypeAssetErased:
+		return true
+	case CloudEventTypeAssetExpired:
+		return true
+	case CloudEventTypeConsentExpired:
+		return true
+	case CloudEventTypeConsentGranted:
+		return true
+	case CloudEventTypeConsentWithdrawn:
+		return true
+	case CloudEventTypeDatasetTainted:
+		return true
+	case CloudEventTypeIncidentOpened:
+		return true
+	case CloudEventTypeIncidentSubjectNotice:
+		return true
+	case CloudEventTypeSubjectErased:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentEventType.
 const (
 	ConsentEventTypeErasure  ConsentEventType = "erasure"
@@ -44,6 +173,66 @@ func (e ConsentEventType) Valid() bool {
 	}
 }
 
+// Defines values for ConsentExpiredMessageDatacontenttype.
+const (
+	ConsentExpiredMessageDatacontenttypeApplicationjson ConsentExpiredMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the ConsentExpiredMessageDatacontenttype enum.
+func (e ConsentExpiredMessageDatacontenttype) Valid() bool {
+	switch e {
+	case ConsentExpiredMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentExpiredMessageSpecversion.
+const (
+	ConsentExpiredMessageSpecversionN10 ConsentExpiredMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the ConsentExpiredMessageSpecversion enum.
+func (e ConsentExpiredMessageSpecversion) Valid() bool {
+	switch e {
+	case ConsentExpiredMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentGrantedMessageDatacontenttype.
+const (
+	ConsentGrantedMessageDatacontenttypeApplicationjson ConsentGrantedMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the ConsentGrantedMessageDatacontenttype enum.
+func (e ConsentGrantedMessageDatacontenttype) Valid() bool {
+	switch e {
+	case ConsentGrantedMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentGrantedMessageSpecversion.
+const (
+	ConsentGrantedMessageSpecversionN10 ConsentGrantedMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the ConsentGrantedMessageSpecversion enum.
+func (e ConsentGrantedMessageSpecversion) Valid() bool {
+	switch e {
+	case ConsentGrantedMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentMessageDataEvent.
 const (
 	ConsentMessageDataEventExpire   ConsentMessageDataEvent = "expire"
@@ -62,6 +251,36 @@ func (e ConsentMessageDataEvent) Valid() bool {
 	case ConsentMessageDataEventRenew:
 		return true
 	case ConsentMessageDataEventWithdraw:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentWithdrawnMessageDatacontenttype.
+const (
+	ConsentWithdrawnMessageDatacontenttypeApplicationjson ConsentWithdrawnMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the ConsentWithdrawnMessageDatacontenttype enum.
+func (e ConsentWithdrawnMessageDatacontenttype) Valid() bool {
+	switch e {
+	case ConsentWithdrawnMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentWithdrawnMessageSpecversion.
+const (
+	ConsentWithdrawnMessageSpecversionN10 ConsentWithdrawnMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the ConsentWithdrawnMessageSpecversion enum.
+func (e ConsentWithdrawnMessageSpecversion) Valid() bool {
+	switch e {
+	case ConsentWithdrawnMessageSpecversionN10:
 		return true
 	default:
 		return false
@@ -245,6 +464,36 @@ func (e DatasetReviewState) Valid() bool {
 	case DatasetReviewStateExcluded:
 		return true
 	case DatasetReviewStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DatasetTaintedMessageDatacontenttype.
+const (
+	DatasetTaintedMessageDatacontenttypeApplicationjson DatasetTaintedMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the DatasetTaintedMessageDatacontenttype enum.
+func (e DatasetTaintedMessageDatacontenttype) Valid() bool {
+	switch e {
+	case DatasetTaintedMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DatasetTaintedMessageSpecversion.
+const (
+	DatasetTaintedMessageSpecversionN10 DatasetTaintedMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the DatasetTaintedMessageSpecversion enum.
+func (e DatasetTaintedMessageSpecversion) Valid() bool {
+	switch e {
+	case DatasetTaintedMessageSpecversionN10:
 		return true
 	default:
 		return false
@@ -509,6 +758,36 @@ func (e IncidentNotificationRequestKind) Valid() bool {
 	}
 }
 
+// Defines values for IncidentOpenedMessageDatacontenttype.
+const (
+	IncidentOpenedMessageDatacontenttypeApplicationjson IncidentOpenedMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the IncidentOpenedMessageDatacontenttype enum.
+func (e IncidentOpenedMessageDatacontenttype) Valid() bool {
+	switch e {
+	case IncidentOpenedMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IncidentOpenedMessageSpecversion.
+const (
+	IncidentOpenedMessageSpecversionN10 IncidentOpenedMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the IncidentOpenedMessageSpecversion enum.
+func (e IncidentOpenedMessageSpecversion) Valid() bool {
+	switch e {
+	case IncidentOpenedMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for IncidentScopeCategories.
 const (
 	IncidentScopeCategoriesBiometricTemplate IncidentScopeCategories = "biometric_template"
@@ -530,6 +809,36 @@ func (e IncidentScopeCategories) Valid() bool {
 	case IncidentScopeCategoriesVideo:
 		return true
 	case IncidentScopeCategoriesVoice:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IncidentSubjectNoticeMessageDatacontenttype.
+const (
+	IncidentSubjectNoticeMessageDatacontenttypeApplicationjson IncidentSubjectNoticeMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the IncidentSubjectNoticeMessageDatacontenttype enum.
+func (e IncidentSubjectNoticeMessageDatacontenttype) Valid() bool {
+	switch e {
+	case IncidentSubjectNoticeMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IncidentSubjectNoticeMessageSpecversion.
+const (
+	IncidentSubjectNoticeMessageSpecversionN10 IncidentSubjectNoticeMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the IncidentSubjectNoticeMessageSpecversion enum.
+func (e IncidentSubjectNoticeMessageSpecversion) Valid() bool {
+	switch e {
+	case IncidentSubjectNoticeMessageSpecversionN10:
 		return true
 	default:
 		return false
@@ -626,6 +935,36 @@ func (e OutboxMessageType) Valid() bool {
 	case OutboxMessageTypeIncidentSubjectNotice:
 		return true
 	case OutboxMessageTypeSubjectErased:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubjectErasedMessageDatacontenttype.
+const (
+	SubjectErasedMessageDatacontenttypeApplicationjson SubjectErasedMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the SubjectErasedMessageDatacontenttype enum.
+func (e SubjectErasedMessageDatacontenttype) Valid() bool {
+	switch e {
+	case SubjectErasedMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubjectErasedMessageSpecversion.
+const (
+	SubjectErasedMessageSpecversionN10 SubjectErasedMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the SubjectErasedMessageSpecversion enum.
+func (e SubjectErasedMessageSpecversion) Valid() bool {
+	switch e {
+	case SubjectErasedMessageSpecversionN10:
 		return true
 	default:
 		return false
@@ -824,33 +1163,57 @@ type AssetErasedData struct {
 
 // AssetErasedMessage defines model for AssetErasedMessage.
 type AssetErasedMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of asset.erased and asset.expired.
-	Data AssetErasedData `json:"data"`
+	Data            AssetErasedData                   `json:"data"`
+	Datacontenttype AssetErasedMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                        `json:"source"`
+	Specversion AssetErasedMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// AssetErasedMessageDatacontenttype defines model for AssetErasedMessage.Datacontenttype.
+type AssetErasedMessageDatacontenttype string
+
+// AssetErasedMessageSpecversion defines model for AssetErasedMessage.Specversion.
+type AssetErasedMessageSpecversion string
 
 // AssetExpiredMessage defines model for AssetExpiredMessage.
 type AssetExpiredMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of asset.erased and asset.expired.
-	Data AssetErasedData `json:"data"`
+	Data            AssetErasedData                    `json:"data"`
+	Datacontenttype AssetExpiredMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                         `json:"source"`
+	Specversion AssetExpiredMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// AssetExpiredMessageDatacontenttype defines model for AssetExpiredMessage.Datacontenttype.
+type AssetExpiredMessageDatacontenttype string
+
+// AssetExpiredMessageSpecversion defines model for AssetExpiredMessage.Specversion.
+type AssetExpiredMessageSpecversion string
 
 // AuditReport defines model for AuditReport.
 type AuditReport struct {
@@ -880,6 +1243,36 @@ type AuditReport struct {
 	Version   int     `json:"version"`
 }
 
+// CloudEvent A CloudEvents 1.0 event in structured mode (JSON event format, Content-Type application/cloudevents+json): the envelope of every webhook and NATS message. id is the outbox message id, the idempotency key: drop an id seen before.
+type CloudEvent struct {
+	// Data the event body; its shape depends on type
+	Data            map[string]interface{}    `json:"data"`
+	Datacontenttype CloudEventDatacontenttype `json:"datacontenttype"`
+
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
+	Id string `json:"id"`
+
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                `json:"source"`
+	Specversion CloudEventSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time      `json:"time"`
+	Type CloudEventType `json:"type"`
+}
+
+// CloudEventDatacontenttype defines model for CloudEvent.Datacontenttype.
+type CloudEventDatacontenttype string
+
+// CloudEventSpecversion defines model for CloudEvent.Specversion.
+type CloudEventSpecversion string
+
+// CloudEventType defines model for CloudEvent.Type.
+type CloudEventType string
+
 // ConsentEvent defines model for ConsentEvent.
 type ConsentEvent struct {
 	Collector     *string                 `json:"collector,omitempty"`
@@ -901,33 +1294,57 @@ type ConsentEventType string
 
 // ConsentExpiredMessage defines model for ConsentExpiredMessage.
 type ConsentExpiredMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of consent.granted, consent.withdrawn and consent.expired.
-	Data ConsentMessageData `json:"data"`
+	Data            ConsentMessageData                   `json:"data"`
+	Datacontenttype ConsentExpiredMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                           `json:"source"`
+	Specversion ConsentExpiredMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// ConsentExpiredMessageDatacontenttype defines model for ConsentExpiredMessage.Datacontenttype.
+type ConsentExpiredMessageDatacontenttype string
+
+// ConsentExpiredMessageSpecversion defines model for ConsentExpiredMessage.Specversion.
+type ConsentExpiredMessageSpecversion string
 
 // ConsentGrantedMessage defines model for ConsentGrantedMessage.
 type ConsentGrantedMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of consent.granted, consent.withdrawn and consent.expired.
-	Data ConsentMessageData `json:"data"`
+	Data            ConsentMessageData                   `json:"data"`
+	Datacontenttype ConsentGrantedMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                           `json:"source"`
+	Specversion ConsentGrantedMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// ConsentGrantedMessageDatacontenttype defines model for ConsentGrantedMessage.Datacontenttype.
+type ConsentGrantedMessageDatacontenttype string
+
+// ConsentGrantedMessageSpecversion defines model for ConsentGrantedMessage.Specversion.
+type ConsentGrantedMessageSpecversion string
 
 // ConsentMessageData Data of consent.granted, consent.withdrawn and consent.expired.
 type ConsentMessageData struct {
@@ -947,18 +1364,30 @@ type ConsentMessageDataEvent string
 
 // ConsentWithdrawnMessage defines model for ConsentWithdrawnMessage.
 type ConsentWithdrawnMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of consent.granted, consent.withdrawn and consent.expired.
-	Data ConsentMessageData `json:"data"`
+	Data            ConsentMessageData                     `json:"data"`
+	Datacontenttype ConsentWithdrawnMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                             `json:"source"`
+	Specversion ConsentWithdrawnMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// ConsentWithdrawnMessageDatacontenttype defines model for ConsentWithdrawnMessage.Datacontenttype.
+type ConsentWithdrawnMessageDatacontenttype string
+
+// ConsentWithdrawnMessageSpecversion defines model for ConsentWithdrawnMessage.Specversion.
+type ConsentWithdrawnMessageSpecversion string
 
 // Consents defines model for Consents.
 type Consents struct {
@@ -1224,18 +1653,30 @@ type DatasetTaintedData struct {
 
 // DatasetTaintedMessage defines model for DatasetTaintedMessage.
 type DatasetTaintedMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of dataset.tainted.
-	Data DatasetTaintedData `json:"data"`
+	Data            DatasetTaintedData                   `json:"data"`
+	Datacontenttype DatasetTaintedMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                           `json:"source"`
+	Specversion DatasetTaintedMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// DatasetTaintedMessageDatacontenttype defines model for DatasetTaintedMessage.Datacontenttype.
+type DatasetTaintedMessageDatacontenttype string
+
+// DatasetTaintedMessageSpecversion defines model for DatasetTaintedMessage.Specversion.
+type DatasetTaintedMessageSpecversion string
 
 // Decision defines model for Decision.
 type Decision struct {
@@ -1418,18 +1859,30 @@ type IncidentOpenedData struct {
 
 // IncidentOpenedMessage defines model for IncidentOpenedMessage.
 type IncidentOpenedMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of incident.opened.
-	Data IncidentOpenedData `json:"data"`
+	Data            IncidentOpenedData                   `json:"data"`
+	Datacontenttype IncidentOpenedMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                           `json:"source"`
+	Specversion IncidentOpenedMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// IncidentOpenedMessageDatacontenttype defines model for IncidentOpenedMessage.Datacontenttype.
+type IncidentOpenedMessageDatacontenttype string
+
+// IncidentOpenedMessageSpecversion defines model for IncidentOpenedMessage.Specversion.
+type IncidentOpenedMessageSpecversion string
 
 // IncidentScope Within a list any entry matches; an empty list matches everything; all given fields must match. from/to bound asset creation (inclusive). asset_ids is a scope of its own (at most 1000) and cannot be combined with the other fields.
 type IncidentScope struct {
@@ -1463,18 +1916,30 @@ type IncidentSubjectNoticeData struct {
 
 // IncidentSubjectNoticeMessage defines model for IncidentSubjectNoticeMessage.
 type IncidentSubjectNoticeMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of incident.subject_notice: downstream systems (which hold the contact details) tell the person of the breach.
-	Data IncidentSubjectNoticeData `json:"data"`
+	Data            IncidentSubjectNoticeData                   `json:"data"`
+	Datacontenttype IncidentSubjectNoticeMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                                  `json:"source"`
+	Specversion IncidentSubjectNoticeMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// IncidentSubjectNoticeMessageDatacontenttype defines model for IncidentSubjectNoticeMessage.Datacontenttype.
+type IncidentSubjectNoticeMessageDatacontenttype string
+
+// IncidentSubjectNoticeMessageSpecversion defines model for IncidentSubjectNoticeMessage.Specversion.
+type IncidentSubjectNoticeMessageSpecversion string
 
 // Lineage defines model for Lineage.
 type Lineage struct {
@@ -1636,18 +2101,30 @@ type SubjectErasedData struct {
 
 // SubjectErasedMessage defines model for SubjectErasedMessage.
 type SubjectErasedMessage struct {
-	CreatedAt time.Time `json:"created_at"`
-
 	// Data Data of subject.erased.
-	Data SubjectErasedData `json:"data"`
+	Data            SubjectErasedData                   `json:"data"`
+	Datacontenttype SubjectErasedMessageDatacontenttype `json:"datacontenttype"`
 
-	// Id msg_..., the idempotency key (webhook-id, Nats-Msg-Id): drop an id seen before
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
 	Id string `json:"id"`
 
-	// SubjectId the pseudonymous subject id; absent for messages about no one subject
-	SubjectId *string     `json:"subject_id,omitempty"`
-	Type      interface{} `json:"type"`
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                          `json:"source"`
+	Specversion SubjectErasedMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
 }
+
+// SubjectErasedMessageDatacontenttype defines model for SubjectErasedMessage.Datacontenttype.
+type SubjectErasedMessageDatacontenttype string
+
+// SubjectErasedMessageSpecversion defines model for SubjectErasedMessage.Specversion.
+type SubjectErasedMessageSpecversion string
 
 // WithdrawRequest defines model for WithdrawRequest.
 type WithdrawRequest struct {
@@ -1998,32 +2475,32 @@ type GrantConsentJSONRequestBody = GrantRequest
 // WithdrawConsentJSONRequestBody defines body for WithdrawConsent for application/json ContentType.
 type WithdrawConsentJSONRequestBody = WithdrawRequest
 
-// OnAssetErasedJSONRequestBody defines body for OnAssetErased for application/json ContentType.
-type OnAssetErasedJSONRequestBody = AssetErasedMessage
+// OnAssetErasedApplicationCloudeventsPlusJSONRequestBody defines body for OnAssetErased for application/cloudevents+json ContentType.
+type OnAssetErasedApplicationCloudeventsPlusJSONRequestBody = AssetErasedMessage
 
-// OnAssetExpiredJSONRequestBody defines body for OnAssetExpired for application/json ContentType.
-type OnAssetExpiredJSONRequestBody = AssetExpiredMessage
+// OnAssetExpiredApplicationCloudeventsPlusJSONRequestBody defines body for OnAssetExpired for application/cloudevents+json ContentType.
+type OnAssetExpiredApplicationCloudeventsPlusJSONRequestBody = AssetExpiredMessage
 
-// OnConsentExpiredJSONRequestBody defines body for OnConsentExpired for application/json ContentType.
-type OnConsentExpiredJSONRequestBody = ConsentExpiredMessage
+// OnConsentExpiredApplicationCloudeventsPlusJSONRequestBody defines body for OnConsentExpired for application/cloudevents+json ContentType.
+type OnConsentExpiredApplicationCloudeventsPlusJSONRequestBody = ConsentExpiredMessage
 
-// OnConsentGrantedJSONRequestBody defines body for OnConsentGranted for application/json ContentType.
-type OnConsentGrantedJSONRequestBody = ConsentGrantedMessage
+// OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody defines body for OnConsentGranted for application/cloudevents+json ContentType.
+type OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody = ConsentGrantedMessage
 
-// OnConsentWithdrawnJSONRequestBody defines body for OnConsentWithdrawn for application/json ContentType.
-type OnConsentWithdrawnJSONRequestBody = ConsentWithdrawnMessage
+// OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody defines body for OnConsentWithdrawn for application/cloudevents+json ContentType.
+type OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody = ConsentWithdrawnMessage
 
-// OnDatasetTaintedJSONRequestBody defines body for OnDatasetTainted for application/json ContentType.
-type OnDatasetTaintedJSONRequestBody = DatasetTaintedMessage
+// OnDatasetTaintedApplicationCloudeventsPlusJSONRequestBody defines body for OnDatasetTainted for application/cloudevents+json ContentType.
+type OnDatasetTaintedApplicationCloudeventsPlusJSONRequestBody = DatasetTaintedMessage
 
-// OnIncidentOpenedJSONRequestBody defines body for OnIncidentOpened for application/json ContentType.
-type OnIncidentOpenedJSONRequestBody = IncidentOpenedMessage
+// OnIncidentOpenedApplicationCloudeventsPlusJSONRequestBody defines body for OnIncidentOpened for application/cloudevents+json ContentType.
+type OnIncidentOpenedApplicationCloudeventsPlusJSONRequestBody = IncidentOpenedMessage
 
-// OnIncidentSubjectNoticeJSONRequestBody defines body for OnIncidentSubjectNotice for application/json ContentType.
-type OnIncidentSubjectNoticeJSONRequestBody = IncidentSubjectNoticeMessage
+// OnIncidentSubjectNoticeApplicationCloudeventsPlusJSONRequestBody defines body for OnIncidentSubjectNotice for application/cloudevents+json ContentType.
+type OnIncidentSubjectNoticeApplicationCloudeventsPlusJSONRequestBody = IncidentSubjectNoticeMessage
 
-// OnSubjectErasedJSONRequestBody defines body for OnSubjectErased for application/json ContentType.
-type OnSubjectErasedJSONRequestBody = SubjectErasedMessage
+// OnSubjectErasedApplicationCloudeventsPlusJSONRequestBody defines body for OnSubjectErased for application/cloudevents+json ContentType.
+type OnSubjectErasedApplicationCloudeventsPlusJSONRequestBody = SubjectErasedMessage
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -16750,47 +17227,47 @@ type WebhookInitiatorInterface interface {
 	// OnAssetErasedWithBody fires the asset.erased webhook with any body
 	OnAssetErasedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnAssetErased(ctx context.Context, targetURL string, body OnAssetErasedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnAssetErasedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnAssetErasedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnAssetExpiredWithBody fires the asset.expired webhook with any body
 	OnAssetExpiredWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnAssetExpired(ctx context.Context, targetURL string, body OnAssetExpiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnAssetExpiredWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnAssetExpiredApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnConsentExpiredWithBody fires the consent.expired webhook with any body
 	OnConsentExpiredWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnConsentExpired(ctx context.Context, targetURL string, body OnConsentExpiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnConsentExpiredWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentExpiredApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnConsentGrantedWithBody fires the consent.granted webhook with any body
 	OnConsentGrantedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnConsentGranted(ctx context.Context, targetURL string, body OnConsentGrantedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnConsentGrantedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnConsentWithdrawnWithBody fires the consent.withdrawn webhook with any body
 	OnConsentWithdrawnWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnConsentWithdrawn(ctx context.Context, targetURL string, body OnConsentWithdrawnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnConsentWithdrawnWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnDatasetTaintedWithBody fires the dataset.tainted webhook with any body
 	OnDatasetTaintedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnDatasetTainted(ctx context.Context, targetURL string, body OnDatasetTaintedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnDatasetTaintedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnDatasetTaintedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnIncidentOpenedWithBody fires the incident.opened webhook with any body
 	OnIncidentOpenedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnIncidentOpened(ctx context.Context, targetURL string, body OnIncidentOpenedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnIncidentOpenedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnIncidentOpenedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnIncidentSubjectNoticeWithBody fires the incident.subject_notice webhook with any body
 	OnIncidentSubjectNoticeWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnIncidentSubjectNotice(ctx context.Context, targetURL string, body OnIncidentSubjectNoticeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnIncidentSubjectNoticeWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnIncidentSubjectNoticeApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnSubjectErasedWithBody fires the subject.erased webhook with any body
 	OnSubjectErasedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	OnSubjectErased(ctx context.Context, targetURL string, body OnSubjectErasedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	OnSubjectErasedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnSubjectErasedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 func (p *WebhookInitiator) OnAssetErasedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -16805,8 +17282,8 @@ func (p *WebhookInitiator) OnAssetErasedWithBody(ctx context.Context, targetURL 
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnAssetErased(ctx context.Context, targetURL string, body OnAssetErasedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnAssetErasedWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnAssetErasedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnAssetErasedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnAssetErasedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16829,8 +17306,8 @@ func (p *WebhookInitiator) OnAssetExpiredWithBody(ctx context.Context, targetURL
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnAssetExpired(ctx context.Context, targetURL string, body OnAssetExpiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnAssetExpiredWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnAssetExpiredWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnAssetExpiredApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnAssetExpiredWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16853,8 +17330,8 @@ func (p *WebhookInitiator) OnConsentExpiredWithBody(ctx context.Context, targetU
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnConsentExpired(ctx context.Context, targetURL string, body OnConsentExpiredJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnConsentExpiredWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnConsentExpiredWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentExpiredApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnConsentExpiredWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16877,8 +17354,8 @@ func (p *WebhookInitiator) OnConsentGrantedWithBody(ctx context.Context, targetU
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnConsentGranted(ctx context.Context, targetURL string, body OnConsentGrantedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnConsentGrantedWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnConsentGrantedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnConsentGrantedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16901,8 +17378,8 @@ func (p *WebhookInitiator) OnConsentWithdrawnWithBody(ctx context.Context, targe
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnConsentWithdrawn(ctx context.Context, targetURL string, body OnConsentWithdrawnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnConsentWithdrawnWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnConsentWithdrawnWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnConsentWithdrawnWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16925,8 +17402,8 @@ func (p *WebhookInitiator) OnDatasetTaintedWithBody(ctx context.Context, targetU
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnDatasetTainted(ctx context.Context, targetURL string, body OnDatasetTaintedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnDatasetTaintedWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnDatasetTaintedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnDatasetTaintedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnDatasetTaintedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16949,8 +17426,8 @@ func (p *WebhookInitiator) OnIncidentOpenedWithBody(ctx context.Context, targetU
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnIncidentOpened(ctx context.Context, targetURL string, body OnIncidentOpenedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnIncidentOpenedWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnIncidentOpenedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnIncidentOpenedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnIncidentOpenedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16973,8 +17450,8 @@ func (p *WebhookInitiator) OnIncidentSubjectNoticeWithBody(ctx context.Context, 
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnIncidentSubjectNotice(ctx context.Context, targetURL string, body OnIncidentSubjectNoticeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnIncidentSubjectNoticeWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnIncidentSubjectNoticeWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnIncidentSubjectNoticeApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnIncidentSubjectNoticeWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -16997,8 +17474,8 @@ func (p *WebhookInitiator) OnSubjectErasedWithBody(ctx context.Context, targetUR
 	return p.Client.Do(req)
 }
 
-func (p *WebhookInitiator) OnSubjectErased(ctx context.Context, targetURL string, body OnSubjectErasedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewOnSubjectErasedWebhookRequest(targetURL, body)
+func (p *WebhookInitiator) OnSubjectErasedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnSubjectErasedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnSubjectErasedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -17009,15 +17486,15 @@ func (p *WebhookInitiator) OnSubjectErased(ctx context.Context, targetURL string
 	return p.Client.Do(req)
 }
 
-// NewOnAssetErasedWebhookRequest builds a application/json POST request for the asset.erased webhook
-func NewOnAssetErasedWebhookRequest(targetURL string, body OnAssetErasedJSONRequestBody) (*http.Request, error) {
+// NewOnAssetErasedWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the asset.erased webhook
+func NewOnAssetErasedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnAssetErasedApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnAssetErasedWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnAssetErasedWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnAssetErasedWebhookRequestWithBody builds a POST request for the asset.erased webhook with any body
@@ -17040,15 +17517,15 @@ func NewOnAssetErasedWebhookRequestWithBody(targetURL string, contentType string
 	return req, nil
 }
 
-// NewOnAssetExpiredWebhookRequest builds a application/json POST request for the asset.expired webhook
-func NewOnAssetExpiredWebhookRequest(targetURL string, body OnAssetExpiredJSONRequestBody) (*http.Request, error) {
+// NewOnAssetExpiredWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the asset.expired webhook
+func NewOnAssetExpiredWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnAssetExpiredApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnAssetExpiredWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnAssetExpiredWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnAssetExpiredWebhookRequestWithBody builds a POST request for the asset.expired webhook with any body
@@ -17071,15 +17548,15 @@ func NewOnAssetExpiredWebhookRequestWithBody(targetURL string, contentType strin
 	return req, nil
 }
 
-// NewOnConsentExpiredWebhookRequest builds a application/json POST request for the consent.expired webhook
-func NewOnConsentExpiredWebhookRequest(targetURL string, body OnConsentExpiredJSONRequestBody) (*http.Request, error) {
+// NewOnConsentExpiredWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the consent.expired webhook
+func NewOnConsentExpiredWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnConsentExpiredApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnConsentExpiredWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnConsentExpiredWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnConsentExpiredWebhookRequestWithBody builds a POST request for the consent.expired webhook with any body
@@ -17102,15 +17579,15 @@ func NewOnConsentExpiredWebhookRequestWithBody(targetURL string, contentType str
 	return req, nil
 }
 
-// NewOnConsentGrantedWebhookRequest builds a application/json POST request for the consent.granted webhook
-func NewOnConsentGrantedWebhookRequest(targetURL string, body OnConsentGrantedJSONRequestBody) (*http.Request, error) {
+// NewOnConsentGrantedWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the consent.granted webhook
+func NewOnConsentGrantedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnConsentGrantedWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnConsentGrantedWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnConsentGrantedWebhookRequestWithBody builds a POST request for the consent.granted webhook with any body
@@ -17133,15 +17610,15 @@ func NewOnConsentGrantedWebhookRequestWithBody(targetURL string, contentType str
 	return req, nil
 }
 
-// NewOnConsentWithdrawnWebhookRequest builds a application/json POST request for the consent.withdrawn webhook
-func NewOnConsentWithdrawnWebhookRequest(targetURL string, body OnConsentWithdrawnJSONRequestBody) (*http.Request, error) {
+// NewOnConsentWithdrawnWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the consent.withdrawn webhook
+func NewOnConsentWithdrawnWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnConsentWithdrawnWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnConsentWithdrawnWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnConsentWithdrawnWebhookRequestWithBody builds a POST request for the consent.withdrawn webhook with any body
@@ -17164,15 +17641,15 @@ func NewOnConsentWithdrawnWebhookRequestWithBody(targetURL string, contentType s
 	return req, nil
 }
 
-// NewOnDatasetTaintedWebhookRequest builds a application/json POST request for the dataset.tainted webhook
-func NewOnDatasetTaintedWebhookRequest(targetURL string, body OnDatasetTaintedJSONRequestBody) (*http.Request, error) {
+// NewOnDatasetTaintedWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the dataset.tainted webhook
+func NewOnDatasetTaintedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnDatasetTaintedApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnDatasetTaintedWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnDatasetTaintedWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnDatasetTaintedWebhookRequestWithBody builds a POST request for the dataset.tainted webhook with any body
@@ -17195,15 +17672,15 @@ func NewOnDatasetTaintedWebhookRequestWithBody(targetURL string, contentType str
 	return req, nil
 }
 
-// NewOnIncidentOpenedWebhookRequest builds a application/json POST request for the incident.opened webhook
-func NewOnIncidentOpenedWebhookRequest(targetURL string, body OnIncidentOpenedJSONRequestBody) (*http.Request, error) {
+// NewOnIncidentOpenedWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the incident.opened webhook
+func NewOnIncidentOpenedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnIncidentOpenedApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnIncidentOpenedWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnIncidentOpenedWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnIncidentOpenedWebhookRequestWithBody builds a POST request for the incident.opened webhook with any body
@@ -17226,15 +17703,15 @@ func NewOnIncidentOpenedWebhookRequestWithBody(targetURL string, contentType str
 	return req, nil
 }
 
-// NewOnIncidentSubjectNoticeWebhookRequest builds a application/json POST request for the incident.subject_notice webhook
-func NewOnIncidentSubjectNoticeWebhookRequest(targetURL string, body OnIncidentSubjectNoticeJSONRequestBody) (*http.Request, error) {
+// NewOnIncidentSubjectNoticeWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the incident.subject_notice webhook
+func NewOnIncidentSubjectNoticeWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnIncidentSubjectNoticeApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnIncidentSubjectNoticeWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnIncidentSubjectNoticeWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnIncidentSubjectNoticeWebhookRequestWithBody builds a POST request for the incident.subject_notice webhook with any body
@@ -17257,15 +17734,15 @@ func NewOnIncidentSubjectNoticeWebhookRequestWithBody(targetURL string, contentT
 	return req, nil
 }
 
-// NewOnSubjectErasedWebhookRequest builds a application/json POST request for the subject.erased webhook
-func NewOnSubjectErasedWebhookRequest(targetURL string, body OnSubjectErasedJSONRequestBody) (*http.Request, error) {
+// NewOnSubjectErasedWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the subject.erased webhook
+func NewOnSubjectErasedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnSubjectErasedApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewOnSubjectErasedWebhookRequestWithBody(targetURL, "application/json", bodyReader)
+	return NewOnSubjectErasedWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
 }
 
 // NewOnSubjectErasedWebhookRequestWithBody builds a POST request for the subject.erased webhook with any body

@@ -61,10 +61,21 @@ func (e *eventFlags) dispatcher(ctx context.Context, logger *slog.Logger) (*outb
 	return d, closeAll, nil
 }
 
-// addWebhook adds the webhook sink to disp. With no --webhook-secret, every
-// replica signs with the deployment's webhook_secret, kept in the database
-// wrapped by the KEK; the replica that creates it prints it once.
-func (e *eventFlags) addWebhook(ctx context.Context, disp *outbox.Dispatcher, reg *subjects.Registry, stdout io.Writer) error {
+// eventSource is the CloudEvents source of a deployment's events: its
+// ledger origin (name and random deployment id), so two deployments of one
+// policy never share a source.
+func eventSource(origin string) string { return "urn:likeness:" + origin }
+
+// addWebhook adds the webhook sink to disp and names source on every sink.
+// With no --webhook-secret, every replica signs with the deployment's
+// webhook_secret, kept in the database wrapped by the KEK; the replica that
+// creates it prints it once.
+func (e *eventFlags) addWebhook(ctx context.Context, disp *outbox.Dispatcher, reg *subjects.Registry, source string, stdout io.Writer) error {
+	for _, s := range disp.Sinks {
+		if n, ok := s.(*outbox.NATS); ok {
+			n.Source = source
+		}
+	}
 	if e.webhookURL == "" {
 		return nil
 	}
@@ -85,6 +96,7 @@ func (e *eventFlags) addWebhook(ctx context.Context, disp *outbox.Dispatcher, re
 	if err != nil {
 		return err
 	}
+	w.Source = source
 	disp.Sinks = append([]outbox.Sink{w}, disp.Sinks...)
 	return nil
 }

@@ -144,7 +144,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	if disp != nil {
-		if err := m.Events.addWebhook(ctx, disp, m.d.subjects, m.Stdout); err != nil {
+		if err := m.Events.addWebhook(ctx, disp, m.d.subjects, eventSource(m.d.ledger.Signer().Name()), m.Stdout); err != nil {
 			return err
 		}
 	}

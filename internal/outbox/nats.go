@@ -31,6 +31,10 @@ type NATS struct {
 	js     jetstream.JetStream
 	stream string
 	prefix string
+
+	// Source is the CloudEvents source of the events published (default
+	// DefaultSource); set it before the first Send.
+	Source string
 }
 
 // NewNATS connects to the NATS server at url and makes sure stream exists
@@ -104,14 +108,14 @@ func (n *NATS) Subject(typ string) string { return n.prefix + "." + typ }
 
 // Send implements Sink.
 func (n *NATS) Send(ctx context.Context, m *likeness.OutboxMessage) error {
-	body, err := Marshal(m)
+	body, err := Marshal(m, n.Source)
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
 	msg := nats.NewMsg(n.Subject(m.Type))
 	msg.Data = body
 	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
-	msg.Header.Set("Content-Type", "application/json")
+	msg.Header.Set("Content-Type", ContentType)
 	if _, err := n.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(n.stream)); err != nil {
 		return fmt.Errorf("nats: publish %s: %w", m.ID, err)
 	}

@@ -32,22 +32,40 @@ type Sink interface {
 	Send(ctx context.Context, m *likeness.OutboxMessage) error
 }
 
-// Envelope is the JSON body sinks send: the message id, its type, when the
-// change happened, and the event data.
+// Envelope is the JSON body sinks send: a CloudEvents 1.0 event in
+// structured mode (https://github.com/cloudevents/spec, JSON format). The
+// id is the outbox message id, the idempotency key on every sink; source
+// names the deployment; subject is the pseudonymous subject id, absent for
+// events about no one person. docs/asyncapi.yaml lists every type.
 type Envelope struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Timestamp time.Time       `json:"timestamp"`
-	Data      json.RawMessage `json:"data"`
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
 }
 
-// Marshal returns the body sent for m.
-func Marshal(m *likeness.OutboxMessage) ([]byte, error) {
+// ContentType is the media type of an Envelope (CloudEvents structured
+// mode, JSON event format).
+const ContentType = "application/cloudevents+json"
+
+// DefaultSource is the source of events from a sink whose Source is unset.
+const DefaultSource = "urn:likeness"
+
+// Marshal returns the body sent for m, naming source as its origin.
+func Marshal(m *likeness.OutboxMessage, source string) ([]byte, error) {
 	data := m.Data
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	return json.Marshal(Envelope{ID: m.ID, Type: m.Type, Timestamp: m.CreatedAt.UTC(), Data: data})
+	if source == "" {
+		source = DefaultSource
+	}
+	return json.Marshal(Envelope{SpecVersion: "1.0", ID: m.ID, Source: source, Type: m.Type, Subject: m.SubjectID,
+		Time: m.CreatedAt.UTC(), DataContentType: "application/json", Data: data})
 }
 
 // Defaults for a Dispatcher's zero fields.

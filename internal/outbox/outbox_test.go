@@ -79,6 +79,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	if ct := req.Header.Get("Content-Type"); ct != outbox.ContentType || env.SpecVersion != "1.0" ||
+		env.Source == "" || env.Type == "" || env.Time.IsZero() || env.DataContentType != "application/json" {
+		r.t.Errorf("receiver: not a structured CloudEvent (Content-Type %q): %s", ct, body)
+	}
 	if env.ID != req.Header.Get("webhook-id") {
 		r.t.Errorf("receiver: body id %s, header id %s", env.ID, req.Header.Get("webhook-id"))
 	}
@@ -405,6 +409,8 @@ func testNATS(t *testing.T, url string, store *sqlstore.DB) {
 		ns.JetStream().DeleteStream(context.Background(), stream)
 		ns.Close()
 	})
+	const source = "urn:likeness:test/0123456789abcdef"
+	ns.Source = source
 	again, err := outbox.NewNATS(ctx, url, stream, prefix)
 	if err != nil {
 		t.Fatalf("NewNATS on an existing stream: %v", err)
@@ -429,7 +435,7 @@ func testNATS(t *testing.T, url string, store *sqlstore.DB) {
 	// A retry after a lost acknowledgement sends the same message again;
 	// JetStream keeps one copy per Nats-Msg-Id.
 	for _, e := range hooked {
-		m := &likeness.OutboxMessage{ID: e.ID, Type: e.Type, Data: e.Data, CreatedAt: e.Timestamp}
+		m := &likeness.OutboxMessage{ID: e.ID, Type: e.Type, Data: e.Data, SubjectID: e.Subject, CreatedAt: e.Time}
 		if err := ns.Send(ctx, m); err != nil {
 			t.Fatal(err)
 		}
@@ -454,6 +460,9 @@ func testNATS(t *testing.T, url string, store *sqlstore.DB) {
 		var env outbox.Envelope
 		if err := json.Unmarshal(raw.Data, &env); err != nil {
 			t.Fatal(err)
+		}
+		if env.SpecVersion != "1.0" || env.Source != source || raw.Header.Get("Content-Type") != outbox.ContentType {
+			t.Errorf("stream message %d is not a CloudEvent from %s: %s", seq, source, raw.Data)
 		}
 		if raw.Header.Get("Nats-Msg-Id") != env.ID || raw.Subject != ns.Subject(env.Type) {
 			t.Errorf("stream message %d: subject %s, Nats-Msg-Id %s, body id %s", seq, raw.Subject, raw.Header.Get("Nats-Msg-Id"), env.ID)

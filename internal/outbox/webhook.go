@@ -37,6 +37,9 @@ type Webhook struct {
 	// Now stamps webhook-timestamp (default time.Now); receivers compare it
 	// with their own clock.
 	Now func() time.Time
+	// Source is the CloudEvents source of the events sent (default
+	// DefaultSource); set it before the first Send.
+	Source string
 }
 
 // WebhookTimeout bounds one attempt.
@@ -108,7 +111,7 @@ func (w *Webhook) Name() string { return w.name }
 
 // Send implements Sink.
 func (w *Webhook) Send(ctx context.Context, m *likeness.OutboxMessage) error {
-	body, err := Marshal(m)
+	body, err := Marshal(m, w.Source)
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", w.name, err)
 	}
@@ -121,7 +124,7 @@ func (w *Webhook) Send(ctx context.Context, m *likeness.OutboxMessage) error {
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", w.name, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("User-Agent", "likeness-outbox")
 	req.Header.Set("webhook-id", m.ID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
