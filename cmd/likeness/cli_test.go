@@ -89,6 +89,41 @@ func TestPolicyNoticeInGerman(t *testing.T) {
 	}
 }
 
+// TestEveryCommandAndGroupTakesHelp runs --help on every command the usage
+// lists, and on every command group alone: each answers 0 with its own
+// usage, never "unknown command".
+func TestEveryCommandAndGroupTakesHelp(t *testing.T) {
+	commands := regexp.MustCompile(`(?m)^  ([a-z]+(?: [a-z]+)?) +\S`).FindAllStringSubmatch(usage[strings.Index(usage, "Commands:"):], -1)
+	if len(commands) < 20 {
+		t.Fatalf("found %d commands in the usage text", len(commands))
+	}
+	groups := map[string]bool{}
+	for _, c := range commands {
+		words := strings.Fields(c[1])
+		code, out, errOut := run(t, append(words, "--help")...)
+		if code != 0 || !strings.Contains(out+errOut, "Usage: likeness "+c[1]) {
+			t.Errorf("likeness %s --help = %d\nstdout: %s\nstderr: %s", c[1], code, out, errOut)
+		}
+		if len(words) == 2 {
+			groups[words[0]] = true
+		}
+	}
+	for g := range groups {
+		code, out, errOut := run(t, g, "--help")
+		if code != 0 || !strings.Contains(out, "likeness "+g+" <command>") {
+			t.Errorf("likeness %s --help = %d\nstdout: %s\nstderr: %s", g, code, out, errOut)
+		}
+		for _, c := range commands {
+			if strings.HasPrefix(c[1], g+" ") && !strings.Contains(out, c[1]) {
+				t.Errorf("likeness %s --help does not list %s", g, c[1])
+			}
+		}
+		if code, _, _ := run(t, g); code != 2 {
+			t.Errorf("likeness %s alone = %d, want 2 (usage)", g, code)
+		}
+	}
+}
+
 func TestVersionHelpAndUnknownCommand(t *testing.T) {
 	if code, out, _ := run(t, "version"); code != 0 || out != "likeness "+version+"\n" {
 		t.Errorf("version = %d %q", code, out)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -30,6 +31,7 @@ Commands:
   apikey create    create an API key (--role admin|collector|pipeline|auditor [--expires-in 90d])
   apikey revoke    revoke an API key by its id
   operator create  create a console operator (NAME --role admin|privacy_officer|reviewer|auditor)
+  operator disable disable a console operator and end their sessions (NAME)
   migrate          apply pending database migrations (serve also does, under the same lock)
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
@@ -67,7 +69,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if len(rest) > 0 && (cmd == "policy" || cmd == "apikey" || cmd == "ledger" || cmd == "receipt" || cmd == "keys" || cmd == "subject" || cmd == "dataset") {
+	if lines := groupUsage(cmd); lines != "" && (len(rest) == 0 || isHelp(rest[0])) {
+		// A command group alone, or with --help: its sub-commands.
+		fmt.Fprintf(stdout, "Usage:\n  likeness %s <command> [flags]\n\nCommands:\n%s\nEach command takes --help.\n", cmd, lines)
+		if len(rest) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if len(rest) > 0 && cmd != "operator" && groupUsage(cmd) != "" {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -109,6 +119,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "version":
+		if len(rest) > 0 && isHelp(rest[0]) {
+			fmt.Fprint(stderr, "Usage: likeness version\n\nPrints the version of this binary.\n")
+			return 0
+		}
 		fmt.Fprintln(stdout, "likeness", version)
 	default:
 		fmt.Fprintf(stderr, "likeness: unknown command %q\n\n%s", cmd, usage)
@@ -127,6 +141,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 }
+
+// groupUsage returns the usage lines of the sub-commands of group, or ""
+// when group is not a command group.
+func groupUsage(group string) string {
+	var b strings.Builder
+	_, commands, _ := strings.Cut(usage, "Commands:")
+	for line := range strings.Lines(commands) {
+		if rest, ok := strings.CutPrefix(line, "  "+group+" "); ok && rest != "" && rest[0] != ' ' {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "help" }
 
 // newFlags returns a flag set that prints its help to stderr.
 func newFlags(name, summary string, stderr io.Writer) *flag.FlagSet {
