@@ -257,6 +257,69 @@ func (e ConsentMessageDataEvent) Valid() bool {
 	}
 }
 
+// Defines values for ConsentRecordType.
+const (
+	DpvConsentRecord ConsentRecordType = "dpv:ConsentRecord"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRecordType enum.
+func (e ConsentRecordType) Valid() bool {
+	switch e {
+	case DpvConsentRecord:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentRecordDctConformsTo.
+const (
+	Httpsw3idOrgdpvschemadpv27560Record ConsentRecordDctConformsTo = "https://w3id.org/dpv/schema/dpv-27560#record"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRecordDctConformsTo enum.
+func (e ConsentRecordDctConformsTo) Valid() bool {
+	switch e {
+	case Httpsw3idOrgdpvschemadpv27560Record:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentRecordDpvHasConsentStatusType.
+const (
+	DpvConsentExpired     ConsentRecordDpvHasConsentStatusType = "dpv:ConsentExpired"
+	DpvConsentGiven       ConsentRecordDpvHasConsentStatusType = "dpv:ConsentGiven"
+	DpvConsentInvalidated ConsentRecordDpvHasConsentStatusType = "dpv:ConsentInvalidated"
+	DpvConsentRefused     ConsentRecordDpvHasConsentStatusType = "dpv:ConsentRefused"
+	DpvConsentRequested   ConsentRecordDpvHasConsentStatusType = "dpv:ConsentRequested"
+	DpvConsentUnknown     ConsentRecordDpvHasConsentStatusType = "dpv:ConsentUnknown"
+	DpvConsentWithdrawn   ConsentRecordDpvHasConsentStatusType = "dpv:ConsentWithdrawn"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRecordDpvHasConsentStatusType enum.
+func (e ConsentRecordDpvHasConsentStatusType) Valid() bool {
+	switch e {
+	case DpvConsentExpired:
+		return true
+	case DpvConsentGiven:
+		return true
+	case DpvConsentInvalidated:
+		return true
+	case DpvConsentRefused:
+		return true
+	case DpvConsentRequested:
+		return true
+	case DpvConsentUnknown:
+		return true
+	case DpvConsentWithdrawn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentWithdrawnMessageDatacontenttype.
 const (
 	ConsentWithdrawnMessageDatacontenttypeApplicationjson ConsentWithdrawnMessageDatacontenttype = "application/json"
@@ -1361,6 +1424,48 @@ type ConsentMessageData struct {
 
 // ConsentMessageDataEvent defines model for ConsentMessageData.Event.
 type ConsentMessageDataEvent string
+
+// ConsentRecord defines model for ConsentRecord.
+type ConsentRecord struct {
+	Id                  string                     `json:"@id"`
+	Type                ConsentRecordType          `json:"@type"`
+	DctConformsTo       ConsentRecordDctConformsTo `json:"dct:conformsTo"`
+	DctCreated          string                     `json:"dct:created"`
+	DctIdentifier       string                     `json:"dct:identifier"`
+	DctModified         string                     `json:"dct:modified"`
+	DpvHasApplicableLaw interface{}                `json:"dpv:hasApplicableLaw,omitempty"`
+	DpvHasConsentStatus struct {
+		Type ConsentRecordDpvHasConsentStatusType `json:"@type"`
+	} `json:"dpv:hasConsentStatus"`
+	DpvHasDataController   map[string]interface{}   `json:"dpv:hasDataController"`
+	DpvHasDataSubject      map[string]interface{}   `json:"dpv:hasDataSubject"`
+	DpvHasDuration         *map[string]interface{}  `json:"dpv:hasDuration,omitempty"`
+	DpvHasIndicationMethod map[string]interface{}   `json:"dpv:hasIndicationMethod"`
+	DpvHasJurisdiction     *string                  `json:"dpv:hasJurisdiction,omitempty"`
+	DpvHasLegalBasis       interface{}              `json:"dpv:hasLegalBasis,omitempty"`
+	DpvHasNotice           *map[string]interface{}  `json:"dpv:hasNotice,omitempty"`
+	DpvHasProcess          map[string]interface{}   `json:"dpv:hasProcess"`
+	DpvIsIndicatedAtTime   map[string]interface{}   `json:"dpv:isIndicatedAtTime"`
+	DpvIsIndicatedBy       string                   `json:"dpv:isIndicatedBy"`
+	LikenessHistory        []map[string]interface{} `json:"likeness:history"`
+}
+
+// ConsentRecordType defines model for ConsentRecord.Type.
+type ConsentRecordType string
+
+// ConsentRecordDctConformsTo defines model for ConsentRecord.DctConformsTo.
+type ConsentRecordDctConformsTo string
+
+// ConsentRecordDpvHasConsentStatusType defines model for ConsentRecord.DpvHasConsentStatus.Type.
+type ConsentRecordDpvHasConsentStatusType string
+
+// ConsentRecords A JSON-LD document: the prefixes in @context, and in @graph one ISO/IEC TS 27560 consent record per purpose.
+type ConsentRecords struct {
+	Context      map[string]string      `json:"@context"`
+	Graph        []ConsentRecord        `json:"@graph"`
+	DctCreated   time.Time              `json:"dct:created"`
+	DctPublisher map[string]interface{} `json:"dct:publisher"`
+}
 
 // ConsentWithdrawnMessage defines model for ConsentWithdrawnMessage.
 type ConsentWithdrawnMessage struct {
@@ -3129,6 +3234,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/subjects/{id}/attributes (the `PutAttributes` operationId).
 	PutAttributes(ctx context.Context, id string, body PutAttributesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetConsentRecords A person's consents as ISO/IEC TS 27560 consent records (JSON-LD, W3C DPV terms).
+	//
+	// One dpv:ConsentRecord per purpose the person was ever asked about, conforming to https://w3id.org/dpv/schema/dpv-27560#record: status (dpv:ConsentGiven, dpv:ConsentWithdrawn, dpv:ConsentExpired, ...), the notice, how and when consent was indicated, the process (purpose, personal data as DPV-PD concepts, recipients and their countries, storage duration), the jurisdiction, applicable law and legal basis, and every event with its ledger index. The portal's export carries the same document.
+	//
+	// Corresponds with GET /v1/subjects/{id}/consent-records (the `GetConsentRecords` operationId).
+	GetConsentRecords(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListConsents Current state per purpose and full history
 	//
 	// Roles: admin, collector, auditor.
@@ -4427,6 +4539,23 @@ func (c *Client) PutAttributesWithBody(ctx context.Context, id string, contentTy
 // Corresponds with PUT /v1/subjects/{id}/attributes (the `PutAttributes` operationId).
 func (c *Client) PutAttributes(ctx context.Context, id string, body PutAttributesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutAttributesRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConsentRecords A person's consents as ISO/IEC TS 27560 consent records (JSON-LD, W3C DPV terms).
+//
+// One dpv:ConsentRecord per purpose the person was ever asked about, conforming to https://w3id.org/dpv/schema/dpv-27560#record: status (dpv:ConsentGiven, dpv:ConsentWithdrawn, dpv:ConsentExpired, ...), the notice, how and when consent was indicated, the process (purpose, personal data as DPV-PD concepts, recipients and their countries, storage duration), the jurisdiction, applicable law and legal basis, and every event with its ledger index. The portal's export carries the same document.
+//
+// Corresponds with GET /v1/subjects/{id}/consent-records (the `GetConsentRecords` operationId).
+func (c *Client) GetConsentRecords(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConsentRecordsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -7041,6 +7170,40 @@ func NewPutAttributesRequestWithBody(server string, id string, contentType strin
 	return req, nil
 }
 
+// NewGetConsentRecordsRequest constructs an http.Request for the GetConsentRecords method
+func NewGetConsentRecordsRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/subjects/%s/consent-records", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListConsentsRequest constructs an http.Request for the ListConsents method
 func NewListConsentsRequest(server string, id string, params *ListConsentsParams) (*http.Request, error) {
 	var err error
@@ -7987,6 +8150,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/subjects/{id}/attributes (the `PutAttributes` operationId).
 	PutAttributesWithResponse(ctx context.Context, id string, body PutAttributesJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAttributesResponse, error)
+
+	// GetConsentRecordsWithResponse A person's consents as ISO/IEC TS 27560 consent records (JSON-LD, W3C DPV terms).
+	//
+	// One dpv:ConsentRecord per purpose the person was ever asked about, conforming to https://w3id.org/dpv/schema/dpv-27560#record: status (dpv:ConsentGiven, dpv:ConsentWithdrawn, dpv:ConsentExpired, ...), the notice, how and when consent was indicated, the process (purpose, personal data as DPV-PD concepts, recipients and their countries, storage duration), the jurisdiction, applicable law and legal basis, and every event with its ledger index. The portal's export carries the same document.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/subjects/{id}/consent-records (the `GetConsentRecords` operationId).
+	GetConsentRecordsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetConsentRecordsResponse, error)
 
 	// ListConsentsWithResponse Current state per purpose and full history
 	//
@@ -11774,6 +11946,75 @@ func (r PutAttributesResponse) ContentType() string {
 	return ""
 }
 
+// GetConsentRecordsResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetConsentRecords
+type GetConsentRecordsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetConsentRecordsResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetConsentRecords
+type GetConsentRecordsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetConsentRecordsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationldJSON200 the response for an HTTP 200 `application/ld+json` response
+	ApplicationldJSON200 *ConsentRecords
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetConsentRecordsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetConsentRecordsResponse5XXHeaders
+}
+
+// GetApplicationldJSON200 returns the response for an HTTP 200 `application/ld+json` response
+func (r GetConsentRecordsResponse) GetApplicationldJSON200() *ConsentRecords {
+	return r.ApplicationldJSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetConsentRecordsResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetConsentRecordsResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConsentRecordsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConsentRecordsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConsentRecordsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConsentRecordsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListConsentsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListConsents
 type ListConsentsResponse4XXHeaders struct {
 	RetryAfter *int
@@ -13251,6 +13492,21 @@ func (c *ClientWithResponses) PutAttributesWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParsePutAttributesResponse(rsp)
+}
+
+// GetConsentRecordsWithResponse A person's consents as ISO/IEC TS 27560 consent records (JSON-LD, W3C DPV terms).
+//
+// One dpv:ConsentRecord per purpose the person was ever asked about, conforming to https://w3id.org/dpv/schema/dpv-27560#record: status (dpv:ConsentGiven, dpv:ConsentWithdrawn, dpv:ConsentExpired, ...), the notice, how and when consent was indicated, the process (purpose, personal data as DPV-PD concepts, recipients and their countries, storage duration), the jurisdiction, applicable law and legal basis, and every event with its ledger index. The portal's export carries the same document.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/subjects/{id}/consent-records (the `GetConsentRecords` operationId).
+func (c *ClientWithResponses) GetConsentRecordsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetConsentRecordsResponse, error) {
+	rsp, err := c.GetConsentRecords(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConsentRecordsResponse(rsp)
 }
 
 // ListConsentsWithResponse Current state per purpose and full history
@@ -16726,6 +16982,69 @@ func ParsePutAttributesResponse(rsp *http.Response) (*PutAttributesResponse, err
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers PutAttributesResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetConsentRecordsResponse parses an HTTP response from a GetConsentRecordsWithResponse call
+func ParseGetConsentRecordsResponse(rsp *http.Response) (*GetConsentRecordsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConsentRecordsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConsentRecords
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationldJSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetConsentRecordsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetConsentRecordsResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

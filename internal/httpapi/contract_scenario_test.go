@@ -61,6 +61,8 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(collector, "PATCH", "/v1/subjects/"+sub, map[string]string{"locale": "en"}), 200, "rectify")
 	want(b.call(audit, "GET", "/v1/subjects/"+sub+"/consents", nil), 200, "consents")
 	want(b.call(audit, "GET", "/v1/subjects/"+sub+"/receipts", nil), 200, "receipts")
+	want(b.call(audit, "GET", "/v1/subjects/"+sub+"/consent-records", nil), 200, "ISO 27560 consent records")
+	want(b.call(audit, "GET", "/v1/subjects/sub_unknown/consent-records", nil), 404, "consent records of no one")
 	allow := map[string]any{"subject_id": sub, "purpose": "ai-training", "data_category": "image"}
 	want(b.call(pipeline, "POST", "/v1/decisions", allow), 200, "decide")
 	want(b.call(pipeline, "POST", "/v1/decisions", map[string]any{"subject_id": "sub_unknown", "purpose": "ai-training", "data_category": "image"}), 200, "decide for no one")

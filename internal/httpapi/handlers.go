@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/hex"
+	"likeness/internal/dpv"
 	"net/http"
 	"strconv"
 	"time"
@@ -169,6 +170,28 @@ func (s *Server) handleConsents(w http.ResponseWriter, r *http.Request) error {
 		hist = []*likeness.ConsentEvent{}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"subject_id": r.PathValue("id"), "purposes": states, "history": hist})
+}
+
+// handleConsentRecords answers the person's consents as ISO/IEC TS 27560
+// consent records in JSON-LD with DPV terms (package dpv).
+func (s *Server) handleConsentRecords(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.subjects.Subject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	states, hist, err := s.consent.Consents(r.Context(), sub.ID)
+	if err != nil {
+		return err
+	}
+	doc, err := dpv.Records(dpv.Input{Policy: s.notices.Policy(), Origin: s.ledger.Signer().Name(), Subject: sub,
+		States: states, History: hist, Now: s.now()})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", dpv.MediaType)
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(doc)
+	return err
 }
 
 func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) error {

@@ -134,6 +134,7 @@ func New(cfg Config) *Server {
 		{Method: "GET", Pattern: "/v1/subjects/{id}/consents", Roles: readers, Handler: s.handleConsents},
 		{Method: "POST", Pattern: "/v1/subjects/{id}/consents/{purpose}/withdraw", Roles: collectors, Handler: s.idempotent(s.maxBody, s.handleWithdraw)},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/receipts", Roles: readers, Handler: s.handleReceipts},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/consent-records", Roles: readers, Handler: s.handleConsentRecords},
 		{Method: "POST", Pattern: "/v1/decisions", Roles: deciders, Handler: s.handleDecision},
 		{Method: "POST", Pattern: "/v1/decisions/batch", Roles: deciders, Handler: s.handleDecisionBatch},
 		{Method: "GET", Pattern: "/v1/ledger/checkpoint", Roles: ledgerReader, Handler: s.handleCheckpoint},

@@ -85,6 +85,10 @@ func (l *Log) Append(ctx context.Context, evs []*likeness.ConsentEvent) error {
 // Signer returns the deployment's signer (public half at /v1/ledger/key).
 func (l *Log) Signer() *ledger.Signer { return l.signer }
 
+// Origin is the ledger's origin: the deployment's name and random id,
+// unique per deployment (docs/RECEIPTS.md).
+func (l *Log) Origin() string { return l.signer.Name() }
+
 // Tree returns the in-memory tree.
 func (l *Log) Tree() *ledger.Tree { return l.tree }
 

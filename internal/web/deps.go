@@ -34,6 +34,8 @@ type Notices interface {
 // ledger. *ledgerlog.Log implements it.
 type ReceiptSigner interface {
 	Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error)
+	// Origin is the ledger's origin, unique per deployment.
+	Origin() string
 }
 
 // services are the consent services the pages use, under one name.

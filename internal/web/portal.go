@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"likeness/internal/dpv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -282,8 +283,10 @@ func (h *Handler) portalReceipt(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 // portalExport streams everything about the subject as a zip: subject.json,
-// consents.json (states and full history with evidence), notice.json, one
-// signed receipt per event and, through Media, the decrypted media.
+// consents.json (states and full history with evidence), the same consents
+// as ISO/IEC TS 27560 records in JSON-LD (consent-records.jsonld, package
+// dpv), notice.json, one signed receipt per event and, through Media, the
+// decrypted media.
 func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *session, sub *likeness.Subject, l *locale) {
 	states, hist, err := h.svc.Consents(r.Context(), sub.ID)
 	if err != nil {
@@ -313,6 +316,16 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 	err = addJSON("subject.json", sub)
 	if err == nil {
 		err = addJSON("consents.json", map[string]any{"subject_id": sub.ID, "purposes": states, "history": hist})
+	}
+	if err == nil {
+		var doc []byte
+		if doc, err = dpv.Records(dpv.Input{Policy: h.svc.Policy(), Origin: h.svc.Origin(), Subject: sub,
+			States: states, History: hist, Now: h.Now()}); err == nil {
+			var f io.Writer
+			if f, err = zw.Create("consent-records.jsonld"); err == nil {
+				_, err = f.Write(doc)
+			}
+		}
 	}
 	if err == nil {
 		err = addJSON("notice.json", h.noticeFor(l))

@@ -152,7 +152,7 @@ func TestExportHoldsEverything(t *testing.T) {
 	}
 	files := unzip(t, p.raw)
 	evs := e.events(sub)
-	want := []string{"subject.json", "consents.json", "notice.json", "media/" + photo + ".jpg"}
+	want := []string{"subject.json", "consents.json", "consent-records.jsonld", "notice.json", "media/" + photo + ".jpg"}
 	for _, ev := range evs {
 		want = append(want, "receipts/"+ev.ID+".jws")
 	}
@@ -173,6 +173,28 @@ func TestExportHoldsEverything(t *testing.T) {
 	}
 	if len(consents.History) != 3 || len(consents.Purposes) != 3 {
 		t.Fatalf("consents.json has %d events and %d purposes", len(consents.History), len(consents.Purposes))
+	}
+	// The same consents as ISO/IEC TS 27560 records: one per purpose with
+	// history, each conforming to the DPV profile.
+	var records struct {
+		Graph []struct {
+			Type       string `json:"@type"`
+			ConformsTo string `json:"dct:conformsTo"`
+			History    []any  `json:"likeness:history"`
+		} `json:"@graph"`
+	}
+	if err := json.Unmarshal(files["consent-records.jsonld"], &records); err != nil {
+		t.Fatal(err)
+	}
+	events := 0
+	for _, r := range records.Graph {
+		if r.Type != "dpv:ConsentRecord" || r.ConformsTo != "https://w3id.org/dpv/schema/dpv-27560#record" {
+			t.Errorf("consent-records.jsonld holds %s conforming to %s", r.Type, r.ConformsTo)
+		}
+		events += len(r.History)
+	}
+	if events != len(consents.History) {
+		t.Errorf("consent-records.jsonld records %d events, consents.json %d", events, len(consents.History))
 	}
 	if parts := strings.Split(string(files["receipts/"+evs[0].ID+".jws"]), "."); len(parts) != 3 {
 		t.Fatal("receipt is not a compact JWS")
