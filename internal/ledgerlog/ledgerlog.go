@@ -89,6 +89,10 @@ func (l *Log) Signer() *ledger.Signer { return l.signer }
 // unique per deployment (docs/RECEIPTS.md).
 func (l *Log) Origin() string { return l.signer.Name() }
 
+// JWKS is the ledger's public key as a JWK Set (RFC 7517), as served at
+// GET /v1/ledger/jwks.json.
+func (l *Log) JWKS() []byte { return l.signer.Verifier().JWKS() }
+
 // Tree returns the in-memory tree.
 func (l *Log) Tree() *ledger.Tree { return l.tree }
 

@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +206,45 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("ReceiptChecksInTheBrowser", func(t *testing.T) {
+		sub := e.subject("b-receipt", "EU-DE", "en")
+		e.grant(sub, "ai-training")
+		ctx := tab(t)
+		var result, text string
+		run(t, ctx,
+			chromedp.Navigate(e.srv.URL+e.portalLink(sub)),
+			chromedp.WaitVisible(chromedp.CSS(`#receipt-check`)),
+			tabTo(`button[data-receipt]`),
+			chromedp.KeyEvent(kb.Enter),
+			chromedp.WaitVisible(chromedp.CSS(`#receipt-result[data-result="verified"], #receipt-result[data-result="failed"]`)),
+			into(&result, chromedp.Evaluate[string](`document.getElementById("receipt-result").dataset.result`)),
+			into(&text, chromedp.Text(chromedp.CSS(`#receipt-result`))),
+			shot("portal-receipt-verified"),
+		)
+		if result != "verified" || !strings.Contains(text, "Train our portrait and voice AI models") {
+			t.Fatalf("the person's own receipt: %s: %q", result, text)
+		}
+		// The same receipt with one claim changed, as a file the person
+		// kept: the check refuses it, still without asking the server.
+		jws := e.receipts(sub)[0]
+		parts := strings.Split(jws, ".")
+		claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(claims), `"grant"`, `"withdraw"`, 1)))
+		file := filepath.Join(t.TempDir(), "changed.jws")
+		if err := os.WriteFile(file, []byte(strings.Join(parts, ".")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx,
+			chromedp.SetUploadFiles(chromedp.CSS(`#receipt-file`), []string{file}),
+			chromedp.WaitVisible(chromedp.CSS(`#receipt-result[data-result="failed"]`)),
+			into(&text, chromedp.Text(chromedp.CSS(`#receipt-result`))),
+			shot("portal-receipt-changed"),
+		)
+		if !strings.Contains(text, "signature does not verify") {
+			t.Fatalf("a changed receipt: %q", text)
+		}
+	})
+
 	t.Run("ReusedLinkPage", func(t *testing.T) {
 		sub := e.subject("b-gone", "EU-DE", "de")
 		url := e.srv.URL + e.portalLink(sub)
@@ -234,4 +275,18 @@ func into[T any](v *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 		*v, err = a(ctx, tg)
 		return err
 	})
+}
+
+// receipts signs the person's receipts as the portal would.
+func (e *env) receipts(sub string) []string {
+	e.t.Helper()
+	s, err := e.d.Subjects.Subject(context.Background(), sub)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rs, err := e.d.Ledger.Receipts(context.Background(), e.d.Notices.Policy(), s, e.events(sub))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rs
 }

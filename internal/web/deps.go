@@ -36,6 +36,9 @@ type ReceiptSigner interface {
 	Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error)
 	// Origin is the ledger's origin, unique per deployment.
 	Origin() string
+	// JWKS is the ledger's public key set, which the portal gives the
+	// browser to check receipts without asking the server.
+	JWKS() []byte
 }
 
 // services are the consent services the pages use, under one name.

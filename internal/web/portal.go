@@ -125,6 +125,8 @@ type homeView struct {
 	TrainingOK bool
 	CanErase   bool
 	Titles     map[string]string
+	// JWKS is the ledger's public key for the in-browser receipt check.
+	JWKS string
 }
 
 type stateRow struct {
@@ -149,7 +151,8 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	n := h.noticeFor(l)
-	hv := &homeView{AccessOK: h.cfg.AccessLog != nil, TrainingOK: h.cfg.Lineage != nil, CanErase: h.cfg.Eraser != nil, Titles: map[string]string{}}
+	hv := &homeView{AccessOK: h.cfg.AccessLog != nil, TrainingOK: h.cfg.Lineage != nil, CanErase: h.cfg.Eraser != nil, Titles: map[string]string{},
+		JWKS: string(h.svc.JWKS())}
 	for _, np := range n.Purposes {
 		hv.Titles[np.ID] = np.Title
 	}
