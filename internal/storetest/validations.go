@@ -54,7 +54,7 @@ func testValidationQueue(t *testing.T, s likeness.Store) {
 	a, b := NewSubject(t, s, "a"), NewSubject(t, s, "b")
 	late := pendingGrant(a.ID, "p1", t0, 72*time.Hour)
 	soon := pendingGrant(b.ID, "p1", t0.Add(time.Hour), time.Hour) // due first
-	plain := event(a.ID, "p2", likeness.Grant, t0)                   // needs no validation
+	plain := event(a.ID, "p2", likeness.Grant, t0)                 // needs no validation
 	if err := s.AppendEvents(ctx, []*likeness.ConsentEvent{late, plain}, ledgerlog.LeafHash); err != nil {
 		t.Fatal(err)
 	}
