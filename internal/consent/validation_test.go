@@ -12,27 +12,7 @@ import (
 	"likeness/internal/likenesstest"
 	"likeness/internal/storetest"
 	"likeness/ledger"
-	"likeness/policy"
 )
-
-// ValidatingPolicy is the example policy with ai-training held for a
-// reviewer (72 hours) and, for every purpose, consents given aloud or by a
-// guardian.
-func validatingPolicy(t testing.TB) *policy.Policy {
-	t.Helper()
-	src := string(policy.Example().Source)
-	const anchor = "    renew_every: 12mo        # consent must be confirmed again after this long\n"
-	if !strings.Contains(src, anchor) {
-		t.Fatal("the example policy changed: update validatingPolicy")
-	}
-	src = strings.Replace(src, anchor, anchor+"    validation: {required: true, deadline: 72h}\n", 1)
-	src += "validation: {methods: [voice, guardian]}\n"
-	p, err := policy.Parse("validating.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // vfix is a deployment under validatingPolicy on SQLite or PostgreSQL.
 type vfix struct {
@@ -42,11 +22,11 @@ type vfix struct {
 
 func eachDB(t *testing.T, fn func(t *testing.T, f *vfix)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, &vfix{t: t, d: likenesstest.New(t, likenesstest.Options{Policy: validatingPolicy(t), Start: t0})})
+		fn(t, &vfix{t: t, d: likenesstest.New(t, likenesstest.Options{Policy: likenesstest.ValidatingPolicy(t), Start: t0})})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := storetest.Postgres(t)
-		fn(t, &vfix{t: t, d: likenesstest.New(t, likenesstest.Options{DSN: dsn, Policy: validatingPolicy(t), Start: t0})})
+		fn(t, &vfix{t: t, d: likenesstest.New(t, likenesstest.Options{DSN: dsn, Policy: likenesstest.ValidatingPolicy(t), Start: t0})})
 	})
 }
 
