@@ -37,7 +37,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/readyz", api)
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
-	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
+	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store, Validations: d.consent,
 		Records:   records.New(d.notices.Policy, d.store, nil),
 		Operators: operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
 		Key:       key, Options: page.Options{SecureCookies: secure, Logger: slog.Default()}}).Register(mux)

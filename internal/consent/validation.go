@@ -112,8 +112,12 @@ func (s *Service) Validate(ctx context.Context, eventID, verdict, reason string)
 	if reviewer == v.Collector {
 		return nil, likeness.Errorf(likeness.EFORBIDDEN, "four eyes: you recorded this consent, so someone else must validate it")
 	}
-	if v.State != likeness.ValidationStatePending {
-		return nil, likeness.Errorf(likeness.ECONFLICT, "this consent is %s; only a pending one can be decided", v.State)
+	switch v.State {
+	case likeness.ValidationStatePending:
+	case likeness.ValidationStateSuperseded:
+		return nil, likeness.Errorf(likeness.ECONFLICT, "this consent was replaced by a later event (a new consent, a withdrawal or an erasure); nothing is left to validate")
+	default:
+		return nil, likeness.Errorf(likeness.ECONFLICT, "this consent was already %s by %s", v.State, v.Reviewer)
 	}
 	ev := &likeness.ConsentEvent{
 		ID: likeness.NewID("evt"), SubjectID: v.SubjectID, Purpose: v.Purpose, Type: typ, Refers: v.EventID,
