@@ -95,7 +95,7 @@ func tabUntil(t *testing.T, sel string) chromedp.Action[chromedp.Void] {
 			if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
 				return err
 			}
-			ok, err := chromedp.Evaluate[bool](`!!document.activeElement && document.activeElement.matches(` + strconv.Quote(sel) + `)`)(ctx, tg)
+			ok, err := chromedp.Evaluate[bool](`!!document.activeElement && document.activeElement.matches(`+strconv.Quote(sel)+`)`)(ctx, tg)
 			if err != nil {
 				return err
 			}
