@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"likeness"
 	"likeness/internal/authz"
@@ -67,6 +68,9 @@ func (h *Handler) validations(w http.ResponseWriter, r *http.Request, s *session
 			}
 		}
 	}
+	// The store lists by deadline; the decided ones read newest first.
+	slices.SortFunc(v.Decided, func(a, b validationRow) int { return b.DecidedAt.Compare(a.DecidedAt) })
+	v.Decided = v.Decided[:min(len(v.Decided), ValidationLimit)]
 	h.render(w, r, s, http.StatusOK, "validations", &view{L: l, Title: "validations.title", Nav: "validations", Data: v})
 }
 
