@@ -258,21 +258,8 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 		e.settle(ev, stateRejected)
 		return
 	}
-	var state uint8
-	switch ev.Type {
-	case likeness.Grant, likeness.Renew:
-		state = stateActive
-		if ev.Validation == likeness.ValidationPending {
-			state = statePending
-		}
-	case likeness.Withdraw:
-		state = stateWithdrawn
-	case likeness.Expire:
-		state = stateExpired
-	default:
-		return
-	}
-	if ev.Purpose == "" {
+	state, ok := eventState(ev)
+	if !ok || ev.Purpose == "" {
 		return
 	}
 	g := grant{
@@ -333,6 +320,23 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 	if e.ids.wasteful() || e.slab.wasteful() {
 		e.compact()
 	}
+}
+
+// eventState is the state a grant, renewal, withdrawal or expiry leaves
+// its consent in; ok is false for other events.
+func eventState(ev *likeness.ConsentEvent) (state uint8, ok bool) {
+	switch ev.Type {
+	case likeness.Grant, likeness.Renew:
+		if ev.Validation == likeness.ValidationPending {
+			return statePending, true
+		}
+		return stateActive, true
+	case likeness.Withdraw:
+		return stateWithdrawn, true
+	case likeness.Expire:
+		return stateExpired, true
+	}
+	return 0, false
 }
 
 // settle gives the pending grant ev refers to its reviewer's verdict. A

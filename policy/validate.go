@@ -460,21 +460,27 @@ func (c *checker) purposes(n *yaml.Node, p *Policy, recipients map[string]bool, 
 				pu.SaleOrShare = v.val.Value == "true"
 			}
 		}
-		if v, ok := f["on_withdraw"]; ok {
-			c.onWithdraw(v, join(path, "on_withdraw"), pu)
-		}
-		if v, ok := f["anonymization"]; ok {
-			pu.Anonymization = c.anonymization(v, join(path, "anonymization"))
-			if a := pu.Anonymization; a.Reason == "" && a.LeavesAsRecorded(pu.Data) {
-				c.add(v.key.Line, join(path, "anonymization"),
-					"leaving faces or voices as recorded needs a written reason: add reason: \"…\" (e.g. {faces: none, voice: none, reason: \"…\"}); without a declaration media are anonymized")
-			}
-		}
-		if v, ok := f["validation"]; ok {
-			pu.Validation = c.validation(v, join(path, "validation"), false)
-		}
+		c.purposeOptions(f, path, pu)
 		p.Purposes[id] = pu
 		p.PurposeIDs = append(p.PurposeIDs, id)
+	}
+}
+
+// purposeOptions reads what a purpose may declare beyond its terms: what a
+// withdrawal does, the anonymization of its media, and validation.
+func (c *checker) purposeOptions(f map[string]entry, path string, pu *Purpose) {
+	if v, ok := f["on_withdraw"]; ok {
+		c.onWithdraw(v, join(path, "on_withdraw"), pu)
+	}
+	if v, ok := f["anonymization"]; ok {
+		pu.Anonymization = c.anonymization(v, join(path, "anonymization"))
+		if a := pu.Anonymization; a.Reason == "" && a.LeavesAsRecorded(pu.Data) {
+			c.add(v.key.Line, join(path, "anonymization"),
+				"leaving faces or voices as recorded needs a written reason: add reason: \"…\" (e.g. {faces: none, voice: none, reason: \"…\"}); without a declaration media are anonymized")
+		}
+	}
+	if v, ok := f["validation"]; ok {
+		pu.Validation = c.validation(v, join(path, "validation"), false)
 	}
 }
 
