@@ -99,6 +99,9 @@ func (c *checker) validation(e entry, path string, top bool) *Validation {
 	if f, ok := m["deadline"]; ok {
 		v.Deadline, _ = c.deadline(f.val, join(path, "deadline"))
 	}
+	if _, named := m["methods"]; named && len(v.Methods) == 0 {
+		return nil // the methods were wrong; that is reported already
+	}
 	if !v.Required && len(v.Methods) == 0 {
 		if top {
 			c.add(e.key.Line, path, "names no method: add methods: [verbal, guardian] (or leave validation out)")
