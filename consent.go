@@ -11,7 +11,17 @@ const (
 	Renew    EventType = "renew"
 	Expire   EventType = "expire"
 	Erasure  EventType = "erasure" // the subject asked to be erased; purpose is empty
+
+	// Validated and ValidationRejected are a reviewer's verdict on a grant
+	// or renewal recorded as pending validation (ValidationPending); Refers
+	// names that event. Collector is the reviewer.
+	Validated          EventType = "validated"
+	ValidationRejected EventType = "validation_rejected"
 )
+
+// ValidationPending marks a grant or renewal that the policy says a person
+// must validate before it counts (ConsentEvent.Validation).
+const ValidationPending = "pending"
 
 // Method is how consent was collected.
 type Method string
@@ -43,6 +53,12 @@ const (
 	StateNeedsRenewal State = "needs_renewal" // given under a notice the purpose has materially changed since
 	StateNone         State = "none"
 	StateErased       State = "erased"
+	// StatePendingValidation: given, but the policy wants a reviewer to
+	// validate it first; decisions deny until one approves.
+	StatePendingValidation State = "pending_validation"
+	// StateValidationRejected: a reviewer found the consent not valid; it
+	// never counted.
+	StateValidationRejected State = "validation_rejected"
 )
 
 // ConsentEvent is one grant, withdrawal, renewal, expiry or erasure request,
@@ -61,6 +77,16 @@ type ConsentEvent struct {
 	Evidence      map[string]string `json:"evidence,omitempty"`
 	Time          time.Time         `json:"time"`
 	LedgerIndex   int64             `json:"ledger_index"`
+
+	// Validation is ValidationPending on a grant or renewal that counts
+	// only once a reviewer approves it; the ledger leaf commits to it.
+	Validation string `json:"validation,omitempty"`
+	// ValidationDue is when a pending validation should be decided by, as
+	// the policy said when the consent was recorded. Not in the leaf.
+	ValidationDue time.Time `json:"validation_due,omitzero"`
+	// Refers is, on Validated and ValidationRejected, the id of the event
+	// decided on; the ledger leaf commits to it.
+	Refers string `json:"refers,omitempty"`
 
 	// Sealed is the ciphertext of Evidence as stored; never serialized.
 	Sealed []byte `json:"-"`

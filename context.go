@@ -18,6 +18,19 @@ type Actor struct {
 	SubjectID string `json:"subject_id,omitempty"` // set only for RolePerson
 }
 
+// Name is who the actor is, as consent events record it (collector,
+// reviewer): the API key id, or "operator:" and the name of an operator
+// signed in to the console; "" for an unnamed caller.
+func (a Actor) Name() string {
+	if a.KeyID != "" {
+		return a.KeyID
+	}
+	if a.Operator != "" {
+		return "operator:" + a.Operator
+	}
+	return ""
+}
+
 // RolePerson is the role of a person in their own portal session. It is
 // never an API key's role (ValidRole refuses it).
 const RolePerson Role = "person"

@@ -13,6 +13,7 @@ const (
 const (
 	TaintConsentWithdrawn = "consent_withdrawn"
 	TaintConsentExpired   = "consent_expired"
+	TaintConsentRejected  = "consent_rejected" // a reviewer found a member's consent not valid
 	TaintSubjectErased    = "subject_erased"
 )
 

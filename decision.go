@@ -28,6 +28,11 @@ const (
 	// the database within its staleness bound, so it cannot know of a
 	// recent withdrawal; ask again (another replica may answer).
 	ReasonReplicaStale
+	// ReasonPendingValidation: the consent waits for a reviewer to
+	// validate it (the policy asks for one for this purpose or method).
+	ReasonPendingValidation
+	// ReasonValidationRejected: a reviewer found the consent not valid.
+	ReasonValidationRejected
 	reasonEnd
 )
 
@@ -47,6 +52,8 @@ var reasonNames = [...]string{
 	"asset_not_found",
 	"purpose_not_collected_for",
 	"replica_stale",
+	"pending_validation",
+	"validation_rejected",
 }
 
 // Reasons is a set of Reason bits; a set keeps decisions allocation-free.

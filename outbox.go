@@ -2,6 +2,7 @@ package likeness
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -9,25 +10,24 @@ import (
 // partners) hear about. A message's type never changes meaning; new facts get
 // new types.
 const (
-	MsgConsentGranted   = "consent.granted"   // a grant or a renewal
+	MsgConsentGranted   = "consent.granted"   // a grant or a renewal that counts: given, or validated by a reviewer
 	MsgConsentWithdrawn = "consent.withdrawn" // a withdrawal, GPC opt-outs included
 	MsgConsentExpired   = "consent.expired"   // a grant lapsed (renew_every)
+	MsgConsentRejected  = "consent.rejected"  // a reviewer found a consent not valid: it does not count
 	MsgSubjectErased    = "subject.erased"
 	MsgAssetErased      = "asset.erased"
 	MsgAssetExpired     = "asset.expired" // erased by the retention sweeper
 	MsgDatasetTainted   = "dataset.tainted"
 )
 
-// ValidMessageType reports whether t is one of the Msg* types.
-func ValidMessageType(t string) bool {
-	switch t {
-	case MsgConsentGranted, MsgConsentWithdrawn, MsgConsentExpired, MsgSubjectErased,
-		MsgAssetErased, MsgAssetExpired, MsgDatasetTainted,
-		MsgIncidentOpened, MsgIncidentSubjectNotice:
-		return true
-	}
-	return false
+// MessageTypes lists every Msg* type, the catalogue of events downstream
+// systems can receive (docs/asyncapi.yaml and the OpenAPI webhooks).
+var MessageTypes = []string{
+	MsgConsentGranted, MsgConsentWithdrawn, MsgConsentExpired, MsgConsentRejected, MsgSubjectErased, MsgAssetErased, MsgAssetExpired, MsgDatasetTainted, MsgIncidentOpened, MsgIncidentSubjectNotice,
 }
+
+// ValidMessageType reports whether t is one of the Msg* types.
+func ValidMessageType(t string) bool { return slices.Contains(MessageTypes, t) }
 
 // OutboxMessage is one event for downstream systems, written to the outbox in
 // the same transaction as the change it reports, so a committed change is
@@ -118,8 +118,9 @@ type ConsentMessageData struct {
 	EventID     string    `json:"event_id"`
 	SubjectID   string    `json:"subject_id"`
 	Purpose     string    `json:"purpose"`
-	Event       EventType `json:"event"` // grant, renew, withdraw or expire
+	Event       EventType `json:"event"` // grant, renew, withdraw, expire, validated or validation_rejected
 	Method      Method    `json:"method,omitempty"`
+	Refers      string    `json:"refers,omitempty"` // validated, validation_rejected: the grant or renewal decided on
 	LedgerIndex int64     `json:"ledger_index"`
 	Time        time.Time `json:"time"`
 }
@@ -127,12 +128,21 @@ type ConsentMessageData struct {
 // ConsentMessage returns the outbox message that reports ev, stored at ledger
 // index idx, or nil for events downstream systems hear of otherwise (an
 // erasure request is reported as subject.erased by the erasure itself). The
-// message carries no evidence and no collector.
+// message carries no evidence and no collector. A grant or renewal pending
+// validation is not reported: consent.granted follows when a reviewer
+// validates it, consent.rejected when one rejects it.
 func ConsentMessage(ev *ConsentEvent, idx int64) *OutboxMessage {
 	var typ string
 	switch ev.Type {
 	case Grant, Renew:
+		if ev.Validation == ValidationPending {
+			return nil
+		}
 		typ = MsgConsentGranted
+	case Validated:
+		typ = MsgConsentGranted
+	case ValidationRejected:
+		typ = MsgConsentRejected
 	case Withdraw:
 		typ = MsgConsentWithdrawn
 	case Expire:
@@ -142,7 +152,7 @@ func ConsentMessage(ev *ConsentEvent, idx int64) *OutboxMessage {
 	}
 	at := FromMicros(Micros(ev.Time))
 	data, err := json.Marshal(ConsentMessageData{EventID: ev.ID, SubjectID: ev.SubjectID, Purpose: ev.Purpose,
-		Event: ev.Type, Method: ev.Method, LedgerIndex: idx, Time: at})
+		Event: ev.Type, Method: ev.Method, Refers: ev.Refers, LedgerIndex: idx, Time: at})
 	if err != nil {
 		panic("likeness: marshal consent message: " + err.Error()) // plain strings and numbers only
 	}

@@ -23,6 +23,7 @@ type Store interface {
 	NoticeStore
 	SubjectStore
 	EventStore
+	ValidationStore
 	CheckpointStore
 	APIKeyStore
 	AssetStore

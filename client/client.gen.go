@@ -113,6 +113,7 @@ const (
 	CloudEventTypeAssetExpired          CloudEventType = "asset.expired"
 	CloudEventTypeConsentExpired        CloudEventType = "consent.expired"
 	CloudEventTypeConsentGranted        CloudEventType = "consent.granted"
+	CloudEventTypeConsentRejected       CloudEventType = "consent.rejected"
 	CloudEventTypeConsentWithdrawn      CloudEventType = "consent.withdrawn"
 	CloudEventTypeDatasetTainted        CloudEventType = "dataset.tainted"
 	CloudEventTypeIncidentOpened        CloudEventType = "incident.opened"
@@ -131,6 +132,8 @@ func (e CloudEventType) Valid() bool {
 		return true
 	case CloudEventTypeConsentGranted:
 		return true
+	case CloudEventTypeConsentRejected:
+		return true
 	case CloudEventTypeConsentWithdrawn:
 		return true
 	case CloudEventTypeDatasetTainted:
@@ -148,11 +151,13 @@ func (e CloudEventType) Valid() bool {
 
 // Defines values for ConsentEventType.
 const (
-	ConsentEventTypeErasure  ConsentEventType = "erasure"
-	ConsentEventTypeExpire   ConsentEventType = "expire"
-	ConsentEventTypeGrant    ConsentEventType = "grant"
-	ConsentEventTypeRenew    ConsentEventType = "renew"
-	ConsentEventTypeWithdraw ConsentEventType = "withdraw"
+	ConsentEventTypeErasure            ConsentEventType = "erasure"
+	ConsentEventTypeExpire             ConsentEventType = "expire"
+	ConsentEventTypeGrant              ConsentEventType = "grant"
+	ConsentEventTypeRenew              ConsentEventType = "renew"
+	ConsentEventTypeValidated          ConsentEventType = "validated"
+	ConsentEventTypeValidationRejected ConsentEventType = "validation_rejected"
+	ConsentEventTypeWithdraw           ConsentEventType = "withdraw"
 )
 
 // Valid indicates whether the value is a known member of the ConsentEventType enum.
@@ -166,7 +171,26 @@ func (e ConsentEventType) Valid() bool {
 		return true
 	case ConsentEventTypeRenew:
 		return true
+	case ConsentEventTypeValidated:
+		return true
+	case ConsentEventTypeValidationRejected:
+		return true
 	case ConsentEventTypeWithdraw:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentEventValidation.
+const (
+	ConsentEventValidationPending ConsentEventValidation = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ConsentEventValidation enum.
+func (e ConsentEventValidation) Valid() bool {
+	switch e {
+	case ConsentEventValidationPending:
 		return true
 	default:
 		return false
@@ -235,10 +259,12 @@ func (e ConsentGrantedMessageSpecversion) Valid() bool {
 
 // Defines values for ConsentMessageDataEvent.
 const (
-	ConsentMessageDataEventExpire   ConsentMessageDataEvent = "expire"
-	ConsentMessageDataEventGrant    ConsentMessageDataEvent = "grant"
-	ConsentMessageDataEventRenew    ConsentMessageDataEvent = "renew"
-	ConsentMessageDataEventWithdraw ConsentMessageDataEvent = "withdraw"
+	ConsentMessageDataEventExpire             ConsentMessageDataEvent = "expire"
+	ConsentMessageDataEventGrant              ConsentMessageDataEvent = "grant"
+	ConsentMessageDataEventRenew              ConsentMessageDataEvent = "renew"
+	ConsentMessageDataEventValidated          ConsentMessageDataEvent = "validated"
+	ConsentMessageDataEventValidationRejected ConsentMessageDataEvent = "validation_rejected"
+	ConsentMessageDataEventWithdraw           ConsentMessageDataEvent = "withdraw"
 )
 
 // Valid indicates whether the value is a known member of the ConsentMessageDataEvent enum.
@@ -249,6 +275,10 @@ func (e ConsentMessageDataEvent) Valid() bool {
 	case ConsentMessageDataEventGrant:
 		return true
 	case ConsentMessageDataEventRenew:
+		return true
+	case ConsentMessageDataEventValidated:
+		return true
+	case ConsentMessageDataEventValidationRejected:
 		return true
 	case ConsentMessageDataEventWithdraw:
 		return true
@@ -320,6 +350,36 @@ func (e ConsentRecordDpvHasConsentStatusType) Valid() bool {
 	}
 }
 
+// Defines values for ConsentRejectedMessageDatacontenttype.
+const (
+	ConsentRejectedMessageDatacontenttypeApplicationjson ConsentRejectedMessageDatacontenttype = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRejectedMessageDatacontenttype enum.
+func (e ConsentRejectedMessageDatacontenttype) Valid() bool {
+	switch e {
+	case ConsentRejectedMessageDatacontenttypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentRejectedMessageSpecversion.
+const (
+	ConsentRejectedMessageSpecversionN10 ConsentRejectedMessageSpecversion = "1.0"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRejectedMessageSpecversion enum.
+func (e ConsentRejectedMessageSpecversion) Valid() bool {
+	switch e {
+	case ConsentRejectedMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentWithdrawnMessageDatacontenttype.
 const (
 	ConsentWithdrawnMessageDatacontenttypeApplicationjson ConsentWithdrawnMessageDatacontenttype = "application/json"
@@ -352,11 +412,13 @@ func (e ConsentWithdrawnMessageSpecversion) Valid() bool {
 
 // Defines values for ConsentsPurposesState.
 const (
-	ConsentsPurposesStateActive       ConsentsPurposesState = "active"
-	ConsentsPurposesStateExpired      ConsentsPurposesState = "expired"
-	ConsentsPurposesStateNeedsRenewal ConsentsPurposesState = "needs_renewal"
-	ConsentsPurposesStateNone         ConsentsPurposesState = "none"
-	ConsentsPurposesStateWithdrawn    ConsentsPurposesState = "withdrawn"
+	ConsentsPurposesStateActive             ConsentsPurposesState = "active"
+	ConsentsPurposesStateExpired            ConsentsPurposesState = "expired"
+	ConsentsPurposesStateNeedsRenewal       ConsentsPurposesState = "needs_renewal"
+	ConsentsPurposesStateNone               ConsentsPurposesState = "none"
+	ConsentsPurposesStatePendingValidation  ConsentsPurposesState = "pending_validation"
+	ConsentsPurposesStateValidationRejected ConsentsPurposesState = "validation_rejected"
+	ConsentsPurposesStateWithdrawn          ConsentsPurposesState = "withdrawn"
 )
 
 // Valid indicates whether the value is a known member of the ConsentsPurposesState enum.
@@ -369,6 +431,10 @@ func (e ConsentsPurposesState) Valid() bool {
 	case ConsentsPurposesStateNeedsRenewal:
 		return true
 	case ConsentsPurposesStateNone:
+		return true
+	case ConsentsPurposesStatePendingValidation:
+		return true
+	case ConsentsPurposesStateValidationRejected:
 		return true
 	case ConsentsPurposesStateWithdrawn:
 		return true
@@ -476,6 +542,7 @@ func (e DatasetStatus) Valid() bool {
 // Defines values for DatasetTaintReason.
 const (
 	DatasetTaintReasonConsentExpired   DatasetTaintReason = "consent_expired"
+	DatasetTaintReasonConsentRejected  DatasetTaintReason = "consent_rejected"
 	DatasetTaintReasonConsentWithdrawn DatasetTaintReason = "consent_withdrawn"
 	DatasetTaintReasonSubjectErased    DatasetTaintReason = "subject_erased"
 )
@@ -484,6 +551,8 @@ const (
 func (e DatasetTaintReason) Valid() bool {
 	switch e {
 	case DatasetTaintReasonConsentExpired:
+		return true
+	case DatasetTaintReasonConsentRejected:
 		return true
 	case DatasetTaintReasonConsentWithdrawn:
 		return true
@@ -572,12 +641,14 @@ const (
 	DecisionReasonsExpired                DecisionReasons = "expired"
 	DecisionReasonsNeedsRenewal           DecisionReasons = "needs_renewal"
 	DecisionReasonsNoConsent              DecisionReasons = "no_consent"
+	DecisionReasonsPendingValidation      DecisionReasons = "pending_validation"
 	DecisionReasonsPurposeNotCollectedFor DecisionReasons = "purpose_not_collected_for"
 	DecisionReasonsRecipientNotDeclared   DecisionReasons = "recipient_not_declared"
 	DecisionReasonsReplicaStale           DecisionReasons = "replica_stale"
 	DecisionReasonsSubjectErased          DecisionReasons = "subject_erased"
 	DecisionReasonsSubjectNotFound        DecisionReasons = "subject_not_found"
 	DecisionReasonsTransferNotPermitted   DecisionReasons = "transfer_not_permitted"
+	DecisionReasonsValidationRejected     DecisionReasons = "validation_rejected"
 	DecisionReasonsWithdrawn              DecisionReasons = "withdrawn"
 	DecisionReasonsWrittenReleaseRequired DecisionReasons = "written_release_required"
 )
@@ -599,6 +670,8 @@ func (e DecisionReasons) Valid() bool {
 		return true
 	case DecisionReasonsNoConsent:
 		return true
+	case DecisionReasonsPendingValidation:
+		return true
 	case DecisionReasonsPurposeNotCollectedFor:
 		return true
 	case DecisionReasonsRecipientNotDeclared:
@@ -610,6 +683,8 @@ func (e DecisionReasons) Valid() bool {
 	case DecisionReasonsSubjectNotFound:
 		return true
 	case DecisionReasonsTransferNotPermitted:
+		return true
+	case DecisionReasonsValidationRejected:
 		return true
 	case DecisionReasonsWithdrawn:
 		return true
@@ -971,6 +1046,7 @@ const (
 	OutboxMessageTypeAssetExpired          OutboxMessageType = "asset.expired"
 	OutboxMessageTypeConsentExpired        OutboxMessageType = "consent.expired"
 	OutboxMessageTypeConsentGranted        OutboxMessageType = "consent.granted"
+	OutboxMessageTypeConsentRejected       OutboxMessageType = "consent.rejected"
 	OutboxMessageTypeConsentWithdrawn      OutboxMessageType = "consent.withdrawn"
 	OutboxMessageTypeDatasetTainted        OutboxMessageType = "dataset.tainted"
 	OutboxMessageTypeIncidentOpened        OutboxMessageType = "incident.opened"
@@ -988,6 +1064,8 @@ func (e OutboxMessageType) Valid() bool {
 	case OutboxMessageTypeConsentExpired:
 		return true
 	case OutboxMessageTypeConsentGranted:
+		return true
+	case OutboxMessageTypeConsentRejected:
 		return true
 	case OutboxMessageTypeConsentWithdrawn:
 		return true
@@ -1028,6 +1106,54 @@ const (
 func (e SubjectErasedMessageSpecversion) Valid() bool {
 	switch e {
 	case SubjectErasedMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ValidationState.
+const (
+	ValidationStateApproved   ValidationState = "approved"
+	ValidationStatePending    ValidationState = "pending"
+	ValidationStateRejected   ValidationState = "rejected"
+	ValidationStateSuperseded ValidationState = "superseded"
+)
+
+// Valid indicates whether the value is a known member of the ValidationState enum.
+func (e ValidationState) Valid() bool {
+	switch e {
+	case ValidationStateApproved:
+		return true
+	case ValidationStatePending:
+		return true
+	case ValidationStateRejected:
+		return true
+	case ValidationStateSuperseded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ValidationItemState.
+const (
+	ValidationItemStateApproved   ValidationItemState = "approved"
+	ValidationItemStatePending    ValidationItemState = "pending"
+	ValidationItemStateRejected   ValidationItemState = "rejected"
+	ValidationItemStateSuperseded ValidationItemState = "superseded"
+)
+
+// Valid indicates whether the value is a known member of the ValidationItemState enum.
+func (e ValidationItemState) Valid() bool {
+	switch e {
+	case ValidationItemStateApproved:
+		return true
+	case ValidationItemStatePending:
+		return true
+	case ValidationItemStateRejected:
+		return true
+	case ValidationItemStateSuperseded:
 		return true
 	default:
 		return false
@@ -1078,16 +1204,16 @@ func (e GetDatasetCardParamsFormat) Valid() bool {
 
 // Defines values for DecideDatasetReviewJSONBodyDecision.
 const (
-	Approve DecideDatasetReviewJSONBodyDecision = "approve"
-	Exclude DecideDatasetReviewJSONBodyDecision = "exclude"
+	DecideDatasetReviewJSONBodyDecisionApprove DecideDatasetReviewJSONBodyDecision = "approve"
+	DecideDatasetReviewJSONBodyDecisionExclude DecideDatasetReviewJSONBodyDecision = "exclude"
 )
 
 // Valid indicates whether the value is a known member of the DecideDatasetReviewJSONBodyDecision enum.
 func (e DecideDatasetReviewJSONBodyDecision) Valid() bool {
 	switch e {
-	case Approve:
+	case DecideDatasetReviewJSONBodyDecisionApprove:
 		return true
-	case Exclude:
+	case DecideDatasetReviewJSONBodyDecisionExclude:
 		return true
 	default:
 		return false
@@ -1151,6 +1277,51 @@ func (e ListRequestsParamsState) Valid() bool {
 	case ListRequestsParamsStateOpen:
 		return true
 	case ListRequestsParamsStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListValidationsParamsState.
+const (
+	ListValidationsParamsStateAll        ListValidationsParamsState = "all"
+	ListValidationsParamsStateApproved   ListValidationsParamsState = "approved"
+	ListValidationsParamsStatePending    ListValidationsParamsState = "pending"
+	ListValidationsParamsStateRejected   ListValidationsParamsState = "rejected"
+	ListValidationsParamsStateSuperseded ListValidationsParamsState = "superseded"
+)
+
+// Valid indicates whether the value is a known member of the ListValidationsParamsState enum.
+func (e ListValidationsParamsState) Valid() bool {
+	switch e {
+	case ListValidationsParamsStateAll:
+		return true
+	case ListValidationsParamsStateApproved:
+		return true
+	case ListValidationsParamsStatePending:
+		return true
+	case ListValidationsParamsStateRejected:
+		return true
+	case ListValidationsParamsStateSuperseded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DecideValidationJSONBodyDecision.
+const (
+	DecideValidationJSONBodyDecisionApprove DecideValidationJSONBodyDecision = "approve"
+	DecideValidationJSONBodyDecisionReject  DecideValidationJSONBodyDecision = "reject"
+)
+
+// Valid indicates whether the value is a known member of the DecideValidationJSONBodyDecision enum.
+func (e DecideValidationJSONBodyDecision) Valid() bool {
+	switch e {
+	case DecideValidationJSONBodyDecisionApprove:
+		return true
+	case DecideValidationJSONBodyDecisionReject:
 		return true
 	default:
 		return false
@@ -1347,17 +1518,29 @@ type ConsentEvent struct {
 	NoticeSha256  *string                 `json:"notice_sha256,omitempty"`
 	NoticeVersion *int                    `json:"notice_version,omitempty"`
 	Purpose       *string                 `json:"purpose,omitempty"`
-	SubjectId     string                  `json:"subject_id"`
-	Time          time.Time               `json:"time"`
-	Type          ConsentEventType        `json:"type"`
+
+	// Refers validated, validation_rejected: the id of the grant or renewal the reviewer decided on
+	Refers    *string          `json:"refers,omitempty"`
+	SubjectId string           `json:"subject_id"`
+	Time      time.Time        `json:"time"`
+	Type      ConsentEventType `json:"type"`
+
+	// Validation pending: the consent counts only once a reviewer approves it (GET /v1/validations/{id}); decisions deny with pending_validation until then
+	Validation *ConsentEventValidation `json:"validation,omitempty"`
+
+	// ValidationDue on the answer to a grant pending validation: when a reviewer should have decided by
+	ValidationDue *time.Time `json:"validation_due,omitempty"`
 }
 
 // ConsentEventType defines model for ConsentEvent.Type.
 type ConsentEventType string
 
+// ConsentEventValidation pending: the consent counts only once a reviewer approves it (GET /v1/validations/{id}); decisions deny with pending_validation until then
+type ConsentEventValidation string
+
 // ConsentExpiredMessage defines model for ConsentExpiredMessage.
 type ConsentExpiredMessage struct {
-	// Data Data of consent.granted, consent.withdrawn and consent.expired.
+	// Data Data of consent.granted, consent.withdrawn, consent.expired and consent.rejected. A grant pending validation sends nothing: consent.granted (event validated) follows its approval, consent.rejected its rejection.
 	Data            ConsentMessageData                   `json:"data"`
 	Datacontenttype ConsentExpiredMessageDatacontenttype `json:"datacontenttype"`
 
@@ -1384,7 +1567,7 @@ type ConsentExpiredMessageSpecversion string
 
 // ConsentGrantedMessage defines model for ConsentGrantedMessage.
 type ConsentGrantedMessage struct {
-	// Data Data of consent.granted, consent.withdrawn and consent.expired.
+	// Data Data of consent.granted, consent.withdrawn, consent.expired and consent.rejected. A grant pending validation sends nothing: consent.granted (event validated) follows its approval, consent.rejected its rejection.
 	Data            ConsentMessageData                   `json:"data"`
 	Datacontenttype ConsentGrantedMessageDatacontenttype `json:"datacontenttype"`
 
@@ -1409,15 +1592,18 @@ type ConsentGrantedMessageDatacontenttype string
 // ConsentGrantedMessageSpecversion defines model for ConsentGrantedMessage.Specversion.
 type ConsentGrantedMessageSpecversion string
 
-// ConsentMessageData Data of consent.granted, consent.withdrawn and consent.expired.
+// ConsentMessageData Data of consent.granted, consent.withdrawn, consent.expired and consent.rejected. A grant pending validation sends nothing: consent.granted (event validated) follows its approval, consent.rejected its rejection.
 type ConsentMessageData struct {
 	Event       ConsentMessageDataEvent `json:"event"`
 	EventId     string                  `json:"event_id"`
 	LedgerIndex int64                   `json:"ledger_index"`
 
 	// Method how consent was given or withdrawn, when known
-	Method    *string   `json:"method,omitempty"`
-	Purpose   string    `json:"purpose"`
+	Method  *string `json:"method,omitempty"`
+	Purpose string  `json:"purpose"`
+
+	// Refers validated, validation_rejected: the grant or renewal decided on
+	Refers    *string   `json:"refers,omitempty"`
 	SubjectId string    `json:"subject_id"`
 	Time      time.Time `json:"time"`
 }
@@ -1467,9 +1653,36 @@ type ConsentRecords struct {
 	DctPublisher map[string]interface{} `json:"dct:publisher"`
 }
 
+// ConsentRejectedMessage defines model for ConsentRejectedMessage.
+type ConsentRejectedMessage struct {
+	// Data Data of consent.granted, consent.withdrawn, consent.expired and consent.rejected. A grant pending validation sends nothing: consent.granted (event validated) follows its approval, consent.rejected its rejection.
+	Data            ConsentMessageData                    `json:"data"`
+	Datacontenttype ConsentRejectedMessageDatacontenttype `json:"datacontenttype"`
+
+	// Id msg_..., also sent as webhook-id and Nats-Msg-Id
+	Id string `json:"id"`
+
+	// Source urn:likeness:<ledger origin>: the deployment's name and random id, unique per deployment
+	Source      string                            `json:"source"`
+	Specversion ConsentRejectedMessageSpecversion `json:"specversion"`
+
+	// Subject the pseudonymous subject id; absent for events about no one person
+	Subject *string `json:"subject,omitempty"`
+
+	// Time when the change was committed
+	Time time.Time   `json:"time"`
+	Type interface{} `json:"type"`
+}
+
+// ConsentRejectedMessageDatacontenttype defines model for ConsentRejectedMessage.Datacontenttype.
+type ConsentRejectedMessageDatacontenttype string
+
+// ConsentRejectedMessageSpecversion defines model for ConsentRejectedMessage.Specversion.
+type ConsentRejectedMessageSpecversion string
+
 // ConsentWithdrawnMessage defines model for ConsentWithdrawnMessage.
 type ConsentWithdrawnMessage struct {
-	// Data Data of consent.granted, consent.withdrawn and consent.expired.
+	// Data Data of consent.granted, consent.withdrawn, consent.expired and consent.rejected. A grant pending validation sends nothing: consent.granted (event validated) follows its approval, consent.rejected its rejection.
 	Data            ConsentMessageData                     `json:"data"`
 	Datacontenttype ConsentWithdrawnMessageDatacontenttype `json:"datacontenttype"`
 
@@ -2231,6 +2444,96 @@ type SubjectErasedMessageDatacontenttype string
 // SubjectErasedMessageSpecversion defines model for SubjectErasedMessage.Specversion.
 type SubjectErasedMessageSpecversion string
 
+// Validation One item of the validation queue: a grant or renewal the policy holds for a reviewer before it counts.
+type Validation struct {
+	// Collector who recorded the consent (API key id, or operator:<name>); never its reviewer
+	Collector string    `json:"collector"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DecidedAt absent until decided
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+
+	// Due when a reviewer should have decided by
+	Due time.Time `json:"due"`
+
+	// EventId the grant or renewal waiting
+	EventId string `json:"event_id"`
+	Method  string `json:"method"`
+
+	// OutcomeEventId the validated or validation_rejected event; absent until decided
+	OutcomeEventId *string `json:"outcome_event_id,omitempty"`
+
+	// Overdue pending and past due
+	Overdue bool   `json:"overdue"`
+	Purpose string `json:"purpose"`
+
+	// Reviewer absent until decided
+	Reviewer *string `json:"reviewer,omitempty"`
+
+	// State superseded: a later consent, withdrawal or erasure made the question moot
+	State     ValidationState `json:"state"`
+	SubjectId string          `json:"subject_id"`
+}
+
+// ValidationState superseded: a later consent, withdrawal or erasure made the question moot
+type ValidationState string
+
+// ValidationItem An item of the validation queue with what a reviewer looks at: the consent with its evidence opened (method, notice version and hash, language; evidence such as recording, the asset id of a spoken consent, or guardian, the guardian's name) and, once decided, the verdict with its reason.
+type ValidationItem struct {
+	// Collector who recorded the consent (API key id, or operator:<name>); never its reviewer
+	Collector string       `json:"collector"`
+	Consent   ConsentEvent `json:"consent"`
+	CreatedAt time.Time    `json:"created_at"`
+
+	// DecidedAt absent until decided
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+
+	// Due when a reviewer should have decided by
+	Due time.Time `json:"due"`
+
+	// EventId the grant or renewal waiting
+	EventId string `json:"event_id"`
+
+	// Guardian the person is a minor: a guardian gave the consent
+	Guardian bool   `json:"guardian"`
+	Method   string `json:"method"`
+
+	// OutcomeEventId the validated or validation_rejected event; absent until decided
+	OutcomeEventId *string `json:"outcome_event_id,omitempty"`
+
+	// Overdue pending and past due
+	Overdue bool   `json:"overdue"`
+	Purpose string `json:"purpose"`
+
+	// Reviewer absent until decided
+	Reviewer *string `json:"reviewer,omitempty"`
+
+	// State superseded: a later consent, withdrawal or erasure made the question moot
+	State     ValidationItemState `json:"state"`
+	SubjectId string              `json:"subject_id"`
+	Verdict   *ConsentEvent       `json:"verdict,omitempty"`
+}
+
+// ValidationItemState superseded: a later consent, withdrawal or erasure made the question moot
+type ValidationItemState string
+
+// ValidationResult defines model for ValidationResult.
+type ValidationResult struct {
+	Event ConsentEvent `json:"event"`
+
+	// Receipt the verdict's own receipt; absent while receipts_pending
+	Receipt *string `json:"receipt,omitempty"`
+
+	// ReceiptsPending true: the verdict is recorded but its receipt could not be made yet; read it later from GET /v1/subjects/{id}/receipts
+	ReceiptsPending *bool `json:"receipts_pending,omitempty"`
+
+	// Revision the revision this write committed at (also the Likeness-Revision header)
+	Revision int `json:"revision"`
+
+	// Validation One item of the validation queue: a grant or renewal the policy holds for a reviewer before it counts.
+	Validation *Validation `json:"validation,omitempty"`
+}
+
 // WithdrawRequest defines model for WithdrawRequest.
 type WithdrawRequest struct {
 	Evidence *map[string]string `json:"evidence,omitempty"`
@@ -2523,6 +2826,29 @@ type WithdrawConsentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListValidationsParams defines parameters for ListValidations.
+type ListValidationsParams struct {
+	// State pending by default
+	State *ListValidationsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Limit 100 by default
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListValidationsParamsState defines parameters for ListValidations.
+type ListValidationsParamsState string
+
+// DecideValidationJSONBody defines parameters for DecideValidation.
+type DecideValidationJSONBody struct {
+	Decision DecideValidationJSONBodyDecision `json:"decision"`
+
+	// Reason what the reviewer checked; sealed under the person's key, shown to them in their portal
+	Reason string `json:"reason"`
+}
+
+// DecideValidationJSONBodyDecision defines parameters for DecideValidation.
+type DecideValidationJSONBodyDecision string
+
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
 type CreateAPIKeyJSONRequestBody CreateAPIKeyJSONBody
 
@@ -2580,6 +2906,9 @@ type GrantConsentJSONRequestBody = GrantRequest
 // WithdrawConsentJSONRequestBody defines body for WithdrawConsent for application/json ContentType.
 type WithdrawConsentJSONRequestBody = WithdrawRequest
 
+// DecideValidationJSONRequestBody defines body for DecideValidation for application/json ContentType.
+type DecideValidationJSONRequestBody DecideValidationJSONBody
+
 // OnAssetErasedApplicationCloudeventsPlusJSONRequestBody defines body for OnAssetErased for application/cloudevents+json ContentType.
 type OnAssetErasedApplicationCloudeventsPlusJSONRequestBody = AssetErasedMessage
 
@@ -2591,6 +2920,9 @@ type OnConsentExpiredApplicationCloudeventsPlusJSONRequestBody = ConsentExpiredM
 
 // OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody defines body for OnConsentGranted for application/cloudevents+json ContentType.
 type OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody = ConsentGrantedMessage
+
+// OnConsentRejectedApplicationCloudeventsPlusJSONRequestBody defines body for OnConsentRejected for application/cloudevents+json ContentType.
+type OnConsentRejectedApplicationCloudeventsPlusJSONRequestBody = ConsentRejectedMessage
 
 // OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody defines body for OnConsentWithdrawn for application/cloudevents+json ContentType.
 type OnConsentWithdrawnApplicationCloudeventsPlusJSONRequestBody = ConsentWithdrawnMessage
@@ -3304,6 +3636,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
 	ListReceipts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListValidations The validation queue: consents held for a reviewer, earliest deadline first
+	//
+	// Roles: admin, auditor. Overdue items come first and are flagged.
+	//
+	// Corresponds with GET /v1/validations (the `ListValidations` operationId).
+	ListValidations(ctx context.Context, params *ListValidationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetValidation One item of the validation queue with its evidence
+	//
+	// Roles: admin, auditor. A recording named in the evidence is heard in the console, with a stated reason that the person sees in their access log.
+	//
+	// Corresponds with GET /v1/validations/{id} (the `GetValidation` operationId).
+	GetValidation(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DecideValidationWithBody Approve or reject a consent held for validation
+	//
+	// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+	DecideValidationWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DecideValidation Approve or reject a consent held for validation
+	//
+	// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+	DecideValidation(ctx context.Context, id string, body DecideValidationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListAPIKeys List API keys (no secrets)
@@ -4700,6 +5064,78 @@ func (c *Client) CreatePortalLink(ctx context.Context, id string, reqEditors ...
 // Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
 func (c *Client) ListReceipts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListReceiptsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListValidations The validation queue: consents held for a reviewer, earliest deadline first
+//
+// Roles: admin, auditor. Overdue items come first and are flagged.
+//
+// Corresponds with GET /v1/validations (the `ListValidations` operationId).
+func (c *Client) ListValidations(ctx context.Context, params *ListValidationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListValidationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetValidation One item of the validation queue with its evidence
+//
+// Roles: admin, auditor. A recording named in the evidence is heard in the console, with a stated reason that the person sees in their access log.
+//
+// Corresponds with GET /v1/validations/{id} (the `GetValidation` operationId).
+func (c *Client) GetValidation(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetValidationRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DecideValidationWithBody Approve or reject a consent held for validation
+//
+// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+func (c *Client) DecideValidationWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideValidationRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DecideValidation Approve or reject a consent held for validation
+//
+// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+func (c *Client) DecideValidation(ctx context.Context, id string, body DecideValidationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideValidationRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7486,6 +7922,153 @@ func NewListReceiptsRequest(server string, id string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListValidationsRequest constructs an http.Request for the ListValidations method
+func NewListValidationsRequest(server string, params *ListValidationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/validations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetValidationRequest constructs an http.Request for the GetValidation method
+func NewGetValidationRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/validations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDecideValidationRequest calls the generic DecideValidation builder with application/json body
+func NewDecideValidationRequest(server string, id string, body DecideValidationJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDecideValidationRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDecideValidationRequestWithBody constructs an http.Request for the DecideValidation method, with any body, and a specified content type
+func NewDecideValidationRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/validations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -8231,6 +8814,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
 	ListReceiptsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error)
+
+	// ListValidationsWithResponse The validation queue: consents held for a reviewer, earliest deadline first
+	//
+	// Roles: admin, auditor. Overdue items come first and are flagged.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/validations (the `ListValidations` operationId).
+	ListValidationsWithResponse(ctx context.Context, params *ListValidationsParams, reqEditors ...RequestEditorFn) (*ListValidationsResponse, error)
+
+	// GetValidationWithResponse One item of the validation queue with its evidence
+	//
+	// Roles: admin, auditor. A recording named in the evidence is heard in the console, with a stated reason that the person sees in their access log.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/validations/{id} (the `GetValidation` operationId).
+	GetValidationWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetValidationResponse, error)
+
+	// DecideValidationWithBodyWithResponse Approve or reject a consent held for validation
+	//
+	// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+	DecideValidationWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideValidationResponse, error)
+
+	// DecideValidationWithResponse Approve or reject a consent held for validation
+	//
+	// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+	DecideValidationWithResponse(ctx context.Context, id string, body DecideValidationJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideValidationResponse, error)
 }
 
 // ListAPIKeysResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListAPIKeys
@@ -12459,6 +13078,224 @@ func (r ListReceiptsResponse) ContentType() string {
 	return ""
 }
 
+// ListValidationsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListValidations
+type ListValidationsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListValidationsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListValidations
+type ListValidationsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type ListValidationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Validations []Validation `json:"validations"`
+	}
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListValidationsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListValidationsResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListValidationsResponse) GetJSON200() *struct {
+	Validations []Validation `json:"validations"`
+} {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r ListValidationsResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r ListValidationsResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r ListValidationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListValidationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListValidationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListValidationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetValidationResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetValidation
+type GetValidationResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetValidationResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetValidation
+type GetValidationResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetValidationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ValidationItem
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetValidationResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetValidationResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetValidationResponse) GetJSON200() *ValidationItem {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetValidationResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetValidationResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetValidationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetValidationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetValidationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetValidationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DecideValidationResponse201Headers the declared response headers of an HTTP 201 response for DecideValidation
+type DecideValidationResponse201Headers struct {
+	LikenessRevision *int
+}
+
+// DecideValidationResponse4XXHeaders the declared response headers of an HTTP 4XX response for DecideValidation
+type DecideValidationResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// DecideValidationResponse5XXHeaders the declared response headers of an HTTP 5XX response for DecideValidation
+type DecideValidationResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type DecideValidationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ValidationResult
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *DecideValidationResponse201Headers
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *DecideValidationResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DecideValidationResponse5XXHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r DecideValidationResponse) GetJSON201() *ValidationResult {
+	return r.JSON201
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r DecideValidationResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r DecideValidationResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r DecideValidationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DecideValidationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DecideValidationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DecideValidationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListAPIKeysWithResponse List API keys (no secrets)
 //
 // Roles: admin.
@@ -13627,6 +14464,66 @@ func (c *ClientWithResponses) ListReceiptsWithResponse(ctx context.Context, id s
 		return nil, err
 	}
 	return ParseListReceiptsResponse(rsp)
+}
+
+// ListValidationsWithResponse The validation queue: consents held for a reviewer, earliest deadline first
+//
+// Roles: admin, auditor. Overdue items come first and are flagged.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/validations (the `ListValidations` operationId).
+func (c *ClientWithResponses) ListValidationsWithResponse(ctx context.Context, params *ListValidationsParams, reqEditors ...RequestEditorFn) (*ListValidationsResponse, error) {
+	rsp, err := c.ListValidations(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListValidationsResponse(rsp)
+}
+
+// GetValidationWithResponse One item of the validation queue with its evidence
+//
+// Roles: admin, auditor. A recording named in the evidence is heard in the console, with a stated reason that the person sees in their access log.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/validations/{id} (the `GetValidation` operationId).
+func (c *ClientWithResponses) GetValidationWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetValidationResponse, error) {
+	rsp, err := c.GetValidation(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetValidationResponse(rsp)
+}
+
+// DecideValidationWithBodyWithResponse Approve or reject a consent held for validation
+//
+// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+func (c *ClientWithResponses) DecideValidationWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideValidationResponse, error) {
+	rsp, err := c.DecideValidationWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDecideValidationResponse(rsp)
+}
+
+// DecideValidationWithResponse Approve or reject a consent held for validation
+//
+// Roles: admin (the validate_consent capability; in the console also operators with role admin, privacy_officer or reviewer). The reviewer is the calling key and must not be the one that recorded the consent (403, four eyes). The verdict is a ledger event of its own (validated or validation_rejected) with its own receipt; approval makes the consent count from then on, rejection leaves it ineffective. A reason is required. Decided once: 409 for an item already decided or replaced by a later event. A refused verdict writes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/validations/{id} (the `DecideValidation` operationId).
+func (c *ClientWithResponses) DecideValidationWithResponse(ctx context.Context, id string, body DecideValidationJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideValidationResponse, error) {
+	rsp, err := c.DecideValidation(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDecideValidationResponse(rsp)
 }
 
 // ParseListAPIKeysResponse parses an HTTP response from a ListAPIKeysWithResponse call
@@ -17477,6 +18374,207 @@ func ParseListReceiptsResponse(rsp *http.Response) (*ListReceiptsResponse, error
 	return response, nil
 }
 
+// ParseListValidationsResponse parses an HTTP response from a ListValidationsWithResponse call
+func ParseListValidationsResponse(rsp *http.Response) (*ListValidationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListValidationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Validations []Validation `json:"validations"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListValidationsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListValidationsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetValidationResponse parses an HTTP response from a GetValidationWithResponse call
+func ParseGetValidationResponse(rsp *http.Response) (*GetValidationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetValidationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ValidationItem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetValidationResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetValidationResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDecideValidationResponse parses an HTTP response from a DecideValidationWithResponse call
+func ParseDecideValidationResponse(rsp *http.Response) (*DecideValidationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DecideValidationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ValidationResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers DecideValidationResponse201Headers
+		if values := rsp.Header.Values("Likeness-Revision"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Likeness-Revision", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.LikenessRevision = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode/100 == 4:
+		var headers DecideValidationResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DecideValidationResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
 // WebhookInitiator sends OpenAPI 3.1 webhook requests to target URLs.
 // Modeled on the generated Client, but with no stored Server -- the full
 // target URL is provided per-call by the caller (typically discovered
@@ -17562,6 +18660,11 @@ type WebhookInitiatorInterface interface {
 	OnConsentGrantedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	OnConsentGrantedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OnConsentRejectedWithBody fires the consent.rejected webhook with any body
+	OnConsentRejectedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	OnConsentRejectedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentRejectedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// OnConsentWithdrawnWithBody fires the consent.withdrawn webhook with any body
 	OnConsentWithdrawnWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -17675,6 +18778,30 @@ func (p *WebhookInitiator) OnConsentGrantedWithBody(ctx context.Context, targetU
 
 func (p *WebhookInitiator) OnConsentGrantedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentGrantedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewOnConsentGrantedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) OnConsentRejectedWithBody(ctx context.Context, targetURL string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnConsentRejectedWebhookRequestWithBody(targetURL, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) OnConsentRejectedWithApplicationCloudeventsPlusJSONBody(ctx context.Context, targetURL string, body OnConsentRejectedApplicationCloudeventsPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOnConsentRejectedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -17911,6 +19038,37 @@ func NewOnConsentGrantedWebhookRequestWithApplicationCloudeventsPlusJSONBody(tar
 
 // NewOnConsentGrantedWebhookRequestWithBody builds a POST request for the consent.granted webhook with any body
 func NewOnConsentGrantedWebhookRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewOnConsentRejectedWebhookRequestWithApplicationCloudeventsPlusJSONBody builds a application/cloudevents+json POST request for the consent.rejected webhook
+func NewOnConsentRejectedWebhookRequestWithApplicationCloudeventsPlusJSONBody(targetURL string, body OnConsentRejectedApplicationCloudeventsPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewOnConsentRejectedWebhookRequestWithBody(targetURL, "application/cloudevents+json", bodyReader)
+}
+
+// NewOnConsentRejectedWebhookRequestWithBody builds a POST request for the consent.rejected webhook with any body
+func NewOnConsentRejectedWebhookRequestWithBody(targetURL string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 	_ = err
 

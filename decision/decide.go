@@ -94,6 +94,10 @@ func (e *Engine) decide(r *likeness.DecisionRequest, now time.Time) likeness.Dec
 		why |= reasons(likeness.ReasonWithdrawn)
 	case g.state == stateExpired:
 		why |= reasons(likeness.ReasonExpired)
+	case g.state == statePending:
+		why |= reasons(likeness.ReasonPendingValidation)
+	case g.state == stateRejected:
+		why |= reasons(likeness.ReasonValidationRejected)
 	case g.micros > likeness.Micros(at):
 		// Asked about a time before the consent was given.
 		why |= reasons(likeness.ReasonNoConsent)

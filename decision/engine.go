@@ -23,6 +23,11 @@
 // next Decide: there is no cache in front of the index. Decide takes a read
 // lock and does not allocate.
 //
+// A grant the policy wants a reviewer to validate arrives pending
+// (ConsentEvent.Validation) and denies with pending_validation until a
+// Validated event naming it arrives; a ValidationRejected one makes it deny
+// with validation_rejected until the person consents again.
+//
 // The index keeps only the latest event per (subject, purpose). A decision
 // about a time before that event therefore cannot see what stood before it,
 // and denies (no_consent for a later grant, withdrawn for a later withdrawal).
@@ -96,6 +101,12 @@ const (
 	stateActive uint8 = iota + 1
 	stateWithdrawn
 	stateExpired
+	// statePending is a grant or renewal waiting for a reviewer; a
+	// Validated event referring to it makes it stateActive, a
+	// ValidationRejected one stateRejected. Both keep the grant's time,
+	// ledger index and id: the decision still rests on the consent given.
+	statePending
+	stateRejected
 )
 
 const (
@@ -221,33 +232,34 @@ func (e *Engine) EraseSubject(id string) {
 }
 
 // Apply records a consent event that is already durable. Grant and Renew
-// make the consent active from ev.Time under ev.NoticeVersion and ev.Method;
-// Withdraw and Expire end it; Erasure erases the subject. Events of subjects
-// not added by PutSubject, and of erased subjects, are ignored.
+// make the consent active from ev.Time under ev.NoticeVersion and ev.Method,
+// or pending validation when ev.Validation says so; Validated and
+// ValidationRejected settle the pending grant they refer to, if it is still
+// the one stored; Withdraw and Expire end it; Erasure erases the subject.
+// Events of subjects not added by PutSubject, and of erased subjects, are
+// ignored.
 //
 // Apply is idempotent and order-safe: an event older than the one stored for
 // its (subject, purpose), by Time then LedgerIndex, changes nothing, so
-// events may be replayed or arrive out of order.
+// events may be replayed or arrive out of order. A pending grant replayed
+// after its verdict keeps the verdict.
 func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 	if ev == nil {
 		return
 	}
-	if ev.Type == likeness.Erasure {
+	switch ev.Type {
+	case likeness.Erasure:
 		e.EraseSubject(ev.SubjectID)
 		return
-	}
-	var state uint8
-	switch ev.Type {
-	case likeness.Grant, likeness.Renew:
-		state = stateActive
-	case likeness.Withdraw:
-		state = stateWithdrawn
-	case likeness.Expire:
-		state = stateExpired
-	default:
+	case likeness.Validated:
+		e.settle(ev, stateActive)
+		return
+	case likeness.ValidationRejected:
+		e.settle(ev, stateRejected)
 		return
 	}
-	if ev.Purpose == "" {
+	state, ok := eventState(ev)
+	if !ok || ev.Purpose == "" {
 		return
 	}
 	g := grant{
@@ -281,6 +293,9 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 			return // older than what we hold
 		}
 		if g.micros == old.micros && g.ledger == old.ledger && e.ids.get(old.idOff, old.idLen) == ev.ID {
+			if g.state == statePending && (old.state == stateActive || old.state == stateRejected) {
+				return // the same pending grant again, already settled by a reviewer
+			}
 			*old = g.withID(old.idOff, old.idLen) // the same event again
 			return
 		}
@@ -304,6 +319,46 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 	}
 	if e.ids.wasteful() || e.slab.wasteful() {
 		e.compact()
+	}
+}
+
+// eventState is the state a grant, renewal, withdrawal or expiry leaves
+// its consent in; ok is false for other events.
+func eventState(ev *likeness.ConsentEvent) (state uint8, ok bool) {
+	switch ev.Type {
+	case likeness.Grant, likeness.Renew:
+		if ev.Validation == likeness.ValidationPending {
+			return statePending, true
+		}
+		return stateActive, true
+	case likeness.Withdraw:
+		return stateWithdrawn, true
+	case likeness.Expire:
+		return stateExpired, true
+	}
+	return 0, false
+}
+
+// settle gives the pending grant ev refers to its reviewer's verdict. A
+// verdict on any other event (the grant was superseded since, or never
+// reached this index) changes nothing.
+func (e *Engine) settle(ev *likeness.ConsentEvent, verdict uint8) {
+	if ev.Purpose == "" || ev.Refers == "" {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.subjects.get(ev.SubjectID)
+	if !ok || s.erased {
+		return
+	}
+	pid, ok := e.purposes.id(ev.Purpose)
+	if !ok {
+		return
+	}
+	gs := e.slab.block(s.first, s.n)
+	if i := findGrant(gs, pid); i >= 0 && gs[i].state == statePending && e.ids.get(gs[i].idOff, gs[i].idLen) == ev.Refers {
+		gs[i].state = verdict
 	}
 }
 
@@ -355,6 +410,10 @@ func (e *Engine) State(subjectID, purpose string, at time.Time) (state likeness.
 		return likeness.StateWithdrawn, time.Time{}
 	case stateExpired:
 		return likeness.StateExpired, time.Time{}
+	case statePending:
+		return likeness.StatePendingValidation, time.Time{}
+	case stateRejected:
+		return likeness.StateValidationRejected, time.Time{}
 	}
 	if g.micros > likeness.Micros(at) {
 		return likeness.StateNone, time.Time{}

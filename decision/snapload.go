@@ -203,7 +203,7 @@ func (l *snapLoader) grant(g *grant) error {
 	}
 	le := binary.LittleEndian
 	p := le.Uint16(b)
-	if int(p) >= len(l.pmap) || b[2] < stateActive || b[2] > stateExpired || b[3] > methodWritten {
+	if int(p) >= len(l.pmap) || b[2] < stateActive || b[2] > stateRejected || b[3] > methodWritten {
 		return corrupt("bad grant record")
 	}
 	*g = grant{

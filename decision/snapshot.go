@@ -15,7 +15,7 @@ import (
 // only the events after it. It does not hold the policy: the loading engine
 // keeps its own (New, SetPolicy).
 //
-// Format, version 1, all integers little-endian:
+// Format, version 2, all integers little-endian:
 //
 //	header, 64 bytes:
 //	  magic "LKDXSNAP", version u32, flags u32 (0), revision i64,
@@ -25,19 +25,25 @@ import (
 //	  purposes, then categories:  len u16, name
 //	  subjects:  kind u8 (0: key [16]; 1: len u16, id), regime u8,
 //	             country [2], region [2], erased u8, grants u16, then per grant:
-//	             purpose u16 (index in the purposes above), state u8, method u8,
+//	             purpose u16 (index in the purposes above), state u8 (1 active,
+//	             2 withdrawn, 3 expired, 4 pending validation, 5 rejected by
+//	             a reviewer), method u8,
 //	             notice u32, time i64 (unix µs), ledger index i64,
 //	             event id len u16, event id
 //	  assets:    kind u8 (0: key [16]; 1: len u16, id),
 //	             subject id len u16, subject id, category u16, retain i64, erased u8
 //	trailer: CRC-32C of the body u32
 //
+// Version 1 had no states 4 and 5; a version-1 file is refused with
+// ErrSnapshotVersion like any other version, and the loader falls back to a
+// full load.
+//
 // The checksums detect a torn or corrupted file, not tampering: a snapshot is
 // a cache the service writes for itself, trusted like the rest of its disk.
 
 // SnapshotVersion is the format version WriteSnapshot writes and the only one
 // LoadSnapshot reads.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 const (
 	snapshotMagic  = "LKDXSNAP"

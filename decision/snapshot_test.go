@@ -43,6 +43,19 @@ func snapshotEngine(t *testing.T) (*Engine, []string) {
 			e.Apply(event(likeness.Expire, id, "transcription", "", t0.Add(1000*time.Hour)))
 		case 3:
 			e.EraseSubject(id)
+		case 4:
+			// Grants waiting for a reviewer, and verdicts on them.
+			g := event(likeness.Grant, id, "marketing", likeness.Verbal, t0.Add(1000*time.Hour))
+			g.Validation = likeness.ValidationPending
+			e.Apply(g)
+			if i%3 != 0 {
+				verdict := event(likeness.Validated, id, "marketing", "", t0.Add(1001*time.Hour))
+				if i%3 == 1 {
+					verdict.Type = likeness.ValidationRejected
+				}
+				verdict.Refers = g.ID
+				e.Apply(verdict)
+			}
 		}
 		e.PutAsset(&likeness.Asset{ID: likeness.NewID("ast"), SubjectID: id, Category: "voice", RetainUntil: t0.Add(time.Duration(i) * 24 * time.Hour)})
 	}
@@ -144,7 +157,8 @@ func TestBadSnapshotIsRefusedAndChangesNothing(t *testing.T) {
 	}{
 		"empty":          {nil, ErrSnapshotCorrupt},
 		"bad magic":      {mutate(func(b []byte) []byte { b[0] = 'X'; return b }), ErrSnapshotCorrupt},
-		"newer version":  {mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 2); return b }), ErrSnapshotVersion},
+		"newer version":  {mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], SnapshotVersion+1); return b }), ErrSnapshotVersion},
+		"version 1":      {mutate(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 1); return b }), ErrSnapshotVersion},
 		"header flipped": {mutate(func(b []byte) []byte { b[33] ^= 1; return b }), ErrSnapshotCorrupt},
 		"trailer only":   {mutate(func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), ErrSnapshotCorrupt},
 		"extra grant count": {mutate(func(b []byte) []byte {

@@ -25,6 +25,8 @@ func FromConsent(ev *likeness.ConsentEvent, index int64) Event {
 		Language:      ev.Language,
 		Collector:     ev.Collector,
 		TimeMicros:    likeness.Micros(ev.Time),
+		Validation:    ev.Validation,
+		Refers:        ev.Refers,
 	}
 	if len(ev.Sealed) > 0 {
 		sum := sha256.Sum256(ev.Sealed)

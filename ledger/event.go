@@ -18,7 +18,7 @@ type Event struct {
 	Version       int    `json:"v,omitempty"`
 	Index         uint64 `json:"index"` // leaf index; part of the leaf so moving a row is detected
 	ID            string `json:"id"`
-	Type          string `json:"type"`    // "grant", "withdraw", "renew", "expire", "erasure"
+	Type          string `json:"type"`    // "grant", "withdraw", "renew", "expire", "erasure", "validated", "validation_rejected"
 	SubjectID     string `json:"subject"` // pseudonymous opaque id
 	Purpose       string `json:"purpose,omitempty"`
 	NoticeVersion int64  `json:"notice_version,omitempty"`
@@ -28,6 +28,13 @@ type Event struct {
 	Collector     string `json:"collector,omitempty"`
 	TimeMicros    int64  `json:"time"` // unix microseconds UTC
 	SealedSHA256  string `json:"sealed_sha256,omitempty"`
+	// Validation is "pending" on a grant or renewal that counts only once
+	// a reviewer validates it. Absent otherwise, so leaves of events
+	// without it are what they were before the member existed.
+	Validation string `json:"validation,omitempty"`
+	// Refers is, on "validated" and "validation_rejected", the id of the
+	// pending event the reviewer decided on.
+	Refers string `json:"refers,omitempty"`
 }
 
 // Leaf encoding versions (docs/RECEIPTS.md, "Leaves").
@@ -51,6 +58,10 @@ const (
 	TypeRenew    = "renew"
 	TypeExpire   = "expire"
 	TypeErasure  = "erasure"
+	// TypeValidated and TypeValidationRejected are a reviewer's verdict on
+	// a pending grant or renewal (Refers); the collector is the reviewer.
+	TypeValidated          = "validated"
+	TypeValidationRejected = "validation_rejected"
 )
 
 // LeafVersion returns the leaf encoding version of e (LeafV1 or LeafV2).

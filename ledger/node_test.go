@@ -102,3 +102,73 @@ func TestIndependentVerifierAcceptsAFreshReceipt(t *testing.T) {
 		t.Errorf("verify.mjs accepted a receipt of another origin: %s", out)
 	}
 }
+
+// A consent held for a reviewer and the reviewer's verdict: both receipts
+// verify with the independent verifier, which knows the validation and
+// refers members from docs/RECEIPTS.md; a verdict whose refers was changed
+// does not.
+func TestIndependentVerifierAcceptsValidationReceipts(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSigner(NewOrigin("likeness-test", nil), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	pending := &likeness.ConsentEvent{ID: "evt_pending", SubjectID: "sub_a", Purpose: "voice-training", Type: likeness.Grant,
+		Method: "verbal", NoticeVersion: 2, NoticeSHA256: strings.Repeat("cd", 32), Language: "en", Collector: "key_kiosk",
+		Time: at, Sealed: []byte{1}, Validation: likeness.ValidationPending}
+	verdict := &likeness.ConsentEvent{ID: "evt_verdict", SubjectID: "sub_a", Purpose: "voice-training", Type: likeness.Validated,
+		Collector: "operator:rita", Time: at.Add(time.Hour), Sealed: []byte{2}, Refers: "evt_pending"}
+	tree := NewTree()
+	evs := []Event{FromConsent(pending, 0), FromConsent(verdict, 1)}
+	for _, e := range evs {
+		tree.Append(LeafHash(e.LeafData()))
+	}
+	root, _ := tree.Root(tree.Size())
+	cp, err := s.SignCheckpoint(Checkpoint{Size: tree.Size(), Root: root, TimeMicros: likeness.Micros(at.Add(2 * time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	jwks := write("jwks.json", string(s.Verifier().JWKS()))
+	for i, e := range evs {
+		l, err := NewReceiptLedger(tree, uint64(i), cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := vectorClaims(e, l)
+		jws, err := s.SignReceipt(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Verifier().VerifyReceipt(jws); err != nil || got.Validation != e.Validation || got.Refers != e.Refers {
+			t.Fatalf("%s receipt in Go: %+v, %v", e.Type, got, err)
+		}
+		if out, ok := runVerifyMJS(t, "--receipt", write("r.jws", jws), "--jwks", jwks, "--origin", s.Name()); !ok {
+			t.Fatalf("verify.mjs rejects the %s receipt: %s", e.Type, out)
+		}
+		// A claim that disagrees with the leaf, re-signed, is refused by both.
+		c.Refers = "evt_other"
+		payload, _ := json.Marshal(c)
+		forged, err := s.signJWS(payload, s.Verifier().Thumbprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Verifier().VerifyReceipt(forged); err == nil {
+			t.Errorf("%s receipt with a changed refers claim verifies in Go", e.Type)
+		}
+		if out, ok := runVerifyMJS(t, "--receipt", write("bad.jws", forged), "--jwks", jwks); ok {
+			t.Errorf("%s receipt with a changed refers claim: verify.mjs accepted it: %s", e.Type, out)
+		}
+	}
+}

@@ -24,17 +24,22 @@ type ReceiptClaims struct {
 	Controller       Controller       `json:"controller"`
 	Jurisdiction     string           `json:"jurisdiction"`
 	SubjectPseudonym string           `json:"subject"`
-	Type             string           `json:"type"` // grant, withdraw or renew
+	Type             string           `json:"type"` // grant, withdraw, renew, validated or validation_rejected
 	Method           string           `json:"method,omitempty"`
 	Language         string           `json:"language,omitempty"`
 	Collector        string           `json:"collector,omitempty"`
 	Purposes         []ReceiptPurpose `json:"purposes"` // the event's one purpose
 	NoticeVersion    int64            `json:"notice_version,omitempty"`
 	NoticeSHA256     string           `json:"notice_sha256,omitempty"`
-	IssuedAt         int64            `json:"iat"`        // unix seconds
-	EventTime        int64            `json:"event_time"` // unix seconds, Event.TimeMicros rounded down
-	Event            Event            `json:"event"`      // the exact leaf content
-	Ledger           ReceiptLedger    `json:"ledger"`
+	// Validation is "pending" on a grant or renewal that counts only once a
+	// reviewer validates it; Refers, on a reviewer's verdict, names the
+	// event decided on. Both equal the event's.
+	Validation string        `json:"validation,omitempty"`
+	Refers     string        `json:"refers,omitempty"`
+	IssuedAt   int64         `json:"iat"`        // unix seconds
+	EventTime  int64         `json:"event_time"` // unix seconds, Event.TimeMicros rounded down
+	Event      Event         `json:"event"`      // the exact leaf content
+	Ledger     ReceiptLedger `json:"ledger"`
 }
 
 // Controller is the organisation responsible for the processing.
@@ -254,9 +259,9 @@ func (v *Verifier) checkClaims(c *ReceiptClaims) (Checkpoint, error) {
 func claimsAgree(c *ReceiptClaims) error {
 	e := c.Event
 	switch c.Type {
-	case TypeGrant, TypeWithdraw, TypeRenew:
+	case TypeGrant, TypeWithdraw, TypeRenew, TypeValidated, TypeValidationRejected:
 	default:
-		return fmt.Errorf("type %q is not grant, withdraw or renew", c.Type)
+		return fmt.Errorf("type %q is not grant, withdraw, renew, validated or validation_rejected", c.Type)
 	}
 	type pair struct {
 		name        string
@@ -271,6 +276,8 @@ func claimsAgree(c *ReceiptClaims) error {
 		{"notice_version", c.NoticeVersion, e.NoticeVersion},
 		{"notice_sha256", c.NoticeSHA256, e.NoticeSHA256},
 		{"event_time", c.EventTime, floorDiv(e.TimeMicros, 1e6)},
+		{"validation", c.Validation, e.Validation},
+		{"refers", c.Refers, e.Refers},
 	} {
 		if p.claim != p.leaf {
 			return fmt.Errorf("%s %v disagrees with the event's %v", p.name, p.claim, p.leaf)

@@ -97,7 +97,7 @@ func vectorClaims(e Event, l ReceiptLedger) ReceiptClaims {
 		Purposes: []ReceiptPurpose{{ID: e.Purpose, Title: "Purpose " + e.Purpose, DataCategories: []string{"voice", "image"},
 			Recipients: []ReceiptRecipient{{ID: "proc", Name: "Processor Inc", Country: "US", Transfer: "scc"}},
 			Retention:  "P3Y", RenewEvery: "P1Y"}},
-		NoticeVersion: e.NoticeVersion, NoticeSHA256: e.NoticeSHA256,
+		NoticeVersion: e.NoticeVersion, NoticeSHA256: e.NoticeSHA256, Validation: e.Validation, Refers: e.Refers,
 		IssuedAt: vectorTime/1e6 + 3*86400, EventTime: floorDiv(e.TimeMicros, 1e6), Event: e, Ledger: l,
 	}
 }

@@ -31,8 +31,11 @@ type Policy struct {
 	Recipients   map[string]*Recipient `json:"recipients"`
 	RecipientIDs []string              `json:"recipient_ids"` // in file order
 	EmbedOrigins []string              `json:"embed_origins,omitempty"`
-	Source       []byte                `json:"-"` // the raw file bytes
-	Name         string                `json:"name"`
+	// Validation, if set, names consent methods that need a reviewer's
+	// validation for every purpose (see Validation, NeedsValidation).
+	Validation *Validation `json:"validation,omitempty"`
+	Source     []byte      `json:"-"` // the raw file bytes
+	Name       string      `json:"name"`
 }
 
 // Organization is the controller: who decides, and whom a person contacts.
@@ -61,6 +64,9 @@ type Purpose struct {
 	KeepBasis     string         `json:"keep_basis,omitempty"`
 	KeepReason    string         `json:"keep_reason,omitempty"`
 	Anonymization *Anonymization `json:"anonymization,omitempty"`
+	// Validation, if set, says which consents to this purpose count only
+	// once a reviewer validates them.
+	Validation *Validation `json:"validation,omitempty"`
 }
 
 // Anonymization is what a purpose does to media before use.

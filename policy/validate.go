@@ -61,9 +61,9 @@ var (
 )
 
 var (
-	rootFields      = []string{"organization", "languages", "purposes", "recipients", "embed_origins"}
+	rootFields      = []string{"organization", "languages", "purposes", "recipients", "embed_origins", "validation"}
 	orgFields       = []string{"name", "country", "contact", "dpo"}
-	purposeFields   = []string{"title", "description", "data", "recipients", "retention", "renew_every", "sale_or_share", "on_withdraw", "anonymization"}
+	purposeFields   = []string{"title", "description", "data", "recipients", "retention", "renew_every", "sale_or_share", "on_withdraw", "anonymization", "validation"}
 	recipientFields = []string{"name", "country", "transfer"}
 	anonFields      = []string{"faces", "voice", "k", "reason"}
 	transfers       = jurisdiction.TransferBases
@@ -306,6 +306,9 @@ func (c *checker) policy(root *yaml.Node) *Policy {
 	if e, ok := top["embed_origins"]; ok {
 		p.EmbedOrigins = c.embedOrigins(e.val)
 	}
+	if e, ok := top["validation"]; ok {
+		p.Validation = c.validation(e, "validation", true)
+	}
 	return p
 }
 
@@ -457,18 +460,27 @@ func (c *checker) purposes(n *yaml.Node, p *Policy, recipients map[string]bool, 
 				pu.SaleOrShare = v.val.Value == "true"
 			}
 		}
-		if v, ok := f["on_withdraw"]; ok {
-			c.onWithdraw(v, join(path, "on_withdraw"), pu)
-		}
-		if v, ok := f["anonymization"]; ok {
-			pu.Anonymization = c.anonymization(v, join(path, "anonymization"))
-			if a := pu.Anonymization; a.Reason == "" && a.LeavesAsRecorded(pu.Data) {
-				c.add(v.key.Line, join(path, "anonymization"),
-					"leaving faces or voices as recorded needs a written reason: add reason: \"…\" (e.g. {faces: none, voice: none, reason: \"…\"}); without a declaration media are anonymized")
-			}
-		}
+		c.purposeOptions(f, path, pu)
 		p.Purposes[id] = pu
 		p.PurposeIDs = append(p.PurposeIDs, id)
+	}
+}
+
+// purposeOptions reads what a purpose may declare beyond its terms: what a
+// withdrawal does, the anonymization of its media, and validation.
+func (c *checker) purposeOptions(f map[string]entry, path string, pu *Purpose) {
+	if v, ok := f["on_withdraw"]; ok {
+		c.onWithdraw(v, join(path, "on_withdraw"), pu)
+	}
+	if v, ok := f["anonymization"]; ok {
+		pu.Anonymization = c.anonymization(v, join(path, "anonymization"))
+		if a := pu.Anonymization; a.Reason == "" && a.LeavesAsRecorded(pu.Data) {
+			c.add(v.key.Line, join(path, "anonymization"),
+				"leaving faces or voices as recorded needs a written reason: add reason: \"…\" (e.g. {faces: none, voice: none, reason: \"…\"}); without a declaration media are anonymized")
+		}
+	}
+	if v, ok := f["validation"]; ok {
+		pu.Validation = c.validation(v, join(path, "validation"), false)
 	}
 }
 

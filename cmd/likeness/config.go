@@ -257,7 +257,7 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, 
 func (d *deployment) apiConfig(logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{Subjects: d.subjects, Notices: d.notices, Consent: d.consent, Index: d.engine, Ledger: d.ledger,
 		Eraser: d.erasure, Vault: d.vault, Datasets: d.datasets, Incidents: d.incidents, Requests: d.requests,
-		Records: records.New(d.notices.Policy, d.store, nil), Store: d.store, Logger: logger, Replica: d.replica}
+		Records: records.New(d.notices.Policy, d.store, nil), Validations: d.consent, Store: d.store, Logger: logger, Replica: d.replica}
 }
 
 // ledgerName turns the organization's name into a note key name.

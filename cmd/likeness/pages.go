@@ -37,7 +37,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/readyz", api)
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
-	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store,
+	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store, Validations: d.consent,
 		Records:   records.New(d.notices.Policy, d.store, nil),
 		Operators: operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
 		Key:       key, Options: page.Options{SecureCookies: secure, Logger: slog.Default()}}).Register(mux)
@@ -54,7 +54,7 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 	}
 	out := make([]web.AccessEntry, 0, len(entries))
 	for _, e := range entries {
-		if e.Action != "content" && e.Action != "export" && e.Action != vault.ActionErasedOnWithdrawal {
+		if e.Action != "content" && e.Action != "export" && e.Action != vault.ActionErasedOnWithdrawal && e.Action != vault.ActionEvidence {
 			continue // operator changes show in the person's consent history
 		}
 		who := e.Recipient
@@ -72,6 +72,10 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 			action = "content read"
 		case e.Action == "content":
 			action = "content refused (" + strings.Join(e.Reasons, ", ") + ")"
+		case e.Action == vault.ActionEvidence && e.Allow:
+			action = "recording of your consent heard to check it, because: " + e.Reason
+		case e.Action == vault.ActionEvidence:
+			action = "recording of your consent refused to " + string(e.Role)
 		case e.Action == vault.ActionErasedOnWithdrawal:
 			who, action = "likeness", "erased after withdrawal of "+e.Purpose
 		}

@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"likeness"
@@ -32,5 +33,33 @@ func TestOnlyAdminsAndThePersonHoldCapabilities(t *testing.T) {
 	}
 	if authz.Allowed(person, authz.IssuePortalLink, sub) {
 		t.Error("a portal session may issue portal links")
+	}
+}
+
+func TestNamedOperatorsHoldOnlyWhatTheirRoleHolds(t *testing.T) {
+	const sub = "sub_a"
+	op := func(r likeness.OperatorRole) likeness.Actor {
+		return likeness.Actor{Role: likeness.Role(r), Operator: "rita"}
+	}
+	for _, r := range []likeness.OperatorRole{likeness.OperatorAdmin, likeness.OperatorPrivacyOfficer, likeness.OperatorReviewer} {
+		if !authz.Allowed(op(r), authz.ValidateConsent, sub) {
+			t.Errorf("operator role %s may not validate consent", r)
+		}
+		for _, c := range []authz.Capability{authz.Erase, authz.ExportContent, authz.IssuePortalLink} {
+			if authz.Allowed(op(r), c, sub) {
+				t.Errorf("operator role %s holds %s", r, c)
+			}
+		}
+	}
+	if authz.Allowed(op(likeness.OperatorAuditor), authz.ValidateConsent, sub) {
+		t.Error("an auditor operator may validate consent")
+	}
+	// An operator name beside a key id is not a named operator.
+	if authz.Allowed(likeness.Actor{KeyID: "key_1", Role: likeness.RoleAuditor, Operator: "rita"}, authz.ValidateConsent, sub) {
+		t.Error("an auditor key with an operator name validates consent")
+	}
+	err := authz.Check(likeness.WithActor(context.Background(), op(likeness.OperatorAuditor)), authz.ValidateConsent, sub)
+	if likeness.ErrorCode(err) != likeness.EFORBIDDEN || !strings.Contains(likeness.ErrorMessage(err), "reviewer") {
+		t.Errorf("auditor operator: %v", err)
 	}
 }

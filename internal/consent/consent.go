@@ -30,6 +30,11 @@ type Store interface {
 	ForEachSubject(ctx likeness.Context, fn func(*likeness.Subject) error) error
 	// SubjectEvents returns a subject's events in ledger order.
 	SubjectEvents(ctx likeness.Context, subjectID string) ([]*likeness.ConsentEvent, error)
+	// Event returns ENOTFOUND for an unknown id.
+	Event(ctx likeness.Context, id string) (*likeness.ConsentEvent, error)
+	// The validation queue (likeness.ValidationStore).
+	Validations(ctx likeness.Context, state string, limit int) ([]*likeness.Validation, error)
+	Validation(ctx likeness.Context, eventID string) (*likeness.Validation, error)
 }
 
 // Subjects finds subjects and seals their personal fields under their own
@@ -183,7 +188,7 @@ func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*lik
 		return nil, likeness.Errorf(likeness.ECONFLICT, "notice_sha256 does not match the current %s notice (version %d)", req.Language, version.Version)
 	}
 	now := s.now().UTC()
-	collector := likeness.ActorFrom(ctx).KeyID
+	collector := likeness.ActorFrom(ctx).Name()
 	evs := make([]*likeness.ConsentEvent, len(req.Purposes))
 	for i, purpose := range req.Purposes {
 		typ := likeness.Grant
@@ -194,6 +199,11 @@ func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*lik
 			ID: likeness.NewID("evt"), SubjectID: sub.ID, Purpose: purpose, Type: typ, Method: req.Method,
 			NoticeVersion: version.Version, NoticeSHA256: req.NoticeSHA256, Language: req.Language,
 			Collector: collector, Evidence: req.Evidence, Time: now,
+		}
+		// A consent the policy holds for a reviewer counts once one
+		// approves it; until then decisions deny (pending_validation).
+		if need, within := p.NeedsValidation(purpose, req.Method, sub.Guardian); need {
+			evs[i].Validation, evs[i].ValidationDue = likeness.ValidationPending, now.Add(within)
 		}
 	}
 	if err := s.append(ctx, evs); err != nil {
@@ -236,7 +246,7 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 	}
 	ev := &likeness.ConsentEvent{
 		ID: likeness.NewID("evt"), SubjectID: sub.ID, Purpose: req.Purpose, Type: likeness.Withdraw,
-		Method: req.Method, Collector: likeness.ActorFrom(ctx).KeyID, Evidence: req.Evidence, Time: s.now().UTC(),
+		Method: req.Method, Collector: likeness.ActorFrom(ctx).Name(), Evidence: req.Evidence, Time: s.now().UTC(),
 	}
 	if err := s.append(ctx, []*likeness.ConsentEvent{ev}); err != nil {
 		return nil, err

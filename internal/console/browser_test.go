@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,92 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 	if strings.Contains(overview, "Sign in") || !strings.Contains(person, sub) || !strings.Contains(person, "Train our portrait and voice AI models") {
 		t.Fatalf("after signing in with the keyboard:\noverview: %.300s\nperson: %.300s", overview, person)
+	}
+}
+
+// tabUntil presses Tab until the focused element matches the CSS selector.
+func tabUntil(t *testing.T, sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for range 60 {
+			if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
+				return err
+			}
+			ok, err := chromedp.Evaluate[bool](`!!document.activeElement && document.activeElement.matches(`+strconv.Quote(sel)+`)`)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+		}
+		t.Fatalf("Tab never reached %s", sel)
+		return nil
+	})
+}
+
+// TestBrowserReviewerApprovesWithTheKeyboardAlone signs a reviewer in
+// with password and TOTP code, opens the validation queue from the
+// navigation, opens the waiting consent, gives a reason and approves it,
+// all in headless Chromium with Tab, Enter and typing only; then the
+// decision allows and the ledger holds the approval.
+func TestBrowserReviewerApprovesWithTheKeyboardAlone(t *testing.T) {
+	f := newOperatorFixtureWith(t, likenesstest.Options{Policy: likenesstest.ValidatingPolicy(t)})
+	f.create("rita", likeness.OperatorReviewer, true)
+	sub, g := f.pending(collectorActor, "browser-val-1", likeness.Checkbox, nil)
+	if f.allows(sub) {
+		t.Fatal("a consent waiting for validation allows")
+	}
+
+	ctx, cancel := context.WithTimeout(likenesstest.Browser(t, 1100, 900), 45*time.Second)
+	defer cancel()
+	shot := likenesstest.Screenshots(t)
+	var done string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		tabUntil(t, `#name`),
+		chromedp.KeyEvent("rita"),
+		tabUntil(t, `#password`),
+		chromedp.KeyEvent(operatorPassword),
+		tabUntil(t, `#code`),
+		chromedp.KeyEvent(f.code("rita")),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"]`)), // signed in
+		tabUntil(t, `nav a[href="/console/validations"]`),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`#review-`+g.ID)),
+		shot("console-validations"),
+		tabUntil(t, `#review-`+g.ID),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`#reason`)),
+		shot("console-validation"),
+		tabUntil(t, `#reason`),
+		chromedp.KeyEvent("heard the person agree on the call"),
+		tabUntil(t, `#approve`),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`p[role="status"]`)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			s, err := chromedp.Text(chromedp.CSS(`p[role="status"]`))(ctx, tg)
+			done = s
+			return err
+		}),
+		shot("console-validation-approved"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(done, "Approved") {
+		t.Fatalf("after approving with the keyboard the page says %q", done)
+	}
+	if !f.allows(sub) {
+		t.Fatal("the decision still denies after the reviewer approved in the browser")
+	}
+	v, err := f.d.Store.Validation(context.Background(), g.ID)
+	if err != nil || v.State != likeness.ValidationStateApproved || v.Reviewer != "operator:rita" {
+		t.Fatalf("the queue after approval: %+v, %v", v, err)
+	}
+	ev, err := f.d.Store.Event(context.Background(), v.OutcomeID)
+	if err != nil || ev.Type != likeness.Validated || ev.Refers != g.ID {
+		t.Fatalf("the approval in the ledger: %+v, %v", ev, err)
 	}
 }

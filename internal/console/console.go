@@ -1,6 +1,7 @@
 // Package console serves the privacy officer's operator console under
 // /console: an overview of the deployment, a subject's consent, assets and
-// access log, consents due for renewal, training datasets and their
+// access log, the queue of consents held for a reviewer's validation,
+// consents due for renewal, training datasets and their
 // representation audits, dead-letter deliveries to downstream systems, and
 // the printable GDPR record of processing activities with DPIA drafts.
 // Pages are server-rendered in English or German (one file per language
@@ -66,6 +67,9 @@ type Config struct {
 	Store    likeness.Store
 	// Operators signs named operators in; nil offers only API-key sign-in.
 	Operators Operators
+	// Validations is the queue of consents held for a reviewer; nil: the
+	// validation pages say it is not enabled.
+	Validations Validations
 	// Key signs session cookies and CSRF tokens. Every replica must share
 	// it. The console derives its own subkey, so the key web uses may be
 	// passed here too.
@@ -135,6 +139,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/datasets/{id}/audit", h.page(h.datasetAudit))
 	mux.Handle("GET /console/datasets/{id}/reviews", h.page(h.datasetReviews))
 	mux.Handle("POST /console/datasets/{id}/reviews/{item}", h.action(true, h.decideReview))
+	mux.Handle("GET /console/validations", h.page(h.validations))
+	mux.Handle("GET /console/validations/{id}", h.page(h.validation))
+	mux.Handle("POST /console/validations/{id}", h.action(false, h.decideValidation))
 	mux.Handle("GET /console/events", h.page(h.events))
 	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
 	mux.Handle("GET /console/assets/{name}", h.Assets)
@@ -236,6 +243,10 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, s *session, op 
 		h.message(w, r, s, status, "error.gone.title", "error.gone")
 	case likeness.EINVALID:
 		h.render(w, r, s, status, "message", &view{Title: "error.title", Data: &messageView{Title: "error.title", Detail: likeness.ErrorMessage(err)}})
+	case likeness.EFORBIDDEN:
+		h.render(w, r, s, status, "message", &view{Title: "error.forbidden.title", Data: &messageView{Title: "error.forbidden.title", Detail: likeness.ErrorMessage(err)}})
+	case likeness.ECONFLICT:
+		h.render(w, r, s, status, "message", &view{Title: "error.conflict.title", Data: &messageView{Title: "error.conflict.title", Detail: likeness.ErrorMessage(err)}})
 	default:
 		h.Log.Error("console: "+op, "err", err)
 		h.message(w, r, s, http.StatusInternalServerError, "error.title", "error.internal")

@@ -19,7 +19,9 @@ const MaxReasonLength = 500
 // The reason is required (400 without one) and is written, with the
 // operator's name, into the subject's access log, which the person sees
 // in their portal. Auditors read logs, never content. The read is for the
-// asset's own purpose and goes through the vault's decision like any other.
+// asset's own purpose and goes through the vault's decision like any other;
+// a consent recording, which no decision releases, is heard only by a
+// reviewer who may validate consent (vault.OpenEvidence).
 func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 	reason := strings.TrimSpace(r.PostForm.Get("reason"))
 	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLength {
@@ -37,8 +39,14 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 		h.failed(w, r, s, "read asset", err)
 		return
 	}
-	ctx = likeness.WithActor(ctx, likeness.Actor{KeyID: s.KeyID, Role: s.Role, Operator: s.Operator})
-	a, rc, err := h.cfg.Vault.Open(ctx, &vault.Access{AssetID: a.ID, Purpose: a.Purpose, Reason: reason})
+	ctx = likeness.WithActor(ctx, s.actor())
+	var rc io.ReadCloser
+	if a.Purpose == vault.EvidencePurpose {
+		// A consent recording: heard by a reviewer validating the consent.
+		a, rc, err = h.cfg.Vault.OpenEvidence(ctx, a.ID, reason)
+	} else {
+		a, rc, err = h.cfg.Vault.Open(ctx, &vault.Access{AssetID: a.ID, Purpose: a.Purpose, Reason: reason})
+	}
 	if err != nil {
 		if d := (*likeness.DeniedError)(nil); errors.As(err, &d) {
 			h.render(w, r, s, http.StatusForbidden, "message", &view{Title: "error.forbidden.title",

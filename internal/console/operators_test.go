@@ -36,12 +36,19 @@ type opFixture struct {
 
 func newOperatorFixture(t *testing.T, dsn string) *opFixture {
 	t.Helper()
-	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
+	return newOperatorFixtureWith(t, likenesstest.Options{DSN: dsn})
+}
+
+// newOperatorFixtureWith is newOperatorFixture on a deployment shaped by o,
+// with the validation queue.
+func newOperatorFixtureWith(t *testing.T, o likenesstest.Options) *opFixture {
+	t.Helper()
+	d := likenesstest.New(t, o)
 	ops := operators.New(operators.Config{Store: d.Store, Sealer: d.KEK, Params: operators.Params{Time: 1, Memory: 64, Threads: 1}, Now: d.Clock.Now})
 	key := make([]byte, 32)
 	rand.Read(key)
 	mux := http.NewServeMux()
-	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Store: d.Store, Operators: ops, Key: key, Options: pages.Options{Now: d.Clock.Now}}).Register(mux)
+	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Store: d.Store, Operators: ops, Validations: d.Consent, Key: key, Options: pages.Options{Now: d.Clock.Now}}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &opFixture{fixture: &fixture{t: t, d: d, srv: srv}, ops: ops, secrets: map[string]string{}, codes: map[string][]string{}}

@@ -36,6 +36,11 @@ func (s *session) csrfScope() string {
 	return s.Payload
 }
 
+// actor is who the session acts as: a named operator, or an API key.
+func (s *session) actor() likeness.Actor {
+	return likeness.Actor{KeyID: s.KeyID, Role: s.Role, Operator: s.Operator}
+}
+
 // Admin reports whether the operator may act, not only read.
 func (s *session) Admin() bool { return s != nil && s.Role == likeness.RoleAdmin }
 

@@ -305,8 +305,8 @@ func (s *Service) recheck(ctx context.Context, d *likeness.Dataset, members []*l
 	return nil
 }
 
-// ConsentRecorded implements consent.Listener and erasure.Listener: a withdrawal (or expiry) of a
-// purpose taints that purpose's datasets holding the subject, an erasure
+// ConsentRecorded implements consent.Listener and erasure.Listener: a withdrawal (or expiry, or
+// a reviewer's rejection) of a purpose taints that purpose's datasets holding the subject, an erasure
 // every dataset holding them.
 func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent) error {
 	var reason, purpose string
@@ -315,6 +315,8 @@ func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent
 		reason, purpose = likeness.TaintConsentWithdrawn, ev.Purpose
 	case likeness.Expire:
 		reason, purpose = likeness.TaintConsentExpired, ev.Purpose
+	case likeness.ValidationRejected:
+		reason, purpose = likeness.TaintConsentRejected, ev.Purpose
 	case likeness.Erasure:
 		reason = likeness.TaintSubjectErased
 	default:

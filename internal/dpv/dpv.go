@@ -56,6 +56,11 @@ var Statuses = map[likeness.State]string{
 	likeness.StateNeedsRenewal: "dpv:ConsentInvalidated",
 	likeness.StateErased:       "dpv:ConsentWithdrawn",
 	likeness.StateNone:         "dpv:ConsentUnknown",
+	// Given, but a reviewer has still to check it before it counts: DPV's
+	// state for a consent awaiting its decision.
+	likeness.StatePendingValidation: "dpv:ConsentRequested",
+	// A reviewer found it not valid: it never counted.
+	likeness.StateValidationRejected: "dpv:ConsentInvalidated",
 }
 
 // Input is what Records needs: the policy, the deployment's ledger origin

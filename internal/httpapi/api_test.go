@@ -41,8 +41,14 @@ type env struct {
 
 func newEnv(t testing.TB, dsn string) *env {
 	t.Helper()
+	return newEnvWith(t, likenesstest.Options{DSN: dsn})
+}
+
+// newEnvWith is newEnv on a deployment shaped by o (a policy of its own).
+func newEnvWith(t testing.TB, o likenesstest.Options) *env {
+	t.Helper()
 	ctx := context.Background()
-	d := likenesstest.New(t, likenesstest.Options{DSN: dsn})
+	d := likenesstest.New(t, o)
 	e := &env{t: t, d: d, store: d.Store, svc: d.Consent, vault: d.Vault, kek: d.KEK, dir: d.Dir, clock: d.Clock,
 		tokens: map[likeness.Role]string{}}
 	inc, err := incidents.New(incidents.Config{Store: e.store, Policy: d.Notices.Policy, Now: e.clock.Now})

@@ -54,7 +54,7 @@ func (b *boundaryEnv) state(t *testing.T) string {
 	t.Helper()
 	var out strings.Builder
 	for _, table := range []string{"subjects", "consent_events", "access_log", "api_keys", "links", "datasets", "models",
-		"subject_attributes", "requests", "incidents", "erasures"} {
+		"subject_attributes", "requests", "incidents", "erasures", "validations"} {
 		var n int
 		if err := b.store.SQL().QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatalf("count %s: %v", table, err)
@@ -129,6 +129,13 @@ var boundaryCases = []boundaryCase{
 	{"portal link: null body", likeness.RoleAdmin, "POST", "/v1/subjects/SUB/portal-links", "", `null`, 400, likeness.EINVALID},
 	{"portal link: unknown field", likeness.RoleAdmin, "POST", "/v1/subjects/SUB/portal-links", "", `{"ttl":"9999h"}`, 400, likeness.EINVALID},
 	{"incident: null body", likeness.RoleAdmin, "POST", "/v1/incidents", "", `null`, 400, likeness.EINVALID},
+	{"validate: null body", likeness.RoleAdmin, "POST", "/v1/validations/evt_x", "", `null`, 400, likeness.EINVALID},
+	{"validate: unknown field", likeness.RoleAdmin, "POST", "/v1/validations/evt_x", "", `{"decision":"approve","reason":"ok","force":true}`, 400, likeness.EINVALID},
+	{"validate: NUL in reason", likeness.RoleAdmin, "POST", "/v1/validations/evt_x", "", `{"decision":"approve","reason":"ok\u0000"}`, 400, likeness.EINVALID},
+	{"validate: empty reason", likeness.RoleAdmin, "POST", "/v1/validations/evt_x", "", `{"decision":"approve","reason":""}`, 400, likeness.EINVALID},
+	{"validate: unknown item", likeness.RoleAdmin, "POST", "/v1/validations/evt_x", "", `{"decision":"approve","reason":"ok"}`, 404, likeness.ENOTFOUND},
+	{"validations: unknown state", likeness.RoleAuditor, "GET", "/v1/validations?state=lost", "", "", 400, likeness.EINVALID},
+	{"validations: limit out of range", likeness.RoleAuditor, "GET", "/v1/validations?limit=0", "", "", 400, likeness.EINVALID},
 }
 
 // TestMalformedInputIsRefusedAlikeOnEveryDatabase sends input that must

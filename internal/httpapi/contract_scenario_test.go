@@ -161,6 +161,12 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(admin, "POST", "/v1/incidents/"+inc+"/notifications", map[string]string{"kind": "authority", "reference": "BfDI-1"}), 201, "notify")
 	want(b.call(admin, "POST", "/v1/incidents/"+inc+"/close", map[string]string{"reason": "resolved"}), 200, "close incident")
 
+	// The validation queue: empty under this policy (the 201 of a verdict
+	// is checked in TestValidationQueueThroughTheAPI).
+	want(b.call(audit, "GET", "/v1/validations", nil), 200, "validation queue")
+	want(b.call(audit, "GET", "/v1/validations/evt_unknown", nil), 404, "unknown validation item")
+	want(b.call(admin, "POST", "/v1/validations/evt_unknown", map[string]string{"decision": "approve", "reason": "ok"}), 404, "verdict on an unknown item")
+
 	// Keys and the audit log.
 	var created struct {
 		Key struct {

@@ -69,11 +69,7 @@ func TestOpenAPIDocumentIsValidAndNamesEveryOperation(t *testing.T) {
 }
 
 // messageTypes is every outbox event type the service emits.
-var messageTypes = []string{
-	likeness.MsgConsentGranted, likeness.MsgConsentWithdrawn, likeness.MsgConsentExpired,
-	likeness.MsgSubjectErased, likeness.MsgAssetErased, likeness.MsgAssetExpired, likeness.MsgDatasetTainted,
-	likeness.MsgIncidentOpened, likeness.MsgIncidentSubjectNotice,
-}
+var messageTypes = likeness.MessageTypes
 
 // TestOpenAPICoversEveryRoute holds the document and the server to the same
 // list of /v1 routes, both ways.

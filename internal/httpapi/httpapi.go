@@ -72,12 +72,14 @@ type Config struct {
 	// Incidents nil: incident endpoints answer 404.
 	Incidents *incidents.Service
 	// Records nil: the record and DPIA endpoints answer 404.
-	Records  *records.Builder
-	Store    likeness.Store
-	Logger   *slog.Logger
-	Now      func() time.Time
-	MaxBody  int64
-	Registry *prometheus.Registry // nil: a fresh registry
+	Records *records.Builder
+	// Validations nil: the validation queue endpoints answer 404.
+	Validations Validations
+	Store       likeness.Store
+	Logger      *slog.Logger
+	Now         func() time.Time
+	MaxBody     int64
+	Registry    *prometheus.Registry // nil: a fresh registry
 	// Collectors join the server's metrics on Registry: the place for other
 	// components' metrics (replica lag, …).
 	Collectors []prometheus.Collector
@@ -155,6 +157,7 @@ func New(cfg Config) *Server {
 	s.routes = append(s.routes, requestRoutes(s)...)
 	s.routes = append(s.routes, IncidentRoutes(s, cfg.Incidents)...)
 	s.routes = append(s.routes, recordRoutes(cfg.Records)...)
+	s.routes = append(s.routes, validationRoutes(s, cfg.Validations)...)
 	for _, r := range s.routes {
 		s.Handle(r)
 	}

@@ -207,6 +207,8 @@ func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subj
 			Collector:        ev.Collector,
 			NoticeVersion:    ev.NoticeVersion,
 			NoticeSHA256:     ev.NoticeSHA256,
+			Validation:       ev.Validation,
+			Refers:           ev.Refers,
 			IssuedAt:         l.now().Unix(),
 			EventTime:        ev.Time.Unix(),
 			Event:            ledger.FromConsent(ev, ev.LedgerIndex),

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/binary"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,7 +178,7 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 // datasets, incidents or requests; tests add what they need.
 func (d *Deployment) APIConfig() httpapi.Config {
 	return httpapi.Config{Subjects: d.Subjects, Notices: d.Notices, Consent: d.Consent, Index: d.Engine, Ledger: d.Ledger,
-		Eraser: d.Erasure, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now,
+		Eraser: d.Erasure, Vault: d.Vault, Store: d.Store, Now: d.Clock.Now, Validations: d.Consent,
 		Records: records.New(d.Notices.Policy, d.Store, d.Clock.Now)}
 }
 
@@ -242,4 +243,23 @@ func WAV(marker string, n int) []byte {
 	b = append(b, "data"...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
 	return append(b, data...)
+}
+
+// ValidatingPolicy is the example policy with every consent to
+// ai-training held for a reviewer (72 hours to decide) and, for every
+// purpose, consents given aloud or by a guardian.
+func ValidatingPolicy(t testing.TB) *policy.Policy {
+	t.Helper()
+	src := string(policy.Example().Source)
+	const anchor = "    renew_every: 12mo        # consent must be confirmed again after this long\n"
+	if !strings.Contains(src, anchor) {
+		t.Fatal("likenesstest: the example policy changed; update ValidatingPolicy")
+	}
+	src = strings.Replace(src, anchor, anchor+"    validation: {required: true, deadline: 72h}\n", 1)
+	src += "validation: {methods: [voice, guardian]}\n"
+	p, err := policy.Parse("validating.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

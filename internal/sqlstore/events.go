@@ -9,7 +9,7 @@ import (
 	"likeness"
 )
 
-const eventCols = `idx, id, subject_id, purpose, type, method, notice_version, notice_sha256, language, collector, time_us, sealed, leaf_hash`
+const eventCols = `idx, id, subject_id, purpose, type, method, notice_version, notice_sha256, language, collector, time_us, sealed, leaf_hash, validation, refers`
 
 func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 	var ev likeness.ConsentEvent
@@ -18,7 +18,7 @@ func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 	var leaf []byte
 	var h [32]byte
 	err := row.Scan(&ev.LedgerIndex, &ev.ID, &ev.SubjectID, &ev.Purpose, &typ, &method,
-		&ev.NoticeVersion, &ev.NoticeSHA256, &ev.Language, &ev.Collector, &us, &ev.Sealed, &leaf)
+		&ev.NoticeVersion, &ev.NoticeSHA256, &ev.Language, &ev.Collector, &us, &ev.Sealed, &leaf, &ev.Validation, &ev.Refers)
 	if err != nil {
 		return nil, h, err
 	}
@@ -121,7 +121,7 @@ func (d *DB) commitGroup(group []*appendReq) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM consent_events`).Scan(&next); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO consent_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO consent_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 	if err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
@@ -177,8 +177,12 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *ap
 		r.indexes[i] = next + int64(i)
 		h := r.leaf(ev, r.indexes[i])
 		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, r.indexes[i], ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
-			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, likeness.Micros(ev.Time), ev.Sealed, h[:]); err != nil {
+			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, likeness.Micros(ev.Time), ev.Sealed, h[:], ev.Validation, ev.Refers); err != nil {
 			return fmt.Errorf("sqlstore: append consent events: %w", err)
+		}
+		// The validation queue changes with the events that change it.
+		if err := d.queueValidationTx(ctx, tx, ev, r.indexes[i]); err != nil {
+			return err
 		}
 	}
 	// The outbox messages commit or roll back with the events they report.

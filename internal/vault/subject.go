@@ -11,9 +11,14 @@ import (
 )
 
 // EvidencePurpose marks assets kept as proof of consent (a verbal consent
-// recording). It is not a policy purpose, so no decision ever releases them;
-// they leave with the subject's erasure.
+// recording). It is not a policy purpose, so no decision ever releases them:
+// they are heard only by a reviewer validating the consent (OpenEvidence),
+// exported to the person, and erased with the subject.
 const EvidencePurpose = "consent-evidence"
+
+// ActionEvidence is the access-log action of a reviewer hearing a consent
+// recording (or being refused it).
+const ActionEvidence = "evidence"
 
 // MaxRecording bounds a consent recording.
 const MaxRecording = 20 << 20
@@ -124,4 +129,35 @@ func extension(mime string) string {
 		return ".json"
 	}
 	return ".bin"
+}
+
+// OpenEvidence hands a consent recording (an EvidencePurpose asset) to a
+// reviewer deciding whether the consent it proves is valid. It is the one
+// way evidence leaves the vault besides the person's own export: the
+// caller must hold authz.ValidateConsent and state why, and the read, or
+// its refusal, goes into the person's access log with the reviewer's name
+// and reason, which their portal shows. Other assets are EINVALID: their
+// content leaves through Open, by decision.
+func (v *Vault) OpenEvidence(ctx context.Context, assetID, reason string) (*likeness.Asset, io.ReadCloser, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, nil, likeness.Errorf(likeness.EINVALID, "say why you listen to this recording")
+	}
+	a, err := v.Asset(ctx, assetID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Purpose != EvidencePurpose {
+		return nil, nil, likeness.Errorf(likeness.EINVALID, "asset is not a consent recording")
+	}
+	actor := likeness.ActorFrom(ctx)
+	refused := authz.Check(ctx, authz.ValidateConsent, a.SubjectID)
+	entry := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: v.now().UTC(), Action: ActionEvidence, KeyID: actor.KeyID, Role: actor.Role,
+		SubjectID: a.SubjectID, AssetID: a.ID, Purpose: EvidencePurpose, Allow: refused == nil, Operator: actor.Operator, Reason: strings.TrimSpace(reason)}
+	if err := v.store.AppendAccess(ctx, entry); err != nil {
+		return nil, nil, err // no record, no access
+	}
+	if refused != nil {
+		return nil, nil, refused
+	}
+	return v.decrypt(ctx, a)
 }

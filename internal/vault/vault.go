@@ -379,6 +379,11 @@ func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.Read
 	if !d.Allow {
 		return nil, nil, &likeness.DeniedError{Message: "this use of the asset is not allowed", Reasons: entry.Reasons}
 	}
+	return v.decrypt(ctx, a)
+}
+
+// decrypt returns a reader of a's decrypted content; the caller closes it.
+func (v *Vault) decrypt(ctx context.Context, a *likeness.Asset) (*likeness.Asset, io.ReadCloser, error) {
 	c, err := v.subjects.Cipher(ctx, a.SubjectID)
 	if err != nil {
 		return nil, nil, err

@@ -291,6 +291,7 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done.Granted = titles(v.Form.Purposes, evs)
+	done.Pending = titles(v.Form.Purposes, pendingOf(evs))
 	h.render(w, r, http.StatusOK, "done", &view{L: l, Title: l.T("done.accepted.title"), Done: done})
 }
 
@@ -298,8 +299,20 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 type doneView struct {
 	Declined bool
 	Granted  []string // titles of the purposes consented to
+	Pending  []string // of those, the ones a reviewer checks before they count
 	Continue string   // the organization's return URL
 	Portal   bool
+}
+
+// pendingOf returns the events that wait for a reviewer's validation.
+func pendingOf(evs []*likeness.ConsentEvent) []*likeness.ConsentEvent {
+	var out []*likeness.ConsentEvent
+	for _, ev := range evs {
+		if ev.Validation == likeness.ValidationPending {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func titles(ps []policy.NoticePurpose, evs []*likeness.ConsentEvent) []string {

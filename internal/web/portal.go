@@ -135,7 +135,8 @@ type stateRow struct {
 	Label   string
 	Since   string
 	Expires string
-	Active  bool
+	Active  bool   // given (or waiting for validation): it can be withdrawn
+	Reason  string // why a reviewer did not accept it
 }
 
 type historyRow struct {
@@ -168,8 +169,13 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 		if i < 0 {
 			continue
 		}
-		hv.States = append(hv.States, stateRow{Purpose: n.Purposes[i], State: string(ps.State), Label: l.T("state." + string(ps.State)),
-			Since: date(ps.Since), Expires: date(ps.Expires), Active: ps.State == likeness.StateActive})
+		row := stateRow{Purpose: n.Purposes[i], State: string(ps.State), Label: l.T("state." + string(ps.State)),
+			Since: date(ps.Since), Expires: date(ps.Expires),
+			Active: ps.State == likeness.StateActive || ps.State == likeness.StatePendingValidation}
+		if ps.State == likeness.StateValidationRejected && ps.Event != nil {
+			row.Reason = ps.Event.Evidence["reason"]
+		}
+		hv.States = append(hv.States, row)
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		ev := hist[i]
@@ -187,6 +193,8 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 			row.Evidence = l.T("history.signed", sig)
 		} else if ev.Evidence["recording"] != "" {
 			row.Evidence = l.T("history.recorded")
+		} else if r := ev.Evidence["reason"]; r != "" && (ev.Type == likeness.Validated || ev.Type == likeness.ValidationRejected) {
+			row.Evidence = l.T("history.reason", r)
 		}
 		hv.History = append(hv.History, row)
 	}

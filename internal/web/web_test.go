@@ -64,8 +64,14 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 // newEnvOn is newEnv on the database dsn ("": a fresh SQLite file).
 func newEnvOn(t *testing.T, dsn string, opts ...func(*web.Config)) *env {
 	t.Helper()
+	return newEnvPolicy(t, dsn, testPolicy(t), opts...)
+}
+
+// newEnvPolicy is newEnvOn under the policy p.
+func newEnvPolicy(t *testing.T, dsn string, p *policy.Policy, opts ...func(*web.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	d := likenesstest.New(t, likenesstest.Options{Policy: testPolicy(t), DSN: dsn})
+	d := likenesstest.New(t, likenesstest.Options{Policy: p, DSN: dsn})
 	store := d.Store
 	e := &env{t: t, d: d, store: store, clock: d.Clock, svc: d.Consent, vault: d.Vault}
 	key, err := d.Subjects.DeploymentKey(ctx, subjects.WebCookieKey)
@@ -380,10 +386,12 @@ func TestTranslationsAreComplete(t *testing.T) {
 		}
 	}
 	// Keys built from domain values.
-	for _, s := range []likeness.State{likeness.StateActive, likeness.StateWithdrawn, likeness.StateExpired, likeness.StateNeedsRenewal, likeness.StateNone, likeness.StateErased} {
+	for _, s := range []likeness.State{likeness.StateActive, likeness.StateWithdrawn, likeness.StateExpired, likeness.StateNeedsRenewal, likeness.StateNone, likeness.StateErased,
+		likeness.StatePendingValidation, likeness.StateValidationRejected} {
 		used["state."+string(s)] = true
 	}
-	for _, s := range []likeness.EventType{likeness.Grant, likeness.Withdraw, likeness.Renew, likeness.Expire, likeness.Erasure} {
+	for _, s := range []likeness.EventType{likeness.Grant, likeness.Withdraw, likeness.Renew, likeness.Expire, likeness.Erasure,
+		likeness.Validated, likeness.ValidationRejected} {
 		used["event."+string(s)] = true
 	}
 	for _, s := range []likeness.Method{likeness.Checkbox, likeness.Verbal, likeness.Written, likeness.Import, likeness.GPC} {

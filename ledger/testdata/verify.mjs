@@ -61,6 +61,7 @@ const MEMBERS = [
   ["index", "int", true], ["id", "str", true], ["type", "str", true], ["subject", "str", true],
   ["purpose", "str"], ["notice_version", "int"], ["notice_sha256", "str"], ["method", "str"],
   ["language", "str"], ["collector", "str"], ["time", "int", true], ["sealed_sha256", "str"],
+  ["validation", "str"], ["refers", "str"],
 ];
 
 // Go encoding/json string escaping (with its HTML escaping).
@@ -199,9 +200,10 @@ export function verifyReceipt(jws, jwks, wantOrigin) {
   const root = rootFromInclusion(l.index, l.size, leafHash, l.inclusion_proof.map((h) => Buffer.from(h, "hex")));
   check(root.equals(cp.root), "inclusion proof does not reach the checkpoint root");
 
-  check(["grant", "withdraw", "renew"].includes(c.type), `receipt type ${c.type}`);
+  check(["grant", "withdraw", "renew", "validated", "validation_rejected"].includes(c.type), `receipt type ${c.type}`);
   for (const [claim, member] of [["type", "type"], ["subject", "subject"], ["method", "method"], ["language", "language"],
-    ["collector", "collector"], ["notice_version", "notice_version"], ["notice_sha256", "notice_sha256"]]) {
+    ["collector", "collector"], ["notice_version", "notice_version"], ["notice_sha256", "notice_sha256"],
+    ["validation", "validation"], ["refers", "refers"]]) {
     const empty = member === "notice_version" ? 0 : "";
     check((c[claim] ?? empty) === (ev[member] ?? empty), `claim ${claim} disagrees with the event`);
   }

@@ -59,7 +59,8 @@
   var MEMBERS = [
     ["index", "int", true], ["id", "str", true], ["type", "str", true], ["subject", "str", true],
     ["purpose", "str"], ["notice_version", "int"], ["notice_sha256", "str"], ["method", "str"],
-    ["language", "str"], ["collector", "str"], ["time", "int", true], ["sealed_sha256", "str"]
+    ["language", "str"], ["collector", "str"], ["time", "int", true], ["sealed_sha256", "str"],
+    ["validation", "str"], ["refers", "str"]
   ];
   // Go encoding/json string escaping, HTML escaping included (leaf v1).
   function goString(s) {
