@@ -26,7 +26,7 @@ func ValidMessageType(t string) bool {
 		MsgIncidentOpened, MsgIncidentSubjectNotice:
 		return true
 	}
-	return false
+	return IsMailMessage(t)
 }
 
 // OutboxMessage is one event for downstream systems, written to the outbox in
@@ -41,6 +41,10 @@ type OutboxMessage struct {
 	// one subject (a dataset). Messages of one subject are delivered in the
 	// order they were enqueued.
 	SubjectID string `json:"subject_id,omitempty"`
+	// Sink, if set, addresses the message to that sink alone; "" is every
+	// sink that is not AddressedOnly. The mail.* types must be addressed to
+	// SinkMail.
+	Sink string `json:"sink,omitempty"`
 	// Data is the event body. It never holds raw external ids, media,
 	// evidence or anything else a receiver could not be shown.
 	Data      json.RawMessage `json:"data"`
@@ -84,8 +88,10 @@ type OutboxStore interface {
 	// that is not JSON is EINVALID.
 	Enqueue(ctx Context, msgs ...*OutboxMessage) error
 
-	// ClaimDeliveries returns up to limit messages not yet delivered to
-	// sink whose next attempt is due (≤ now), oldest first, and leases them
+	// ClaimDeliveries returns up to limit messages for sink (those
+	// addressed to it and, unless AddressedOnly(sink), those addressed to
+	// no sink) not yet delivered to it whose next attempt is due (≤ now),
+	// oldest first, and leases them
 	// to the caller until now+OutboxLease. No other claim returns a leased
 	// delivery. A message whose subject has an earlier message still
 	// pending for this sink and not claimable now (waiting for a retry, or

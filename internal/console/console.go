@@ -1,7 +1,8 @@
 // Package console serves the privacy officer's operator console under
 // /console: an overview of the deployment, a subject's consent, assets and
 // access log, consents due for renewal, training datasets and their
-// representation audits, dead-letter deliveries to downstream systems, and
+// representation audits, dead-letter deliveries to downstream systems, the
+// mails sent to people (masked addresses only), and
 // the printable GDPR record of processing activities with DPIA drafts.
 // Pages are server-rendered in English or German (one file per language
 // under i18n), need no JavaScript, and load nothing from elsewhere.
@@ -66,6 +67,9 @@ type Config struct {
 	Store    likeness.Store
 	// Operators signs named operators in; nil offers only API-key sign-in.
 	Operators Operators
+	// MailSending says mail goes to an SMTP server; false: the messages
+	// page says mails are recorded as not sent.
+	MailSending bool
 	// Key signs session cookies and CSRF tokens. Every replica must share
 	// it. The console derives its own subkey, so the key web uses may be
 	// passed here too.
@@ -136,6 +140,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/datasets/{id}/reviews", h.page(h.datasetReviews))
 	mux.Handle("POST /console/datasets/{id}/reviews/{item}", h.action(true, h.decideReview))
 	mux.Handle("GET /console/events", h.page(h.events))
+	mux.Handle("GET /console/messages", h.page(h.messages))
 	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
 	mux.Handle("GET /console/assets/{name}", h.Assets)
 	mux.Handle("/console/", h.public(h.notFound))
