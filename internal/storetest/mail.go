@@ -90,8 +90,8 @@ func testMailAddressed(t *testing.T, s likeness.Store) {
 		t.Fatal(err)
 	}
 	for _, bad := range []*likeness.OutboxMessage{
-		{Type: likeness.MsgMailPortalLink, CreatedAt: t0},                         // mail to every sink
-		{Type: likeness.MsgMailRenewal, Sink: "webhook", CreatedAt: t0},           // mail to another sink
+		{Type: likeness.MsgMailPortalLink, CreatedAt: t0},                          // mail to every sink
+		{Type: likeness.MsgMailRenewal, Sink: "webhook", CreatedAt: t0},            // mail to another sink
 		{Type: likeness.MsgDatasetTainted, Sink: likeness.SinkMail, CreatedAt: t0}, // an event to the mailer
 	} {
 		if err := s.Enqueue(ctx, bad); likeness.ErrorCode(err) != likeness.EINVALID {
