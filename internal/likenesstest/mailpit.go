@@ -196,3 +196,21 @@ func (m *Mailpit) To(t testing.TB, addr string) []*MailMessage {
 
 // String names the server in failure messages.
 func (m *Mailpit) String() string { return fmt.Sprintf("mailpit smtp %s api %s", m.SMTPAddr, m.APIURL) }
+
+// WaitTo waits up to timeout until addr has received n messages, for
+// tests of a running server whose dispatcher sends on its own schedule,
+// and returns them, oldest first.
+func (m *Mailpit) WaitTo(t testing.TB, addr string, n int, timeout time.Duration) []*MailMessage {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := m.To(t, addr)
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s received %d mails in %v, want %d", addr, len(got), timeout, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
