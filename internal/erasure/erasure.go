@@ -1,6 +1,8 @@
 // Package erasure erases subjects (GDPR Art. 17, BIPA destruction) with a
-// crash-safe step machine: the request goes into the ledger, the subject's
-// data key is destroyed (crypto-shredding every copy), the data erasers and
+// crash-safe step machine: the request goes into the ledger, the farewells
+// read what they still need under the subject's key (the address the
+// erasure confirmation goes to), the subject's data key is destroyed
+// (crypto-shredding every copy), the data erasers and
 // listeners run, and a signed certificate is stored. Each step is
 // idempotent and recorded, so an erasure cut short at any point completes
 // when run again, and ResumeErasures finishes those begun before a crash.
