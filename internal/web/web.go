@@ -1,6 +1,8 @@
 // Package web serves the pages people see: the consent page a person reaches
-// through a short-lived link the organization creates, and the privacy portal
-// where they later see, change, download and erase what they gave. Pages are
+// through a short-lived link the organization creates, the privacy portal
+// where they later see, change, download and erase what they gave, and the
+// page where they ask for a portal link by e-mail (/me/link), which answers
+// the same whether or not their address is known. Pages are
 // server-rendered from the current notice in English or German (a language is
 // one file under i18n), work without JavaScript, and carry strict security
 // headers: a Content-Security-Policy with no inline code, no third-party
