@@ -35,9 +35,10 @@ const (
 const (
 	// MsgIncidentOpened reports a new incident, with no subject.
 	MsgIncidentOpened = "incident.opened"
-	// MsgIncidentSubjectNotice asks downstream systems (which hold the
-	// contact details likeness never keeps) to tell one affected person of
-	// the breach (Art. 34).
+	// MsgIncidentSubjectNotice asks downstream systems (which may hold
+	// contact details likeness does not) to tell one affected person of the
+	// breach (Art. 34). likeness mails the person itself too, when it keeps
+	// an address for them (MsgMailBreach, written beside it).
 	MsgIncidentSubjectNotice = "incident.subject_notice"
 )
 

@@ -26,8 +26,9 @@ var MessageTypes = []string{
 	MsgConsentGranted, MsgConsentWithdrawn, MsgConsentExpired, MsgConsentRejected, MsgSubjectErased, MsgAssetErased, MsgAssetExpired, MsgDatasetTainted, MsgIncidentOpened, MsgIncidentSubjectNotice,
 }
 
-// ValidMessageType reports whether t is one of the Msg* types.
-func ValidMessageType(t string) bool { return slices.Contains(MessageTypes, t) }
+// ValidMessageType reports whether t is one of the Msg* types: an event for
+// downstream systems (MessageTypes) or a mail to a person (IsMailMessage).
+func ValidMessageType(t string) bool { return slices.Contains(MessageTypes, t) || IsMailMessage(t) }
 
 // OutboxMessage is one event for downstream systems, written to the outbox in
 // the same transaction as the change it reports, so a committed change is
@@ -41,6 +42,10 @@ type OutboxMessage struct {
 	// one subject (a dataset). Messages of one subject are delivered in the
 	// order they were enqueued.
 	SubjectID string `json:"subject_id,omitempty"`
+	// Sink, if set, addresses the message to that sink alone; "" is every
+	// sink that is not AddressedOnly. The mail.* types must be addressed to
+	// SinkMail.
+	Sink string `json:"sink,omitempty"`
 	// Data is the event body. It never holds raw external ids, media,
 	// evidence or anything else a receiver could not be shown.
 	Data      json.RawMessage `json:"data"`
@@ -84,8 +89,10 @@ type OutboxStore interface {
 	// that is not JSON is EINVALID.
 	Enqueue(ctx Context, msgs ...*OutboxMessage) error
 
-	// ClaimDeliveries returns up to limit messages not yet delivered to
-	// sink whose next attempt is due (≤ now), oldest first, and leases them
+	// ClaimDeliveries returns up to limit messages for sink (those
+	// addressed to it and, unless AddressedOnly(sink), those addressed to
+	// no sink) not yet delivered to it whose next attempt is due (≤ now),
+	// oldest first, and leases them
 	// to the caller until now+OutboxLease. No other claim returns a leased
 	// delivery. A message whose subject has an earlier message still
 	// pending for this sink and not claimable now (waiting for a retry, or

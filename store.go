@@ -38,6 +38,7 @@ type Store interface {
 	DatasetReviewStore
 	OperatorStore
 	IdempotencyStore
+	MailStore
 	Close() error
 }
 
@@ -87,6 +88,17 @@ type SubjectStore interface {
 	RewrapSubjectKeys(ctx Context, fn func(subjectID string, wrapped []byte) ([]byte, error)) (int, error)
 	// ForEachSubject calls fn for every subject, erased ones included.
 	ForEachSubject(ctx Context, fn func(*Subject) error) error
+	// SetSubjectContact stores the keyed hash of a subject's contact
+	// address and the address sealed under their key; hash "" with sealed
+	// nil removes it. ENOTFOUND if the subject is absent or erased.
+	// Destroying the subject's key (DestroySubjectKey) removes it too.
+	SetSubjectContact(ctx Context, id, hash string, sealed []byte) error
+	// SubjectContact returns the sealed contact address, ENOTFOUND if
+	// none is on file.
+	SubjectContact(ctx Context, id string) ([]byte, error)
+	// SubjectsByContactHash returns the subjects not erased whose contact
+	// address has this hash, ordered by id; none is an empty slice.
+	SubjectsByContactHash(ctx Context, hash string) ([]*Subject, error)
 }
 
 // EventStore keeps consent events; they are the leaves of the ledger.

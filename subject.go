@@ -8,14 +8,21 @@ import (
 // Subject is a person whose voice or image the organization keeps. The
 // organization's own user id never appears here in clear: only its keyed hash.
 type Subject struct {
-	ID           string    `json:"id"`
-	ExternalHash string    `json:"-"`
-	Locale       string    `json:"locale"`
-	Jurisdiction string    `json:"jurisdiction"`
-	Guardian     bool      `json:"guardian,omitempty"` // consent is given by a guardian (minor)
-	CreatedAt    time.Time `json:"created_at"`
-	ErasedAt     time.Time `json:"erased_at,omitzero"`
+	ID           string `json:"id"`
+	ExternalHash string `json:"-"`
+	Locale       string `json:"locale"`
+	Jurisdiction string `json:"jurisdiction"`
+	Guardian     bool   `json:"guardian,omitempty"` // consent is given by a guardian (minor)
+	// ContactHash is the keyed hash of the person's contact e-mail address
+	// ("" if none is on file); the address itself is kept only sealed under
+	// the subject's key, so erasure shreds it.
+	ContactHash string    `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+	ErasedAt    time.Time `json:"erased_at,omitzero"`
 }
+
+// HasContact reports whether a contact address is on file.
+func (s *Subject) HasContact() bool { return s.ContactHash != "" }
 
 // Erased reports whether the subject has been erased.
 func (s *Subject) Erased() bool { return !s.ErasedAt.IsZero() }

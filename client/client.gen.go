@@ -2404,11 +2404,14 @@ type RecordRecipient struct {
 
 // Subject defines model for Subject.
 type Subject struct {
-	CreatedAt    time.Time `json:"created_at"`
-	Guardian     *bool     `json:"guardian,omitempty"`
-	Id           string    `json:"id"`
-	Jurisdiction string    `json:"jurisdiction"`
-	Locale       string    `json:"locale"`
+	CreatedAt time.Time `json:"created_at"`
+	Guardian  *bool     `json:"guardian,omitempty"`
+
+	// HasContact a contact e-mail address is on file (it is never returned)
+	HasContact   *bool  `json:"has_contact,omitempty"`
+	Id           string `json:"id"`
+	Jurisdiction string `json:"jurisdiction"`
+	Locale       string `json:"locale"`
 }
 
 // SubjectErasedData Data of subject.erased.
@@ -2826,6 +2829,12 @@ type WithdrawConsentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// SetSubjectContactJSONBody defines parameters for SetSubjectContact.
+type SetSubjectContactJSONBody struct {
+	// Email a bare address, name@example.com
+	Email string `json:"email"`
+}
+
 // ListValidationsParams defines parameters for ListValidations.
 type ListValidationsParams struct {
 	// State pending by default
@@ -2905,6 +2914,9 @@ type GrantConsentJSONRequestBody = GrantRequest
 
 // WithdrawConsentJSONRequestBody defines body for WithdrawConsent for application/json ContentType.
 type WithdrawConsentJSONRequestBody = WithdrawRequest
+
+// SetSubjectContactJSONRequestBody defines body for SetSubjectContact for application/json ContentType.
+type SetSubjectContactJSONRequestBody SetSubjectContactJSONBody
 
 // DecideValidationJSONRequestBody defines body for DecideValidation for application/json ContentType.
 type DecideValidationJSONRequestBody DecideValidationJSONBody
@@ -3615,6 +3627,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
 	WithdrawConsent(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSubjectContact Forget the person's contact e-mail address
+	//
+	// Roles: admin.
+	//
+	// Corresponds with DELETE /v1/subjects/{id}/contact (the `DeleteSubjectContact` operationId).
+	DeleteSubjectContact(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSubjectContactWithBody Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+	//
+	// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+	SetSubjectContactWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetSubjectContact Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+	//
+	// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+	SetSubjectContact(ctx context.Context, id string, body SetSubjectContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetLineage Which datasets and models used this subject's data
 	//
@@ -5013,6 +5050,61 @@ func (c *Client) WithdrawConsentWithBody(ctx context.Context, id string, purpose
 // Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
 func (c *Client) WithdrawConsent(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewWithdrawConsentRequest(c.Server, id, purpose, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSubjectContact Forget the person's contact e-mail address
+//
+// Roles: admin.
+//
+// Corresponds with DELETE /v1/subjects/{id}/contact (the `DeleteSubjectContact` operationId).
+func (c *Client) DeleteSubjectContact(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSubjectContactRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSubjectContactWithBody Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+//
+// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+func (c *Client) SetSubjectContactWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSubjectContactRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetSubjectContact Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+//
+// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+func (c *Client) SetSubjectContact(ctx context.Context, id string, body SetSubjectContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetSubjectContactRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7820,6 +7912,87 @@ func NewWithdrawConsentRequestWithBody(server string, id string, purpose string,
 	return req, nil
 }
 
+// NewDeleteSubjectContactRequest constructs an http.Request for the DeleteSubjectContact method
+func NewDeleteSubjectContactRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/subjects/%s/contact", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetSubjectContactRequest calls the generic SetSubjectContact builder with application/json body
+func NewSetSubjectContactRequest(server string, id string, body SetSubjectContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetSubjectContactRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSetSubjectContactRequestWithBody constructs an http.Request for the SetSubjectContact method, with any body, and a specified content type
+func NewSetSubjectContactRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/subjects/%s/contact", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetLineageRequest constructs an http.Request for the GetLineage method
 func NewGetLineageRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -8787,6 +8960,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/subjects/{id}/consents/{purpose}/withdraw (the `WithdrawConsent` operationId).
 	WithdrawConsentWithResponse(ctx context.Context, id string, purpose string, params *WithdrawConsentParams, body WithdrawConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*WithdrawConsentResponse, error)
+
+	// DeleteSubjectContactWithResponse Forget the person's contact e-mail address
+	//
+	// Roles: admin.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/subjects/{id}/contact (the `DeleteSubjectContact` operationId).
+	DeleteSubjectContactWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteSubjectContactResponse, error)
+
+	// SetSubjectContactWithBodyWithResponse Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+	//
+	// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+	SetSubjectContactWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSubjectContactResponse, error)
+
+	// SetSubjectContactWithResponse Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+	//
+	// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+	SetSubjectContactWithResponse(ctx context.Context, id string, body SetSubjectContactJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSubjectContactResponse, error)
 
 	// GetLineageWithResponse Which datasets and models used this subject's data
 	//
@@ -12857,6 +13057,130 @@ func (r WithdrawConsentResponse) ContentType() string {
 	return ""
 }
 
+// DeleteSubjectContactResponse4XXHeaders the declared response headers of an HTTP 4XX response for DeleteSubjectContact
+type DeleteSubjectContactResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// DeleteSubjectContactResponse5XXHeaders the declared response headers of an HTTP 5XX response for DeleteSubjectContact
+type DeleteSubjectContactResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type DeleteSubjectContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *DeleteSubjectContactResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *DeleteSubjectContactResponse5XXHeaders
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r DeleteSubjectContactResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r DeleteSubjectContactResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteSubjectContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteSubjectContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteSubjectContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteSubjectContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetSubjectContactResponse4XXHeaders the declared response headers of an HTTP 4XX response for SetSubjectContact
+type SetSubjectContactResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// SetSubjectContactResponse5XXHeaders the declared response headers of an HTTP 5XX response for SetSubjectContact
+type SetSubjectContactResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type SetSubjectContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *SetSubjectContactResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *SetSubjectContactResponse5XXHeaders
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r SetSubjectContactResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r SetSubjectContactResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r SetSubjectContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetSubjectContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetSubjectContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetSubjectContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetLineageResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetLineage
 type GetLineageResponse4XXHeaders struct {
 	RetryAfter *int
@@ -14419,6 +14743,51 @@ func (c *ClientWithResponses) WithdrawConsentWithResponse(ctx context.Context, i
 		return nil, err
 	}
 	return ParseWithdrawConsentResponse(rsp)
+}
+
+// DeleteSubjectContactWithResponse Forget the person's contact e-mail address
+//
+// Roles: admin.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/subjects/{id}/contact (the `DeleteSubjectContact` operationId).
+func (c *ClientWithResponses) DeleteSubjectContactWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteSubjectContactResponse, error) {
+	rsp, err := c.DeleteSubjectContact(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSubjectContactResponse(rsp)
+}
+
+// SetSubjectContactWithBodyWithResponse Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+//
+// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+func (c *ClientWithResponses) SetSubjectContactWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetSubjectContactResponse, error) {
+	rsp, err := c.SetSubjectContactWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSubjectContactResponse(rsp)
+}
+
+// SetSubjectContactWithResponse Set the person's contact e-mail address, where their portal links, reminders, breach notices and confirmations are mailed
+//
+// Roles: admin (whoever sets the address chooses where portal sign-in links go). The address is kept sealed under the person's key with a keyed hash for look-ups, and is erased with them; it is never returned.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/subjects/{id}/contact (the `SetSubjectContact` operationId).
+func (c *ClientWithResponses) SetSubjectContactWithResponse(ctx context.Context, id string, body SetSubjectContactJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSubjectContactResponse, error) {
+	rsp, err := c.SetSubjectContact(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetSubjectContactResponse(rsp)
 }
 
 // GetLineageWithResponse Which datasets and models used this subject's data
@@ -18165,6 +18534,124 @@ func ParseWithdrawConsentResponse(rsp *http.Response) (*WithdrawConsentResponse,
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers WithdrawConsentResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteSubjectContactResponse parses an HTTP response from a DeleteSubjectContactWithResponse call
+func ParseDeleteSubjectContactResponse(rsp *http.Response) (*DeleteSubjectContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteSubjectContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers DeleteSubjectContactResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers DeleteSubjectContactResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetSubjectContactResponse parses an HTTP response from a SetSubjectContactWithResponse call
+func ParseSetSubjectContactResponse(rsp *http.Response) (*SetSubjectContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetSubjectContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers SetSubjectContactResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers SetSubjectContactResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

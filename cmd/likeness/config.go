@@ -24,6 +24,7 @@ import (
 	"likeness/internal/incidents"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
+	"likeness/internal/mail"
 	"likeness/internal/records"
 	"likeness/internal/replica"
 	"likeness/internal/requests"
@@ -49,6 +50,9 @@ type config struct {
 	// on the database uses (serve sets it); adoptBlobs accepts a replaced
 	// store instead of refusing it.
 	checkBlobs, adoptBlobs bool
+	// remindBefore is how long before a consent ends its reminder is
+	// mailed (serve's --remind-days); 0 is the mailer's default.
+	remindBefore time.Duration
 }
 
 func env(name, def string) string {
@@ -136,6 +140,7 @@ type deployment struct {
 	datasets  *dataset.Service
 	incidents *incidents.Service
 	requests  *requests.Service
+	mail      *mail.Service
 	follower  *follow.Follower
 	replica   *replica.Tracker
 }
@@ -227,13 +232,21 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, 
 		Logger: logger}); err != nil {
 		return err
 	}
+	mailKey, err := d.subjects.DeploymentKey(ctx, subjects.MailKey)
+	if err != nil {
+		return err
+	}
+	if d.mail, err = mail.New(mail.Config{Store: d.store, Subjects: d.subjects, Policy: d.notices.Policy, Index: d.engine,
+		Key: mailKey, RemindBefore: c.remindBefore, Logger: logger}); err != nil {
+		return err
+	}
 	erasureListeners := make([]erasure.Listener, len(heard))
 	for i, l := range heard {
 		erasureListeners[i] = l
 	}
 	if d.erasure, err = erasure.New(erasure.Config{Store: d.store, Log: d.ledger, Index: d.engine, Events: d.consent,
 		Policy: d.notices.Policy, Erasers: []erasure.DataEraser{d.vault}, Listeners: erasureListeners,
-		Logger: logger}); err != nil {
+		Farewells: []erasure.Farewell{d.mail}, Logger: logger}); err != nil {
 		return err
 	}
 	if d.incidents, err = incidents.New(incidents.Config{Store: d.store, Policy: d.notices.Policy}); err != nil {

@@ -17,17 +17,25 @@ import (
 	"likeness/internal/web"
 )
 
+// pageFlags are the serve flags the pages read.
+type pageFlags struct {
+	baseURL      string
+	allowedHosts []string
+	secure       bool
+	mailSending  bool // an SMTP server is configured
+}
+
 // withPages adds the consent page, the privacy portal and the operator
 // console next to the API: the pages' API routes go into api, the pages into
 // a mux that serves both.
-func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL string, allowedHosts []string, secure bool) (http.Handler, error) {
+func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFlags) (http.Handler, error) {
 	key, err := d.subjects.DeploymentKey(ctx, subjects.WebCookieKey)
 	if err != nil {
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
-		AllowedHosts: allowedHosts, Key: key, BaseURL: baseURL, Options: page.Options{SecureCookies: secure},
-		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}})
+		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure},
+		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}, Reach: d.mail})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
 	}
@@ -38,9 +46,10 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, baseURL 
 	mux.Handle("/metrics", api)
 	wh.Register(mux)
 	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store, Validations: d.consent,
-		Records:   records.New(d.notices.Policy, d.store, nil),
-		Operators: operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
-		Key:       key, Options: page.Options{SecureCookies: secure, Logger: slog.Default()}}).Register(mux)
+		Records:     records.New(d.notices.Policy, d.store, nil),
+		Operators:   operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
+		MailSending: f.mailSending,
+		Key:         key, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default()}}).Register(mux)
 	return mux, nil
 }
 

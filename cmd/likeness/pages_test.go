@@ -54,7 +54,7 @@ func TestPortalShowsTrainingLineage(t *testing.T) {
 	}
 
 	api := httpapi.New(d.apiConfig(nil))
-	h, err := withPages(ctx, d, api, "", nil, false)
+	h, err := withPages(ctx, d, api, pageFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"likeness/internal/consent"
 	"likeness/internal/httpapi"
+	"likeness/internal/outbox"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
@@ -49,6 +50,7 @@ type Main struct {
 	AllowedHosts  string // comma-separated; see --allowed-hosts
 	SecureCookies bool
 	Events        eventFlags
+	Mail          mailFlags
 	Observe       observeFlags
 	Demo          bool
 	DemoSubjects  int
@@ -89,6 +91,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.Config.adoptBlobs, "adopt-blob-store", false, "accept a blob store that lacks the marker the database records (a store replaced\non purpose) and mark it as the deployment's; without it such a store is refused")
 	m.Config.checkBlobs = true
 	m.Events.add(fs)
+	m.Mail.add(fs)
 	m.Observe.add(fs)
 	if m.Demo {
 		fs.IntVar(&m.DemoSubjects, "subjects", m.DemoSubjects, "synthetic subjects to create")
@@ -100,6 +103,7 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	m.AdminToken = os.Getenv("LIKENESS_ADMIN_TOKEN")
+	m.Config.remindBefore = time.Duration(m.Mail.remindDays) * 24 * time.Hour
 	if m.Demo && !flagSet(fs, "data-dir") && os.Getenv("LIKENESS_DATA_DIR") == "" {
 		dir, err := os.MkdirTemp("", "likeness-demo-")
 		if err != nil {
@@ -135,7 +139,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var listeners []consent.Listener
+	// The mail dispatcher's sink is set once the server's URL is known;
+	// withdrawals wake it like the events' one.
+	mailDisp := &outbox.Dispatcher{Logger: m.logger, Batch: 10}
+	listeners := []consent.Listener{notifier{mailDisp}}
 	if disp != nil {
 		listeners = append(listeners, notifier{disp})
 	}
@@ -157,15 +164,27 @@ func (m *Main) Run(ctx context.Context) error {
 	apiCfg := m.d.apiConfig(m.logger)
 	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
 	api := httpapi.New(apiCfg)
-	handler, err := withPages(ctx, m.d, api, m.BaseURL, linkHosts(m.AllowedHosts, m.Addr, m.Demo), m.SecureCookies)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", m.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Addr, err)
 	}
 	m.url = "http://" + ln.Addr().String()
+	mailBase := m.BaseURL
+	if mailBase == "" {
+		mailBase = m.url
+	}
+	sink, err := m.Mail.sink(m.d.mail, mailBase, m.logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mailDisp.Sinks = []outbox.Sink{sink}
+	handler, err := withPages(ctx, m.d, api, pageFlags{baseURL: m.BaseURL, allowedHosts: linkHosts(m.AllowedHosts, m.Addr, m.Demo),
+		secure: m.SecureCookies, mailSending: sink.Sending()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	if m.Demo {
 		if err := loadDemo(ctx, m.d, m.DemoSubjects, m.Stdout); err != nil {
 			ln.Close()
@@ -189,6 +208,9 @@ func (m *Main) Run(ctx context.Context) error {
 		disp.Store = m.d.store
 		go disp.Run(workCtx, 2*time.Second)
 	}
+	mailDisp.Store = m.d.store
+	go mailDisp.Run(workCtx, 2*time.Second)
+	go m.d.mail.RunReminders(workCtx, remindEvery, mailDisp.Notify)
 	if err := m.Observe.serveMetrics(workCtx, api.MetricsHandler(), m.logger); err != nil {
 		ln.Close()
 		return err

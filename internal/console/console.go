@@ -2,7 +2,8 @@
 // /console: an overview of the deployment, a subject's consent, assets and
 // access log, the queue of consents held for a reviewer's validation,
 // consents due for renewal, training datasets and their
-// representation audits, dead-letter deliveries to downstream systems, and
+// representation audits, dead-letter deliveries to downstream systems, the
+// mails sent to people (masked addresses only), and
 // the printable GDPR record of processing activities with DPIA drafts.
 // Pages are server-rendered in English or German (one file per language
 // under i18n), need no JavaScript, and load nothing from elsewhere.
@@ -70,6 +71,9 @@ type Config struct {
 	// Validations is the queue of consents held for a reviewer; nil: the
 	// validation pages say it is not enabled.
 	Validations Validations
+	// MailSending says mail goes to an SMTP server; false: the messages
+	// page says mails are recorded as not sent.
+	MailSending bool
 	// Key signs session cookies and CSRF tokens. Every replica must share
 	// it. The console derives its own subkey, so the key web uses may be
 	// passed here too.
@@ -143,6 +147,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console/validations/{id}", h.page(h.validation))
 	mux.Handle("POST /console/validations/{id}", h.action(false, h.decideValidation))
 	mux.Handle("GET /console/events", h.page(h.events))
+	mux.Handle("GET /console/messages", h.page(h.messages))
 	mux.Handle("POST /console/events/retry", h.action(true, h.retry))
 	mux.Handle("GET /console/assets/{name}", h.Assets)
 	mux.Handle("/console/", h.public(h.notFound))

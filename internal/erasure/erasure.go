@@ -1,6 +1,8 @@
 // Package erasure erases subjects (GDPR Art. 17, BIPA destruction) with a
-// crash-safe step machine: the request goes into the ledger, the subject's
-// data key is destroyed (crypto-shredding every copy), the data erasers and
+// crash-safe step machine: the request goes into the ledger, the farewells
+// read what they still need under the subject's key (the address the
+// erasure confirmation goes to), the subject's data key is destroyed
+// (crypto-shredding every copy), the data erasers and
 // listeners run, and a signed certificate is stored. Each step is
 // idempotent and recorded, so an erasure cut short at any point completes
 // when run again, and ResumeErasures finishes those begun before a crash.
@@ -61,6 +63,16 @@ type DataEraser interface {
 	EraseSubjectData(ctx context.Context, subjectID string) error
 }
 
+// Farewell hears of an erasure just before the subject's key is destroyed:
+// the last moment anything sealed under it can be read (the mailer
+// composes the erasure confirmation there). It must be idempotent and
+// succeed when the key is already gone (a rerun after a crash); a failure
+// stops the erasure before the key is destroyed, and the next run retries.
+// *mail.Service implements it.
+type Farewell interface {
+	BeforeKeyDestroyed(ctx context.Context, rec *likeness.ErasureRecord) error
+}
+
 // Config holds what a Service is built from. Store, Log, Index, Events and
 // Policy are required.
 type Config struct {
@@ -71,6 +83,7 @@ type Config struct {
 	Policy    func() *policy.Policy // the policy in force: the controller's name
 	Erasers   []DataEraser
 	Listeners []Listener
+	Farewells []Farewell
 	Now       func() time.Time // nil is time.Now
 	Logger    *slog.Logger
 }
@@ -85,6 +98,7 @@ type Service struct {
 	policy    func() *policy.Policy
 	erasers   []DataEraser
 	listeners []Listener
+	farewells []Farewell
 	now       func() time.Time
 	logger    *slog.Logger
 }
@@ -101,7 +115,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: cfg.Store, log: cfg.Log, index: cfg.Index, events: cfg.Events, policy: cfg.Policy,
-		erasers: cfg.Erasers, listeners: cfg.Listeners, now: cfg.Now, logger: cfg.Logger}, nil
+		erasers: cfg.Erasers, listeners: cfg.Listeners, farewells: cfg.Farewells, now: cfg.Now, logger: cfg.Logger}, nil
 }
 
 // Certificate is the signed statement of an erasure (its "claims").
@@ -172,6 +186,13 @@ func (s *Service) EraseSubject(ctx context.Context, subjectID string) ([]byte, e
 		return nil, err
 	}
 	// 2. Crypto-shredding: without the key nothing of the subject decrypts.
+	// What must still be read under it (the address the confirmation goes
+	// to) is read first.
+	for _, f := range s.farewells {
+		if err := f.BeforeKeyDestroyed(ctx, rec); err != nil {
+			return nil, fmt.Errorf("erasure: before destroying the key: %w", err)
+		}
+	}
 	if err := s.store.DestroySubjectKey(ctx, sub.ID); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,10 @@ type Subjects interface {
 	Subject(ctx context.Context, id string) (*likeness.Subject, error)
 	SubjectByExternalID(ctx context.Context, externalID string) (*likeness.Subject, error)
 	Rectify(ctx context.Context, id, locale, jurisdiction string) (*likeness.Subject, error)
+	// SetContact keeps a contact address (EINVALID if it is none);
+	// ClearContact forgets it.
+	SetContact(ctx context.Context, id, addr string) error
+	ClearContact(ctx context.Context, id string) error
 }
 
 // Notices holds the policy in force and its notices. *consent.Notices

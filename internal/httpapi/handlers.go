@@ -17,11 +17,13 @@ type subjectJSON struct {
 	Locale       string    `json:"locale"`
 	Jurisdiction string    `json:"jurisdiction"`
 	Guardian     bool      `json:"guardian,omitempty"`
+	HasContact   bool      `json:"has_contact"` // a contact address is on file (never shown)
 	CreatedAt    time.Time `json:"created_at"`
 }
 
 func subjectOut(s *likeness.Subject) subjectJSON {
-	return subjectJSON{ID: s.ID, Locale: s.Locale, Jurisdiction: s.Jurisdiction, Guardian: s.Guardian, CreatedAt: s.CreatedAt}
+	return subjectJSON{ID: s.ID, Locale: s.Locale, Jurisdiction: s.Jurisdiction, Guardian: s.Guardian, HasContact: s.HasContact(),
+		CreatedAt: s.CreatedAt}
 }
 
 func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) error {

@@ -150,6 +150,7 @@ func New(cfg Config) *Server {
 		{Method: "GET", Pattern: "/v1/audit", Roles: []likeness.Role{likeness.RoleAdmin, likeness.RoleAuditor}, Handler: s.handleAudit},
 	}
 	s.routes = append(s.routes, assetRoutes(s)...)
+	s.routes = append(s.routes, contactRoutes(s)...)
 	s.routes = append(s.routes, lifecycleRoutes(s)...)
 	s.routes = append(s.routes, eventRoutes(s)...)
 	s.routes = append(s.routes, datasetRoutes(s)...)

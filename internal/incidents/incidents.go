@@ -298,8 +298,9 @@ func (s *Service) NotifyAuthority(ctx likeness.Context, id, reference string, at
 
 // NotifySubjects records that the affected people are being told (Art. 34)
 // with their count, and enqueues one incident.subject_notice per affected
-// subject for the downstream systems that hold their contact details (once
-// the outbox accepts that type). It may be done once: ECONFLICT after that,
+// subject for the downstream systems that hold their contact details, and
+// one mail.breach for the mailer, which tells each person with an address
+// on file in their language. It may be done once: ECONFLICT after that,
 // and once the incident is closed. reference is optional (e.g. the mailing's
 // id). EINVALID if the breach affected no one.
 func (s *Service) NotifySubjects(ctx likeness.Context, id, reference string, at time.Time) (*View, error) {

@@ -1,7 +1,8 @@
 // Package likenesstest builds a whole deployment for tests: a real SQLite
 // (or PostgreSQL) store, a local key file, the decision index, the subject
-// registry, the ledger, the consent and erasure services, the vault over filesystem blobs
-// and the dataset service, all on a clock the test moves. Nothing in it
+// registry, the ledger, the consent and erasure services, the vault over filesystem blobs,
+// the dataset service and the mailer, all on a clock the test moves. It
+// also starts a real SMTP server (Mailpit) for the mail tests. Nothing in it
 // is a fake; tests across the project share it so that each sets up the
 // service the same way `likeness serve` does.
 package likenesstest
@@ -10,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 	"likeness/internal/httpapi"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
+	"likeness/internal/mail"
 	"likeness/internal/records"
 	"likeness/internal/requests"
 	"likeness/internal/sqlstore"
@@ -78,6 +81,8 @@ type Options struct {
 	Clock *Clock
 	// MaxUpload bounds uploads; 0 is 8 MiB.
 	MaxUpload int64
+	// Logger receives the mailer's log; nil discards it.
+	Logger *slog.Logger
 }
 
 // Deployment is one running likeness, without HTTP.
@@ -93,6 +98,7 @@ type Deployment struct {
 	Erasure  *erasure.Service
 	Vault    *vault.Vault
 	Datasets *dataset.Service
+	Mail     *mail.Service
 	Clock    *Clock
 }
 
@@ -169,8 +175,17 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	mailKey, err := d.Subjects.DeploymentKey(ctx, subjects.MailKey)
+	if err != nil {
+		return err
+	}
+	if d.Mail, err = mail.New(mail.Config{Store: d.Store, Subjects: d.Subjects, Policy: d.Notices.Policy, Index: d.Engine,
+		Key: mailKey, Now: d.Clock.Now, Logger: o.Logger}); err != nil {
+		return err
+	}
 	d.Erasure, err = erasure.New(erasure.Config{Store: d.Store, Log: d.Ledger, Index: d.Engine, Events: d.Consent,
-		Policy: d.Notices.Policy, Erasers: []erasure.DataEraser{d.Vault}, Listeners: []erasure.Listener{d.Datasets}, Now: d.Clock.Now})
+		Policy: d.Notices.Policy, Erasers: []erasure.DataEraser{d.Vault}, Listeners: []erasure.Listener{d.Datasets},
+		Farewells: []erasure.Farewell{d.Mail}, Now: d.Clock.Now})
 	return err
 }
 

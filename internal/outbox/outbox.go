@@ -32,6 +32,14 @@ type Sink interface {
 	Send(ctx context.Context, m *likeness.OutboxMessage) error
 }
 
+// ErrPermanent marks a Send failure that no retry will mend (a mail
+// server refusing a recipient): the delivery is dead at once. Wrap it with
+// Permanent.
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent returns err marked as permanent (see ErrPermanent).
+func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
 // Envelope is the JSON body sinks send: a CloudEvents 1.0 event in
 // structured mode (https://github.com/cloudevents/spec, JSON format). The
 // id is the outbox message id, the idempotency key on every sink; source
@@ -275,7 +283,7 @@ func (d *Dispatcher) fail(ctx context.Context, sink string, dl *likeness.Deliver
 	if backoff == nil {
 		backoff = DefaultBackoff
 	}
-	dead := attempt >= maxAttempts
+	dead := attempt >= maxAttempts || errors.Is(sendErr, ErrPermanent)
 	next := now.Add(backoff(attempt))
 	level := slog.LevelWarn
 	if dead {

@@ -204,7 +204,16 @@ func (d *DB) SetErasureLedgerIndex(ctx context.Context, subjectID string, index 
 
 // DestroySubjectKey implements likeness.ErasureStore.
 func (d *DB) DestroySubjectKey(ctx context.Context, subjectID string) error {
-	if _, err := d.db.ExecContext(ctx, d.q(`DELETE FROM subject_keys WHERE subject_id = ?`), subjectID); err != nil {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM subject_keys WHERE subject_id = ?`), subjectID); err != nil {
+			return err
+		}
+		// The contact address is sealed under the key: it goes with it,
+		// and so does its hash, so no link can be asked for it any more.
+		_, err := tx.ExecContext(ctx, d.q(`UPDATE subjects SET contact_hash = '', contact_sealed = NULL WHERE id = ?`), subjectID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlstore: destroy subject key: %w", err)
 	}
 	if d.dialect == sqlite {

@@ -375,7 +375,10 @@ func (d *DB) AddNotification(ctx context.Context, id string, n likeness.Incident
 				return err
 			}
 			msgs = append(msgs, &likeness.OutboxMessage{ID: "msg_" + likeness.MsgIncidentSubjectNotice + "_" + id + "_" + s.SubjectID,
-				Type: likeness.MsgIncidentSubjectNotice, SubjectID: s.SubjectID, Data: data, CreatedAt: n.At})
+				Type: likeness.MsgIncidentSubjectNotice, SubjectID: s.SubjectID, Data: data, CreatedAt: n.At},
+				// and the person's own notice, by mail in their language
+				&likeness.OutboxMessage{ID: "msg_" + likeness.MsgMailBreach + "_" + id + "_" + s.SubjectID,
+					Type: likeness.MsgMailBreach, Sink: likeness.SinkMail, SubjectID: s.SubjectID, Data: data, CreatedAt: n.At})
 		}
 		return d.enqueueTx(ctx, tx, msgs...)
 	})

@@ -21,8 +21,8 @@ func (d *DB) enqueueTx(ctx context.Context, tx *sql.Tx, msgs ...*likeness.Outbox
 	if len(msgs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO outbox_messages (id, type, subject_id, data, created_us)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`))
+	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO outbox_messages (id, type, subject_id, sink, data, created_us)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`))
 	if err != nil {
 		return fmt.Errorf("enqueue outbox message: %w", err)
 	}
@@ -30,6 +30,10 @@ func (d *DB) enqueueTx(ctx context.Context, tx *sql.Tx, msgs ...*likeness.Outbox
 	for _, m := range msgs {
 		if !likeness.ValidMessageType(m.Type) {
 			return likeness.Errorf(likeness.EINVALID, "outbox message type %q is not known", m.Type)
+		}
+		if likeness.IsMailMessage(m.Type) != (m.Sink == likeness.SinkMail) {
+			// Mail messages go to the mail sink alone, and it takes nothing else.
+			return likeness.Errorf(likeness.EINVALID, "outbox message of type %q addressed to sink %q: mail.* types go to %q alone", m.Type, m.Sink, likeness.SinkMail)
 		}
 		if len(m.Data) == 0 {
 			m.Data = json.RawMessage("{}")
@@ -44,7 +48,7 @@ func (d *DB) enqueueTx(ctx context.Context, tx *sql.Tx, msgs ...*likeness.Outbox
 			m.CreatedAt = time.Now()
 		}
 		m.CreatedAt = likeness.FromMicros(likeness.Micros(m.CreatedAt))
-		if _, err := stmt.ExecContext(ctx, m.ID, m.Type, m.SubjectID, string(m.Data), likeness.Micros(m.CreatedAt)); err != nil {
+		if _, err := stmt.ExecContext(ctx, m.ID, m.Type, m.SubjectID, m.Sink, string(m.Data), likeness.Micros(m.CreatedAt)); err != nil {
 			return fmt.Errorf("enqueue outbox message: %w", err)
 		}
 	}
@@ -57,6 +61,9 @@ func (d *DB) enqueueConsentTx(ctx context.Context, tx *sql.Tx, evs []*likeness.C
 	msgs := make([]*likeness.OutboxMessage, 0, len(evs))
 	for i, ev := range evs {
 		if m := likeness.ConsentMessage(ev, indexes[i]); m != nil {
+			msgs = append(msgs, m)
+		}
+		if m := likeness.WithdrawalMail(ev, indexes[i]); m != nil {
 			msgs = append(msgs, m)
 		}
 	}
@@ -79,14 +86,14 @@ func (d *DB) Enqueue(ctx context.Context, msgs ...*likeness.OutboxMessage) error
 	return nil
 }
 
-const msgCols = `m.seq, m.id, m.type, m.subject_id, m.data, m.created_us`
+const msgCols = `m.seq, m.id, m.type, m.subject_id, m.sink, m.data, m.created_us`
 
 func scanDelivery(row rowScanner, sink string) (int64, *likeness.Delivery, error) {
 	var seq, created, next int64
 	var data string
 	m := &likeness.OutboxMessage{}
 	dl := &likeness.Delivery{Message: m, Sink: sink}
-	dest := []any{&seq, &m.ID, &m.Type, &m.SubjectID, &data, &created, &dl.Attempts, &dl.State, &next, &dl.LastError}
+	dest := []any{&seq, &m.ID, &m.Type, &m.SubjectID, &m.Sink, &data, &created, &dl.Attempts, &dl.State, &next, &dl.LastError}
 	if sink == "" {
 		dest = append(dest, &dl.Sink)
 	}
@@ -128,19 +135,26 @@ func (d *DB) ClaimDeliveries(ctx context.Context, sink string, now time.Time, li
 	}
 	// A message is due if the sink never claimed it, or its delivery is
 	// pending, due and not leased; it is held back while an earlier message
-	// of its subject waits for a retry or is leased.
+	// of its subject waits for a retry or is leased. A sink sees the
+	// messages addressed to it and, unless it takes only those, the ones
+	// addressed to no sink.
+	broadcast := ""
+	if likeness.AddressedOnly(sink) {
+		broadcast = sink
+	}
 	rows, err := tx.QueryContext(ctx, d.q(`SELECT `+msgCols+`, COALESCE(d.attempts, 0), COALESCE(d.state, 'pending'),
 			COALESCE(d.next_at_us, 0), COALESCE(d.last_error, '')
 		FROM outbox_messages m
 		LEFT JOIN outbox_deliveries d ON d.msg_seq = m.seq AND d.sink = ?
 		WHERE (d.msg_seq IS NULL OR (d.state = 'pending' AND d.next_at_us <= ? AND d.lease_until_us <= ?))
+		AND m.sink IN (?, ?)
 		AND (m.subject_id = '' OR NOT EXISTS (
 			SELECT 1 FROM outbox_messages p
 			JOIN outbox_deliveries pd ON pd.msg_seq = p.seq AND pd.sink = ?
 			WHERE p.subject_id = m.subject_id AND p.seq < m.seq AND pd.state = 'pending'
 			AND (pd.next_at_us > ? OR pd.lease_until_us > ?)))
 		ORDER BY m.seq
-		LIMIT ?`), sink, nowUS, nowUS, sink, nowUS, nowUS, limit)
+		LIMIT ?`), sink, nowUS, nowUS, sink, broadcast, sink, nowUS, nowUS, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: claim deliveries: %w", err)
 	}

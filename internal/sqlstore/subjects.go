@@ -12,10 +12,14 @@ import (
 
 const subjectCols = `id, external_hash, locale, jurisdiction, guardian, created_us, erased_us`
 
+// subjectRead is what scanSubject reads: the stored columns and the hash
+// of the contact address.
+const subjectRead = subjectCols + `, contact_hash`
+
 func scanSubject(row rowScanner) (*likeness.Subject, error) {
 	var s likeness.Subject
 	var created, erased int64
-	if err := row.Scan(&s.ID, &s.ExternalHash, &s.Locale, &s.Jurisdiction, &s.Guardian, &created, &erased); err != nil {
+	if err := row.Scan(&s.ID, &s.ExternalHash, &s.Locale, &s.Jurisdiction, &s.Guardian, &created, &erased, &s.ContactHash); err != nil {
 		return nil, err
 	}
 	s.CreatedAt = likeness.FromMicros(created)
@@ -59,7 +63,7 @@ func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey 
 
 // Subject implements likeness.SubjectStore.
 func (d *DB) Subject(ctx context.Context, id string) (*likeness.Subject, error) {
-	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE id = ?`), id))
+	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE id = ?`), id))
 	if isNoRows(err) {
 		return nil, notFound("subject")
 	}
@@ -71,7 +75,7 @@ func (d *DB) Subject(ctx context.Context, id string) (*likeness.Subject, error) 
 
 // SubjectByExternalHash implements likeness.SubjectStore.
 func (d *DB) SubjectByExternalHash(ctx context.Context, hash string) (*likeness.Subject, error) {
-	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE external_hash = ?`), hash))
+	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE external_hash = ?`), hash))
 	if isNoRows(err) {
 		return nil, notFound("subject")
 	}
@@ -97,7 +101,7 @@ func (d *DB) UpdateSubject(ctx context.Context, id, locale, jurisdiction string,
 
 // SubjectsUpdatedSince implements likeness.SubjectStore.
 func (d *DB) SubjectsUpdatedSince(ctx context.Context, since time.Time) ([]*likeness.Subject, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE updated_us >= ? ORDER BY updated_us`), likeness.Micros(since))
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE updated_us >= ? ORDER BY updated_us`), likeness.Micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: updated subjects: %w", err)
 	}
@@ -180,7 +184,7 @@ func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]b
 
 // ForEachSubject implements likeness.SubjectStore.
 func (d *DB) ForEachSubject(ctx context.Context, fn func(*likeness.Subject) error) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+subjectCols+` FROM subjects`)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+subjectRead+` FROM subjects`)
 	if err != nil {
 		return fmt.Errorf("sqlstore: list subjects: %w", err)
 	}
@@ -195,6 +199,56 @@ func (d *DB) ForEachSubject(ctx context.Context, fn func(*likeness.Subject) erro
 		}
 	}
 	return rows.Err()
+}
+
+// SetSubjectContact implements likeness.SubjectStore.
+func (d *DB) SetSubjectContact(ctx context.Context, id, hash string, sealed []byte) error {
+	if (hash == "") != (sealed == nil) {
+		return likeness.Errorf(likeness.EINVALID, "a contact address needs both its hash and its sealed form")
+	}
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE subjects SET contact_hash = ?, contact_sealed = ? WHERE id = ? AND erased_us = 0`),
+		hash, sealed, id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: set subject contact: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("subject")
+	}
+	return nil
+}
+
+// SubjectContact implements likeness.SubjectStore.
+func (d *DB) SubjectContact(ctx context.Context, id string) ([]byte, error) {
+	var sealed []byte
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT contact_sealed FROM subjects WHERE id = ? AND contact_hash <> ''`), id).Scan(&sealed)
+	if isNoRows(err) || (err == nil && len(sealed) == 0) {
+		return nil, notFound("contact address")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: read subject contact: %w", err)
+	}
+	return sealed, nil
+}
+
+// SubjectsByContactHash implements likeness.SubjectStore.
+func (d *DB) SubjectsByContactHash(ctx context.Context, hash string) ([]*likeness.Subject, error) {
+	out := []*likeness.Subject{}
+	if hash == "" {
+		return out, nil
+	}
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE contact_hash = ? AND erased_us = 0 ORDER BY id`), hash)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: subjects by contact: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSubject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: subjects by contact: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -17,9 +17,12 @@ const (
 	LedgerSeed    = "ledger_signing_seed" // the ledger's Ed25519 seed
 	WebCookieKey  = "web_cookie_key"      // signs portal and console cookies and CSRF tokens
 	WebhookSecret = "webhook_secret"      // signs webhooks when no secret is configured
+	// MailKey seals an erasure confirmation between the moment it is
+	// composed (before the person's key is destroyed) and its sending.
+	MailKey = "mail_key"
 )
 
-var deploymentSettings = []string{LookupKey, LedgerSeed, WebCookieKey, WebhookSecret}
+var deploymentSettings = []string{LookupKey, LedgerSeed, WebCookieKey, WebhookSecret, MailKey}
 
 func settingAD(name string) []byte { return []byte("setting:" + name) }
 

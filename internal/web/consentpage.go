@@ -107,11 +107,11 @@ func (h *Handler) openLink(w http.ResponseWriter, r *http.Request, kind string) 
 func (h *Handler) linkError(w http.ResponseWriter, r *http.Request, l *locale, err error) {
 	switch likeness.ErrorCode(err) {
 	case likeness.ENOTFOUND:
-		h.message(w, r, http.StatusNotFound, l, "error.notfound.title", "error.notfound.body")
+		h.messageReach(w, r, http.StatusNotFound, l, "error.notfound.title", "error.notfound.body")
 	case likeness.ECONFLICT:
-		h.message(w, r, http.StatusGone, l, "error.used.title", "error.used.body")
+		h.messageReach(w, r, http.StatusGone, l, "error.used.title", "error.used.body")
 	case likeness.EGONE:
-		h.message(w, r, http.StatusGone, l, "error.expired.title", "error.expired.body")
+		h.messageReach(w, r, http.StatusGone, l, "error.expired.title", "error.expired.body")
 	default:
 		h.internalError(w, r, l, err)
 	}

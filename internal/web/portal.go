@@ -68,7 +68,7 @@ func (h *Handler) portal(fn portalFunc) http.HandlerFunc {
 		s, err := h.session(r)
 		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
 			h.endSession(w, r, nil)
-			h.message(w, r, http.StatusUnauthorized, h.localeFor(w, r, ""), "error.session.title", "error.session.body")
+			h.messageReach(w, r, http.StatusUnauthorized, h.localeFor(w, r, ""), "error.session.title", "error.session.body")
 			return
 		}
 		if err != nil {

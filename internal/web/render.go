@@ -38,6 +38,7 @@ type view struct {
 	Done    *doneView
 	Home    *homeView
 	Erase   *eraseView
+	Reach   *reachView
 }
 
 type messageView struct {
@@ -59,4 +60,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // message renders a page that says one thing: an error or a confirmation.
 func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, l *locale, titleKey, bodyKey string, args ...any) {
 	h.render(w, r, status, "message", &view{L: l, Title: l.T(titleKey), Message: &messageView{Title: l.T(titleKey), Body: l.T(bodyKey, args...)}})
+}
+
+// messageReach is message for a link that no longer works: it offers a
+// new one by e-mail when people can ask for one (the body says how).
+func (h *Handler) messageReach(w http.ResponseWriter, r *http.Request, status int, l *locale, titleKey, bodyKey string) {
+	if h.cfg.Reach != nil {
+		bodyKey += ".reach"
+	}
+	h.render(w, r, status, "message", h.withReach(l, &view{L: l, Title: l.T(titleKey),
+		Message: &messageView{Title: l.T(titleKey), Body: l.T(bodyKey)}}))
 }

@@ -1,6 +1,8 @@
 // Package web serves the pages people see: the consent page a person reaches
-// through a short-lived link the organization creates, and the privacy portal
-// where they later see, change, download and erase what they gave. Pages are
+// through a short-lived link the organization creates, the privacy portal
+// where they later see, change, download and erase what they gave, and the
+// page where they ask for a portal link by e-mail (/me/link), which answers
+// the same whether or not their address is known. Pages are
 // server-rendered from the current notice in English or German (a language is
 // one file under i18n), work without JavaScript, and carry strict security
 // headers: a Content-Security-Policy with no inline code, no third-party
@@ -129,6 +131,9 @@ type Config struct {
 	AccessLog  AccessLog      // nil: "none recorded"
 	Media      MediaExporter  // nil: exports hold no media
 	Eraser     Eraser         // nil: the portal cannot erase
+	// Reach mails people a portal link they ask for at /me/link; nil: the
+	// page is not offered.
+	Reach Reach
 
 	ConsentTTL time.Duration // consent links; default 30 minutes
 	PortalTTL  time.Duration // portal links; default 15 minutes
@@ -150,6 +155,8 @@ type Handler struct {
 	links    likeness.LinkStore
 	sessions SessionStore
 	mux      *http.ServeMux
+	// reachLimiter bounds "send me a link" requests per client.
+	reachLimiter *ratelimit.PerClient
 }
 
 // New builds a Handler. It panics if a required service is missing, since
@@ -195,6 +202,7 @@ func New(cfg Config) *Handler {
 		cfg.Logger.Warn("web: no cookie key configured; using a random one, so portal sessions end on restart and do not span replicas")
 	}
 	h := &Handler{cfg: cfg, svc: services{cfg.Consent, cfg.Subjects, cfg.Notices, cfg.Receipts}, links: cfg.Links, sessions: cfg.Sessions,
+		reachLimiter: reachPerClient(),
 		Site: page.NewSite(page.SiteConfig{Name: "web", Key: key, CookiePath: "/me", SecureCookies: cfg.SecureCookies,
 			Now: cfg.Now, Logger: cfg.Logger, Translations: i18nFS, Templates: templateFS, Funcs: templateFuncs,
 			Partials: []string{"partials.html"}, AssetFS: assetFS, AssetPrefix: "/assets/", Limit: cfg.RateLimit, Burst: cfg.RateBurst})}
@@ -210,6 +218,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /consent/{link}", limited(h.consentSubmit))
 	mux.Handle("POST /consent/{link}/recording", limited(h.consentRecording))
 	mux.Handle("GET /me/login/{link}", limited(h.portalLogin))
+	if h.cfg.Reach != nil {
+		mux.Handle("GET /me/link", limited(h.reachForm))
+		mux.Handle("POST /me/link", h.pageHandler(h.reachSubmit))
+	}
 	mux.Handle("GET /me", h.pageHandler(h.portal(h.portalHome)))
 	mux.Handle("POST /me/withdraw", h.pageHandler(h.portalPost(h.portalWithdraw)))
 	mux.Handle("GET /me/give/{purpose}", h.pageHandler(h.portal(h.portalGiveForm)))

@@ -21,6 +21,7 @@ import (
 	"likeness/internal/consent"
 	"likeness/internal/httpapi"
 	"likeness/internal/likenesstest"
+	"likeness/internal/mail"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
 	"likeness/internal/vault"
@@ -42,6 +43,8 @@ type env struct {
 	admin  string // an admin key: only admins issue portal links
 	vault  *vault.Vault
 	eraser web.Eraser
+	// reads counts what the "send me a link" mailer reads about people.
+	reads *countingSubjects
 }
 
 const embedOrigin = "https://app.example"
@@ -82,6 +85,12 @@ func newEnvPolicy(t *testing.T, dsn string, p *policy.Policy, opts ...func(*web.
 	cfg := d.WebConfig()
 	cfg.Key, cfg.Recordings, cfg.Eraser, cfg.Media, cfg.AccessLog = key, e.vault, e.eraser, e.vault, fakeAccess{}
 	cfg.RateBurst, cfg.RateLimit = 1000, 1000
+	e.reads = &countingSubjects{Registry: d.Subjects}
+	reach, err := mail.New(mail.Config{Store: store, Subjects: e.reads, Policy: d.Notices.Policy, Key: bytes.Repeat([]byte{7}, 32), Now: d.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Reach = reach
 	for _, o := range opts {
 		o(&cfg)
 	}
