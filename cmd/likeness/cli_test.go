@@ -181,7 +181,7 @@ func TestKeysRotateRewrapsAndTheDeploymentStillOpens(t *testing.T) {
 	f := buildHistory(t, "sqlite")
 	store := openTamper(t, f)
 	wrapped := func() map[string]string {
-		rows, err := store.db.Query(`SELECT subject_id, wrapped FROM subject_keys UNION ALL SELECT name, value FROM settings WHERE name IN ('lookup_key', 'ledger_signing_seed')`)
+		rows, err := store.db.Query(`SELECT subject_id, wrapped FROM subject_keys UNION ALL SELECT name, value FROM settings WHERE name IN ('lookup_key', 'ledger_signing_seed', 'mail_key')`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,12 +198,12 @@ func TestKeysRotateRewrapsAndTheDeploymentStillOpens(t *testing.T) {
 		return out
 	}
 	before := wrapped()
-	if len(before) != 5 {
-		t.Fatalf("wrapped keys before: %d, want 3 subjects and 2 deployment keys", len(before))
+	if len(before) != 6 {
+		t.Fatalf("wrapped keys before: %d, want 3 subjects and 3 deployment keys", len(before))
 	}
 
 	code, out, errOut := run(t, append([]string{"keys", "rotate"}, f.flags()...)...)
-	if code != 0 || !regexp.MustCompile(`^rotated to \S+: rewrapped 5 keys\n$`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`^rotated to \S+: rewrapped 6 keys\n$`).MatchString(out) {
 		t.Fatalf("keys rotate = %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	after := wrapped()

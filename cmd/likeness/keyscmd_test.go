@@ -40,8 +40,8 @@ func TestKeysRetireAfterRotateLeavesNoKeyWrappedByTheOldVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts["local-1"] != 0 || counts["local-2"] != 5 {
-		t.Fatalf("wrapped keys by version after retire: %v, want all 5 under local-2", counts)
+	if counts["local-1"] != 0 || counts["local-2"] != 6 {
+		t.Fatalf("wrapped keys by version after retire: %v, want all 6 under local-2", counts)
 	}
 	// The deployment still opens, and its keys still work.
 	if code, out, errOut := run(t, append([]string{"ledger", "verify"}, f.flags()...)...); code != 0 {

@@ -233,3 +233,38 @@ func TestWithoutAnSMTPServerMailIsRecordedAsNotSent(t *testing.T) {
 		t.Fatalf("%d portal links were issued for mail that was never sent", links)
 	}
 }
+
+// TestAMailStillWaitingWhenThePersonIsErasedIsCancelled fails a
+// confirmation while the server is down, erases the person, and brings the
+// server back: the waiting mail is cancelled (its address went with the
+// key) and only the erasure confirmation arrives.
+func TestAMailStillWaitingWhenThePersonIsErasedIsCancelled(t *testing.T) {
+	f := newFixture(t)
+	addr := "waiting@example.org"
+	sub := f.person("waiting", "en", addr)
+	f.d.Grant(t, sub, "ai-training")
+	f.disp.Sinks = []outbox.Sink{f.sink(&mail.SMTP{Addr: deadAddress(t), Timeout: 5 * time.Second})}
+	if _, err := f.d.Consent.Withdraw(f.ctx, &likeness.WithdrawRequest{SubjectID: sub, Purpose: "ai-training"}); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver()
+	if _, err := f.d.Erasure.EraseSubject(f.ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	f.disp.Sinks = []outbox.Sink{f.sink(&mail.SMTP{Addr: f.mp.SMTPAddr})}
+	f.d.Clock.Add(2 * time.Minute)
+	f.deliver()
+	f.deliver()
+	got := f.mp.To(t, addr)
+	if len(got) != 1 || !strings.Contains(got[0].Subject, "has been erased") {
+		t.Fatalf("%d mails arrived; want only the erasure confirmation", len(got))
+	}
+	list, _ := f.d.Store.Mails(f.ctx, 10)
+	states := map[string]string{}
+	for _, r := range list {
+		states[r.Kind] = r.Status
+	}
+	if states[likeness.MailWithdrawal] != likeness.MailCancelled || states[likeness.MailErasure] != likeness.MailSent {
+		t.Fatalf("mail states %v; want the withdrawal cancelled, the erasure sent", states)
+	}
+}

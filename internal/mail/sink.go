@@ -137,20 +137,23 @@ func (k *Sink) deliver(ctx context.Context, m *likeness.OutboxMessage, subjectID
 	case err != nil:
 		return err
 	}
-	addr, err := k.s.cfg.Subjects.Contact(ctx, subjectID)
-	switch likeness.ErrorCode(err) {
-	case "":
-	case likeness.ENOTFOUND, likeness.EGONE:
+	gone := func() error {
 		if rec != nil { // it was tried before the person was erased
 			rec.Status = likeness.MailCancelled
 			return k.s.cfg.Store.PutMail(ctx, rec)
 		}
 		return nil
-	default:
-		return err
 	}
 	sub, err := k.s.cfg.Subjects.Subject(ctx, subjectID)
-	if err != nil {
+	if c := likeness.ErrorCode(err); c == likeness.ENOTFOUND || c == likeness.EGONE {
+		return gone()
+	} else if err != nil {
+		return err
+	}
+	addr, err := k.s.cfg.Subjects.Contact(ctx, subjectID)
+	if c := likeness.ErrorCode(err); c == likeness.ENOTFOUND || c == likeness.EGONE {
+		return gone() // no address on file (any more)
+	} else if err != nil {
 		return err
 	}
 	l := k.s.locale(sub.Locale)
