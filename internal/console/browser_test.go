@@ -3,10 +3,8 @@ package console_test
 import (
 	"bytes"
 	"context"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -30,34 +28,14 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancelT := context.WithTimeout(likenesstest.Browser(t, 1100, 900), 30*time.Second)
-	defer cancelT()
+	ctx := likenesstest.Browser(t, 1100, 900)
 	shot := likenesstest.Screenshots(t)
-	// tabTo presses Tab until the element with id has the focus.
-	tabTo := func(id string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			for range 30 {
-				if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
-					return err
-				}
-				ok, err := chromedp.Evaluate[bool](`document.activeElement && document.activeElement.id === "`+id+`"`)(ctx, tg)
-				if err != nil {
-					return err
-				}
-				if ok {
-					return nil
-				}
-			}
-			t.Fatalf("Tab never reached #%s", id)
-			return nil
-		})
-	}
 	var overview, person string
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(f.srv.URL+"/console/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#key`)),
 		shot("console-login"),
-		tabTo("key"),
+		likenesstest.TabTo("#key"),
 		chromedp.KeyEvent(f.keys[likeness.RoleAuditor]),
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"]`)), // signed in
@@ -69,7 +47,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 		shot("console-overview"),
 		chromedp.Navigate(f.srv.URL+"/console/subjects"),
 		chromedp.WaitVisible(chromedp.CSS(`#external_id`)),
-		tabTo("external_id"),
+		likenesstest.TabTo("#external_id"),
 		chromedp.KeyEvent(ext),
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`table`)),
@@ -88,26 +66,6 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 }
 
-// tabUntil presses Tab until the focused element matches the CSS selector.
-func tabUntil(t *testing.T, sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		for range 60 {
-			if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
-				return err
-			}
-			ok, err := chromedp.Evaluate[bool](`!!document.activeElement && document.activeElement.matches(`+strconv.Quote(sel)+`)`)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			if ok {
-				return nil
-			}
-		}
-		t.Fatalf("Tab never reached %s", sel)
-		return nil
-	})
-}
-
 // TestBrowserReviewerApprovesWithTheKeyboardAlone signs a reviewer in
 // with password and TOTP code, opens the validation queue from the
 // navigation, opens the waiting consent, gives a reason and approves it,
@@ -121,32 +79,31 @@ func TestBrowserReviewerApprovesWithTheKeyboardAlone(t *testing.T) {
 		t.Fatal("a consent waiting for validation allows")
 	}
 
-	ctx, cancel := context.WithTimeout(likenesstest.Browser(t, 1100, 900), 45*time.Second)
-	defer cancel()
+	ctx := likenesstest.Browser(t, 1100, 900)
 	shot := likenesstest.Screenshots(t)
 	var done string
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(f.srv.URL+"/console/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#name`)),
-		tabUntil(t, `#name`),
+		likenesstest.TabTo(`#name`),
 		chromedp.KeyEvent("rita"),
-		tabUntil(t, `#password`),
+		likenesstest.TabTo(`#password`),
 		chromedp.KeyEvent(operatorPassword),
-		tabUntil(t, `#code`),
+		likenesstest.TabTo(`#code`),
 		chromedp.KeyEvent(f.code("rita")),
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/logout"]`)), // signed in
-		tabUntil(t, `nav a[href="/console/validations"]`),
+		likenesstest.TabTo(`nav a[href="/console/validations"]`),
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`#review-`+g.ID)),
 		shot("console-validations"),
-		tabUntil(t, `#review-`+g.ID),
+		likenesstest.TabTo(`#review-`+g.ID),
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`#reason`)),
 		shot("console-validation"),
-		tabUntil(t, `#reason`),
+		likenesstest.TabTo(`#reason`),
 		chromedp.KeyEvent("heard the person agree on the call"),
-		tabUntil(t, `#approve`),
+		likenesstest.TabTo(`#approve`),
 		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`p[role="status"]`)),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -57,49 +56,25 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// client is one operator's browser on the console.
 type client struct {
-	f  *fixture
-	hc *http.Client
+	*likenesstest.Visitor
+	f *fixture
 }
 
 func (f *fixture) client() *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{f: f, hc: &http.Client{Jar: jar}}
+	return &client{Visitor: likenesstest.NewVisitor(f.t, f.srv.URL, true), f: f}
 }
 
-type page struct {
-	status int
-	body   string
-	url    *url.URL
-	header http.Header
-}
-
-func asPage(resp *http.Response, b []byte) page {
-	return page{status: resp.StatusCode, body: string(b), url: resp.Request.URL, header: resp.Header}
-}
-
-func (c *client) do(req *http.Request) page {
-	c.f.t.Helper()
-	return asPage(likenesstest.Visit(c.f.t, c.hc, req))
-}
-
-func (c *client) get(path string) page {
-	c.f.t.Helper()
-	return asPage(likenesstest.GetPage(c.f.t, c.hc, c.f.srv.URL+path))
-}
-
-func (c *client) post(path string, form url.Values) page {
-	c.f.t.Helper()
-	return asPage(likenesstest.PostForm(c.f.t, c.hc, c.f.srv.URL+path, form))
-}
+type page = likenesstest.Page
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func csrfOf(t *testing.T, p page) string {
 	t.Helper()
-	m := csrfRE.FindStringSubmatch(p.body)
+	m := csrfRE.FindStringSubmatch(p.Body)
 	if m == nil {
-		t.Fatalf("no CSRF token on %s", p.url)
+		t.Fatalf("no CSRF token on %s", p.URL)
 	}
 	return m[1]
 }
@@ -107,22 +82,22 @@ func csrfOf(t *testing.T, p page) string {
 // login signs in with secret and returns the page it lands on.
 func (c *client) login(secret string) page {
 	c.f.t.Helper()
-	form := c.get("/console/login")
-	return c.post("/console/login", url.Values{"csrf": {csrfOf(c.f.t, form)}, "key": {secret}})
+	form := c.Get("/console/login")
+	return c.Post("/console/login", url.Values{"csrf": {csrfOf(c.f.t, form)}, "key": {secret}})
 }
 
 func (c *client) signedIn(role likeness.Role) *client {
 	c.f.t.Helper()
 	p := c.login(c.f.keys[role])
-	if p.status != 200 || p.url.Path != "/console" {
-		c.f.t.Fatalf("login as %s: %d at %s\n%s", role, p.status, p.url, p.body)
+	if p.Status != 200 || p.URL.Path != "/console" {
+		c.f.t.Fatalf("login as %s: %d at %s\n%s", role, p.Status, p.URL, p.Body)
 	}
 	return c
 }
 
 func (c *client) sessionCookie() *http.Cookie {
 	u, _ := url.Parse(c.f.srv.URL + "/console")
-	for _, ck := range c.hc.Jar.Cookies(u) {
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
 		if ck.Name == "likeness_console" {
 			return ck
 		}
@@ -133,8 +108,8 @@ func (c *client) sessionCookie() *http.Cookie {
 func contains(t *testing.T, p page, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		if !strings.Contains(p.body, w) {
-			t.Errorf("%s: page does not contain %q", p.url.Path, w)
+		if !strings.Contains(p.Body, w) {
+			t.Errorf("%s: page does not contain %q", p.URL.Path, w)
 		}
 	}
 }
@@ -146,33 +121,33 @@ func TestAdminSignsInAndSeesOverview(t *testing.T) {
 
 	c := f.client()
 	p := c.login(f.keys[likeness.RoleAdmin])
-	if p.status != 200 || p.url.Path != "/console" {
-		t.Fatalf("login: %d at %s", p.status, p.url)
+	if p.Status != 200 || p.URL.Path != "/console" {
+		t.Fatalf("login: %d at %s", p.Status, p.URL)
 	}
 	contains(t, p, "Overview", "Subjects in the decision index", "Ledger events", "Dead-letter deliveries", "<dd class=\"value\">1</dd>")
-	if got := p.header.Get("Content-Security-Policy"); got != "default-src 'self'; frame-ancestors 'none'; form-action 'self'" {
+	if got := p.Header.Get("Content-Security-Policy"); got != "default-src 'self'; frame-ancestors 'none'; form-action 'self'" {
 		t.Errorf("CSP = %q", got)
 	}
-	if got := p.header.Get("Referrer-Policy"); got != "no-referrer" {
+	if got := p.Header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("Referrer-Policy = %q", got)
 	}
-	if strings.Contains(p.body, "<script") || strings.Contains(p.body, "style=") || strings.Contains(p.body, "<style") {
+	if strings.Contains(p.Body, "<script") || strings.Contains(p.Body, "style=") || strings.Contains(p.Body, "<style") {
 		t.Error("page has inline script or style")
 	}
-	if strings.Contains(p.body, f.keys[likeness.RoleAdmin]) {
+	if strings.Contains(p.Body, f.keys[likeness.RoleAdmin]) {
 		t.Error("page shows the API key")
 	}
 
 	// The cookie's attributes, seen on the raw sign-in response.
 	raw := f.client()
-	form := raw.get("/console/login")
-	raw.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp2 := raw.post("/console/login", url.Values{"csrf": {csrfOf(t, form)}, "key": {f.keys[likeness.RoleAdmin]}})
-	if resp2.status != http.StatusSeeOther {
-		t.Fatalf("sign-in answered %d", resp2.status)
+	form := raw.Get("/console/login")
+	raw.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp2 := raw.Post("/console/login", url.Values{"csrf": {csrfOf(t, form)}, "key": {f.keys[likeness.RoleAdmin]}})
+	if resp2.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in answered %d", resp2.Status)
 	}
 	var found bool
-	for _, sc := range resp2.header.Values("Set-Cookie") {
+	for _, sc := range resp2.Header.Values("Set-Cookie") {
 		if !strings.HasPrefix(sc, "likeness_console=") {
 			continue
 		}
@@ -191,9 +166,9 @@ func TestAdminSignsInAndSeesOverview(t *testing.T) {
 	}
 
 	// The stylesheet is served from the console itself.
-	css := c.get("/console/assets/console.css")
-	if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
-		t.Errorf("stylesheet: %d %s", css.status, css.header.Get("Content-Type"))
+	css := c.Get("/console/assets/console.css")
+	if css.Status != 200 || !strings.HasPrefix(css.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet: %d %s", css.Status, css.Header.Get("Content-Type"))
 	}
 }
 
@@ -212,20 +187,20 @@ func TestOnlyAdminAndAuditorKeysSignIn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.client()
 			p := c.login(tc.secret)
-			if p.status != tc.status || p.url.Path != "/console/login" {
-				t.Fatalf("got %d at %s, want %d", p.status, p.url.Path, tc.status)
+			if p.Status != tc.status || p.URL.Path != "/console/login" {
+				t.Fatalf("got %d at %s, want %d", p.Status, p.URL.Path, tc.status)
 			}
 			if c.sessionCookie() != nil {
 				t.Fatal("a session cookie was set")
 			}
-			if p := c.get("/console"); p.url.Path != "/console/login" {
-				t.Fatalf("overview reachable: %s", p.url)
+			if p := c.Get("/console"); p.URL.Path != "/console/login" {
+				t.Fatalf("overview reachable: %s", p.URL)
 			}
 		})
 	}
 	c := f.client()
-	if p := c.login(f.keys[likeness.RoleAuditor]); p.url.Path != "/console" {
-		t.Fatalf("auditor cannot sign in: %d at %s", p.status, p.url)
+	if p := c.login(f.keys[likeness.RoleAuditor]); p.URL.Path != "/console" {
+		t.Fatalf("auditor cannot sign in: %d at %s", p.Status, p.URL)
 	}
 }
 
@@ -258,8 +233,8 @@ func TestSessionExpiresAfterThirtyMinutes(t *testing.T) {
 	f := newFixture(t)
 	c := f.client().signedIn(likeness.RoleAdmin)
 	f.d.Clock.Add(console.SessionTTL + time.Second)
-	if p := c.get("/console"); p.url.Path != "/console/login" {
-		t.Fatalf("expired session still opens the console: %s", p.url)
+	if p := c.Get("/console"); p.URL.Path != "/console/login" {
+		t.Fatalf("expired session still opens the console: %s", p.URL)
 	}
 }
 
@@ -284,30 +259,30 @@ func TestSubjectPageShowsStatesHistoryAssetsAndAccess(t *testing.T) {
 	}
 
 	c := f.client().signedIn(likeness.RoleAuditor)
-	p := c.get("/console/subjects?external_id=" + url.QueryEscape(ext))
-	if p.status != 200 {
-		t.Fatalf("lookup: %d\n%s", p.status, p.body)
+	p := c.Get("/console/subjects?external_id=" + url.QueryEscape(ext))
+	if p.Status != 200 {
+		t.Fatalf("lookup: %d\n%s", p.Status, p.Body)
 	}
 	contains(t, p, sub, "Train our portrait and voice AI models", `badge-active`, "grant", "checkbox", evs[0].ID,
 		a.ID, "voice", "key_pipe", "acme-ml", "allowed", "denied", "Access log", "Live assets", "Consent history")
-	if n := strings.Count(p.body, ext); n != 1 {
+	if n := strings.Count(p.Body, ext); n != 1 {
 		t.Errorf("external id appears %d times, want once (the search box)", n)
 	}
-	if !strings.Contains(p.body, `value="`+ext+`"`) {
+	if !strings.Contains(p.Body, `value="`+ext+`"`) {
 		t.Error("the search box does not keep what was typed")
 	}
-	for _, l := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(p.body, -1) {
+	for _, l := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(p.Body, -1) {
 		if strings.Contains(l[1], "4711") {
 			t.Errorf("a link carries the external id: %s", l[1])
 		}
 	}
 
 	// Linked from other pages by the pseudonymous id.
-	if p := c.get("/console/subjects?id=" + sub); p.status != 200 || !strings.Contains(p.body, a.ID) {
-		t.Errorf("lookup by id: %d", p.status)
+	if p := c.Get("/console/subjects?id=" + sub); p.Status != 200 || !strings.Contains(p.Body, a.ID) {
+		t.Errorf("lookup by id: %d", p.Status)
 	}
-	if p := c.get("/console/subjects?external_id=nobody"); p.status != 404 || !strings.Contains(p.body, "No subject has this id") {
-		t.Errorf("unknown subject: %d", p.status)
+	if p := c.Get("/console/subjects?external_id=nobody"); p.Status != 404 || !strings.Contains(p.Body, "No subject has this id") {
+		t.Errorf("unknown subject: %d", p.Status)
 	}
 }
 
@@ -319,18 +294,18 @@ func TestErasedSubjectShowsOnlyErased(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.client().signedIn(likeness.RoleAdmin)
-	p := c.get("/console/subjects?id=" + sub)
-	if p.status != http.StatusGone {
-		t.Fatalf("lookup by id: %d, want 410", p.status)
+	p := c.Get("/console/subjects?id=" + sub)
+	if p.Status != http.StatusGone {
+		t.Fatalf("lookup by id: %d, want 410", p.Status)
 	}
 	contains(t, p, "badge-erased", "was erased")
-	if strings.Contains(p.body, "<table") || strings.Contains(p.body, "<code>"+sub) {
+	if strings.Contains(p.Body, "<table") || strings.Contains(p.Body, "<code>"+sub) {
 		t.Error("an erased subject's page shows more than that it was erased")
 	}
 	// Erasure unlinks the organization's user id: it finds no one.
-	p = c.get("/console/subjects?external_id=gone-1")
-	if p.status != http.StatusNotFound || strings.Contains(p.body, sub) || strings.Contains(p.body, "<table") {
-		t.Fatalf("lookup by external id after erasure: %d", p.status)
+	p = c.Get("/console/subjects?external_id=gone-1")
+	if p.Status != http.StatusNotFound || strings.Contains(p.Body, sub) || strings.Contains(p.Body, "<table") {
+		t.Fatalf("lookup by external id after erasure: %d", p.Status)
 	}
 }
 
@@ -340,22 +315,22 @@ func TestRenewalsListGrantPastElevenMonths(t *testing.T) {
 	f.d.Grant(t, sub, "ai-training", "voice-transcription")
 	f.d.Clock.Set(likenesstest.Start.AddDate(0, 11, 5))
 	c := f.client().signedIn(likeness.RoleAuditor)
-	p := c.get("/console/renewals")
-	if p.status != 200 {
-		t.Fatalf("renewals: %d", p.status)
+	p := c.Get("/console/renewals")
+	if p.Status != 200 {
+		t.Fatalf("renewals: %d", p.Status)
 	}
 	contains(t, p, sub, "Train our portrait and voice AI models", `value="30d"`)
-	if strings.Contains(p.body, "Transcribe your calls") {
+	if strings.Contains(p.Body, "Transcribe your calls") {
 		t.Error("a purpose without renew_every is listed")
 	}
-	if p := c.get("/console"); !strings.Contains(p.body, `<a href="/console/renewals">1</a>`) {
+	if p := c.Get("/console"); !strings.Contains(p.Body, `<a href="/console/renewals">1</a>`) {
 		t.Error("the overview does not count the consent due")
 	}
-	if p := c.get("/console/renewals?within=1d"); strings.Contains(p.body, sub) {
+	if p := c.Get("/console/renewals?within=1d"); strings.Contains(p.Body, sub) {
 		t.Error("a one-day window lists a consent due in 25 days")
 	}
-	if p := c.get("/console/renewals?within=soon"); p.status != 400 {
-		t.Errorf("bad window: %d", p.status)
+	if p := c.Get("/console/renewals?within=soon"); p.Status != 400 {
+		t.Errorf("bad window: %d", p.Status)
 	}
 }
 
@@ -383,25 +358,25 @@ func TestOnlyAdminRetriesDeadLetters(t *testing.T) {
 	msg := deadLetter(t, f, "webhook")
 
 	aud := f.client().signedIn(likeness.RoleAuditor)
-	p := aud.get("/console/events")
+	p := aud.Get("/console/events")
 	contains(t, p, msg, "webhook", "webhook answered 500", "Only admins can retry")
-	if strings.Contains(p.body, "/console/events/retry") {
+	if strings.Contains(p.Body, "/console/events/retry") {
 		t.Error("an auditor sees a retry button")
 	}
 	tok := csrfOf(t, p) // the sign-out form's token: a valid one for this session
-	if p := aud.post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"webhook"}, "msg_id": {msg}}); p.status != http.StatusForbidden {
-		t.Fatalf("auditor retry: %d, want 403", p.status)
+	if p := aud.Post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"webhook"}, "msg_id": {msg}}); p.Status != http.StatusForbidden {
+		t.Fatalf("auditor retry: %d, want 403", p.Status)
 	}
 	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 1 {
 		t.Fatalf("auditor's retry changed the outbox: %d dead", len(dead))
 	}
 
 	adm := f.client().signedIn(likeness.RoleAdmin)
-	p = adm.get("/console/events")
+	p = adm.Get("/console/events")
 	contains(t, p, `action="/console/events/retry"`, msg)
-	p = adm.post("/console/events/retry", url.Values{"csrf": {csrfOf(t, p)}, "sink": {"webhook"}, "msg_id": {msg}})
-	if p.status != 200 || p.url.Path != "/console/events" {
-		t.Fatalf("admin retry: %d at %s", p.status, p.url)
+	p = adm.Post("/console/events/retry", url.Values{"csrf": {csrfOf(t, p)}, "sink": {"webhook"}, "msg_id": {msg}})
+	if p.Status != 200 || p.URL.Path != "/console/events" {
+		t.Fatalf("admin retry: %d at %s", p.Status, p.URL)
 	}
 	contains(t, p, "queued again", "No dead-letter deliveries")
 	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 0 {
@@ -414,33 +389,33 @@ func TestPostWithoutCSRFIsForbidden(t *testing.T) {
 	msg := deadLetter(t, f, "nats")
 	adm := f.client().signedIn(likeness.RoleAdmin)
 	for _, tok := range []string{"", "forged"} {
-		if p := adm.post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.status != http.StatusForbidden {
-			t.Errorf("retry with csrf %q: %d", tok, p.status)
+		if p := adm.Post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.Status != http.StatusForbidden {
+			t.Errorf("retry with csrf %q: %d", tok, p.Status)
 		}
-		if p := adm.post("/console/logout", url.Values{"csrf": {tok}}); p.status != http.StatusForbidden {
-			t.Errorf("logout with csrf %q: %d", tok, p.status)
+		if p := adm.Post("/console/logout", url.Values{"csrf": {tok}}); p.Status != http.StatusForbidden {
+			t.Errorf("logout with csrf %q: %d", tok, p.Status)
 		}
 	}
 	// Another session's token is no good either.
 	other := f.client().signedIn(likeness.RoleAdmin)
-	tok := csrfOf(t, other.get("/console/events"))
-	if p := adm.post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.status != http.StatusForbidden {
-		t.Errorf("retry with another session's token: %d", p.status)
+	tok := csrfOf(t, other.Get("/console/events"))
+	if p := adm.Post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.Status != http.StatusForbidden {
+		t.Errorf("retry with another session's token: %d", p.Status)
 	}
 	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 1 {
 		t.Fatal("a refused POST changed the outbox")
 	}
 	// The sign-in form needs its token too.
 	c := f.client()
-	if p := c.post("/console/login", url.Values{"key": {f.keys[likeness.RoleAdmin]}}); p.status != http.StatusForbidden {
-		t.Errorf("sign-in without token: %d", p.status)
+	if p := c.Post("/console/login", url.Values{"key": {f.keys[likeness.RoleAdmin]}}); p.Status != http.StatusForbidden {
+		t.Errorf("sign-in without token: %d", p.Status)
 	}
 	// Signing out with the token ends the session.
-	p := adm.post("/console/logout", url.Values{"csrf": {csrfOf(t, adm.get("/console"))}})
-	if p.url.Path != "/console/login" {
-		t.Fatalf("logout landed on %s", p.url)
+	p := adm.Post("/console/logout", url.Values{"csrf": {csrfOf(t, adm.Get("/console"))}})
+	if p.URL.Path != "/console/login" {
+		t.Fatalf("logout landed on %s", p.URL)
 	}
-	if p := adm.get("/console"); p.url.Path != "/console/login" {
+	if p := adm.Get("/console"); p.URL.Path != "/console/login" {
 		t.Fatal("still signed in after signing out")
 	}
 }
@@ -450,7 +425,7 @@ func TestSignInIsRateLimited(t *testing.T) {
 	c := f.client()
 	var last int
 	for range 12 {
-		last = c.post("/console/login", url.Values{"key": {"guess"}}).status
+		last = c.Post("/console/login", url.Values{"key": {"guess"}}).Status
 	}
 	if last != http.StatusTooManyRequests {
 		t.Fatalf("12th attempt: %d, want 429", last)
@@ -460,15 +435,15 @@ func TestSignInIsRateLimited(t *testing.T) {
 func TestGermanPages(t *testing.T) {
 	f := newFixture(t)
 	c := f.client()
-	p := c.get("/console/login?lang=de")
+	p := c.Get("/console/login?lang=de")
 	contains(t, p, `<html lang="de">`, "Anmelden", "API-Schlüssel")
 	c.signedIn(likeness.RoleAdmin)
-	p = c.get("/console") // the choice is remembered
+	p = c.Get("/console") // the choice is remembered
 	contains(t, p, `<html lang="de">`, "Übersicht", "Abmelden", `hreflang="en"`)
-	if p.header.Get("Content-Language") != "de" {
-		t.Errorf("Content-Language = %q", p.header.Get("Content-Language"))
+	if p.Header.Get("Content-Language") != "de" {
+		t.Errorf("Content-Language = %q", p.Header.Get("Content-Language"))
 	}
-	p = c.get("/console/events?lang=en")
+	p = c.Get("/console/events?lang=en")
 	contains(t, p, `<html lang="en">`, "Dead letters")
 }
 
@@ -500,20 +475,20 @@ func TestDatasetsAndAudit(t *testing.T) {
 	}
 
 	c := f.client().signedIn(likeness.RoleAuditor)
-	p := c.get("/console/datasets")
+	p := c.Get("/console/datasets")
 	contains(t, p, v.ID, "badge-tainted", "a member withdrew consent", "voice-v1")
-	p = c.get("/console/datasets/" + v.ID + "/audit?target=" + url.QueryEscape(`{"gender":{"female":0.5,"male":0.5}}`))
-	if p.status != 200 {
-		t.Fatalf("audit: %d\n%s", p.status, p.body)
+	p = c.Get("/console/datasets/" + v.ID + "/audit?target=" + url.QueryEscape(`{"gender":{"female":0.5,"male":0.5}}`))
+	if p.Status != 200 {
+		t.Fatalf("audit: %d\n%s", p.Status, p.Body)
 	}
 	contains(t, p, "Gender", "suppressed", "under-represented")
-	if p := c.get("/console/datasets/" + v.ID + "/audit?target=nope"); p.status != 400 {
-		t.Errorf("bad target: %d", p.status)
+	if p := c.Get("/console/datasets/" + v.ID + "/audit?target=nope"); p.Status != 400 {
+		t.Errorf("bad target: %d", p.Status)
 	}
-	if p := c.get("/console/datasets/ds_nope/audit"); p.status != 404 {
-		t.Errorf("unknown dataset: %d", p.status)
+	if p := c.Get("/console/datasets/ds_nope/audit"); p.Status != 404 {
+		t.Errorf("unknown dataset: %d", p.Status)
 	}
-	if p := c.get("/console"); !strings.Contains(p.body, "badge-tainted") {
+	if p := c.Get("/console"); !strings.Contains(p.Body, "badge-tainted") {
 		t.Error("overview does not count datasets by status")
 	}
 }
@@ -535,24 +510,24 @@ func TestDeadlinesPageFlagsOverdueRequestsAndBreaches(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.client().signedIn(likeness.RoleAuditor)
-	p := c.get("/console/obligations")
+	p := c.Get("/console/obligations")
 	contains(t, p, req.ID, "Laptop lost", "in time")
-	if strings.Contains(p.body, "overdue") {
+	if strings.Contains(p.Body, "overdue") {
 		t.Fatal("fresh obligations shown as overdue")
 	}
 	f.d.Clock.Add(40 * 24 * time.Hour)            // past the GDPR month and the 72 hours
 	c = f.client().signedIn(likeness.RoleAuditor) // the old session has expired
-	p = c.get("/console/obligations")
-	if n := strings.Count(p.body, "badge-dead"); n != 2 {
+	p = c.Get("/console/obligations")
+	if n := strings.Count(p.Body, "badge-dead"); n != 2 {
 		t.Fatalf("%d overdue badges, want 2 (the request and the breach)", n)
 	}
-	home := c.get("/console")
+	home := c.Get("/console")
 	contains(t, home, "Requests overdue", "Breaches open")
 }
 
 func TestAuditLogPageShowsOperatorActions(t *testing.T) {
 	f := newFixture(t)
 	c := f.client().signedIn(likeness.RoleAuditor)
-	p := c.get("/console/audit")
+	p := c.Get("/console/audit")
 	contains(t, p, "Audit log", "console: sign in", "auditor")
 }

@@ -26,19 +26,19 @@ func TestMessagesPageListsMailsMaskedWithTheirState(t *testing.T) {
 		}
 	}
 	aud := f.client().signedIn(likeness.RoleAuditor)
-	p := aud.get("/console/messages")
-	if p.status != 200 {
-		t.Fatalf("messages page: %d", p.status)
+	p := aud.Get("/console/messages")
+	if p.Status != 200 {
+		t.Fatalf("messages page: %d", p.Status)
 	}
 	contains(t, p, "Messages", "j•••@e•••.org", "Portal link", "sent", "Breach notice", "retrying", "connection refused",
 		"Erasure confirmation", "not sent (no SMTP server)", `href="/console/subjects?id=sub_b"`,
 		"No SMTP server is configured", `aria-current="page"`)
-	if i, j := strings.Index(p.body, "sub_c"), strings.Index(p.body, "sub_a"); i < 0 || j < 0 || i > j {
+	if i, j := strings.Index(p.Body, "sub_c"), strings.Index(p.Body, "sub_a"); i < 0 || j < 0 || i > j {
 		t.Error("the newest mail is not listed first")
 	}
-	de := aud.get("/console/messages?lang=de")
+	de := aud.Get("/console/messages?lang=de")
 	contains(t, de, "Nachrichten", "Portal-Link", "gesendet", "Benachrichtigung über Datenschutzverletzung", "nicht gesendet (kein SMTP-Server)")
-	if p := f.client().get("/console/messages"); p.url.Path != "/console/login" {
-		t.Fatalf("without a session the messages page went to %s", p.url.Path)
+	if p := f.client().Get("/console/messages"); p.URL.Path != "/console/login" {
+		t.Fatalf("without a session the messages page went to %s", p.URL.Path)
 	}
 }

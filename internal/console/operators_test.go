@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -82,11 +81,11 @@ func (f *opFixture) create(name string, role likeness.OperatorRole, confirm bool
 	f.secrets[name], f.codes[name] = u.Query().Get("secret"), e.RecoveryCodes
 	if confirm {
 		c := f.client()
-		form := c.get("/console/enrol")
-		p := c.post("/console/enrol", url.Values{"csrf": {csrfOf(f.t, form)}, "name": {name}, "password": {e.Password},
+		form := c.Get("/console/enrol")
+		p := c.Post("/console/enrol", url.Values{"csrf": {csrfOf(f.t, form)}, "name": {name}, "password": {e.Password},
 			"code": {f.code(name)}, "new_password": {operatorPassword}})
-		if p.status != 200 || !strings.Contains(p.body, "Your account is ready") {
-			f.t.Fatalf("enrolment of %s: %d\n%s", name, p.status, p.body)
+		if p.Status != 200 || !strings.Contains(p.Body, "Your account is ready") {
+			f.t.Fatalf("enrolment of %s: %d\n%s", name, p.Status, p.Body)
 		}
 		f.d.Clock.Add(30 * time.Second) // the next sign-in needs a code of a later step
 	}
@@ -95,24 +94,19 @@ func (f *opFixture) create(name string, role likeness.OperatorRole, confirm bool
 
 func (c *client) operatorLogin(name, password, code string) page {
 	c.f.t.Helper()
-	form := c.get("/console/login")
-	return c.post("/console/login", url.Values{"csrf": {csrfOf(c.f.t, form)}, "name": {name}, "password": {password}, "code": {code}})
-}
-
-func newClient(f *fixture) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{f: f, hc: &http.Client{Jar: jar}}
+	form := c.Get("/console/login")
+	return c.Post("/console/login", url.Values{"csrf": {csrfOf(c.f.t, form)}, "name": {name}, "password": {password}, "code": {code}})
 }
 
 func TestOperatorWithoutSecondFactorCannotSignInToTheConsole(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *opFixture) {
 		e := f.create("alice", likeness.OperatorPrivacyOfficer, false)
-		p := newClient(f.fixture).operatorLogin("alice", e.Password, f.code("alice"))
-		if p.status != http.StatusForbidden || p.url.Path != "/console/login" || !strings.Contains(p.body, "second factor") {
-			t.Fatalf("sign-in without a confirmed second factor: %d at %s\n%s", p.status, p.url, p.body)
+		p := f.fixture.client().operatorLogin("alice", e.Password, f.code("alice"))
+		if p.Status != http.StatusForbidden || p.URL.Path != "/console/login" || !strings.Contains(p.Body, "second factor") {
+			t.Fatalf("sign-in without a confirmed second factor: %d at %s\n%s", p.Status, p.URL, p.Body)
 		}
-		if p := newClient(f.fixture).get("/console/subjects"); p.url.Path != "/console/login" {
-			t.Fatalf("subjects page without a session landed at %s", p.url)
+		if p := f.fixture.client().Get("/console/subjects"); p.URL.Path != "/console/login" {
+			t.Fatalf("subjects page without a session landed at %s", p.URL)
 		}
 	})
 }
@@ -120,25 +114,25 @@ func TestOperatorWithoutSecondFactorCannotSignInToTheConsole(t *testing.T) {
 func TestOperatorSignsInAndLockoutRefusesEvenTheRightCode(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *opFixture) {
 		f.create("bob", likeness.OperatorReviewer, true)
-		c := newClient(f.fixture)
+		c := f.fixture.client()
 		for i := range operators.MaxFailures {
 			p := c.operatorLogin("bob", operatorPassword, "000000")
 			if want := http.StatusUnauthorized; i == operators.MaxFailures-1 {
 				want = http.StatusForbidden // the fifth failure locks
-				if p.status != want {
-					t.Fatalf("attempt %d: %d; want %d", i+1, p.status, want)
+				if p.Status != want {
+					t.Fatalf("attempt %d: %d; want %d", i+1, p.Status, want)
 				}
-			} else if p.status != want {
-				t.Fatalf("attempt %d: %d; want %d", i+1, p.status, want)
+			} else if p.Status != want {
+				t.Fatalf("attempt %d: %d; want %d", i+1, p.Status, want)
 			}
 		}
 		p := c.operatorLogin("bob", operatorPassword, f.code("bob"))
-		if p.status != http.StatusForbidden || !strings.Contains(p.body, "locked") {
-			t.Fatalf("right code during the lock: %d\n%s", p.status, p.body)
+		if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "locked") {
+			t.Fatalf("right code during the lock: %d\n%s", p.Status, p.Body)
 		}
 		f.d.Clock.Add(operators.LockFor)
-		if p := c.operatorLogin("bob", operatorPassword, f.code("bob")); p.status != 200 || p.url.Path != "/console" {
-			t.Fatalf("sign-in after the lock: %d at %s\n%s", p.status, p.url, p.body)
+		if p := c.operatorLogin("bob", operatorPassword, f.code("bob")); p.Status != 200 || p.URL.Path != "/console" {
+			t.Fatalf("sign-in after the lock: %d at %s\n%s", p.Status, p.URL, p.Body)
 		}
 	})
 }
@@ -147,18 +141,18 @@ func TestReplayedCodeAndSpentRecoveryCodeAreRefusedByTheConsole(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *opFixture) {
 		f.create("carol", likeness.OperatorReviewer, true)
 		code := f.code("carol")
-		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, code); p.url.Path != "/console" {
-			t.Fatalf("first sign-in: %d at %s", p.status, p.url)
+		if p := f.fixture.client().operatorLogin("carol", operatorPassword, code); p.URL.Path != "/console" {
+			t.Fatalf("first sign-in: %d at %s", p.Status, p.URL)
 		}
-		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, code); p.status != http.StatusUnauthorized {
-			t.Fatalf("replayed code: %d; want 401", p.status)
+		if p := f.fixture.client().operatorLogin("carol", operatorPassword, code); p.Status != http.StatusUnauthorized {
+			t.Fatalf("replayed code: %d; want 401", p.Status)
 		}
 		rc := f.codes["carol"][0]
-		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, rc); p.url.Path != "/console" {
-			t.Fatalf("recovery code: %d at %s", p.status, p.url)
+		if p := f.fixture.client().operatorLogin("carol", operatorPassword, rc); p.URL.Path != "/console" {
+			t.Fatalf("recovery code: %d at %s", p.Status, p.URL)
 		}
-		if p := newClient(f.fixture).operatorLogin("carol", operatorPassword, rc); p.status != http.StatusUnauthorized {
-			t.Fatalf("spent recovery code: %d; want 401", p.status)
+		if p := f.fixture.client().operatorLogin("carol", operatorPassword, rc); p.Status != http.StatusUnauthorized {
+			t.Fatalf("spent recovery code: %d; want 401", p.Status)
 		}
 	})
 }
@@ -166,21 +160,21 @@ func TestReplayedCodeAndSpentRecoveryCodeAreRefusedByTheConsole(t *testing.T) {
 func TestOperatorSessionEndsWhenIdleAndAfterTwelveHours(t *testing.T) {
 	f := newOperatorFixture(t, "")
 	f.create("dora", likeness.OperatorAuditor, true)
-	c := newClient(f.fixture)
+	c := f.fixture.client()
 	c.operatorLogin("dora", operatorPassword, f.code("dora"))
 	f.d.Clock.Add(operators.IdleTimeout + time.Second)
-	if p := c.get("/console/audit"); p.url.Path != "/console/login" {
-		t.Fatalf("idle session still served %s", p.url)
+	if p := c.Get("/console/audit"); p.URL.Path != "/console/login" {
+		t.Fatalf("idle session still served %s", p.URL)
 	}
 	f.d.Clock.Add(30 * time.Second)
 	c.operatorLogin("dora", operatorPassword, f.code("dora"))
 	for range 12 * 60 / 20 { // active every 20 minutes
 		f.d.Clock.Add(20 * time.Minute)
-		if p := c.get("/console/audit"); p.url.Path != "/console/audit" && f.d.Clock.Now().Sub(likenesstest.Start) < operators.MaxSession {
+		if p := c.Get("/console/audit"); p.URL.Path != "/console/audit" && f.d.Clock.Now().Sub(likenesstest.Start) < operators.MaxSession {
 			t.Fatalf("active session ended at %s", f.d.Clock.Now())
 		}
 	}
-	if p := c.get("/console/audit"); p.url.Path != "/console/login" {
+	if p := c.Get("/console/audit"); p.URL.Path != "/console/login" {
 		t.Fatal("session outlived 12 hours")
 	}
 }
@@ -197,17 +191,17 @@ func TestContentReadNeedsAReasonAndIsLoggedWithNameAndReason(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.create("erin", likeness.OperatorPrivacyOfficer, true)
-		c := newClient(f.fixture)
+		c := f.fixture.client()
 		c.operatorLogin("erin", operatorPassword, f.code("erin"))
-		subj := c.get("/console/subjects?id=" + sub)
+		subj := c.Get("/console/subjects?id=" + sub)
 		csrf := csrfOf(t, subj)
-		if p := c.post("/console/assets/"+a.ID+"/content", url.Values{"csrf": {csrf}, "reason": {"  "}}); p.status != http.StatusBadRequest {
-			t.Fatalf("content read without a reason: %d; want 400", p.status)
+		if p := c.Post("/console/assets/"+a.ID+"/content", url.Values{"csrf": {csrf}, "reason": {"  "}}); p.Status != http.StatusBadRequest {
+			t.Fatalf("content read without a reason: %d; want 400", p.Status)
 		}
 		const reason = "complaint #42: the person says the recording is not theirs"
-		p := c.post("/console/assets/"+a.ID+"/content", url.Values{"csrf": {csrf}, "reason": {reason}})
-		if p.status != 200 || p.header.Get("Content-Type") != "audio/wav" {
-			t.Fatalf("content read with a reason: %d %s\n%.300s", p.status, p.header.Get("Content-Type"), p.body)
+		p := c.Post("/console/assets/"+a.ID+"/content", url.Values{"csrf": {csrf}, "reason": {reason}})
+		if p.Status != 200 || p.Header.Get("Content-Type") != "audio/wav" {
+			t.Fatalf("content read with a reason: %d %s\n%.300s", p.Status, p.Header.Get("Content-Type"), p.Body)
 		}
 		log, err := f.d.Store.SubjectAccessLog(context.Background(), sub, 10)
 		if err != nil {
@@ -225,17 +219,17 @@ func TestContentReadNeedsAReasonAndIsLoggedWithNameAndReason(t *testing.T) {
 		if reads != 1 {
 			t.Fatalf("%d content reads logged; want 1 (the refused one reads nothing)", reads)
 		}
-		contains(t, c.get("/console/subjects?id="+sub), "erin", reason)
+		contains(t, c.Get("/console/subjects?id="+sub), "erin", reason)
 	})
 }
 
 func TestAuditorOperatorReadsNoContent(t *testing.T) {
 	f := newOperatorFixture(t, "")
 	f.create("fred", likeness.OperatorAuditor, true)
-	c := newClient(f.fixture)
+	c := f.fixture.client()
 	c.operatorLogin("fred", operatorPassword, f.code("fred"))
-	csrf := csrfOf(t, c.get("/console/subjects"))
-	if p := c.post("/console/assets/ast_x/content", url.Values{"csrf": {csrf}, "reason": {"curious"}}); p.status != http.StatusForbidden {
-		t.Fatalf("auditor content read: %d; want 403", p.status)
+	csrf := csrfOf(t, c.Get("/console/subjects"))
+	if p := c.Post("/console/assets/ast_x/content", url.Values{"csrf": {csrf}, "reason": {"curious"}}); p.Status != http.StatusForbidden {
+		t.Fatalf("auditor content read: %d; want 403", p.Status)
 	}
 }

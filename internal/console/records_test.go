@@ -10,9 +10,9 @@ import (
 func TestRecordsPageRendersTheRecordAndTheDrafts(t *testing.T) {
 	f := newFixture(t)
 	c := f.client().signedIn(likeness.RoleAuditor)
-	p := c.get("/console/records?lang=en")
-	if p.status != 200 {
-		t.Fatalf("records page: %d\n%s", p.status, p.body)
+	p := c.Get("/console/records?lang=en")
+	if p.Status != 200 {
+		t.Fatalf("records page: %d\n%s", p.Status, p.Body)
 	}
 	contains(t, p, `href="/console/records" aria-current="page"`, "Record of processing activities",
 		"Data protection impact assessment (draft)", "Technical and organisational security measures", "[to be completed]")
@@ -23,9 +23,9 @@ func TestRecordsPageRendersTheRecordAndTheDrafts(t *testing.T) {
 	for _, id := range pol.RecipientIDs {
 		contains(t, p, "<code class=\"small\">"+id+"</code>")
 	}
-	de := c.get("/console/records?lang=de")
+	de := c.Get("/console/records?lang=de")
 	contains(t, de, "Verzeichnis von Verarbeitungstätigkeiten", "Datenschutz-Folgenabschätzung (Entwurf)", "[auszufüllen]")
-	if strings.Contains(de.body, "records.") {
+	if strings.Contains(de.Body, "records.") {
 		t.Error("the German page shows an untranslated key")
 	}
 }

@@ -67,9 +67,9 @@ func (f *opFixture) ledgerSize() int64 {
 // signedIn is a client of the named operator, signed in.
 func (f *opFixture) signedIn(name string) *client {
 	f.t.Helper()
-	c := newClient(f.fixture)
-	if p := c.operatorLogin(name, operatorPassword, f.code(name)); p.status != 200 || p.url.Path != "/console" {
-		f.t.Fatalf("%s signs in: %d at %s", name, p.status, p.url)
+	c := f.fixture.client()
+	if p := c.operatorLogin(name, operatorPassword, f.code(name)); p.Status != 200 || p.URL.Path != "/console" {
+		f.t.Fatalf("%s signs in: %d at %s", name, p.Status, p.URL)
 	}
 	f.d.Clock.Add(30 * time.Second) // the next sign-in needs a later code
 	return c
@@ -81,31 +81,31 @@ func TestReviewerApprovesInTheConsoleAndTheDecisionAllows(t *testing.T) {
 		sub, g := f.pending(collectorActor, "console-val-1", likeness.Checkbox, nil)
 		f.d.Clock.Add(73 * time.Hour) // past the 72-hour deadline
 		c := f.signedIn("rita")
-		list := c.get("/console/validations")
-		if list.status != 200 || !strings.Contains(list.body, g.ID) || !strings.Contains(list.body, "overdue") || !strings.Contains(list.body, "Waiting (1)") {
-			t.Fatalf("queue page: %d\n%s", list.status, list.body)
+		list := c.Get("/console/validations")
+		if list.Status != 200 || !strings.Contains(list.Body, g.ID) || !strings.Contains(list.Body, "overdue") || !strings.Contains(list.Body, "Waiting (1)") {
+			t.Fatalf("queue page: %d\n%s", list.Status, list.Body)
 		}
-		item := c.get("/console/validations/" + g.ID)
+		item := c.Get("/console/validations/" + g.ID)
 		for _, want := range []string{"Train our portrait and voice AI models", "checkbox", "v1 (en)", g.NoticeSHA256, "key_collector", `id="approve"`, `id="reject"`} {
-			if !strings.Contains(item.body, want) {
-				t.Fatalf("item page lacks %q:\n%s", want, item.body)
+			if !strings.Contains(item.Body, want) {
+				t.Fatalf("item page lacks %q:\n%s", want, item.Body)
 			}
 		}
 
 		size := f.ledgerSize()
-		if p := c.post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"approve"}, "reason": {"  "}}); p.status != http.StatusBadRequest {
-			t.Fatalf("approve without a reason: %d\n%s", p.status, p.body)
+		if p := c.Post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"approve"}, "reason": {"  "}}); p.Status != http.StatusBadRequest {
+			t.Fatalf("approve without a reason: %d\n%s", p.Status, p.Body)
 		}
-		if p := c.post("/console/validations/"+g.ID, url.Values{"decision": {"approve"}, "reason": {"ok"}}); p.status != http.StatusForbidden {
-			t.Fatalf("approve without a CSRF token: %d", p.status)
+		if p := c.Post("/console/validations/"+g.ID, url.Values{"decision": {"approve"}, "reason": {"ok"}}); p.Status != http.StatusForbidden {
+			t.Fatalf("approve without a CSRF token: %d", p.Status)
 		}
 		if n := f.ledgerSize(); n != size || f.allows(sub) {
 			t.Fatalf("refused forms wrote %d events (allows: %v)", n-size, f.allows(sub))
 		}
 
-		done := c.post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"approve"}, "reason": {"the person confirmed by phone"}})
-		if done.status != 200 || done.url.Path != "/console/validations" || !strings.Contains(done.body, "Approved: the consent counts") {
-			t.Fatalf("approve: %d at %s\n%s", done.status, done.url, done.body)
+		done := c.Post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"approve"}, "reason": {"the person confirmed by phone"}})
+		if done.Status != 200 || done.URL.Path != "/console/validations" || !strings.Contains(done.Body, "Approved: the consent counts") {
+			t.Fatalf("approve: %d at %s\n%s", done.Status, done.URL, done.Body)
 		}
 		if !f.allows(sub) {
 			t.Fatal("the decision still denies after approval in the console")
@@ -114,13 +114,13 @@ func TestReviewerApprovesInTheConsoleAndTheDecisionAllows(t *testing.T) {
 		if err != nil || v.State != likeness.ValidationStateApproved || v.Reviewer != "operator:rita" {
 			t.Fatalf("item after approval: %+v, %v", v, err)
 		}
-		if p := c.get("/console/validations/" + g.ID); !strings.Contains(p.body, "the person confirmed by phone") || strings.Contains(p.body, `id="approve"`) {
-			t.Fatalf("decided item page:\n%s", p.body)
+		if p := c.Get("/console/validations/" + g.ID); !strings.Contains(p.Body, "the person confirmed by phone") || strings.Contains(p.Body, `id="approve"`) {
+			t.Fatalf("decided item page:\n%s", p.Body)
 		}
 		// A second verdict is refused with a clear page, and writes nothing.
 		size = f.ledgerSize()
-		if p := c.post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"reject"}, "reason": {"no"}}); p.status != http.StatusConflict || !strings.Contains(p.body, "already approved") {
-			t.Fatalf("second verdict: %d\n%s", p.status, p.body)
+		if p := c.Post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"reject"}, "reason": {"no"}}); p.Status != http.StatusConflict || !strings.Contains(p.Body, "already approved") {
+			t.Fatalf("second verdict: %d\n%s", p.Status, p.Body)
 		}
 		if n := f.ledgerSize(); n != size {
 			t.Fatalf("a refused verdict wrote %d events", n-size)
@@ -147,29 +147,29 @@ func TestConsoleKeepsFourEyesAndAuditorsOut(t *testing.T) {
 		// rita records a spoken consent herself (say, at a kiosk).
 		sub, g := f.pendingFor(likeness.Actor{Operator: "rita", Role: likeness.Role(likeness.OperatorReviewer)}, "console-val-voice", map[string]string{"recording": rec})
 		rita := f.signedIn("rita")
-		item := rita.get("/console/validations/" + g.ID)
-		if !strings.Contains(item.body, "You recorded this consent") || strings.Contains(item.body, `id="approve"`) {
-			t.Fatalf("the collector's own item page:\n%s", item.body)
+		item := rita.Get("/console/validations/" + g.ID)
+		if !strings.Contains(item.Body, "You recorded this consent") || strings.Contains(item.Body, `id="approve"`) {
+			t.Fatalf("the collector's own item page:\n%s", item.Body)
 		}
 		size := f.ledgerSize()
-		if p := rita.post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"approve"}, "reason": {"fine"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "four eyes") {
-			t.Fatalf("the collector approves: %d\n%s", p.status, p.body)
+		if p := rita.Post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, item)}, "decision": {"approve"}, "reason": {"fine"}}); p.Status != http.StatusForbidden || !strings.Contains(p.Body, "four eyes") {
+			t.Fatalf("the collector approves: %d\n%s", p.Status, p.Body)
 		}
 		// She may still hear the recording, stating why.
-		if p := rita.post("/console/assets/"+rec+"/content", url.Values{"csrf": {csrfOf(t, item)}, "reason": {"checking the recording"}}); p.status != 200 || p.header.Get("Content-Type") != "audio/wav" {
-			t.Fatalf("reviewer hears the recording: %d %s", p.status, p.header.Get("Content-Type"))
+		if p := rita.Post("/console/assets/"+rec+"/content", url.Values{"csrf": {csrfOf(t, item)}, "reason": {"checking the recording"}}); p.Status != 200 || p.Header.Get("Content-Type") != "audio/wav" {
+			t.Fatalf("reviewer hears the recording: %d %s", p.Status, p.Header.Get("Content-Type"))
 		}
 
 		audrey := f.signedIn("audrey")
-		ai := audrey.get("/console/validations/" + g.ID)
-		if ai.status != 200 || strings.Contains(ai.body, `id="approve"`) || strings.Contains(ai.body, "Play the recording") {
-			t.Fatalf("auditor's item page: %d\n%s", ai.status, ai.body)
+		ai := audrey.Get("/console/validations/" + g.ID)
+		if ai.Status != 200 || strings.Contains(ai.Body, `id="approve"`) || strings.Contains(ai.Body, "Play the recording") {
+			t.Fatalf("auditor's item page: %d\n%s", ai.Status, ai.Body)
 		}
-		if p := audrey.post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, ai)}, "decision": {"approve"}, "reason": {"fine"}}); p.status != http.StatusForbidden {
-			t.Fatalf("auditor approves: %d\n%s", p.status, p.body)
+		if p := audrey.Post("/console/validations/"+g.ID, url.Values{"csrf": {csrfOf(t, ai)}, "decision": {"approve"}, "reason": {"fine"}}); p.Status != http.StatusForbidden {
+			t.Fatalf("auditor approves: %d\n%s", p.Status, p.Body)
 		}
-		if p := audrey.post("/console/assets/"+rec+"/content", url.Values{"csrf": {csrfOf(t, ai)}, "reason": {"curious"}}); p.status != http.StatusForbidden {
-			t.Fatalf("auditor hears the recording: %d", p.status)
+		if p := audrey.Post("/console/assets/"+rec+"/content", url.Values{"csrf": {csrfOf(t, ai)}, "reason": {"curious"}}); p.Status != http.StatusForbidden {
+			t.Fatalf("auditor hears the recording: %d", p.Status)
 		}
 		if n := f.ledgerSize(); n != size || f.allows(sub) {
 			t.Fatalf("refused verdicts wrote %d events (allows: %v)", n-size, f.allows(sub))

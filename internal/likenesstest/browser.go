@@ -2,16 +2,22 @@ package likenesstest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // Browser starts Debian's headless Chromium for t and returns its context,
-// closed when the test ends. Without chromium, or in -short mode, t is
+// closed when the test ends and at the latest after BrowserTimeout, so a
+// page that never shows what a test waits for fails the test instead of
+// hanging it. Without chromium, or in -short mode, t is
 // skipped with one line. The flags keep Chromium off the network this
 // machine does not have.
 func Browser(t testing.TB, width, height int) context.Context {
@@ -36,8 +42,14 @@ func Browser(t testing.TB, width, height int) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	ctx, cancelT := context.WithTimeout(ctx, BrowserTimeout)
+	t.Cleanup(cancelT)
 	return ctx
 }
+
+// BrowserTimeout bounds a browser test: generous, since a loaded machine
+// running the race detector can take tens of seconds for a scenario.
+const BrowserTimeout = 3 * time.Minute
 
 // Screenshots returns the action that saves a full-page PNG named NAME.png
 // of the current page. The files go to the directory named by the
@@ -61,4 +73,26 @@ func Screenshots(t testing.TB) func(name string) chromedp.Action[chromedp.Void] 
 			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 		})
 	}
+}
+
+// TabTo presses Tab until the focused element matches the CSS selector sel,
+// as a keyboard user moves through a page; it fails after 60 presses.
+func TabTo(sel string) chromedp.Action[chromedp.Void] {
+	quoted, _ := json.Marshal(sel)
+	focused := `!!document.activeElement && document.activeElement.matches(` + string(quoted) + `)`
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for range 60 {
+			if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
+				return err
+			}
+			ok, err := chromedp.Evaluate[bool](focused)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("Tab never reached %s", sel)
+	})
 }

@@ -30,7 +30,7 @@ func TestBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(900, 900, chromedp.EmulateScale(0.6))); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancelT := context.WithTimeout(ctx, 20*time.Second)
+		ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
 		t.Cleanup(cancelT)
 		return ctx
 	}
@@ -41,25 +41,6 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	shot := likenesstest.Screenshots(t)
-	// tabTo presses Tab until the focused element matches sel.
-	tabTo := func(sel string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			for range 30 {
-				if _, err := chromedp.KeyEvent(kb.Tab)(ctx, tg); err != nil {
-					return err
-				}
-				ok, err := chromedp.Evaluate[bool](`!!document.activeElement && document.activeElement.matches(`+jsString(sel)+`)`)(ctx, tg)
-				if err != nil {
-					return err
-				}
-				if ok {
-					return nil
-				}
-			}
-			return errorf("Tab never reached %s", sel)
-		})
-	}
-
 	t.Run("GiveConsentWithTheKeyboardOnly", func(t *testing.T) {
 		sub := e.subject("b-give", "EU-DE", "en")
 		url := e.srv.URL + e.consentLink(sub, allPurposes, "")
@@ -69,9 +50,9 @@ func TestBrowser(t *testing.T) {
 			chromedp.Navigate(url),
 			chromedp.WaitVisible(chromedp.CSS(`#p-ai-training`)),
 			shot("consent-en"),
-			tabTo(`#p-ai-training`),
+			likenesstest.TabTo(`#p-ai-training`),
 			chromedp.KeyEvent(" "),
-			tabTo(`button[value="accept"]`),
+			likenesstest.TabTo(`button[value="accept"]`),
 			chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS(`ul.granted`)),
 			into(&text, chromedp.Text(chromedp.CSS(`main`))),
@@ -159,7 +140,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.Navigate(url),
 			chromedp.WaitVisible(chromedp.CSS(`#consents-h`)), // the login page moves on to /me by itself
 			shot("portal"),
-			tabTo(`form[action="/me/withdraw"] button`),
+			likenesstest.TabTo(`form[action="/me/withdraw"] button`),
 			chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS(`.flash`)),
 			into(&flash, chromedp.Text(chromedp.CSS(`.flash`))),
@@ -214,7 +195,7 @@ func TestBrowser(t *testing.T) {
 		run(t, ctx,
 			chromedp.Navigate(e.srv.URL+e.portalLink(sub)),
 			chromedp.WaitVisible(chromedp.CSS(`#receipt-check`)),
-			tabTo(`button[data-receipt]`),
+			likenesstest.TabTo(`button[data-receipt]`),
 			chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS(`#receipt-result[data-result="verified"], #receipt-result[data-result="failed"]`)),
 			into(&result, chromedp.Evaluate[string](`document.getElementById("receipt-result").dataset.result`)),
@@ -248,7 +229,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("ReusedLinkPage", func(t *testing.T) {
 		sub := e.subject("b-gone", "EU-DE", "de")
 		url := e.srv.URL + e.portalLink(sub)
-		e.browser().get(strings.TrimPrefix(url, e.srv.URL))
+		e.browser().Get(strings.TrimPrefix(url, e.srv.URL))
 		ctx := tab(t)
 		var title string
 		run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`h1`)), into(&title, chromedp.Text(chromedp.CSS(`h1`))), shot("link-used-de"))

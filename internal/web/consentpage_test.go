@@ -24,9 +24,9 @@ func TestConsentPageShowsTheNoticeWithNothingTicked(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "https://shop.example/after?x=1")
-	p := e.browser().get(path)
-	if p.status != 200 {
-		t.Fatalf("GET consent page: %d %s", p.status, p.body)
+	p := e.browser().Get(path)
+	if p.Status != 200 {
+		t.Fatalf("GET consent page: %d %s", p.Status, p.Body)
 	}
 	for _, want := range []string{
 		"Train our portrait and voice AI models", "Personalise our marketing videos", "Transcribe your calls", // what for
@@ -36,34 +36,34 @@ func TestConsentPageShowsTheNoticeWithNothingTicked(t *testing.T) {
 		"If you withdraw", "We stop using your data for this purpose at once and erase the recordings and photos collected for it", // Art. 17(1)(b)
 		`name="notice_version"`, `name="notice_sha256"`,
 	} {
-		if !strings.Contains(p.body, want) {
+		if !strings.Contains(p.Body, want) {
 			t.Errorf("consent page lacks %q", want)
 		}
 	}
-	if n := strings.Count(p.body, `type="checkbox" name="purpose"`); n != 3 {
+	if n := strings.Count(p.Body, `type="checkbox" name="purpose"`); n != 3 {
 		t.Errorf("%d purpose checkboxes, want 3", n)
 	}
-	if strings.Contains(p.body, "checked") {
+	if strings.Contains(p.Body, "checked") {
 		t.Error("a purpose is pre-ticked")
 	}
-	accept := regexp.MustCompile(`<button type="submit" name="action" value="accept" class="([^"]*)">`).FindStringSubmatch(p.body)
-	decline := regexp.MustCompile(`<button type="submit" name="action" value="decline" class="([^"]*)">`).FindStringSubmatch(p.body)
+	accept := regexp.MustCompile(`<button type="submit" name="action" value="accept" class="([^"]*)">`).FindStringSubmatch(p.Body)
+	decline := regexp.MustCompile(`<button type="submit" name="action" value="decline" class="([^"]*)">`).FindStringSubmatch(p.Body)
 	if accept == nil || decline == nil || accept[1] != decline[1] {
 		t.Errorf("accept and decline buttons differ in style: %v vs %v", accept, decline)
 	}
-	csp := p.header.Get("Content-Security-Policy")
+	csp := p.Header.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors " + embedOrigin, "form-action 'self' https://shop.example"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
 	}
-	if p.header.Get("Referrer-Policy") != "no-referrer" {
-		t.Errorf("Referrer-Policy = %q", p.header.Get("Referrer-Policy"))
+	if p.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("Referrer-Policy = %q", p.Header.Get("Referrer-Policy"))
 	}
-	if regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]`).MatchString(p.body) || strings.Contains(p.body, " style=") || strings.Contains(p.body, "<style") {
+	if regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]`).MatchString(p.Body) || strings.Contains(p.Body, " style=") || strings.Contains(p.Body, "<style") {
 		t.Error("page has inline script or style")
 	}
-	if strings.Contains(p.body, "https://") && regexp.MustCompile(`(src|href)="https?://`).MatchString(p.body) {
+	if strings.Contains(p.Body, "https://") && regexp.MustCompile(`(src|href)="https?://`).MatchString(p.Body) {
 		t.Error("page loads a third-party asset")
 	}
 	if e.ledgerSize() != 0 || e.link(path).Used() {
@@ -76,12 +76,12 @@ func TestDeclineAllRecordsNothing(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "https://shop.example/after")
 	b := e.browser()
-	form := b.get(path).hidden(t, "")
+	form := hidden(t, b.Get(path), "")
 	form.Set("action", "decline")
 	form.Add("purpose", "ai-training") // even with a box ticked, declining records nothing
-	p := b.post(path, form)
-	if p.status != 200 || !strings.Contains(p.body, "Nothing was recorded") || !strings.Contains(p.body, `href="https://shop.example/after"`) {
-		t.Fatalf("decline: %d %s", p.status, p.body)
+	p := b.Post(path, form)
+	if p.Status != 200 || !strings.Contains(p.Body, "Nothing was recorded") || !strings.Contains(p.Body, `href="https://shop.example/after"`) {
+		t.Fatalf("decline: %d %s", p.Status, p.Body)
 	}
 	if n := e.ledgerSize(); n != 0 {
 		t.Fatalf("declining wrote %d ledger events", n)
@@ -89,8 +89,8 @@ func TestDeclineAllRecordsNothing(t *testing.T) {
 	if !e.link(path).Used() {
 		t.Fatal("declining did not use up the link")
 	}
-	if p := b.post(path, form); p.status != http.StatusGone {
-		t.Fatalf("second post: %d, want 410", p.status)
+	if p := b.Post(path, form); p.Status != http.StatusGone {
+		t.Fatalf("second post: %d, want 410", p.Status)
 	}
 }
 
@@ -99,12 +99,12 @@ func TestAcceptRecordsExactlyTheSelectedPurposes(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	form := b.get(path).hidden(t, "")
+	form := hidden(t, b.Get(path), "")
 	form.Set("action", "accept")
 	form["purpose"] = []string{"ai-training", "voice-transcription"}
-	p := b.post(path, form)
-	if p.status != 200 || !strings.Contains(p.body, "your consent is recorded") {
-		t.Fatalf("accept: %d %s", p.status, p.body)
+	p := b.Post(path, form)
+	if p.Status != 200 || !strings.Contains(p.Body, "your consent is recorded") {
+		t.Fatalf("accept: %d %s", p.Status, p.Body)
 	}
 	var got []string
 	for _, ev := range e.events(sub) {
@@ -126,10 +126,10 @@ func TestAcceptWithNothingTickedAsksAgain(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	form := b.get(path).hidden(t, "")
+	form := hidden(t, b.Get(path), "")
 	form.Set("action", "accept")
-	if p := b.post(path, form); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "not ticked any purpose") {
-		t.Fatalf("accept with nothing ticked: %d", p.status)
+	if p := b.Post(path, form); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "not ticked any purpose") {
+		t.Fatalf("accept with nothing ticked: %d", p.Status)
 	}
 	if e.ledgerSize() != 0 || e.link(path).Used() {
 		t.Fatal("an empty accept recorded something or used the link")
@@ -141,7 +141,7 @@ func TestFormsRejectMissingOrForgedCSRF(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	good := b.get(path).hidden(t, "")
+	good := hidden(t, b.Get(path), "")
 	for name, token := range map[string]string{"missing": "", "forged": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "other link": ""} {
 		form := url.Values{}
 		for k, v := range good {
@@ -150,13 +150,13 @@ func TestFormsRejectMissingOrForgedCSRF(t *testing.T) {
 		form.Set("csrf", token)
 		if name == "other link" {
 			other := e.consentLink(sub, allPurposes, "")
-			form.Set("csrf", b.get(other).hidden(t, "").Get("csrf"))
+			form.Set("csrf", hidden(t, b.Get(other), "").Get("csrf"))
 		}
 		form.Set("action", "accept")
 		form.Set("purpose", "ai-training")
-		p := b.post(path, form)
-		if p.status != http.StatusForbidden || !strings.Contains(p.body, "security check") {
-			t.Errorf("%s token: %d, want 403 with a clear page", name, p.status)
+		p := b.Post(path, form)
+		if p.Status != http.StatusForbidden || !strings.Contains(p.Body, "security check") {
+			t.Errorf("%s token: %d, want 403 with a clear page", name, p.Status)
 		}
 	}
 	if e.ledgerSize() != 0 || e.link(path).Used() {
@@ -169,14 +169,14 @@ func TestFormsRejectMissingOrForgedCSRF(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.ledgerSize()
-	if p := b.get(e.portalLink(sub)); p.status != 200 {
-		t.Fatalf("login: %d", p.status)
+	if p := b.Get(e.portalLink(sub)); p.Status != 200 {
+		t.Fatalf("login: %d", p.Status)
 	}
 	for _, path := range []string{"/me/withdraw", "/me/erase", "/me/give/marketing-personalization", "/me/logout"} {
 		for _, token := range []string{"", "forged"} {
-			p := b.post(path, url.Values{"csrf": {token}, "purpose": {"ai-training"}, "confirm": {"yes"}, "action": {"accept"}})
-			if p.status != http.StatusForbidden {
-				t.Errorf("POST %s with token %q: %d, want 403", path, token, p.status)
+			p := b.Post(path, url.Values{"csrf": {token}, "purpose": {"ai-training"}, "confirm": {"yes"}, "action": {"accept"}})
+			if p.Status != http.StatusForbidden {
+				t.Errorf("POST %s with token %q: %d, want 403", path, token, p.Status)
 			}
 		}
 	}
@@ -190,25 +190,25 @@ func TestIllinoisBiometricConsentNeedsAWrittenRelease(t *testing.T) {
 	sub := e.subject("u1", "US-IL", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	p := b.get(path)
-	if !strings.Contains(p.body, `<label for="signature">`) || !strings.Contains(p.body, "Written release") {
+	p := b.Get(path)
+	if !strings.Contains(p.Body, `<label for="signature">`) || !strings.Contains(p.Body, "Written release") {
 		t.Fatal("no written-release step for an Illinois subject")
 	}
-	if strings.Contains(p.body, `id="verbal"`) {
+	if strings.Contains(p.Body, `id="verbal"`) {
 		t.Error("verbal consent offered where a written release is required")
 	}
-	form := p.hidden(t, "")
+	form := hidden(t, p, "")
 	form.Set("action", "accept")
 	form["purpose"] = []string{"ai-training"}
-	if p := b.post(path, form); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "written release") || !strings.Contains(p.body, `value="ai-training" id="p-ai-training" checked`) {
-		t.Fatalf("without a name: %d", p.status)
+	if p := b.Post(path, form); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "written release") || !strings.Contains(p.Body, `value="ai-training" id="p-ai-training" checked`) {
+		t.Fatalf("without a name: %d", p.Status)
 	}
 	if e.ledgerSize() != 0 || e.link(path).Used() {
 		t.Fatal("a release without a name recorded something")
 	}
 	form.Set("signature", "  Ada Lovelace ")
-	if p := b.post(path, form); p.status != 200 {
-		t.Fatalf("with a name: %d %s", p.status, p.body)
+	if p := b.Post(path, form); p.Status != 200 {
+		t.Fatalf("with a name: %d %s", p.Status, p.Body)
 	}
 	evs := e.events(sub)
 	if len(evs) != 1 || evs[0].Method != likeness.Written || evs[0].Evidence["signature"] != "Ada Lovelace" {
@@ -224,23 +224,23 @@ func TestStaleNoticeAsksToReviewAgain(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	form := b.get(path).hidden(t, "")
+	form := hidden(t, b.Get(path), "")
 	form.Set("action", "accept")
 	form.Set("purpose", "ai-training")
 	form.Set("notice_sha256", strings.Repeat("0", 64))
-	p := b.post(path, form)
-	if p.status != http.StatusConflict || !strings.Contains(p.body, "has changed since you opened it") || strings.Contains(p.body, "checked") {
-		t.Fatalf("stale notice: %d", p.status)
+	p := b.Post(path, form)
+	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "has changed since you opened it") || strings.Contains(p.Body, "checked") {
+		t.Fatalf("stale notice: %d", p.Status)
 	}
 	if e.ledgerSize() != 0 || e.link(path).Used() {
 		t.Fatal("a stale form recorded something or used the link")
 	}
 	// The page it shows is current: submitting it works.
-	fresh := page{body: p.body}.hidden(t, "")
+	fresh := hidden(t, page{Body: p.Body}, "")
 	fresh.Set("action", "accept")
 	fresh.Set("purpose", "ai-training")
-	if p := b.post(path, fresh); p.status != 200 {
-		t.Fatalf("after review: %d", p.status)
+	if p := b.Post(path, fresh); p.Status != 200 {
+		t.Fatalf("after review: %d", p.Status)
 	}
 }
 
@@ -249,11 +249,11 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "https://shop.example/x")
 	b := e.browser()
-	p := b.get(path)
-	if !strings.Contains(p.body, `data-record-url="`+path+`/recording"`) {
+	p := b.Get(path)
+	if !strings.Contains(p.Body, `data-record-url="`+path+`/recording"`) {
 		t.Fatal("no verbal-consent option")
 	}
-	form := p.hidden(t, "")
+	form := hidden(t, p, "")
 	// The start of a WebM (EBML) file, as MediaRecorder makes it.
 	recording := append([]byte("\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm"), bytes.Repeat([]byte("opus frames "), 60)...)
 	post := func(csrf string, audio bool) (int, map[string]any) {
@@ -273,7 +273,7 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 		mw.Close()
 		req, _ := http.NewRequest("POST", e.srv.URL+path+"/recording", &buf)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
-		res, err := b.c.Do(req)
+		res, err := b.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 func TestNoVerbalOptionWithoutARecordingStore(t *testing.T) {
 	e := newEnv(t, func(c *web.Config) { c.Recordings = nil })
 	sub := e.subject("u1", "EU-DE", "en")
-	if p := e.browser().get(e.consentLink(sub, allPurposes, "")); strings.Contains(p.body, "data-record-url") {
+	if p := e.browser().Get(e.consentLink(sub, allPurposes, "")); strings.Contains(p.Body, "data-record-url") {
 		t.Fatal("verbal consent offered without a recording store")
 	}
 }
@@ -325,22 +325,22 @@ func TestAChildsConsentIsGivenByTheirGuardian(t *testing.T) {
 	}
 	path := e.consentLink(kid.ID, allPurposes, "")
 	b := e.browser()
-	p := b.get(path)
-	if !strings.Contains(p.body, `<label for="guardian">`) {
+	p := b.Get(path)
+	if !strings.Contains(p.Body, `<label for="guardian">`) {
 		t.Fatal("no guardian step for a minor")
 	}
-	form := p.hidden(t, "")
+	form := hidden(t, p, "")
 	form.Set("action", "accept")
 	form["purpose"] = []string{"voice-transcription"}
-	if p := b.post(path, form); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "guardian") {
-		t.Fatalf("without the guardian's name: %d", p.status)
+	if p := b.Post(path, form); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "guardian") {
+		t.Fatalf("without the guardian's name: %d", p.Status)
 	}
 	if e.ledgerSize() != 0 || e.link(path).Used() {
 		t.Fatal("consent without a guardian recorded something")
 	}
 	form.Set("guardian", "Pat Parent")
-	if p := b.post(path, form); p.status != 200 {
-		t.Fatalf("with the guardian's name: %d %s", p.status, p.body)
+	if p := b.Post(path, form); p.Status != 200 {
+		t.Fatalf("with the guardian's name: %d %s", p.Status, p.Body)
 	}
 	if evs := e.events(kid.ID); len(evs) != 1 || evs[0].Evidence["guardian"] != "Pat Parent" {
 		t.Fatalf("events %+v, want one grant naming the guardian", evs)

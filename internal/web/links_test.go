@@ -15,27 +15,27 @@ func TestExpiredLinkIsGoneInThePersonsLanguage(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "de")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	form := b.get(path).hidden(t, "")
+	form := hidden(t, b.Get(path), "")
 	e.clock.Add(31 * time.Minute)
-	p := b.get(path)
-	if p.status != http.StatusGone || !strings.Contains(p.body, "Dieser Link ist abgelaufen") || !strings.Contains(p.body, `lang="de"`) {
-		t.Fatalf("expired link: %d %s", p.status, p.body)
+	p := b.Get(path)
+	if p.Status != http.StatusGone || !strings.Contains(p.Body, "Dieser Link ist abgelaufen") || !strings.Contains(p.Body, `lang="de"`) {
+		t.Fatalf("expired link: %d %s", p.Status, p.Body)
 	}
 	form.Set("action", "accept")
 	form.Set("purpose", "ai-training")
-	if p := b.post(path, form); p.status != http.StatusGone {
-		t.Fatalf("posting to an expired link: %d", p.status)
+	if p := b.Post(path, form); p.Status != http.StatusGone {
+		t.Fatalf("posting to an expired link: %d", p.Status)
 	}
 	portal := e.portalLink(sub)
 	e.clock.Add(16 * time.Minute)
-	if p := b.get(portal); p.status != http.StatusGone {
-		t.Fatalf("expired portal link: %d", p.status)
+	if p := b.Get(portal); p.Status != http.StatusGone {
+		t.Fatalf("expired portal link: %d", p.Status)
 	}
 	if e.ledgerSize() != 0 {
 		t.Fatal("an expired link recorded something")
 	}
-	if p := b.get("/consent/lnk_doesnotexist"); p.status != http.StatusNotFound {
-		t.Fatalf("unknown link: %d", p.status)
+	if p := b.Get("/consent/lnk_doesnotexist"); p.Status != http.StatusNotFound {
+		t.Fatalf("unknown link: %d", p.Status)
 	}
 }
 
@@ -97,12 +97,12 @@ func TestLinkEndpointsAreRateLimited(t *testing.T) {
 	e := newEnv(t, func(c *web.Config) { c.RateLimit, c.RateBurst = 0.001, 2 })
 	b := e.browser()
 	for i := range 2 {
-		if p := b.get("/consent/lnk_x"); p.status != http.StatusNotFound {
-			t.Fatalf("request %d: %d", i, p.status)
+		if p := b.Get("/consent/lnk_x"); p.Status != http.StatusNotFound {
+			t.Fatalf("request %d: %d", i, p.Status)
 		}
 	}
-	p := b.get("/me/login/lnk_x")
-	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Too many attempts") {
-		t.Fatalf("third request: %d", p.status)
+	p := b.Get("/me/login/lnk_x")
+	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" || !strings.Contains(p.Body, "Too many attempts") {
+		t.Fatalf("third request: %d", p.Status)
 	}
 }

@@ -23,9 +23,9 @@ func TestReusedPortalLinkIsRefused(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.portalLink(sub)
 	b := e.browser()
-	p := b.get(path)
-	if p.status != 200 || !strings.Contains(p.body, `url=/me`) {
-		t.Fatalf("login: %d %s", p.status, p.body)
+	p := b.Get(path)
+	if p.Status != 200 || !strings.Contains(p.Body, `url=/me`) {
+		t.Fatalf("login: %d %s", p.Status, p.Body)
 	}
 	c := sessionCookie(t, p)
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/me" || c.MaxAge <= 0 || c.MaxAge > 30*60 {
@@ -34,25 +34,25 @@ func TestReusedPortalLinkIsRefused(t *testing.T) {
 	if strings.Contains(c.Value, sub) {
 		t.Error("the cookie shows the subject id in clear")
 	}
-	if p := b.get("/me"); p.status != 200 {
-		t.Fatalf("/me after login: %d", p.status)
+	if p := b.Get("/me"); p.Status != 200 {
+		t.Fatalf("/me after login: %d", p.Status)
 	}
-	again := e.browser().get(path)
-	if again.status != http.StatusGone || !strings.Contains(again.body, "already used") {
-		t.Fatalf("reused portal link: %d", again.status)
+	again := e.browser().Get(path)
+	if again.Status != http.StatusGone || !strings.Contains(again.Body, "already used") {
+		t.Fatalf("reused portal link: %d", again.Status)
 	}
-	if p := e.browser().get("/me"); p.status != http.StatusUnauthorized {
-		t.Fatalf("/me without a session: %d", p.status)
+	if p := e.browser().Get("/me"); p.Status != http.StatusUnauthorized {
+		t.Fatalf("/me without a session: %d", p.Status)
 	}
 	// A consent link is not a portal link.
-	if p := e.browser().get("/me/login/" + linkID(e.consentLink(sub, allPurposes, ""))); p.status != http.StatusNotFound {
-		t.Fatalf("consent link used as portal link: %d", p.status)
+	if p := e.browser().Get("/me/login/" + linkID(e.consentLink(sub, allPurposes, ""))); p.Status != http.StatusNotFound {
+		t.Fatalf("consent link used as portal link: %d", p.Status)
 	}
 }
 
 func sessionCookie(t *testing.T, p page) *http.Cookie {
 	t.Helper()
-	for _, line := range p.header.Values("Set-Cookie") {
+	for _, line := range p.Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
 		if err == nil && c.Name == "likeness_portal" {
 			return c
@@ -65,8 +65,8 @@ func sessionCookie(t *testing.T, p page) *http.Cookie {
 func (e *env) signIn(sub string) *browser {
 	e.t.Helper()
 	b := e.browser()
-	if p := b.get(e.portalLink(sub)); p.status != 200 {
-		e.t.Fatalf("login: %d", p.status)
+	if p := b.Get(e.portalLink(sub)); p.Status != 200 {
+		e.t.Fatalf("login: %d", p.Status)
 	}
 	return b
 }
@@ -85,21 +85,21 @@ func TestWithdrawFromThePortalDeniesTheNextDecision(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	e.grant(sub, "ai-training", "voice-transcription")
 	b := e.signIn(sub)
-	home := b.get("/me")
-	if n := strings.Count(home.body, `action="/me/withdraw"`); n != 2 {
+	home := b.Get("/me")
+	if n := strings.Count(home.Body, `action="/me/withdraw"`); n != 2 {
 		t.Fatalf("%d withdraw forms, want one per active purpose (2)", n)
 	}
-	if !strings.Contains(home.body, `href="/me/give/marketing-personalization`) {
+	if !strings.Contains(home.Body, `href="/me/give/marketing-personalization`) {
 		t.Fatal("no way to give consent to the other purpose")
 	}
 	if !e.allows(sub, "ai-training", "image") {
 		t.Fatal("precondition: allowed")
 	}
-	form := home.hidden(t, "/me/withdraw")
+	form := hidden(t, home, "/me/withdraw")
 	form.Set("purpose", "ai-training")
-	p := b.post("/me/withdraw", form)
-	if p.status != http.StatusSeeOther {
-		t.Fatalf("withdraw: %d %s", p.status, p.body)
+	p := b.Post("/me/withdraw", form)
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d %s", p.Status, p.Body)
 	}
 	if e.allows(sub, "ai-training", "image") {
 		t.Fatal("the next decision after a withdrawal allowed")
@@ -107,11 +107,11 @@ func TestWithdrawFromThePortalDeniesTheNextDecision(t *testing.T) {
 	if !e.allows(sub, "voice-transcription", "voice") {
 		t.Fatal("withdrawing one purpose touched another")
 	}
-	home = b.get(p.header.Get("Location"))
-	if !strings.Contains(home.body, "Your consent is withdrawn") || !strings.Contains(home.body, "Consent withdrawn") {
+	home = b.Get(p.Header.Get("Location"))
+	if !strings.Contains(home.Body, "Your consent is withdrawn") || !strings.Contains(home.Body, "Consent withdrawn") {
 		t.Fatal("portal does not confirm the withdrawal or show it in the history")
 	}
-	if !strings.Contains(home.body, "ml-pipeline") {
+	if !strings.Contains(home.Body, "ml-pipeline") {
 		t.Error("access log not shown")
 	}
 }
@@ -120,15 +120,15 @@ func TestGiveConsentFromThePortal(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subject("u1", "EU-DE", "en")
 	b := e.signIn(sub)
-	p := b.get("/me/give/ai-training")
-	if p.status != 200 || strings.Contains(p.body, "checked") || !strings.Contains(p.body, "Train our portrait") {
-		t.Fatalf("give form: %d", p.status)
+	p := b.Get("/me/give/ai-training")
+	if p.Status != 200 || strings.Contains(p.Body, "checked") || !strings.Contains(p.Body, "Train our portrait") {
+		t.Fatalf("give form: %d", p.Status)
 	}
-	form := p.hidden(t, "/me/give/ai-training")
+	form := hidden(t, p, "/me/give/ai-training")
 	form.Set("action", "accept")
 	form.Set("purpose", "ai-training")
-	if p := b.post("/me/give/ai-training", form); p.status != http.StatusSeeOther {
-		t.Fatalf("give: %d %s", p.status, p.body)
+	if p := b.Post("/me/give/ai-training", form); p.Status != http.StatusSeeOther {
+		t.Fatalf("give: %d %s", p.Status, p.Body)
 	}
 	evs := e.events(sub)
 	if len(evs) != 1 || evs[0].Purpose != "ai-training" || evs[0].Collector != "web:portal" {
@@ -144,13 +144,13 @@ func TestExportHoldsEverything(t *testing.T) {
 	gone := e.upload(sub, "ai-training", "image")
 	photo := e.upload(sub, "marketing-personalization", "image")
 	b := e.signIn(sub)
-	home := b.get("/me")
-	b.post("/me/withdraw", func() url.Values { f := home.hidden(t, "/me/withdraw"); f.Set("purpose", "ai-training"); return f }())
-	p := b.get("/me/export")
-	if p.status != 200 || p.header.Get("Content-Type") != "application/zip" || !strings.Contains(p.header.Get("Content-Disposition"), "attachment") {
-		t.Fatalf("export: %d %v", p.status, p.header)
+	home := b.Get("/me")
+	b.Post("/me/withdraw", func() url.Values { f := hidden(t, home, "/me/withdraw"); f.Set("purpose", "ai-training"); return f }())
+	p := b.Get("/me/export")
+	if p.Status != 200 || p.Header.Get("Content-Type") != "application/zip" || !strings.Contains(p.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", p.Status, p.Header)
 	}
-	files := unzip(t, p.raw)
+	files := unzip(t, p.Raw)
 	evs := e.events(sub)
 	want := []string{"subject.json", "consents.json", "consent-records.jsonld", "notice.json", "media/" + photo + ".jpg"}
 	for _, ev := range evs {
@@ -205,15 +205,15 @@ func TestExportHoldsEverything(t *testing.T) {
 		t.Fatal("the exported photo is not the stored one, decrypted")
 	}
 	// One receipt on its own.
-	r := b.get("/me/receipts/" + evs[0].ID)
-	if r.status != 200 || !strings.Contains(r.header.Get("Content-Disposition"), "receipt-"+evs[0].ID+".jws") || strings.Count(r.body, ".") != 2 {
-		t.Fatalf("receipt download: %d %v", r.status, r.header)
+	r := b.Get("/me/receipts/" + evs[0].ID)
+	if r.Status != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), "receipt-"+evs[0].ID+".jws") || strings.Count(r.Body, ".") != 2 {
+		t.Fatalf("receipt download: %d %v", r.Status, r.Header)
 	}
-	if r := b.get("/me/receipts/evt_someoneelse"); r.status != http.StatusNotFound {
-		t.Fatalf("someone else's receipt: %d", r.status)
+	if r := b.Get("/me/receipts/evt_someoneelse"); r.Status != http.StatusNotFound {
+		t.Fatalf("someone else's receipt: %d", r.Status)
 	}
-	if r := e.browser().get("/me/export"); r.status != http.StatusUnauthorized {
-		t.Fatalf("export without a session: %d", r.status)
+	if r := e.browser().Get("/me/export"); r.Status != http.StatusUnauthorized {
+		t.Fatalf("export without a session: %d", r.Status)
 	}
 }
 
@@ -249,16 +249,16 @@ func TestEraseAsksForConfirmationThenEndsTheSession(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	e.grant(sub, "ai-training")
 	b := e.signIn(sub)
-	confirm := b.get("/me/erase")
-	if confirm.status != 200 || !strings.Contains(confirm.body, "cannot be undone") {
-		t.Fatalf("confirmation page: %d", confirm.status)
+	confirm := b.Get("/me/erase")
+	if confirm.Status != 200 || !strings.Contains(confirm.Body, "cannot be undone") {
+		t.Fatalf("confirmation page: %d", confirm.Status)
 	}
 	if !e.allows(sub, "ai-training", "image") {
 		t.Fatal("opening the confirmation page erased something")
 	}
-	p := b.post("/me/erase", confirm.hidden(t, "/me/erase"))
-	if p.status != 200 || !strings.Contains(p.body, "Your data is erased") || !strings.Contains(p.body, `href="data:application/`) {
-		t.Fatalf("erase: %d %s", p.status, p.body)
+	p := b.Post("/me/erase", hidden(t, confirm, "/me/erase"))
+	if p.Status != 200 || !strings.Contains(p.Body, "Your data is erased") || !strings.Contains(p.Body, `href="data:application/`) {
+		t.Fatalf("erase: %d %s", p.Status, p.Body)
 	}
 	if c := sessionCookie(t, p); c.MaxAge >= 0 {
 		t.Fatal("erasure did not end the session")
@@ -266,7 +266,7 @@ func TestEraseAsksForConfirmationThenEndsTheSession(t *testing.T) {
 	if e.allows(sub, "ai-training", "image") {
 		t.Fatal("a decision after erasure allowed")
 	}
-	if p := b.get("/me"); p.status == 200 {
+	if p := b.Get("/me"); p.Status == 200 {
 		t.Fatal("the portal still opens after erasure")
 	}
 }
@@ -275,10 +275,10 @@ func TestErasureUnavailableWithoutAnEraser(t *testing.T) {
 	e := newEnv(t, func(c *web.Config) { c.Eraser = nil })
 	sub := e.subject("u1", "EU-DE", "en")
 	b := e.signIn(sub)
-	if p := b.get("/me"); strings.Contains(p.body, `href="/me/erase`) || !strings.Contains(p.body, "write to privacy@acme.example") {
+	if p := b.Get("/me"); strings.Contains(p.Body, `href="/me/erase`) || !strings.Contains(p.Body, "write to privacy@acme.example") {
 		t.Fatal("portal offers erasure it cannot do")
 	}
-	if p := b.get("/me/erase"); p.status != http.StatusNotImplemented {
-		t.Fatalf("erase page without an eraser: %d", p.status)
+	if p := b.Get("/me/erase"); p.Status != http.StatusNotImplemented {
+		t.Fatalf("erase page without an eraser: %d", p.Status)
 	}
 }

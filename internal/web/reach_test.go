@@ -65,32 +65,32 @@ func TestSendMeALinkAnswersTheSameWhetherTheAddressIsKnown(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.browser()
-	form := b.get("/me/link")
-	if form.status != http.StatusOK || !strings.Contains(form.body, `type="email"`) {
-		t.Fatalf("form: %d %s", form.status, form.body)
+	form := b.Get("/me/link")
+	if form.Status != http.StatusOK || !strings.Contains(form.Body, `type="email"`) {
+		t.Fatalf("form: %d %s", form.Status, form.Body)
 	}
-	fields := form.hidden(t, "/me/link")
+	fields := hidden(t, form, "/me/link")
 	answers := map[string]page{}
 	for _, addr := range []string{"known.person@example.org", "nobody.known@example.org"} {
 		fields.Set("email", addr)
-		answers[addr] = b.post("/me/link", fields)
+		answers[addr] = b.Post("/me/link", fields)
 	}
 	k, u := answers["known.person@example.org"], answers["nobody.known@example.org"]
-	if k.status != http.StatusOK || u.status != http.StatusOK {
-		t.Fatalf("statuses %d and %d, want 200 both", k.status, u.status)
+	if k.Status != http.StatusOK || u.Status != http.StatusOK {
+		t.Fatalf("statuses %d and %d, want 200 both", k.Status, u.Status)
 	}
-	if k.body != u.body {
-		t.Fatalf("the answers differ:\nknown:   %s\nunknown: %s", k.body, u.body)
+	if k.Body != u.Body {
+		t.Fatalf("the answers differ:\nknown:   %s\nunknown: %s", k.Body, u.Body)
 	}
-	k.header.Del("Date")
-	u.header.Del("Date")
-	for name := range k.header {
-		if !slices.Equal(k.header[name], u.header[name]) {
-			t.Errorf("header %s differs: %v / %v", name, k.header[name], u.header[name])
+	k.Header.Del("Date")
+	u.Header.Del("Date")
+	for name := range k.Header {
+		if !slices.Equal(k.Header[name], u.Header[name]) {
+			t.Errorf("header %s differs: %v / %v", name, k.Header[name], u.Header[name])
 		}
 	}
-	if !strings.Contains(k.body, "If this address is on file, a link to your privacy portal is on its way.") {
-		t.Errorf("answer: %s", k.body)
+	if !strings.Contains(k.Body, "If this address is on file, a link to your privacy portal is on its way.") {
+		t.Errorf("answer: %s", k.Body)
 	}
 	if n := e.reads.n.Load(); n != 0 {
 		t.Fatalf("asking for a link read %d times about people: the answer could depend on who is known", n)
@@ -109,18 +109,18 @@ func TestSendMeALinkAnswersTheSameWhetherTheAddressIsKnown(t *testing.T) {
 func TestSendMeALinkRefusesBadInputAndQueuesNothing(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	fields := b.get("/me/link?lang=de").hidden(t, "/me/link")
+	fields := hidden(t, b.Get("/me/link?lang=de"), "/me/link")
 	fields.Set("email", "not an address")
-	if p := b.post("/me/link", fields); p.status != http.StatusBadRequest || !strings.Contains(p.body, "sieht nicht wie eine E-Mail-Adresse aus") {
-		t.Fatalf("malformed address: %d %s", p.status, p.body)
+	if p := b.Post("/me/link", fields); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "sieht nicht wie eine E-Mail-Adresse aus") {
+		t.Fatalf("malformed address: %d %s", p.Status, p.Body)
 	}
-	if p := b.post("/me/link", url.Values{"email": {"a@example.org"}}); p.status != http.StatusForbidden {
-		t.Fatalf("no CSRF token: %d", p.status)
+	if p := b.Post("/me/link", url.Values{"email": {"a@example.org"}}); p.Status != http.StatusForbidden {
+		t.Fatalf("no CSRF token: %d", p.Status)
 	}
 	fields.Set("csrf", "forged")
 	fields.Set("email", "a@example.org")
-	if p := b.post("/me/link", fields); p.status != http.StatusForbidden {
-		t.Fatalf("forged CSRF token: %d", p.status)
+	if p := b.Post("/me/link", fields); p.Status != http.StatusForbidden {
+		t.Fatalf("forged CSRF token: %d", p.Status)
 	}
 	if n := len(e.linkRequests()); n != 0 {
 		t.Fatalf("refused requests queued %d messages", n)
@@ -130,26 +130,26 @@ func TestSendMeALinkRefusesBadInputAndQueuesNothing(t *testing.T) {
 func TestSendMeALinkIsLimitedPerAddressAndPerClient(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	csrf := b.get("/me/link").hidden(t, "/me/link").Get("csrf")
+	csrf := hidden(t, b.Get("/me/link"), "/me/link").Get("csrf")
 	send := func(addr string) page {
 		t.Helper()
-		return b.post("/me/link", url.Values{"csrf": {csrf}, "lang": {"en"}, "email": {addr}})
+		return b.Post("/me/link", url.Values{"csrf": {csrf}, "lang": {"en"}, "email": {addr}})
 	}
 	for i := range 3 {
-		if p := send("same@example.org"); p.status != http.StatusOK {
-			t.Fatalf("request %d: %d", i+1, p.status)
+		if p := send("same@example.org"); p.Status != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, p.Status)
 		}
 	}
 	p := send("Same@Example.org")
-	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Several links were already asked for this address") {
-		t.Fatalf("fourth request for one address: %d %s", p.status, p.body)
+	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" || !strings.Contains(p.Body, "Several links were already asked for this address") {
+		t.Fatalf("fourth request for one address: %d %s", p.Status, p.Body)
 	}
-	if p := send("other@example.org"); p.status != http.StatusOK {
-		t.Fatalf("another address from the same client: %d", p.status)
+	if p := send("other@example.org"); p.Status != http.StatusOK {
+		t.Fatalf("another address from the same client: %d", p.Status)
 	}
 	// That was the client's fifth request in a minute: the sixth waits.
-	if p := send("third@example.org"); p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Too many links were asked for from here") {
-		t.Fatalf("sixth request from one client: %d, want 429", p.status)
+	if p := send("third@example.org"); p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Too many links were asked for from here") {
+		t.Fatalf("sixth request from one client: %d, want 429", p.Status)
 	}
 	if n := len(e.linkRequests()); n != 4 {
 		t.Fatalf("%d requests queued, want the 4 let through", n)
@@ -161,8 +161,8 @@ func TestAnExpiredLinkOffersANewOneByMail(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "de")
 	portal := e.portalLink(sub)
 	e.clock.Add(16 * time.Minute)
-	p := e.browser().get(portal)
-	if p.status != http.StatusGone || !strings.Contains(p.body, `href="/me/link?lang=de"`) || !strings.Contains(p.body, "Neuen Link per E-Mail anfordern") {
-		t.Fatalf("expired portal link: %d %s", p.status, p.body)
+	p := e.browser().Get(portal)
+	if p.Status != http.StatusGone || !strings.Contains(p.Body, `href="/me/link?lang=de"`) || !strings.Contains(p.Body, "Neuen Link per E-Mail anfordern") {
+		t.Fatalf("expired portal link: %d %s", p.Status, p.Body)
 	}
 }

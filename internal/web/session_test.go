@@ -23,9 +23,9 @@ func (e *env) signInCookie(sub string) (*browser, *http.Cookie, string) {
 	e.t.Helper()
 	path := e.portalLink(sub)
 	b := e.browser()
-	p := b.get(path)
-	if p.status != 200 {
-		e.t.Fatalf("sign-in: %d", p.status)
+	p := b.Get(path)
+	if p.Status != 200 {
+		e.t.Fatalf("sign-in: %d", p.Status)
 	}
 	return b, sessionCookie(e.t, p), path
 }
@@ -52,11 +52,11 @@ func TestSignedOutSessionOpensNothing(t *testing.T) {
 		e.grant(sub, "ai-training")
 		before := len(e.events(sub))
 		b, old, _ := e.signInCookie(sub)
-		home := b.get("/me")
-		logout := home.hidden(t, "/me/logout")
+		home := b.Get("/me")
+		logout := hidden(t, home, "/me/logout")
 		withdraw := url.Values{"csrf": {logout.Get("csrf")}, "purpose": {"ai-training"}}
-		if p := b.post("/me/logout", logout); p.status != 200 {
-			t.Fatalf("logout: %d", p.status)
+		if p := b.Post("/me/logout", logout); p.Status != 200 {
+			t.Fatalf("logout: %d", p.Status)
 		}
 		for _, c := range []struct {
 			method, path string
@@ -100,8 +100,8 @@ func TestSessionAccessIsLoggedWithHowItWasOpened(t *testing.T) {
 	e.grant(sub, "ai-training")
 	e.upload(sub, "ai-training", "image")
 	b, _, path := e.signInCookie(sub)
-	if p := b.get("/me/export"); p.status != 200 {
-		t.Fatalf("export: %d", p.status)
+	if p := b.Get("/me/export"); p.Status != 200 {
+		t.Fatalf("export: %d", p.Status)
 	}
 	entries, err := e.store.SubjectAccessLog(context.Background(), sub, 100)
 	if err != nil {

@@ -21,22 +21,22 @@ func TestPortalShowsAConsentBeingCheckedAndWhyItWasNotAccepted(t *testing.T) {
 	sub := e.subject("u-val", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	form := b.get(path).hidden(t, "")
+	form := hidden(t, b.Get(path), "")
 	form.Set("action", "accept")
 	form["purpose"] = []string{"ai-training", "voice-transcription"}
-	done := b.post(path, form)
-	if done.status != 200 || !strings.Contains(done.body, "checks these before they count") {
-		t.Fatalf("confirmation: %d %s", done.status, done.body)
+	done := b.Post(path, form)
+	if done.Status != 200 || !strings.Contains(done.Body, "checks these before they count") {
+		t.Fatalf("confirmation: %d %s", done.Status, done.Body)
 	}
 	if e.allows(sub, "ai-training", "image") || !e.allows(sub, "voice-transcription", "voice") {
 		t.Fatal("decisions: ai-training must wait for a reviewer, voice-transcription not")
 	}
 
 	me := e.signIn(sub)
-	p := me.get("/me")
-	if p.status != 200 || !strings.Contains(p.body, "Being checked") || !strings.Contains(p.body, "checks this consent before it counts") ||
-		!strings.Contains(p.body, `value="ai-training"`) {
-		t.Fatalf("portal while pending: %d %s", p.status, p.body)
+	p := me.Get("/me")
+	if p.Status != 200 || !strings.Contains(p.Body, "Being checked") || !strings.Contains(p.Body, "checks this consent before it counts") ||
+		!strings.Contains(p.Body, `value="ai-training"`) {
+		t.Fatalf("portal while pending: %d %s", p.Status, p.Body)
 	}
 
 	var pending *likeness.ConsentEvent
@@ -50,15 +50,15 @@ func TestPortalShowsAConsentBeingCheckedAndWhyItWasNotAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p = me.get("/me")
+	p = me.Get("/me")
 	for _, want := range []string{"Not accepted", "We could not accept this consent: the voice on the recording is not yours",
 		"Consent checked and not accepted", "reason: the voice on the recording is not yours"} {
-		if !strings.Contains(p.body, want) {
-			t.Fatalf("portal after rejection lacks %q:\n%s", want, p.body)
+		if !strings.Contains(p.Body, want) {
+			t.Fatalf("portal after rejection lacks %q:\n%s", want, p.Body)
 		}
 	}
-	if r := me.get("/me/receipts/" + verdict.ID); r.status != http.StatusOK || !strings.Contains(r.body, ".") {
-		t.Fatalf("the rejection's receipt: %d %s", r.status, r.body)
+	if r := me.Get("/me/receipts/" + verdict.ID); r.Status != http.StatusOK || !strings.Contains(r.Body, ".") {
+		t.Fatalf("the rejection's receipt: %d %s", r.Status, r.Body)
 	}
 	if e.allows(sub, "ai-training", "image") {
 		t.Fatal("a rejected consent allows")

@@ -8,7 +8,6 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -202,50 +201,26 @@ func (e *env) path(u string) string {
 	return strings.TrimPrefix(u, e.srv.URL)
 }
 
-// browser is a cookie-keeping client that does not follow redirects.
+// browser is one person's browser on the pages; it does not follow
+// redirects.
 type browser struct {
+	*likenesstest.Visitor
 	e *env
-	c *http.Client
 }
 
 func (e *env) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{e: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &browser{Visitor: likenesstest.NewVisitor(e.t, e.srv.URL, false), e: e}
 }
 
-type page struct {
-	status int
-	body   string
-	header http.Header
-	raw    []byte
-}
-
-func toPage(res *http.Response, raw []byte) page {
-	return page{res.StatusCode, string(raw), res.Header, raw}
-}
-
-func (b *browser) do(req *http.Request) page {
-	b.e.t.Helper()
-	return toPage(likenesstest.Visit(b.e.t, b.c, req))
-}
-
-func (b *browser) get(path string) page {
-	b.e.t.Helper()
-	return toPage(likenesstest.GetPage(b.e.t, b.c, b.e.srv.URL+path))
-}
-
-func (b *browser) post(path string, form url.Values) page {
-	b.e.t.Helper()
-	return toPage(likenesstest.PostForm(b.e.t, b.c, b.e.srv.URL+path, form))
-}
+type page = likenesstest.Page
 
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)">`)
 
 // hidden returns the hidden fields of the first form on the page (or of
 // the form whose action is given).
-func (p page) hidden(t *testing.T, action string) url.Values {
+func hidden(t *testing.T, p page, action string) url.Values {
 	t.Helper()
-	body := p.body
+	body := p.Body
 	if action != "" {
 		i := strings.Index(body, `action="`+action+`"`)
 		if i < 0 {
@@ -314,28 +289,28 @@ func TestLanguageSwitch(t *testing.T) {
 	sub := e.subject("u1", "EU-DE", "en")
 	path := e.consentLink(sub, allPurposes, "")
 	b := e.browser()
-	p := b.get(path + "?lang=de")
+	p := b.Get(path + "?lang=de")
 	for _, want := range []string{`<html lang="de">`, "Alle ablehnen", "Auswahl bestätigen", "Training unserer Porträt- und Stimm-KI-Modelle", "Vereinigte Staaten (US)", `aria-current="true">Deutsch`,
 		"Wenn Sie widerrufen", "löschen die dafür erhobenen Aufnahmen und Fotos"} {
-		if !strings.Contains(p.body, want) {
+		if !strings.Contains(p.Body, want) {
 			t.Errorf("German page lacks %q", want)
 		}
 	}
-	form := p.hidden(t, "")
+	form := hidden(t, p, "")
 	if form.Get("lang") != "de" || form.Get("notice_sha256") != e.d.Notices.NoticeFor("de").SHA256 {
 		t.Fatal("the German form is not bound to the German notice")
 	}
 	form.Set("action", "accept")
 	form.Set("purpose", "voice-transcription")
-	if p := b.post(path, form); p.status != 200 || !strings.Contains(p.body, "Ihre Einwilligung ist gespeichert") {
-		t.Fatalf("German accept: %d", p.status)
+	if p := b.Post(path, form); p.Status != 200 || !strings.Contains(p.Body, "Ihre Einwilligung ist gespeichert") {
+		t.Fatalf("German accept: %d", p.Status)
 	}
 	if evs := e.events(sub); len(evs) != 1 || evs[0].Language != "de" {
 		t.Fatalf("events %+v, want one in German", evs)
 	}
 	// A German subject gets German without asking.
 	de := e.subject("u2", "EU-DE", "de")
-	if p := e.browser().get(e.consentLink(de, allPurposes, "")); !strings.Contains(p.body, "Ihre Auswahl") {
+	if p := e.browser().Get(e.consentLink(de, allPurposes, "")); !strings.Contains(p.Body, "Ihre Auswahl") {
 		t.Fatal("subject locale de does not give a German page")
 	}
 }
@@ -418,9 +393,9 @@ func TestTranslationsAreComplete(t *testing.T) {
 func TestAssetsAreServedFromTheBinary(t *testing.T) {
 	e := newEnv(t)
 	for path, ct := range map[string]string{"/assets/style.css": "text/css", "/assets/app.js": "text/javascript"} {
-		p := e.browser().get(path)
-		if p.status != 200 || !strings.HasPrefix(p.header.Get("Content-Type"), ct) {
-			t.Errorf("%s: %d %s", path, p.status, p.header.Get("Content-Type"))
+		p := e.browser().Get(path)
+		if p.Status != 200 || !strings.HasPrefix(p.Header.Get("Content-Type"), ct) {
+			t.Errorf("%s: %d %s", path, p.Status, p.Header.Get("Content-Type"))
 		}
 	}
 }
@@ -428,8 +403,8 @@ func TestAssetsAreServedFromTheBinary(t *testing.T) {
 func TestPortalIsNeverFramed(t *testing.T) {
 	e := newEnv(t)
 	sub := e.subject("u1", "EU-DE", "en")
-	p := e.signIn(sub).get("/me")
-	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || p.header.Get("X-Frame-Options") != "DENY" {
+	p := e.signIn(sub).Get("/me")
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || p.Header.Get("X-Frame-Options") != "DENY" {
 		t.Fatalf("portal CSP %q", csp)
 	}
 }
