@@ -122,6 +122,7 @@ type ConsentMessageData struct {
 	Method      Method    `json:"method,omitempty"`
 	LedgerIndex int64     `json:"ledger_index"`
 	Time        time.Time `json:"time"`
+	Imported    bool      `json:"imported,omitempty"` // brought in by an import; Time is when it happened elsewhere
 }
 
 // ConsentMessage returns the outbox message that reports ev, stored at ledger
@@ -142,9 +143,13 @@ func ConsentMessage(ev *ConsentEvent, idx int64) *OutboxMessage {
 	}
 	at := FromMicros(Micros(ev.Time))
 	data, err := json.Marshal(ConsentMessageData{EventID: ev.ID, SubjectID: ev.SubjectID, Purpose: ev.Purpose,
-		Event: ev.Type, Method: ev.Method, LedgerIndex: idx, Time: at})
+		Event: ev.Type, Method: ev.Method, LedgerIndex: idx, Time: at, Imported: ev.Imported})
 	if err != nil {
 		panic("likeness: marshal consent message: " + err.Error()) // plain strings and numbers only
 	}
-	return &OutboxMessage{ID: NewID("msg"), Type: typ, SubjectID: ev.SubjectID, Data: data, CreatedAt: at}
+	created := at
+	if ev.Imported {
+		created = time.Time{} // the message is new though the event is not: the store stamps it now
+	}
+	return &OutboxMessage{ID: NewID("msg"), Type: typ, SubjectID: ev.SubjectID, Data: data, CreatedAt: created}
 }

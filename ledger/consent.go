@@ -25,6 +25,7 @@ func FromConsent(ev *likeness.ConsentEvent, index int64) Event {
 		Language:      ev.Language,
 		Collector:     ev.Collector,
 		TimeMicros:    likeness.Micros(ev.Time),
+		Imported:      ev.Imported,
 	}
 	if len(ev.Sealed) > 0 {
 		sum := sha256.Sum256(ev.Sealed)

@@ -31,9 +31,10 @@ type ReceiptClaims struct {
 	Purposes         []ReceiptPurpose `json:"purposes"` // the event's one purpose
 	NoticeVersion    int64            `json:"notice_version,omitempty"`
 	NoticeSHA256     string           `json:"notice_sha256,omitempty"`
-	IssuedAt         int64            `json:"iat"`        // unix seconds
-	EventTime        int64            `json:"event_time"` // unix seconds, Event.TimeMicros rounded down
-	Event            Event            `json:"event"`      // the exact leaf content
+	IssuedAt         int64            `json:"iat"`                // unix seconds
+	EventTime        int64            `json:"event_time"`         // unix seconds, Event.TimeMicros rounded down
+	Imported         bool             `json:"imported,omitempty"` // = Event.Imported: brought in by an import
+	Event            Event            `json:"event"`              // the exact leaf content
 	Ledger           ReceiptLedger    `json:"ledger"`
 }
 
@@ -271,6 +272,7 @@ func claimsAgree(c *ReceiptClaims) error {
 		{"notice_version", c.NoticeVersion, e.NoticeVersion},
 		{"notice_sha256", c.NoticeSHA256, e.NoticeSHA256},
 		{"event_time", c.EventTime, floorDiv(e.TimeMicros, 1e6)},
+		{"imported", c.Imported, e.Imported},
 	} {
 		if p.claim != p.leaf {
 			return fmt.Errorf("%s %v disagrees with the event's %v", p.name, p.claim, p.leaf)

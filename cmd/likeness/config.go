@@ -45,6 +45,8 @@ type config struct {
 	// maxStaleness is how long a replica may go without catching up with
 	// the database before its decisions deny (serve's --max-staleness).
 	maxStaleness time.Duration
+	// store tunes the database connection (import raises SQLite's cache).
+	store sqlstore.Options
 }
 
 func env(name, def string) string {
@@ -152,7 +154,7 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		fmt.Fprintf(stderr, "Created a development key-encryption key at %s.\n"+
 			"It protects every subject's data key: back it up, keep it secret, and use a KMS in production.\n", c.keyFile)
 	}
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := sqlstore.OpenWith(ctx, c.db, c.store)
 	if err != nil {
 		return nil, err
 	}
