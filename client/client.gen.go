@@ -882,18 +882,21 @@ type AuditReport struct {
 
 // ConsentEvent defines model for ConsentEvent.
 type ConsentEvent struct {
-	Collector     *string                 `json:"collector,omitempty"`
-	Evidence      *map[string]interface{} `json:"evidence,omitempty"`
-	Id            string                  `json:"id"`
-	Language      *string                 `json:"language,omitempty"`
-	LedgerIndex   int                     `json:"ledger_index"`
-	Method        *string                 `json:"method,omitempty"`
-	NoticeSha256  *string                 `json:"notice_sha256,omitempty"`
-	NoticeVersion *int                    `json:"notice_version,omitempty"`
-	Purpose       *string                 `json:"purpose,omitempty"`
-	SubjectId     string                  `json:"subject_id"`
-	Time          time.Time               `json:"time"`
-	Type          ConsentEventType        `json:"type"`
+	Collector *string                 `json:"collector,omitempty"`
+	Evidence  *map[string]interface{} `json:"evidence,omitempty"`
+	Id        string                  `json:"id"`
+
+	// Imported true for an event brought in by `likeness import`: time is when it happened in the system it came from, not when it was recorded here; absent otherwise
+	Imported      *bool            `json:"imported,omitempty"`
+	Language      *string          `json:"language,omitempty"`
+	LedgerIndex   int              `json:"ledger_index"`
+	Method        *string          `json:"method,omitempty"`
+	NoticeSha256  *string          `json:"notice_sha256,omitempty"`
+	NoticeVersion *int             `json:"notice_version,omitempty"`
+	Purpose       *string          `json:"purpose,omitempty"`
+	SubjectId     string           `json:"subject_id"`
+	Time          time.Time        `json:"time"`
+	Type          ConsentEventType `json:"type"`
 }
 
 // ConsentEventType defines model for ConsentEvent.Type.
@@ -931,9 +934,12 @@ type ConsentGrantedMessage struct {
 
 // ConsentMessageData Data of consent.granted, consent.withdrawn and consent.expired.
 type ConsentMessageData struct {
-	Event       ConsentMessageDataEvent `json:"event"`
-	EventId     string                  `json:"event_id"`
-	LedgerIndex int64                   `json:"ledger_index"`
+	Event   ConsentMessageDataEvent `json:"event"`
+	EventId string                  `json:"event_id"`
+
+	// Imported true when the event was brought in by `likeness import`: time is when it happened in the system it came from
+	Imported    *bool `json:"imported,omitempty"`
+	LedgerIndex int64 `json:"ledger_index"`
 
 	// Method how consent was given or withdrawn, when known
 	Method    *string   `json:"method,omitempty"`

@@ -82,14 +82,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	recordCLI(ctx, d.store, stderr, "import "+name, "")
 	fmt.Fprintln(stdout, summaryLine(sum))
 	if sum.ForeignNotices > 0 {
-		fmt.Fprintf(stdout, "%s grants name a notice that is none of this deployment's: they count as given under the notice version current now\n",
+		fmt.Fprintf(stdout, "grants under a notice that is none of this deployment's: %s; they count as given under the notice version current now\n",
 			thousands(sum.ForeignNotices))
 	}
 	if err != nil {
 		return fmt.Errorf("%w (what was recorded stays; run the import again to continue)", err)
 	}
 	if sum.Failed > 0 {
-		return fmt.Errorf("%s lines failed (listed above with their numbers); fix them and import again: recorded lines are not recorded twice",
+		return fmt.Errorf("lines that failed: %s (each reported with its number); fix them and import the file again: recorded lines are not recorded twice",
 			thousands(sum.Failed))
 	}
 	return nil

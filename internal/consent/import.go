@@ -231,9 +231,9 @@ func (s *Service) importSubjects(ctx context.Context, plans []*importPlan, ciphe
 	return kept, nil
 }
 
-// checkMinor refuses a plan whose person is a minor and one of whose grants
-// does not name the guardian: the rest of checkGrant ran before the person
-// was known.
+// checkMinor refuses a plan whose stored person is a minor and one of whose
+// grants does not name the guardian: checkGrant ran before the person was
+// found, as the line described them.
 func checkMinor(pl *importPlan) error {
 	for i, ev := range pl.events {
 		if ev.Type != likeness.Grant {
@@ -315,14 +315,16 @@ func importEvents(p *policy.Policy, current *likeness.NoticeVersion, published [
 	if len(r.ImportID) > 256 {
 		return nil, 0, likeness.Errorf(likeness.EINVALID, "import_id is longer than 256 bytes")
 	}
-	// The person is checked by the registry as CreateSubject checks them;
-	// whether they are a minor is known once they are found (checkMinor).
-	adult := &likeness.Subject{}
+	// The person is checked by the registry as CreateSubject checks them.
+	// A line that says it is about a minor is checked as one here, before
+	// the person is created; a person already stored is checked as stored
+	// once found (checkMinor).
+	sub := &likeness.Subject{Guardian: r.Guardian}
 	evs := make([]*likeness.ConsentEvent, len(r.Consents))
 	foreign := 0
 	for i := range r.Consents {
 		c := &r.Consents[i]
-		ev, isForeign, err := importEvent(p, current, published, now, adult, c)
+		ev, isForeign, err := importEvent(p, current, published, now, sub, c)
 		if err != nil {
 			return nil, 0, consentErr(i, err)
 		}
