@@ -33,7 +33,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c config
 	c.addStorageFlags(fs)
 	batch := fs.Int("batch", importer.DefaultBatch, "lines recorded per ledger transaction")
-	fs.IntVar(&c.store.CacheMiB, "sqlite-cache-mib", 256, "SQLite page cache in MiB while importing (PostgreSQL ignores it)")
+	fs.IntVar(&c.store.CacheMiB, "sqlite-cache-mib", 1024, "SQLite page cache in MiB while importing, enough for the pages a batch changes\n(PostgreSQL ignores it)")
 	reportFile := fs.String("report", "", "write the lines that were not recorded (number and reason) to this file instead of stderr")
 	every := fs.Duration("progress", time.Second, "print a progress line to stderr this often (0: never)")
 	if err := parse(fs, reorder(args)); err != nil {

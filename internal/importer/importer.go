@@ -36,7 +36,12 @@ type Recorder interface {
 const MaxLine = 1 << 20
 
 // DefaultBatch is how many lines share one ledger transaction by default.
-const DefaultBatch = 10_000
+// Large: every line adds entries at random places of several indexes (ids
+// are random), and a transaction writes each page it touched once, so the
+// more lines share a transaction, the fewer pages each line costs: importing
+// 300,000 lines into SQLite wrote 1.6 GB in batches of 50,000, 4.9 GB in
+// batches of 10,000.
+const DefaultBatch = 50_000
 
 // Config holds what an import runs with. Recorder is required.
 type Config struct {
