@@ -77,6 +77,9 @@ type ConsentEvent struct {
 	Evidence      map[string]string `json:"evidence,omitempty"`
 	Time          time.Time         `json:"time"`
 	LedgerIndex   int64             `json:"ledger_index"`
+	// Imported marks an event brought in from another system by `likeness
+	// import`: Time is when it happened there, not when it was recorded here.
+	Imported bool `json:"imported,omitempty"`
 
 	// Validation is ValidationPending on a grant or renewal that counts
 	// only once a reviewer approves it; the ledger leaf commits to it.

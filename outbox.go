@@ -130,6 +130,7 @@ type ConsentMessageData struct {
 	Refers      string    `json:"refers,omitempty"` // validated, validation_rejected: the grant or renewal decided on
 	LedgerIndex int64     `json:"ledger_index"`
 	Time        time.Time `json:"time"`
+	Imported    bool      `json:"imported,omitempty"` // brought in by an import; Time is when it happened elsewhere
 }
 
 // ConsentMessage returns the outbox message that reports ev, stored at ledger
@@ -159,9 +160,13 @@ func ConsentMessage(ev *ConsentEvent, idx int64) *OutboxMessage {
 	}
 	at := FromMicros(Micros(ev.Time))
 	data, err := json.Marshal(ConsentMessageData{EventID: ev.ID, SubjectID: ev.SubjectID, Purpose: ev.Purpose,
-		Event: ev.Type, Method: ev.Method, Refers: ev.Refers, LedgerIndex: idx, Time: at})
+		Event: ev.Type, Method: ev.Method, Refers: ev.Refers, LedgerIndex: idx, Time: at, Imported: ev.Imported})
 	if err != nil {
 		panic("likeness: marshal consent message: " + err.Error()) // plain strings and numbers only
 	}
-	return &OutboxMessage{ID: NewID("msg"), Type: typ, SubjectID: ev.SubjectID, Data: data, CreatedAt: at}
+	created := at
+	if ev.Imported {
+		created = time.Time{} // the message is new though the event is not: the store stamps it now
+	}
+	return &OutboxMessage{ID: NewID("msg"), Type: typ, SubjectID: ev.SubjectID, Data: data, CreatedAt: created}
 }

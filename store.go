@@ -39,6 +39,7 @@ type Store interface {
 	OperatorStore
 	IdempotencyStore
 	MailStore
+	ImportStore
 	Close() error
 }
 
@@ -70,10 +71,18 @@ type SubjectStore interface {
 	// InsertSubject stores s and its wrapped data key. If a subject with the
 	// same ExternalHash exists it is returned with created=false instead.
 	InsertSubject(ctx Context, s *Subject, wrappedKey []byte) (out *Subject, created bool, err error)
+	// InsertSubjects is InsertSubject for many subjects in one transaction
+	// (wrappedKeys[i] is subs[i]'s): out[i] is subs[i] as stored, or the
+	// subject already stored under its ExternalHash with created[i] false.
+	// The hashes must differ from each other.
+	InsertSubjects(ctx Context, subs []*Subject, wrappedKeys [][]byte) (out []*Subject, created []bool, err error)
 	// Subject returns ENOTFOUND if absent (erased subjects are returned).
 	Subject(ctx Context, id string) (*Subject, error)
 	// SubjectByExternalHash returns ENOTFOUND if absent.
 	SubjectByExternalHash(ctx Context, hash string) (*Subject, error)
+	// SubjectsByExternalHash returns the subjects stored under any of
+	// hashes, by hash; absent ones are absent from the map.
+	SubjectsByExternalHash(ctx Context, hashes []string) (map[string]*Subject, error)
 	// SubjectKey returns the wrapped data key, ENOTFOUND once destroyed.
 	SubjectKey(ctx Context, id string) ([]byte, error)
 	// UpdateSubject stores a subject's corrected locale and jurisdiction

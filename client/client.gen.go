@@ -1509,15 +1509,18 @@ type CloudEventType string
 
 // ConsentEvent defines model for ConsentEvent.
 type ConsentEvent struct {
-	Collector     *string                 `json:"collector,omitempty"`
-	Evidence      *map[string]interface{} `json:"evidence,omitempty"`
-	Id            string                  `json:"id"`
-	Language      *string                 `json:"language,omitempty"`
-	LedgerIndex   int                     `json:"ledger_index"`
-	Method        *string                 `json:"method,omitempty"`
-	NoticeSha256  *string                 `json:"notice_sha256,omitempty"`
-	NoticeVersion *int                    `json:"notice_version,omitempty"`
-	Purpose       *string                 `json:"purpose,omitempty"`
+	Collector *string                 `json:"collector,omitempty"`
+	Evidence  *map[string]interface{} `json:"evidence,omitempty"`
+	Id        string                  `json:"id"`
+
+	// Imported true for an event brought in by `likeness import`: time is when it happened in the system it came from, not when it was recorded here; absent otherwise
+	Imported      *bool   `json:"imported,omitempty"`
+	Language      *string `json:"language,omitempty"`
+	LedgerIndex   int     `json:"ledger_index"`
+	Method        *string `json:"method,omitempty"`
+	NoticeSha256  *string `json:"notice_sha256,omitempty"`
+	NoticeVersion *int    `json:"notice_version,omitempty"`
+	Purpose       *string `json:"purpose,omitempty"`
 
 	// Refers validated, validation_rejected: the id of the grant or renewal the reviewer decided on
 	Refers    *string          `json:"refers,omitempty"`
@@ -1594,9 +1597,12 @@ type ConsentGrantedMessageSpecversion string
 
 // ConsentMessageData Data of consent.granted, consent.withdrawn, consent.expired and consent.rejected. A grant pending validation sends nothing: consent.granted (event validated) follows its approval, consent.rejected its rejection.
 type ConsentMessageData struct {
-	Event       ConsentMessageDataEvent `json:"event"`
-	EventId     string                  `json:"event_id"`
-	LedgerIndex int64                   `json:"ledger_index"`
+	Event   ConsentMessageDataEvent `json:"event"`
+	EventId string                  `json:"event_id"`
+
+	// Imported true when the event was brought in by `likeness import`: time is when it happened in the system it came from
+	Imported    *bool `json:"imported,omitempty"`
+	LedgerIndex int64 `json:"ledger_index"`
 
 	// Method how consent was given or withdrawn, when known
 	Method  *string `json:"method,omitempty"`

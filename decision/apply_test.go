@@ -52,6 +52,54 @@ func TestApplyIsIdempotentAndOrderSafe(t *testing.T) {
 	}
 }
 
+// An imported event is committed long after it happened elsewhere, so its
+// ledger index says nothing about its age: it replaces what is held only if
+// it happened later. A live event committed after it replaces it as any
+// later commit does.
+func TestImportedEventsTakeEffectOnlyIfLater(t *testing.T) {
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	ev := func(typ likeness.EventType, h int, ledger int64, imported bool) *likeness.ConsentEvent {
+		return &likeness.ConsentEvent{
+			ID: fmt.Sprintf("evt_%s_%d_%d", typ, h, ledger), SubjectID: "s1", Purpose: "marketing",
+			Type: typ, Method: likeness.Checkbox, NoticeVersion: 1, Time: at(h), LedgerIndex: ledger, Imported: imported,
+		}
+	}
+	liveWithdraw := ev(likeness.Withdraw, 3, 10, false)
+	oldImportedGrant := ev(likeness.Grant, 1, 11, true)
+	newerImportedGrant := ev(likeness.Grant, 4, 12, true)
+	liveGrant := ev(likeness.Grant, 5, 13, false)
+	oldImportedWithdraw := ev(likeness.Withdraw, 2, 14, true)
+	importedWithdraw, importedEarlierGrant := ev(likeness.Withdraw, 2, 20, true), ev(likeness.Grant, 1, 21, true)
+	// A replica whose clock is behind records a withdrawal after the import.
+	skewedLiveWithdraw := ev(likeness.Withdraw, 3, 30, false)
+	tests := []struct {
+		name   string
+		events []*likeness.ConsentEvent
+		allow  bool
+		last   *likeness.ConsentEvent
+	}{
+		{"old imported grant after a live withdrawal", []*likeness.ConsentEvent{liveWithdraw, oldImportedGrant}, false, liveWithdraw},
+		{"newer imported grant after a live withdrawal", []*likeness.ConsentEvent{liveWithdraw, newerImportedGrant}, true, newerImportedGrant},
+		{"old imported withdrawal after a live grant", []*likeness.ConsentEvent{liveGrant, oldImportedWithdraw}, true, liveGrant},
+		{"imported history listed newest first", []*likeness.ConsentEvent{importedWithdraw, importedEarlierGrant}, false, importedWithdraw},
+		{"live withdrawal committed after an imported grant, clock behind", []*likeness.ConsentEvent{newerImportedGrant, skewedLiveWithdraw}, false, skewedLiveWithdraw},
+		{"replayed", []*likeness.ConsentEvent{liveWithdraw, oldImportedGrant, liveWithdraw, oldImportedGrant}, false, liveWithdraw},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := testEngine(t)
+			e.PutSubject("s1", "EU-DE")
+			for _, ev := range tt.events {
+				e.Apply(ev)
+			}
+			d := e.Decide(req("s1", "marketing", "image"))
+			if d.Allow != tt.allow || d.EventID != tt.last.ID {
+				t.Errorf("decision = allow %v on %q, want allow %v on %q", d.Allow, d.EventID, tt.allow, tt.last.ID)
+			}
+		})
+	}
+}
+
 func TestEventsOfUnknownSubjectsAreIgnored(t *testing.T) {
 	e := testEngine(t)
 	grantAt(e, "s1", "marketing", likeness.Checkbox, t0)

@@ -240,9 +240,15 @@ func (e *Engine) EraseSubject(id string) {
 // ignored.
 //
 // Apply is idempotent and order-safe: an event older than the one stored for
-// its (subject, purpose), by Time then LedgerIndex, changes nothing, so
-// events may be replayed or arrive out of order. A pending grant replayed
-// after its verdict keeps the verdict.
+// its (subject, purpose), by LedgerIndex then Time, changes nothing, so
+// events may be replayed or arrive out of order. An imported event
+// (ev.Imported: history recorded long after it happened elsewhere) is the
+// exception: it replaces the stored event only if it happened later, by Time
+// then LedgerIndex, so an old imported grant never undoes a withdrawal
+// recorded before the import. Imported events reach an engine in ledger
+// order (the store's Sync), and any live event committed after them replaces
+// them, whatever the clocks say. A pending grant replayed after its
+// verdict keeps the verdict.
 func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 	if ev == nil {
 		return
@@ -286,10 +292,7 @@ func (e *Engine) Apply(ev *likeness.ConsentEvent) {
 	gs := e.slab.block(s.first, s.n)
 	if i := findGrant(gs, pid); i >= 0 {
 		old := &gs[i]
-		// The ledger index is the commit order; clocks of different
-		// replicas may disagree, so time decides only between events
-		// without distinct indexes.
-		if g.ledger < old.ledger || g.ledger == old.ledger && g.micros < old.micros {
+		if !g.supersedes(old, ev.Imported) {
 			return // older than what we hold
 		}
 		if g.micros == old.micros && g.ledger == old.ledger && e.ids.get(old.idOff, old.idLen) == ev.ID {
@@ -360,6 +363,18 @@ func (e *Engine) settle(ev *likeness.ConsentEvent, verdict uint8) {
 	if i := findGrant(gs, pid); i >= 0 && gs[i].state == statePending && e.ids.get(gs[i].idOff, gs[i].idLen) == ev.Refers {
 		gs[i].state = verdict
 	}
+}
+
+// supersedes reports whether g, imported or not, is as new as old or newer.
+// The ledger index is the commit order; clocks of different replicas may
+// disagree, so time decides only between events without distinct indexes.
+// An imported event was committed long after it happened: its original time
+// decides, then the index.
+func (g *grant) supersedes(old *grant, imported bool) bool {
+	if imported {
+		return g.micros > old.micros || g.micros == old.micros && g.ledger >= old.ledger
+	}
+	return g.ledger > old.ledger || g.ledger == old.ledger && g.micros >= old.micros
 }
 
 func (g grant) withID(off uint32, n uint16) grant {

@@ -27,6 +27,7 @@ func FromConsent(ev *likeness.ConsentEvent, index int64) Event {
 		TimeMicros:    likeness.Micros(ev.Time),
 		Validation:    ev.Validation,
 		Refers:        ev.Refers,
+		Imported:      ev.Imported,
 	}
 	if len(ev.Sealed) > 0 {
 		sum := sha256.Sum256(ev.Sealed)

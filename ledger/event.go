@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/gowebpki/jcs"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
 
@@ -35,6 +34,10 @@ type Event struct {
 	// Refers is, on "validated" and "validation_rejected", the id of the
 	// pending event the reviewer decided on.
 	Refers string `json:"refers,omitempty"`
+	// Imported is true for an event brought in from another system, whose
+	// time is when it happened there. Version-2 leaves only; omitted when
+	// false, so every other leaf is unchanged.
+	Imported bool `json:"imported,omitempty"`
 }
 
 // Leaf encoding versions (docs/RECEIPTS.md, "Leaves").
@@ -78,6 +81,9 @@ func (e Event) LeafVersion() int {
 func (e Event) Leaf() ([]byte, error) {
 	switch e.Version {
 	case 0:
+		if e.Imported {
+			return nil, fmt.Errorf("ledger: leaf %d: a version-1 leaf cannot be imported", e.Index)
+		}
 		// encoding/json cannot fail on a struct of strings and integers.
 		b, err := json.Marshal(e)
 		return b, err
@@ -85,15 +91,7 @@ func (e Event) Leaf() ([]byte, error) {
 		if e.Index > maxSafeInt || !safeInt(e.NoticeVersion) || !safeInt(e.TimeMicros) {
 			return nil, fmt.Errorf("ledger: leaf %d: integer beyond 2^53-1 in a version-2 leaf", e.Index)
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: leaf %d: %w", e.Index, err)
-		}
-		out, err := jcs.Transform(b)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: leaf %d: canonicalize: %w", e.Index, err)
-		}
-		return out, nil
+		return e.appendLeafV2(make([]byte, 0, 320)), nil
 	case LeafV1:
 		return nil, fmt.Errorf("ledger: leaf %d: a version-1 leaf has Version 0, not 1", e.Index)
 	default:

@@ -36,9 +36,10 @@ type ReceiptClaims struct {
 	// event decided on. Both equal the event's.
 	Validation string        `json:"validation,omitempty"`
 	Refers     string        `json:"refers,omitempty"`
-	IssuedAt   int64         `json:"iat"`        // unix seconds
-	EventTime  int64         `json:"event_time"` // unix seconds, Event.TimeMicros rounded down
-	Event      Event         `json:"event"`      // the exact leaf content
+	IssuedAt   int64         `json:"iat"`                // unix seconds
+	EventTime  int64         `json:"event_time"`         // unix seconds, Event.TimeMicros rounded down
+	Imported   bool          `json:"imported,omitempty"` // = Event.Imported: brought in by an import
+	Event      Event         `json:"event"`              // the exact leaf content
 	Ledger     ReceiptLedger `json:"ledger"`
 }
 
@@ -278,6 +279,7 @@ func claimsAgree(c *ReceiptClaims) error {
 		{"event_time", c.EventTime, floorDiv(e.TimeMicros, 1e6)},
 		{"validation", c.Validation, e.Validation},
 		{"refers", c.Refers, e.Refers},
+		{"imported", c.Imported, e.Imported},
 	} {
 		if p.claim != p.leaf {
 			return fmt.Errorf("%s %v disagrees with the event's %v", p.name, p.claim, p.leaf)

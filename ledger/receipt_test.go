@@ -223,6 +223,17 @@ func TestTamperedReceiptsAreRejected(t *testing.T) {
 		{"notice disagrees with event", func() string { c := good; c.NoticeVersion = 2; return resign(t, f.signer, c) }, CheckClaims},
 		{"method disagrees with event", func() string { c := good; c.Method = "written"; return resign(t, f.signer, c) }, CheckClaims},
 		{"event time disagrees", func() string { c := good; c.EventTime++; return resign(t, f.signer, c) }, CheckClaims},
+		{"says imported, event does not", func() string { c := good; c.Imported = true; return resign(t, f.signer, c) }, CheckClaims},
+		{"event made imported", func() string {
+			c := good
+			c.Event.Version, c.Event.Imported, c.Imported = LeafV2, true, true
+			return resign(t, f.signer, c)
+		}, CheckLeafHash},
+		{"version-1 event said to be imported", func() string {
+			c := good
+			c.Event.Version, c.Event.Imported, c.Imported = 0, true, true
+			return resign(t, f.signer, c)
+		}, CheckFormat},
 	}
 	v := f.signer.Verifier()
 	for _, tt := range tests {

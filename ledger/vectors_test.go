@@ -78,6 +78,12 @@ func vectorEvents() []Event {
 			Collector: "Zoë <kiosk> & co\u2028", TimeMicros: vectorTime + 86_400_000_001,
 			SealedSHA256: "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"},
 		{Index: 4, ID: "evt_4", Type: TypeErasure, SubjectID: "sub_bob", TimeMicros: vectorTime + 172_800_000_000},
+		// An imported grant: recorded after the erasure, with the time it
+		// was given in the system it came from (2024-03-01T09:30:00Z).
+		{Index: 5, ID: "evt_5", Type: TypeGrant, SubjectID: "sub_carol", Purpose: "headshots", NoticeVersion: 2,
+			NoticeSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Method: "written", Language: "en",
+			Collector: "import", TimeMicros: 1_709_285_400_000_000,
+			SealedSHA256: "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d", Imported: true},
 	}
 	for i := range evs {
 		if uint64(i) >= vectorLegacyEnd {
@@ -97,7 +103,7 @@ func vectorClaims(e Event, l ReceiptLedger) ReceiptClaims {
 		Purposes: []ReceiptPurpose{{ID: e.Purpose, Title: "Purpose " + e.Purpose, DataCategories: []string{"voice", "image"},
 			Recipients: []ReceiptRecipient{{ID: "proc", Name: "Processor Inc", Country: "US", Transfer: "scc"}},
 			Retention:  "P3Y", RenewEvery: "P1Y"}},
-		NoticeVersion: e.NoticeVersion, NoticeSHA256: e.NoticeSHA256, Validation: e.Validation, Refers: e.Refers,
+		NoticeVersion: e.NoticeVersion, NoticeSHA256: e.NoticeSHA256, Validation: e.Validation, Refers: e.Refers, Imported: e.Imported,
 		IssuedAt: vectorTime/1e6 + 3*86400, EventTime: floorDiv(e.TimeMicros, 1e6), Event: e, Ledger: l,
 	}
 }
@@ -169,6 +175,8 @@ func makeVectors(t *testing.T) map[string][]byte {
 		// named by the legacy kid, as issued before version 2.
 		"receipt.jws":        receipt(3, v.Thumbprint()),
 		"receipt-legacy.jws": receipt(1, v.KeyID()),
+		// Event 5 was imported: its receipt says so, as its leaf does.
+		"receipt-imported.jws": receipt(5, v.Thumbprint()),
 	}
 }
 

@@ -37,7 +37,8 @@ func TestLeafVersionsEncodeTheSameFieldsDifferently(t *testing.T) {
 	if err := json.Unmarshal(b2, &back); err != nil || back != v2 {
 		t.Errorf("version-2 leaf decodes to %+v (%v), want %+v", back, err, v2)
 	}
-	for _, bad := range []Event{{Version: LeafV1}, {Version: 3}, {Version: LeafV2, TimeMicros: 1 << 53}, {Version: LeafV2, Index: 1 << 60}} {
+	for _, bad := range []Event{{Version: LeafV1}, {Version: 3}, {Version: LeafV2, TimeMicros: 1 << 53}, {Version: LeafV2, Index: 1 << 60},
+		{Imported: true}} { // imported events exist in version 2 only
 		if _, err := bad.Leaf(); err == nil {
 			t.Errorf("Leaf(%+v) encoded; want an error", bad)
 		}

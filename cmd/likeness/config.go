@@ -53,6 +53,8 @@ type config struct {
 	// remindBefore is how long before a consent ends its reminder is
 	// mailed (serve's --remind-days); 0 is the mailer's default.
 	remindBefore time.Duration
+	// store tunes the database connection (import raises SQLite's cache).
+	store sqlstore.Options
 }
 
 func env(name, def string) string {
@@ -170,7 +172,7 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		fmt.Fprintf(stderr, "Created a development key-encryption key at %s.\n"+
 			"It protects every subject's data key: back it up, keep it secret, and use a KMS in production.\n", c.keyFile)
 	}
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := sqlstore.OpenWith(ctx, c.db, c.store)
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func reorder(args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if strings.HasPrefix(a, "-") {
+		if strings.HasPrefix(a, "-") && a != "-" { // "-" alone names standard input
 			flags = append(flags, a)
 			if !strings.Contains(a, "=") && i+1 < len(args) {
 				flags = append(flags, args[i+1])

@@ -36,6 +36,7 @@ Commands:
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
   subject erase    erase a subject everywhere and print the signed certificate
+  import           load existing people and consents from JSON Lines (FILE, or - for stdin)
   dataset build    build a consented, anonymized training set (--purpose P --category C --out DIR)
   dataset rebuild  build a dataset's successor without those who withdrew (DATASET_ID)
   dataset audit    print a dataset's representation audit (DATASET_ID --target FILE)
@@ -104,6 +105,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runReceiptVerify(rest, stdout, stderr)
 	case "subject erase":
 		err = runSubjectErase(ctx, rest, stdout, stderr)
+	case "import":
+		err = runImport(ctx, rest, stdout, stderr)
 	case "dataset build":
 		err = runDatasetBuild(ctx, rest, stdout, stderr)
 	case "dataset rebuild":

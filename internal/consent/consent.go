@@ -35,6 +35,8 @@ type Store interface {
 	// The validation queue (likeness.ValidationStore).
 	Validations(ctx likeness.Context, state string, limit int) ([]*likeness.Validation, error)
 	Validation(ctx likeness.Context, eventID string) (*likeness.Validation, error)
+	// ImportMarks returns the marks of imported lines stored under keys.
+	ImportMarks(ctx likeness.Context, keys [][32]byte) (map[[32]byte]*likeness.ImportMark, error)
 }
 
 // Subjects finds subjects and seals their personal fields under their own
@@ -45,12 +47,19 @@ type Subjects interface {
 	// Cipher returns EGONE once the subject's key was destroyed; the caller
 	// closes it.
 	Cipher(ctx context.Context, subjectID string) (*subjects.Cipher, error)
+	// EnsureSubjects finds or creates many subjects at once, each as
+	// CreateSubject would.
+	EnsureSubjects(ctx context.Context, reqs []subjects.NewSubject) ([]subjects.Ensured, error)
 }
 
 // Log is the ledger's write path. *ledgerlog.Log implements it.
 type Log interface {
 	// Append stores events in one transaction with their ledger indexes.
 	Append(ctx context.Context, evs []*likeness.ConsentEvent) error
+	// AppendImported stores imported lines, each with its mark, in one
+	// transaction (likeness.ImportStore), and may bring the tree up to date
+	// with them at once, calling apply for each as Sync does.
+	AppendImported(ctx context.Context, items []*likeness.ImportItem, apply func(*likeness.ConsentEvent) error) error
 	// Sync brings the ledger tree up to date with the stored events,
 	// calling apply for each new one in index order; an event apply fails
 	// on is read again by the next call.
@@ -135,17 +144,21 @@ func (s *Service) loadIndex(ctx context.Context) error {
 // another one sharing the database) to the decision index and the ledger
 // tree. Replicas call it on a short timer; writes call it before returning.
 func (s *Service) Sync(ctx context.Context) error {
-	return s.log.Sync(ctx, func(ev *likeness.ConsentEvent) error {
-		if !s.engine.HasSubject(ev.SubjectID) {
-			sub, err := s.store.Subject(ctx, ev.SubjectID)
-			if err != nil {
-				return err
-			}
-			s.engine.PutSubject(sub.ID, sub.Jurisdiction)
+	return s.log.Sync(ctx, func(ev *likeness.ConsentEvent) error { return s.applySynced(ctx, ev) })
+}
+
+// applySynced applies an event read from the ledger to the index, learning
+// of its subject first if another replica created it.
+func (s *Service) applySynced(ctx context.Context, ev *likeness.ConsentEvent) error {
+	if !s.engine.HasSubject(ev.SubjectID) {
+		sub, err := s.store.Subject(ctx, ev.SubjectID)
+		if err != nil {
+			return err
 		}
-		s.engine.Apply(ev)
-		return nil
-	})
+		s.engine.PutSubject(sub.ID, sub.Jurisdiction)
+	}
+	s.engine.Apply(ev)
+	return nil
 }
 
 // Grant records consent to each purpose of req as its own event. A purpose
@@ -159,26 +172,7 @@ func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*lik
 	if err := p.CheckPurposes(req.Purposes); err != nil {
 		return nil, err
 	}
-	if !likeness.ValidMethod(req.Method) {
-		return nil, likeness.Errorf(likeness.EINVALID, "method %q is not one of checkbox, verbal, written, import", req.Method)
-	}
-	switch req.Method {
-	case likeness.Verbal:
-		if req.Evidence["recording"] == "" {
-			return nil, likeness.Errorf(likeness.EINVALID, "verbal consent needs evidence.recording (the id of the recording)")
-		}
-	case likeness.Written:
-		if req.Evidence["signature"] == "" && req.Evidence["document"] == "" {
-			return nil, likeness.Errorf(likeness.EINVALID, "written consent needs evidence.signature or evidence.document")
-		}
-	}
-	if sub.Guardian && req.Evidence["guardian"] == "" {
-		return nil, likeness.Errorf(likeness.EINVALID, "this subject is a minor: their guardian gives consent; name the guardian in evidence.guardian")
-	}
-	if req.Language == "" || !p.HasLanguage(req.Language) {
-		return nil, likeness.Errorf(likeness.EINVALID, "language %q is not offered; use one of %v", req.Language, p.Languages)
-	}
-	if err := checkEvidence(req.Evidence); err != nil {
+	if err := checkGrant(p, sub, req.Method, req.Language, req.Evidence); err != nil {
 		return nil, err
 	}
 	if req.NoticeVersion != version.Version {
@@ -212,6 +206,52 @@ func (s *Service) Grant(ctx context.Context, req *likeness.GrantRequest) ([]*lik
 	return evs, nil
 }
 
+// checkGrant checks what a grant of any purpose must carry: a method of
+// giving consent with the evidence it needs, the guardian of a minor, a
+// language the policy offers. The API and imports check grants with it.
+func checkGrant(p *policy.Policy, sub *likeness.Subject, method likeness.Method, language string, evidence map[string]string) error {
+	if !likeness.ValidMethod(method) {
+		return likeness.Errorf(likeness.EINVALID, "method %q is not one of checkbox, verbal, written, import", method)
+	}
+	switch method {
+	case likeness.Verbal:
+		if evidence["recording"] == "" {
+			return likeness.Errorf(likeness.EINVALID, "verbal consent needs evidence.recording (the id of the recording)")
+		}
+	case likeness.Written:
+		if evidence["signature"] == "" && evidence["document"] == "" {
+			return likeness.Errorf(likeness.EINVALID, "written consent needs evidence.signature or evidence.document")
+		}
+	}
+	if err := checkGuardian(sub, evidence); err != nil {
+		return err
+	}
+	if language == "" || !p.HasLanguage(language) {
+		return likeness.Errorf(likeness.EINVALID, "language %q is not offered; use one of %v", language, p.Languages)
+	}
+	return checkEvidence(evidence)
+}
+
+// checkGuardian refuses a minor's grant that does not name the guardian.
+func checkGuardian(sub *likeness.Subject, evidence map[string]string) error {
+	if sub.Guardian && evidence["guardian"] == "" {
+		return likeness.Errorf(likeness.EINVALID, "this subject is a minor: their guardian gives consent; name the guardian in evidence.guardian")
+	}
+	return nil
+}
+
+// checkWithdraw checks a withdrawal's purpose, method and evidence; an empty
+// method is checkbox. The API and imports check withdrawals with it.
+func checkWithdraw(p *policy.Policy, purpose string, method likeness.Method, evidence map[string]string) error {
+	if _, ok := p.Purpose(purpose); !ok {
+		return likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", purpose, p.PurposeIDs)
+	}
+	if !likeness.ValidMethod(method) && method != likeness.GPC {
+		return likeness.Errorf(likeness.EINVALID, "method %q is not one of checkbox, verbal, written, import, gpc", method)
+	}
+	return checkEvidence(evidence)
+}
+
 func checkEvidence(ev map[string]string) error {
 	if len(ev) > 16 {
 		return likeness.Errorf(likeness.EINVALID, "evidence has %d fields; at most 16", len(ev))
@@ -232,16 +272,10 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 		return nil, err
 	}
 	p := s.notices.Policy()
-	if _, ok := p.Purpose(req.Purpose); !ok {
-		return nil, likeness.Errorf(likeness.EINVALID, "unknown purpose %q; the policy declares %v", req.Purpose, p.PurposeIDs)
-	}
 	if req.Method == "" {
 		req.Method = likeness.Checkbox
 	}
-	if !likeness.ValidMethod(req.Method) && req.Method != likeness.GPC {
-		return nil, likeness.Errorf(likeness.EINVALID, "method %q is not one of checkbox, verbal, written, import, gpc", req.Method)
-	}
-	if err := checkEvidence(req.Evidence); err != nil {
+	if err := checkWithdraw(p, req.Purpose, req.Method, req.Evidence); err != nil {
 		return nil, err
 	}
 	ev := &likeness.ConsentEvent{

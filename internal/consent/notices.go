@@ -99,6 +99,23 @@ func (n *Notices) SetPolicy(ctx context.Context, p *policy.Policy) error {
 	return nil
 }
 
+// Published returns every published notice version, oldest first.
+func (n *Notices) Published(ctx context.Context) ([]*likeness.NoticeVersion, error) {
+	cur, err := n.store.LatestNotice(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("consent: latest notice version: %w", err)
+	}
+	out := make([]*likeness.NoticeVersion, 0, cur.Version)
+	for v := int64(1); v < cur.Version; v++ {
+		nv, err := n.store.Notice(ctx, v)
+		if err != nil {
+			return nil, fmt.Errorf("consent: notice version %d: %w", v, err)
+		}
+		out = append(out, nv)
+	}
+	return append(out, cur), nil
+}
+
 // Notice returns the current notice in lang ("" for the default language).
 func (n *Notices) Notice(lang string) (*policy.Notice, error) {
 	n.mu.RLock()

@@ -24,6 +24,7 @@ type Store interface {
 	likeness.SettingStore
 	likeness.EventStore
 	likeness.CheckpointStore
+	likeness.ImportStore
 }
 
 // checkpointEvery bounds how often a signed checkpoint is stored: receipts
@@ -80,6 +81,53 @@ func LeafHash(ev *likeness.ConsentEvent, index int64) [32]byte {
 // hashes. It does not bring the tree up to date: call Sync.
 func (l *Log) Append(ctx context.Context, evs []*likeness.ConsentEvent) error {
 	return l.store.AppendEvents(ctx, evs, LeafHash)
+}
+
+// AppendImported stores imported lines with their marks in one transaction
+// (see likeness.ImportStore). When the tree already held every event before
+// them, it appends their leaves, as computed for the write, and calls apply
+// for each stored event in index order, so a bulk import does not read back
+// and hash again what it has just written; otherwise the next Sync reads
+// them. `ledger verify` recomputes every leaf from the rows either way.
+func (l *Log) AppendImported(ctx context.Context, items []*likeness.ImportItem, apply func(*likeness.ConsentEvent) error) error {
+	var hashes [][32]byte
+	first, inOrder := int64(-1), true
+	leaf := func(ev *likeness.ConsentEvent, index int64) [32]byte {
+		h := LeafHash(ev, index)
+		if first < 0 {
+			first = index
+		}
+		inOrder = inOrder && index == first+int64(len(hashes))
+		hashes = append(hashes, h)
+		return h
+	}
+	if err := l.store.AppendImported(ctx, items, leaf); err != nil {
+		return err
+	}
+	var evs []*likeness.ConsentEvent
+	for _, it := range items {
+		if it.Err == nil && it.Existing == nil {
+			evs = append(evs, it.Events...)
+		}
+	}
+	if !inOrder || len(evs) == 0 || len(evs) != len(hashes) || evs[0].LedgerIndex != first {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if first != int64(l.tree.Size()) {
+		return nil // events of others lie in between: Sync reads them all
+	}
+	for i, ev := range evs {
+		if ev.LedgerIndex != first+int64(i) {
+			return nil
+		}
+		if err := apply(ev); err != nil {
+			return err // read again by the next Sync, as there
+		}
+		l.tree.Append(hashes[i])
+	}
+	return nil
 }
 
 // Signer returns the deployment's signer (public half at /v1/ledger/key).
@@ -211,6 +259,7 @@ func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subj
 			Refers:           ev.Refers,
 			IssuedAt:         l.now().Unix(),
 			EventTime:        ev.Time.Unix(),
+			Imported:         ev.Imported,
 			Event:            ledger.FromConsent(ev, ev.LedgerIndex),
 			Ledger:           rl,
 		}

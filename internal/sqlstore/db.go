@@ -59,7 +59,19 @@ var _ likeness.Store = (*DB)(nil)
 // Open connects to dsn and applies pending migrations. dsn is
 // "sqlite:PATH" (the file is created, with its folder) or a
 // "postgres://" / "postgresql://" URL.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string) (*DB, error) { return OpenWith(ctx, dsn, Options{}) }
+
+// Options tune how a database is opened; the zero value is what serve uses.
+type Options struct {
+	// CacheMiB is SQLite's page cache per connection in MiB (0: SQLite's
+	// default of 2 MiB). A bulk writer raises it so the pages a large
+	// transaction changes stay in memory instead of being spilled to the
+	// log and read back. PostgreSQL ignores it.
+	CacheMiB int
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	d := &DB{dsn: dsn, rebound: map[string]string{}}
 	var err error
 	switch {
@@ -75,9 +87,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		// _txlock=immediate makes every transaction take the write lock at
 		// BEGIN, so two writers never deadlock upgrading a read lock.
-		d.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate"+
-			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"+
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)")
+		pragmas := "&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)"
+		if opts.CacheMiB > 0 {
+			pragmas += fmt.Sprintf("&_pragma=cache_size(-%d)", opts.CacheMiB*1024) // negative: KiB
+		}
+		d.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate"+pragmas)
 		d.dialect = sqlite
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d.db, err = sql.Open("pgx", dsn)

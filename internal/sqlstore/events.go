@@ -9,7 +9,7 @@ import (
 	"likeness"
 )
 
-const eventCols = `idx, id, subject_id, purpose, type, method, notice_version, notice_sha256, language, collector, time_us, sealed, leaf_hash, validation, refers`
+const eventCols = `idx, id, subject_id, purpose, type, method, notice_version, notice_sha256, language, collector, time_us, sealed, leaf_hash, validation, refers, imported`
 
 func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 	var ev likeness.ConsentEvent
@@ -18,7 +18,7 @@ func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 	var leaf []byte
 	var h [32]byte
 	err := row.Scan(&ev.LedgerIndex, &ev.ID, &ev.SubjectID, &ev.Purpose, &typ, &method,
-		&ev.NoticeVersion, &ev.NoticeSHA256, &ev.Language, &ev.Collector, &us, &ev.Sealed, &leaf, &ev.Validation, &ev.Refers)
+		&ev.NoticeVersion, &ev.NoticeSHA256, &ev.Language, &ev.Collector, &us, &ev.Sealed, &leaf, &ev.Validation, &ev.Refers, &ev.Imported)
 	if err != nil {
 		return nil, h, err
 	}
@@ -121,7 +121,7 @@ func (d *DB) commitGroup(group []*appendReq) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM consent_events`).Scan(&next); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO consent_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	stmt, err := d.prepareEventInsert(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
@@ -175,10 +175,8 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *ap
 	r.indexes = make([]int64, len(r.evs))
 	for i, ev := range r.evs {
 		r.indexes[i] = next + int64(i)
-		h := r.leaf(ev, r.indexes[i])
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, r.indexes[i], ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
-			ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, likeness.Micros(ev.Time), ev.Sealed, h[:], ev.Validation, ev.Refers); err != nil {
-			return fmt.Errorf("sqlstore: append consent events: %w", err)
+		if err := insertEvent(ctx, tx.StmtContext(ctx, stmt), ev, r.indexes[i], r.leaf); err != nil {
+			return err
 		}
 		// The validation queue changes with the events that change it.
 		if err := d.queueValidationTx(ctx, tx, ev, r.indexes[i]); err != nil {
@@ -187,6 +185,20 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *ap
 	}
 	// The outbox messages commit or roll back with the events they report.
 	if err := d.enqueueConsentTx(ctx, tx, r.evs, r.indexes); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) prepareEventInsert(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
+	return tx.PrepareContext(ctx, d.q(`INSERT INTO consent_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+}
+
+// insertEvent writes ev at ledger index idx with the leaf hash leaf gives it.
+func insertEvent(ctx context.Context, stmt *sql.Stmt, ev *likeness.ConsentEvent, idx int64, leaf likeness.LeafHashFunc) error {
+	h := leaf(ev, idx)
+	if _, err := stmt.ExecContext(ctx, idx, ev.ID, ev.SubjectID, ev.Purpose, string(ev.Type), string(ev.Method),
+		ev.NoticeVersion, ev.NoticeSHA256, ev.Language, ev.Collector, likeness.Micros(ev.Time), ev.Sealed, h[:], ev.Validation, ev.Refers, ev.Imported); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	return nil

@@ -110,12 +110,14 @@ func (r *Registry) CreateMinor(ctx context.Context, externalID, locale, jurisdic
 	return r.create(ctx, externalID, locale, jurisdiction, true)
 }
 
-func (r *Registry) create(ctx context.Context, externalID, locale, jurisdiction string, guardian bool) (*likeness.Subject, bool, error) {
+// check validates a new subject's fields and returns its locale, the
+// default one if none is given.
+func (r *Registry) check(externalID, locale, jurisdiction string) (string, error) {
 	if externalID == "" || len(externalID) > 256 {
-		return nil, false, likeness.Errorf(likeness.EINVALID, "external_id is required (at most 256 characters)")
+		return "", likeness.Errorf(likeness.EINVALID, "external_id is required (at most 256 characters)")
 	}
 	if _, err := likeness.ParseJurisdiction(jurisdiction); err != nil {
-		return nil, false, err
+		return "", err
 	}
 	if locale == "" {
 		if locale = r.locale(); locale == "" {
@@ -123,7 +125,15 @@ func (r *Registry) create(ctx context.Context, externalID, locale, jurisdiction 
 		}
 	}
 	if len(locale) > 16 {
-		return nil, false, likeness.Errorf(likeness.EINVALID, "locale %q is too long", locale)
+		return "", likeness.Errorf(likeness.EINVALID, "locale %q is too long", locale)
+	}
+	return locale, nil
+}
+
+func (r *Registry) create(ctx context.Context, externalID, locale, jurisdiction string, guardian bool) (*likeness.Subject, bool, error) {
+	locale, err := r.check(externalID, locale, jurisdiction)
+	if err != nil {
+		return nil, false, err
 	}
 	hash := r.ExternalHash(externalID)
 	if existing, err := r.store.SubjectByExternalHash(ctx, hash); err == nil {

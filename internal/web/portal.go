@@ -189,6 +189,9 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 		if ev.Method != "" {
 			row.Method = l.T("method." + string(ev.Method))
 		}
+		if ev.Imported {
+			row.Method = l.T("history.imported", row.Method)
+		}
 		if sig := ev.Evidence["signature"]; sig != "" {
 			row.Evidence = l.T("history.signed", sig)
 		} else if ev.Evidence["recording"] != "" {

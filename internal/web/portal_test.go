@@ -13,8 +13,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"likeness"
+	"likeness/internal/consent"
 	"likeness/internal/web"
 )
 
@@ -113,6 +115,25 @@ func TestWithdrawFromThePortalDeniesTheNextDecision(t *testing.T) {
 	}
 	if !strings.Contains(home.Body, "ml-pipeline") {
 		t.Error("access log not shown")
+	}
+}
+
+// A person sees which of their consents came from the organization's
+// earlier system.
+func TestPortalHistoryShowsImportedConsents(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subject("u1", "EU-DE", "en")
+	n := e.d.Notices.NoticeFor("en")
+	rec := &likeness.ImportRecord{ExternalID: "u1", Jurisdiction: "EU-DE", Consents: []likeness.ImportedConsent{{
+		Purpose: "ai-training", State: likeness.ImportGranted, Time: e.clock.Now().Add(-48 * time.Hour), Method: likeness.Checkbox,
+		Language: "en", NoticeSHA256: n.SHA256}}}
+	l := &consent.ImportLine{Line: 1, Key: [32]byte{1}, Digest: [32]byte{1}, Record: rec}
+	if err := e.svc.Import(context.Background(), "imp_portal", []*consent.ImportLine{l}); err != nil || l.Err != nil {
+		t.Fatalf("import: %v %v", err, l.Err)
+	}
+	home := e.signIn(sub).Get("/me")
+	if !strings.Contains(home.Body, "Ticked a box (brought over from an earlier system)") {
+		t.Fatalf("the history does not say the consent was brought over:\n%s", home.Body)
 	}
 }
 

@@ -84,7 +84,9 @@ function goString(s) {
 
 // leafBytes returns the leaf of an event as carried in a receipt.
 function leafBytes(ev) {
-  for (const k of Object.keys(ev)) check(k === "v" || MEMBERS.some(([m]) => m === k), `unknown event member ${k}`);
+  for (const k of Object.keys(ev)) check(k === "v" || k === "imported" || MEMBERS.some(([m]) => m === k), `unknown event member ${k}`);
+  // "imported" is true or absent, and only in version-2 leaves.
+  check(ev.imported === undefined || (ev.imported === true && ev.v !== undefined), "imported must be true, in a version-2 leaf");
   const present = [];
   for (const [name, kind, required] of MEMBERS) {
     const val = ev[name] ?? (kind === "int" ? 0 : "");
@@ -97,6 +99,7 @@ function leafBytes(ev) {
   check(ev.v === 2, `unknown leaf version ${ev.v}`);
   // RFC 8785: members sorted by UTF-16 code units, ECMAScript serialisation.
   present.push(["v", 2]);
+  if (ev.imported) present.push(["imported", true]);
   present.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return Buffer.from("{" + present.map(([k, v]) => JSON.stringify(k) + ":" + JSON.stringify(v)).join(",") + "}");
 }
@@ -208,6 +211,7 @@ export function verifyReceipt(jws, jwks, wantOrigin) {
     check((c[claim] ?? empty) === (ev[member] ?? empty), `claim ${claim} disagrees with the event`);
   }
   check(c.event_time === Math.floor(ev.time / 1e6), "event_time disagrees with the event");
+  check((c.imported ?? false) === (ev.imported ?? false), "claim imported disagrees with the event");
   check(c.purposes.length === 1 && c.purposes[0].id === (ev.purpose ?? ""), "purposes disagree with the event");
   return { claims: c, checkpoint: cp, kid: header.kid };
 }
@@ -240,11 +244,12 @@ function verifyVectors(dir) {
   const con = vf.consistency;
   verifyConsistency(con.from, con.size, Buffer.from(con.from_root, "hex"), root, con.proof.map((h) => Buffer.from(h, "hex")));
   check(hex(merkleRoot(hashes.slice(0, con.from))) === con.from_root, "consistency from_root differs");
-  for (const [name, kid] of [["receipt.jws", vf.kid], ["receipt-legacy.jws", vf.legacy_kid]]) {
+  for (const [name, kid] of [["receipt.jws", vf.kid], ["receipt-legacy.jws", vf.legacy_kid], ["receipt-imported.jws", vf.kid]]) {
     const r = verifyReceipt(read(name), jwks, vf.origin);
     check(r.kid === kid, `${name}: kid ${r.kid}, want ${kid}`);
+    check((r.claims.imported ?? false) === (name === "receipt-imported.jws"), `${name}: imported is ${r.claims.imported}`);
   }
-  return `${vf.events.length} leaves, root, checkpoint, inclusion, consistency and 2 receipts`;
+  return `${vf.events.length} leaves, root, checkpoint, inclusion, consistency and 3 receipts`;
 }
 
 function main(argv) {

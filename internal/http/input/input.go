@@ -103,28 +103,36 @@ func readBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, erro
 
 // Unmarshal decodes one JSON value from data into v under the rules of
 // DecodeJSON (without the size limit, which the caller applies).
-func Unmarshal(data []byte, v any) error {
+func Unmarshal(data []byte, v any) error { return unmarshal(data, v, "request body", "body") }
+
+// UnmarshalLine is Unmarshal for one line of a JSON Lines file: the same
+// rules, with messages that speak of the line.
+func UnmarshalLine(data []byte, v any) error { return unmarshal(data, v, "line", "line") }
+
+// unmarshal is Unmarshal naming data as what in messages, and its fields
+// from root ("body.purposes[0]").
+func unmarshal(data []byte, v any, what, root string) error {
 	if !utf8.Valid(data) {
-		return likeness.Errorf(likeness.EINVALID, "request body is not valid UTF-8")
+		return likeness.Errorf(likeness.EINVALID, "%s is not valid UTF-8", what)
 	}
 	if wantsObject(v) {
 		if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-			what := "not a JSON object"
+			got := "not a JSON object"
 			if bytes.HasPrefix(t, []byte("null")) {
-				what = "null"
+				got = "null"
 			}
-			return likeness.Errorf(likeness.EINVALID, "request body must be a JSON object, not %s", what)
+			return likeness.Errorf(likeness.EINVALID, "%s must be a JSON object, not %s", what, got)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, what, root)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return likeness.Errorf(likeness.EINVALID, "body holds more than one JSON value")
+		return likeness.Errorf(likeness.EINVALID, "%s holds more than one JSON value", root)
 	}
-	return Strings(v)
+	return walk(reflect.ValueOf(v), root)
 }
 
 // wantsObject reports whether v decodes from a JSON object only.
@@ -136,12 +144,12 @@ func wantsObject(v any) bool {
 	return t != nil && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map)
 }
 
-func decodeError(err error) error {
+func decodeError(err error, what, root string) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
-		return likeness.Errorf(likeness.EINVALID, "request body is empty: send a JSON object")
+		return likeness.Errorf(likeness.EINVALID, "%s is empty: send a JSON object", what)
 	case errors.As(err, &syntax):
 		return likeness.Errorf(likeness.EINVALID, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
 	case errors.As(err, &typ):
@@ -149,7 +157,7 @@ func decodeError(err error) error {
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return likeness.Errorf(likeness.EINVALID, "%s", strings.TrimPrefix(err.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return likeness.Errorf(likeness.EINVALID, "malformed JSON: the body ends early")
+		return likeness.Errorf(likeness.EINVALID, "malformed JSON: the %s ends early", root)
 	}
 	return likeness.Errorf(likeness.EINVALID, "malformed JSON: %v", err)
 }

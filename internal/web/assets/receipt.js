@@ -60,7 +60,7 @@
     ["index", "int", true], ["id", "str", true], ["type", "str", true], ["subject", "str", true],
     ["purpose", "str"], ["notice_version", "int"], ["notice_sha256", "str"], ["method", "str"],
     ["language", "str"], ["collector", "str"], ["time", "int", true], ["sealed_sha256", "str"],
-    ["validation", "str"], ["refers", "str"]
+    ["validation", "str"], ["refers", "str"], ["imported", "bool"]
   ];
   // Go encoding/json string escaping, HTML escaping included (leaf v1).
   function goString(s) {
@@ -85,11 +85,14 @@
     });
     var present = [];
     MEMBERS.forEach(function (m) {
-      var val = ev[m[0]] === undefined ? (m[1] === "int" ? 0 : "") : ev[m[0]];
-      check(m[1] === "int" ? Number.isSafeInteger(val) : typeof val === "string", "event " + m[0] + " has the wrong type");
-      if (m[2] || (val !== "" && val !== 0)) present.push([m[0], val]);
+      var empty = m[1] === "int" ? 0 : m[1] === "bool" ? false : "";
+      var val = ev[m[0]] === undefined ? empty : ev[m[0]];
+      var typed = m[1] === "int" ? Number.isSafeInteger(val) : m[1] === "bool" ? val === true || (val === false && ev[m[0]] === undefined) : typeof val === "string";
+      check(typed, "event " + m[0] + " has the wrong type");
+      if (m[2] || val !== empty) present.push([m[0], val]);
     });
     if (ev.v === undefined) {
+      check(!ev.imported, "a version-1 leaf cannot be imported");
       return enc.encode("{" + present.map(function (p) {
         return '"' + p[0] + '":' + (typeof p[1] === "string" ? goString(p[1]) : String(p[1]));
       }).join(",") + "}");
@@ -165,7 +168,7 @@
     check(toHex(leafHash) === l.leaf_hash && ev.index === l.index, "the event is not the one the ledger entry holds");
     var root = await rootFromInclusion(l.index, l.size, leafHash, l.inclusion_proof.map(hexBytes));
     check(equal(root, cp.root), "the inclusion proof does not reach the signed checkpoint");
-    check(c.type === ev.type && c.subject === ev.subject, "the claims disagree with the event");
+    check(c.type === ev.type && c.subject === ev.subject && !!c.imported === !!ev.imported, "the claims disagree with the event");
     return c;
   }
 
