@@ -144,19 +144,22 @@ func nextSize(size int) int { return size + max(2, size*3/20) }
 // scan runs the cascade in pose p over every window of l from minFace to
 // l.maxWindow and appends what it accepts to out.
 func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detection {
+	var r row
+	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
 		win := c.window(size, l.w, p)
 		step := max(1, size/7)
 		m := win.reach
+		if l.w-2*m <= 0 {
+			continue
+		}
+		n := (l.w - 2*m + step - 1) / step // x = m, m+step, … < l.w-m
 		for y := m; y < l.h-m; y += step {
-			row := y * l.w
-			for x := m; x < l.w-m; x += step {
-				if q := win.score(l.pix, row+x); q > 0 {
-					f := float64(l.scale)
-					out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-						size: float64(size) * f, angle: p.angle, q: q})
-				}
-			}
+			win.scoreRow(l.pix, y*l.w+m, step, n, &r, func(k int, q float32) {
+				x := m + k*step
+				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
+					size: float64(size) * f, angle: p.angle, q: q})
+			})
 		}
 	}
 	return out

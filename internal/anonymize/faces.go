@@ -37,17 +37,26 @@ func grayscale(img image.Image) []uint8 {
 			copy(out[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
 		}
 	case *image.RGBA:
-		for y := range h {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := range w {
-				r, g, bl := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2])
-				out[y*w+x] = uint8((19595*r + 38470*g + 7471*bl + 1<<15) >> 16)
-			}
-		}
+		rgbLuma(out, m.Pix, m.Stride, m.PixOffset(b.Min.X, b.Min.Y), w, h)
+	case *image.NRGBA: // what imaging's rotations and flips return
+		rgbLuma(out, m.Pix, m.Stride, m.PixOffset(b.Min.X, b.Min.Y), w, h)
 	default:
 		return pigo.RgbToGrayscale(img)
 	}
 	return out
+}
+
+// rgbLuma writes the luma of w×h four-byte pixels starting at pix[at] into
+// out. Alpha is ignored: the images come from opaque photographs.
+func rgbLuma(out, pix []uint8, stride, at, w, h int) {
+	for y := range h {
+		p := pix[at+y*stride : at+y*stride+4*w]
+		o := out[y*w : (y+1)*w]
+		for x := range o {
+			r, g, bl := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2])
+			o[x] = uint8((19595*r + 38470*g + 7471*bl + 1<<15) >> 16)
+		}
+	}
 }
 
 // Report is what BlurFaces did to one image, for the dataset builder to
