@@ -189,68 +189,74 @@ func (w *window) compile(i int) *chunk {
 	return ch
 }
 
-// row is scratch space for scoring one row of windows; reused across rows.
+// row is scratch space for scoring one row of windows, reused across rows:
+// the live windows' centre pixel indices, positions in the row, running
+// sums and current tree nodes, compacted after every tree.
 type row struct {
-	at    []int     // centre pixel index per live window
-	node  []int     // current node per live window
-	sum   []float32 // running sum per live window
-	alive []int     // which windows of the row are still live
+	at   []int
+	k    []int
+	sum  []float32
+	node []int
 }
 
 // scoreRow runs the cascade on the n windows centred at first, first+step,
-// …, of pix and calls accept with the index and confidence of each window
-// that passes every tree.
+// …, of pix and calls accept with the position in the row and confidence of
+// each window that passes every tree.
 //
 // Every live window of the row goes down the same tree together, level by
 // level. Evaluated one window at a time, a tree is a chain of dependent
 // loads (node → offset → pixel → next node) that leaves the processor
 // waiting; interleaving the row's windows gives it independent work, about
-// three times the throughput. The comparison's outcome is also written
-// without a branch (the compiler emits a conditional set), since which way
-// it goes is a coin toss no predictor can learn.
+// three times the throughput. The comparison's outcome, and whether a
+// window survives a tree, are written without a branch (the compiler emits
+// a conditional set): which way they go is a coin toss no predictor learns.
 func (w *window) scoreRow(pix []uint8, first, step, n int, r *row, accept func(k int, q float32)) {
 	c := w.c
 	depth, leaves := c.depth, c.leaves
-	r.at, r.node, r.sum, r.alive = r.at[:0], r.node[:0], r.sum[:0], r.alive[:0]
+	r.at, r.k, r.sum, r.node = r.at[:0], r.k[:0], r.sum[:0], r.node[:0]
 	for k := range n {
 		r.at = append(r.at, first+k*step)
-		r.node = append(r.node, 1)
+		r.k = append(r.k, k)
 		r.sum = append(r.sum, 0)
-		r.alive = append(r.alive, k)
+		r.node = append(r.node, 1)
 	}
-	for t := 0; t < c.trees() && len(r.alive) > 0; t++ {
+	at, ks, sum, node := r.at, r.k, r.sum, r.node
+	for t := 0; t < c.trees() && len(at) > 0; t++ {
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
 			ch = w.compile(t / chunkTrees)
 		}
 		offs := &ch[t%chunkTrees]
-		for _, k := range r.alive {
-			r.node[k] = 1
+		node = node[:len(at)]
+		for j := range node {
+			node[j] = 1
 		}
 		for range depth {
-			for _, k := range r.alive {
-				idx, at := r.node[k], r.at[k]
-				a := pix[at+int(offs[(2*idx)&(2<<maxDepth-1)])]
-				b := pix[at+int(offs[(2*idx+1)&(2<<maxDepth-1)])]
+			for j, a := range at {
+				idx := node[j]
+				p := pix[a+int(offs[(2*idx)&(2<<maxDepth-1)])]
+				q := pix[a+int(offs[(2*idx+1)&(2<<maxDepth-1)])]
 				bit := 0
-				if a <= b {
+				if p <= q {
 					bit = 1
 				}
-				r.node[k] = 2*idx + bit
+				node[j] = 2*idx + bit
 			}
 		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		live := r.alive[:0]
-		for _, k := range r.alive {
-			r.sum[k] += pred[(r.node[k]-leaves)&(leaves-1)]
-			if r.sum[k] > thr {
-				live = append(live, k)
+		ks, sum = ks[:len(at)], sum[:len(at)]
+		m := 0
+		for j := range at {
+			s := sum[j] + pred[(node[j]-leaves)&(leaves-1)]
+			at[m], ks[m], sum[m] = at[j], ks[j], s
+			if s > thr {
+				m++
 			}
 		}
-		r.alive = live
+		at = at[:m]
 	}
 	last := c.thr[c.trees()-1]
-	for _, k := range r.alive {
-		accept(k, r.sum[k]-last)
+	for j := range at {
+		accept(ks[j], sum[j]-last)
 	}
 }
