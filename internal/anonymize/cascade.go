@@ -104,7 +104,8 @@ type window struct {
 	cos    float64
 	sin    float64
 	mirror bool
-	reach  int // how far from the centre any comparison reaches, in pixels
+	reach  int  // how far from the centre any comparison reaches, in pixels
+	shared bool // kept in windows
 
 	mu     sync.Mutex
 	chunks []atomic.Pointer[chunk]
@@ -127,7 +128,7 @@ type windowKey struct {
 	mirror       bool
 }
 
-// windows is the process-wide cache of compiled windows. It is emptied when
+// windows is the process-wide cache of shared windows. It is emptied when
 // it holds more than maxChunks chunks (8 KiB each), so images of ever new
 // sizes cannot grow it without bound; windows in use stay valid.
 var windows struct {
@@ -138,22 +139,30 @@ var windows struct {
 
 const maxChunks = 8192
 
-func (c *cascade) window(size, stride int, p pose) *window {
+// Only shared windows are kept: the default search's, which every image
+// uses. The one-off searches around covered faces (see faceIn) would only
+// crowd them out.
+func (c *cascade) window(size, stride int, p pose, share bool) *window {
 	k := windowKey{size, stride, p.angle, p.mirror}
-	windows.Lock()
-	defer windows.Unlock()
-	if w := windows.m[k]; w != nil {
-		return w
-	}
-	if windows.m == nil || windows.chunks > maxChunks {
-		windows.m, windows.chunks = map[windowKey]*window{}, 0
+	if share {
+		windows.Lock()
+		defer windows.Unlock()
+		if w := windows.m[k]; w != nil {
+			return w
+		}
+		if windows.m == nil || windows.chunks > maxChunks {
+			windows.m, windows.chunks = map[windowKey]*window{}, 0
+		}
 	}
 	w := &window{c: c, size: size, stride: stride, cos: math.Cos(p.angle), sin: math.Sin(p.angle), mirror: p.mirror,
 		chunks: make([]atomic.Pointer[chunk], (c.trees()+chunkTrees-1)/chunkTrees)}
 	// Every code lies within ±128/256 of the window on both axes, so no
 	// sample reaches further than the rotated half-diagonal.
 	w.reach = int(math.Ceil(float64(size)/2*(math.Abs(w.cos)+math.Abs(w.sin)))) + 1
-	windows.m[k] = w
+	if share {
+		w.shared = true
+		windows.m[k] = w
+	}
 	return w
 }
 
@@ -183,45 +192,63 @@ func (w *window) compile(i int) *chunk {
 		}
 	}
 	w.chunks[i].Store(ch)
-	windows.Lock()
-	windows.chunks++
-	windows.Unlock()
+	if w.shared {
+		windows.Lock()
+		windows.chunks++
+		windows.Unlock()
+	}
 	return ch
 }
 
-// row is scratch space for scoring one row of windows, reused across rows:
-// the live windows' centre pixel indices, positions in the row, running
-// sums and current tree nodes, compacted after every tree.
-type row struct {
+// batch is a set of windows scored together: their centre pixel indices,
+// tags (the caller's names for them), running sums and current tree nodes.
+// Reset it with reset and fill it with add; run compacts it to the windows
+// still live.
+type batch struct {
 	at   []int
-	k    []int
+	tag  []int
 	sum  []float32
 	node []int
 }
 
-// scoreRow runs the cascade on the n windows centred at first, first+step,
-// …, of pix and calls accept with the position in the row and confidence of
-// each window that passes every tree.
+func (b *batch) reset() { b.at, b.tag, b.sum = b.at[:0], b.tag[:0], b.sum[:0] }
+
+func (b *batch) add(at, tag int) {
+	b.at, b.tag, b.sum = append(b.at, at), append(b.tag, tag), append(b.sum, 0)
+}
+
+// fill makes b the n windows centred at first, first+step, …, tagged 0 to
+// n-1.
+func (b *batch) fill(first, step, n int) {
+	if cap(b.at) < n {
+		b.at, b.tag, b.sum = make([]int, n), make([]int, n), make([]float32, n)
+	}
+	b.at, b.tag, b.sum = b.at[:n], b.tag[:n], b.sum[:n]
+	for k := range n {
+		b.at[k], b.tag[k], b.sum[k] = first+k*step, k, 0
+	}
+}
+
+// run runs trees [0, trees) of the cascade on the windows of b, whose sums
+// must be zero, and leaves in b only those that pass every one, with their
+// confidence (the sum less the last threshold) in sum.
 //
-// Every live window of the row goes down the same tree together, level by
-// level. Evaluated one window at a time, a tree is a chain of dependent
-// loads (node → offset → pixel → next node) that leaves the processor
-// waiting; interleaving the row's windows gives it independent work, about
-// three times the throughput. The comparison's outcome, and whether a
-// window survives a tree, are written without a branch (the compiler emits
-// a conditional set): which way they go is a coin toss no predictor learns.
-func (w *window) scoreRow(pix []uint8, first, step, n int, r *row, accept func(k int, q float32)) {
+// Every live window goes down the same tree together, level by level.
+// Evaluated one window at a time, a tree is a chain of dependent loads
+// (node → offset → pixel → next node) that leaves the processor waiting;
+// interleaving the windows gives it independent work, about three times the
+// throughput. The comparison's outcome, and whether a window survives a
+// tree, are written without a branch (the compiler emits a conditional
+// set): which way they go is a coin toss no predictor learns.
+func (w *window) run(pix []uint8, b *batch, trees int) {
 	c := w.c
 	depth, leaves := c.depth, c.leaves
-	r.at, r.k, r.sum, r.node = r.at[:0], r.k[:0], r.sum[:0], r.node[:0]
-	for k := range n {
-		r.at = append(r.at, first+k*step)
-		r.k = append(r.k, k)
-		r.sum = append(r.sum, 0)
-		r.node = append(r.node, 1)
+	at, tag, sum := b.at, b.tag[:len(b.at)], b.sum[:len(b.at)]
+	if cap(b.node) < len(at) {
+		b.node = make([]int, len(at))
 	}
-	at, ks, sum, node := r.at, r.k, r.sum, r.node
-	for t := 0; t < c.trees() && len(at) > 0; t++ {
+	node := b.node[:len(at)]
+	for t := 0; t < trees && len(at) > 0; t++ {
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
 			ch = w.compile(t / chunkTrees)
@@ -244,19 +271,22 @@ func (w *window) scoreRow(pix []uint8, first, step, n int, r *row, accept func(k
 			}
 		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		ks, sum = ks[:len(at)], sum[:len(at)]
+		tag, sum = tag[:len(at)], sum[:len(at)]
 		m := 0
 		for j := range at {
 			s := sum[j] + pred[(node[j]-leaves)&(leaves-1)]
-			at[m], ks[m], sum[m] = at[j], ks[j], s
+			at[m], tag[m], sum[m] = at[j], tag[j], s
 			if s > thr {
 				m++
 			}
 		}
 		at = at[:m]
 	}
-	last := c.thr[c.trees()-1]
-	for j := range at {
-		accept(ks[j], sum[j]-last)
+	b.at, b.tag, b.sum = at, tag[:len(at)], sum[:len(at)]
+	if trees == c.trees() {
+		last := c.thr[trees-1]
+		for j := range b.sum {
+			b.sum[j] -= last
+		}
 	}
 }

@@ -30,6 +30,9 @@ type Search struct {
 	Mirror  bool      // also run the cascade mirrored (twice the work; see Faces)
 }
 
+// defaultMinFace is the smallest face searched for by default, in pixels.
+const defaultMinFace = 24
+
 // minScore is the summed detection score below which a cluster of
 // detections is not taken for a face.
 const minScore = 4
@@ -72,7 +75,7 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 	}
 	minFace := s.MinFace
 	if minFace <= 0 {
-		minFace = 24
+		minFace = defaultMinFace
 	}
 	b := img.Bounds()
 	levels := pyramid(grayscale(img), b.Dx(), b.Dy(), minFace)
@@ -82,7 +85,14 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 		raw []detection
 		wg  sync.WaitGroup
 	)
-	next := make(chan pose)
+	// Every pose is queued before the workers start, so that no goroutine
+	// waits to hand out work: one that did would be runnable all along, and
+	// the scheduler would preempt a busy worker for it every 10 ms.
+	next := make(chan pose, len(poses))
+	for _, p := range poses {
+		next <- p
+	}
+	close(next)
 	for range min(len(poses), runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
@@ -98,10 +108,6 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 			mu.Unlock()
 		}()
 	}
-	for _, p := range poses {
-		next <- p
-	}
-	close(next)
 	wg.Wait()
 	faces := cluster(raw)
 	for i := range faces {
@@ -139,27 +145,35 @@ type detection struct {
 }
 
 // nextSize is the window after size: about 15% larger, at least 2 pixels.
-func nextSize(size int) int { return size + max(2, size*3/20) }
+func nextSize(size int) int { return size + max(2, size*growNum/growDen) }
+
+var growNum, growDen, stepNum, stepDen = 3, 20, 1, 7 // XXX experiment knobs
 
 // scan runs the cascade in pose p over every window of l from minFace to
 // l.maxWindow and appends what it accepts to out.
 func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detection {
-	var r row
+	var b batch
 	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
-		win := c.window(size, l.w, p)
-		step := max(1, size/7)
+		win := c.window(size, l.w, p, minFace == defaultMinFace)
+		step := max(1, size*stepNum/stepDen)
 		m := win.reach
-		if l.w-2*m <= 0 {
+		if l.w <= 2*m || l.h <= 2*m {
 			continue
 		}
-		n := (l.w - 2*m + step - 1) / step // x = m, m+step, … < l.w-m
-		for y := m; y < l.h-m; y += step {
-			win.scoreRow(l.pix, y*l.w+m, step, n, &r, func(k int, q float32) {
-				x := m + k*step
+		nx, ny := (l.w-2*m+step-1)/step, (l.h-2*m+step-1)/step // grid x = m, m+step, … < l.w-m
+		emit := func(gy int) {
+			y := m + gy*step
+			for j, gx := range b.tag {
+				x := m + gx*step
 				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-					size: float64(size) * f, angle: p.angle, q: q})
-			})
+					size: float64(size) * f, angle: p.angle, q: b.sum[j]})
+			}
+		}
+		for gy := range ny {
+			b.fill((m+gy*step)*l.w+m, step, nx)
+			win.run(l.pix, &b, c.trees())
+			emit(gy)
 		}
 	}
 	return out

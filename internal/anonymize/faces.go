@@ -95,7 +95,14 @@ func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
 	out, ok := img.(*image.RGBA)
 	if !ok {
 		out = image.NewRGBA(b)
-		draw.Draw(out, b, img, b.Min, draw.Src)
+		if n, ok := img.(*image.NRGBA); ok && n.Opaque() {
+			// Opaque, the two layouts hold the same bytes.
+			for y := range b.Dy() {
+				copy(out.Pix[y*out.Stride:y*out.Stride+4*b.Dx()], n.Pix[n.PixOffset(b.Min.X, b.Min.Y+y):])
+			}
+		} else {
+			draw.Draw(out, b, img, b.Min, draw.Src)
+		}
 	}
 	rep := &Report{Faces: faces, Blurred: faces}
 	if !all && len(faces) > 0 {
