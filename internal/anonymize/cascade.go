@@ -255,21 +255,7 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		}
 		offs := &ch[t%chunkTrees]
 		node = node[:len(at)]
-		for j := range node {
-			node[j] = 1
-		}
-		for range depth {
-			for j, a := range at {
-				idx := node[j]
-				p := pix[a+int(offs[(2*idx)&(2<<maxDepth-1)])]
-				q := pix[a+int(offs[(2*idx+1)&(2<<maxDepth-1)])]
-				bit := 0
-				if p <= q {
-					bit = 1
-				}
-				node[j] = 2*idx + bit
-			}
-		}
+		walk(offs, depth, pix, at, node)
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		tag, sum = tag[:len(at)], sum[:len(at)]
 		m := 0
@@ -288,5 +274,40 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		for j := range b.sum {
 			b.sum[j] -= last
 		}
+	}
+}
+
+// walk sends each window centred at at[j] down the tree whose comparisons
+// are offs and writes the leaf it reaches to node[j] (as a node number,
+// leaves counting from 1<<depth). Four windows go down together, their
+// paths held in registers, so that the processor always has independent
+// loads to issue.
+func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int) {
+	const mask = 2<<maxDepth - 1
+	step := func(i, a int) int {
+		p := pix[a+int(offs[(2*i)&mask])]
+		q := pix[a+int(offs[(2*i+1)&mask])]
+		bit := 0
+		if p <= q {
+			bit = 1
+		}
+		return 2*i + bit
+	}
+	node = node[:len(at)]
+	j := 0
+	for ; j+4 <= len(at); j += 4 {
+		a0, a1, a2, a3 := at[j], at[j+1], at[j+2], at[j+3]
+		i0, i1, i2, i3 := 1, 1, 1, 1
+		for range depth {
+			i0, i1, i2, i3 = step(i0, a0), step(i1, a1), step(i2, a2), step(i3, a3)
+		}
+		node[j], node[j+1], node[j+2], node[j+3] = i0, i1, i2, i3
+	}
+	for ; j < len(at); j++ {
+		i := 1
+		for range depth {
+			i = step(i, at[j])
+		}
+		node[j] = i
 	}
 }

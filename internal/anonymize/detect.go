@@ -18,15 +18,19 @@ type Face struct {
 }
 
 // Search is how thoroughly faces are looked for. The zero value is the
-// default: every face of 24 pixels or more, upright, on its side or upside
-// down, each of those tilted by ±25° as well (twelve poses).
+// default: every face of 24 pixels or more, at every turn in steps of 30°
+// (twelve poses: upright, on either side and upside down, and each of those
+// turned 30° and 60° further). The cascade finds a face turned up to about
+// 25° from its pose (TestThePortraitIsFoundAtEveryTurnAndSize), so no turn
+// is more than 15° from one; poses 0° and ±25° around each quarter, as
+// before, left 20° gaps at the same cost and found fewer real faces.
 //
 // Mirrored faces need no poses of their own by default: the cascade was
 // trained on mirrored examples too, and the tests show mirrored variants of
 // the sample found in the unmirrored poses. Mirror runs them anyway.
 type Search struct {
 	MinFace int       // smallest face side in pixels; 0 means 24
-	Tilts   []float64 // degrees around each quarter turn; nil means 0, ±25
+	Tilts   []float64 // degrees around each quarter turn; nil means 0, 30, 60
 	Mirror  bool      // also run the cascade mirrored (twice the work; see Faces)
 }
 
@@ -40,7 +44,7 @@ const minScore = 4
 func (s Search) poses() []pose {
 	tilts := s.Tilts
 	if tilts == nil {
-		tilts = []float64{0, 25, -25}
+		tilts = []float64{0, 30, 60}
 	}
 	var ps []pose
 	for q := range 4 {
@@ -66,8 +70,16 @@ func DetectFaces(img image.Image) ([]Face, error) { return Search{}.Faces(img) }
 // the full-resolution image is only scanned for the smallest faces (24–48
 // pixels) and each larger octave costs a quarter of the one below. Poses
 // run in parallel, one goroutine per core. Nothing is skipped for speed:
-// every window position (at a step of an eighth of the window) and every
-// size from MinFace up to the image's short side is tested in every pose.
+// every window position (at a step of a seventh of the window, rounded
+// down) and every size from MinFace up to the image's short side (15%
+// apart) is tested in every pose.
+//
+// The cascade is sensitive to where its windows fall: on 1,584 crops of 22
+// real faces (24–48 pixels, every 15°) this grid finds 76%; a step of a
+// sixth finds 64%, sizes 19% apart 69%, eight poses 45° apart 62%, and a
+// coarse grid refined where the first trees pass loses raw detections
+// even after one tree. So the speed comes from scoring windows cheaply
+// (see window.run), never from scoring fewer.
 func (s Search) Faces(img image.Image) ([]Face, error) {
 	c, err := faceClassifier()
 	if err != nil {
@@ -145,9 +157,7 @@ type detection struct {
 }
 
 // nextSize is the window after size: about 15% larger, at least 2 pixels.
-func nextSize(size int) int { return size + max(2, size*growNum/growDen) }
-
-var growNum, growDen, stepNum, stepDen = 3, 20, 1, 7 // XXX experiment knobs
+func nextSize(size int) int { return size + max(2, size*3/20) }
 
 // scan runs the cascade in pose p over every window of l from minFace to
 // l.maxWindow and appends what it accepts to out.
@@ -156,7 +166,7 @@ func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detectio
 	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
 		win := c.window(size, l.w, p, minFace == defaultMinFace)
-		step := max(1, size*stepNum/stepDen)
+		step := max(1, size/7)
 		m := win.reach
 		if l.w <= 2*m || l.h <= 2*m {
 			continue
