@@ -93,8 +93,8 @@ type pose struct {
 // centre pixel, so a tree costs six pairs of loads and no arithmetic.
 //
 // Windows are compiled once per process and shared (see windows): a
-// dataset's images mostly share a few sizes, and compiling costs about as
-// much as scanning. Trees are compiled sixteen at a time on first use,
+// dataset's images mostly share a few sizes, and compiling every window
+// afresh for each image took about a quarter of the search's time. Trees are compiled sixteen at a time on first use,
 // because most windows are rejected by the first few; a compiled chunk is
 // never changed again, so readers need no lock.
 type window struct {
@@ -139,9 +139,11 @@ var windows struct {
 
 const maxChunks = 8192
 
-// Only shared windows are kept: the default search's, which every image
-// uses. The one-off searches around covered faces (see faceIn) would only
-// crowd them out.
+// window returns the cascade compiled for windows of size pixels in pose p
+// on an image of the given stride. With share, it is the process-wide one
+// (compiled by whoever needs a tree first); share is for the default
+// search, which every image runs. The one-off searches around covered
+// faces (see faceIn) would only crowd the cache, and get their own.
 func (c *cascade) window(size, stride int, p pose, share bool) *window {
 	k := windowKey{size, stride, p.angle, p.mirror}
 	if share {
@@ -236,8 +238,9 @@ func (b *batch) fill(first, step, n int) {
 // Every live window goes down the same tree together, level by level.
 // Evaluated one window at a time, a tree is a chain of dependent loads
 // (node → offset → pixel → next node) that leaves the processor waiting;
-// interleaving the windows gives it independent work, about three times the
-// throughput. The comparison's outcome, and whether a window survives a
+// interleaving the windows gives it independent work (see walk); with the
+// shared windows this took the default search on a 1024×1024 image from
+// 0.40–0.44 s to about 0.2 s of CPU on a busy machine. The comparison's outcome, and whether a window survives a
 // tree, are written without a branch (the compiler emits a conditional
 // set): which way they go is a coin toss no predictor learns.
 func (w *window) run(pix []uint8, b *batch, trees int) {
