@@ -175,8 +175,11 @@ func fillMean(img *image.RGBA, r image.Rectangle) {
 // gaussianBlur blurs the rectangle r of img in place with three box-blur
 // passes in each direction, the standard close approximation of a Gaussian
 // of standard deviation sigma (cost independent of sigma). A wide blur is
-// computed at half resolution and scaled back bilinearly, which a blur that
-// wide cannot tell apart, at a quarter of the cost.
+// computed on the area shrunk by f = sigma/4 (block means), where it is a
+// blur of 4 pixels, and scaled back bilinearly: the block mean only widens
+// it, and a blur that wide cannot be told apart from the full computation,
+// at 1/f² of the cost (a face filling a 1024-pixel photograph took 60 ms
+// at half resolution).
 func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 	w, h := r.Dx(), r.Dy()
 	if w < 4 || h < 4 {
@@ -184,7 +187,7 @@ func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 	}
 	f := 1
 	if sigma >= 8 {
-		f = 2
+		f = min(int(sigma/4), w/4, h/4)
 	}
 	bw, bh := w/f, h/f
 	buf := make([]float32, 4*bw*bh)
