@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // facefinder is pigo's face cascade (MIT; see NOTICE).
@@ -51,7 +52,7 @@ func parseCascade(b []byte) (*cascade, error) {
 	}
 	depth := int(binary.LittleEndian.Uint32(b[8:]))
 	n := int(binary.LittleEndian.Uint32(b[12:]))
-	if depth < 1 || depth > 10 || n < 1 {
+	if depth < 1 || depth > maxDepth || n < 1 {
 		return nil, bad
 	}
 	leaves := 1 << depth
@@ -89,8 +90,13 @@ type pose struct {
 
 // window is the cascade compiled for one window size and pose over one
 // image stride: each comparison becomes two offsets from the window's
-// centre pixel. Trees are compiled on first use, because most windows are
-// rejected by the first few.
+// centre pixel, so a tree costs six pairs of loads and no arithmetic.
+//
+// Windows are compiled once per process and shared (see windows): a
+// dataset's images mostly share a few sizes, and compiling every window
+// afresh for each image took about a quarter of the search's time. Trees are compiled sixteen at a time on first use,
+// because most windows are rejected by the first few; a compiled chunk is
+// never changed again, so readers need no lock.
 type window struct {
 	c      *cascade
 	size   int
@@ -98,25 +104,80 @@ type window struct {
 	cos    float64
 	sin    float64
 	mirror bool
-	offs   []int32 // per tree, per node: two offsets
-	built  int     // trees compiled so far
-	reach  int     // how far from the centre any comparison reaches, in pixels
+	reach  int  // how far from the centre any comparison reaches, in pixels
+	shared bool // kept in windows
+
+	mu     sync.Mutex
+	chunks []atomic.Pointer[chunk]
 }
 
-func (c *cascade) window(size, stride int, p pose) *window {
+// chunkTrees is how many trees are compiled at a time.
+const chunkTrees = 16
+
+// maxDepth is the deepest tree a cascade may have for the fixed-size node
+// tables below; pigo's face cascade has depth 6.
+const maxDepth = 6
+
+// chunk holds the compiled comparisons of chunkTrees trees: per tree, per
+// node 1..63, two offsets (node 0 is unused).
+type chunk [chunkTrees][2 << maxDepth]int32
+
+type windowKey struct {
+	size, stride int
+	angle        float64
+	mirror       bool
+}
+
+// windows is the process-wide cache of shared windows. It is emptied when
+// it holds more than maxChunks chunks (8 KiB each), so images of ever new
+// sizes cannot grow it without bound; windows in use stay valid.
+var windows struct {
+	sync.Mutex
+	m      map[windowKey]*window
+	chunks int
+}
+
+const maxChunks = 8192
+
+// window returns the cascade compiled for windows of size pixels in pose p
+// on an image of the given stride. With share, it is the process-wide one
+// (compiled by whoever needs a tree first); share is for the default
+// search, which every image runs. The one-off searches around covered
+// faces (see faceIn) would only crowd the cache, and get their own.
+func (c *cascade) window(size, stride int, p pose, share bool) *window {
+	k := windowKey{size, stride, p.angle, p.mirror}
+	if share {
+		windows.Lock()
+		defer windows.Unlock()
+		if w := windows.m[k]; w != nil {
+			return w
+		}
+		if windows.m == nil || windows.chunks > maxChunks {
+			windows.m, windows.chunks = map[windowKey]*window{}, 0
+		}
+	}
 	w := &window{c: c, size: size, stride: stride, cos: math.Cos(p.angle), sin: math.Sin(p.angle), mirror: p.mirror,
-		offs: make([]int32, 0, c.trees()*2*c.leaves)}
+		chunks: make([]atomic.Pointer[chunk], (c.trees()+chunkTrees-1)/chunkTrees)}
 	// Every code lies within ±128/256 of the window on both axes, so no
 	// sample reaches further than the rotated half-diagonal.
 	w.reach = int(math.Ceil(float64(size)/2*(math.Abs(w.cos)+math.Abs(w.sin)))) + 1
+	if share {
+		w.shared = true
+		windows.m[k] = w
+	}
 	return w
 }
 
-// compile extends the offset table to cover trees [0, n).
-func (w *window) compile(n int) {
+// compile returns chunk i, compiling it if no one has yet.
+func (w *window) compile(i int) *chunk {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ch := w.chunks[i].Load(); ch != nil {
+		return ch
+	}
+	ch := new(chunk)
 	s := float64(w.size) / 256
-	for t := w.built; t < n; t++ {
-		w.offs = append(w.offs, 0, 0) // node 0
+	for t := i * chunkTrees; t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
 		codes := w.c.codes[t*4*w.c.leaves:]
 		for k := 1; k < w.c.leaves; k++ {
 			for j := range 2 {
@@ -128,36 +189,128 @@ func (w *window) compile(n int) {
 				// face as displayed maps (row, col) so.
 				dr := math.Floor((w.cos*r - w.sin*cc) * s)
 				dc := math.Floor((w.sin*r + w.cos*cc) * s)
-				w.offs = append(w.offs, int32(int(dr)*w.stride+int(dc)))
+				ch[t-i*chunkTrees][2*k+j] = int32(int(dr)*w.stride + int(dc))
 			}
 		}
 	}
-	w.built = n
+	w.chunks[i].Store(ch)
+	if w.shared {
+		windows.Lock()
+		windows.chunks++
+		windows.Unlock()
+	}
+	return ch
 }
 
-// score runs the cascade on the window centred at pixel index at of pix
-// and returns its confidence, or a value ≤ 0 if it is rejected.
-func (w *window) score(pix []uint8, at int) float32 {
+// batch is a set of windows scored together: their centre pixel indices,
+// tags (the caller's names for them), running sums and current tree nodes.
+// Reset it with reset and fill it with add; run compacts it to the windows
+// still live.
+type batch struct {
+	at   []int
+	tag  []int
+	sum  []float32
+	node []int
+}
+
+func (b *batch) reset() { b.at, b.tag, b.sum = b.at[:0], b.tag[:0], b.sum[:0] }
+
+func (b *batch) add(at, tag int) {
+	b.at, b.tag, b.sum = append(b.at, at), append(b.tag, tag), append(b.sum, 0)
+}
+
+// fill makes b the n windows centred at first, first+step, …, tagged 0 to
+// n-1.
+func (b *batch) fill(first, step, n int) {
+	if cap(b.at) < n {
+		b.at, b.tag, b.sum = make([]int, n), make([]int, n), make([]float32, n)
+	}
+	b.at, b.tag, b.sum = b.at[:n], b.tag[:n], b.sum[:n]
+	for k := range n {
+		b.at[k], b.tag[k], b.sum[k] = first+k*step, k, 0
+	}
+}
+
+// run runs trees [0, trees) of the cascade on the windows of b, whose sums
+// must be zero, and leaves in b only those that pass every one, with their
+// confidence (the sum less the last threshold) in sum.
+//
+// Every live window goes down the same tree together, level by level.
+// Evaluated one window at a time, a tree is a chain of dependent loads
+// (node → offset → pixel → next node) that leaves the processor waiting;
+// interleaving the windows gives it independent work (see walk); with the
+// shared windows this took the default search on a 1024×1024 image from
+// 0.40–0.44 s to about 0.2 s of CPU on a busy machine. The comparison's outcome, and whether a window survives a
+// tree, are written without a branch (the compiler emits a conditional
+// set): which way they go is a coin toss no predictor learns.
+func (w *window) run(pix []uint8, b *batch, trees int) {
 	c := w.c
-	n := c.leaves
-	var out float32
-	for t := range c.trees() {
-		if t >= w.built {
-			w.compile(min(c.trees(), max(2*w.built, 16)))
+	depth, leaves := c.depth, c.leaves
+	at, tag, sum := b.at, b.tag[:len(b.at)], b.sum[:len(b.at)]
+	if cap(b.node) < len(at) {
+		b.node = make([]int, len(at))
+	}
+	node := b.node[:len(at)]
+	for t := 0; t < trees && len(at) > 0; t++ {
+		ch := w.chunks[t/chunkTrees].Load()
+		if ch == nil {
+			ch = w.compile(t / chunkTrees)
 		}
-		offs := w.offs[t*2*n : (t+1)*2*n]
-		idx := 1
-		for range c.depth {
-			o := offs[2*idx : 2*idx+2]
-			idx *= 2
-			if pix[at+int(o[0])] <= pix[at+int(o[1])] {
-				idx++
+		offs := &ch[t%chunkTrees]
+		node = node[:len(at)]
+		walk(offs, depth, pix, at, node)
+		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
+		tag, sum = tag[:len(at)], sum[:len(at)]
+		m := 0
+		for j := range at {
+			s := sum[j] + pred[(node[j]-leaves)&(leaves-1)]
+			at[m], tag[m], sum[m] = at[j], tag[j], s
+			if s > thr {
+				m++
 			}
 		}
-		out += c.pred[t*n+idx-n]
-		if out <= c.thr[t] {
-			return -1
+		at = at[:m]
+	}
+	b.at, b.tag, b.sum = at, tag[:len(at)], sum[:len(at)]
+	if trees == c.trees() {
+		last := c.thr[trees-1]
+		for j := range b.sum {
+			b.sum[j] -= last
 		}
 	}
-	return out - c.thr[c.trees()-1]
+}
+
+// walk sends each window centred at at[j] down the tree whose comparisons
+// are offs and writes the leaf it reaches to node[j] (as a node number,
+// leaves counting from 1<<depth). Four windows go down together, their
+// paths held in registers, so that the processor always has independent
+// loads to issue.
+func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int) {
+	const mask = 2<<maxDepth - 1
+	step := func(i, a int) int {
+		p := pix[a+int(offs[(2*i)&mask])]
+		q := pix[a+int(offs[(2*i+1)&mask])]
+		bit := 0
+		if p <= q {
+			bit = 1
+		}
+		return 2*i + bit
+	}
+	node = node[:len(at)]
+	j := 0
+	for ; j+4 <= len(at); j += 4 {
+		a0, a1, a2, a3 := at[j], at[j+1], at[j+2], at[j+3]
+		i0, i1, i2, i3 := 1, 1, 1, 1
+		for range depth {
+			i0, i1, i2, i3 = step(i0, a0), step(i1, a1), step(i2, a2), step(i3, a3)
+		}
+		node[j], node[j+1], node[j+2], node[j+3] = i0, i1, i2, i3
+	}
+	for ; j < len(at); j++ {
+		i := 1
+		for range depth {
+			i = step(i, at[j])
+		}
+		node[j] = i
+	}
 }

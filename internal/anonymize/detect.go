@@ -18,17 +18,24 @@ type Face struct {
 }
 
 // Search is how thoroughly faces are looked for. The zero value is the
-// default: every face of 24 pixels or more, upright, on its side or upside
-// down, each of those tilted by ±25° as well (twelve poses).
+// default: every face of 24 pixels or more, at every turn in steps of 30°
+// (twelve poses: upright, on either side and upside down, and each of those
+// turned 30° and 60° further). The cascade finds a face turned up to about
+// 25° from its pose (TestThePortraitIsFoundAtEveryTurnAndSize), so no turn
+// is more than 15° from one; poses 0° and ±25° around each quarter, as
+// before, left 20° gaps at the same cost and found fewer real faces.
 //
 // Mirrored faces need no poses of their own by default: the cascade was
 // trained on mirrored examples too, and the tests show mirrored variants of
 // the sample found in the unmirrored poses. Mirror runs them anyway.
 type Search struct {
 	MinFace int       // smallest face side in pixels; 0 means 24
-	Tilts   []float64 // degrees around each quarter turn; nil means 0, ±25
+	Tilts   []float64 // degrees around each quarter turn; nil means 0, 30, 60
 	Mirror  bool      // also run the cascade mirrored (twice the work; see Faces)
 }
+
+// defaultMinFace is the smallest face searched for by default, in pixels.
+const defaultMinFace = 24
 
 // minScore is the summed detection score below which a cluster of
 // detections is not taken for a face.
@@ -37,7 +44,7 @@ const minScore = 4
 func (s Search) poses() []pose {
 	tilts := s.Tilts
 	if tilts == nil {
-		tilts = []float64{0, 25, -25}
+		tilts = []float64{0, 30, 60}
 	}
 	var ps []pose
 	for q := range 4 {
@@ -63,8 +70,16 @@ func DetectFaces(img image.Image) ([]Face, error) { return Search{}.Faces(img) }
 // the full-resolution image is only scanned for the smallest faces (24–48
 // pixels) and each larger octave costs a quarter of the one below. Poses
 // run in parallel, one goroutine per core. Nothing is skipped for speed:
-// every window position (at a step of an eighth of the window) and every
-// size from MinFace up to the image's short side is tested in every pose.
+// every window position (at a step of a seventh of the window, rounded
+// down) and every size from MinFace up to the image's short side (15%
+// apart) is tested in every pose.
+//
+// The cascade is sensitive to where its windows fall: on 1,584 crops of 22
+// real faces (24–48 pixels, every 15°) this grid finds 76%; a step of a
+// sixth finds 64%, sizes 19% apart 69%, eight poses 45° apart 62%, and a
+// coarse grid refined where the first trees pass loses raw detections
+// even after one tree. So the speed comes from scoring windows cheaply
+// (see window.run), never from scoring fewer.
 func (s Search) Faces(img image.Image) ([]Face, error) {
 	c, err := faceClassifier()
 	if err != nil {
@@ -72,7 +87,7 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 	}
 	minFace := s.MinFace
 	if minFace <= 0 {
-		minFace = 24
+		minFace = defaultMinFace
 	}
 	b := img.Bounds()
 	levels := pyramid(grayscale(img), b.Dx(), b.Dy(), minFace)
@@ -82,7 +97,14 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 		raw []detection
 		wg  sync.WaitGroup
 	)
-	next := make(chan pose)
+	// Every pose is queued before the workers start, so that no goroutine
+	// waits to hand out work: one that did would be runnable all along, and
+	// the scheduler would preempt a busy worker for it every 10 ms.
+	next := make(chan pose, len(poses))
+	for _, p := range poses {
+		next <- p
+	}
+	close(next)
 	for range min(len(poses), runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
@@ -98,10 +120,6 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 			mu.Unlock()
 		}()
 	}
-	for _, p := range poses {
-		next <- p
-	}
-	close(next)
 	wg.Wait()
 	faces := cluster(raw)
 	for i := range faces {
@@ -144,19 +162,28 @@ func nextSize(size int) int { return size + max(2, size*3/20) }
 // scan runs the cascade in pose p over every window of l from minFace to
 // l.maxWindow and appends what it accepts to out.
 func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detection {
+	var b batch
+	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
-		win := c.window(size, l.w, p)
+		win := c.window(size, l.w, p, minFace == defaultMinFace)
 		step := max(1, size/7)
 		m := win.reach
-		for y := m; y < l.h-m; y += step {
-			row := y * l.w
-			for x := m; x < l.w-m; x += step {
-				if q := win.score(l.pix, row+x); q > 0 {
-					f := float64(l.scale)
-					out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-						size: float64(size) * f, angle: p.angle, q: q})
-				}
+		if l.w <= 2*m || l.h <= 2*m {
+			continue
+		}
+		nx, ny := (l.w-2*m+step-1)/step, (l.h-2*m+step-1)/step // grid x = m, m+step, … < l.w-m
+		emit := func(gy int) {
+			y := m + gy*step
+			for j, gx := range b.tag {
+				x := m + gx*step
+				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
+					size: float64(size) * f, angle: p.angle, q: b.sum[j]})
 			}
+		}
+		for gy := range ny {
+			b.fill((m+gy*step)*l.w+m, step, nx)
+			win.run(l.pix, &b, c.trees())
+			emit(gy)
 		}
 	}
 	return out

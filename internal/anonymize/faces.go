@@ -37,17 +37,26 @@ func grayscale(img image.Image) []uint8 {
 			copy(out[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
 		}
 	case *image.RGBA:
-		for y := range h {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := range w {
-				r, g, bl := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2])
-				out[y*w+x] = uint8((19595*r + 38470*g + 7471*bl + 1<<15) >> 16)
-			}
-		}
+		rgbLuma(out, m.Pix, m.Stride, m.PixOffset(b.Min.X, b.Min.Y), w, h)
+	case *image.NRGBA: // what imaging's rotations and flips return
+		rgbLuma(out, m.Pix, m.Stride, m.PixOffset(b.Min.X, b.Min.Y), w, h)
 	default:
 		return pigo.RgbToGrayscale(img)
 	}
 	return out
+}
+
+// rgbLuma writes the luma of w×h four-byte pixels starting at pix[at] into
+// out. Alpha is ignored: the images come from opaque photographs.
+func rgbLuma(out, pix []uint8, stride, at, w, h int) {
+	for y := range h {
+		p := pix[at+y*stride : at+y*stride+4*w]
+		o := out[y*w : (y+1)*w]
+		for x := range o {
+			r, g, bl := int(p[4*x]), int(p[4*x+1]), int(p[4*x+2])
+			o[x] = uint8((19595*r + 38470*g + 7471*bl + 1<<15) >> 16)
+		}
+	}
 }
 
 // Report is what BlurFaces did to one image, for the dataset builder to
@@ -86,7 +95,14 @@ func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
 	out, ok := img.(*image.RGBA)
 	if !ok {
 		out = image.NewRGBA(b)
-		draw.Draw(out, b, img, b.Min, draw.Src)
+		if n, ok := img.(*image.NRGBA); ok && n.Opaque() {
+			// Opaque, the two layouts hold the same bytes.
+			for y := range b.Dy() {
+				copy(out.Pix[y*out.Stride:y*out.Stride+4*b.Dx()], n.Pix[n.PixOffset(b.Min.X, b.Min.Y+y):])
+			}
+		} else {
+			draw.Draw(out, b, img, b.Min, draw.Src)
+		}
 	}
 	rep := &Report{Faces: faces, Blurred: faces}
 	if !all && len(faces) > 0 {
@@ -159,8 +175,11 @@ func fillMean(img *image.RGBA, r image.Rectangle) {
 // gaussianBlur blurs the rectangle r of img in place with three box-blur
 // passes in each direction, the standard close approximation of a Gaussian
 // of standard deviation sigma (cost independent of sigma). A wide blur is
-// computed at half resolution and scaled back bilinearly, which a blur that
-// wide cannot tell apart, at a quarter of the cost.
+// computed on the area shrunk by f = sigma/4 (block means), where it is a
+// blur of 4 pixels, and scaled back bilinearly: the block mean only widens
+// it, and a blur that wide cannot be told apart from the full computation,
+// at 1/f² of the cost (a face filling a 1024-pixel photograph took 60 ms
+// at half resolution).
 func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 	w, h := r.Dx(), r.Dy()
 	if w < 4 || h < 4 {
@@ -168,7 +187,7 @@ func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 	}
 	f := 1
 	if sigma >= 8 {
-		f = 2
+		f = min(int(sigma/4), w/4, h/4)
 	}
 	bw, bh := w/f, h/f
 	buf := make([]float32, 4*bw*bh)

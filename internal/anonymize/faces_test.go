@@ -224,3 +224,54 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// BenchmarkBlurFacesPhoto1024 does the same on a photograph filling the
+// frame (the sample portrait scaled up to 1024×1024), where no region is
+// flat: the group picture's plain background is cheap to reject.
+func BenchmarkBlurFacesPhoto1024(b *testing.B) {
+	img := imaging.Clone(imaging.Fill(loadFace(b), 1024, 1024, imaging.Center, imaging.Lanczos))
+	for b.Loop() {
+		if _, _, err := anonymize.BlurFaces(img, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// TestThePortraitIsFoundAtEveryTurnAndSize turns the sample portrait in
+// steps of 15° (halfway between the search's poses, 30° apart, and on them)
+// at face sizes from the smallest promised, 24 pixels, up, and checks the
+// search finds it each time: the guard that a faster search still covers
+// every turn.
+func TestThePortraitIsFoundAtEveryTurnAndSize(t *testing.T) {
+	src := loadFace(t)
+	cx, cy, side := refFace(t, src)
+	grey := color.RGBA{128, 120, 110, 255}
+	for _, s := range []float64{24, 33, 48} {
+		k := s / side
+		small := imaging.Resize(src, int(float64(src.Bounds().Dx())*k), int(float64(src.Bounds().Dy())*k), imaging.Lanczos)
+		for deg := 0.0; deg < 360; deg += 15 {
+			img := imaging.Rotate(small, deg, grey)
+			canvas := image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx()+40, img.Bounds().Dy()+40))
+			draw.Draw(canvas, canvas.Bounds(), image.NewUniform(grey), image.Point{}, draw.Src)
+			draw.Draw(canvas, img.Bounds().Add(image.Pt(20, 20)), img, image.Point{}, draw.Src)
+			// Where the face's centre went: imaging.Rotate turns
+			// counter-clockwise about the middle and grows the canvas.
+			a := deg * math.Pi / 180
+			dx, dy := (cx-float64(src.Bounds().Dx())/2)*k, (cy-float64(src.Bounds().Dy())/2)*k
+			fx := 20 + float64(img.Bounds().Dx())/2 + dx*math.Cos(a) + dy*math.Sin(a)
+			fy := 20 + float64(img.Bounds().Dy())/2 - dx*math.Sin(a) + dy*math.Cos(a)
+			faces, err := anonymize.DetectFaces(canvas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range faces {
+				found = found || image.Pt(int(fx), int(fy)).In(f.Box)
+			}
+			if !found {
+				t.Errorf("face of %.0f px turned %.0f°: not found (found %v)", s, deg, faces)
+			}
+		}
+	}
+}
