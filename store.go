@@ -104,6 +104,9 @@ type EventStore interface {
 	ForEachEvent(ctx Context, from int64, fn func(ev *ConsentEvent, leafHash [32]byte) error) error
 	// LedgerSize returns the number of events stored.
 	LedgerSize(ctx Context) (int64, error)
+	// LeafHashes returns the leaf hashes stored beside events [from, to),
+	// in ledger order; fewer when the ledger ends before to.
+	LeafHashes(ctx Context, from, to int64) ([][32]byte, error)
 }
 
 // LeafHashFunc returns the ledger leaf hash of ev at index. The ledger log

@@ -9,7 +9,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"likeness"
@@ -40,7 +42,7 @@ type Log struct {
 	now    func() time.Time
 
 	mu         sync.Mutex // serialises sync and checkpoint storage
-	tree       *ledger.Tree
+	tree       atomic.Pointer[ledger.Tree]
 	storedSize int64
 	storedAt   time.Time
 }
@@ -67,7 +69,38 @@ func New(ctx context.Context, store Store, name string, seed []byte, now func() 
 	if err != nil {
 		return nil, fmt.Errorf("ledgerlog: ledger key: %w", err)
 	}
-	return &Log{store: store, signer: signer, now: now, tree: ledger.NewTree(), storedSize: -1}, nil
+	l := &Log{store: store, signer: signer, now: now, storedSize: -1}
+	l.tree.Store(ledger.NewLeanTree(l.readLeaves))
+	return l, nil
+}
+
+// leafReadTimeout bounds one read of older leaves for a proof.
+const leafReadTimeout = 5 * time.Second
+
+// readLeaves is the tree's source of the leaves it does not keep.
+func (l *Log) readLeaves(from, to uint64) ([][32]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), leafReadTimeout)
+	defer cancel()
+	return l.store.LeafHashes(ctx, int64(from), int64(to))
+}
+
+// WriteTreeState writes the tree's state at size (≤ its size) for a
+// snapshot; see ledger.Tree.WriteState.
+func (l *Log) WriteTreeState(w io.Writer, size uint64) error { return l.Tree().WriteState(w, size) }
+
+// ReadTreeState reads a tree that WriteTreeState wrote, reading older
+// leaves from this log's store; SetTree installs it once the caller has
+// checked it.
+func (l *Log) ReadTreeState(r io.Reader) (*ledger.Tree, error) {
+	return ledger.ReadLeanTree(r, l.readLeaves)
+}
+
+// SetTree replaces the tree (from a snapshot): the next Sync continues
+// from its size. It is meant for start-up, before the log serves.
+func (l *Log) SetTree(t *ledger.Tree) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tree.Store(t)
 }
 
 // LeafHash is the leaf hash of ev at index, as the ledger specification
@@ -86,7 +119,7 @@ func (l *Log) Append(ctx context.Context, evs []*likeness.ConsentEvent) error {
 func (l *Log) Signer() *ledger.Signer { return l.signer }
 
 // Tree returns the in-memory tree.
-func (l *Log) Tree() *ledger.Tree { return l.tree }
+func (l *Log) Tree() *ledger.Tree { return l.tree.Load() }
 
 // Sync appends to the tree every stored event it does not have yet, calling
 // apply for each in index order. Leaves are recomputed from the rows, never
@@ -94,10 +127,10 @@ func (l *Log) Tree() *ledger.Tree { return l.tree }
 func (l *Log) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	from := int64(l.tree.Size())
+	from := int64(l.tree.Load().Size())
 	return l.store.ForEachEvent(ctx, from, func(ev *likeness.ConsentEvent, stored [32]byte) error {
-		if ev.LedgerIndex != int64(l.tree.Size()) {
-			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Size())
+		if ev.LedgerIndex != int64(l.tree.Load().Size()) {
+			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Load().Size())
 		}
 		// Leaves written before canonical (version 2) leaves keep their
 		// version; the stored hash tells which one the event was hashed as.
@@ -110,7 +143,7 @@ func (l *Log) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error
 		if err := apply(ev); err != nil {
 			return err
 		}
-		l.tree.Append(h)
+		l.tree.Load().Append(h)
 		return nil
 	})
 }
@@ -124,8 +157,8 @@ func (l *Log) Checkpoint(ctx context.Context, force bool) (ledger.Checkpoint, []
 }
 
 func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
-	size := l.tree.Size()
-	root, err := l.tree.Root(size)
+	size := l.tree.Load().Size()
+	root, err := l.tree.Load().Root(size)
 	if err != nil {
 		return ledger.Checkpoint{}, nil, err
 	}
@@ -153,19 +186,19 @@ func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoi
 
 // InclusionProof returns the proof of leaf index in the tree of size.
 func (l *Log) InclusionProof(index, size uint64) ([][32]byte, error) {
-	if size == 0 || size > l.tree.Size() || index >= size {
-		return nil, likeness.Errorf(likeness.EINVALID, "need index < size ≤ %d", l.tree.Size())
+	if size == 0 || size > l.tree.Load().Size() || index >= size {
+		return nil, likeness.Errorf(likeness.EINVALID, "need index < size ≤ %d", l.tree.Load().Size())
 	}
-	return l.tree.InclusionProof(index, size)
+	return l.tree.Load().InclusionProof(index, size)
 }
 
 // ConsistencyProof returns the proof that the tree of size from is a prefix
 // of the tree of size to.
 func (l *Log) ConsistencyProof(from, to uint64) ([][32]byte, error) {
-	if from == 0 || from > to || to > l.tree.Size() {
-		return nil, likeness.Errorf(likeness.EINVALID, "need 0 < from ≤ to ≤ %d", l.tree.Size())
+	if from == 0 || from > to || to > l.tree.Load().Size() {
+		return nil, likeness.Errorf(likeness.EINVALID, "need 0 < from ≤ to ≤ %d", l.tree.Load().Size())
 	}
-	return l.tree.ConsistencyProof(from, to)
+	return l.tree.Load().ConsistencyProof(from, to)
 }
 
 // Receipts signs a receipt for each event, proving its inclusion in a fresh
@@ -182,7 +215,7 @@ func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subj
 		if uint64(ev.LedgerIndex) >= cp.Size {
 			return nil, fmt.Errorf("ledgerlog: event %d is not in the tree yet", ev.LedgerIndex)
 		}
-		rl, err := ledger.NewReceiptLedger(l.tree, uint64(ev.LedgerIndex), signed)
+		rl, err := ledger.NewReceiptLedger(l.Tree(), uint64(ev.LedgerIndex), signed)
 		if err != nil {
 			return nil, err
 		}

@@ -75,6 +75,7 @@ var tests = []Test{
 	{"EventsGetDenseLedgerIndexes", testEventsDense},
 	{"ConcurrentAppendsKeepIndexesDense", testConcurrentAppends},
 	{"StoredLeafHashCommitsToEvent", testLeafHash},
+	{"LeafHashesReadARange", testLeafHashes},
 	{"AFailingAppendFailsAloneAmongConcurrentOnes", testFailingAppendAlone},
 	{"Checkpoints", testCheckpoints},
 	{"APIKeysByHash", testAPIKeys},
@@ -348,6 +349,30 @@ func testLeafHash(t *testing.T, s likeness.Store) {
 		}
 		return nil
 	})
+}
+
+func testLeafHashes(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	a := NewSubject(t, s, "a")
+	var evs []*likeness.ConsentEvent
+	for range 5 {
+		evs = append(evs, event(a.ID, "p1", likeness.Grant, t0))
+	}
+	if err := s.AppendEvents(ctx, evs, ledgerlog.LeafHash); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to, want int64 }{{0, 5, 5}, {1, 3, 2}, {3, 9, 2}, {5, 9, 0}, {2, 2, 0}} {
+		got, err := s.LeafHashes(ctx, c.from, c.to)
+		if err != nil || int64(len(got)) != c.want {
+			t.Fatalf("LeafHashes(%d, %d) = %d hashes, %v; want %d", c.from, c.to, len(got), err, c.want)
+		}
+		for i, h := range got {
+			ev := evs[c.from+int64(i)]
+			if h != ledgerlog.LeafHash(ev, ev.LedgerIndex) {
+				t.Fatalf("LeafHashes(%d, %d)[%d] is not event %d's leaf hash", c.from, c.to, i, ev.LedgerIndex)
+			}
+		}
+	}
 }
 
 func testCheckpoints(t *testing.T, s likeness.Store) {
