@@ -27,6 +27,7 @@ import (
 	"likeness/internal/ledgerlog"
 	"likeness/internal/records"
 	"likeness/internal/requests"
+	"likeness/internal/snapshot"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
 	"likeness/internal/vault"
@@ -170,6 +171,10 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 	}
 	d.Erasure, err = erasure.New(erasure.Config{Store: d.Store, Log: d.Ledger, Index: d.Engine, Events: d.Consent,
 		Policy: d.Notices.Policy, Erasers: []erasure.DataEraser{d.Vault}, Listeners: []erasure.Listener{d.Datasets}, Now: d.Clock.Now})
+	if err != nil {
+		return err
+	}
+	_, err = snapshot.Load(ctx, snapshot.Config{Store: d.Store, Engine: d.Engine, Log: d.Ledger, Events: d.Consent})
 	return err
 }
 

@@ -32,9 +32,11 @@ func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey 
 		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, d.q(`INSERT INTO subjects (`+subjectCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)
+	// updated_us starts at the creation time, so replicas following
+	// changes by time (SubjectsUpdatedSince) learn of new subjects too.
+	res, err := tx.ExecContext(ctx, d.q(`INSERT INTO subjects (`+subjectCols+`, updated_us) VALUES (?, ?, ?, ?, ?, ?, 0, ?)
 		ON CONFLICT (external_hash) DO NOTHING`),
-		s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt))
+		s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt), likeness.Micros(s.CreatedAt))
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
 	}
@@ -176,6 +178,16 @@ func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]b
 		total += len(page)
 		after = page[len(page)-1].id
 	}
+}
+
+// CountSubjects returns how many subjects are stored, erased ones included
+// (what a full load reads, for its progress).
+func (d *DB) CountSubjects(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subjects`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: count subjects: %w", err)
+	}
+	return n, nil
 }
 
 // ForEachSubject implements likeness.SubjectStore.
