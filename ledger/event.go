@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/gowebpki/jcs"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
 
@@ -74,15 +73,7 @@ func (e Event) Leaf() ([]byte, error) {
 		if e.Index > maxSafeInt || !safeInt(e.NoticeVersion) || !safeInt(e.TimeMicros) {
 			return nil, fmt.Errorf("ledger: leaf %d: integer beyond 2^53-1 in a version-2 leaf", e.Index)
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: leaf %d: %w", e.Index, err)
-		}
-		out, err := jcs.Transform(b)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: leaf %d: canonicalize: %w", e.Index, err)
-		}
-		return out, nil
+		return appendV2(make([]byte, 0, 384), &e), nil
 	case LeafV1:
 		return nil, fmt.Errorf("ledger: leaf %d: a version-1 leaf has Version 0, not 1", e.Index)
 	default:

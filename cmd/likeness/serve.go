@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -157,10 +158,18 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.logger.Info("likeness is starting: /healthz answers now, /readyz and the API once the decision index is loaded", "url", m.url)
+	// The API and pages do not read the index to be built: build them
+	// on the other core while the index loads.
+	handlers := make(chan servedHandlers, 1)
+	go func() { handlers <- m.buildHandlers(ctx) }()
 	snap := m.d.snapshotConfig(&m.Config, m.logger, gate.progress)
 	loaded, err := snapshot.Load(ctx, snap)
+	built := <-handlers
 	if err != nil {
 		return err
+	}
+	if built.err != nil {
+		return built.err
 	}
 	if err := m.d.resumeErasures(ctx, m.logger); err != nil {
 		return err
@@ -180,29 +189,40 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.ensureAdminKey(ctx); err != nil {
 		return err
 	}
-	apiCfg := m.d.apiConfig(m.logger)
-	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
-	api := httpapi.New(apiCfg)
-	handler, err := withPages(ctx, m.d, api, m.BaseURL, linkHosts(m.AllowedHosts, m.Addr, m.Demo), m.SecureCookies)
-	if err != nil {
-		return err
-	}
 	if m.Demo {
 		if err := loadDemo(ctx, m.d, m.DemoSubjects, m.Stdout); err != nil {
 			return err
 		}
 		printDemo(m.Stdout, m.url, m.adminKey, m.d)
 	}
-	if err := m.startWork(ctx, disp, api, snap, loaded, caughtUp); err != nil {
+	if err := m.startWork(ctx, disp, built.api, snap, loaded, caughtUp); err != nil {
 		return err
 	}
-	gate.open(handler)
+	// What loading allocated and dropped goes back to the system before
+	// the replica takes traffic, so its resident memory is what it holds.
+	debug.FreeOSMemory()
+	gate.open(built.handler)
 	if m.d.store.Dialect() == "postgres" && !strings.HasPrefix(m.Config.blobs, "s3://") {
 		m.logger.Warn("blobs are kept in a local folder: replicas on this database need a shared blob store (s3://… or a folder every replica mounts)",
 			"blobs", m.Config.blobDir())
 	}
 	m.logger.Info("likeness is listening", "url", m.url, "db", m.d.store.Dialect(), "data_dir", m.Config.dataDir, "policy", m.d.policy.Name)
 	return nil
+}
+
+// servedHandlers is the API and the whole handler (API, pages, console).
+type servedHandlers struct {
+	api     *httpapi.Server
+	handler http.Handler
+	err     error
+}
+
+func (m *Main) buildHandlers(ctx context.Context) servedHandlers {
+	apiCfg := m.d.apiConfig(m.logger)
+	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
+	api := httpapi.New(apiCfg)
+	handler, err := withPages(ctx, m.d, api, m.BaseURL, linkHosts(m.AllowedHosts, m.Addr, m.Demo), m.SecureCookies)
+	return servedHandlers{api: api, handler: handler, err: err}
 }
 
 // listen opens Addr and serves h on it in the background.

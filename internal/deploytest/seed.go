@@ -6,6 +6,11 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +21,7 @@ import (
 	"likeness"
 	"likeness/internal/ledgerlog"
 	"likeness/internal/sqlstore"
+	"likeness/internal/storetest"
 )
 
 // SeedGranted reports whether seeded subject i consented to the k-th of
@@ -166,4 +172,148 @@ func mix(x uint64) uint64 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
+}
+
+// FivePurposes is a policy with five purposes, for deployments seeded with
+// many people (see Seed); FivePurposeIDs are its purposes.
+func FivePurposes() string {
+	return filepath.Join(moduleRoot(), "internal", "deploytest", "testdata", "five-purposes.yaml")
+}
+
+// FivePurposeIDs are the purposes of FivePurposes.
+var FivePurposeIDs = []string{"ai-training", "marketing-personalization", "voice-transcription", "headshots", "voice-assistant"}
+
+// Seeded is a deployment of many seeded people under FivePurposes, kept in
+// the temporary folder between runs: a data folder (key file; the SQLite
+// database), for PostgreSQL a template database, and the decision snapshot
+// a replica wrote after loading it.
+type Seeded struct {
+	backend  string
+	dir      string // the kept data folder
+	template string // PostgreSQL: the kept database's name
+	Grants   int64
+}
+
+// SeededDeployment returns the kept deployment of n people on backend
+// ("sqlite" or "postgres", which needs LIKENESS_TEST_POSTGRES_URL),
+// seeding it first if it is not there yet (minutes at a million people).
+func SeededDeployment(b testing.TB, backend string, n int) Seeded {
+	b.Helper()
+	const version = "v1"
+	w := Seeded{backend: backend, dir: filepath.Join(os.TempDir(), "likeness-seeded", fmt.Sprintf("%s-%d-%s", backend, n, version))}
+	if backend == "postgres" {
+		w.template = fmt.Sprintf("likeness_seeded_%d_%s", n, version)
+	}
+	if g, err := os.ReadFile(filepath.Join(w.dir, "ok")); err == nil {
+		w.Grants, _ = strconv.ParseInt(string(g), 10, 64)
+		return w
+	}
+	b.Logf("seeding %d people on %s into %s (once; kept for later runs)", n, backend, w.dir)
+	os.RemoveAll(w.dir)
+	if err := os.MkdirAll(w.dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	dsn := "sqlite:" + filepath.Join(w.dir, "likeness.db")
+	if backend == "postgres" {
+		admin := adminDB(b)
+		admin.Exec("DROP DATABASE IF EXISTS " + w.template + " WITH (FORCE)")
+		if _, err := admin.Exec("CREATE DATABASE " + w.template); err != nil {
+			b.Fatal(err)
+		}
+		admin.Close()
+		dsn = pgURL(b, w.template)
+	}
+	opts := Options{DB: dsn, DataDir: w.dir, Args: []string{"--policy", FivePurposes()}}
+	Start(b, opts, time.Minute).Stop()
+	began := time.Now()
+	w.Grants = Seed(b, dsn, n, FivePurposeIDs)
+	b.Logf("seeded %d people, %d grants in %s", n, w.Grants, time.Since(began).Round(time.Second))
+	// A replica loads it all once and writes its snapshot at shutdown.
+	os.Remove(filepath.Join(w.dir, "decision.snapshot"))
+	Start(b, opts, 60*time.Minute).Stop()
+	if _, err := os.Stat(filepath.Join(w.dir, "decision.snapshot")); err != nil {
+		b.Fatalf("no snapshot after the first load: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "ok"), []byte(strconv.FormatInt(w.Grants, 10)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
+// Run is one fresh copy of a seeded deployment: its data folder and
+// database; Drop removes a PostgreSQL copy.
+type Run struct {
+	Dir, DSN string
+	Drop     func()
+}
+
+// Copy makes a fresh copy of w to start a replica on: the data folder's
+// files (the snapshot only if snap), and a clone of the template database.
+func (w Seeded) Copy(b testing.TB, snap bool) Run {
+	b.Helper()
+	r := Run{Dir: b.TempDir(), Drop: func() {}}
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || e.Name() == "ok" || e.Name() == "decision.snapshot" && !snap {
+			continue
+		}
+		copyFile(b, filepath.Join(w.dir, e.Name()), filepath.Join(r.Dir, e.Name()))
+	}
+	r.DSN = "sqlite:" + filepath.Join(r.Dir, "likeness.db")
+	if w.backend == "postgres" {
+		name := fmt.Sprintf("likeness_run_%d", time.Now().UnixNano())
+		admin := adminDB(b)
+		defer admin.Close()
+		if _, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + w.template); err != nil {
+			b.Fatal(err)
+		}
+		r.DSN = pgURL(b, name)
+		r.Drop = func() {
+			a := adminDB(b)
+			defer a.Close()
+			a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		}
+	}
+	return r
+}
+
+func copyFile(b testing.TB, from, to string) {
+	b.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		b.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func adminDB(b testing.TB) *sql.DB {
+	b.Helper()
+	db, err := sql.Open("pgx", os.Getenv(storetest.PostgresEnv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func pgURL(b testing.TB, name string) string {
+	b.Helper()
+	u, err := url.Parse(os.Getenv(storetest.PostgresEnv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

@@ -78,6 +78,9 @@ type Options struct {
 	Clock *Clock
 	// MaxUpload bounds uploads; 0 is 8 MiB.
 	MaxUpload int64
+	// Snapshot, if set, is the decision snapshot the index is loaded from
+	// when it verifies (see package snapshot); else everything is read.
+	Snapshot string
 }
 
 // Deployment is one running likeness, without HTTP.
@@ -174,7 +177,8 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	_, err = snapshot.Load(ctx, snapshot.Config{Store: d.Store, Engine: d.Engine, Log: d.Ledger, Events: d.Consent})
+	_, err = snapshot.Load(ctx, snapshot.Config{Path: o.Snapshot, Store: d.Store, Engine: d.Engine, Log: d.Ledger, Events: d.Consent,
+		Origin: d.Ledger.Signer().Name(), Policy: snapshot.PolicyDigest(o.Policy.Source)})
 	return err
 }
 
