@@ -8,6 +8,7 @@ package ledgerlog
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -124,29 +125,110 @@ func (l *Log) Tree() *ledger.Tree { return l.tree.Load() }
 // Sync appends to the tree every stored event it does not have yet, calling
 // apply for each in index order. Leaves are recomputed from the rows, never
 // trusted. An event apply fails on is read again by the next call.
+//
+// A long history (a full load at start) is read and applied at once: while
+// one goroutine reads rows, another checks their leaves, applies them and
+// grows the tree, in batches, in index order.
 func (l *Log) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	from := int64(l.tree.Load().Size())
-	return l.store.ForEachEvent(ctx, from, func(ev *likeness.ConsentEvent, stored [32]byte) error {
-		if ev.LedgerIndex != int64(l.tree.Load().Size()) {
-			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Load().Size())
+	tree := l.tree.Load()
+	next := int64(tree.Size())
+	step := func(batch []stored) error {
+		for _, it := range batch {
+			// Leaves written before canonical (version 2) leaves keep
+			// their version; the stored hash tells which one the event
+			// was hashed as.
+			h := ledger.ConsentLeafHash(it.ev, it.ev.LedgerIndex, it.leaf)
+			if h != it.leaf {
+				return fmt.Errorf("ledgerlog: stored leaf %d does not match its event: run `likeness ledger verify`", it.ev.LedgerIndex)
+			}
+			// Apply first: an event that could not be applied must be
+			// read again by the next sync, so the tree may not move past
+			// it.
+			if err := apply(it.ev); err != nil {
+				return err
+			}
+			tree.Append(h)
 		}
-		// Leaves written before canonical (version 2) leaves keep their
-		// version; the stored hash tells which one the event was hashed as.
-		h := ledger.ConsentLeafHash(ev, ev.LedgerIndex, stored)
-		if h != stored {
-			return fmt.Errorf("ledgerlog: stored leaf %d does not match its event: run `likeness ledger verify`", ev.LedgerIndex)
+		return nil
+	}
+	var p pipeline
+	batch := make([]stored, 0, syncBatch)
+	err := l.store.ForEachEvent(ctx, next, func(ev *likeness.ConsentEvent, leaf [32]byte) error {
+		if ev.LedgerIndex != next {
+			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", next)
 		}
-		// Apply first: an event that could not be applied must be read
-		// again by the next sync, so the tree may not move past it.
-		if err := apply(ev); err != nil {
+		next++
+		batch = append(batch, stored{ev, leaf})
+		if len(batch) < syncBatch {
+			return nil
+		}
+		if err := p.send(batch, step); err != nil {
 			return err
 		}
-		l.tree.Load().Append(h)
+		batch = make([]stored, 0, syncBatch)
 		return nil
 	})
+	if perr := p.close(); perr != nil {
+		return perr // the events read after the failure are not applied
+	}
+	if err != nil {
+		return err
+	}
+	return step(batch)
 }
+
+// syncBatch is how many events the reader hands over at a time; a sync of
+// fewer runs in the calling goroutine alone.
+const syncBatch = 1024
+
+// stored is an event read back with the leaf hash stored beside it.
+type stored struct {
+	ev   *likeness.ConsentEvent
+	leaf [32]byte
+}
+
+// pipeline runs step on batches in a goroutine of its own, in order,
+// started with the first batch. After a failure it takes no more batches.
+type pipeline struct {
+	work   chan []stored
+	done   chan error
+	failed atomic.Bool
+}
+
+func (p *pipeline) send(batch []stored, step func([]stored) error) error {
+	if p.work == nil {
+		p.work, p.done = make(chan []stored, 4), make(chan error, 1)
+		go func() {
+			var err error
+			for b := range p.work {
+				if err == nil {
+					if err = step(b); err != nil {
+						p.failed.Store(true)
+					}
+				}
+			}
+			p.done <- err
+		}()
+	}
+	if p.failed.Load() {
+		return errStopped
+	}
+	p.work <- batch
+	return nil
+}
+
+// close waits for the batches sent and returns the first step error.
+func (p *pipeline) close() error {
+	if p.work == nil {
+		return nil
+	}
+	close(p.work)
+	return <-p.done
+}
+
+var errStopped = errors.New("ledgerlog: sync stopped")
 
 // Checkpoint signs a checkpoint for the current tree and stores it when the
 // last stored one is older than checkpointEvery (or force is set).
