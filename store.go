@@ -77,8 +77,8 @@ type SubjectStore interface {
 	// UpdateSubject stores a subject's corrected locale and jurisdiction
 	// (rectification) and when it changed; ENOTFOUND if absent.
 	UpdateSubject(ctx Context, id, locale, jurisdiction string, at time.Time) error
-	// SubjectsUpdatedSince returns subjects created or rectified at or
-	// after since, so replicas can follow what another one changed.
+	// SubjectsUpdatedSince returns subjects rectified at or after since, so
+	// replicas can follow corrections made on another.
 	SubjectsUpdatedSince(ctx Context, since time.Time) ([]*Subject, error)
 	// RewrapSubjectKeys replaces every wrapped key with fn's result, in
 	// batches; it returns how many keys it visited. A key fn gives back

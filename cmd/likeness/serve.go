@@ -150,14 +150,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if disp != nil {
 		listeners = append(listeners, notifier{disp})
 	}
-	if m.d, err = m.Config.connect(ctx, m.Stderr, m.logger, listeners...); err != nil {
-		return err
-	}
 	gate := &startGate{progress: &snapshot.Progress{}}
 	if err := m.listen(gate); err != nil {
 		return err
 	}
 	m.logger.Info("likeness is starting: /healthz answers now, /readyz and the API once the decision index is loaded", "url", m.url)
+	if m.d, err = m.Config.connect(ctx, m.Stderr, m.logger, listeners...); err != nil {
+		return err
+	}
 	// The API and pages do not read the index to be built: build them
 	// on the other core while the index loads.
 	handlers := make(chan servedHandlers, 1)

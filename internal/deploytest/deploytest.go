@@ -85,14 +85,14 @@ func (r *Replica) Kill() {
 
 // Stop stops the process the way an operator does (SIGINT: it finishes
 // what it is doing and writes its snapshot) and waits for it, killing it
-// after a minute.
+// after five minutes (a snapshot of a million people on a busy machine).
 func (r *Replica) Stop() {
 	if r.cmd.Process != nil {
 		r.cmd.Process.Signal(os.Interrupt)
 	}
 	select {
 	case <-r.done:
-	case <-time.After(time.Minute):
+	case <-time.After(5 * time.Minute):
 		r.Kill()
 	}
 }

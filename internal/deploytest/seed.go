@@ -89,7 +89,7 @@ func (s *seeder) batch(ctx context.Context, from, to int) (int64, error) {
 	for i := from; i < to; i++ {
 		id := SeedSubjectID(i)
 		at := likeness.Micros(s.base.Add(time.Duration(i) * time.Millisecond))
-		subjects = append(subjects, []any{id, fmt.Sprintf("seed-%d", i), "en", seedJurisdictions[i%len(seedJurisdictions)], false, at, int64(0), at})
+		subjects = append(subjects, []any{id, fmt.Sprintf("seed-%d", i), "en", seedJurisdictions[i%len(seedJurisdictions)], false, at, int64(0), int64(0)})
 		for k, purpose := range s.purposes {
 			if !SeedGranted(i, k) {
 				continue
@@ -208,26 +208,16 @@ func SeededDeployment(b testing.TB, backend string, n int) Seeded {
 		w.Grants, _ = strconv.ParseInt(string(g), 10, 64)
 		return w
 	}
-	b.Logf("seeding %d people on %s into %s (once; kept for later runs)", n, backend, w.dir)
-	os.RemoveAll(w.dir)
-	if err := os.MkdirAll(w.dir, 0o700); err != nil {
-		b.Fatal(err)
-	}
 	dsn := "sqlite:" + filepath.Join(w.dir, "likeness.db")
 	if backend == "postgres" {
-		admin := adminDB(b)
-		admin.Exec("DROP DATABASE IF EXISTS " + w.template + " WITH (FORCE)")
-		if _, err := admin.Exec("CREATE DATABASE " + w.template); err != nil {
-			b.Fatal(err)
-		}
-		admin.Close()
 		dsn = pgURL(b, w.template)
 	}
 	opts := Options{DB: dsn, DataDir: w.dir, Args: []string{"--policy", FivePurposes()}}
-	Start(b, opts, time.Minute).Stop()
-	began := time.Now()
-	w.Grants = Seed(b, dsn, n, FivePurposeIDs)
-	b.Logf("seeded %d people, %d grants in %s", n, w.Grants, time.Since(began).Round(time.Second))
+	if g, err := os.ReadFile(filepath.Join(w.dir, "seeded")); err == nil {
+		w.Grants, _ = strconv.ParseInt(string(g), 10, 64)
+	} else {
+		w.Grants = w.seed(b, opts, n)
+	}
 	// A replica loads it all once and writes its snapshot at shutdown.
 	os.Remove(filepath.Join(w.dir, "decision.snapshot"))
 	Start(b, opts, 60*time.Minute).Stop()
@@ -238,6 +228,32 @@ func SeededDeployment(b testing.TB, backend string, n int) Seeded {
 		b.Fatal(err)
 	}
 	return w
+}
+
+// seed creates w's deployment afresh and seeds n people into it.
+func (w Seeded) seed(b testing.TB, opts Options, n int) int64 {
+	b.Helper()
+	b.Logf("seeding %d people on %s into %s (once; kept for later runs)", n, w.backend, w.dir)
+	os.RemoveAll(w.dir)
+	if err := os.MkdirAll(w.dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if w.backend == "postgres" {
+		admin := adminDB(b)
+		admin.Exec("DROP DATABASE IF EXISTS " + w.template + " WITH (FORCE)")
+		if _, err := admin.Exec("CREATE DATABASE " + w.template); err != nil {
+			b.Fatal(err)
+		}
+		admin.Close()
+	}
+	Start(b, opts, time.Minute).Stop()
+	began := time.Now()
+	grants := Seed(b, opts.DB, n, FivePurposeIDs)
+	b.Logf("seeded %d people, %d grants in %s", n, grants, time.Since(began).Round(time.Second))
+	if err := os.WriteFile(filepath.Join(w.dir, "seeded"), []byte(strconv.FormatInt(grants, 10)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return grants
 }
 
 // Run is one fresh copy of a seeded deployment: its data folder and
@@ -257,7 +273,7 @@ func (w Seeded) Copy(b testing.TB, snap bool) Run {
 		b.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.IsDir() || e.Name() == "ok" || e.Name() == "decision.snapshot" && !snap {
+		if e.IsDir() || e.Name() == "ok" || e.Name() == "seeded" || e.Name() == "decision.snapshot" && !snap {
 			continue
 		}
 		copyFile(b, filepath.Join(w.dir, e.Name()), filepath.Join(r.Dir, e.Name()))

@@ -32,11 +32,9 @@ func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey 
 		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
 	}
 	defer tx.Rollback()
-	// updated_us starts at the creation time, so replicas following
-	// changes by time (SubjectsUpdatedSince) learn of new subjects too.
-	res, err := tx.ExecContext(ctx, d.q(`INSERT INTO subjects (`+subjectCols+`, updated_us) VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+	res, err := tx.ExecContext(ctx, d.q(`INSERT INTO subjects (`+subjectCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)
 		ON CONFLICT (external_hash) DO NOTHING`),
-		s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt), likeness.Micros(s.CreatedAt))
+		s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt))
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
 	}
