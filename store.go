@@ -80,6 +80,9 @@ type SubjectStore interface {
 	// SubjectsUpdatedSince returns subjects rectified at or after since, so
 	// replicas can follow corrections made on another.
 	SubjectsUpdatedSince(ctx Context, since time.Time) ([]*Subject, error)
+	// SubjectsCreatedSince returns subjects created at or after since, so a
+	// replica starting from a snapshot learns of those created after it.
+	SubjectsCreatedSince(ctx Context, since time.Time) ([]*Subject, error)
 	// RewrapSubjectKeys replaces every wrapped key with fn's result, in
 	// batches; it returns how many keys it visited. A key fn gives back
 	// unchanged is not written, so an fn that only looks is a read.

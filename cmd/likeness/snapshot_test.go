@@ -98,6 +98,7 @@ func TestRestartFromAStaleSnapshotAppliesTheTail(t *testing.T) {
 		withdrawOne(t, d, w.dropped, "voice-transcription")
 		late := newSubject(t, d, "late")
 		grantOne(t, d, late, "voice-transcription", likeness.Checkbox, nil)
+		quiet := newSubject(t, d, "quiet") // created after the snapshot, no consent yet
 		d.Close()
 
 		m, log := serveOn(t, w.files)
@@ -109,6 +110,9 @@ func TestRestartFromAStaleSnapshotAppliesTheTail(t *testing.T) {
 		}
 		if allows(t, m, w.dropped) {
 			t.Fatal("a withdrawal made after the snapshot was taken still allows")
+		}
+		if !m.d.engine.HasSubject(quiet) {
+			t.Fatal("a subject created after the snapshot, without consent, is unknown after the restart")
 		}
 		if got, want := m.d.ledger.Tree().Size(), uint64(4); got != want {
 			t.Fatalf("ledger tree at %d after the tail, want %d", got, want)

@@ -26,6 +26,7 @@ type Store interface {
 	ForEachSubject(ctx likeness.Context, fn func(*likeness.Subject) error) error
 	ForEachAsset(ctx likeness.Context, fn func(*likeness.Asset) error) error
 	SubjectsUpdatedSince(ctx likeness.Context, since time.Time) ([]*likeness.Subject, error)
+	SubjectsCreatedSince(ctx likeness.Context, since time.Time) ([]*likeness.Subject, error)
 	AssetsChangedSince(ctx likeness.Context, since time.Time) ([]*likeness.Asset, error)
 	LedgerSize(ctx likeness.Context) (int64, error)
 	LeafHashes(ctx likeness.Context, from, to int64) ([][32]byte, error)
@@ -246,8 +247,21 @@ func tail(ctx context.Context, cfg *Config, h header, res *Result) error {
 	cfg.Progress.start("tail", "events after the snapshot", size-h.revision, func() int64 {
 		return int64(cfg.Log.Tree().Size()) - h.revision
 	})
+	since := h.since.Add(-follow.Overlap)
+	// Subjects created since, consent or not, as a full load has them;
+	// the follower learns of the rest.
+	created, err := cfg.Store.SubjectsCreatedSince(ctx, since)
+	if err != nil {
+		return fmt.Errorf("snapshot: read subjects created after the snapshot: %w", err)
+	}
+	for _, sub := range created {
+		cfg.Engine.PutSubject(sub.ID, sub.Jurisdiction)
+		if sub.Erased() {
+			cfg.Engine.EraseSubject(sub.ID)
+		}
+	}
 	f := follow.New(follow.Config{Store: cfg.Store, Events: cfg.Events, Index: cfg.Engine})
-	if err := f.CatchUp(ctx, h.since.Add(-follow.Overlap)); err != nil {
+	if err := f.CatchUp(ctx, since); err != nil {
 		return fmt.Errorf("snapshot: apply what changed after the snapshot: %w", err)
 	}
 	res.Tail = int64(cfg.Log.Tree().Size()) - h.revision

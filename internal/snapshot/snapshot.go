@@ -18,9 +18,9 @@
 // the stored ledger (a database restored from a backup is shorter), and
 // the stored leaf hashes of the block ending at R are those of the
 // snapshot's tree (a ledger that diverged after a restore differs there).
-// It then applies the tail: consent events from index R on, and subjects
-// and assets changed since the snapshot's time less follow.Overlap, as the
-// follower does. Otherwise it logs why and loads everything from the
+// It then applies the tail: consent events from index R on, subjects
+// created since the snapshot's time less follow.Overlap, and subjects and
+// assets changed since then, as the follower reads them. Otherwise it logs why and loads everything from the
 // database. Nothing is served from the index until Load returns.
 //
 // A snapshot is a cache the service writes for itself, trusted like the

@@ -202,6 +202,12 @@ func testSubjectIdempotent(t *testing.T, s likeness.Store) {
 	if n != 1 {
 		t.Fatalf("ForEachSubject saw %d subjects, want 1", n)
 	}
+	if got, err := s.SubjectsCreatedSince(ctx, t0); err != nil || len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("SubjectsCreatedSince(creation) = %v, %v; want the subject", got, err)
+	}
+	if got, err := s.SubjectsCreatedSince(ctx, t0.Add(time.Second)); err != nil || len(got) != 0 {
+		t.Fatalf("SubjectsCreatedSince(after creation) = %v, %v; want none", got, err)
+	}
 	if err := s.UpdateSubject(ctx, a.ID, "en", "US-CA", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
