@@ -91,6 +91,9 @@ type SubjectStore interface {
 	// SubjectsUpdatedSince returns subjects rectified at or after since, so
 	// replicas can follow corrections made on another.
 	SubjectsUpdatedSince(ctx Context, since time.Time) ([]*Subject, error)
+	// SubjectsCreatedSince returns subjects created at or after since, so a
+	// replica starting from a snapshot learns of those created after it.
+	SubjectsCreatedSince(ctx Context, since time.Time) ([]*Subject, error)
 	// RewrapSubjectKeys replaces every wrapped key with fn's result, in
 	// batches; it returns how many keys it visited. A key fn gives back
 	// unchanged is not written, so an fn that only looks is a read.
@@ -126,6 +129,9 @@ type EventStore interface {
 	ForEachEvent(ctx Context, from int64, fn func(ev *ConsentEvent, leafHash [32]byte) error) error
 	// LedgerSize returns the number of events stored.
 	LedgerSize(ctx Context) (int64, error)
+	// LeafHashes returns the leaf hashes stored beside events [from, to),
+	// in ledger order; fewer when the ledger ends before to.
+	LeafHashes(ctx Context, from, to int64) ([][32]byte, error)
 }
 
 // LeafHashFunc returns the ledger leaf hash of ev at index. The ledger log

@@ -12,17 +12,26 @@ import (
 
 var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
-// Tree is an in-memory Merkle tree of leaf hashes. It keeps the hash of every
-// perfect subtree, by level, so roots and proofs for any size up to Size are
-// assembled from stored nodes rather than recomputed (O(log n) per call).
-// Memory is about 64 bytes per leaf. A Tree is safe for concurrent use.
+// Tree is an in-memory Merkle tree of leaf hashes. It keeps the hash of
+// perfect subtrees, by level, so roots and proofs for any size up to Size
+// are assembled from stored nodes rather than recomputed (O(log n) per
+// call). A tree from NewTree keeps every node, about 64 bytes per leaf; a
+// lean tree (NewLeanTree) keeps the nodes of its recent leaves and, for
+// older ones, only those at level 8 and above (a quarter byte per leaf),
+// reading older leaf hashes back from storage when a proof needs them. A
+// Tree is safe for concurrent use.
 type Tree struct {
-	mu     sync.RWMutex
-	levels [][][32]byte   // levels[l][i] is the root of leaves [i<<l, (i+1)<<l)
+	mu sync.RWMutex
+	// levels[l][i] is the root of leaves [(base[l]+i)<<l, (base[l]+i+1)<<l).
+	// base is zero except below leanLevel in a lean tree, whose older
+	// nodes are dropped.
+	levels [][][32]byte
+	base   []uint64
 	rng    *compact.Range // compact range [0, size), for appending
+	lean   *leanSource    // nil: every node is kept
 }
 
-// NewTree returns an empty tree.
+// NewTree returns an empty tree that keeps every node.
 func NewTree() *Tree {
 	return &Tree{rng: rangeFactory.NewEmptyRange(0)}
 }
@@ -36,6 +45,9 @@ func (t *Tree) Append(leafHash [32]byte) uint64 {
 	if err := t.rng.Append(leafHash[:], t.visit); err != nil {
 		panic("ledger: tree append: " + err.Error())
 	}
+	if t.lean != nil && t.rng.End()%t.lean.block() == 0 {
+		t.trim()
+	}
 	return index
 }
 
@@ -44,6 +56,7 @@ func (t *Tree) Append(leafHash [32]byte) uint64 {
 func (t *Tree) visit(id compact.NodeID, hash []byte) {
 	for uint(len(t.levels)) <= id.Level {
 		t.levels = append(t.levels, nil)
+		t.base = append(t.base, 0)
 	}
 	t.levels[id.Level] = append(t.levels[id.Level], [32]byte(hash))
 }
@@ -55,14 +68,15 @@ func (t *Tree) Size() uint64 {
 	return t.rng.End()
 }
 
-// LeafHash returns the leaf hash at index.
+// LeafHash returns the leaf hash at index. A lean tree may read it from
+// storage (and fails if storage does not answer or does not match).
 func (t *Tree) LeafHash(index uint64) ([32]byte, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if index >= t.rng.End() {
 		return [32]byte{}, fmt.Errorf("ledger: leaf %d out of range (tree size %d)", index, t.rng.End())
 	}
-	return t.levels[0][index], nil
+	return t.node(compact.NodeID{Level: 0, Index: index}, nil)
 }
 
 // Root returns the root hash of the tree's first size leaves; size 0 gives
@@ -76,8 +90,11 @@ func (t *Tree) Root(size uint64) ([32]byte, error) {
 	if size == 0 {
 		return [32]byte(rfc6962.DefaultHasher.EmptyRoot()), nil
 	}
-	ids := compact.RangeNodes(0, size, nil)
-	r, err := rangeFactory.NewRange(0, size, t.hashes(ids))
+	hs, err := t.hashes(compact.RangeNodes(0, size, nil))
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("ledger: root at size %d: %w", size, err)
+	}
+	r, err := rangeFactory.NewRange(0, size, hs)
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("ledger: root at size %d: %w", size, err)
 	}
@@ -120,18 +137,40 @@ func (t *Tree) ConsistencyProof(from, to uint64) ([][32]byte, error) {
 
 // hashes looks up stored perfect-subtree nodes. The caller holds t.mu and
 // guarantees every node lies within the tree.
-func (t *Tree) hashes(ids []compact.NodeID) [][]byte {
+func (t *Tree) hashes(ids []compact.NodeID) ([][]byte, error) {
 	buf := make([][32]byte, len(ids))
 	out := make([][]byte, len(ids))
+	var blocks map[uint64][][][32]byte // older blocks read back, for a lean tree
+	if t.lean != nil {
+		blocks = map[uint64][][][32]byte{}
+	}
 	for i, id := range ids {
-		buf[i] = t.levels[id.Level][id.Index]
+		h, err := t.node(id, blocks)
+		if err != nil {
+			return nil, err
+		}
+		buf[i] = h
 		out[i] = buf[i][:]
 	}
-	return out
+	return out, nil
+}
+
+// node returns a stored node, or for a lean tree one rebuilt from its
+// block's leaves (cached in blocks for the rest of one call). The caller
+// holds t.mu.
+func (t *Tree) node(id compact.NodeID, blocks map[uint64][][][32]byte) ([32]byte, error) {
+	if id.Index >= t.base[id.Level] {
+		return t.levels[id.Level][id.Index-t.base[id.Level]], nil
+	}
+	return t.lean.node(t, id, blocks)
 }
 
 func (t *Tree) rehash(nodes proof.Nodes) ([][32]byte, error) {
-	hs, err := nodes.Rehash(t.hashes(nodes.IDs), rfc6962.DefaultHasher.HashChildren)
+	stored, err := t.hashes(nodes.IDs)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: build proof: %w", err)
+	}
+	hs, err := nodes.Rehash(stored, rfc6962.DefaultHasher.HashChildren)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: build proof: %w", err)
 	}

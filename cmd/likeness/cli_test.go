@@ -12,6 +12,7 @@ import (
 
 	"likeness"
 	"likeness/internal/keys"
+	"likeness/internal/snapshot"
 	"likeness/internal/sqlstore"
 	"likeness/policy"
 )
@@ -226,8 +227,12 @@ func TestKeysRotateRewrapsAndTheDeploymentStillOpens(t *testing.T) {
 		t.Fatalf("open key file: created %v, %v", created, err)
 	}
 	d := &deployment{store: db, kek: kek, policy: policy.Default()}
-	if err := d.build(ctx, &config{dataDir: f.dir}, slog.New(slog.DiscardHandler)); err != nil {
+	c := &config{dataDir: f.dir}
+	if err := d.build(ctx, c, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("deployment does not open after rotation: %v", err)
+	}
+	if _, err := snapshot.Load(ctx, d.snapshotConfig(c, nil, nil)); err != nil {
+		t.Fatalf("the index does not load after rotation: %v", err)
 	}
 	sub, err := d.subjects.SubjectByExternalID(ctx, "user-1")
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"likeness/internal/records"
 	"likeness/internal/replica"
 	"likeness/internal/requests"
+	"likeness/internal/snapshot"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
 	"likeness/internal/vault"
@@ -55,6 +56,9 @@ type config struct {
 	remindBefore time.Duration
 	// store tunes the database connection (import raises SQLite's cache).
 	store sqlstore.Options
+	// snapshot is the decision snapshot file ("off": none); serve writes
+	// it, every command that loads the index reads it.
+	snapshot string
 }
 
 func env(name, def string) string {
@@ -73,6 +77,7 @@ func (c *config) addStorageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.blobs, "blobs", env("LIKENESS_BLOBS", ""), "blob store: a folder, or s3://BUCKET/PREFIX with LIKENESS_S3_ENDPOINT, LIKENESS_S3_REGION,\nLIKENESS_S3_ACCESS_KEY, LIKENESS_S3_SECRET_KEY (env LIKENESS_BLOBS; default DATA_DIR/blobs)")
 	fs.Int64Var(&c.maxUpload, "max-upload", envInt("LIKENESS_MAX_UPLOAD", vault.DefaultMaxSize), "largest accepted upload in bytes (env LIKENESS_MAX_UPLOAD)")
 	fs.StringVar(&c.region, "region", env("LIKENESS_REGION", "local"), "where blobs are stored, recorded with every asset (env LIKENESS_REGION)")
+	fs.StringVar(&c.snapshot, "snapshot", env("LIKENESS_SNAPSHOT", ""), "decision snapshot file, read at start instead of the whole history and rewritten by serve;\n\"off\" for none (env LIKENESS_SNAPSHOT; default DATA_DIR/decision.snapshot)")
 }
 
 func envInt(name string, def int64) int64 {
@@ -118,6 +123,12 @@ func (c *config) resolve() {
 	if c.keyFile == "" {
 		c.keyFile = filepath.Join(c.dataDir, "kek.json")
 	}
+	switch c.snapshot {
+	case "":
+		c.snapshot = filepath.Join(c.dataDir, "decision.snapshot")
+	case "off":
+		c.snapshot = ""
+	}
 }
 
 func (c *config) loadPolicy() (*policy.Policy, error) {
@@ -153,9 +164,29 @@ func (d *deployment) Close() {
 	}
 }
 
-// open opens the database and key file named by c and builds the services.
-// listeners hear of every consent event and erasure, after the datasets.
+// open opens the deployment for a command: the services built, the index
+// loaded (from the snapshot when it verifies), and erasures a crash cut
+// short completed.
 func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger, listeners ...consent.Listener) (*deployment, error) {
+	d, err := c.connect(ctx, stderr, logger, listeners...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := snapshot.Load(ctx, d.snapshotConfig(c, logger, nil)); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.resumeErasures(ctx, logger); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// connect opens the database and key file named by c and builds the
+// services, without loading the index. listeners hear of every consent
+// event and erasure, after the datasets.
+func (c *config) connect(ctx context.Context, stderr io.Writer, logger *slog.Logger, listeners ...consent.Listener) (*deployment, error) {
 	c.resolve()
 	p, err := c.loadPolicy()
 	if err != nil {
@@ -181,14 +212,27 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 		store.Close()
 		return nil, err
 	}
-	// An erasure cut short by a crash is completed before anything else.
-	if n, err := d.erasure.ResumeErasures(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("resume erasures: %w", err)
-	} else if n > 0 {
+	return d, nil
+}
+
+// resumeErasures completes erasures a crash cut short, before anything
+// else is served; the index must be loaded.
+func (d *deployment) resumeErasures(ctx context.Context, logger *slog.Logger) error {
+	n, err := d.erasure.ResumeErasures(ctx)
+	if err != nil {
+		return fmt.Errorf("resume erasures: %w", err)
+	}
+	if n > 0 {
 		logger.Info("completed interrupted erasures", "count", n)
 	}
-	return d, nil
+	return nil
+}
+
+// snapshotConfig is how d loads and writes its decision snapshot.
+func (d *deployment) snapshotConfig(c *config, logger *slog.Logger, progress *snapshot.Progress) snapshot.Config {
+	return snapshot.Config{Path: c.snapshot, Store: d.store, Engine: d.engine, Log: d.ledger, Events: d.consent,
+		Origin: d.ledger.Signer().Name(), Policy: snapshot.PolicyDigest(d.policy.Source),
+		CaughtUpAt: d.replica.CaughtUpAt, Progress: progress, Logger: logger}
 }
 
 // build wires the services, each given what it uses: this function is the

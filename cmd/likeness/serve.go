@@ -10,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"likeness/internal/consent"
+	"likeness/internal/follow"
 	"likeness/internal/httpapi"
 	"likeness/internal/outbox"
+	"likeness/internal/snapshot"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo bool) error {
@@ -25,6 +28,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	var serveErr error
@@ -50,12 +56,14 @@ type Main struct {
 	AllowedHosts  string // comma-separated; see --allowed-hosts
 	SecureCookies bool
 	Events        eventFlags
-	Mail          mailFlags
 	Observe       observeFlags
 	Demo          bool
 	DemoSubjects  int
 	// AdminToken, if set, is made an admin API key (LIKENESS_ADMIN_TOKEN).
 	AdminToken string
+	Mail       mailFlags
+	// Snapshots says when the decision snapshot is rewritten.
+	Snapshots snapshot.Policy
 
 	Stdout, Stderr io.Writer
 
@@ -67,12 +75,14 @@ type Main struct {
 	errc       chan error
 	stopWork   context.CancelFunc
 	closeSinks func()
+	snapshots  *snapshot.Writer // nil until serving, or with --snapshot off
 }
 
 // NewMain returns a Main with the defaults of `likeness serve`.
 func NewMain(demo bool, stdout, stderr io.Writer) *Main {
 	return &Main{Demo: demo, DemoSubjects: 300, Addr: "127.0.0.1:8080", Stdout: stdout, Stderr: stderr,
-		errc: make(chan error, 1), stopWork: func() {}, closeSinks: func() {}}
+		Snapshots: snapshot.Policy{Every: 10 * time.Minute, Events: 100_000},
+		errc:      make(chan error, 1), stopWork: func() {}, closeSinks: func() {}}
 }
 
 // ParseFlags fills m from the command line and the environment.
@@ -90,6 +100,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.Config.maxStaleness, "max-staleness", envDuration("LIKENESS_MAX_STALENESS", time.Second), "how long a replica may go without catching up with the database before its\ndecisions deny with reason replica_stale and /readyz turns not-ready (env LIKENESS_MAX_STALENESS)")
 	fs.BoolVar(&m.Config.adoptBlobs, "adopt-blob-store", false, "accept a blob store that lacks the marker the database records (a store replaced\non purpose) and mark it as the deployment's; without it such a store is refused")
 	m.Config.checkBlobs = true
+	fs.DurationVar(&m.Snapshots.Every, "snapshot-every", envDuration("LIKENESS_SNAPSHOT_EVERY", m.Snapshots.Every), "rewrite the decision snapshot this often when the ledger grew (env LIKENESS_SNAPSHOT_EVERY)")
+	fs.Int64Var(&m.Snapshots.Events, "snapshot-events", envInt("LIKENESS_SNAPSHOT_EVENTS", m.Snapshots.Events), "and as soon as the ledger grew by this many events (env LIKENESS_SNAPSHOT_EVENTS)")
 	m.Events.add(fs)
 	m.Mail.add(fs)
 	m.Observe.add(fs)
@@ -124,10 +136,10 @@ func (m *Main) AdminKey() string { return m.adminKey }
 // Err delivers the error that stopped the server before Close, if any.
 func (m *Main) Err() <-chan error { return m.errc }
 
-// Run opens the deployment, listens on Addr and serves in the background;
-// it returns once the server accepts connections. Call Close to stop.
-// It is kept as one function so the whole start-up order, and what runs
-// in the background, can be read in one place.
+// Run opens the deployment, listens on Addr at once (health checks answer
+// while the decision index loads), loads the index (from the snapshot when
+// it verifies), catches up with the database, and only then opens the API
+// and pages; it returns once they are served. Call Close to stop.
 func (m *Main) Run(ctx context.Context) error {
 	logger, err := newLogger(m.Observe.logFormat, m.Stderr)
 	if err != nil {
@@ -146,87 +158,141 @@ func (m *Main) Run(ctx context.Context) error {
 	if disp != nil {
 		listeners = append(listeners, notifier{disp})
 	}
-	loadedAt := time.Now()
-	if m.d, err = m.Config.open(ctx, m.Stderr, m.logger, listeners...); err != nil {
+	gate := &startGate{progress: &snapshot.Progress{}}
+	if err := m.listen(gate); err != nil {
 		return err
 	}
+	m.logger.Info("likeness is starting: /healthz answers now, /readyz and the API once the decision index is loaded", "url", m.url)
+	if m.d, err = m.Config.connect(ctx, m.Stderr, m.logger, listeners...); err != nil {
+		return err
+	}
+	// The API and pages do not read the index to be built: build them
+	// on the other core while the index loads.
+	handlers := make(chan servedHandlers, 1)
+	go func() { handlers <- m.buildHandlers(ctx, mailDisp) }()
+	snap := m.d.snapshotConfig(&m.Config, m.logger, gate.progress)
+	loaded, err := snapshot.Load(ctx, snap)
+	built := <-handlers
+	if err != nil {
+		return err
+	}
+	if built.err != nil {
+		return built.err
+	}
+	if err := m.d.resumeErasures(ctx, m.logger); err != nil {
+		return err
+	}
+	// One catch-up before opening: what other replicas wrote during the
+	// load is applied before the first decision.
+	caughtUp := time.Now()
+	if err := m.d.follower.CatchUp(ctx, loaded.Since); err != nil {
+		return fmt.Errorf("catch up with the database after loading: %w", err)
+	}
+	m.d.replica.CaughtUp(int64(m.d.ledger.Tree().Size()), caughtUp)
 	if disp != nil {
 		if err := m.Events.addWebhook(ctx, disp, m.d.subjects, eventSource(m.d.ledger.Signer().Name()), m.Stdout); err != nil {
 			return err
 		}
 	}
-	// Opening loaded everything committed before loadedAt: the replica is
-	// ready from here, and the follower keeps it so.
-	m.d.replica.CaughtUp(int64(m.d.ledger.Tree().Size()), loadedAt)
 	if err := m.ensureAdminKey(ctx); err != nil {
-		return err
-	}
-	apiCfg := m.d.apiConfig(m.logger)
-	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
-	api := httpapi.New(apiCfg)
-	ln, err := net.Listen("tcp", m.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", m.Addr, err)
-	}
-	m.url = "http://" + ln.Addr().String()
-	mailBase := m.BaseURL
-	if mailBase == "" {
-		mailBase = m.url
-	}
-	sink, err := m.Mail.sink(m.d.mail, mailBase, m.logger)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	mailDisp.Sinks = []outbox.Sink{sink}
-	handler, err := withPages(ctx, m.d, api, pageFlags{baseURL: m.BaseURL, allowedHosts: linkHosts(m.AllowedHosts, m.Addr, m.Demo),
-		secure: m.SecureCookies, mailSending: sink.Sending()})
-	if err != nil {
-		ln.Close()
 		return err
 	}
 	if m.Demo {
 		if err := loadDemo(ctx, m.d, m.DemoSubjects, m.Stdout); err != nil {
-			ln.Close()
 			return err
 		}
 		printDemo(m.Stdout, m.url, m.adminKey, m.d)
 	}
-	// Background work stops with Close, not with ctx.
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	m.stopWork = stopWork
-	go m.d.follower.Run(workCtx, followInterval(m.Config.maxStaleness))
-	// On PostgreSQL every committed change is pushed to every replica at
-	// once; polling above catches whatever a notification missed.
-	go func() {
-		if err := m.d.store.ListenChanges(workCtx, func(string) { m.d.follower.Wake() }); err != nil && workCtx.Err() == nil {
-			m.logger.Info("change notifications are not available on this database; replicas poll", "interval", followInterval(m.Config.maxStaleness))
-		}
-	}()
-	go m.d.vault.Sweep(workCtx, time.Minute, 500)
-	if disp != nil {
-		disp.Store = m.d.store
-		go disp.Run(workCtx, 2*time.Second)
-	}
-	mailDisp.Store = m.d.store
-	go mailDisp.Run(workCtx, 2*time.Second)
-	go m.d.mail.RunReminders(workCtx, remindEvery, mailDisp.Notify)
-	if err := m.Observe.serveMetrics(workCtx, api.MetricsHandler(), m.logger); err != nil {
-		ln.Close()
+	if err := m.startWork(ctx, disp, mailDisp, built.api, snap, loaded, caughtUp); err != nil {
 		return err
 	}
-	m.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	go func() {
-		if err := m.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			m.errc <- err
-		}
-	}()
+	// What loading allocated and dropped goes back to the system before
+	// the replica takes traffic, so its resident memory is what it holds.
+	debug.FreeOSMemory()
+	gate.open(built.handler)
 	if m.d.store.Dialect() == "postgres" && !strings.HasPrefix(m.Config.blobs, "s3://") {
 		m.logger.Warn("blobs are kept in a local folder: replicas on this database need a shared blob store (s3://… or a folder every replica mounts)",
 			"blobs", m.Config.blobDir())
 	}
 	m.logger.Info("likeness is listening", "url", m.url, "db", m.d.store.Dialect(), "data_dir", m.Config.dataDir, "policy", m.d.policy.Name)
 	return nil
+}
+
+// servedHandlers is the API and the whole handler (API, pages, console).
+type servedHandlers struct {
+	api     *httpapi.Server
+	handler http.Handler
+	err     error
+}
+
+// buildHandlers builds the API and pages, and gives mailDisp its sink:
+// mail links point at --base-url, or at the address the server listens on.
+func (m *Main) buildHandlers(ctx context.Context, mailDisp *outbox.Dispatcher) servedHandlers {
+	apiCfg := m.d.apiConfig(m.logger)
+	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
+	api := httpapi.New(apiCfg)
+	mailBase := m.BaseURL
+	if mailBase == "" {
+		mailBase = m.url
+	}
+	sink, err := m.Mail.sink(m.d.mail, mailBase, m.logger)
+	if err != nil {
+		return servedHandlers{err: err}
+	}
+	mailDisp.Sinks = []outbox.Sink{sink}
+	handler, err := withPages(ctx, m.d, api, pageFlags{baseURL: m.BaseURL, allowedHosts: linkHosts(m.AllowedHosts, m.Addr, m.Demo),
+		secure: m.SecureCookies, mailSending: sink.Sending()})
+	return servedHandlers{api: api, handler: handler, err: err}
+}
+
+// listen opens Addr and serves h on it in the background.
+func (m *Main) listen(h http.Handler) error {
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Addr, err)
+	}
+	m.url = "http://" + ln.Addr().String()
+	m.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := m.srv
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			m.errc <- err
+		}
+	}()
+	return nil
+}
+
+// startWork starts the background work, which stops with Close, not with
+// ctx: following the database (from caughtUp on), change notifications,
+// the retention sweep, event and mail delivery, renewal reminders, the
+// metrics listener and snapshots.
+func (m *Main) startWork(ctx context.Context, disp, mailDisp *outbox.Dispatcher, api *httpapi.Server, snap snapshot.Config, loaded snapshot.Result, caughtUp time.Time) error {
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopWork = stopWork
+	d, interval := m.d, followInterval(m.Config.maxStaleness) // Close clears m.d
+	d.follower.StartFrom(caughtUp.Add(-follow.Overlap))
+	go d.follower.Run(workCtx, interval)
+	// On PostgreSQL every committed change is pushed to every replica at
+	// once; polling above catches whatever a notification missed.
+	go func() {
+		if err := d.store.ListenChanges(workCtx, func(string) { d.follower.Wake() }); err != nil && workCtx.Err() == nil {
+			m.logger.Info("change notifications are not available on this database; replicas poll", "interval", interval)
+		}
+	}()
+	go d.vault.Sweep(workCtx, time.Minute, 500)
+	if disp != nil {
+		disp.Store = d.store
+		go disp.Run(workCtx, 2*time.Second)
+	}
+	mailDisp.Store = d.store
+	go mailDisp.Run(workCtx, 2*time.Second)
+	go d.mail.RunReminders(workCtx, remindEvery, mailDisp.Notify)
+	if snap.Path != "" {
+		m.snapshots = snapshot.NewWriter(snap)
+		m.snapshots.Loaded(loaded)
+		go m.snapshots.Run(workCtx, m.Snapshots)
+	}
+	return m.Observe.serveMetrics(workCtx, api.MetricsHandler(), m.logger)
 }
 
 // ensureAdminKey makes AdminToken an admin key, or creates and prints one
@@ -265,6 +331,15 @@ func (m *Main) Close() error {
 	}
 	m.stopWork()
 	m.closeSinks()
+	// A snapshot at shutdown makes the next start read no tail.
+	if m.snapshots != nil && m.snapshots.Grown() {
+		if wr, e := m.snapshots.Write(); e != nil {
+			m.logger.Warn("could not write the decision snapshot at shutdown", "err", e)
+		} else {
+			m.logger.Info("wrote the decision snapshot at shutdown", "revision", wr.Revision, "seconds", wr.Took.Seconds())
+		}
+		m.snapshots = nil
+	}
 	if m.d != nil {
 		m.d.Close()
 		m.d = nil

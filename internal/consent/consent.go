@@ -26,8 +26,6 @@ import (
 type Store interface {
 	// Subject returns ENOTFOUND if absent (erased subjects are returned).
 	Subject(ctx likeness.Context, id string) (*likeness.Subject, error)
-	// ForEachSubject calls fn for every subject, erased ones included.
-	ForEachSubject(ctx likeness.Context, fn func(*likeness.Subject) error) error
 	// SubjectEvents returns a subject's events in ledger order.
 	SubjectEvents(ctx likeness.Context, subjectID string) ([]*likeness.ConsentEvent, error)
 	// Event returns ENOTFOUND for an unknown id.
@@ -108,7 +106,8 @@ type Service struct {
 	log       Log
 }
 
-// New builds a Service and loads the decision index from the store.
+// New builds a Service. It does not load the decision index: the caller
+// loads it (package snapshot) before anything decides.
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Subjects == nil || cfg.Notices == nil || cfg.Engine == nil || cfg.Log == nil {
 		return nil, fmt.Errorf("consent: Store, Subjects, Notices, Engine and Log are required")
@@ -119,25 +118,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: cfg.Store, subjects: cfg.Subjects, notices: cfg.Notices, engine: cfg.Engine, log: cfg.Log,
-		now: cfg.Now, logger: cfg.Logger, erasers: cfg.Erasers, listeners: cfg.Listeners}
-	if err := s.loadIndex(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *Service) loadIndex(ctx context.Context) error {
-	if err := s.store.ForEachSubject(ctx, func(sub *likeness.Subject) error {
-		s.engine.PutSubject(sub.ID, sub.Jurisdiction)
-		if sub.Erased() {
-			s.engine.EraseSubject(sub.ID)
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("consent: load subjects: %w", err)
-	}
-	return s.Sync(ctx)
+	return &Service{store: cfg.Store, subjects: cfg.Subjects, notices: cfg.Notices, engine: cfg.Engine, log: cfg.Log,
+		now: cfg.Now, logger: cfg.Logger, erasers: cfg.Erasers, listeners: cfg.Listeners}, nil
 }
 
 // Sync applies events committed since the last call (by this replica or

@@ -83,6 +83,20 @@ func (r *Replica) Kill() {
 	<-r.done
 }
 
+// Stop stops the process the way an operator does (SIGINT: it finishes
+// what it is doing and writes its snapshot) and waits for it, killing it
+// after five minutes (a snapshot of a million people on a busy machine).
+func (r *Replica) Stop() {
+	if r.cmd.Process != nil {
+		r.cmd.Process.Signal(os.Interrupt)
+	}
+	select {
+	case <-r.done:
+	case <-time.After(5 * time.Minute):
+		r.Kill()
+	}
+}
+
 // Options describe how to start a replica.
 type Options struct {
 	DB      string   // --db
@@ -93,9 +107,10 @@ type Options struct {
 
 var listening = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
 
-// Start launches `likeness serve` with opts, waits until it listens and
-// answers /healthz, and stops it when the test ends. It fails the test if the
-// process exits first or does not listen within timeout.
+// Start launches `likeness serve` with opts, waits until it is ready (its
+// /readyz answers 200: index loaded, caught up with the database), and
+// stops it when the test ends. It fails the test if the process exits
+// first or is not ready within timeout.
 func Start(t testing.TB, opts Options, timeout time.Duration) *Replica {
 	t.Helper()
 	r, err := StartErr(t, opts, timeout)
@@ -108,6 +123,22 @@ func Start(t testing.TB, opts Options, timeout time.Duration) *Replica {
 // StartErr is Start returning the failure instead of failing the test, for
 // tests that start many replicas at once and count the outcomes.
 func StartErr(t testing.TB, opts Options, timeout time.Duration) (*Replica, error) {
+	return start(t, opts, timeout, "/readyz")
+}
+
+// StartListening launches `likeness serve` like Start but returns as soon as
+// its /healthz answers, which it does while the index is still loading:
+// for tests of what a starting replica answers.
+func StartListening(t testing.TB, opts Options, timeout time.Duration) *Replica {
+	t.Helper()
+	r, err := start(t, opts, timeout, "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func start(t testing.TB, opts Options, timeout time.Duration, until string) (*Replica, error) {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", opts.DB, "--data-dir", opts.DataDir,
 		"--policy", ExamplePolicy()}, opts.Args...)
 	cmd := exec.Command(Binary(t), args...)
@@ -141,7 +172,7 @@ func StartErr(t testing.TB, opts Options, timeout time.Duration) (*Replica, erro
 			continue
 		}
 		r.URL = m[1]
-		if res, err := http.Get(r.URL + "/healthz"); err == nil {
+		if res, err := http.Get(r.URL + until); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
 				return r, nil
@@ -149,7 +180,28 @@ func StartErr(t testing.TB, opts Options, timeout time.Duration) (*Replica, erro
 		}
 	}
 	r.Kill()
-	return nil, fmt.Errorf("likeness serve did not answer /healthz within %s:\n%s", timeout, out.String())
+	return nil, fmt.Errorf("likeness serve did not answer %s with 200 within %s:\n%s", until, timeout, out.String())
+}
+
+// WaitReady waits until the replica's /readyz answers 200, or fails the
+// test after timeout.
+func (r *Replica) WaitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get(r.URL + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("likeness serve exited before it was ready:\n%s", r.Output())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("likeness serve was not ready within %s:\n%s", timeout, r.Output())
 }
 
 // AdminKey returns the admin key a replica printed at first start, or "".

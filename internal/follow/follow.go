@@ -56,6 +56,11 @@ type Config struct {
 	Timeout time.Duration
 	Now     func() time.Time // nil is time.Now
 	Logger  *slog.Logger
+	// Since is where the first catch-up starts reading subjects and
+	// assets: when the load that filled memory began, less Overlap. The
+	// zero time means Overlap before Run starts, which misses changes
+	// made during a load that took longer than Overlap.
+	Since time.Time
 }
 
 // Follower runs catch-ups on a timer or when woken. Its methods are safe
@@ -79,6 +84,10 @@ func New(cfg Config) *Follower {
 	return &Follower{cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
+// StartFrom sets where Run's first catch-up starts reading subjects and
+// assets (see Config.Since); call it before Run.
+func (f *Follower) StartFrom(since time.Time) { f.cfg.Since = since }
+
 // Wake asks Run for a catch-up now. It never blocks: a wake-up already
 // pending covers this one.
 func (f *Follower) Wake() {
@@ -95,7 +104,10 @@ func (f *Follower) Wake() {
 func (f *Follower) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	since := f.cfg.Now().Add(-Overlap)
+	since := f.cfg.Since
+	if since.IsZero() {
+		since = f.cfg.Now().Add(-Overlap)
+	}
 	failing := false
 	for {
 		began := f.cfg.Now()

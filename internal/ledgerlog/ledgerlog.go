@@ -8,8 +8,11 @@ package ledgerlog
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"likeness"
@@ -41,7 +44,7 @@ type Log struct {
 	now    func() time.Time
 
 	mu         sync.Mutex // serialises sync and checkpoint storage
-	tree       *ledger.Tree
+	tree       atomic.Pointer[ledger.Tree]
 	storedSize int64
 	storedAt   time.Time
 }
@@ -68,7 +71,38 @@ func New(ctx context.Context, store Store, name string, seed []byte, now func() 
 	if err != nil {
 		return nil, fmt.Errorf("ledgerlog: ledger key: %w", err)
 	}
-	return &Log{store: store, signer: signer, now: now, tree: ledger.NewTree(), storedSize: -1}, nil
+	l := &Log{store: store, signer: signer, now: now, storedSize: -1}
+	l.tree.Store(ledger.NewLeanTree(l.readLeaves))
+	return l, nil
+}
+
+// leafReadTimeout bounds one read of older leaves for a proof.
+const leafReadTimeout = 5 * time.Second
+
+// readLeaves is the tree's source of the leaves it does not keep.
+func (l *Log) readLeaves(from, to uint64) ([][32]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), leafReadTimeout)
+	defer cancel()
+	return l.store.LeafHashes(ctx, int64(from), int64(to))
+}
+
+// WriteTreeState writes the tree's state at size (≤ its size) for a
+// snapshot; see ledger.Tree.WriteState.
+func (l *Log) WriteTreeState(w io.Writer, size uint64) error { return l.Tree().WriteState(w, size) }
+
+// ReadTreeState reads a tree that WriteTreeState wrote, reading older
+// leaves from this log's store; SetTree installs it once the caller has
+// checked it.
+func (l *Log) ReadTreeState(r io.Reader) (*ledger.Tree, error) {
+	return ledger.ReadLeanTree(r, l.readLeaves)
+}
+
+// SetTree replaces the tree (from a snapshot): the next Sync continues
+// from its size. It is meant for start-up, before the log serves.
+func (l *Log) SetTree(t *ledger.Tree) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tree.Store(t)
 }
 
 // LeafHash is the leaf hash of ev at index, as the ledger specification
@@ -115,7 +149,7 @@ func (l *Log) AppendImported(ctx context.Context, items []*likeness.ImportItem, 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if first != int64(l.tree.Size()) {
+	if first != int64(l.tree.Load().Size()) {
 		return nil // events of others lie in between: Sync reads them all
 	}
 	for i, ev := range evs {
@@ -125,7 +159,7 @@ func (l *Log) AppendImported(ctx context.Context, items []*likeness.ImportItem, 
 		if err := apply(ev); err != nil {
 			return err // read again by the next Sync, as there
 		}
-		l.tree.Append(hashes[i])
+		l.tree.Load().Append(hashes[i])
 	}
 	return nil
 }
@@ -142,34 +176,115 @@ func (l *Log) Origin() string { return l.signer.Name() }
 func (l *Log) JWKS() []byte { return l.signer.Verifier().JWKS() }
 
 // Tree returns the in-memory tree.
-func (l *Log) Tree() *ledger.Tree { return l.tree }
+func (l *Log) Tree() *ledger.Tree { return l.tree.Load() }
 
 // Sync appends to the tree every stored event it does not have yet, calling
 // apply for each in index order. Leaves are recomputed from the rows, never
 // trusted. An event apply fails on is read again by the next call.
+//
+// A long history (a full load at start) is read and applied at once: while
+// one goroutine reads rows, another checks their leaves, applies them and
+// grows the tree, in batches, in index order.
 func (l *Log) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	from := int64(l.tree.Size())
-	return l.store.ForEachEvent(ctx, from, func(ev *likeness.ConsentEvent, stored [32]byte) error {
-		if ev.LedgerIndex != int64(l.tree.Size()) {
-			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", l.tree.Size())
+	tree := l.tree.Load()
+	next := int64(tree.Size())
+	step := func(batch []stored) error {
+		for _, it := range batch {
+			// Leaves written before canonical (version 2) leaves keep
+			// their version; the stored hash tells which one the event
+			// was hashed as.
+			h := ledger.ConsentLeafHash(it.ev, it.ev.LedgerIndex, it.leaf)
+			if h != it.leaf {
+				return fmt.Errorf("ledgerlog: stored leaf %d does not match its event: run `likeness ledger verify`", it.ev.LedgerIndex)
+			}
+			// Apply first: an event that could not be applied must be
+			// read again by the next sync, so the tree may not move past
+			// it.
+			if err := apply(it.ev); err != nil {
+				return err
+			}
+			tree.Append(h)
 		}
-		// Leaves written before canonical (version 2) leaves keep their
-		// version; the stored hash tells which one the event was hashed as.
-		h := ledger.ConsentLeafHash(ev, ev.LedgerIndex, stored)
-		if h != stored {
-			return fmt.Errorf("ledgerlog: stored leaf %d does not match its event: run `likeness ledger verify`", ev.LedgerIndex)
+		return nil
+	}
+	var p pipeline
+	batch := make([]stored, 0, syncBatch)
+	err := l.store.ForEachEvent(ctx, next, func(ev *likeness.ConsentEvent, leaf [32]byte) error {
+		if ev.LedgerIndex != next {
+			return fmt.Errorf("ledgerlog: ledger has a gap at index %d: run `likeness ledger verify`", next)
 		}
-		// Apply first: an event that could not be applied must be read
-		// again by the next sync, so the tree may not move past it.
-		if err := apply(ev); err != nil {
+		next++
+		batch = append(batch, stored{ev, leaf})
+		if len(batch) < syncBatch {
+			return nil
+		}
+		if err := p.send(batch, step); err != nil {
 			return err
 		}
-		l.tree.Append(h)
+		batch = make([]stored, 0, syncBatch)
 		return nil
 	})
+	if perr := p.close(); perr != nil {
+		return perr // the events read after the failure are not applied
+	}
+	if err != nil {
+		return err
+	}
+	return step(batch)
 }
+
+// syncBatch is how many events the reader hands over at a time; a sync of
+// fewer runs in the calling goroutine alone.
+const syncBatch = 1024
+
+// stored is an event read back with the leaf hash stored beside it.
+type stored struct {
+	ev   *likeness.ConsentEvent
+	leaf [32]byte
+}
+
+// pipeline runs step on batches in a goroutine of its own, in order,
+// started with the first batch. After a failure it takes no more batches.
+type pipeline struct {
+	work   chan []stored
+	done   chan error
+	failed atomic.Bool
+}
+
+func (p *pipeline) send(batch []stored, step func([]stored) error) error {
+	if p.work == nil {
+		p.work, p.done = make(chan []stored, 4), make(chan error, 1)
+		go func() {
+			var err error
+			for b := range p.work {
+				if err == nil {
+					if err = step(b); err != nil {
+						p.failed.Store(true)
+					}
+				}
+			}
+			p.done <- err
+		}()
+	}
+	if p.failed.Load() {
+		return errStopped
+	}
+	p.work <- batch
+	return nil
+}
+
+// close waits for the batches sent and returns the first step error.
+func (p *pipeline) close() error {
+	if p.work == nil {
+		return nil
+	}
+	close(p.work)
+	return <-p.done
+}
+
+var errStopped = errors.New("ledgerlog: sync stopped")
 
 // Checkpoint signs a checkpoint for the current tree and stores it when the
 // last stored one is older than checkpointEvery (or force is set).
@@ -180,8 +295,8 @@ func (l *Log) Checkpoint(ctx context.Context, force bool) (ledger.Checkpoint, []
 }
 
 func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
-	size := l.tree.Size()
-	root, err := l.tree.Root(size)
+	size := l.tree.Load().Size()
+	root, err := l.tree.Load().Root(size)
 	if err != nil {
 		return ledger.Checkpoint{}, nil, err
 	}
@@ -209,19 +324,19 @@ func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoi
 
 // InclusionProof returns the proof of leaf index in the tree of size.
 func (l *Log) InclusionProof(index, size uint64) ([][32]byte, error) {
-	if size == 0 || size > l.tree.Size() || index >= size {
-		return nil, likeness.Errorf(likeness.EINVALID, "need index < size ≤ %d", l.tree.Size())
+	if size == 0 || size > l.tree.Load().Size() || index >= size {
+		return nil, likeness.Errorf(likeness.EINVALID, "need index < size ≤ %d", l.tree.Load().Size())
 	}
-	return l.tree.InclusionProof(index, size)
+	return l.tree.Load().InclusionProof(index, size)
 }
 
 // ConsistencyProof returns the proof that the tree of size from is a prefix
 // of the tree of size to.
 func (l *Log) ConsistencyProof(from, to uint64) ([][32]byte, error) {
-	if from == 0 || from > to || to > l.tree.Size() {
-		return nil, likeness.Errorf(likeness.EINVALID, "need 0 < from ≤ to ≤ %d", l.tree.Size())
+	if from == 0 || from > to || to > l.tree.Load().Size() {
+		return nil, likeness.Errorf(likeness.EINVALID, "need 0 < from ≤ to ≤ %d", l.tree.Load().Size())
 	}
-	return l.tree.ConsistencyProof(from, to)
+	return l.tree.Load().ConsistencyProof(from, to)
 }
 
 // Receipts signs a receipt for each event, proving its inclusion in a fresh
@@ -238,7 +353,7 @@ func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subj
 		if uint64(ev.LedgerIndex) >= cp.Size {
 			return nil, fmt.Errorf("ledgerlog: event %d is not in the tree yet", ev.LedgerIndex)
 		}
-		rl, err := ledger.NewReceiptLedger(l.tree, uint64(ev.LedgerIndex), signed)
+		rl, err := ledger.NewReceiptLedger(l.Tree(), uint64(ev.LedgerIndex), signed)
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,7 @@ import (
 	"likeness/internal/mail"
 	"likeness/internal/records"
 	"likeness/internal/requests"
+	"likeness/internal/snapshot"
 	"likeness/internal/sqlstore"
 	"likeness/internal/subjects"
 	"likeness/internal/vault"
@@ -83,6 +84,9 @@ type Options struct {
 	MaxUpload int64
 	// Logger receives the mailer's log; nil discards it.
 	Logger *slog.Logger
+	// Snapshot, if set, is the decision snapshot the index is loaded from
+	// when it verifies (see package snapshot); else everything is read.
+	Snapshot string
 }
 
 // Deployment is one running likeness, without HTTP.
@@ -186,6 +190,11 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 	d.Erasure, err = erasure.New(erasure.Config{Store: d.Store, Log: d.Ledger, Index: d.Engine, Events: d.Consent,
 		Policy: d.Notices.Policy, Erasers: []erasure.DataEraser{d.Vault}, Listeners: []erasure.Listener{d.Datasets},
 		Farewells: []erasure.Farewell{d.Mail}, Now: d.Clock.Now})
+	if err != nil {
+		return err
+	}
+	_, err = snapshot.Load(ctx, snapshot.Config{Path: o.Snapshot, Store: d.Store, Engine: d.Engine, Log: d.Ledger, Events: d.Consent,
+		Origin: d.Ledger.Signer().Name(), Policy: snapshot.PolicyDigest(o.Policy.Source)})
 	return err
 }
 

@@ -78,6 +78,17 @@ func (t *Tracker) broadcast() {
 // Revision is the highest revision applied to memory.
 func (t *Tracker) Revision() int64 { return t.applied.Load() }
 
+// CaughtUpAt is when the last successful catch-up began (the zero time if
+// none has): everything committed before it is in memory, up to clock skew
+// between replicas.
+func (t *Tracker) CaughtUpAt() time.Time {
+	at := t.caughtUp.Load()
+	if at == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, at)
+}
+
 // Lag is how long ago the replica last caught up with the database (zero
 // value meaning never: a very large duration).
 func (t *Tracker) Lag() time.Duration {

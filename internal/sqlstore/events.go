@@ -262,6 +262,27 @@ func (d *DB) LedgerSize(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// LeafHashes implements likeness.EventStore.
+func (d *DB) LeafHashes(ctx context.Context, from, to int64) ([][32]byte, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT leaf_hash FROM consent_events WHERE idx >= ? AND idx < ? ORDER BY idx`), from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: leaf hashes: %w", err)
+	}
+	defer rows.Close()
+	out := make([][32]byte, 0, max(0, min(to-from, 1<<12)))
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("sqlstore: leaf hashes: %w", err)
+		}
+		if len(b) != 32 {
+			return nil, fmt.Errorf("sqlstore: leaf hashes: a stored leaf hash of %d bytes", len(b))
+		}
+		out = append(out, [32]byte(b))
+	}
+	return out, rows.Err()
+}
+
 // PutCheckpoint implements likeness.CheckpointStore.
 func (d *DB) PutCheckpoint(ctx context.Context, size int64, sign func() ([]byte, error)) (bool, error) {
 	stored := false

@@ -182,6 +182,34 @@ func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]b
 	}
 }
 
+// SubjectsCreatedSince implements likeness.SubjectStore.
+func (d *DB) SubjectsCreatedSince(ctx context.Context, since time.Time) ([]*likeness.Subject, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE created_us >= ? ORDER BY created_us`), likeness.Micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: created subjects: %w", err)
+	}
+	defer rows.Close()
+	var out []*likeness.Subject
+	for rows.Next() {
+		s, err := scanSubject(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: created subjects: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// CountSubjects returns how many subjects are stored, erased ones included
+// (what a full load reads, for its progress).
+func (d *DB) CountSubjects(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subjects`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: count subjects: %w", err)
+	}
+	return n, nil
+}
+
 // ForEachSubject implements likeness.SubjectStore.
 func (d *DB) ForEachSubject(ctx context.Context, fn func(*likeness.Subject) error) error {
 	rows, err := d.db.QueryContext(ctx, `SELECT `+subjectRead+` FROM subjects`)

@@ -75,6 +75,7 @@ var tests = []Test{
 	{"EventsGetDenseLedgerIndexes", testEventsDense},
 	{"ConcurrentAppendsKeepIndexesDense", testConcurrentAppends},
 	{"StoredLeafHashCommitsToEvent", testLeafHash},
+	{"LeafHashesReadARange", testLeafHashes},
 	{"AFailingAppendFailsAloneAmongConcurrentOnes", testFailingAppendAlone},
 	{"Checkpoints", testCheckpoints},
 	{"APIKeysByHash", testAPIKeys},
@@ -200,6 +201,12 @@ func testSubjectIdempotent(t *testing.T, s likeness.Store) {
 	s.ForEachSubject(ctx, func(*likeness.Subject) error { n++; return nil })
 	if n != 1 {
 		t.Fatalf("ForEachSubject saw %d subjects, want 1", n)
+	}
+	if got, err := s.SubjectsCreatedSince(ctx, t0); err != nil || len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("SubjectsCreatedSince(creation) = %v, %v; want the subject", got, err)
+	}
+	if got, err := s.SubjectsCreatedSince(ctx, t0.Add(time.Second)); err != nil || len(got) != 0 {
+		t.Fatalf("SubjectsCreatedSince(after creation) = %v, %v; want none", got, err)
 	}
 	if err := s.UpdateSubject(ctx, a.ID, "en", "US-CA", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -348,6 +355,30 @@ func testLeafHash(t *testing.T, s likeness.Store) {
 		}
 		return nil
 	})
+}
+
+func testLeafHashes(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	a := NewSubject(t, s, "a")
+	var evs []*likeness.ConsentEvent
+	for range 5 {
+		evs = append(evs, event(a.ID, "p1", likeness.Grant, t0))
+	}
+	if err := s.AppendEvents(ctx, evs, ledgerlog.LeafHash); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to, want int64 }{{0, 5, 5}, {1, 3, 2}, {3, 9, 2}, {5, 9, 0}, {2, 2, 0}} {
+		got, err := s.LeafHashes(ctx, c.from, c.to)
+		if err != nil || int64(len(got)) != c.want {
+			t.Fatalf("LeafHashes(%d, %d) = %d hashes, %v; want %d", c.from, c.to, len(got), err, c.want)
+		}
+		for i, h := range got {
+			ev := evs[c.from+int64(i)]
+			if h != ledgerlog.LeafHash(ev, ev.LedgerIndex) {
+				t.Fatalf("LeafHashes(%d, %d)[%d] is not event %d's leaf hash", c.from, c.to, i, ev.LedgerIndex)
+			}
+		}
+	}
 }
 
 func testCheckpoints(t *testing.T, s likeness.Store) {

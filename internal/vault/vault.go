@@ -81,7 +81,8 @@ type Config struct {
 	Region    string // where blobs are stored, e.g. "eu-central"; recorded per asset
 }
 
-// New returns a Vault and loads every asset into the decision index.
+// New returns a Vault. It does not load assets into the decision index:
+// the caller loads the index (package snapshot) before anything decides.
 func New(ctx context.Context, cfg Config) (*Vault, error) {
 	if cfg.Store == nil || cfg.Blobs == nil || cfg.Subjects == nil || cfg.Decisions == nil || cfg.Policy == nil {
 		return nil, fmt.Errorf("vault: Store, Blobs, Subjects, Decisions and Policy are required")
@@ -100,12 +101,6 @@ func New(ctx context.Context, cfg Config) (*Vault, error) {
 	}
 	v := &Vault{store: cfg.Store, blobs: cfg.Blobs, subjects: cfg.Subjects, decisions: cfg.Decisions, policy: cfg.Policy, now: cfg.Now, log: cfg.Logger,
 		maxSize: cfg.MaxSize, region: cfg.Region}
-	if err := cfg.Store.ForEachAsset(ctx, func(a *likeness.Asset) error {
-		cfg.Decisions.PutAsset(a)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("vault: load assets: %w", err)
-	}
 	return v, nil
 }
 
