@@ -146,6 +146,3 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{cfg: cfg, tr: tr, perAddr: ratelimit.New(cfg.AddressLimit, cfg.AddressBurst)}, nil
 }
-
-// Languages lists the languages mail is written in, English first.
-func (s *Service) Languages() []string { return s.tr.Codes() }

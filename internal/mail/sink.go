@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"likeness"
 	"likeness/internal/i18n"
@@ -203,9 +204,13 @@ func (k *Sink) send(ctx context.Context, rec *likeness.Mail, d *draft) error {
 	return k.s.cfg.Store.PutMail(context.WithoutCancel(ctx), rec)
 }
 
+// clip cuts s to at most n bytes, on a character boundary.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -27,9 +27,11 @@ type SMTP struct {
 	Addr       string // host:port
 	Username   string // "": no authentication
 	Password   string
-	RequireTLS bool          // refuse a server that offers no STARTTLS
-	HelloName  string        // EHLO name; default "localhost"
-	Timeout    time.Duration // the whole conversation; default 30 s
+	RequireTLS bool   // refuse a server that offers no STARTTLS
+	HelloName  string // EHLO name; default "localhost"
+	// Timeout bounds the whole conversation; default 20 s, so that a
+	// dispatcher's batch of ten stays well inside its outbox lease.
+	Timeout time.Duration
 	// TLSConfig is used for STARTTLS; nil checks the server's
 	// certificate against the host of Addr.
 	TLSConfig *tls.Config
@@ -49,7 +51,7 @@ func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
 func (s *SMTP) send(ctx context.Context, from, to string, msg []byte) error {
 	timeout := s.Timeout
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = 20 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
