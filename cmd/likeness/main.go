@@ -70,13 +70,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if lines := groupUsage(cmd); lines != "" && (len(rest) == 0 || isHelp(rest[0])) {
-		// A command group alone, or with --help: its sub-commands.
-		fmt.Fprintf(stdout, "Usage:\n  likeness %s <command> [flags]\n\nCommands:\n%s\nEach command takes --help.\n", cmd, lines)
-		if len(rest) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := groupHelp(cmd, rest, stdout); done {
+		return code
 	}
 	if len(rest) > 0 && cmd != "operator" && groupUsage(cmd) != "" {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
@@ -143,6 +138,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "likeness:", err)
 		return 1
 	}
+}
+
+// groupHelp prints a command group's sub-commands when the group is given
+// alone (exit 2) or with --help (exit 0); done is false otherwise.
+func groupHelp(cmd string, rest []string, stdout io.Writer) (code int, done bool) {
+	lines := groupUsage(cmd)
+	if lines == "" || len(rest) > 0 && !isHelp(rest[0]) {
+		return 0, false
+	}
+	fmt.Fprintf(stdout, "Usage:\n  likeness %s <command> [flags]\n\nCommands:\n%s\nEach command takes --help.\n", cmd, lines)
+	if len(rest) == 0 {
+		return 2, true
+	}
+	return 0, true
 }
 
 // groupUsage returns the usage lines of the sub-commands of group, or ""
