@@ -49,8 +49,9 @@ func writeImportFile(t testing.TB, path string, n int) {
 }
 
 // benchmarkImport times `likeness import` of a file of lines lines (one
-// consent each) into a fresh SQLite deployment, b.N times. Writing the file
-// and creating the deployment are not timed.
+// consent each) into a fresh SQLite deployment, b.N times, and checks that
+// `likeness ledger verify` passes after each. Writing the file, creating the
+// deployment and verifying are not timed.
 func benchmarkImport(b *testing.B, lines int) {
 	file := filepath.Join(b.TempDir(), "consents.jsonl")
 	writeImportFile(b, file, lines)
@@ -68,6 +69,13 @@ func benchmarkImport(b *testing.B, lines int) {
 		if code != 0 || !strings.Contains(out.String(), fmt.Sprintf("%s recorded", thousands(int64(lines)))) {
 			b.Fatalf("import: exit %d\n%s\n%s", code, out.String(), errb.String())
 		}
+		b.StopTimer()
+		out.Reset()
+		if code := Run(ctx, []string{"ledger", "verify", "--data-dir", dir}, &out, io.Discard); code != 0 ||
+			!strings.HasPrefix(out.String(), fmt.Sprintf("ledger ok: %d events", lines)) {
+			b.Fatalf("ledger verify after the import: exit %d: %s", code, out.String())
+		}
+		b.StartTimer()
 	}
 	b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "consents/s")
 }
