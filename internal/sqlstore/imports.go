@@ -281,7 +281,7 @@ func (d *DB) InsertSubjects(ctx context.Context, subs []*likeness.Subject, wrapp
 func (d *DB) SubjectsByExternalHash(ctx context.Context, hashes []string) (map[string]*likeness.Subject, error) {
 	out := map[string]*likeness.Subject{}
 	err := chunks(hashes, func(part []string) error {
-		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE external_hash IN (`+placeholders(len(part))+`)`),
+		rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE external_hash IN (`+placeholders(len(part))+`)`),
 			anys(part, func(s string) any { return s })...)
 		if err != nil {
 			return err

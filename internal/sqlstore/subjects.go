@@ -184,7 +184,7 @@ func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]b
 
 // SubjectsCreatedSince implements likeness.SubjectStore.
 func (d *DB) SubjectsCreatedSince(ctx context.Context, since time.Time) ([]*likeness.Subject, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectCols+` FROM subjects WHERE created_us >= ? ORDER BY created_us`), likeness.Micros(since))
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE created_us >= ? ORDER BY created_us`), likeness.Micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: created subjects: %w", err)
 	}
