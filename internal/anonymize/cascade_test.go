@@ -46,7 +46,7 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := imaging.Resize(src, 160, 200, imaging.Lanczos) // a face of about 90 pixels
+	img := imaging.Resize(src, 96, 120, imaging.Lanczos) // a face of about 52 pixels
 	c, err := faceClassifier()
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +54,8 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 	b := img.Bounds()
 	g := grayscale(img)
 	accepted := 0
-	for _, p := range (Search{Mirror: true}).poses() {
-		for size := defaultMinFace; size <= 120; size = nextSize(size) {
+	for _, p := range append((Search{}).poses(), pose{angle: 0, mirror: true}) {
+		for size := defaultMinFace; size <= 80; size = nextSize(size) {
 			w := c.window(size, b.Dx(), p, false)
 			for y := w.reach; y < b.Dy()-w.reach; y++ {
 				var bt batch

@@ -128,25 +128,51 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 	return faces, nil
 }
 
-// level is one image of the pyramid: 8-bit luma at 1/scale of the original.
+// level is one image of the pyramid: 8-bit luma at 1/scale of the original,
+// w×h pixels in rows of stride bytes.
+//
+// Rows are padded to a multiple of 64 bytes, so that images of nearby widths
+// share a stride and with it the compiled windows (which are compiled per
+// stride; see window): a dataset's photographs vary in width by a few
+// pixels, and compiling afresh for each costs more than scanning a small
+// one. No window reaches into the padding.
 type level struct {
 	pix       []uint8
 	w, h      int
+	stride    int
 	scale     int
 	maxWindow int // largest window searched here
 }
 
+// padStride is the row length a level of width w is stored with.
+func padStride(w int) int { return (w + 63) &^ 63 }
+
 func pyramid(g []uint8, w, h, minFace int) []level {
 	var out []level
+	g, stride := restride(g, w, h, w), padStride(w)
 	for f := 1; ; f *= 2 {
-		l := level{pix: g, w: w, h: h, scale: f, maxWindow: 2*minFace - 1}
+		l := level{pix: g, w: w, h: h, stride: stride, scale: f, maxWindow: 2*minFace - 1}
 		if min(w/2, h/2) < minFace {
 			l.maxWindow = min(w, h) // the top: every size that fits
 			return append(out, l)
 		}
 		out = append(out, l)
-		g, w, h = halve(g, w, h), w/2, h/2
+		g, w, h, stride = halve(g, w, h, stride), w/2, h/2, padStride(w/2)
 	}
+}
+
+// restride copies a w×h image stored in rows of from bytes into rows of
+// padStride(w) bytes.
+func restride(g []uint8, w, h, from int) []uint8 {
+	to := padStride(w)
+	if to == from {
+		return g
+	}
+	out := make([]uint8, to*h)
+	for y := range h {
+		copy(out[y*to:y*to+w], g[y*from:y*from+w])
+	}
+	return out
 }
 
 // detection is one window the cascade accepted, in full-resolution pixels.
@@ -165,7 +191,7 @@ func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detectio
 	var b batch
 	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
-		win := c.window(size, l.w, p, minFace == defaultMinFace)
+		win := c.window(size, l.stride, p, minFace == defaultMinFace)
 		step := max(1, size/7)
 		m := win.reach
 		if l.w <= 2*m || l.h <= 2*m {
@@ -181,7 +207,7 @@ func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detectio
 			}
 		}
 		for gy := range ny {
-			b.fill((m+gy*step)*l.w+m, step, nx)
+			b.fill((m+gy*step)*l.stride+m, step, nx)
 			win.run(l.pix, &b, c.trees())
 			emit(gy)
 		}

@@ -8,14 +8,17 @@ import (
 	pigo "github.com/esimov/pigo/core"
 )
 
-// halve averages 2×2 blocks of a w×h luma image.
-func halve(g []uint8, w, h int) []uint8 {
+// halve averages 2×2 blocks of a w×h luma image stored in rows of stride
+// bytes, giving a (w/2)×(h/2) one in rows of padStride(w/2) bytes.
+func halve(g []uint8, w, h, stride int) []uint8 {
 	w2, h2 := w/2, h/2
-	out := make([]uint8, w2*h2)
+	s2 := padStride(w2)
+	out := make([]uint8, s2*h2)
 	for y := range h2 {
-		r0, r1 := g[2*y*w:], g[(2*y+1)*w:]
-		for x := range w2 {
-			out[y*w2+x] = uint8((int(r0[2*x]) + int(r0[2*x+1]) + int(r1[2*x]) + int(r1[2*x+1]) + 2) / 4)
+		r0, r1 := g[2*y*stride:], g[(2*y+1)*stride:]
+		o := out[y*s2 : y*s2+w2]
+		for x := range o {
+			o[x] = uint8((int(r0[2*x]) + int(r0[2*x+1]) + int(r1[2*x]) + int(r1[2*x+1]) + 2) / 4)
 		}
 	}
 	return out
