@@ -285,6 +285,11 @@ func (w Seeded) Copy(b testing.TB, snap bool) Run {
 		}
 		copyFile(b, filepath.Join(w.dir, e.Name()), filepath.Join(r.Dir, e.Name()))
 	}
+	// The blob store comes along: it holds the marker that tells a replica
+	// it shares the deployment's store (blob.CheckShared).
+	if err := os.CopyFS(filepath.Join(r.Dir, "blobs"), os.DirFS(filepath.Join(w.dir, "blobs"))); err != nil {
+		b.Fatalf("copy the seeded blob store: %v", err)
+	}
 	r.DSN = "sqlite:" + filepath.Join(r.Dir, "likeness.db")
 	if w.backend == "postgres" {
 		name := fmt.Sprintf("likeness_run_%d", time.Now().UnixNano())
