@@ -182,18 +182,45 @@ func (d *DB) RewrapSubjectKeys(ctx context.Context, fn func(string, []byte) ([]b
 	}
 }
 
-// SubjectsCreatedSince implements likeness.SubjectStore.
+// SubjectsCreatedSince implements likeness.SubjectStore. It reads in pages,
+// keyed by (created_us, id), so each query is a range scan of the
+// created_us index however stale the table's statistics are: as one
+// unbounded query it was a sequential scan of every person on a
+// PostgreSQL database that had not been analyzed since a bulk load.
 func (d *DB) SubjectsCreatedSince(ctx context.Context, since time.Time) ([]*likeness.Subject, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE created_us >= ? ORDER BY created_us`), likeness.Micros(since))
+	us, after := likeness.Micros(since), ""
+	var out []*likeness.Subject
+	for {
+		page, err := d.subjectsCreatedPage(ctx, us, after)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: created subjects: %w", err)
+		}
+		out = append(out, page...)
+		if len(page) < subjectPage {
+			return out, nil
+		}
+		last := page[len(page)-1]
+		us, after = likeness.Micros(last.CreatedAt), last.ID
+	}
+}
+
+// subjectPage is how many people one query of SubjectsCreatedSince reads.
+var subjectPage = 10_000
+
+// subjectsCreatedPage reads the next page of people created at or after us
+// (those created at us itself only with an id after after).
+func (d *DB) subjectsCreatedPage(ctx context.Context, us int64, after string) ([]*likeness.Subject, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects
+		WHERE created_us >= ? AND (created_us > ? OR id > ?) ORDER BY created_us, id LIMIT ?`), us, us, after, subjectPage)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: created subjects: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*likeness.Subject
 	for rows.Next() {
 		s, err := scanSubject(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlstore: created subjects: %w", err)
+			return nil, err
 		}
 		out = append(out, s)
 	}
