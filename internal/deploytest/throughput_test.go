@@ -3,6 +3,7 @@ package deploytest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,6 +40,11 @@ func BenchmarkGrantsOneVsTwoReplicas(b *testing.B) {
 		phase *= time.Second
 	}
 	dsn := storetest.Postgres(b)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
 	c := startCluster(b, 1, dsn)
 	subs := make([][]string, 2*clients)
 	for k := range subs {
@@ -47,11 +53,11 @@ func BenchmarkGrantsOneVsTwoReplicas(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
-	one, refusedOne := c.grantLoad(b, 1, clients, subs, phase)
+	one, refusedOne := c.grantLoad(b, db, 1, clients, subs, phase)
 	b.StopTimer()
 	c.replicas = append(c.replicas, Start(b, Options{DB: dsn, DataDir: c.dir}, 60*time.Second))
 	b.StartTimer()
-	two, refusedTwo := c.grantLoad(b, 2, clients, subs, phase)
+	two, refusedTwo := c.grantLoad(b, db, 2, clients, subs, phase)
 	b.StopTimer()
 	load, _ := os.ReadFile("/proc/loadavg")
 	b.Logf("one replica %.0f grants/s, two replicas %.0f grants/s (%.2fx), %d clients per replica, %s per phase; load average %s",
@@ -66,7 +72,7 @@ func BenchmarkGrantsOneVsTwoReplicas(b *testing.B) {
 // warm-up of a second, and returns the grants acknowledged (201) per second
 // and how many answers were anything else. A transport error fails the
 // benchmark.
-func (c *cluster) grantLoad(b *testing.B, n, clients int, subs [][]string, d time.Duration) (float64, int64) {
+func (c *cluster) grantLoad(b *testing.B, db *sql.DB, n, clients int, subs [][]string, d time.Duration) (float64, int64) {
 	b.Helper()
 	g := map[string]any{"purposes": []string{"ai-training"}, "method": "checkbox", "language": "en"}
 	for k, v := range c.notice {
@@ -107,11 +113,13 @@ func (c *cluster) grantLoad(b *testing.B, n, clients int, subs [][]string, d tim
 		}
 	}
 	time.Sleep(time.Second)
+	u := startUsage(db, c.replicas[:n])
 	counting.Store(true)
 	began := time.Now()
 	time.Sleep(d)
 	counting.Store(false)
 	took := time.Since(began)
+	b.Logf("%d replica(s): %s", n, u.end(done.Load()))
 	cancel()
 	wg.Wait()
 	if err, ok := failure.Load().(error); ok {
