@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	"likeness"
 )
@@ -27,45 +29,55 @@ func (d *DB) batchable(group []*appendReq) bool {
 }
 
 // commitBatch writes a group so that replicas appending to one database
-// hold the ledger lock as briefly as possible: what needs no index first
-// (the erasure fence, which fails an append without touching the others,
-// and the change notification), then the indexes from ledger_next, then
-// every row of every append in one statement, then commit. The lock is held
-// for two round trips and the commit.
+// hold the ledger lock as briefly as possible. What needs no index comes
+// first, outside the lock: the erasure fence, which fails an append without
+// touching the others, and a read of the next index. Then one statement
+// (insertBatch) takes the indexes and stores every row of every append,
+// committing on its own: the ledger_next row lock is held only while the
+// database executes it and syncs the commit, with no round trip to this
+// process in between. If another replica took indexes since the read, the
+// statement stores nothing and the group reads again; after a few such
+// losses it takes the lock first, in a transaction (lockNext, the same
+// statement, commit).
 //
-// It reports done=false, having rolled back, when the group must be written
-// one append at a time instead: the statement failed (an append is bad, e.g.
-// a duplicate id, and the savepoints of commitEach isolate it), or an erasure
-// began between the fence and the lock (the statement fences again, under
-// the lock, and stores fewer events than it took indexes for).
+// It reports done=false when the group must be written one append at a
+// time instead (commitEach), where savepoints isolate a bad append: the
+// statement failed (e.g. a duplicate id), or an erasure began between the
+// fence and the lock (the statement fences again, under the lock).
 func (d *DB) commitBatch(ctx context.Context, group []*appendReq) (done bool, err error) {
+	live, next, err := d.admit(ctx, group)
+	if err != nil || len(live) == 0 {
+		return true, err
+	}
+	if d.beforeInsert != nil {
+		d.beforeInsert()
+	}
+	for try := 1; ; try++ {
+		stored, err := d.insertAt(ctx, d.db, live, next)
+		if err != nil || stored {
+			return fallback(err)
+		}
+		if try == optimisticTries {
+			break
+		}
+		if err := d.db.QueryRowContext(ctx, `SELECT next FROM ledger_next`).Scan(&next); err != nil {
+			return true, fmt.Errorf("sqlstore: append consent events: %w", err)
+		}
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return true, fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	defer tx.Rollback()
-	live, err := d.admit(ctx, tx, group)
-	if err != nil || len(live) == 0 {
-		return true, err
-	}
-	if err := d.notifyTx(ctx, tx, "consent"); err != nil {
-		return true, fmt.Errorf("sqlstore: append consent events: notify: %w", err)
-	}
-	var n int64
-	for _, r := range live {
-		n += int64(len(r.evs))
-	}
-	base, err := d.takeNext(ctx, tx, n)
-	if err != nil {
+	if next, err = d.lockNext(ctx, tx); err != nil {
 		return true, fmt.Errorf("sqlstore: append consent events: lock ledger: %w", err)
 	}
-	rows, err := batchRows(live, base)
+	stored, err := d.insertAt(ctx, tx, live, next)
 	if err != nil {
-		return false, nil
+		return fallback(err)
 	}
-	var stored int64
-	if err := tx.QueryRowContext(ctx, insertBatch, rows...).Scan(&stored); err != nil || stored != n {
-		return false, nil
+	if !stored {
+		return false, nil // under the lock, only a begun erasure stops it
 	}
 	if err := tx.Commit(); err != nil {
 		return true, fmt.Errorf("sqlstore: append consent events: commit: %w", err)
@@ -73,9 +85,30 @@ func (d *DB) commitBatch(ctx context.Context, group []*appendReq) (done bool, er
 	return true, nil
 }
 
+// optimisticTries is how often a group reads the next index and races for
+// it before it takes the ledger lock first.
+const optimisticTries = 3
+
+// fallback turns insertAt's error into commitBatch's answer: an append
+// refused by the database or found invalid is retried one append at a
+// time; any other failure (the connection, a timeout) fails the group, as
+// its outcome may be unknown.
+func fallback(err error) (bool, error) {
+	var refused interface{ SQLState() string }
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &refused), likeness.ErrorCode(err) != "":
+		return false, nil
+	default:
+		return true, fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
+}
+
 // admit fails the appends whose caller gave up or whose subject's erasure
-// has begun, in one query for the group, and returns the others.
-func (d *DB) admit(ctx context.Context, tx *sql.Tx, group []*appendReq) ([]*appendReq, error) {
+// has begun, returns the others, and reads the next ledger index, in one
+// query for the group.
+func (d *DB) admit(ctx context.Context, group []*appendReq) ([]*appendReq, int64, error) {
 	var subjects []string
 	for _, r := range group {
 		for _, ev := range r.evs {
@@ -84,21 +117,15 @@ func (d *DB) admit(ctx context.Context, tx *sql.Tx, group []*appendReq) ([]*appe
 			}
 		}
 	}
+	var next int64
+	var ids string
+	if err := d.db.QueryRowContext(ctx, `SELECT next, COALESCE((SELECT string_agg(subject_id, ',') FROM erasures
+		WHERE subject_id = ANY($1)), '') FROM ledger_next`, subjects).Scan(&next, &ids); err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: append consent events: %w", err)
+	}
 	erasing := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT subject_id FROM erasures WHERE subject_id = ANY($1)`, subjects)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: append consent events: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlstore: append consent events: %w", err)
-		}
+	for id := range strings.SplitSeq(ids, ",") {
 		erasing[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	var live []*appendReq
 	for _, r := range group {
@@ -115,34 +142,61 @@ func (d *DB) admit(ctx context.Context, tx *sql.Tx, group []*appendReq) ([]*appe
 			live = append(live, r)
 		}
 	}
-	return live, nil
+	return live, next, nil
 }
 
-// insertBatch stores a group's events, its validation queue rows and its
-// outbox messages in one statement, each table's rows as parallel arrays
-// (see batchRows). Events whose subject's erasure has begun are left out,
-// read under the ledger lock, and the count of events stored is returned.
-const insertBatch = `WITH ev AS (
+// insertAt stores the appends from ledger index next on with insertBatch,
+// and reports whether it did: it stores nothing if next is no longer the
+// ledger's next index or a subject's erasure has begun.
+func (d *DB) insertAt(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, live []*appendReq, next int64) (bool, error) {
+	args, n, err := batchRows(live, next)
+	if err != nil {
+		return false, err
+	}
+	var stored int64
+	err = q.QueryRowContext(ctx, insertBatch, append(args, n, next, ChangeChannel)...).Scan(&stored)
+	return err == nil && stored == n, err
+}
+
+// insertBatch takes n ledger indexes from $33 on ($32 = n) and stores a
+// group's events, validation queue rows and outbox messages, each table's
+// rows as parallel arrays (see batchRows), and announces the change, all or
+// nothing. It stores nothing if the ledger's next index is no longer $33 or
+// an event is about a subject whose erasure has begun. Those checks read
+// the database as of the statement's start, which is enough: an erasure
+// records its start before it appends its own event, and that event would
+// have moved the next index.
+const insertBatch = `WITH n AS (
+	UPDATE ledger_next SET next = next + $32 WHERE next = $33 AND NOT EXISTS (
+		SELECT 1 FROM erasures e JOIN unnest($3::text[], $5::text[]) AS v(subject_id, type) ON e.subject_id = v.subject_id
+		WHERE v.type <> 'erasure')
+	RETURNING next
+), ev AS (
 	INSERT INTO consent_events (` + eventCols + `)
 	SELECT v.* FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
 		$8::text[], $9::text[], $10::text[], $11::bigint[], $12::bytea[], $13::bytea[], $14::text[], $15::text[], $16::boolean[])
 		AS v(` + eventCols + `)
-	WHERE v.type = 'erasure' OR NOT EXISTS (SELECT 1 FROM erasures e WHERE e.subject_id = v.subject_id)
+	WHERE EXISTS (SELECT 1 FROM n)
 	RETURNING 1
 ), va AS (
 	INSERT INTO validations (event_id, idx, subject_id, purpose, method, collector, created_us, due_us, state)
 	SELECT * FROM unnest($17::text[], $18::bigint[], $19::text[], $20::text[], $21::text[], $22::text[], $23::bigint[],
 		$24::bigint[], $25::text[])
+	WHERE EXISTS (SELECT 1 FROM n)
 ), ob AS (
 	INSERT INTO outbox_messages (id, type, subject_id, sink, data, created_us)
 	SELECT * FROM unnest($26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[])
+	WHERE EXISTS (SELECT 1 FROM n)
 	ON CONFLICT (id) DO NOTHING
 )
-SELECT count(*) FROM ev`
+SELECT (SELECT count(*) FROM ev) + 0 * (SELECT count(pg_notify($34, 'consent')) FROM n)`
 
 // batchRows gives the appends their indexes from base on, in group order,
-// and returns insertBatch's arguments: one array per column.
-func batchRows(live []*appendReq, base int64) ([]any, error) {
+// and returns insertBatch's first arguments, one array per column, and the
+// number of events.
+func batchRows(live []*appendReq, base int64) ([]any, int64, error) {
 	var e eventArrays
 	var v validationArrays
 	var o outboxArrays
@@ -158,14 +212,14 @@ func batchRows(live []*appendReq, base int64) ([]any, error) {
 					continue
 				}
 				if err := readyMessage(m); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 				o.add(m)
 			}
 			next++
 		}
 	}
-	return append(append(e.args(), v.args()...), o.args()...), nil
+	return append(append(e.args(), v.args()...), o.args()...), next - base, nil
 }
 
 type eventArrays struct {

@@ -48,6 +48,9 @@ type DB struct {
 
 	// Group commit of ledger appends (see AppendEvents).
 	commitOnce sync.Once
+	// beforeInsert, set by tests, runs in commitBatch between the fence and
+	// the insert.
+	beforeInsert func()
 	appends    chan *appendReq
 	committed  chan struct{} // closed when the committer has stopped
 	closeMu    sync.RWMutex

@@ -46,7 +46,7 @@ func TestPostgresTwoHandles(t *testing.T) {
 	})
 }
 
-func open(t *testing.T, dsn string) *sqlstore.DB {
+func open(t testing.TB, dsn string) *sqlstore.DB {
 	t.Helper()
 	db, err := sqlstore.Open(context.Background(), dsn)
 	if err != nil {
