@@ -223,10 +223,10 @@ func batchRows(live []*appendReq, base int64) ([]any, int64, error) {
 }
 
 type eventArrays struct {
-	idx, version, us                                                        []int64
+	idx, version, us                                                       []int64
 	id, subject, purpose, typ, method, sha, lang, collector, valid, refers []string
-	sealed, leaf                                                            [][]byte
-	imported                                                                []bool
+	sealed, leaf                                                           [][]byte
+	imported                                                               []bool
 }
 
 func (a *eventArrays) add(ev *likeness.ConsentEvent, idx int64, h [32]byte) {

@@ -51,10 +51,10 @@ type DB struct {
 	// beforeInsert, set by tests, runs in commitBatch between the fence and
 	// the insert.
 	beforeInsert func()
-	appends    chan *appendReq
-	committed  chan struct{} // closed when the committer has stopped
-	closeMu    sync.RWMutex
-	closed     bool
+	appends      chan *appendReq
+	committed    chan struct{} // closed when the committer has stopped
+	closeMu      sync.RWMutex
+	closed       bool
 }
 
 var _ likeness.Store = (*DB)(nil)
