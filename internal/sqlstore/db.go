@@ -48,13 +48,14 @@ type DB struct {
 
 	// Group commit of ledger appends (see AppendEvents).
 	commitOnce sync.Once
+	appends    chan *appendReq
+	committed  chan struct{} // closed when the committer has stopped
+	closeMu    sync.RWMutex
+	closed     bool
+
 	// beforeInsert, set by tests, runs in commitBatch between the fence and
 	// the insert.
 	beforeInsert func()
-	appends      chan *appendReq
-	committed    chan struct{} // closed when the committer has stopped
-	closeMu      sync.RWMutex
-	closed       bool
 }
 
 var _ likeness.Store = (*DB)(nil)
