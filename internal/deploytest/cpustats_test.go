@@ -83,7 +83,7 @@ func (u *usage) sample() {
 		u.mu.Lock()
 		u.queries++
 		u.mu.Unlock()
-		rows, err := u.db.Query(`SELECT COALESCE(wait_event_type, 'CPU'), COALESCE(wait_event, ''), state, left(query, 24)
+		rows, err := u.db.Query(`SELECT COALESCE(wait_event_type, 'CPU'), COALESCE(wait_event, ''), state, left(regexp_replace(query, '\s+', ' ', 'g'), 24)
 			FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state NOT IN ('idle')`)
 		if err != nil {
 			continue
