@@ -23,6 +23,7 @@ type cluster struct {
 	replicas []*Replica
 	admin    string
 	notice   map[string]any
+	dir      string // the data folder the replicas share
 }
 
 // startCluster starts n replicas on PostgreSQL when LIKENESS_TEST_POSTGRES_URL
@@ -36,7 +37,7 @@ func startCluster(t testing.TB, n int, dsn string, args ...[]string) *cluster {
 			dsn = storetest.Postgres(t)
 		}
 	}
-	c := &cluster{t: t}
+	c := &cluster{t: t, dir: dir}
 	for i := range n {
 		opts := Options{DB: dsn, DataDir: dir}
 		if i < len(args) {

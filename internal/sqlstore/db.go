@@ -52,6 +52,10 @@ type DB struct {
 	committed  chan struct{} // closed when the committer has stopped
 	closeMu    sync.RWMutex
 	closed     bool
+
+	// beforeInsert, set by tests, runs in commitBatch between the fence and
+	// the insert.
+	beforeInsert func()
 }
 
 var _ likeness.Store = (*DB)(nil)
@@ -265,9 +269,11 @@ func (d *DB) applyMigration(ctx context.Context, conn *sql.Conn, path string, ve
 	return tx.Commit()
 }
 
-// lockLedger serialises ledger appends across replicas. SQLite already holds
-// the write lock from BEGIN IMMEDIATE.
-func (d *DB) lockLedger(ctx context.Context, tx *sql.Tx) error {
+// lockCheckpoints serialises the storing of checkpoints across replicas, so
+// stored sizes and signing times only grow. Appends do not take it; they
+// are ordered by ledger_next (ledgernext.go). SQLite already holds the write
+// lock from BEGIN IMMEDIATE.
+func (d *DB) lockCheckpoints(ctx context.Context, tx *sql.Tx) error {
 	if d.dialect != postgres {
 		return nil
 	}

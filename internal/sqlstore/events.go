@@ -30,9 +30,9 @@ func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 
 // AppendEvents implements likeness.EventStore. Appends are group-committed:
 // one committer takes every append waiting at that moment and writes them in
-// one transaction (each in its own savepoint, so one failing append fails
-// alone), paying one disk sync for the lot. The ledger index is taken under
-// a lock held to commit, so indexes are dense and in commit order.
+// one transaction, paying one disk sync for the lot; one failing append
+// fails alone. The ledger indexes are taken under a lock held to commit (see
+// ledgernext.go), so indexes are dense and in commit order.
 func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent, leaf likeness.LeafHashFunc) error {
 	if len(evs) == 0 {
 		return nil
@@ -109,17 +109,30 @@ func (d *DB) committer() {
 func (d *DB) commitGroup(group []*appendReq) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if d.batchable(group) {
+		if done, err := d.commitBatch(ctx, group); done {
+			return err
+		}
+		// Written again one append at a time, so that only a failing one
+		// fails (see commitBatch).
+		for _, r := range group {
+			r.err, r.indexes = nil, nil
+		}
+	}
+	return d.commitEach(ctx, group)
+}
+
+// commitEach writes a group one append at a time, each in its own
+// savepoint, holding the ledger lock from the first insert to commit.
+func (d *DB) commitEach(ctx context.Context, group []*appendReq) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	defer tx.Rollback()
-	if err := d.lockLedger(ctx, tx); err != nil {
+	next, err := d.lockNext(ctx, tx)
+	if err != nil {
 		return fmt.Errorf("sqlstore: append consent events: lock ledger: %w", err)
-	}
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM consent_events`).Scan(&next); err != nil {
-		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	stmt, err := d.prepareEventInsert(ctx, tx)
 	if err != nil {
@@ -156,6 +169,9 @@ func (d *DB) commitGroup(group []*appendReq) error {
 			}
 		}
 		next += int64(len(r.evs))
+	}
+	if err := d.setNext(ctx, tx, next); err != nil {
+		return fmt.Errorf("sqlstore: append consent events: %w", err)
 	}
 	if err := d.notifyTx(ctx, tx, "consent"); err != nil {
 		return fmt.Errorf("sqlstore: append consent events: notify: %w", err)
@@ -309,7 +325,7 @@ func (d *DB) LeafHashes(ctx context.Context, from, to int64) ([][32]byte, error)
 func (d *DB) PutCheckpoint(ctx context.Context, size int64, sign func() ([]byte, error)) (bool, error) {
 	stored := false
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		if err := d.lockLedger(ctx, tx); err != nil {
+		if err := d.lockCheckpoints(ctx, tx); err != nil {
 			return err
 		}
 		var top int64
@@ -368,9 +384,10 @@ func (d *DB) LatestCheckpoint(ctx context.Context) (int64, []byte, error) {
 }
 
 // fenceErasing refuses events about a subject whose erasure has begun, the
-// erasure's own event excepted. It runs under the ledger lock, and an
-// erasure records its start before it appends its event, so no grant or
-// withdrawal can land in the ledger after a subject's erasure event.
+// erasure's own event excepted. It runs under the ledger lock (commitBatch
+// fences again in its insert, which runs under it), and an erasure records
+// its start before it appends its event, so no grant or withdrawal can land
+// in the ledger after a subject's erasure event.
 func (d *DB) fenceErasing(ctx context.Context, tx *sql.Tx, evs []*likeness.ConsentEvent) error {
 	checked := ""
 	for _, ev := range evs {

@@ -114,12 +114,9 @@ func (d *DB) appendImported(ctx context.Context, items []*likeness.ImportItem, l
 		return nil, err
 	}
 	defer tx.Rollback()
-	if err := d.lockLedger(ctx, tx); err != nil {
+	next, err := d.lockNext(ctx, tx)
+	if err != nil {
 		return nil, fmt.Errorf("lock ledger: %w", err)
-	}
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM consent_events`).Scan(&next); err != nil {
-		return nil, err
 	}
 	erasing, err := d.erasing(ctx, tx, items)
 	if err != nil {
@@ -169,6 +166,9 @@ func (d *DB) appendImported(ctx context.Context, items []*likeness.ImportItem, l
 			}
 			next++
 		}
+	}
+	if err := d.setNext(ctx, tx, next); err != nil {
+		return nil, err
 	}
 	// The outbox messages commit or roll back with the events they report.
 	if err := d.enqueueTx(ctx, tx, msgs...); err != nil {

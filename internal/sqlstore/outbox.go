@@ -28,30 +28,38 @@ func (d *DB) enqueueTx(ctx context.Context, tx *sql.Tx, msgs ...*likeness.Outbox
 	}
 	defer stmt.Close()
 	for _, m := range msgs {
-		if !likeness.ValidMessageType(m.Type) {
-			return likeness.Errorf(likeness.EINVALID, "outbox message type %q is not known", m.Type)
+		if err := readyMessage(m); err != nil {
+			return err
 		}
-		if likeness.IsMailMessage(m.Type) != (m.Sink == likeness.SinkMail) {
-			// Mail messages go to the mail sink alone, and it takes nothing else.
-			return likeness.Errorf(likeness.EINVALID, "outbox message of type %q addressed to sink %q: mail.* types go to %q alone", m.Type, m.Sink, likeness.SinkMail)
-		}
-		if len(m.Data) == 0 {
-			m.Data = json.RawMessage("{}")
-		}
-		if !json.Valid(m.Data) {
-			return likeness.Errorf(likeness.EINVALID, "outbox message data is not JSON")
-		}
-		if m.ID == "" {
-			m.ID = likeness.NewID("msg")
-		}
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = time.Now()
-		}
-		m.CreatedAt = likeness.FromMicros(likeness.Micros(m.CreatedAt))
 		if _, err := stmt.ExecContext(ctx, m.ID, m.Type, m.SubjectID, m.Sink, string(m.Data), likeness.Micros(m.CreatedAt)); err != nil {
 			return fmt.Errorf("enqueue outbox message: %w", err)
 		}
 	}
+	return nil
+}
+
+// readyMessage checks m before it is stored and fills what is left empty.
+func readyMessage(m *likeness.OutboxMessage) error {
+	if !likeness.ValidMessageType(m.Type) {
+		return likeness.Errorf(likeness.EINVALID, "outbox message type %q is not known", m.Type)
+	}
+	if likeness.IsMailMessage(m.Type) != (m.Sink == likeness.SinkMail) {
+		// Mail messages go to the mail sink alone, and it takes nothing else.
+		return likeness.Errorf(likeness.EINVALID, "outbox message of type %q addressed to sink %q: mail.* types go to %q alone", m.Type, m.Sink, likeness.SinkMail)
+	}
+	if len(m.Data) == 0 {
+		m.Data = json.RawMessage("{}")
+	}
+	if !json.Valid(m.Data) {
+		return likeness.Errorf(likeness.EINVALID, "outbox message data is not JSON")
+	}
+	if m.ID == "" {
+		m.ID = likeness.NewID("msg")
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now()
+	}
+	m.CreatedAt = likeness.FromMicros(likeness.Micros(m.CreatedAt))
 	return nil
 }
 

@@ -31,6 +31,30 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
+func TestSQLiteTwoHandles(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (likeness.Store, likeness.Store) {
+		dsn := "sqlite:" + filepath.Join(t.TempDir(), "likeness.db")
+		return open(t, dsn), open(t, dsn)
+	})
+}
+
+func TestPostgresTwoHandles(t *testing.T) {
+	storetest.NeedPostgres(t)
+	storetest.RunShared(t, func(t *testing.T) (likeness.Store, likeness.Store) {
+		dsn := storetest.Postgres(t)
+		return open(t, dsn), open(t, dsn)
+	})
+}
+
+func open(t testing.TB, dsn string) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func TestOpenRejectsUnknownDatabase(t *testing.T) {
 	if _, err := sqlstore.Open(context.Background(), "mysql://x"); err == nil {
 		t.Fatal("Open accepted an unknown database kind")
