@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 
 // buildLikeness builds this command with tags (may be empty) once per test
 // run and returns the binary's path.
-func buildLikeness(t *testing.T, tags string) string {
+func buildLikeness(t testing.TB, tags string) string {
 	t.Helper()
 	binaries.Lock()
 	defer binaries.Unlock()
