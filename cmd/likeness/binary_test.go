@@ -43,6 +43,10 @@ func buildLikeness(t testing.TB, tags string) string {
 	}
 	path := filepath.Join(binaries.dir, "likeness-"+tags)
 	cmd := exec.Command("go", "build", "-tags", tags, "-o", path, ".")
+	if nice, err := exec.LookPath("nice"); err == nil {
+		// The machine is shared: building yields to what is measured.
+		cmd = exec.Command(nice, "-n", "10", "go", "build", "-tags", tags, "-o", path, ".")
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
 	}

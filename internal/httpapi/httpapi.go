@@ -51,6 +51,9 @@ type Server struct {
 
 	mux     *http.ServeMux
 	routes  []Route
+	// decide serves the decision routes without a pattern lookup, by
+	// their exact path (see ServeHTTP).
+	decide map[string]decisionHandler
 	metrics *metrics
 	keys    keyCache
 
@@ -180,7 +183,14 @@ func (s *Server) Handle(r Route) {
 	if !s.hasRoute(r) {
 		s.routes = append(s.routes, r)
 	}
-	s.mux.Handle(pattern, s.wrap(r))
+	h := s.wrap(r)
+	s.mux.Handle(pattern, h)
+	if decisionRoute(r) {
+		if s.decide == nil {
+			s.decide = map[string]decisionHandler{}
+		}
+		s.decide[r.Pattern] = decisionHandler{pattern: pattern, h: h}
+	}
 }
 
 func (s *Server) hasRoute(r Route) bool {
@@ -200,7 +210,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["X-Content-Type-Options"] = nosniff
 	h["Cache-Control"] = noStore
+	// The decision routes are the hot path: their exact paths skip the
+	// pattern match, to the handler the mux would have chosen.
+	if r.Method == http.MethodPost {
+		if d, ok := s.decide[r.URL.Path]; ok && r.URL.RawPath == "" {
+			r.Pattern = d.pattern
+			d.h.ServeHTTP(w, r)
+			return
+		}
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// decisionHandler is a decision route's handler and its mux pattern.
+type decisionHandler struct {
+	pattern string
+	h       http.Handler
 }
 
 // The headers every answer carries, as shared values: net/http only reads
