@@ -18,22 +18,27 @@ import (
 
 // BenchmarkDecisionsAgainstFloor measures the HTTP decision route against
 // its floor, in one run: the plain net/http server of `likeness bench-floor`
-// (a Go map behind the same JSON question) and then `likeness serve`
-// (the built binary, SQLite, subjects and grants made through its API) are
-// started in turn, each pinned to core 1, and driven by the same load
-// generator, `likeness bench`, pinned to core 0, with the same connections
-// and duration. Each round measures both; the ratios are likeness over the
-// floor, per round and as the median over rounds.
+// (a Go map behind the same JSON question) and `likeness serve` (the built
+// binary, SQLite, subjects and grants made through its API) both run
+// pinned to core 1, and are driven in turn by the same load generator,
+// `likeness bench`, pinned to core 0, with the same connections and
+// duration. The server not being measured is stopped (SIGSTOP), so it takes
+// no CPU from the other. Each round measures both, in alternating order,
+// and the ratios (likeness over the floor) are given per round and as the
+// median over rounds: the machine is shared, and its load drifts.
 //
 //	go test -run x -bench DecisionsAgainstFloor -benchtime 1x -timeout 30m ./cmd/likeness
 //
-// LIKENESS_FLOOR_ROUNDS (default 3), LIKENESS_FLOOR_DURATION (default 10s)
-// and LIKENESS_FLOOR_CONNS (default 16) shape the single-decision run; the
-// batch run sends batches of 10,000 over 2 connections.
+// LIKENESS_FLOOR_ROUNDS (default 5), LIKENESS_FLOOR_DURATION (default 5s)
+// and LIKENESS_FLOOR_CONNS (default 16) shape the run; single decisions go
+// over LIKENESS_FLOOR_CONNS connections, batches of 10,000 over 2.
+// LIKENESS_FLOOR_SERVE_BIN names another likeness binary to serve (an
+// earlier version, to compare); the floor and the load generator stay this
+// one.
 func BenchmarkDecisionsAgainstFloor(b *testing.B) {
 	bin := buildLikeness(b, "")
-	rounds := envIntOr("LIKENESS_FLOOR_ROUNDS", 3)
-	duration, err := time.ParseDuration(envOr("LIKENESS_FLOOR_DURATION", "10s"))
+	rounds := envIntOr("LIKENESS_FLOOR_ROUNDS", 5)
+	duration, err := time.ParseDuration(envOr("LIKENESS_FLOOR_DURATION", "5s"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,15 +52,22 @@ func BenchmarkDecisionsAgainstFloor(b *testing.B) {
 	}{{"single", conns, 0}, {"batch10k", 2, 10000}} {
 		b.Run(run.name, func(b *testing.B) {
 			for range b.N {
+				floor := startPinned(b, bin, "floor")
+				lk := startPinned(b, bin, "likeness")
 				var tput, p99 []float64
 				for round := range rounds {
 					load := loadAvg()
-					floor := floorRun(b, bin, "floor", run.conns, run.batch, duration)
-					lk := floorRun(b, bin, "likeness", run.conns, run.batch, duration)
-					tput = append(tput, lk.perSecond/floor.perSecond)
-					p99 = append(p99, float64(lk.p99)/float64(floor.p99))
+					first, second := floor, lk
+					if round%2 == 1 {
+						first, second = lk, floor
+					}
+					first.bench(b, run.conns, run.batch, duration)
+					second.bench(b, run.conns, run.batch, duration)
+					f, l := floor.last, lk.last
+					tput = append(tput, l.perSecond/f.perSecond)
+					p99 = append(p99, float64(l.p99)/float64(f.p99))
 					b.Logf("round %d (load %s → %s): floor %.0f decisions/s p99 %s | likeness %.0f decisions/s p99 %s | throughput %.2fx, p99 %.2fx",
-						round+1, load, loadAvg(), floor.perSecond, floor.p99, lk.perSecond, lk.p99, tput[round], p99[round])
+						round+1, load, loadAvg(), f.perSecond, f.p99, l.perSecond, l.p99, tput[round], p99[round])
 				}
 				b.ReportMetric(median(tput), "throughput-ratio")
 				b.ReportMetric(median(p99), "p99-ratio")
@@ -70,39 +82,59 @@ type floorResult struct {
 	p99       time.Duration
 }
 
-// floorRun starts the server of kind ("floor" or "likeness") pinned to core
-// 1, drives it with `likeness bench` pinned to core 0, stops it and returns
-// what bench measured.
-func floorRun(b *testing.B, bin, kind string, conns, batch int, duration time.Duration) floorResult {
+// benchServer is a server process of the floor benchmark, stopped
+// (SIGSTOP) while it is not being measured.
+type benchServer struct {
+	kind, url, bin string
+	cmd            *exec.Cmd
+	last           floorResult
+}
+
+const floorBenchToken = "floor-bench-admin-token-0123456789"
+
+// startPinned starts the server of kind ("floor" or "likeness") pinned to
+// core 1, waits until it serves, stops it and has it killed when b ends.
+func startPinned(b *testing.B, bin, kind string) *benchServer {
 	b.Helper()
-	const token = "floor-bench-admin-token-0123456789"
 	addr := freeAddr(b)
-	var args []string
-	if kind == "floor" {
-		args = []string{"bench-floor", "--addr", addr, "--token", token}
-	} else {
+	args := []string{"bench-floor", "--addr", addr, "--token", floorBenchToken}
+	serveBin := bin
+	if kind == "likeness" {
 		args = []string{"serve", "--addr", addr, "--data-dir", b.TempDir()}
+		serveBin = envOr("LIKENESS_FLOOR_SERVE_BIN", bin)
 	}
-	srv := pinned("1", bin, args...)
-	srv.Env = append(os.Environ(), "LIKENESS_ADMIN_TOKEN="+token)
-	var srvOut bytes.Buffer
-	srv.Stdout, srv.Stderr = &srvOut, &srvOut
-	if err := srv.Start(); err != nil {
+	s := &benchServer{kind: kind, url: "http://" + addr, bin: bin, cmd: pinned("1", serveBin, args...)}
+	s.cmd.Env = append(os.Environ(), "LIKENESS_ADMIN_TOKEN="+floorBenchToken)
+	var out bytes.Buffer
+	s.cmd.Stdout, s.cmd.Stderr = &out, &out
+	if err := s.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		srv.Process.Signal(syscall.SIGTERM)
-		srv.Wait()
-	}()
-	if err := waitServing("http://"+addr, token, 2*time.Minute); err != nil {
-		b.Fatalf("%s did not start: %v\n%s", kind, err, srvOut.String())
+	b.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGCONT)
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.cmd.Wait()
+	})
+	if err := waitServing(s.url, floorBenchToken, 2*time.Minute); err != nil {
+		b.Fatalf("%s did not start: %v\n%s", kind, err, out.String())
 	}
-	out, err := pinned("0", bin, "bench", "--url", "http://"+addr, "--token", token, "--duration", duration.String(),
+	s.cmd.Process.Signal(syscall.SIGSTOP)
+	return s
+}
+
+// bench resumes the server, drives it with `likeness bench` pinned to core
+// 0 (whose set-up of subjects also lets a resumed likeness catch up), and
+// stops it again.
+func (s *benchServer) bench(b *testing.B, conns, batch int, duration time.Duration) {
+	b.Helper()
+	s.cmd.Process.Signal(syscall.SIGCONT)
+	defer s.cmd.Process.Signal(syscall.SIGSTOP)
+	out, err := pinned("0", s.bin, "bench", "--url", s.url, "--token", floorBenchToken, "--duration", duration.String(),
 		"--concurrency", strconv.Itoa(conns), "--subjects", "200", "--batch", strconv.Itoa(batch)).CombinedOutput()
 	if err != nil {
-		b.Fatalf("bench against %s: %v\n%s", kind, err, out)
+		b.Fatalf("bench against %s: %v\n%s", s.kind, err, out)
 	}
-	return parseBench(b, out)
+	s.last = parseBench(b, out)
 }
 
 // pinned is the command bin args, on core cpu when taskset is available.
@@ -197,4 +229,3 @@ func envIntOr(name string, def int) int {
 	}
 	return def
 }
-
