@@ -49,11 +49,11 @@ type Server struct {
 	maxBody  int64
 	replica  *replica.Tracker
 
-	mux     *http.ServeMux
-	routes  []Route
+	mux    *http.ServeMux
+	routes []Route
 	// decide serves the decision routes without a pattern lookup, by
 	// their exact path (see ServeHTTP).
-	decide map[string]decisionHandler
+	decide  map[string]decisionHandler
 	metrics *metrics
 	keys    keyCache
 
