@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 
 // buildLikeness builds this command with tags (may be empty) once per test
 // run and returns the binary's path.
-func buildLikeness(t *testing.T, tags string) string {
+func buildLikeness(t testing.TB, tags string) string {
 	t.Helper()
 	binaries.Lock()
 	defer binaries.Unlock()
@@ -43,6 +43,10 @@ func buildLikeness(t *testing.T, tags string) string {
 	}
 	path := filepath.Join(binaries.dir, "likeness-"+tags)
 	cmd := exec.Command("go", "build", "-tags", tags, "-o", path, ".")
+	if nice, err := exec.LookPath("nice"); err == nil {
+		// The machine is shared: building yields to what is measured.
+		cmd = exec.Command(nice, "-n", "10", "go", "build", "-tags", tags, "-o", path, ".")
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
 	}

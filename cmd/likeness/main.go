@@ -44,6 +44,7 @@ Commands:
   keys rewrap      finish an interrupted rotation
   keys retire      remove an old key-encryption key no stored key uses (VERSION)
   bench            load-test a running server's decision endpoint
+  bench-floor      serve the plain net/http decision server bench is compared against
   version          print the version
 
 Every command takes --help. Flags can also be set with LIKENESS_* environment
@@ -116,6 +117,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeysRetire(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
+	case "bench-floor":
+		err = runBenchFloor(ctx, rest, stdout, stderr)
 	case "version":
 		if len(rest) > 0 && isHelp(rest[0]) {
 			fmt.Fprint(stderr, "Usage: likeness version\n\nPrints the version of this binary.\n")

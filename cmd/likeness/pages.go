@@ -50,7 +50,20 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 		Operators:   operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
 		MailSending: f.mailSending,
 		Key:         key, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default()}}).Register(mux)
-	return mux, nil
+	return apiFirst{api: api, rest: mux}, nil
+}
+
+// apiFirst hands /v1/ requests to the API without the pages' pattern
+// lookup (the API routes, and cleans paths, itself): decisions are the
+// hot path. Pages register nothing under /v1/.
+type apiFirst struct{ api, rest http.Handler }
+
+func (h apiFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		h.api.ServeHTTP(w, r)
+		return
+	}
+	h.rest.ServeHTTP(w, r)
 }
 
 // accessLog shows the vault's access log to the person in the portal.

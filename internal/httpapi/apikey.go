@@ -3,11 +3,14 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"likeness"
@@ -139,28 +142,59 @@ func EnsureFirstAdmin(ctx context.Context, store FirstAdminStore, now time.Time)
 	return token, nil
 }
 
-// keyCache keeps the keys requests present, by the hash of their secret,
-// so that most requests read no row. Revocation reaches it from every
-// replica: at most every RevocationPoll it reads the store's revocation
-// revision and empties itself when that changed. Expiry is checked on every
-// request against the server's clock.
+// keyCache keeps the keys requests present, by the SHA-256 of their
+// secret, so that most requests read no row and take no lock: a request
+// reads one immutable snapshot through an atomic pointer. Revocation
+// reaches it from every replica: at most every RevocationPoll one request
+// reads the store's revocation revision, and a changed revision (or a
+// revocation made here) replaces the snapshot with an empty one of a new
+// generation. A key read from the store joins the snapshot (copied, under
+// mu) only if no new generation began while it was read, since the read
+// may predate a revocation. Expiry is checked on every request against the
+// server's clock.
 type keyCache struct {
-	mu       sync.Mutex
-	byHash   map[[32]byte]*likeness.APIKey
-	revision int64
-	checked  time.Time            // when revision was read; zero: never
-	reading  bool                 // a request is reading the revision
-	used     map[string]time.Time // per key id, the last use written
+	snap    atomic.Pointer[keySnapshot]
+	checked atomic.Int64 // unix nanoseconds when the revision was read; 0: never
+	reading atomic.Bool  // a request is reading the revision
+	mu      sync.Mutex   // serializes replacing snap
+}
+
+// keySnapshot is one immutable state of the cache.
+type keySnapshot struct {
+	generation uint64
+	revision   int64
+	byHash     map[[32]byte]*cachedKey
+}
+
+// cachedKey is a verified key and when its last use was written from here
+// (unix nanoseconds; the stored last use when it was read).
+type cachedKey struct {
+	key  *likeness.APIKey
+	used atomic.Int64
 }
 
 // keyReadTimeout bounds each store read behind the key check, so a database
 // that stops answering costs a request at most this long, never a hang.
 const keyReadTimeout = 500 * time.Millisecond
 
-// forget empties the cache, after a revocation made here.
+// load returns the current snapshot, never nil.
+func (c *keyCache) load() *keySnapshot {
+	if sn := c.snap.Load(); sn != nil {
+		return sn
+	}
+	return &keySnapshot{}
+}
+
+// reset begins a new, empty generation at revision rev.
+func (c *keyCache) reset(rev int64) {
+	c.snap.Store(&keySnapshot{generation: c.load().generation + 1, revision: rev})
+}
+
+// forget empties the cache, after a revocation made here: every key is
+// read from the store again. The revision is left to the next poll.
 func (c *keyCache) forget() {
 	c.mu.Lock()
-	c.byHash, c.checked = nil, time.Time{}
+	c.reset(c.load().revision)
 	c.mu.Unlock()
 }
 
@@ -168,61 +202,66 @@ func (c *keyCache) forget() {
 // EUNAUTHORIZED. When the revocation revision cannot be read it fails
 // closed (EUNAVAILABLE): a revoked key is never let in for want of news.
 func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey, error) {
-	var h [32]byte
-	copy(h[:], likeness.HashAPIKey(token))
+	h := hashToken(token)
 	now := s.now()
-	key, err := s.cachedKey(ctx, h, now)
+	entry, err := s.cachedKey(ctx, h, now)
 	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
 		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "unknown or revoked API key")
 	}
 	if err != nil {
 		return nil, err
 	}
+	key := entry.key
 	if key.Expired(now) {
 		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "the API key expired at %s", key.ExpiresAt.Format(time.RFC3339))
 	}
-	s.recordUse(ctx, key, now)
+	s.recordUse(ctx, entry, now)
 	return key, nil
 }
 
+// hashToken is likeness.HashAPIKey without an allocation for a token of
+// ordinary length.
+func hashToken(token string) [32]byte {
+	var buf [128]byte
+	if len(token) > len(buf) {
+		return sha256.Sum256([]byte(token))
+	}
+	return sha256.Sum256(buf[:copy(buf[:], token)])
+}
+
 // cachedKey returns the key with hash h from the cache or the store.
-func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*likeness.APIKey, error) {
+func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*cachedKey, error) {
 	c := &s.keys
-	c.mu.Lock()
-	// One request at a time reads the revision, without the lock held, so
-	// a slow database never queues every request behind it.
-	if due := c.checked.IsZero() || now.Sub(c.checked) >= RevocationPoll || now.Before(c.checked); due && !c.reading {
-		c.reading = true
-		c.mu.Unlock()
+	nowNS := now.UnixNano()
+	// One request at a time reads the revision, so a slow database never
+	// queues every request behind it.
+	if checked := c.checked.Load(); (checked == 0 || nowNS-checked >= int64(RevocationPoll) || nowNS < checked) && c.reading.CompareAndSwap(false, true) {
 		rctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
 		rev, err := s.store.APIKeyRevision(rctx)
 		cancel()
-		c.mu.Lock()
-		c.reading = false
 		if err == nil {
-			if rev != c.revision || c.byHash == nil || len(c.byHash) > 10000 {
-				c.byHash, c.revision = map[[32]byte]*likeness.APIKey{}, rev
+			c.mu.Lock()
+			if sn := c.snap.Load(); sn == nil || rev != sn.revision || len(sn.byHash) > 10000 {
+				c.reset(rev)
 			}
-			c.checked = now
+			c.checked.Store(nowNS)
+			c.mu.Unlock()
 		}
+		c.reading.Store(false)
 	}
 	// While revocations cannot be read, the cache serves for as long as a
 	// replica may answer from memory at all; past that, keys are refused
 	// rather than trusted.
-	if c.checked.IsZero() || now.Sub(c.checked) > RevocationPoll+s.keyStaleness() {
-		c.mu.Unlock()
+	if checked := c.checked.Load(); checked == 0 || nowNS-checked > int64(RevocationPoll+s.keyStaleness()) {
 		return nil, likeness.Errorf(likeness.EUNAVAILABLE, "cannot check API key revocations; retry shortly")
 	}
-	key, ok := c.byHash[h]
-	rev := c.revision
-	c.mu.Unlock()
-	if ok {
-		return key, nil
+	sn := c.load()
+	if e, ok := sn.byHash[h]; ok && subtle.ConstantTimeCompare(e.key.Hash, h[:]) == 1 {
+		return e, nil
 	}
-	// Read outside the lock; cache the answer only if no revocation was
-	// seen meanwhile, since it may predate that revocation.
 	kctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
-	key, err := s.store.APIKeyByHash(kctx, h[:])
+	stored := h // the store may keep the slice; h stays on the stack
+	key, err := s.store.APIKeyByHash(kctx, stored[:])
 	cancel()
 	if err != nil {
 		return nil, err
@@ -230,41 +269,39 @@ func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*lik
 	if subtle.ConstantTimeCompare(key.Hash, h[:]) != 1 {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "api key not found")
 	}
+	e := &cachedKey{key: key}
+	e.used.Store(key.LastUsedAt.UnixNano())
+	if key.LastUsedAt.IsZero() {
+		e.used.Store(0)
+	}
 	c.mu.Lock()
-	if c.byHash != nil && c.revision == rev {
-		c.byHash[h] = key
+	if cur := c.load(); cur.generation == sn.generation && cur.byHash[h] == nil {
+		next := &keySnapshot{generation: cur.generation, revision: cur.revision, byHash: make(map[[32]byte]*cachedKey, len(cur.byHash)+1)}
+		maps.Copy(next.byHash, cur.byHash)
+		next.byHash[h] = e
+		c.snap.Store(next)
+	} else if e2 := cur.byHash[h]; e2 != nil && cur.generation == sn.generation {
+		e = e2 // another request cached it meanwhile: share its last use
 	}
 	c.mu.Unlock()
-	return key, nil
+	return e, nil
 }
 
 // recordUse writes the key's last-used time when it was last written (here
 // or, as far as the key read says, on another replica) a minute or more
 // ago. A failure is logged: it must not refuse the request.
-func (s *Server) recordUse(ctx context.Context, key *likeness.APIKey, now time.Time) {
-	c := &s.keys
-	c.mu.Lock()
-	last, ok := c.used[key.ID]
-	if !ok {
-		last = key.LastUsedAt
-	}
-	due := now.Sub(last) >= touchEvery || now.Before(last)
-	if due {
-		if c.used == nil {
-			c.used = map[string]time.Time{}
-		}
-		c.used[key.ID] = now
-	}
-	c.mu.Unlock()
-	if !due {
+func (s *Server) recordUse(ctx context.Context, e *cachedKey, now time.Time) {
+	nowNS := now.UnixNano()
+	last := e.used.Load()
+	if nowNS-last < int64(touchEvery) && nowNS >= last || !e.used.CompareAndSwap(last, nowNS) {
 		return
 	}
 	// Bookkeeping: a slow database may cost this call keyReadTimeout, at
 	// most once a minute per key, and never refuses it.
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyReadTimeout)
 	defer cancel()
-	if err := s.store.TouchAPIKey(tctx, key.ID, now.UTC()); err != nil {
-		s.log.Warn("could not record an API key's last use", "key", key.ID, "err", err)
+	if err := s.store.TouchAPIKey(tctx, e.key.ID, now.UTC()); err != nil {
+		s.log.Warn("could not record an API key's last use", "key", e.key.ID, "err", err)
 	}
 }
 

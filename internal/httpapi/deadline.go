@@ -8,7 +8,9 @@ import (
 
 // Every API request runs under a deadline, so a call into a database that
 // stopped answering (a black-holed connection, a restart) fails as 503
-// instead of holding the request open.
+// instead of holding the request open. The decision routes are the
+// exception (see serveDecision): each of their blocking calls is bounded on
+// its own.
 const (
 	// RequestTimeout bounds a request that moves no media.
 	RequestTimeout = 15 * time.Second

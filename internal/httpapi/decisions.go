@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -79,7 +80,7 @@ type decisionIn struct {
 
 func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
 	var in decisionIn
-	if err := input.DecodeJSON(r, w, s.maxBody, &in); err != nil {
+	if err := s.decodeDecision(w, r, &in); err != nil {
 		return err
 	}
 	req := &in.DecisionRequest
@@ -100,8 +101,11 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		s.metrics.countDecisions(0, 1)
 	}
-	b := appendDecision(make([]byte, 0, 256), &d)
-	w.Header().Set("Content-Type", "application/json")
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	b := appendDecision((*bp)[:0], &d)
+	*bp = b[:0]
+	setJSON(w.Header())
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
@@ -112,6 +116,7 @@ type batchBuffers struct {
 	items []likeness.DecisionRequest
 	out   []likeness.Decision
 	body  []byte
+	in    []byte // the request body
 }
 
 var batchPool = sync.Pool{New: func() any { return new(batchBuffers) }}
@@ -122,15 +127,24 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 		// Nothing of one request may leak into the next.
 		clear(buf.items[:cap(buf.items)])
 		clear(buf.out[:cap(buf.out)])
-		buf.items, buf.out, buf.body = buf.items[:0], buf.out[:0], buf.body[:0]
+		buf.items, buf.out, buf.body, buf.in = buf.items[:0], buf.out[:0], buf.body[:0], buf.in[:0]
 		batchPool.Put(buf)
 	}()
 	in := struct {
 		Items       []likeness.DecisionRequest `json:"items"`
 		MinRevision int64                      `json:"min_revision,omitempty"`
 	}{Items: buf.items}
-	if err := input.DecodeJSON(r, w, 16*s.maxBody, &in); err != nil {
+	body, err := s.readBatch(w, r, buf)
+	if err != nil {
 		return err
+	}
+	var ok bool
+	if in.Items, in.MinRevision, ok = decodeBatch(string(body), buf.items); !ok {
+		clear(buf.items[:cap(buf.items)])
+		in.Items, in.MinRevision = buf.items[:0], 0
+		if err := input.UnmarshalBody(body, &in); err != nil {
+			return err
+		}
 	}
 	if err := s.awaitRevision(w, r, in.MinRevision); err != nil {
 		return err
@@ -176,7 +190,31 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 	b = append(b, "]}\n"...)
 	buf.body = b
 	s.metrics.countDecisions(allowed, len(out))
-	w.Header().Set("Content-Type", "application/json")
-	_, err := w.Write(b)
+	setJSON(w.Header())
+	_, err = w.Write(b)
 	return err
 }
+
+// readBatch reads a batch body (at most 16 times the server's body limit)
+// into buf.in when its length is announced, else as input.DecodeJSON does.
+func (s *Server) readBatch(w http.ResponseWriter, r *http.Request, buf *batchBuffers) ([]byte, error) {
+	if err := input.JSONContentType(r); err != nil {
+		return nil, err
+	}
+	limit := 16 * s.maxBody
+	n := r.ContentLength
+	if n <= 0 || n > limit {
+		return input.ReadBody(r, w, limit)
+	}
+	buf.in = slices.Grow(buf.in[:0], int(n))[:n]
+	if _, err := io.ReadFull(r.Body, buf.in); err != nil {
+		return nil, likeness.Errorf(likeness.EINVALID, "could not read the request body")
+	}
+	return buf.in, nil
+}
+
+// jsonType is the Content-Type header value of every decision answer,
+// shared: net/http only reads it.
+var jsonType = []string{"application/json"}
+
+func setJSON(h http.Header) { h["Content-Type"] = jsonType }

@@ -39,10 +39,24 @@ func DecodeJSON(r *http.Request, w http.ResponseWriter, limit int64, v any) erro
 	if err != nil {
 		return err
 	}
+	return UnmarshalBody(body, v)
+}
+
+// UnmarshalBody is DecodeJSON for a body its caller has read, having
+// checked the content type and the size limit itself.
+func UnmarshalBody(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return likeness.Errorf(likeness.EINVALID, "request body is empty: send a JSON object")
 	}
 	return Unmarshal(body, v)
+}
+
+// JSONContentType refuses a request whose Content-Type is not JSON.
+func JSONContentType(r *http.Request) error { return jsonContentType(r) }
+
+// ReadBody reads r's body of at most limit bytes (ETOOLARGE beyond).
+func ReadBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, error) {
+	return readBody(r, w, limit)
 }
 
 // OptionalJSON is DecodeJSON for routes whose body may be left out: with no
@@ -286,6 +300,9 @@ func PathValues(r *http.Request) error {
 // Query checks that the query string parses and that every name and value
 // in it is text (see Text).
 func Query(r *http.Request) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return likeness.Errorf(likeness.EINVALID, "malformed query string")
