@@ -46,12 +46,15 @@ type DB struct {
 	mu      sync.Mutex
 	rebound map[string]string
 
-	// Group commit of ledger appends (see AppendEvents).
+	// Group commit of the hot writes (see group.go).
 	commitOnce sync.Once
-	appends    chan *appendReq
+	writes     chan *groupWrite
 	committed  chan struct{} // closed when the committer has stopped
 	closeMu    sync.RWMutex
 	closed     bool
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared hot statements (see prepared)
 }
 
 var _ likeness.Store = (*DB)(nil)
@@ -88,12 +91,19 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// _txlock=immediate makes every transaction take the write lock at
 		// BEGIN, so two writers never deadlock upgrading a read lock.
 		pragmas := "&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)"
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)" +
+			// Savepoints' journals (one per write of a group commit)
+			// stay in memory instead of spilling to temporary files.
+			"&_pragma=temp_store(2)"
 		if opts.CacheMiB > 0 {
 			pragmas += fmt.Sprintf("&_pragma=cache_size(-%d)", opts.CacheMiB*1024) // negative: KiB
 		}
 		d.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate"+pragmas)
 		d.dialect = sqlite
+		// database/sql keeps 2 idle connections by default: under
+		// concurrent requests it would open (and set up) a connection
+		// for nearly every query and close it after.
+		d.db.SetMaxIdleConns(32)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d.db, err = sql.Open("pgx", dsn)
 		d.dialect = postgres
@@ -161,12 +171,18 @@ func (d *DB) Close() error {
 	d.closeMu.Lock()
 	if !d.closed {
 		d.closed = true
-		if d.appends != nil {
-			close(d.appends)
+		if d.writes != nil {
+			close(d.writes)
 			<-d.committed
 		}
 	}
 	d.closeMu.Unlock()
+	d.stmtMu.Lock()
+	for _, s := range d.stmts {
+		s.Close()
+	}
+	d.stmts = nil
+	d.stmtMu.Unlock()
 	return d.db.Close()
 }
 
