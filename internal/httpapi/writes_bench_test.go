@@ -47,6 +47,8 @@ func BenchmarkWritesHTTP(b *testing.B) {
 			b.Fatalf("audit log gained %d rows for %d HTTP writes", got, 2*writeOps)
 		}
 		b.ReportMetric(in4.rate, "inproc4-grants/s")
+		b.ReportMetric(in4.batch, "inproc4-grants/sync")
+		b.ReportMetric(grants.batch, "http16-grants/sync")
 		b.ReportMetric(in16.rate, "inproc16-grants/s")
 		b.ReportMetric(grants.rate, "http16-grants/s")
 		b.ReportMetric(grants.p50.Seconds()*1000, "http16-grant-p50-ms")
@@ -154,14 +156,16 @@ func (w *writeLoad) auditRows() int {
 
 // phase is one measured burst of writes.
 type phase struct {
-	rate float64 // ops per second
-	p50  time.Duration
+	rate  float64 // ops per second
+	p50   time.Duration
+	batch float64 // group-committed writes per transaction (per disk sync)
 }
 
 // run makes n ops from clients goroutines and returns their rate and
 // median latency.
 func (w *writeLoad) run(clients, n int, op func(int) error) phase {
 	w.b.Helper()
+	groups, writes := w.e.store.GroupCommits()
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var failed atomic.Value
@@ -189,5 +193,6 @@ func (w *writeLoad) run(clients, n int, op func(int) error) phase {
 		w.b.Fatal(err)
 	}
 	slices.Sort(lat)
-	return phase{rate: float64(n) / el.Seconds(), p50: lat[n/2]}
+	g, wr := w.e.store.GroupCommits()
+	return phase{rate: float64(n) / el.Seconds(), p50: lat[n/2], batch: float64(wr-writes) / float64(max(1, g-groups))}
 }

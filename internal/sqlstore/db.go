@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -52,6 +53,8 @@ type DB struct {
 	committed  chan struct{} // closed when the committer has stopped
 	closeMu    sync.RWMutex
 	closed     bool
+	groups     atomic.Int64 // group-commit transactions run
+	grouped    atomic.Int64 // writes they carried
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared hot statements (see prepared)
