@@ -184,9 +184,11 @@ drain:
 func (d *DB) commitGroup(conn *sql.Conn, writes []*groupWrite) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	what := "write"
-	if len(writes) > 0 {
-		what = writes[0].what()
+	what := writes[0].what()
+	for _, w := range writes[1:] {
+		if w.what() != what {
+			what = "group commit"
+		}
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
