@@ -94,10 +94,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// _txlock=immediate makes every transaction take the write lock at
 		// BEGIN, so two writers never deadlock upgrading a read lock.
 		pragmas := "&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)" +
-			// Savepoints' journals (one per write of a group commit)
-			// stay in memory instead of spilling to temporary files.
-			"&_pragma=temp_store(2)"
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)"
 		if opts.CacheMiB > 0 {
 			pragmas += fmt.Sprintf("&_pragma=cache_size(-%d)", opts.CacheMiB*1024) // negative: KiB
 		}
