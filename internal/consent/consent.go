@@ -331,7 +331,6 @@ func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) erro
 				return err
 			}
 		}
-		var err error
 		plain, err := json.Marshal(ev.Evidence)
 		if err != nil {
 			return err
