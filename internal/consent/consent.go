@@ -62,6 +62,9 @@ type Log interface {
 	// calling apply for each new one in index order; an event apply fails
 	// on is read again by the next call.
 	Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error
+	// SyncTo is Sync that returns at once if the tree already holds the
+	// event at index through.
+	SyncTo(ctx context.Context, through int64, apply func(*likeness.ConsentEvent) error) error
 }
 
 // PurposeEraser erases what was collected for a purpose, after a withdrawal
@@ -312,14 +315,21 @@ func (s *Service) ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.C
 // append seals personal fields, stores the events (and their ledger leaves)
 // in one transaction, then brings the index and tree up to date.
 func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) error {
-	c, err := s.subjects.Cipher(ctx, evs[0].SubjectID)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	var c *subjects.Cipher // the subject's key is unwrapped only for evidence to seal
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	for _, ev := range evs {
 		if len(ev.Evidence) == 0 {
 			continue
+		}
+		if c == nil {
+			var err error
+			if c, err = s.subjects.Cipher(ctx, evs[0].SubjectID); err != nil {
+				return err
+			}
 		}
 		plain, err := json.Marshal(ev.Evidence)
 		if err != nil {
@@ -338,7 +348,8 @@ func (s *Service) append(ctx context.Context, evs []*likeness.ConsentEvent) erro
 		s.engine.Apply(ev)
 	}
 	s.notify(ctx, evs)
-	if err := s.Sync(ctx); err != nil {
+	last := evs[len(evs)-1].LedgerIndex
+	if err := s.log.SyncTo(ctx, last, func(ev *likeness.ConsentEvent) error { return s.applySynced(ctx, ev) }); err != nil {
 		s.logger.Warn("ledger sync after append failed", "err", err)
 	}
 	return nil

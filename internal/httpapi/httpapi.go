@@ -253,14 +253,23 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if err == nil {
 			err = checkInput(r)
 		}
+		var pending *likeness.PendingAudit
 		if err == nil {
-			r = r.WithContext(likeness.WithActor(r.Context(), actor))
+			ctx := likeness.WithActor(r.Context(), actor)
+			if audited(rt) {
+				pending = likeness.NewPendingAudit(s.auditEntry(r, rt, actor))
+				ctx = likeness.WithPendingAudit(ctx, pending)
+			}
+			r = r.WithContext(ctx)
 			err = rt.Handler(sw, r)
 		}
+		// A write that recorded the call's change took its audit entry
+		// and committed it with the change; otherwise it is written here.
+		unwritten := pending != nil && pending.Close()
 		if err != nil {
 			s.writeError(sw, r, err)
-		} else if audited(rt) && sw.status < 300 && !replayed(sw) {
-			s.audit(r, rt, actor)
+		} else if unwritten && sw.status < 300 && !replayed(sw) {
+			s.audit(r, pending.Entry())
 		}
 	})
 }
@@ -312,9 +321,9 @@ func audited(rt Route) bool {
 	return rt.Method != "GET" && rt.Pattern != "/v1/decisions" && rt.Pattern != "/v1/decisions/batch"
 }
 
-// audit records an operator's successful change. The response is already
-// sent; a failure to record is logged loudly.
-func (s *Server) audit(r *http.Request, rt Route, actor likeness.Actor) {
+// auditEntry is the audit-log entry of a call to rt: every change an
+// operator makes through the API.
+func (s *Server) auditEntry(r *http.Request, rt Route, actor likeness.Actor) *likeness.AccessEntry {
 	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: s.now().UTC(), Action: rt.Method + " " + rt.Pattern,
 		KeyID: actor.KeyID, Role: actor.Role, Purpose: r.PathValue("purpose"), Allow: true}
 	switch id := r.PathValue("id"); {
@@ -323,6 +332,13 @@ func (s *Server) audit(r *http.Request, rt Route, actor likeness.Actor) {
 	case strings.HasPrefix(id, "ast_"):
 		e.AssetID = id
 	}
+	return e
+}
+
+// audit records an operator's successful change that no write recorded in
+// its own transaction. The response is already sent; a failure to record
+// is logged loudly.
+func (s *Server) audit(r *http.Request, e *likeness.AccessEntry) {
 	if err := s.store.AppendAccess(context.WithoutCancel(r.Context()), e); err != nil {
 		s.log.Error("could not record an operator action in the audit log", "action", e.Action, "key", e.KeyID, "err", err)
 	}

@@ -47,7 +47,17 @@ type Log struct {
 	tree       atomic.Pointer[ledger.Tree]
 	storedSize int64
 	storedAt   time.Time
+	// The last checkpoint signed for receipts, reused while the tree has
+	// not grown for up to reuseCheckpoint: the grants of one group commit
+	// share one signature.
+	lastCP     ledger.Checkpoint
+	lastSigned []byte
+	lastAt     time.Time
 }
+
+// reuseCheckpoint is how long a signed checkpoint of an unchanged tree is
+// given in receipts before a fresh one is signed.
+const reuseCheckpoint = time.Second
 
 // New returns the deployment's ledger, signed with the Ed25519 key of
 // seed. The origin (name plus a random deployment id, docs/RECEIPTS.md) is
@@ -186,10 +196,21 @@ func (l *Log) Tree() *ledger.Tree { return l.tree.Load() }
 // one goroutine reads rows, another checks their leaves, applies them and
 // grows the tree, in batches, in index order.
 func (l *Log) Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error {
+	return l.SyncTo(ctx, -1, apply)
+}
+
+// SyncTo is Sync for a caller that needs the tree to hold the event at
+// index through: when another caller's sync has already brought it that
+// far, it returns at once without reading the store. Concurrent appenders
+// waiting for one another's sync so read the ledger once, not once each.
+func (l *Log) SyncTo(ctx context.Context, through int64, apply func(*likeness.ConsentEvent) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tree := l.tree.Load()
 	next := int64(tree.Size())
+	if through >= 0 && next > through {
+		return nil
+	}
 	step := func(batch []stored) error {
 		for _, it := range batch {
 			// Leaves written before canonical (version 2) leaves keep
@@ -296,14 +317,18 @@ func (l *Log) Checkpoint(ctx context.Context, force bool) (ledger.Checkpoint, []
 
 func (l *Log) checkpointLocked(ctx context.Context, force bool) (ledger.Checkpoint, []byte, error) {
 	size := l.tree.Load().Size()
-	root, err := l.tree.Load().Root(size)
-	if err != nil {
-		return ledger.Checkpoint{}, nil, err
-	}
-	cp := ledger.Checkpoint{Origin: l.signer.Name(), Size: size, Root: root, TimeMicros: likeness.Micros(l.now())}
-	signed, err := l.signer.SignCheckpoint(cp)
-	if err != nil {
-		return cp, nil, err
+	now := l.now()
+	cp, signed := l.lastCP, l.lastSigned
+	if force || signed == nil || cp.Size != size || now.Before(l.lastAt) || now.Sub(l.lastAt) >= reuseCheckpoint {
+		root, err := l.tree.Load().Root(size)
+		if err != nil {
+			return ledger.Checkpoint{}, nil, err
+		}
+		cp = ledger.Checkpoint{Origin: l.signer.Name(), Size: size, Root: root, TimeMicros: likeness.Micros(now)}
+		if signed, err = l.signer.SignCheckpoint(cp); err != nil {
+			return cp, nil, err
+		}
+		l.lastCP, l.lastSigned, l.lastAt = cp, signed, now
 	}
 	if int64(size) > l.storedSize && (force || l.now().Sub(l.storedAt) >= checkpointEvery) {
 		// The stored checkpoint is signed again under the database's
@@ -342,19 +367,23 @@ func (l *Log) ConsistencyProof(from, to uint64) ([][32]byte, error) {
 // Receipts signs a receipt for each event, proving its inclusion in a fresh
 // checkpoint.
 func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subject, evs []*likeness.ConsentEvent) ([]string, error) {
+	// The tree is read under the lock; the receipts are signed after it,
+	// so concurrent callers do not queue behind one another's signatures.
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	cp, signed, err := l.checkpointLocked(ctx, false)
 	if err != nil {
+		l.mu.Unlock()
 		return nil, err
 	}
-	out := make([]string, 0, len(evs))
+	all := make([]ledger.ReceiptClaims, 0, len(evs))
 	for _, ev := range evs {
 		if uint64(ev.LedgerIndex) >= cp.Size {
+			l.mu.Unlock()
 			return nil, fmt.Errorf("ledgerlog: event %d is not in the tree yet", ev.LedgerIndex)
 		}
 		rl, err := ledger.NewReceiptLedger(l.Tree(), uint64(ev.LedgerIndex), signed)
 		if err != nil {
+			l.mu.Unlock()
 			return nil, err
 		}
 		claims := ledger.ReceiptClaims{
@@ -381,6 +410,11 @@ func (l *Log) Receipts(ctx context.Context, p *policy.Policy, sub *likeness.Subj
 		if pp, ok := p.Purpose(ev.Purpose); ok {
 			claims.Purposes = []ledger.ReceiptPurpose{receiptPurpose(p, pp, ev.Language)}
 		}
+		all = append(all, claims)
+	}
+	l.mu.Unlock()
+	out := make([]string, 0, len(all))
+	for _, claims := range all {
 		jws, err := l.signer.SignReceipt(claims)
 		if err != nil {
 			return nil, err

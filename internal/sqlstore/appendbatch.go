@@ -11,15 +11,18 @@ import (
 )
 
 // batchable reports whether commitBatch may write group: on PostgreSQL, when
-// no append carries a reviewer's verdict (a verdict updates the validation
+// every write is a ledger append and none carries a reviewer's verdict (a verdict updates the validation
 // queue, which must see the appends ahead of it; those rare groups go one
 // append at a time).
-func (d *DB) batchable(group []*appendReq) bool {
+func (d *DB) batchable(group []*groupWrite) bool {
 	if d.dialect != postgres {
 		return false // one writer at a time: the lock costs nothing to share
 	}
-	for _, r := range group {
-		for _, ev := range r.evs {
+	for _, w := range group {
+		if w.append == nil {
+			return false // not a ledger append (a subject's creation)
+		}
+		for _, ev := range w.append.evs {
 			if ev.Type == likeness.Validated || ev.Type == likeness.ValidationRejected {
 				return false
 			}
@@ -44,7 +47,7 @@ func (d *DB) batchable(group []*appendReq) bool {
 // time instead (commitEach), where savepoints isolate a bad append: the
 // statement failed (e.g. a duplicate id), or an erasure began between the
 // fence and the lock (the statement fences again, under the lock).
-func (d *DB) commitBatch(ctx context.Context, group []*appendReq) (done bool, err error) {
+func (d *DB) commitBatch(ctx context.Context, group []*groupWrite) (done bool, err error) {
 	live, next, err := d.admit(ctx, group)
 	if err != nil || len(live) == 0 {
 		return true, err
@@ -108,10 +111,10 @@ func fallback(err error) (bool, error) {
 // admit fails the appends whose caller gave up or whose subject's erasure
 // has begun, returns the others, and reads the next ledger index, in one
 // query for the group.
-func (d *DB) admit(ctx context.Context, group []*appendReq) ([]*appendReq, int64, error) {
+func (d *DB) admit(ctx context.Context, group []*groupWrite) ([]*groupWrite, int64, error) {
 	var subjects []string
-	for _, r := range group {
-		for _, ev := range r.evs {
+	for _, w := range group {
+		for _, ev := range w.append.evs {
 			if ev.Type != likeness.Erasure {
 				subjects = append(subjects, ev.SubjectID)
 			}
@@ -127,19 +130,19 @@ func (d *DB) admit(ctx context.Context, group []*appendReq) ([]*appendReq, int64
 	for id := range strings.SplitSeq(ids, ",") {
 		erasing[id] = true
 	}
-	var live []*appendReq
-	for _, r := range group {
-		if r.err = r.ctx.Err(); r.err != nil {
+	var live []*groupWrite
+	for _, w := range group {
+		if w.err = w.ctx.Err(); w.err != nil {
 			continue
 		}
-		for _, ev := range r.evs {
+		for _, ev := range w.append.evs {
 			if ev.Type != likeness.Erasure && erasing[ev.SubjectID] {
-				r.err = likeness.Errorf(likeness.EGONE, "this person's data is being erased; nothing more can be recorded about them")
+				w.err = likeness.Errorf(likeness.EGONE, "this person's data is being erased; nothing more can be recorded about them")
 				break
 			}
 		}
-		if r.err == nil {
-			live = append(live, r)
+		if w.err == nil {
+			live = append(live, w)
 		}
 	}
 	return live, next, nil
@@ -150,18 +153,19 @@ func (d *DB) admit(ctx context.Context, group []*appendReq) ([]*appendReq, int64
 // ledger's next index or a subject's erasure has begun.
 func (d *DB) insertAt(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, live []*appendReq, next int64) (bool, error) {
-	args, n, err := batchRows(live, next)
+}, live []*groupWrite, next int64) (bool, error) {
+	args, audit, n, err := batchRows(live, next)
 	if err != nil {
 		return false, err
 	}
 	var stored int64
-	err = q.QueryRowContext(ctx, insertBatch, append(args, n, next, ChangeChannel)...).Scan(&stored)
+	err = q.QueryRowContext(ctx, insertBatch, append(append(args, n, next, ChangeChannel), audit...)...).Scan(&stored)
 	return err == nil && stored == n, err
 }
 
 // insertBatch takes n ledger indexes from $33 on ($32 = n) and stores a
-// group's events, validation queue rows and outbox messages, each table's
+// group's events, validation queue rows, outbox messages and the audit rows
+// of the API calls that made them ($35–$48), each table's
 // rows as parallel arrays (see batchRows), and announces the change, all or
 // nothing. It stores nothing if the ledger's next index is no longer $33 or
 // an event is about a subject whose erasure has begun. Those checks read
@@ -190,18 +194,28 @@ const insertBatch = `WITH n AS (
 	SELECT * FROM unnest($26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[])
 	WHERE EXISTS (SELECT 1 FROM n)
 	ON CONFLICT (id) DO NOTHING
+), au AS (
+	INSERT INTO access_log (id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons, operator, reason)
+	SELECT * FROM unnest($35::text[], $36::bigint[], $37::text[], $38::text[], $39::text[], $40::text[], $41::text[], $42::text[],
+		$43::text[], $44::text[], $45::boolean[], $46::text[], $47::text[], $48::text[])
+	WHERE EXISTS (SELECT 1 FROM n)
 )
 SELECT (SELECT count(*) FROM ev) + 0 * (SELECT count(pg_notify($34, 'consent')) FROM n)`
 
 // batchRows gives the appends their indexes from base on, in group order,
-// and returns insertBatch's first arguments, one array per column, and the
-// number of events.
-func batchRows(live []*appendReq, base int64) ([]any, int64, error) {
+// and returns insertBatch's first arguments and its audit arguments, one
+// array per column, and the number of events.
+func batchRows(live []*groupWrite, base int64) ([]any, []any, int64, error) {
 	var e eventArrays
 	var v validationArrays
 	var o outboxArrays
+	var a auditArrays
 	next := base
-	for _, r := range live {
+	for _, w := range live {
+		if w.audit != nil {
+			a.add(w.audit.Entry())
+		}
+		r := w.append
 		r.indexes = make([]int64, len(r.evs))
 		for i, ev := range r.evs {
 			r.indexes[i] = next
@@ -212,14 +226,14 @@ func batchRows(live []*appendReq, base int64) ([]any, int64, error) {
 					continue
 				}
 				if err := readyMessage(m); err != nil {
-					return nil, 0, err
+					return nil, nil, 0, err
 				}
 				o.add(m)
 			}
 			next++
 		}
 	}
-	return append(append(e.args(), v.args()...), o.args()...), next - base, nil
+	return append(append(e.args(), v.args()...), o.args()...), a.args(), next - base, nil
 }
 
 type eventArrays struct {
@@ -275,3 +289,39 @@ func (a *outboxArrays) add(m *likeness.OutboxMessage) {
 }
 
 func (a *outboxArrays) args() []any { return []any{a.id, a.typ, a.subject, a.sink, a.data, a.created} }
+
+// auditArrays are the access-log rows of the API calls whose appends the
+// batch stores (see writeAudit), committed with them.
+type auditArrays struct {
+	cols [14][]any
+}
+
+func (a *auditArrays) add(e *likeness.AccessEntry) {
+	for i, v := range accessArgs(e) {
+		a.cols[i] = append(a.cols[i], v)
+	}
+}
+
+// args converts each column to the typed slice its unnest parameter takes.
+func (a *auditArrays) args() []any {
+	out := make([]any, len(a.cols))
+	for i, col := range a.cols {
+		switch i {
+		case 1: // time_us
+			out[i] = typed[int64](col)
+		case 10: // allow
+			out[i] = typed[bool](col)
+		default:
+			out[i] = typed[string](col)
+		}
+	}
+	return out
+}
+
+func typed[T any](col []any) []T {
+	out := make([]T, len(col))
+	for i, v := range col {
+		out[i] = v.(T)
+	}
+	return out
+}

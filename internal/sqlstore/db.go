@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -46,16 +47,21 @@ type DB struct {
 	mu      sync.Mutex
 	rebound map[string]string
 
-	// Group commit of ledger appends (see AppendEvents).
+	// Group commit of the hot writes (see group.go).
 	commitOnce sync.Once
-	appends    chan *appendReq
+	writes     chan *groupWrite
 	committed  chan struct{} // closed when the committer has stopped
 	closeMu    sync.RWMutex
 	closed     bool
+	groups     atomic.Int64 // group-commit transactions run
+	grouped    atomic.Int64 // writes they carried
 
 	// beforeInsert, set by tests, runs in commitBatch between the fence and
 	// the insert.
 	beforeInsert func()
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared hot statements (see prepared)
 }
 
 var _ likeness.Store = (*DB)(nil)
@@ -98,6 +104,10 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		}
 		d.db, err = sql.Open("sqlite", "file:"+path+"?_txlock=immediate"+pragmas)
 		d.dialect = sqlite
+		// database/sql keeps 2 idle connections by default: under
+		// concurrent requests it would open (and set up) a connection
+		// for nearly every query and close it after.
+		d.db.SetMaxIdleConns(32)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		d.db, err = sql.Open("pgx", dsn)
 		d.dialect = postgres
@@ -165,12 +175,18 @@ func (d *DB) Close() error {
 	d.closeMu.Lock()
 	if !d.closed {
 		d.closed = true
-		if d.appends != nil {
-			close(d.appends)
+		if d.writes != nil {
+			close(d.writes)
 			<-d.committed
 		}
 	}
 	d.closeMu.Unlock()
+	d.stmtMu.Lock()
+	for _, s := range d.stmts {
+		s.Close()
+	}
+	d.stmts = nil
+	d.stmtMu.Unlock()
 	return d.db.Close()
 }
 

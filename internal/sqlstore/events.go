@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"likeness"
 )
@@ -28,11 +27,10 @@ func scanEvent(row rowScanner) (*likeness.ConsentEvent, [32]byte, error) {
 	return &ev, h, nil
 }
 
-// AppendEvents implements likeness.EventStore. Appends are group-committed:
-// one committer takes every append waiting at that moment and writes them in
-// one transaction, paying one disk sync for the lot; one failing append
-// fails alone. The ledger indexes are taken under a lock held to commit (see
-// ledgernext.go), so indexes are dense and in commit order.
+// AppendEvents implements likeness.EventStore. Appends are group-committed
+// (see group.go) with the audit row of the API call that makes them. The
+// ledger index is taken under a lock held to commit, so indexes are dense
+// and in commit order.
 func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent, leaf likeness.LeafHashFunc) error {
 	if len(evs) == 0 {
 		return nil
@@ -40,150 +38,33 @@ func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent, lea
 	if leaf == nil {
 		return fmt.Errorf("sqlstore: append consent events: no leaf hash function")
 	}
-	req := &appendReq{ctx: ctx, evs: evs, leaf: leaf, done: make(chan error, 1)}
-	d.commitOnce.Do(func() {
-		d.appends, d.committed = make(chan *appendReq), make(chan struct{})
-		go d.committer()
-	})
-	d.closeMu.RLock()
-	if d.closed {
-		d.closeMu.RUnlock()
-		return fmt.Errorf("sqlstore: append consent events: database is closed")
-	}
-	select {
-	case d.appends <- req:
-	case <-ctx.Done():
-		d.closeMu.RUnlock()
-		return ctx.Err()
-	}
-	d.closeMu.RUnlock()
-	// Once handed over, the append commits or fails as a whole; wait for
-	// the answer so the caller never mistakes a commit for a failure.
-	return <-req.done
+	r := &appendReq{evs: evs, leaf: leaf}
+	w := &groupWrite{ctx: ctx, ledger: true, topic: "consent", audit: likeness.TakeAudit(ctx),
+		run: func(ctx context.Context, tx *sql.Tx, g *group) error {
+			if err := d.insertEvents(ctx, tx, g.eventStmt, r, g.next); err != nil {
+				return err
+			}
+			g.next += int64(len(r.evs))
+			return nil
+		},
+		committed: func() {
+			for i, ev := range r.evs {
+				ev.LedgerIndex = r.indexes[i]
+				ev.Time = likeness.FromMicros(likeness.Micros(ev.Time))
+			}
+		}}
+	w.append = r
+	return d.submit(w, "append consent events")
 }
 
 type appendReq struct {
-	ctx     context.Context
 	evs     []*likeness.ConsentEvent
 	leaf    likeness.LeafHashFunc
 	indexes []int64
-	done    chan error
-	err     error
-}
-
-// maxGroup bounds how many appends share one transaction.
-const maxGroup = 256
-
-func (d *DB) committer() {
-	defer close(d.committed)
-	for first := range d.appends {
-		group := []*appendReq{first}
-	drain:
-		for len(group) < maxGroup {
-			select {
-			case r, ok := <-d.appends:
-				if !ok {
-					break drain
-				}
-				group = append(group, r)
-			default:
-				break drain
-			}
-		}
-		err := d.commitGroup(group)
-		for _, r := range group {
-			if r.err == nil && err != nil {
-				r.err = err
-			}
-			if r.err == nil {
-				for i, ev := range r.evs {
-					ev.LedgerIndex = r.indexes[i]
-					ev.Time = likeness.FromMicros(likeness.Micros(ev.Time))
-				}
-			}
-			r.done <- r.err
-		}
-	}
-}
-
-func (d *DB) commitGroup(group []*appendReq) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if d.batchable(group) {
-		if done, err := d.commitBatch(ctx, group); done {
-			return err
-		}
-		// Written again one append at a time, so that only a failing one
-		// fails (see commitBatch).
-		for _, r := range group {
-			r.err, r.indexes = nil, nil
-		}
-	}
-	return d.commitEach(ctx, group)
-}
-
-// commitEach writes a group one append at a time, each in its own
-// savepoint, holding the ledger lock from the first insert to commit.
-func (d *DB) commitEach(ctx context.Context, group []*appendReq) error {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlstore: append consent events: %w", err)
-	}
-	defer tx.Rollback()
-	next, err := d.lockNext(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("sqlstore: append consent events: lock ledger: %w", err)
-	}
-	stmt, err := d.prepareEventInsert(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("sqlstore: append consent events: %w", err)
-	}
-	defer stmt.Close()
-	alone := len(group) == 1
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
-		}
-		if !alone {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT append_one"); err != nil {
-				return fmt.Errorf("sqlstore: append consent events: %w", err)
-			}
-		}
-		r.err = d.insertEvents(ctx, tx, stmt, r, next)
-		switch {
-		case alone && r.err != nil:
-			return r.err
-		case alone:
-		case r.err != nil:
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT append_one"); err != nil {
-				return fmt.Errorf("sqlstore: append consent events: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT append_one"); err != nil {
-				return fmt.Errorf("sqlstore: append consent events: %w", err)
-			}
-			continue
-		default:
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT append_one"); err != nil {
-				return fmt.Errorf("sqlstore: append consent events: %w", err)
-			}
-		}
-		next += int64(len(r.evs))
-	}
-	if err := d.setNext(ctx, tx, next); err != nil {
-		return fmt.Errorf("sqlstore: append consent events: %w", err)
-	}
-	if err := d.notifyTx(ctx, tx, "consent"); err != nil {
-		return fmt.Errorf("sqlstore: append consent events: notify: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: append consent events: commit: %w", err)
-	}
-	return nil
 }
 
 // insertEvents writes one append's events and their outbox messages from
-// ledger index next on.
+// ledger index next on; stmt is the event insert, prepared in tx.
 func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *appendReq, next int64) error {
 	if err := d.fenceErasing(ctx, tx, r.evs); err != nil {
 		return err
@@ -191,7 +72,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *ap
 	r.indexes = make([]int64, len(r.evs))
 	for i, ev := range r.evs {
 		r.indexes[i] = next + int64(i)
-		if err := insertEvent(ctx, tx.StmtContext(ctx, stmt), ev, r.indexes[i], r.leaf); err != nil {
+		if err := insertEvent(ctx, stmt, ev, r.indexes[i], r.leaf); err != nil {
 			return err
 		}
 		// The validation queue changes with the events that change it.
@@ -206,8 +87,10 @@ func (d *DB) insertEvents(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *ap
 	return nil
 }
 
+const eventInsert = `INSERT INTO consent_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (d *DB) prepareEventInsert(ctx context.Context, tx *sql.Tx) (*sql.Stmt, error) {
-	return tx.PrepareContext(ctx, d.q(`INSERT INTO consent_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	return tx.PrepareContext(ctx, d.q(eventInsert))
 }
 
 // insertEvent writes ev at ledger index idx with the leaf hash leaf gives it.
@@ -395,7 +278,11 @@ func (d *DB) fenceErasing(ctx context.Context, tx *sql.Tx, evs []*likeness.Conse
 			continue
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM erasures WHERE subject_id = ?`), ev.SubjectID).Scan(&n); err != nil {
+		stmt, err := d.txStmt(ctx, tx, `SELECT count(*) FROM erasures WHERE subject_id = ?`)
+		if err == nil {
+			err = stmt.QueryRowContext(ctx, ev.SubjectID).Scan(&n)
+		}
+		if err != nil {
 			return fmt.Errorf("sqlstore: append consent events: %w", err)
 		}
 		if n > 0 {

@@ -21,8 +21,8 @@ func (d *DB) enqueueTx(ctx context.Context, tx *sql.Tx, msgs ...*likeness.Outbox
 	if len(msgs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, d.q(`INSERT INTO outbox_messages (id, type, subject_id, sink, data, created_us)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`))
+	stmt, err := d.txStmt(ctx, tx, `INSERT INTO outbox_messages (id, type, subject_id, sink, data, created_us)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("enqueue outbox message: %w", err)
 	}

@@ -29,32 +29,34 @@ func scanSubject(row rowScanner) (*likeness.Subject, error) {
 	return &s, nil
 }
 
-// InsertSubject implements likeness.SubjectStore.
+// InsertSubject implements likeness.SubjectStore. Creations are
+// group-committed (see group.go) with the audit row of the API call that
+// makes them; a creation that finds the subject already there writes none.
 func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey []byte) (*likeness.Subject, bool, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
+	created := false
+	w := &groupWrite{ctx: ctx, topic: "subject", audit: likeness.TakeAudit(ctx)}
+	w.run = func(ctx context.Context, tx *sql.Tx, g *group) error {
+		won, err := oneRow(g.exec(ctx, tx, `INSERT INTO subjects (`+subjectCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)
+		ON CONFLICT (external_hash) DO NOTHING`, s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt)))
+		if err != nil {
+			return fmt.Errorf("sqlstore: insert subject: %w", err)
+		}
+		if !won {
+			w.unchanged = true
+			return nil
+		}
+		if _, err := g.exec(ctx, tx, `INSERT INTO subject_keys (subject_id, wrapped) VALUES (?, ?)`, s.ID, wrappedKey); err != nil {
+			return fmt.Errorf("sqlstore: insert subject key: %w", err)
+		}
+		created = true
+		return nil
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, d.q(`INSERT INTO subjects (`+subjectCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)
-		ON CONFLICT (external_hash) DO NOTHING`),
-		s.ID, s.ExternalHash, s.Locale, s.Jurisdiction, s.Guardian, likeness.Micros(s.CreatedAt))
-	if err != nil {
-		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
+	if err := d.submit(w, "insert subject"); err != nil {
+		return nil, false, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		tx.Rollback()
+	if !created {
 		existing, err := d.SubjectByExternalHash(ctx, s.ExternalHash)
 		return existing, false, err
-	}
-	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO subject_keys (subject_id, wrapped) VALUES (?, ?)`), s.ID, wrappedKey); err != nil {
-		return nil, false, fmt.Errorf("sqlstore: insert subject key: %w", err)
-	}
-	if err := d.notifyTx(ctx, tx, "subject"); err != nil {
-		return nil, false, fmt.Errorf("sqlstore: insert subject: notify: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, false, fmt.Errorf("sqlstore: insert subject: %w", err)
 	}
 	out := *s
 	out.CreatedAt = likeness.FromMicros(likeness.Micros(s.CreatedAt))
@@ -63,7 +65,7 @@ func (d *DB) InsertSubject(ctx context.Context, s *likeness.Subject, wrappedKey 
 
 // Subject implements likeness.SubjectStore.
 func (d *DB) Subject(ctx context.Context, id string) (*likeness.Subject, error) {
-	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE id = ?`), id))
+	s, err := scanSubject(d.queryRow(ctx, `SELECT `+subjectRead+` FROM subjects WHERE id = ?`, id))
 	if isNoRows(err) {
 		return nil, notFound("subject")
 	}
@@ -75,7 +77,7 @@ func (d *DB) Subject(ctx context.Context, id string) (*likeness.Subject, error) 
 
 // SubjectByExternalHash implements likeness.SubjectStore.
 func (d *DB) SubjectByExternalHash(ctx context.Context, hash string) (*likeness.Subject, error) {
-	s, err := scanSubject(d.db.QueryRowContext(ctx, d.q(`SELECT `+subjectRead+` FROM subjects WHERE external_hash = ?`), hash))
+	s, err := scanSubject(d.queryRow(ctx, `SELECT `+subjectRead+` FROM subjects WHERE external_hash = ?`, hash))
 	if isNoRows(err) {
 		return nil, notFound("subject")
 	}
