@@ -211,9 +211,15 @@ type batch struct {
 	tag  []int
 	sum  []float32
 	node []int
+
+	// mark, when above zero, asks run to record in deep the tags of the
+	// windows still live after mark trees: the windows that looked like a
+	// face for a good part of the cascade (see Search.Faces, candidates).
+	mark int
+	deep []int
 }
 
-func (b *batch) reset() { b.at, b.tag, b.sum = b.at[:0], b.tag[:0], b.sum[:0] }
+func (b *batch) reset() { b.at, b.tag, b.sum, b.deep = b.at[:0], b.tag[:0], b.sum[:0], b.deep[:0] }
 
 func (b *batch) add(at, tag int) {
 	b.at, b.tag, b.sum = append(b.at, at), append(b.tag, tag), append(b.sum, 0)
@@ -229,6 +235,7 @@ func (b *batch) fill(first, step, n int) {
 	for k := range n {
 		b.at[k], b.tag[k], b.sum[k] = first+k*step, k, 0
 	}
+	b.deep = b.deep[:0]
 }
 
 // run runs trees [0, trees) of the cascade on the windows of b, whose sums
@@ -270,6 +277,9 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 			}
 		}
 		at = at[:m]
+		if t+1 == b.mark {
+			b.deep = append(b.deep, tag[:m]...)
+		}
 	}
 	b.at, b.tag, b.sum = at, tag[:len(at)], sum[:len(at)]
 	if trees == c.trees() {
