@@ -207,7 +207,11 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 	b := batch{mark: deepTrees(c)}
 	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
-		win := c.window(size, l.stride, p, minFace == defaultMinFace)
+		var cache *windowCache
+		if minFace == defaultMinFace {
+			cache = &gridWindows
+		}
+		win := c.window(size, l.stride, p, cache)
 		step := max(1, size/7)
 		m := win.reach
 		if l.w <= 2*m || l.h <= 2*m {

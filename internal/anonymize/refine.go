@@ -162,7 +162,7 @@ func (l level) around(c *cascade, d detection, minFace int, b *batch, out []dete
 		for turn := -20; turn <= 20; turn += 10 {
 			a := float64((deg+turn+360)%360) * math.Pi / 180
 			p := pose{angle: a}
-			win := c.window(size, l.stride, p, minFace == defaultMinFace)
+			win := c.window(size, l.stride, p, &refineWindows)
 			m := win.reach
 			b.reset()
 			for y := cy - r; y <= cy+r; y += step {
