@@ -245,7 +245,22 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 // summed score reaches minScore. A face's box holds the square of the
 // score-weighted mean detection, turned as the strongest one.
 func cluster(raw []detection, minScore float32) []Face {
-	sort.Slice(raw, func(i, j int) bool { return raw[i].q > raw[j].q })
+	// A total order, so that the result does not depend on which worker
+	// handed in its detections first.
+	sort.Slice(raw, func(i, j int) bool {
+		a, b := raw[i], raw[j]
+		switch {
+		case a.q != b.q:
+			return a.q > b.q
+		case a.size != b.size:
+			return a.size > b.size
+		case a.angle != b.angle:
+			return a.angle < b.angle
+		case a.y != b.y:
+			return a.y < b.y
+		}
+		return a.x < b.x
+	})
 	used := make([]bool, len(raw))
 	var faces []Face
 	for i, d := range raw {

@@ -106,7 +106,18 @@ func holds(r image.Rectangle, faces []Face) bool {
 func candidates(deep []detection, faces []Face) []detection {
 	// Larger windows first, so that a group's first member, whose level
 	// and pose it keeps, is its largest.
-	sort.SliceStable(deep, func(i, j int) bool { return deep[i].size > deep[j].size })
+	sort.Slice(deep, func(i, j int) bool {
+		a, b := deep[i], deep[j]
+		switch {
+		case a.size != b.size:
+			return a.size > b.size
+		case a.angle != b.angle:
+			return a.angle < b.angle
+		case a.y != b.y:
+			return a.y < b.y
+		}
+		return a.x < b.x
+	})
 	used := make([]bool, len(deep))
 	var out []detection
 	for i, d := range deep {
