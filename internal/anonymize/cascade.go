@@ -138,18 +138,19 @@ type windowCache struct {
 }
 
 // gridWindows holds the first pass's windows, refineWindows the second
-// look's (see refine): apart, so that the many sizes and turns of the
-// second look never empty the cache every image's first pass reuses (they
-// did, and the group benchmark took 0.29 s of CPU instead of 0.22 s).
-var gridWindows, refineWindows windowCache
+// look's (see refine) and checkWindows those of the search through each
+// blurred face (see faceIn): apart, so that the many sizes and turns of
+// the others never empty the cache every image's first pass reuses (the
+// second look's did, and the group benchmark took 0.29 s of CPU instead of
+// 0.22 s).
+var gridWindows, refineWindows, checkWindows windowCache
 
 const maxChunks = 8192
 
 // window returns the cascade compiled for windows of size pixels in pose p
 // on an image of the given stride. With a cache, it is the process-wide one
-// kept there (compiled by whoever needs a tree first); the caches are for
-// the default search, which every image runs. The one-off searches around
-// covered faces (see faceIn) would only crowd them, and pass nil.
+// kept there (compiled by whoever needs a tree first); without, a window of
+// its own (for tests).
 func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 	k := windowKey{size, stride, p.angle, p.mirror}
 	if cache != nil {

@@ -207,9 +207,9 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 	b := batch{mark: deepTrees(c)}
 	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
-		var cache *windowCache
-		if minFace == defaultMinFace {
-			cache = &gridWindows
+		cache := &gridWindows
+		if minFace != defaultMinFace {
+			cache = &checkWindows
 		}
 		win := c.window(size, l.stride, p, cache)
 		step := max(1, size/7)
