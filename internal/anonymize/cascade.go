@@ -106,6 +106,7 @@ type window struct {
 	mirror bool
 	reach  int          // how far from the centre any comparison reaches, in pixels
 	cache  *windowCache // where it is kept, if shared
+	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
 
 	mu     sync.Mutex
 	chunks []atomic.Pointer[chunk]
@@ -137,13 +138,11 @@ type windowCache struct {
 	chunks int
 }
 
-// gridWindows holds the first pass's windows, refineWindows the second
-// look's (see refine) and checkWindows those of the search through each
-// blurred face (see faceIn): apart, so that the many sizes and turns of
-// the others never empty the cache every image's first pass reuses (the
-// second look's did, and the group benchmark took 0.29 s of CPU instead of
-// 0.22 s).
-var gridWindows, refineWindows, checkWindows windowCache
+// gridWindows holds the first pass's windows and checkWindows those of the
+// search through each blurred face (see faceIn): apart, so that the
+// latter's sizes never empty the cache every image's first pass reuses.
+// The second look (see refine) keeps none: its windows are too many.
+var gridWindows, checkWindows windowCache
 
 const maxChunks = 8192
 
@@ -175,6 +174,16 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 	return w
 }
 
+// release hands w's compiled chunks back to its spares, for a window of
+// one caller's, used by no one else, that the caller is done with.
+func (w *window) release() {
+	for i := range w.chunks {
+		if ch := w.chunks[i].Swap(nil); ch != nil {
+			*w.spare = append(*w.spare, ch)
+		}
+	}
+}
+
 // compile returns chunk i, compiling it if no one has yet.
 func (w *window) compile(i int) *chunk {
 	w.mu.Lock()
@@ -182,7 +191,13 @@ func (w *window) compile(i int) *chunk {
 	if ch := w.chunks[i].Load(); ch != nil {
 		return ch
 	}
-	ch := new(chunk)
+	var ch *chunk
+	if w.spare != nil && len(*w.spare) > 0 {
+		n := len(*w.spare)
+		ch, *w.spare = (*w.spare)[n-1], (*w.spare)[:n-1]
+	} else {
+		ch = new(chunk)
+	}
 	s := float64(w.size) / 256
 	for t := i * chunkTrees; t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
 		codes := w.c.codes[t*4*w.c.leaves:]

@@ -65,10 +65,11 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 			defer wg.Done()
 			var mine []detection
 			var b batch
+			var spare []*chunk
 			for d := range next {
-				mine = byScale[d.scale].around(c, d, minFace, &b, mine)
+				mine = byScale[d.scale].around(c, d, minFace, &b, &spare, mine)
 				if l, ok := byScale[d.scale/2]; ok {
-					mine = l.around(c, d, minFace, &b, mine)
+					mine = l.around(c, d, minFace, &b, &spare, mine)
 				}
 			}
 			mu.Lock()
@@ -158,7 +159,7 @@ func covered(r image.Rectangle, faces []Face) bool {
 // found on) and appends what it accepts to out: centres within the grid's
 // step of d's at a third of that step, sizes half a grid step either side,
 // turns of 10° and 20° either side of d's pose.
-func (l level) around(c *cascade, d detection, minFace int, b *batch, out []detection) []detection {
+func (l level) around(c *cascade, d detection, minFace int, b *batch, spare *[]*chunk, out []detection) []detection {
 	f := float64(l.scale)
 	cx, cy := int(d.x/f), int(d.y/f)
 	s := int(math.Round(d.size / f))
@@ -173,7 +174,13 @@ func (l level) around(c *cascade, d detection, minFace int, b *batch, out []dete
 		for turn := -20; turn <= 20; turn += 10 {
 			a := float64((deg+turn+360)%360) * math.Pi / 180
 			p := pose{angle: a}
-			win := c.window(size, l.stride, p, &refineWindows)
+			// A window here scores a few dozen positions yet runs
+			// deep: compiled for each use from a worker's spare
+			// chunks, not kept (kept, the six group photographs
+			// needed 28,000 to 76,000 chunks, 8 KiB each, and
+			// compiling into fresh memory took half the search).
+			win := c.window(size, l.stride, p, nil)
+			win.spare = spare
 			m := win.reach
 			b.reset()
 			for y := cy - r; y <= cy+r; y += step {
@@ -189,6 +196,7 @@ func (l level) around(c *cascade, d detection, minFace int, b *batch, out []dete
 			}
 			pos := append([]int(nil), b.at...)
 			win.run(l.pix, b, c.trees())
+			win.release()
 			for j, k := range b.tag {
 				at := pos[k]
 				x, y := at%l.stride, at/l.stride
