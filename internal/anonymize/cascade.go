@@ -164,9 +164,7 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 	}
 	w := &window{c: c, size: size, stride: stride, cos: math.Cos(p.angle), sin: math.Sin(p.angle), mirror: p.mirror,
 		chunks: make([]atomic.Pointer[chunk], (c.trees()+chunkTrees-1)/chunkTrees)}
-	// Every code lies within ±128/256 of the window on both axes, so no
-	// sample reaches further than the rotated half-diagonal.
-	w.reach = int(math.Ceil(float64(size)/2*(math.Abs(w.cos)+math.Abs(w.sin)))) + 1
+	w.reach = reachOf(size, p.angle)
 	if cache != nil {
 		w.cache = cache
 		cache.m[k] = w
@@ -182,6 +180,13 @@ func (w *window) release() {
 			*w.spare = append(*w.spare, ch)
 		}
 	}
+}
+
+// reachOf is how far from its centre a window of size pixels turned by
+// angle samples, at most: every code lies within ±128/256 of the window on
+// both axes, so no sample reaches further than the rotated half-diagonal.
+func reachOf(size int, angle float64) int {
+	return int(math.Ceil(float64(size)/2*(math.Abs(math.Cos(angle))+math.Abs(math.Sin(angle))))) + 1
 }
 
 // compile returns chunk i, compiling it if no one has yet.

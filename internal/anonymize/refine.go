@@ -49,28 +49,38 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	for _, l := range levels {
 		byScale[l.scale] = l
 	}
+	// Candidates near each other share windows (a size and a turn on a
+	// level): each is compiled once for all the positions it scores.
+	plan := map[probe][]int{}
+	for _, d := range cands {
+		byScale[d.scale].around(d, minFace, plan)
+		if l, ok := byScale[d.scale/2]; ok {
+			l.around(d, minFace, plan)
+		}
+	}
+	keys := make([]probe, 0, len(plan))
+	for k := range plan {
+		keys = append(keys, k)
+	}
 	var (
 		mu    sync.Mutex
 		found []detection
 		wg    sync.WaitGroup
 	)
-	next := make(chan detection, len(cands))
-	for _, d := range cands {
-		next <- d
+	next := make(chan probe, len(keys))
+	for _, k := range keys {
+		next <- k
 	}
 	close(next)
-	for range min(len(cands), runtime.GOMAXPROCS(0)) {
+	for range min(len(keys), runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []detection
 			var b batch
 			var spare []*chunk
-			for d := range next {
-				mine = byScale[d.scale].around(c, d, minFace, &b, &spare, mine)
-				if l, ok := byScale[d.scale/2]; ok {
-					mine = l.around(c, d, minFace, &b, &spare, mine)
-				}
+			for k := range next {
+				mine = byScale[k.scale].probe(c, k, plan[k], &b, &spare, mine)
 			}
 			mu.Lock()
 			found = append(found, mine...)
@@ -88,16 +98,35 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	return out
 }
 
-// holds reports whether most of one of faces (four fifths or more) lies in
-// r: a box drawn around a face found already, the same face seen larger.
-func holds(r image.Rectangle, faces []Face) bool {
-	for _, f := range faces {
-		in := r.Intersect(f.Box)
-		if 5*in.Dx()*in.Dy() >= 4*f.Box.Dx()*f.Box.Dy() {
-			return true
-		}
+// probe is one window of the second look: a size and a turn (degrees) on the
+// pyramid level of the given scale.
+type probe struct{ scale, size, deg int }
+
+// probe runs the window k at the positions at (pixel indices of l, repeats
+// kept: they weigh in the clusters as they did when each candidate was
+// searched on its own) and appends what it accepts to out.
+//
+// A window here scores a few dozen positions yet runs deep: it is compiled
+// for each use into a worker's spare chunks and not kept (kept, the six
+// group photographs needed 28,000 to 76,000 chunks of 8 KiB, and compiling
+// into fresh memory took half the search).
+func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, out []detection) []detection {
+	a := float64(k.deg) * math.Pi / 180
+	win := c.window(k.size, l.stride, pose{angle: a}, nil)
+	win.spare = spare
+	b.reset()
+	for i, p := range at {
+		b.add(p, i)
 	}
-	return false
+	win.run(l.pix, b, c.trees())
+	win.release()
+	f := float64(l.scale)
+	for j, i := range b.tag {
+		x, y := at[i]%l.stride, at[i]/l.stride
+		out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
+			size: float64(k.size) * f, angle: a, q: b.sum[j]})
+	}
+	return out
 }
 
 // candidates groups deep windows that overlap (intersection over union
@@ -155,11 +184,12 @@ func covered(r image.Rectangle, faces []Face) bool {
 	return false
 }
 
-// around runs the cascade densely around candidate d on l (the level d was
-// found on) and appends what it accepts to out: centres within the grid's
-// step of d's at a third of that step, sizes half a grid step either side,
-// turns of 10° and 20° either side of d's pose.
-func (l level) around(c *cascade, d detection, minFace int, b *batch, spare *[]*chunk, out []detection) []detection {
+// around plans the dense search around candidate d on l (the level d was
+// found on, or the one at twice its resolution): centres within the grid's
+// step of d's at a third of that step, sizes 7.5% and 15% either side,
+// turns of 10° and 20° either side of d's pose. It adds the positions to
+// plan, by window.
+func (l level) around(d detection, minFace int, plan map[probe][]int) {
 	f := float64(l.scale)
 	cx, cy := int(d.x/f), int(d.y/f)
 	s := int(math.Round(d.size / f))
@@ -172,38 +202,28 @@ func (l level) around(c *cascade, d detection, minFace int, b *batch, spare *[]*
 		r := max(1, size/7)
 		step := max(1, r/3)
 		for turn := -20; turn <= 20; turn += 10 {
-			a := float64((deg+turn+360)%360) * math.Pi / 180
-			p := pose{angle: a}
-			// A window here scores a few dozen positions yet runs
-			// deep: compiled for each use from a worker's spare
-			// chunks, not kept (kept, the six group photographs
-			// needed 28,000 to 76,000 chunks, 8 KiB each, and
-			// compiling into fresh memory took half the search).
-			win := c.window(size, l.stride, p, nil)
-			win.spare = spare
-			m := win.reach
-			b.reset()
+			k := probe{l.scale, size, (deg + turn + 360) % 360}
+			m := reachOf(size, float64(k.deg)*math.Pi/180)
 			for y := cy - r; y <= cy+r; y += step {
 				for x := cx - r; x <= cx+r; x += step {
 					if x < m || y < m || x >= l.w-m || y >= l.h-m {
 						continue
 					}
-					b.add(y*l.stride+x, len(b.tag))
+					plan[k] = append(plan[k], y*l.stride+x)
 				}
-			}
-			if len(b.at) == 0 {
-				continue
-			}
-			pos := append([]int(nil), b.at...)
-			win.run(l.pix, b, c.trees())
-			win.release()
-			for j, k := range b.tag {
-				at := pos[k]
-				x, y := at%l.stride, at/l.stride
-				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-					size: float64(size) * f, angle: a, q: b.sum[j]})
 			}
 		}
 	}
-	return out
+}
+
+// holds reports whether most of one of faces (four fifths or more) lies in
+// r: a box drawn around a face found already, the same face seen larger.
+func holds(r image.Rectangle, faces []Face) bool {
+	for _, f := range faces {
+		in := r.Intersect(f.Box)
+		if 5*in.Dx()*in.Dy() >= 4*f.Box.Dx()*f.Box.Dy() {
+			return true
+		}
+	}
+	return false
 }
