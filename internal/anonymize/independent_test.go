@@ -314,7 +314,13 @@ func pictures(t *testing.T) []picture {
 // checks, with a detector that shares nothing with likeness's: every face it
 // finds in the upright picture is covered in the output (its middle changed
 // by a mean |Δ| of 6 or more), and it finds no face in the output, unless
-// the item was held for review.
+// the item was held for review. It also logs how many uploads went to review
+// and how many covered boxes hold no face the detector sees.
+//
+// It is one long function because it runs the detector only twice, each
+// time in one node process over every image (inputs while likeness works,
+// then all outputs): starting the detector costs seconds, and splitting the
+// test by picture would start it for each.
 func TestEveryFaceAnIndependentDetectorFindsIsCoveredOrTheImageGoesToReview(t *testing.T) {
 	det := independentDetector(t)
 	ps := pictures(t)
