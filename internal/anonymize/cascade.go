@@ -92,7 +92,7 @@ type pose struct {
 // image stride: each comparison becomes two offsets from the window's
 // centre pixel, so a tree costs six pairs of loads and no arithmetic.
 //
-// Windows are compiled once per process and shared (see windows): a
+// Windows are compiled once per process and shared (see windowCache): a
 // dataset's images mostly share a few sizes, and compiling every window
 // afresh for each image took about a quarter of the search's time. Trees are compiled sixteen at a time on first use,
 // because most windows are rejected by the first few; a compiled chunk is
@@ -104,8 +104,9 @@ type window struct {
 	cos    float64
 	sin    float64
 	mirror bool
-	reach  int  // how far from the centre any comparison reaches, in pixels
-	shared bool // kept in windows
+	reach  int          // how far from the centre any comparison reaches, in pixels
+	cache  *windowCache // where it is kept, if shared
+	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
 
 	mu     sync.Mutex
 	chunks []atomic.Pointer[chunk]
@@ -128,44 +129,64 @@ type windowKey struct {
 	mirror       bool
 }
 
-// windows is the process-wide cache of shared windows. It is emptied when
+// windowCache is a process-wide cache of shared windows. It is emptied when
 // it holds more than maxChunks chunks (8 KiB each), so images of ever new
 // sizes cannot grow it without bound; windows in use stay valid.
-var windows struct {
+type windowCache struct {
 	sync.Mutex
 	m      map[windowKey]*window
 	chunks int
 }
 
+// gridWindows holds the first pass's windows and checkWindows those of the
+// search through each blurred face (see faceIn): apart, so that the
+// latter's sizes never empty the cache every image's first pass reuses.
+// The second look (see refine) keeps none: its windows are too many.
+var gridWindows, checkWindows windowCache
+
 const maxChunks = 8192
 
 // window returns the cascade compiled for windows of size pixels in pose p
-// on an image of the given stride. With share, it is the process-wide one
-// (compiled by whoever needs a tree first); share is for the default
-// search, which every image runs. The one-off searches around covered
-// faces (see faceIn) would only crowd the cache, and get their own.
-func (c *cascade) window(size, stride int, p pose, share bool) *window {
+// on an image of the given stride. With a cache, it is the process-wide one
+// kept there (compiled by whoever needs a tree first); without, a window of
+// its own (for tests).
+func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 	k := windowKey{size, stride, p.angle, p.mirror}
-	if share {
-		windows.Lock()
-		defer windows.Unlock()
-		if w := windows.m[k]; w != nil {
+	if cache != nil {
+		cache.Lock()
+		defer cache.Unlock()
+		if w := cache.m[k]; w != nil {
 			return w
 		}
-		if windows.m == nil || windows.chunks > maxChunks {
-			windows.m, windows.chunks = map[windowKey]*window{}, 0
+		if cache.m == nil || cache.chunks > maxChunks {
+			cache.m, cache.chunks = map[windowKey]*window{}, 0
 		}
 	}
 	w := &window{c: c, size: size, stride: stride, cos: math.Cos(p.angle), sin: math.Sin(p.angle), mirror: p.mirror,
 		chunks: make([]atomic.Pointer[chunk], (c.trees()+chunkTrees-1)/chunkTrees)}
-	// Every code lies within ±128/256 of the window on both axes, so no
-	// sample reaches further than the rotated half-diagonal.
-	w.reach = int(math.Ceil(float64(size)/2*(math.Abs(w.cos)+math.Abs(w.sin)))) + 1
-	if share {
-		w.shared = true
-		windows.m[k] = w
+	w.reach = reachOf(size, p.angle)
+	if cache != nil {
+		w.cache = cache
+		cache.m[k] = w
 	}
 	return w
+}
+
+// release hands w's compiled chunks back to its spares, for a window of
+// one caller's, used by no one else, that the caller is done with.
+func (w *window) release() {
+	for i := range w.chunks {
+		if ch := w.chunks[i].Swap(nil); ch != nil {
+			*w.spare = append(*w.spare, ch)
+		}
+	}
+}
+
+// reachOf is how far from its centre a window of size pixels turned by
+// angle samples, at most: every code lies within ±128/256 of the window on
+// both axes, so no sample reaches further than the rotated half-diagonal.
+func reachOf(size int, angle float64) int {
+	return int(math.Ceil(float64(size)/2*(math.Abs(math.Cos(angle))+math.Abs(math.Sin(angle))))) + 1
 }
 
 // compile returns chunk i, compiling it if no one has yet.
@@ -175,7 +196,13 @@ func (w *window) compile(i int) *chunk {
 	if ch := w.chunks[i].Load(); ch != nil {
 		return ch
 	}
-	ch := new(chunk)
+	var ch *chunk
+	if w.spare != nil && len(*w.spare) > 0 {
+		n := len(*w.spare)
+		ch, *w.spare = (*w.spare)[n-1], (*w.spare)[:n-1]
+	} else {
+		ch = new(chunk)
+	}
 	s := float64(w.size) / 256
 	for t := i * chunkTrees; t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
 		codes := w.c.codes[t*4*w.c.leaves:]
@@ -194,10 +221,10 @@ func (w *window) compile(i int) *chunk {
 		}
 	}
 	w.chunks[i].Store(ch)
-	if w.shared {
-		windows.Lock()
-		windows.chunks++
-		windows.Unlock()
+	if w.cache != nil {
+		w.cache.Lock()
+		w.cache.chunks++
+		w.cache.Unlock()
 	}
 	return ch
 }
@@ -211,9 +238,15 @@ type batch struct {
 	tag  []int
 	sum  []float32
 	node []int
+
+	// mark, when above zero, asks run to record in deep the tags of the
+	// windows still live after mark trees: the windows that looked like a
+	// face for a good part of the cascade (see Search.Faces, candidates).
+	mark int
+	deep []int
 }
 
-func (b *batch) reset() { b.at, b.tag, b.sum = b.at[:0], b.tag[:0], b.sum[:0] }
+func (b *batch) reset() { b.at, b.tag, b.sum, b.deep = b.at[:0], b.tag[:0], b.sum[:0], b.deep[:0] }
 
 func (b *batch) add(at, tag int) {
 	b.at, b.tag, b.sum = append(b.at, at), append(b.tag, tag), append(b.sum, 0)
@@ -229,6 +262,7 @@ func (b *batch) fill(first, step, n int) {
 	for k := range n {
 		b.at[k], b.tag[k], b.sum[k] = first+k*step, k, 0
 	}
+	b.deep = b.deep[:0]
 }
 
 // run runs trees [0, trees) of the cascade on the windows of b, whose sums
@@ -270,6 +304,9 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 			}
 		}
 		at = at[:m]
+		if t+1 == b.mark {
+			b.deep = append(b.deep, tag[:m]...)
+		}
 	}
 	b.at, b.tag, b.sum = at, tag[:len(at)], sum[:len(at)]
 	if trees == c.trees() {

@@ -56,7 +56,7 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 	accepted := 0
 	for _, p := range append((Search{}).poses(), pose{angle: 0, mirror: true}) {
 		for size := defaultMinFace; size <= 80; size = nextSize(size) {
-			w := c.window(size, b.Dx(), p, false)
+			w := c.window(size, b.Dx(), p, nil)
 			for y := w.reach; y < b.Dy()-w.reach; y++ {
 				var bt batch
 				bt.reset()

@@ -15,6 +15,11 @@ type Face struct {
 	Box   image.Rectangle
 	Angle float64
 	Score float32
+
+	// Refined is true for a face the grid missed and the second, dense
+	// look around a candidate found (see refine): it is covered like any
+	// other, but is never taken for the subject in bystander mode.
+	Refined bool
 }
 
 // Search is how thoroughly faces are looked for. The zero value is the
@@ -32,6 +37,10 @@ type Search struct {
 	MinFace int       // smallest face side in pixels; 0 means 24
 	Tilts   []float64 // degrees around each quarter turn; nil means 0, 30, 60
 	Mirror  bool      // also run the cascade mirrored (twice the work; see Faces)
+
+	// NoRefine leaves out the second look at candidates (see refine): the
+	// search around a covered face, and tests of the first pass alone.
+	NoRefine bool
 }
 
 // defaultMinFace is the smallest face searched for by default, in pixels.
@@ -93,9 +102,10 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 	levels := pyramid(grayscale(img), b.Dx(), b.Dy(), minFace)
 	poses := s.poses()
 	var (
-		mu  sync.Mutex
-		raw []detection
-		wg  sync.WaitGroup
+		mu    sync.Mutex
+		raw   []detection
+		cands []detection
+		wg    sync.WaitGroup
 	)
 	// Every pose is queued before the workers start, so that no goroutine
 	// waits to hand out work: one that did would be runnable all along, and
@@ -109,19 +119,23 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var mine []detection
+			var mine, deep []detection
 			for p := range next {
 				for _, l := range levels {
-					mine = l.scan(c, p, minFace, mine)
+					mine, deep = l.scan(c, p, minFace, mine, deep)
 				}
 			}
 			mu.Lock()
-			raw = append(raw, mine...)
+			raw, cands = append(raw, mine...), append(cands, deep...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	faces := cluster(raw)
+	faces := cluster(raw, minScore)
+	if !s.NoRefine {
+		faces = append(faces, refine(c, levels, minFace, faces, cands)...)
+		sortLargestFirst(faces)
+	}
 	for i := range faces {
 		faces[i].Box = faces[i].Box.Add(b.Min).Intersect(b)
 	}
@@ -180,18 +194,24 @@ type detection struct {
 	x, y, size float64 // centre and window side
 	angle      float64
 	q          float32
+	scale      int // the pyramid level's (candidates only)
 }
 
 // nextSize is the window after size: about 15% larger, at least 2 pixels.
 func nextSize(size int) int { return size + max(2, size*3/20) }
 
 // scan runs the cascade in pose p over every window of l from minFace to
-// l.maxWindow and appends what it accepts to out.
-func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detection {
-	var b batch
+// l.maxWindow and appends what it accepts to out, and the windows that pass
+// the first half of the cascade to deep (with no score).
+func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]detection, []detection) {
+	b := batch{mark: deepTrees(c)}
 	f := float64(l.scale)
 	for size := minFace; size <= l.maxWindow; size = nextSize(size) {
-		win := c.window(size, l.stride, p, minFace == defaultMinFace)
+		cache := &gridWindows
+		if minFace != defaultMinFace {
+			cache = &checkWindows
+		}
+		win := c.window(size, l.stride, p, cache)
 		step := max(1, size/7)
 		m := win.reach
 		if l.w <= 2*m || l.h <= 2*m {
@@ -205,6 +225,11 @@ func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detectio
 				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
 					size: float64(size) * f, angle: p.angle, q: b.sum[j]})
 			}
+			for _, gx := range b.deep {
+				x := m + gx*step
+				deep = append(deep, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
+					size: float64(size) * f, angle: p.angle, scale: l.scale})
+			}
 		}
 		for gy := range ny {
 			b.fill((m+gy*step)*l.stride+m, step, nx)
@@ -212,15 +237,30 @@ func (l level) scan(c *cascade, p pose, minFace int, out []detection) []detectio
 			emit(gy)
 		}
 	}
-	return out
+	return out, deep
 }
 
 // cluster merges overlapping detections (intersection over union of their
 // squares above 0.3) into faces, strongest first, and keeps those whose
 // summed score reaches minScore. A face's box holds the square of the
 // score-weighted mean detection, turned as the strongest one.
-func cluster(raw []detection) []Face {
-	sort.Slice(raw, func(i, j int) bool { return raw[i].q > raw[j].q })
+func cluster(raw []detection, minScore float32) []Face {
+	// A total order, so that the result does not depend on which worker
+	// handed in its detections first.
+	sort.Slice(raw, func(i, j int) bool {
+		a, b := raw[i], raw[j]
+		switch {
+		case a.q != b.q:
+			return a.q > b.q
+		case a.size != b.size:
+			return a.size > b.size
+		case a.angle != b.angle:
+			return a.angle < b.angle
+		case a.y != b.y:
+			return a.y < b.y
+		}
+		return a.x < b.x
+	})
 	used := make([]bool, len(raw))
 	var faces []Face
 	for i, d := range raw {
@@ -244,10 +284,14 @@ func cluster(raw []detection) []Face {
 			faces = append(faces, Face{Box: m.extent(), Angle: math.Round(d.angle * 180 / math.Pi), Score: q})
 		}
 	}
+	sortLargestFirst(faces)
+	return faces
+}
+
+func sortLargestFirst(faces []Face) {
 	sort.SliceStable(faces, func(i, j int) bool {
 		return faces[i].Box.Dx()*faces[i].Box.Dy() > faces[j].Box.Dx()*faces[j].Box.Dy()
 	})
-	return faces
 }
 
 // extent is the upright box around the detection's turned square.

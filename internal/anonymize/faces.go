@@ -71,7 +71,7 @@ type Report struct {
 	Refilled int    // covered faces the detector still found after the blur, filled flat instead
 
 	// NeedsReview is true when coverage cannot be shown: no face was found
-	// at all. An image category holds people, so a photo in which the
+	// at all, or only by the second look (Face.Refined). An image category holds people, so a photo in which the
 	// detector finds nobody is far more likely a miss (a profile, a face
 	// under 24 pixels, an unusual light) than a photo of no one; it goes to
 	// a person, not into the dataset.
@@ -86,7 +86,8 @@ type Report struct {
 // detector still finds through the blur is filled with its mean colour.
 //
 // The bystander heuristic: the person who consented is the subject of their
-// own photo and so, in practice, its largest face; everyone else is a
+// own photo and so, in practice, its largest face found by the first pass
+// (a refined face, see Face.Refined, never is); everyone else is a
 // bystander and is blurred. A photo whose subject is smaller than a
 // bystander is mishandled by this rule; use blur_all where that matters.
 func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
@@ -108,8 +109,16 @@ func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
 		}
 	}
 	rep := &Report{Faces: faces, Blurred: faces}
-	if !all && len(faces) > 0 {
-		rep.Kept, rep.Blurred = &faces[0], faces[1:]
+	subject := -1 // the largest face of the first pass
+	for i := range faces {
+		if !faces[i].Refined {
+			subject = i
+			break
+		}
+	}
+	if !all && subject >= 0 {
+		rep.Kept = &faces[subject]
+		rep.Blurred = append(append([]Face(nil), faces[:subject]...), faces[subject+1:]...)
 	}
 	for _, f := range rep.Blurred {
 		r := cover(f, b)
@@ -121,7 +130,9 @@ func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
 			rep.Refilled++
 		}
 	}
-	if len(faces) == 0 {
+	if subject < 0 {
+		// Faces found only by the second look are weaker evidence than
+		// the grid's: an image with no other face still goes to a person.
 		rep.NeedsReview, rep.Reason = true, "no face found"
 	}
 	return out, rep, nil
@@ -138,7 +149,7 @@ func cover(f Face, b image.Rectangle) image.Rectangle {
 func faceIn(img *image.RGBA, r image.Rectangle, f Face) (bool, error) {
 	side := min(f.Box.Dx(), f.Box.Dy())
 	area := r.Inset(-side / 2).Intersect(img.Bounds())
-	found, err := Search{MinFace: max(24, side/2)}.Faces(img.SubImage(area))
+	found, err := Search{MinFace: max(24, side/2), NoRefine: true}.Faces(img.SubImage(area))
 	if err != nil {
 		return false, err
 	}

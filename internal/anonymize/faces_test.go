@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/disintegration/imaging"
 	pigo "github.com/esimov/pigo/core"
@@ -217,12 +218,24 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 	cx, cy, side := refFace(b, src)
 	rgba, _ := group(src, box{cx, cy, side}, 1024, 1024, []float64{200, 110, 64, 44, 32, 28, 26})
 	g := imaging.Clone(rgba) // not *image.RGBA, so BlurFaces works on a copy each time
+	cpu := userCPU()
 	for b.Loop() {
 		if _, _, err := anonymize.BlurFaces(g, true); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportImages(b, userCPU()-cpu)
+}
+
+// reportImages reports images per second of wall time and, as the machine
+// is shared, the user CPU per image and the images per CPU second (with
+// -cpu 1, what one core does).
+func reportImages(b *testing.B, cpu time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+	if cpu > 0 {
+		b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/image")
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "images/cpu-s")
+	}
 }
 
 // BenchmarkBlurFacesPhoto1024 does the same on a photograph filling the
@@ -230,12 +243,13 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 // flat: the group picture's plain background is cheap to reject.
 func BenchmarkBlurFacesPhoto1024(b *testing.B) {
 	img := imaging.Clone(imaging.Fill(loadFace(b), 1024, 1024, imaging.Center, imaging.Lanczos))
+	cpu := userCPU()
 	for b.Loop() {
 		if _, _, err := anonymize.BlurFaces(img, true); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+	reportImages(b, userCPU()-cpu)
 }
 
 // TestThePortraitIsFoundAtEveryTurnAndSize turns the sample portrait in

@@ -1,0 +1,229 @@
+package anonymize
+
+import (
+	"image"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// The search's grid (see Search.Faces) misses real faces that the cascade
+// itself accepts: on face-api's sample photographs, faces a strong
+// independent detector finds at a score of 0.77–0.99 were passed by one grid
+// window, or by none, while the cascade accepts them at hundreds of
+// positions a few pixels, a few per cent of size or ten degrees away. What
+// the grid does see there is windows that pass half of the cascade or more.
+//
+// So every such place is looked at a second time, densely: the first pass's
+// deep windows are grouped into candidates, and around each candidate that
+// no face found already covers the cascade is run again at a third of the
+// grid's step, at half its size step and at 10° and 20° either side of the
+// candidate's pose, on the candidate's level of the pyramid and on the one
+// at twice its resolution (where the profile of a face half hidden by a hand,
+// missed on the first, was found). What that finds is a face like any other (and is blurred
+// like one); a candidate it does not confirm is left alone. The first pass
+// is untouched: the faces it finds are found exactly as before, and refine
+// only adds.
+
+// deepTrees is how many trees a grid window must pass to make its place a
+// candidate: half the cascade. On the sample photographs a third let in
+// three times the candidates for no face more; seven tenths lost one of the
+// faces the grid missed.
+func deepTrees(c *cascade) int { return c.trees() / 2 }
+
+// refineScore is the summed score from which a refined cluster is a face.
+// The dense search scores many more windows per face than the grid, so its
+// sums run higher; the threshold is the grid's.
+const refineScore = minScore
+
+// refine searches densely around every candidate (grouped deep windows) not
+// already inside one of faces and returns the faces it finds there, but for
+// those that lie in one of faces.
+func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detection) []Face {
+	cands := candidates(deep, faces)
+	if len(cands) == 0 {
+		return nil
+	}
+	byScale := map[int]level{}
+	for _, l := range levels {
+		byScale[l.scale] = l
+	}
+	// Candidates near each other share windows (a size and a turn on a
+	// level): each is compiled once for all the positions it scores.
+	plan := map[probe][]int{}
+	for _, d := range cands {
+		byScale[d.scale].around(d, minFace, plan)
+		if l, ok := byScale[d.scale/2]; ok {
+			l.around(d, minFace, plan)
+		}
+	}
+	keys := make([]probe, 0, len(plan))
+	for k := range plan {
+		keys = append(keys, k)
+	}
+	var (
+		mu    sync.Mutex
+		found []detection
+		wg    sync.WaitGroup
+	)
+	next := make(chan probe, len(keys))
+	for _, k := range keys {
+		next <- k
+	}
+	close(next)
+	for range min(len(keys), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []detection
+			var b batch
+			var spare []*chunk
+			for k := range next {
+				mine = byScale[k.scale].probe(c, k, plan[k], &b, &spare, mine)
+			}
+			mu.Lock()
+			found = append(found, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var out []Face
+	for _, f := range cluster(found, refineScore) {
+		if !covered(f.Box, faces) && !holds(f.Box, faces) {
+			f.Refined = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// probe is one window of the second look: a size and a turn (degrees) on the
+// pyramid level of the given scale.
+type probe struct{ scale, size, deg int }
+
+// probe runs the window k at the positions at (pixel indices of l, repeats
+// kept: they weigh in the clusters as they did when each candidate was
+// searched on its own) and appends what it accepts to out.
+//
+// A window here scores a few dozen positions yet runs deep: it is compiled
+// for each use into a worker's spare chunks and not kept (kept, the six
+// group photographs needed 28,000 to 76,000 chunks of 8 KiB, and compiling
+// into fresh memory took half the search).
+func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, out []detection) []detection {
+	a := float64(k.deg) * math.Pi / 180
+	win := c.window(k.size, l.stride, pose{angle: a}, nil)
+	win.spare = spare
+	b.reset()
+	for i, p := range at {
+		b.add(p, i)
+	}
+	win.run(l.pix, b, c.trees())
+	win.release()
+	f := float64(l.scale)
+	for j, i := range b.tag {
+		x, y := at[i]%l.stride, at[i]/l.stride
+		out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
+			size: float64(k.size) * f, angle: a, q: b.sum[j]})
+	}
+	return out
+}
+
+// candidates groups deep windows that overlap (intersection over union
+// above 0.3) and returns, per group, the mean window (at the pose, and on
+// the level, of its first member), leaving out those that lie in a face
+// found already.
+func candidates(deep []detection, faces []Face) []detection {
+	// Larger windows first, so that a group's first member, whose level
+	// and pose it keeps, is its largest.
+	sort.Slice(deep, func(i, j int) bool {
+		a, b := deep[i], deep[j]
+		switch {
+		case a.size != b.size:
+			return a.size > b.size
+		case a.angle != b.angle:
+			return a.angle < b.angle
+		case a.y != b.y:
+			return a.y < b.y
+		}
+		return a.x < b.x
+	})
+	used := make([]bool, len(deep))
+	var out []detection
+	for i, d := range deep {
+		if used[i] {
+			continue
+		}
+		m, n := d, 0.0
+		m.x, m.y = 0, 0
+		for j := i; j < len(deep); j++ {
+			if used[j] || iou(d, deep[j]) <= 0.3 {
+				continue
+			}
+			used[j] = true
+			m.x, m.y, n = m.x+deep[j].x, m.y+deep[j].y, n+1
+		}
+		m.x, m.y = m.x/n, m.y/n
+		if !covered(m.extent(), faces) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// covered reports whether most of r (four fifths or more) lies in one of
+// faces: a window there looks at a face already found.
+func covered(r image.Rectangle, faces []Face) bool {
+	area := r.Dx() * r.Dy()
+	for _, f := range faces {
+		in := r.Intersect(f.Box)
+		if 5*in.Dx()*in.Dy() >= 4*area {
+			return true
+		}
+	}
+	return false
+}
+
+// around plans the dense search around candidate d on l (the level d was
+// found on, or the one at twice its resolution): centres within the grid's
+// step of d's at a third of that step, sizes 7.5% and 15% either side,
+// turns of 10° and 20° either side of d's pose. It adds the positions to
+// plan, by window.
+func (l level) around(d detection, minFace int, plan map[probe][]int) {
+	f := float64(l.scale)
+	cx, cy := int(d.x/f), int(d.y/f)
+	s := int(math.Round(d.size / f))
+	deg := int(math.Round(d.angle * 180 / math.Pi))
+	half := max(1, s*3/40)
+	for _, size := range []int{s - 2*half, s - half, s, s + half, s + 2*half} {
+		if size < minFace {
+			continue
+		}
+		r := max(1, size/7)
+		step := max(1, r/3)
+		for turn := -20; turn <= 20; turn += 10 {
+			k := probe{l.scale, size, (deg + turn + 360) % 360}
+			m := reachOf(size, float64(k.deg)*math.Pi/180)
+			for y := cy - r; y <= cy+r; y += step {
+				for x := cx - r; x <= cx+r; x += step {
+					if x < m || y < m || x >= l.w-m || y >= l.h-m {
+						continue
+					}
+					plan[k] = append(plan[k], y*l.stride+x)
+				}
+			}
+		}
+	}
+}
+
+// holds reports whether most of one of faces (four fifths or more) lies in
+// r: a box drawn around a face found already, the same face seen larger.
+func holds(r image.Rectangle, faces []Face) bool {
+	for _, f := range faces {
+		in := r.Intersect(f.Box)
+		if 5*in.Dx()*in.Dy() >= 4*f.Box.Dx()*f.Box.Dy() {
+			return true
+		}
+	}
+	return false
+}
