@@ -248,18 +248,10 @@ func cluster(raw []detection, minScore float32) []Face {
 	// A total order, so that the result does not depend on which worker
 	// handed in its detections first.
 	sort.Slice(raw, func(i, j int) bool {
-		a, b := raw[i], raw[j]
-		switch {
-		case a.q != b.q:
+		if a, b := raw[i], raw[j]; a.q != b.q {
 			return a.q > b.q
-		case a.size != b.size:
-			return a.size > b.size
-		case a.angle != b.angle:
-			return a.angle < b.angle
-		case a.y != b.y:
-			return a.y < b.y
 		}
-		return a.x < b.x
+		return largerFirst(raw[i], raw[j])
 	})
 	used := make([]bool, len(raw))
 	var faces []Face
@@ -307,4 +299,19 @@ func iou(a, b detection) float64 {
 	}
 	i := ov(a.x, a.size, b.x, b.size) * ov(a.y, a.size, b.y, b.size)
 	return i / (a.size*a.size + b.size*b.size - i)
+}
+
+// largerFirst orders detections by size, largest first, then by pose and
+// place: a total order, so results never depend on which worker finished
+// first.
+func largerFirst(a, b detection) bool {
+	switch {
+	case a.size != b.size:
+		return a.size > b.size
+	case a.angle != b.angle:
+		return a.angle < b.angle
+	case a.y != b.y:
+		return a.y < b.y
+	}
+	return a.x < b.x
 }

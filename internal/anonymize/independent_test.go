@@ -10,10 +10,12 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -289,22 +291,9 @@ func pictures(t *testing.T) []picture {
 	}
 	// Six photographs of people alone and in small groups (face-api's
 	// samples, see NOTICE), used as found, scaled to 768 pixels wide.
-	samples, _ := filepath.Glob(filepath.Join("testdata", "groups", "sample*.jpg"))
-	if len(samples) != 6 {
-		t.Fatalf("found %d group photographs in testdata/groups, want 6", len(samples))
-	}
-	for _, p := range samples {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := jpeg.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, picture{filepath.Base(p), imaging.Resize(img, 768, 0, imaging.Lanczos),
-			poses(t, "upright", "tilted -25°")})
+	samples := groupPhotos(t, 768)
+	for _, name := range slices.Sorted(maps.Keys(samples)) {
+		ps = append(ps, picture{name, samples[name], poses(t, "upright", "tilted -25°")})
 	}
 	return ps
 }

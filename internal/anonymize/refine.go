@@ -136,18 +136,7 @@ func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, o
 func candidates(deep []detection, faces []Face) []detection {
 	// Larger windows first, so that a group's first member, whose level
 	// and pose it keeps, is its largest.
-	sort.Slice(deep, func(i, j int) bool {
-		a, b := deep[i], deep[j]
-		switch {
-		case a.size != b.size:
-			return a.size > b.size
-		case a.angle != b.angle:
-			return a.angle < b.angle
-		case a.y != b.y:
-			return a.y < b.y
-		}
-		return a.x < b.x
-	})
+	sort.Slice(deep, func(i, j int) bool { return largerFirst(deep[i], deep[j]) })
 	used := make([]bool, len(deep))
 	var out []detection
 	for i, d := range deep {
