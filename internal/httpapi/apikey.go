@@ -157,6 +157,15 @@ type keyCache struct {
 	checked atomic.Int64 // unix nanoseconds when the revision was read; 0: never
 	reading atomic.Bool  // a request is reading the revision
 	mu      sync.Mutex   // serializes replacing snap
+
+	firstOnce sync.Once
+	first     chan struct{} // closed once the revision was first read
+}
+
+// firstRead is closed once the revocation revision has been read.
+func (c *keyCache) firstRead() chan struct{} {
+	c.firstOnce.Do(func() { c.first = make(chan struct{}) })
+	return c.first
 }
 
 // keySnapshot is one immutable state of the cache.
@@ -244,10 +253,26 @@ func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*cac
 			if sn := c.snap.Load(); sn == nil || rev != sn.revision || len(sn.byHash) > 10000 {
 				c.reset(rev)
 			}
+			first := c.checked.Load() == 0
 			c.checked.Store(nowNS)
 			c.mu.Unlock()
+			if first {
+				close(c.firstRead())
+			}
 		}
 		c.reading.Store(false)
+	}
+	// Before the revision was ever read (a burst of requests at start-up),
+	// a request waits for the one reading it, as long as that read may
+	// take, instead of being refused for want of an answer not yet in.
+	if c.checked.Load() == 0 {
+		t := time.NewTimer(keyReadTimeout)
+		select {
+		case <-c.firstRead():
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 	// While revocations cannot be read, the cache serves for as long as a
 	// replica may answer from memory at all; past that, keys are refused

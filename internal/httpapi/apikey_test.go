@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,5 +217,59 @@ func TestChangingTheAdminTokenRevokesThePreviousOne(t *testing.T) {
 	}
 	if err := httpapi.EnsureAdminToken(ctx, e.store, old, e.clock.Now()); likeness.ErrorCode(err) != likeness.EINVALID {
 		t.Errorf("going back to a revoked admin token: err = %v, want invalid", err)
+	}
+}
+
+// slowRevisions is a store whose revocation revision takes a while to read,
+// as on a busy database.
+type slowRevisions struct {
+	likeness.Store
+	delay time.Duration
+}
+
+func (s slowRevisions) APIKeyRevision(ctx context.Context) (int64, error) {
+	time.Sleep(s.delay)
+	return s.Store.APIKeyRevision(ctx)
+}
+
+// TestABurstOfRequestsAtStartIsServedWhileTheFirstReadsRevocations sends
+// many requests at once to a server that has not yet read the revocation
+// revision: every one waits for the one read and is answered, none is
+// refused with 503 for want of it.
+func TestABurstOfRequestsAtStartIsServedWhileTheFirstReadsRevocations(t *testing.T) {
+	store, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "likeness.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, tok, err := httpapi.CreateAPIKey(context.Background(), store, "ops", likeness.RoleAdmin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: slowRevisions{store, 100 * time.Millisecond}}))
+	defer srv.Close()
+	const burst = 16
+	codes := make(chan int, burst)
+	var start sync.WaitGroup
+	start.Add(1)
+	for range burst {
+		go func() {
+			start.Wait()
+			req, _ := http.NewRequest("GET", srv.URL+"/v1/apikeys", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	start.Done()
+	for range burst {
+		if c := <-codes; c != 200 {
+			t.Errorf("a request of the first burst was answered %d, want 200", c)
+		}
 	}
 }
