@@ -161,10 +161,13 @@ func TestSnapshotAheadOfTheDatabaseIsRejected(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The database goes back to a backup taken before the second
-		// grant: the snapshot holds an event the ledger no longer has.
+		// grant: the snapshot holds an event the ledger no longer has. A
+		// backup holds the ledger's next index as it was then, too.
 		d := openDeployment(t, w.files)
-		if _, err := d.store.SQL().Exec(`DELETE FROM consent_events WHERE idx >= 1`); err != nil {
-			t.Fatal(err)
+		for _, q := range []string{`DELETE FROM consent_events WHERE idx >= 1`, `UPDATE ledger_next SET next = 1`} {
+			if _, err := d.store.SQL().Exec(q); err != nil {
+				t.Fatal(err)
+			}
 		}
 		d.Close()
 		m, log := serveOn(t, w.files)
