@@ -20,12 +20,7 @@ func TestApplyIsIdempotentAndOrderSafe(t *testing.T) {
 	grant1, withdraw2, grant3 := ev(likeness.Grant, 1, 10), ev(likeness.Withdraw, 2, 11), ev(likeness.Grant, 3, 12)
 	// Same time, ordered by ledger index.
 	sameTimeGrant, sameTimeWithdraw := ev(likeness.Grant, 5, 20), ev(likeness.Withdraw, 5, 21)
-	tests := []struct {
-		name   string
-		events []*likeness.ConsentEvent
-		allow  bool
-		last   *likeness.ConsentEvent
-	}{
+	tests := []orderCase{
 		{"in order", []*likeness.ConsentEvent{grant1, withdraw2, grant3}, true, grant3},
 		{"reversed", []*likeness.ConsentEvent{grant3, withdraw2, grant1}, true, grant3},
 		{"withdrawal arrives late", []*likeness.ConsentEvent{grant1, withdraw2}, false, withdraw2},
@@ -34,6 +29,26 @@ func TestApplyIsIdempotentAndOrderSafe(t *testing.T) {
 		{"equal time, ledger order", []*likeness.ConsentEvent{sameTimeWithdraw, sameTimeGrant}, false, sameTimeWithdraw},
 		{"equal time, in order", []*likeness.ConsentEvent{sameTimeGrant, sameTimeWithdraw}, false, sameTimeWithdraw},
 	}
+	checkOrder(t, tests, func(t *testing.T, e *Engine) {
+		if _, g := e.Stats(); g != 1 {
+			t.Errorf("grants = %d, want 1", g)
+		}
+	})
+}
+
+// orderCase is events applied in the order given and the decision they
+// must leave: allow or not, on the event last.
+type orderCase struct {
+	name   string
+	events []*likeness.ConsentEvent
+	allow  bool
+	last   *likeness.ConsentEvent
+}
+
+// checkOrder applies each case's events to a fresh engine and checks the
+// decision on them, then runs also, if set, on the engine.
+func checkOrder(t *testing.T, tests []orderCase, also func(t *testing.T, e *Engine)) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := testEngine(t)
@@ -45,8 +60,8 @@ func TestApplyIsIdempotentAndOrderSafe(t *testing.T) {
 			if d.Allow != tt.allow || d.EventID != tt.last.ID {
 				t.Errorf("decision = allow %v on %q, want allow %v on %q", d.Allow, d.EventID, tt.allow, tt.last.ID)
 			}
-			if _, g := e.Stats(); g != 1 {
-				t.Errorf("grants = %d, want 1", g)
+			if also != nil {
+				also(t, e)
 			}
 		})
 	}
@@ -72,12 +87,7 @@ func TestImportedEventsTakeEffectOnlyIfLater(t *testing.T) {
 	importedWithdraw, importedEarlierGrant := ev(likeness.Withdraw, 2, 20, true), ev(likeness.Grant, 1, 21, true)
 	// A replica whose clock is behind records a withdrawal after the import.
 	skewedLiveWithdraw := ev(likeness.Withdraw, 3, 30, false)
-	tests := []struct {
-		name   string
-		events []*likeness.ConsentEvent
-		allow  bool
-		last   *likeness.ConsentEvent
-	}{
+	tests := []orderCase{
 		{"old imported grant after a live withdrawal", []*likeness.ConsentEvent{liveWithdraw, oldImportedGrant}, false, liveWithdraw},
 		{"newer imported grant after a live withdrawal", []*likeness.ConsentEvent{liveWithdraw, newerImportedGrant}, true, newerImportedGrant},
 		{"old imported withdrawal after a live grant", []*likeness.ConsentEvent{liveGrant, oldImportedWithdraw}, true, liveGrant},
@@ -85,19 +95,7 @@ func TestImportedEventsTakeEffectOnlyIfLater(t *testing.T) {
 		{"live withdrawal committed after an imported grant, clock behind", []*likeness.ConsentEvent{newerImportedGrant, skewedLiveWithdraw}, false, skewedLiveWithdraw},
 		{"replayed", []*likeness.ConsentEvent{liveWithdraw, oldImportedGrant, liveWithdraw, oldImportedGrant}, false, liveWithdraw},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := testEngine(t)
-			e.PutSubject("s1", "EU-DE")
-			for _, ev := range tt.events {
-				e.Apply(ev)
-			}
-			d := e.Decide(req("s1", "marketing", "image"))
-			if d.Allow != tt.allow || d.EventID != tt.last.ID {
-				t.Errorf("decision = allow %v on %q, want allow %v on %q", d.Allow, d.EventID, tt.allow, tt.last.ID)
-			}
-		})
-	}
+	checkOrder(t, tests, nil)
 }
 
 func TestEventsOfUnknownSubjectsAreIgnored(t *testing.T) {

@@ -174,36 +174,10 @@ func TestLeanTreeIsSafeForConcurrentUse(t *testing.T) {
 	tr := newLeanTree(src.read, 2, 2)
 	src.add(leafFor(0))
 	tr.Append(leafFor(0))
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := uint64(1); i < 2000; i++ {
-			src.add(leafFor(i))
-			tr.Append(leafFor(i))
-		}
-	})
-	for range 4 {
-		wg.Go(func() {
-			for range 500 {
-				size := tr.Size()
-				root, err := tr.Root(size)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				i := size / 3
-				p, err := tr.InclusionProof(i, size)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := VerifyInclusion(i, size, leafFor(i), p, root); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	appendWhileProving(t, tr, func(i uint64) {
+		src.add(leafFor(i))
+		tr.Append(leafFor(i))
+	}, 3)
 }
 
 func BenchmarkLeanInclusionProofOfAnOldLeaf(b *testing.B) {

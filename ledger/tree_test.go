@@ -125,10 +125,18 @@ func TestTreeRefusesOutOfRange(t *testing.T) {
 func TestTreeIsSafeForConcurrentUse(t *testing.T) {
 	tr := NewTree()
 	tr.Append(leafFor(0))
+	appendWhileProving(t, tr, func(i uint64) { tr.Append(leafFor(i)) }, 2)
+}
+
+// appendWhileProving appends leaves 1 to 1,999 with add in one goroutine
+// while four others prove and verify the inclusion of leaf size/at in tr
+// at whatever size it has reached.
+func appendWhileProving(t *testing.T, tr *Tree, add func(i uint64), at uint64) {
+	t.Helper()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := uint64(1); i < 2000; i++ {
-			tr.Append(leafFor(i))
+			add(i)
 		}
 	})
 	for range 4 {
@@ -140,7 +148,7 @@ func TestTreeIsSafeForConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				i := size / 2
+				i := size / at
 				p, err := tr.InclusionProof(i, size)
 				if err != nil {
 					t.Error(err)

@@ -291,37 +291,22 @@ func (a *outboxArrays) add(m *likeness.OutboxMessage) {
 func (a *outboxArrays) args() []any { return []any{a.id, a.typ, a.subject, a.sink, a.data, a.created} }
 
 // auditArrays are the access-log rows of the API calls whose appends the
-// batch stores (see writeAudit), committed with them.
+// batch stores (the columns of insertAccess), committed with them.
 type auditArrays struct {
-	cols [14][]any
+	us                                                                                   []int64
+	id, action, key, role, subject, asset, purpose, recipient, country, reasons, op, why []string
+	allow                                                                                []bool
 }
 
 func (a *auditArrays) add(e *likeness.AccessEntry) {
-	for i, v := range accessArgs(e) {
-		a.cols[i] = append(a.cols[i], v)
-	}
+	a.id, a.us, a.action = append(a.id, e.ID), append(a.us, likeness.Micros(e.Time)), append(a.action, e.Action)
+	a.key, a.role, a.subject = append(a.key, e.KeyID), append(a.role, string(e.Role)), append(a.subject, e.SubjectID)
+	a.asset, a.purpose, a.recipient = append(a.asset, e.AssetID), append(a.purpose, e.Purpose), append(a.recipient, e.Recipient)
+	a.country, a.allow = append(a.country, e.Country), append(a.allow, e.Allow)
+	a.reasons, a.op, a.why = append(a.reasons, strings.Join(e.Reasons, ",")), append(a.op, e.Operator), append(a.why, e.Reason)
 }
 
-// args converts each column to the typed slice its unnest parameter takes.
 func (a *auditArrays) args() []any {
-	out := make([]any, len(a.cols))
-	for i, col := range a.cols {
-		switch i {
-		case 1: // time_us
-			out[i] = typed[int64](col)
-		case 10: // allow
-			out[i] = typed[bool](col)
-		default:
-			out[i] = typed[string](col)
-		}
-	}
-	return out
-}
-
-func typed[T any](col []any) []T {
-	out := make([]T, len(col))
-	for i, v := range col {
-		out[i] = v.(T)
-	}
-	return out
+	return []any{a.id, a.us, a.action, a.key, a.role, a.subject, a.asset, a.purpose, a.recipient, a.country,
+		a.allow, a.reasons, a.op, a.why}
 }
