@@ -108,6 +108,13 @@ type window struct {
 	cache  *windowCache // where it is kept, if shared
 	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
 
+	// lazy windows compile each node when a window first reaches it (see
+	// walkLazy) rather than whole chunks: the second look's windows score
+	// a few dozen positions each, which reach a small part of the nodes of
+	// the deeper trees, and compiling every node of every tree they reached
+	// was half its time.
+	lazy bool
+
 	mu     sync.Mutex
 	chunks []atomic.Pointer[chunk]
 }
@@ -172,6 +179,27 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 	return w
 }
 
+// unset marks a lazy window's node not compiled yet: no comparison reaches
+// that far (see reachOf).
+const unset = math.MinInt32
+
+// offset is the compiled comparison point n of tree t (node n/2, first or
+// second point as n is even or odd): its offset from the window's centre
+// pixel.
+func (w *window) offset(t, n int) int32 {
+	code := w.c.codes[t*4*w.c.leaves+2*n:]
+	r, cc := float64(code[0]), float64(code[1])
+	if w.mirror {
+		cc = -cc
+	}
+	s := float64(w.size) / 256
+	// Image rows grow downwards: a counter-clockwise turn of the face as
+	// displayed maps (row, col) so.
+	dr := math.Floor((w.cos*r - w.sin*cc) * s)
+	dc := math.Floor((w.sin*r + w.cos*cc) * s)
+	return int32(int(dr)*w.stride + int(dc))
+}
+
 // release hands w's compiled chunks back to its spares, for a window of
 // one caller's, used by no one else, that the caller is done with.
 func (w *window) release() {
@@ -203,21 +231,16 @@ func (w *window) compile(i int) *chunk {
 	} else {
 		ch = new(chunk)
 	}
-	s := float64(w.size) / 256
 	for t := i * chunkTrees; t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
-		codes := w.c.codes[t*4*w.c.leaves:]
-		for k := 1; k < w.c.leaves; k++ {
-			for j := range 2 {
-				r, cc := float64(codes[4*k+2*j]), float64(codes[4*k+2*j+1])
-				if w.mirror {
-					cc = -cc
-				}
-				// Image rows grow downwards: a counter-clockwise turn of the
-				// face as displayed maps (row, col) so.
-				dr := math.Floor((w.cos*r - w.sin*cc) * s)
-				dc := math.Floor((w.sin*r + w.cos*cc) * s)
-				ch[t-i*chunkTrees][2*k+j] = int32(int(dr)*w.stride + int(dc))
+		offs := &ch[t-i*chunkTrees]
+		if w.lazy {
+			for n := range offs {
+				offs[n] = unset
 			}
+			continue
+		}
+		for n := 2; n < 2*w.c.leaves; n++ {
+			offs[n] = w.offset(t, n)
 		}
 	}
 	w.chunks[i].Store(ch)
@@ -234,10 +257,10 @@ func (w *window) compile(i int) *chunk {
 // Reset it with reset and fill it with add; run compacts it to the windows
 // still live.
 type batch struct {
-	at   []int
+	at   []int32
 	tag  []int
 	sum  []float32
-	node []int
+	node []int32
 
 	// mark, when above zero, asks run to record in deep the tags of the
 	// windows still live after mark trees: the windows that looked like a
@@ -249,18 +272,37 @@ type batch struct {
 func (b *batch) reset() { b.at, b.tag, b.sum, b.deep = b.at[:0], b.tag[:0], b.sum[:0], b.deep[:0] }
 
 func (b *batch) add(at, tag int) {
-	b.at, b.tag, b.sum = append(b.at, at), append(b.tag, tag), append(b.sum, 0)
+	b.at, b.tag, b.sum = append(b.at, int32(at)), append(b.tag, tag), append(b.sum, 0)
 }
 
 // fill makes b the n windows centred at first, first+step, …, tagged 0 to
 // n-1.
 func (b *batch) fill(first, step, n int) {
 	if cap(b.at) < n {
-		b.at, b.tag, b.sum = make([]int, n), make([]int, n), make([]float32, n)
+		b.at, b.tag, b.sum = make([]int32, n), make([]int, n), make([]float32, n)
 	}
 	b.at, b.tag, b.sum = b.at[:n], b.tag[:n], b.sum[:n]
 	for k := range n {
-		b.at[k], b.tag[k], b.sum[k] = first+k*step, k, 0
+		b.at[k], b.tag[k], b.sum[k] = int32(first+k*step), k, 0
+	}
+	b.deep = b.deep[:0]
+}
+
+// fillRows makes b the windows of grid rows [from, to) of a grid nx wide
+// whose first window is centred at first, dx apart along a row and dy
+// between rows, tagged y*nx+x.
+func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
+	n := (to - from) * nx
+	if cap(b.at) < n {
+		b.at, b.tag, b.sum = make([]int32, n), make([]int, n), make([]float32, n)
+	}
+	b.at, b.tag, b.sum = b.at[:n], b.tag[:n], b.sum[:n]
+	k := 0
+	for y := from; y < to; y++ {
+		for x := range nx {
+			b.at[k], b.tag[k], b.sum[k] = int32(first+y*dy+x*dx), y*nx+x, 0
+			k++
+		}
 	}
 	b.deep = b.deep[:0]
 }
@@ -282,7 +324,7 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	depth, leaves := c.depth, c.leaves
 	at, tag, sum := b.at, b.tag[:len(b.at)], b.sum[:len(b.at)]
 	if cap(b.node) < len(at) {
-		b.node = make([]int, len(at))
+		b.node = make([]int32, len(at))
 	}
 	node := b.node[:len(at)]
 	for t := 0; t < trees && len(at) > 0; t++ {
@@ -292,12 +334,16 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		}
 		offs := &ch[t%chunkTrees]
 		node = node[:len(at)]
-		walk(offs, depth, pix, at, node)
+		if w.lazy {
+			w.walkLazy(t, offs, pix, at, node)
+		} else {
+			walk(offs, depth, pix, at, node)
+		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		tag, sum = tag[:len(at)], sum[:len(at)]
 		m := 0
 		for j := range at {
-			s := sum[j] + pred[(node[j]-leaves)&(leaves-1)]
+			s := sum[j] + pred[(int(node[j])-leaves)&(leaves-1)]
 			at[m], tag[m], sum[m] = at[j], tag[j], s
 			if s > thr {
 				m++
@@ -322,12 +368,12 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 // leaves counting from 1<<depth). Four windows go down together, their
 // paths held in registers, so that the processor always has independent
 // loads to issue.
-func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int) {
+func walkGo(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
 	const mask = 2<<maxDepth - 1
-	step := func(i, a int) int {
-		p := pix[a+int(offs[(2*i)&mask])]
-		q := pix[a+int(offs[(2*i+1)&mask])]
-		bit := 0
+	step := func(i int32, a int32) int32 {
+		p := pix[a+offs[(2*i)&mask]]
+		q := pix[a+offs[(2*i+1)&mask]]
+		bit := int32(0)
 		if p <= q {
 			bit = 1
 		}
@@ -337,16 +383,35 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int) {
 	j := 0
 	for ; j+4 <= len(at); j += 4 {
 		a0, a1, a2, a3 := at[j], at[j+1], at[j+2], at[j+3]
-		i0, i1, i2, i3 := 1, 1, 1, 1
+		i0, i1, i2, i3 := int32(1), int32(1), int32(1), int32(1)
 		for range depth {
 			i0, i1, i2, i3 = step(i0, a0), step(i1, a1), step(i2, a2), step(i3, a3)
 		}
 		node[j], node[j+1], node[j+2], node[j+3] = i0, i1, i2, i3
 	}
 	for ; j < len(at); j++ {
-		i := 1
+		i := int32(1)
 		for range depth {
 			i = step(i, at[j])
+		}
+		node[j] = i
+	}
+}
+
+// walkLazy is walk for a lazy window: it compiles each node of tree t the
+// first time a window reaches it.
+func (w *window) walkLazy(t int, offs *[2 << maxDepth]int32, pix []uint8, at, node []int32) {
+	for j, a := range at {
+		i := int32(1)
+		for range w.c.depth {
+			if offs[2*i] == unset {
+				offs[2*i], offs[2*i+1] = w.offset(t, int(2*i)), w.offset(t, int(2*i+1))
+			}
+			bit := int32(0)
+			if pix[a+offs[2*i]] <= pix[a+offs[2*i+1]] {
+				bit = 1
+			}
+			i = 2*i + bit
 		}
 		node[j] = i
 	}

@@ -179,10 +179,10 @@ func pyramid(g []uint8, w, h, minFace int) []level {
 // padStride(w) bytes.
 func restride(g []uint8, w, h, from int) []uint8 {
 	to := padStride(w)
-	if to == from {
+	if to == from && cap(g)-len(g) >= lumaPad {
 		return g
 	}
-	out := make([]uint8, to*h)
+	out := lumaBuf(to * h)
 	for y := range h {
 		copy(out[y*to:y*to+w], g[y*from:y*from+w])
 	}
@@ -199,6 +199,11 @@ type detection struct {
 
 // nextSize is the window after size: about 15% larger, at least 2 pixels.
 func nextSize(size int) int { return size + max(2, size*3/20) }
+
+// rowsPerBatch is how many rows of the grid are scored together: enough
+// that after the first trees, which reject most windows, the batch still
+// fills the vector walk's sixteen lanes.
+const rowsPerBatch = 16
 
 // scan runs the cascade in pose p over every window of l from minFace to
 // l.maxWindow and appends what it accepts to out, and the windows that pass
@@ -218,23 +223,24 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 			continue
 		}
 		nx, ny := (l.w-2*m+step-1)/step, (l.h-2*m+step-1)/step // grid x = m, m+step, … < l.w-m
-		emit := func(gy int) {
-			y := m + gy*step
-			for j, gx := range b.tag {
-				x := m + gx*step
+		emit := func() {
+			for j, t := range b.tag {
+				x, y := m+t%nx*step, m+t/nx*step
 				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
 					size: float64(size) * f, angle: p.angle, q: b.sum[j]})
 			}
-			for _, gx := range b.deep {
-				x := m + gx*step
+			for _, t := range b.deep {
+				x, y := m+t%nx*step, m+t/nx*step
 				deep = append(deep, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
 					size: float64(size) * f, angle: p.angle, scale: l.scale})
 			}
 		}
-		for gy := range ny {
-			b.fill((m+gy*step)*l.stride+m, step, nx)
+		// Many rows at once, so that the batch stays long enough for the
+		// vector walk through the trees most windows pass.
+		for gy := 0; gy < ny; gy += rowsPerBatch {
+			b.fillRows(m*l.stride+m, step, step*l.stride, nx, gy, min(ny, gy+rowsPerBatch))
 			win.run(l.pix, &b, c.trees())
-			emit(gy)
+			emit()
 		}
 	}
 	return out, deep

@@ -13,7 +13,7 @@ import (
 func halve(g []uint8, w, h, stride int) []uint8 {
 	w2, h2 := w/2, h/2
 	s2 := padStride(w2)
-	out := make([]uint8, s2*h2)
+	out := lumaBuf(s2 * h2)
 	for y := range h2 {
 		r0, r1 := g[2*y*stride:], g[(2*y+1)*stride:]
 		o := out[y*s2 : y*s2+w2]
@@ -24,12 +24,19 @@ func halve(g []uint8, w, h, stride int) []uint8 {
 	return out
 }
 
+// lumaPad is how many bytes past its end every luma image of the search
+// stays readable: walk16 loads four bytes for each pixel it compares.
+const lumaPad = 4
+
+// lumaBuf returns a luma image of n bytes, lumaPad more allocated.
+func lumaBuf(n int) []uint8 { return make([]uint8, n, n+lumaPad) }
+
 // grayscale converts img to 8-bit luma, with fast paths for the decoders'
 // usual outputs.
 func grayscale(img image.Image) []uint8 {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	out := make([]uint8, w*h)
+	out := lumaBuf(w * h)
 	switch m := img.(type) {
 	case *image.YCbCr:
 		for y := range h {
@@ -206,16 +213,20 @@ func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 	bw, bh := w/f, h/f
 	buf := make([]float32, 4*bw*bh)
 	for y := range bh {
-		for x := range bw {
-			for c := range 3 {
-				var s float32
-				for dy := range f {
-					for dx := range f {
-						s += float32(img.Pix[img.PixOffset(r.Min.X+x*f+dx, r.Min.Y+y*f+dy)+c])
-					}
+		o := buf[y*4*bw : (y+1)*4*bw]
+		for dy := range f {
+			row := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y*f+dy):]
+			for x := range bw {
+				px, s := row[4*x*f:4*(x+1)*f], o[4*x:4*x+3]
+				for dx := range f {
+					s[0] += float32(px[4*dx])
+					s[1] += float32(px[4*dx+1])
+					s[2] += float32(px[4*dx+2])
 				}
-				buf[(y*bw+x)*4+c] = s / float32(f*f)
 			}
+		}
+		for i := range o {
+			o[i] /= float32(f * f)
 		}
 	}
 	tmp := make([]float32, max(bw, bh))
@@ -234,27 +245,37 @@ func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 			}
 		}
 	}
-	at := func(x, y, c int) float32 {
-		return buf[(min(bh-1, max(0, y))*bw+min(bw-1, max(0, x)))*4+c]
+	// Where each output column and row falls between block centres: the
+	// blocks either side (clamped at the edges) and the weight of the
+	// second.
+	type span struct {
+		lo, hi int
+		t      float32
 	}
-	for y := range h {
-		fy := (float32(y)+0.5)/float32(f) - 0.5
-		y0 := int(fy)
-		if fy < 0 {
-			y0 = -1
-		}
-		ty := fy - float32(y0)
-		p := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):]
-		for x := range w {
-			fx := (float32(x)+0.5)/float32(f) - 0.5
-			x0 := int(fx)
-			if fx < 0 {
-				x0 = -1
+	spans := func(n, size int) []span {
+		out := make([]span, n)
+		for i := range out {
+			fi := (float32(i)+0.5)/float32(f) - 0.5
+			i0 := int(fi)
+			if fi < 0 {
+				i0 = -1
 			}
-			tx := fx - float32(x0)
-			for c := range 3 {
-				v := (at(x0, y0, c)*(1-tx)+at(x0+1, y0, c)*tx)*(1-ty) + (at(x0, y0+1, c)*(1-tx)+at(x0+1, y0+1, c)*tx)*ty
-				p[4*x+c] = uint8(min(255, max(0, v+0.5)))
+			out[i] = span{min(size-1, max(0, i0)), min(size-1, max(0, i0+1)), fi - float32(i0)}
+		}
+		return out
+	}
+	xs, ys := spans(w, bw), spans(h, bh)
+	for y, sy := range ys {
+		ty := sy.t
+		r0, r1 := buf[sy.lo*4*bw:], buf[sy.hi*4*bw:]
+		p := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):]
+		for x, sx := range xs {
+			tx := sx.t
+			a, b, c, d := r0[4*sx.lo:4*sx.lo+3], r0[4*sx.hi:4*sx.hi+3], r1[4*sx.lo:4*sx.lo+3], r1[4*sx.hi:4*sx.hi+3]
+			q := p[4*x : 4*x+3]
+			for k := range 3 {
+				v := (a[k]*(1-tx)+b[k]*tx)*(1-ty) + (c[k]*(1-tx)+d[k]*tx)*ty
+				q[k] = uint8(min(255, max(0, v+0.5)))
 			}
 		}
 	}

@@ -113,7 +113,7 @@ type probe struct{ scale, size, deg int }
 func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, out []detection) []detection {
 	a := float64(k.deg) * math.Pi / 180
 	win := c.window(k.size, l.stride, pose{angle: a}, nil)
-	win.spare = spare
+	win.spare, win.lazy = spare, true
 	b.reset()
 	for i, p := range at {
 		b.add(p, i)
