@@ -207,6 +207,9 @@ func (c *config) connect(ctx context.Context, stderr io.Writer, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
+	if n := store.NextIndexLowered(); n > 0 && logger != nil {
+		logger.Warn("the ledger's next index was ahead of the stored ledger (restored from a backup?); lowered it so appends continue without a gap", "by", n)
+	}
 	d := &deployment{store: store, kek: kek, policy: p}
 	if err := d.build(ctx, c, logger, listeners...); err != nil {
 		store.Close()

@@ -153,6 +153,32 @@ func TestCorruptSnapshotIsDetectedAndEverythingLoadsFromTheDatabase(t *testing.T
 	})
 }
 
+// TestServeAfterARestoreWithoutTheLedgerCounterLeavesNoGap restores the
+// ledger's events from a backup but not its next index: serve says so at
+// start and the next grant takes the restored ledger's size as its index.
+func TestServeAfterARestoreWithoutTheLedgerCounterLeavesNoGap(t *testing.T) {
+	forBothBackends(t, func(t *testing.T, backend string) {
+		w := newSnapshotWorld(t, backend)
+		d := openDeployment(t, w.files)
+		if _, err := d.store.SQL().Exec(`DELETE FROM consent_events WHERE idx >= 1`); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		m, log := serveOn(t, w.files)
+		var warned bool
+		for _, line := range strings.Split(log.String(), "\n") {
+			warned = warned || strings.Contains(line, "level=WARN") && strings.Contains(line, "the ledger's next index was ahead") &&
+				strings.Contains(line, "(restored from a backup?)") && strings.Contains(line, "by=1")
+		}
+		if !warned {
+			t.Fatalf("no warning that the ledger's next index was lowered by 1:\n%s", log)
+		}
+		if ev := grantOne(t, m.d, w.kept, "ai-training", likeness.Checkbox, nil); ev.LedgerIndex != 1 {
+			t.Fatalf("the first grant after the restore took index %d, want 1", ev.LedgerIndex)
+		}
+	})
+}
+
 func TestSnapshotAheadOfTheDatabaseIsRejected(t *testing.T) {
 	forBothBackends(t, func(t *testing.T, backend string) {
 		w := newSnapshotWorld(t, backend)

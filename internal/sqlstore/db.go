@@ -62,6 +62,8 @@ type DB struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // prepared hot statements (see prepared)
+
+	nextLowered int64 // how far Open lowered the ledger's next index
 }
 
 var _ likeness.Store = (*DB)(nil)
@@ -126,9 +128,11 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return d, nil
 }
 
-// startUp connects and migrates. Replicas sharing a fresh SQLite file race
-// to switch it to WAL and create its tables, and the loser can see "database
-// is locked" beyond the busy timeout; it retries for up to a minute.
+// startUp connects, migrates and lowers a ledger counter left ahead of the
+// stored ledger (reconcileNext). Replicas sharing a fresh SQLite file race
+// to switch it to WAL and create its tables, and the loser can see
+// "database is locked" beyond the busy timeout; it retries for up to a
+// minute.
 func (d *DB) startUp(ctx context.Context) error {
 	deadline := time.Now().Add(time.Minute)
 	for pause := 50 * time.Millisecond; ; pause = min(pause*2, 2*time.Second) {
@@ -137,6 +141,9 @@ func (d *DB) startUp(ctx context.Context) error {
 			err = fmt.Errorf("sqlstore: connect to %s: %w", redact(d.dsn), err)
 		} else {
 			err = d.migrate(ctx)
+		}
+		if err == nil {
+			d.nextLowered, err = d.reconcileNext(ctx)
 		}
 		if err == nil || d.dialect != sqlite || !strings.Contains(err.Error(), "locked") || time.Now().After(deadline) {
 			return err
@@ -158,6 +165,13 @@ func redact(dsn string) string {
 	}
 	return dsn[:scheme+3] + "…" + dsn[at:]
 }
+
+// NextIndexLowered reports by how many indexes Open lowered the ledger's
+// next index because it was ahead of the stored ledger, as it is when the
+// events were restored from a backup without it; 0 when it was not. The
+// caller logs it: the database was restored, and the ledger continues at
+// its stored size without a gap.
+func (d *DB) NextIndexLowered() int64 { return d.nextLowered }
 
 // SQL returns the underlying database, for tests and tools that inspect rows.
 func (d *DB) SQL() *sql.DB { return d.db }
