@@ -327,6 +327,7 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		b.node = make([]int32, len(at))
 	}
 	node := b.node[:len(at)]
+	w.inBounds(pix, at)
 	for t := 0; t < trees && len(at) > 0; t++ {
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
@@ -363,11 +364,29 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	}
 }
 
-// walk sends each window centred at at[j] down the tree whose comparisons
-// are offs and writes the leaf it reaches to node[j] (as a node number,
-// leaves counting from 1<<depth). Four windows go down together, their
-// paths held in registers, so that the processor always has independent
-// loads to issue.
+// inBounds panics unless every comparison of the windows centred at at
+// lies in pix: the vector walk loads without bounds checks, so a window
+// placed too near the edge must stop the search rather than read past it.
+func (w *window) inBounds(pix []uint8, at []int32) {
+	if len(at) == 0 {
+		return
+	}
+	lo, hi := at[0], at[0]
+	for _, a := range at {
+		lo, hi = min(lo, a), max(hi, a)
+	}
+	r := int64(w.reach)*int64(w.stride) + int64(w.reach)
+	if int64(lo)-r < 0 || int64(hi)+r >= int64(len(pix)) {
+		panic("anonymize: a window reaches outside the image")
+	}
+}
+
+// walkGo sends each window centred at at[j] down the tree whose
+// comparisons are offs and writes the leaf it reaches to node[j] (as a node
+// number, leaves counting from 1<<depth), in Go: where there is no vector
+// walk, and for a batch's last few windows. Four windows go down together,
+// their paths held in registers, so that the processor always has
+// independent loads to issue.
 func walkGo(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
 	const mask = 2<<maxDepth - 1
 	step := func(i int32, a int32) int32 {

@@ -1,5 +1,7 @@
 package anonymize
 
+//go:generate go run ./internal/walkgen -o walk_amd64.s
+
 import "golang.org/x/sys/cpu"
 
 // vectorWalk is whether walk16 may run: it needs AVX-512 (F).

@@ -1,7 +1,10 @@
 package anonymize
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
 	"testing"
 )
@@ -73,5 +76,54 @@ func BenchmarkWalk(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(at)), "ns/window")
 		})
+	}
+}
+
+// TestTheVectorWalkIsWhatItsGeneratorWrites guards against a hand edit of
+// walk_amd64.s: go generate must reproduce it.
+func TestTheVectorWalkIsWhatItsGeneratorWrites(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	out, err := exec.Command(gobin, "run", "./internal/walkgen", "-o", "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, err := os.ReadFile("walk_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, have) {
+		t.Error("walk_amd64.s differs from what internal/walkgen writes: run go generate in internal/anonymize")
+	}
+}
+
+// TestAWindowReachingOutsideTheImageStopsTheSearch: the vector walk reads
+// without bounds checks, so run refuses a window too near the edge.
+func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
+	c, err := faceClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h = 128, 128
+	pix := lumaBuf(w * h)
+	win := c.window(40, w, pose{}, nil)
+	for _, at := range []int{win.reach*w + win.reach, (h-1-win.reach)*w + w - 1 - win.reach} {
+		var b batch
+		b.add(at, 0)
+		win.run(pix, &b, c.trees()) // on the edge of what is allowed: no panic
+	}
+	for _, at := range []int{win.reach*w + win.reach - 1 - w, (h-win.reach)*w + w - win.reach} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("a window centred at pixel %d, whose comparisons reach past the image, was scored", at)
+				}
+			}()
+			var b batch
+			b.add(at, 0)
+			win.run(pix, &b, c.trees())
+		}()
 	}
 }
