@@ -28,6 +28,8 @@ type cascade struct {
 	codes  []int8    // per tree, per node 1..leaves-1: row1, col1, row2, col2 in 1/256 of the window
 	pred   []float32 // per tree, per leaf
 	thr    []float32 // per tree: reject when the running sum is at or below it
+
+	turns sync.Map // pose → []float32, see turned
 }
 
 var (
@@ -101,9 +103,7 @@ type window struct {
 	c      *cascade
 	size   int
 	stride int
-	cos    float64
-	sin    float64
-	mirror bool
+	turned []float32 // the cascade's points turned as the window is (see cascade.turned)
 	reach  int          // how far from the centre any comparison reaches, in pixels
 	cache  *windowCache // where it is kept, if shared
 	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
@@ -169,7 +169,7 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 			cache.m, cache.chunks = map[windowKey]*window{}, 0
 		}
 	}
-	w := &window{c: c, size: size, stride: stride, cos: math.Cos(p.angle), sin: math.Sin(p.angle), mirror: p.mirror,
+	w := &window{c: c, size: size, stride: stride, turned: c.turned(p),
 		chunks: make([]atomic.Pointer[chunk], (c.trees()+chunkTrees-1)/chunkTrees)}
 	w.reach = reachOf(size, p.angle)
 	if cache != nil {
@@ -187,18 +187,49 @@ const unset = math.MinInt32
 // second point as n is even or odd): its offset from the window's centre
 // pixel.
 func (w *window) offset(t, n int) int32 {
-	code := w.c.codes[t*4*w.c.leaves+2*n:]
-	r, cc := float64(code[0]), float64(code[1])
-	if w.mirror {
-		cc = -cc
-	}
+	p := w.turned[2*(t<<(w.c.depth+1)+n):]
 	s := float64(w.size) / 256
-	// Image rows grow downwards: a counter-clockwise turn of the face as
-	// displayed maps (row, col) so.
-	dr := math.Floor((w.cos*r - w.sin*cc) * s)
-	dc := math.Floor((w.sin*r + w.cos*cc) * s)
-	return int32(int(dr)*w.stride + int(dc))
+	return int32(floor(float64(p[0])*s)*w.stride + floor(float64(p[1])*s))
 }
+
+// turned returns the cascade's comparison points turned (and mirrored) as
+// in pose p: per tree, per point n in 2..2<<depth-1 (0 and 1 unused), the
+// row and column in 1/256 of the window. Each pose's table is computed once
+// per process (a poses' is 480 KiB; the search uses at most 36 turns, each
+// mirrored or not), since turning the points afresh for every window was
+// most of the cost of compiling one.
+func (c *cascade) turned(p pose) []float32 {
+	if t, ok := c.turns.Load(p); ok {
+		return t.([]float32)
+	}
+	cos, sin := math.Cos(p.angle), math.Sin(p.angle)
+	per := 2 << c.depth
+	out := make([]float32, 2*per*c.trees())
+	for t := range c.trees() {
+		codes := c.codes[t*4*c.leaves:]
+		for n := 2; n < per; n++ {
+			r, cc := float64(codes[2*n]), float64(codes[2*n+1])
+			if p.mirror {
+				cc = -cc
+			}
+			// Image rows grow downwards: a counter-clockwise turn of the
+			// face as displayed maps (row, col) so.
+			out[2*(t*per+n)] = float32(cos*r - sin*cc)
+			out[2*(t*per+n)+1] = float32(sin*r + cos*cc)
+		}
+	}
+	t, _ := c.turns.LoadOrStore(p, out)
+	return t.([]float32)
+}
+
+// floor is math.Floor for the values of offset (well within ±floorBias),
+// as an int, without a branch: truncating a positive number floors it, and
+// whether a point lands left or right of the window's centre is a coin
+// toss the branch predictor lost.
+func floor(x float64) int { return int(x+floorBias) - floorBias }
+
+// floorBias exceeds any turned point's distance from a window's centre.
+const floorBias = 1 << 16
 
 // release hands w's compiled chunks back to its spares, for a window of
 // one caller's, used by no one else, that the caller is done with.
@@ -335,9 +366,13 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		}
 		offs := &ch[t%chunkTrees]
 		node = node[:len(at)]
-		if w.lazy {
+		switch {
+		case !w.lazy:
+			walk(offs, depth, pix, at, node)
+		case len(at) < wholeTree && offs[0] == unset:
 			w.walkLazy(t, offs, pix, at, node)
-		} else {
+		default:
+			w.compileTree(t, offs)
 			walk(offs, depth, pix, at, node)
 		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
@@ -415,6 +450,26 @@ func walkGo(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32
 		}
 		node[j] = i
 	}
+}
+
+// wholeTree is how many windows make a lazy window compile a whole tree
+// and walk it as any other: compiling a node costs about what walking a
+// window through it does, so a tree reached by that many windows is
+// reached at most of its nodes.
+const wholeTree = 16
+
+// compileTree compiles every node of tree t of a lazy window not compiled
+// yet, and marks the tree whole (offs[0], which no node uses).
+func (w *window) compileTree(t int, offs *[2 << maxDepth]int32) {
+	if offs[0] != unset {
+		return
+	}
+	for n := 2; n < 2*w.c.leaves; n++ {
+		if offs[n] == unset {
+			offs[n] = w.offset(t, n)
+		}
+	}
+	offs[0] = 0
 }
 
 // walkLazy is walk for a lazy window: it compiles each node of tree t the
