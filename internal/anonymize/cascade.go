@@ -103,7 +103,7 @@ type window struct {
 	c      *cascade
 	size   int
 	stride int
-	turned []float32 // the cascade's points turned as the window is (see cascade.turned)
+	turned []float32    // the cascade's points turned as the window is (see cascade.turned)
 	reach  int          // how far from the centre any comparison reaches, in pixels
 	cache  *windowCache // where it is kept, if shared
 	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
