@@ -283,57 +283,42 @@ func (w *window) compile(i int) *chunk {
 	return ch
 }
 
-// batch is a set of windows scored together: their centre pixel indices,
-// tags (the caller's names for them), running sums and current tree nodes.
-// Reset it with reset and fill it with add; run compacts it to the windows
-// still live.
+// batch is a set of windows scored together: their centre pixel indices
+// (which also name them: the caller knows its image's stride), running sums
+// and current tree nodes. Reset it with reset and fill it with add or
+// fillRows; run compacts it to the windows still live.
 type batch struct {
 	at   []int32
-	tag  []int
 	sum  []float32
 	node []int32
 
-	// mark, when above zero, asks run to record in deep the tags of the
+	// mark, when above zero, asks run to record in deep the centres of the
 	// windows still live after mark trees: the windows that looked like a
 	// face for a good part of the cascade (see Search.Faces, candidates).
 	mark int
-	deep []int
+	deep []int32
 }
 
-func (b *batch) reset() { b.at, b.tag, b.sum, b.deep = b.at[:0], b.tag[:0], b.sum[:0], b.deep[:0] }
+func (b *batch) reset() { b.at, b.deep = b.at[:0], b.deep[:0] }
 
-func (b *batch) add(at, tag int) {
-	b.at, b.tag, b.sum = append(b.at, int32(at)), append(b.tag, tag), append(b.sum, 0)
-}
-
-// fill makes b the n windows centred at first, first+step, …, tagged 0 to
-// n-1.
-func (b *batch) fill(first, step, n int) {
-	if cap(b.at) < n {
-		b.at, b.tag, b.sum = make([]int32, n), make([]int, n), make([]float32, n)
-	}
-	b.at, b.tag, b.sum = b.at[:n], b.tag[:n], b.sum[:n]
-	for k := range n {
-		b.at[k], b.tag[k], b.sum[k] = int32(first+k*step), k, 0
-	}
-	b.deep = b.deep[:0]
-}
+func (b *batch) add(at int) { b.at = append(b.at, int32(at)) }
 
 // fillRows makes b the windows of grid rows [from, to) of a grid nx wide
 // whose first window is centred at first, dx apart along a row and dy
-// between rows, tagged y*nx+x.
+// between rows.
 func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 	n := (to - from) * nx
 	if cap(b.at) < n {
-		b.at, b.tag, b.sum = make([]int32, n), make([]int, n), make([]float32, n)
+		b.at = make([]int32, n)
 	}
-	b.at, b.tag, b.sum = b.at[:n], b.tag[:n], b.sum[:n]
+	b.at = b.at[:n]
 	k := 0
 	for y := from; y < to; y++ {
-		for x := range nx {
-			b.at[k], b.tag[k], b.sum[k] = int32(first+y*dy+x*dx), y*nx+x, 0
-			k++
+		a := int32(first + y*dy)
+		for x := range int32(nx) {
+			b.at[k+int(x)] = a + x*int32(dx)
 		}
+		k += nx
 	}
 	b.deep = b.deep[:0]
 }
@@ -353,11 +338,15 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 func (w *window) run(pix []uint8, b *batch, trees int) {
 	c := w.c
 	depth, leaves := c.depth, c.leaves
-	at, tag, sum := b.at, b.tag[:len(b.at)], b.sum[:len(b.at)]
+	at := b.at
+	if cap(b.sum) < len(at) {
+		b.sum = make([]float32, len(at))
+	}
 	if cap(b.node) < len(at) {
 		b.node = make([]int32, len(at))
 	}
-	node := b.node[:len(at)]
+	sum, node := b.sum[:len(at)], b.node[:len(at)]
+	clear(sum)
 	w.inBounds(pix, at)
 	for t := 0; t < trees && len(at) > 0; t++ {
 		ch := w.chunks[t/chunkTrees].Load()
@@ -376,21 +365,21 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 			walk(offs, depth, pix, at, node)
 		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		tag, sum = tag[:len(at)], sum[:len(at)]
+		sum = sum[:len(at)]
 		m := 0
 		for j := range at {
 			s := sum[j] + pred[(int(node[j])-leaves)&(leaves-1)]
-			at[m], tag[m], sum[m] = at[j], tag[j], s
+			at[m], sum[m] = at[j], s
 			if s > thr {
 				m++
 			}
 		}
 		at = at[:m]
 		if t+1 == b.mark {
-			b.deep = append(b.deep, tag[:m]...)
+			b.deep = append(b.deep, at...)
 		}
 	}
-	b.at, b.tag, b.sum = at, tag[:len(at)], sum[:len(at)]
+	b.at, b.sum = at, sum[:len(at)]
 	if trees == c.trees() {
 		last := c.thr[trees-1]
 		for j := range b.sum {

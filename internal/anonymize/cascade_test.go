@@ -61,12 +61,12 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 				var bt batch
 				bt.reset()
 				for x := w.reach; x < b.Dx()-w.reach; x++ {
-					bt.add(y*b.Dx()+x, x)
+					bt.add(y*b.Dx() + x)
 				}
 				w.run(g, &bt, c.trees())
 				got := map[int]float32{}
-				for j, x := range bt.tag {
-					got[x] = bt.sum[j]
+				for j, a := range bt.at {
+					got[int(a)-y*b.Dx()] = bt.sum[j]
 				}
 				for x := w.reach; x < b.Dx()-w.reach; x++ {
 					want := scoreOne(w, g, y*b.Dx()+x)

@@ -223,16 +223,18 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 			continue
 		}
 		nx, ny := (l.w-2*m+step-1)/step, (l.h-2*m+step-1)/step // grid x = m, m+step, … < l.w-m
+		// A window's centre pixel in the level, in the original's pixels.
+		centre := func(a int32) (float64, float64) {
+			return (float64(int(a)%l.stride) + 0.5) * f, (float64(int(a)/l.stride) + 0.5) * f
+		}
 		emit := func() {
-			for j, t := range b.tag {
-				x, y := m+t%nx*step, m+t/nx*step
-				out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-					size: float64(size) * f, angle: p.angle, q: b.sum[j]})
+			for j, a := range b.at {
+				x, y := centre(a)
+				out = append(out, detection{x: x, y: y, size: float64(size) * f, angle: p.angle, q: b.sum[j]})
 			}
-			for _, t := range b.deep {
-				x, y := m+t%nx*step, m+t/nx*step
-				deep = append(deep, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-					size: float64(size) * f, angle: p.angle, scale: l.scale})
+			for _, a := range b.deep {
+				x, y := centre(a)
+				deep = append(deep, detection{x: x, y: y, size: float64(size) * f, angle: p.angle, scale: l.scale})
 			}
 		}
 		// Many rows at once, so that the batch stays long enough for the

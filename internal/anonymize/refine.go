@@ -115,14 +115,14 @@ func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, o
 	win := c.window(k.size, l.stride, pose{angle: a}, nil)
 	win.spare, win.lazy = spare, true
 	b.reset()
-	for i, p := range at {
-		b.add(p, i)
+	for _, p := range at {
+		b.add(p)
 	}
 	win.run(l.pix, b, c.trees())
 	win.release()
 	f := float64(l.scale)
-	for j, i := range b.tag {
-		x, y := at[i]%l.stride, at[i]/l.stride
+	for j, p := range b.at {
+		x, y := int(p)%l.stride, int(p)/l.stride
 		out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
 			size: float64(k.size) * f, angle: a, q: b.sum[j]})
 	}

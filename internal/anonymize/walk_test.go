@@ -111,7 +111,7 @@ func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
 	win := c.window(40, w, pose{}, nil)
 	for _, at := range []int{win.reach*w + win.reach, (h-1-win.reach)*w + w - 1 - win.reach} {
 		var b batch
-		b.add(at, 0)
+		b.add(at)
 		win.run(pix, &b, c.trees()) // on the edge of what is allowed: no panic
 	}
 	for _, at := range []int{win.reach*w + win.reach - 1 - w, (h-win.reach)*w + w - win.reach} {
@@ -122,7 +122,7 @@ func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
 				}
 			}()
 			var b batch
-			b.add(at, 0)
+			b.add(at)
 			win.run(pix, &b, c.trees())
 		}()
 	}
