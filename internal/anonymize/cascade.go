@@ -348,30 +348,35 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
 	clear(sum)
 	w.inBounds(pix, at)
+	vec := vectorTrees(c, pix)
 	for t := 0; t < trees && len(at) > 0; t++ {
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
 			ch = w.compile(t / chunkTrees)
 		}
 		offs := &ch[t%chunkTrees]
-		node = node[:len(at)]
-		switch {
-		case !w.lazy:
-			walk(offs, depth, pix, at, node)
-		case len(at) < wholeTree && offs[0] == unset:
-			w.walkLazy(t, offs, pix, at, node)
-		default:
-			w.compileTree(t, offs)
-			walk(offs, depth, pix, at, node)
-		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		sum = sum[:len(at)]
-		m := 0
-		for j := range at {
-			s := sum[j] + pred[(int(node[j])-leaves)&(leaves-1)]
-			at[m], sum[m] = at[j], s
-			if s > thr {
-				m++
+		lazy := w.lazy && len(at) < wholeTree && offs[0] == unset
+		if w.lazy && !lazy {
+			w.compileTree(t, offs)
+		}
+		var m int
+		if vec && !lazy && len(at) >= minVector {
+			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+		} else {
+			node = node[:len(at)]
+			if lazy {
+				w.walkLazy(t, offs, pix, at, node)
+			} else {
+				walk(offs, depth, pix, at, node)
+			}
+			sum = sum[:len(at)]
+			for j := range at {
+				s := sum[j] + pred[(int(node[j])-leaves)&(leaves-1)]
+				at[m], sum[m] = at[j], s
+				if s > thr {
+					m++
+				}
 			}
 		}
 		at = at[:m]
@@ -405,13 +410,13 @@ func (w *window) inBounds(pix []uint8, at []int32) {
 	}
 }
 
-// walkGo sends each window centred at at[j] down the tree whose
+// walk sends each window centred at at[j] down the tree whose
 // comparisons are offs and writes the leaf it reaches to node[j] (as a node
 // number, leaves counting from 1<<depth), in Go: where there is no vector
-// walk, and for a batch's last few windows. Four windows go down together,
+// tree (see runTree), and for a batch's last few windows. Four windows go down together,
 // their paths held in registers, so that the processor always has
 // independent loads to issue.
-func walkGo(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
+func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
 	const mask = 2<<maxDepth - 1
 	step := func(i int32, a int32) int32 {
 		p := pix[a+offs[(2*i)&mask]]
@@ -440,6 +445,9 @@ func walkGo(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32
 		node[j] = i
 	}
 }
+
+// minVector is the fewest windows worth a vector of sixteen (see runTree).
+const minVector = 4
 
 // wholeTree is how many windows make a lazy window compile a whole tree
 // and walk it as any other: compiling a node costs about what walking a

@@ -2,8 +2,9 @@
 
 package anonymize
 
-// walk sends each window centred at at[j] down the tree whose comparisons
-// are offs and writes the leaf it reaches to node[j].
-func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
-	walkGo(offs, depth, pix, at, node)
+// vectorTrees is false: runTree is AVX-512 code.
+func vectorTrees(*cascade, []uint8) bool { return false }
+
+func runTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, float32) int {
+	panic("anonymize: no vector walk on this architecture")
 }

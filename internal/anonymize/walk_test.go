@@ -19,41 +19,13 @@ func randomTree(r *rand.Rand, stride, reach int) *[2 << maxDepth]int32 {
 	return &offs
 }
 
-// TestTheVectorWalkReachesTheSameLeavesAsTheScalarOne checks walk (with
-// AVX-512 where the processor has it) against walkGo on random images,
-// trees and window counts, on the last pixels of the image too, where the
-// vector loads read into the padding.
-func TestTheVectorWalkReachesTheSameLeavesAsTheScalarOne(t *testing.T) {
-	if !vectorWalk {
-		t.Log("no AVX-512 on this processor: walk is walkGo")
+// BenchmarkTree runs one tree on 320 windows of a random image, in Go and
+// with runTree.
+func BenchmarkTree(b *testing.B) {
+	c, err := faceClassifier()
+	if err != nil {
+		b.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(1, 2))
-	const w, h, reach = 96, 80, 20
-	pix := lumaBuf(w * h)
-	for i := range pix {
-		pix[i] = uint8(r.IntN(256))
-	}
-	for round := range 400 {
-		offs := randomTree(r, w, reach)
-		n := round % 70
-		at := make([]int32, n)
-		for j := range at {
-			at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
-			if j == 0 && round%2 == 0 {
-				at[j] = int32((h-1-reach)*w + w - 1 - reach) // reaches the image's last pixel
-			}
-		}
-		const depth = 6 // the vector walk's; other depths take walkGo
-		want, got := make([]int32, n), make([]int32, n)
-		walkGo(offs, depth, pix, at, want)
-		walk(offs, depth, pix, at, got)
-		if !slices.Equal(got, want) {
-			t.Fatalf("round %d, %d windows, depth %d: walk reached %v, walkGo %v", round, n, depth, got, want)
-		}
-	}
-}
-
-func BenchmarkWalk(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const w, h, reach = 1024, 64, 24
 	pix := lumaBuf(w * h)
@@ -61,22 +33,40 @@ func BenchmarkWalk(b *testing.B) {
 		pix[i] = uint8(r.IntN(256))
 	}
 	offs := randomTree(r, w, reach)
-	at := make([]int32, 320)
-	for j := range at {
-		at[j] = int32(32*w + reach + 3*j)
+	pred := make([]float32, 64)
+	for i := range pred {
+		pred[i] = r.Float32()
 	}
-	node := make([]int32, len(at))
-	for _, f := range []struct {
-		name string
-		walk func(*[2 << maxDepth]int32, int, []uint8, []int32, []int32)
-	}{{"go", walkGo}, {"dispatch", walk}} {
-		b.Run(f.name, func(b *testing.B) {
-			for b.Loop() {
-				f.walk(offs, 6, pix, at, node)
+	centres := make([]int32, 320)
+	for j := range centres {
+		centres[j] = int32(32*w + reach + 3*j)
+	}
+	at, sum, node := make([]int32, len(centres)), make([]float32, len(centres)), make([]int32, len(centres))
+	b.Run("go", func(b *testing.B) {
+		for b.Loop() {
+			copy(at, centres)
+			walk(offs, 6, pix, at, node)
+			m := 0
+			for j := range at {
+				s := sum[j] + pred[node[j]-64]
+				at[m], sum[m] = at[j], s
+				if s > -1 {
+					m++
+				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(at)), "ns/window")
-		})
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(at)), "ns/window")
+	})
+	if !vectorTrees(c, pix) {
+		return
 	}
+	b.Run("vector", func(b *testing.B) {
+		for b.Loop() {
+			copy(at, centres)
+			runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), -1)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(at)), "ns/window")
+	})
 }
 
 // TestTheVectorWalkIsWhatItsGeneratorWrites guards against a hand edit of
@@ -125,5 +115,53 @@ func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
 			b.add(at)
 			win.run(pix, &b, c.trees())
 		}()
+	}
+}
+
+// TestTheVectorTreeKeepsWhatTheScalarOneKeeps checks runTree against walk
+// and the scoring in Go on random images, trees, predictions and sums, for
+// every batch length up to five vectors (the last one partly masked).
+func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
+	c, err := faceClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !vectorTrees(c, lumaBuf(1)) {
+		t.Skip("no AVX-512 on this processor: run scores in Go")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	const w, h, reach = 96, 80, 20
+	pix := lumaBuf(w * h)
+	for i := range pix {
+		pix[i] = uint8(r.IntN(256))
+	}
+	pred := make([]float32, 64)
+	for n := range 81 {
+		offs := randomTree(r, w, reach)
+		for i := range pred {
+			pred[i] = r.Float32()*2 - 1
+		}
+		thr := r.Float32() - 0.5
+		at, sum := make([]int32, n), make([]float32, n)
+		for j := range at {
+			at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
+			sum[j] = r.Float32() - 0.5
+		}
+		node := make([]int32, n)
+		walk(offs, 6, pix, at, node)
+		var wantAt []int32
+		var wantSum []float32
+		for j := range at {
+			if s := sum[j] + pred[node[j]-64]; s > thr {
+				wantAt, wantSum = append(wantAt, at[j]), append(wantSum, s)
+			}
+		}
+		var m int
+		if n > 0 {
+			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], n, thr)
+		}
+		if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
+			t.Fatalf("%d windows: runTree kept %v with sums %v, want %v with %v", n, at[:m], sum[:m], wantAt, wantSum)
+		}
 	}
 }

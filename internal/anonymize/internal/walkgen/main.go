@@ -1,5 +1,5 @@
-// Command walkgen writes walk_amd64.s, the AVX-512 tree walk of the face
-// search (see walk16 in walk_amd64.go). Run it with go generate in
+// Command walkgen writes walk_amd64.s, the AVX-512 tree of the face search
+// (see runTree in walk_amd64.go). Run it with go generate in
 // internal/anonymize.
 //
 // The walk is unrolled over the six levels of pigo's trees, because each
@@ -7,7 +7,8 @@
 // 2 to 64 offsets, and they never leave registers (tables of 16 offsets
 // each, looked up with VPERMD, VPERMI2D or two of those and a blend). Two
 // vectors of sixteen windows go down together so that their gathers
-// overlap.
+// overlap; they share the registers of a level's passing values, which the
+// processor renames.
 package main
 
 import (
@@ -18,25 +19,25 @@ import (
 	"strings"
 )
 
-// regs are one vector's registers: the windows' centres and nodes, the
-// node's comparison numbers, their offsets, their pixels, scratch, and the
-// masks of the gathers, the comparison and the blend.
-type regs struct {
-	c, n, i2, i21, o1, o2, p, q, t1, t2 string
-	k1, k2, kc, kt                      string
-}
+// vec is one vector's own registers: the windows' centres, their nodes and
+// their sums.
+type vec struct{ c, n, sum string }
 
 var (
-	a = regs{"Z0", "Z1", "Z2", "Z3", "Z4", "Z5", "Z6", "Z7", "Z8", "Z9", "K1", "K2", "K3", "K4"}
-	b = regs{"Z12", "Z13", "Z14", "Z15", "Z16", "Z17", "Z18", "Z19", "Z29", "Z30", "K5", "K6", "K7", "K4"}
+	a = vec{"Z0", "Z1", "Z17"}
+	b = vec{"Z12", "Z13", "Z18"}
 )
 
-// The tables: Z20 holds offs[0:16] (levels 0 to 2), Z21 offs[16:32]
-// (level 3), Z22–Z23 offs[32:64] (level 4), Z24–Z27 offs[64:128] (level 5).
-// Z10 is all ones, Z11 0xff, Z28 32.
+// The registers a level passes values in, shared by both vectors: the
+// node's two comparison numbers (Z2, Z3), their offsets and then pixel
+// indices (Z4, Z5), the pixels (Z6, Z7) and scratch (Z8, Z9). The offset
+// tables: Z20 holds offs[0:16] (levels 0 to 2), Z21 offs[16:32] (level
+// 3), Z22–Z23 offs[32:64] (level 4), Z24–Z27 offs[64:128] (level 5). The
+// tree's 64 leaf predictions are in Z14–Z15 and Z29–Z30, its threshold in
+// Z16. Z10 is all ones, Z11 0xff, Z28 32. K7 holds the lanes in use.
 
 // lookup writes the offsets that idx numbers, at tree level d, into dst.
-func lookup(w *strings.Builder, r regs, d int, idx, dst, tmp string) {
+func lookup(w *strings.Builder, d int, idx, dst, tmp string) {
 	switch {
 	case d <= 2:
 		emit(w, "VPERMD Z20, %s, %s", idx, dst)
@@ -50,41 +51,75 @@ func lookup(w *strings.Builder, r regs, d int, idx, dst, tmp string) {
 		emit(w, "VPERMI2D Z25, Z24, %s", dst)
 		emit(w, "VMOVDQA32 %s, %s", idx, tmp)
 		emit(w, "VPERMI2D Z27, Z26, %s", tmp)
-		emit(w, "VPTESTMD Z28, %s, %s", idx, r.kt)
-		emit(w, "VPBLENDMD %s, %s, %s, %s", tmp, dst, r.kt, dst)
+		emit(w, "VPTESTMD Z28, %s, K4", idx)
+		emit(w, "VPBLENDMD %s, %s, K4, %s", tmp, dst, dst)
 	}
 }
 
-// level sends the vector r down one level of the tree.
-func level(w *strings.Builder, r regs, d int) {
+// level sends the vector v down level d of the tree, its gathers masked by
+// mask (K7 for the lanes in use, or "" for all).
+func level(w *strings.Builder, v vec, d int, mask string) {
+	setMask := func() {
+		if mask != "" {
+			emit(w, "KMOVW %s, K1", mask)
+		} else {
+			emit(w, "KXNORW K0, K0, K1")
+		}
+	}
 	if d == 0 { // every window is at node 1
-		emit(w, "VPBROADCASTD 8(AX), %s", r.o1)
-		emit(w, "VPBROADCASTD 12(AX), %s", r.o2)
-		emit(w, "VPADDD Z10, Z10, %s", r.i2)
+		emit(w, "VPBROADCASTD 8(AX), Z4")
+		emit(w, "VPBROADCASTD 12(AX), Z5")
+		emit(w, "VPADDD Z10, Z10, Z2")
 	} else {
-		emit(w, "VPADDD %s, %s, %s", r.n, r.n, r.i2)
-		emit(w, "VPADDD Z10, %s, %s", r.i2, r.i21)
-		lookup(w, r, d, r.i2, r.o1, r.t1)
-		lookup(w, r, d, r.i21, r.o2, r.t2)
+		emit(w, "VPADDD %s, %s, Z2", v.n, v.n)
+		emit(w, "VPADDD Z10, Z2, Z3")
+		lookup(w, d, "Z2", "Z4", "Z8")
+		lookup(w, d, "Z3", "Z5", "Z9")
 	}
-	emit(w, "VPADDD %s, %s, %s", r.c, r.o1, r.o1)
-	emit(w, "VPADDD %s, %s, %s", r.c, r.o2, r.o2)
-	emit(w, "KXNORW K0, K0, %s", r.k1)
-	emit(w, "VPGATHERDD (BX)(%s*1), %s, %s", r.o1, r.k1, r.p)
-	emit(w, "KXNORW K0, K0, %s", r.k2)
-	emit(w, "VPGATHERDD (BX)(%s*1), %s, %s", r.o2, r.k2, r.q)
-	emit(w, "VPANDD Z11, %s, %s", r.p, r.p)
-	emit(w, "VPANDD Z11, %s, %s", r.q, r.q)
-	emit(w, "VPCMPUD $2, %s, %s, %s", r.q, r.p, r.kc) // p <= q
-	emit(w, "VPADDD Z10, %s, %s, %s", r.i2, r.kc, r.i2)
-	emit(w, "VMOVDQA32 %s, %s", r.i2, r.n)
+	emit(w, "VPADDD %s, Z4, Z4", v.c)
+	emit(w, "VPADDD %s, Z5, Z5", v.c)
+	setMask()
+	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
+	setMask()
+	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
+	emit(w, "VPANDD Z11, Z6, Z6")
+	emit(w, "VPANDD Z11, Z7, Z7")
+	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
+	emit(w, "VPADDD Z10, Z2, K3, Z2")
+	emit(w, "VMOVDQA32 Z2, %s", v.n)
 }
 
-func walk(w *strings.Builder, vs ...regs) {
+// score adds the leaf's prediction to v's sums and writes the windows
+// whose sum exceeds the threshold (of the lanes in mask) to (DI) and
+// (R10), counting them in R13.
+func score(w *strings.Builder, v vec, mask string) {
+	emit(w, "// the leaf's prediction: its low five bits pick one of 32 in each")
+	emit(w, "// half of the table, the sixth which half")
+	emit(w, "VMOVDQA32 %s, Z8", v.n)
+	emit(w, "VPERMI2PS Z15, Z14, Z8")
+	emit(w, "VMOVDQA32 %s, Z9", v.n)
+	emit(w, "VPERMI2PS Z30, Z29, Z9")
+	emit(w, "VPTESTMD Z28, %s, K4", v.n)
+	emit(w, "VBLENDMPS Z9, Z8, K4, Z8")
+	emit(w, "VADDPS Z8, %s, %s", v.sum, v.sum)
+	emit(w, "VCMPPS $0x1e, Z16, %s, K5", v.sum) // sum > thr
+	if mask != "" {
+		emit(w, "KANDW %s, K5, K5", mask)
+	}
+	emit(w, "VPCOMPRESSD %s, K5, (DI)", v.c)
+	emit(w, "VCOMPRESSPS %s, K5, (R10)", v.sum)
+	emit(w, "KMOVW K5, R11")
+	emit(w, "POPCNTL R11, R11")
+	emit(w, "LEAQ (DI)(R11*4), DI")
+	emit(w, "LEAQ (R10)(R11*4), R10")
+	emit(w, "ADDQ R11, R13")
+}
+
+func walk(w *strings.Builder, mask string, vs ...vec) {
 	for d := range 6 {
 		emit(w, "// level %d", d)
-		for _, r := range vs {
-			level(w, r, d)
+		for _, v := range vs {
+			level(w, v, d, mask)
 		}
 	}
 }
@@ -99,13 +134,18 @@ func generate() string {
 
 #include "textflag.h"
 
-// func walk16(offs *[128]int32, pix *uint8, at, node *int32, n int)
-TEXT ·walk16(SB), NOSPLIT, $0-40
+// func runTree(offs *[128]int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int
+TEXT ·runTree(SB), NOSPLIT, $0-64
 	MOVQ offs+0(FP), AX
 	MOVQ pix+8(FP), BX
-	MOVQ at+16(FP), SI
-	MOVQ node+24(FP), DI
-	MOVQ n+32(FP), CX
+	MOVQ pred+16(FP), DX
+	MOVQ at+24(FP), SI
+	MOVQ sum+32(FP), R12
+	MOVQ n+40(FP), CX
+	VBROADCASTSS thr+48(FP), Z16
+	MOVQ SI, DI   // where the live windows' centres are written back
+	MOVQ R12, R10 // and their sums
+	XORQ R13, R13 // how many live
 	MOVL $1, R8
 	VPBROADCASTD R8, Z10
 	MOVL $255, R8
@@ -120,30 +160,51 @@ TEXT ·walk16(SB), NOSPLIT, $0-40
 	VMOVDQU32 320(AX), Z25
 	VMOVDQU32 384(AX), Z26
 	VMOVDQU32 448(AX), Z27
+	VMOVUPS (DX), Z14
+	VMOVUPS 64(DX), Z15
+	VMOVUPS 128(DX), Z29
+	VMOVUPS 192(DX), Z30
 
 pairs:
 	CMPQ CX, $32
-	JLT  one
+	JLT  rest
 `)
 	emit(&w, "VMOVDQU32 (SI), %s", a.c)
 	emit(&w, "VMOVDQU32 64(SI), %s", b.c)
-	walk(&w, a, b)
-	emit(&w, "VMOVDQU32 %s, (DI)", a.n)
-	emit(&w, "VMOVDQU32 %s, 64(DI)", b.n)
+	emit(&w, "VMOVUPS (R12), %s", a.sum)
+	emit(&w, "VMOVUPS 64(R12), %s", b.sum)
+	walk(&w, "", a, b)
+	score(&w, a, "")
+	score(&w, b, "")
 	w.WriteString(`	ADDQ $128, SI
-	ADDQ $128, DI
+	ADDQ $128, R12
 	SUBQ $32, CX
 	JMP  pairs
 
-one:
+rest:
+	CMPQ CX, $0
+	JLE  scored
+	MOVL $0xffff, R9
 	CMPQ CX, $16
-	JLT  done
+	JGE  full
+	MOVL $1, R9
+	SHLL CX, R9
+	DECL R9
+
+full:
+	KMOVW R9, K7
 `)
-	emit(&w, "VMOVDQU32 (SI), %s", a.c)
-	walk(&w, a)
-	emit(&w, "VMOVDQU32 %s, (DI)", a.n)
-	w.WriteString(`
-done:
+	emit(&w, "VMOVDQU32.Z (SI), K7, %s", a.c)
+	emit(&w, "VMOVUPS.Z (R12), K7, %s", a.sum)
+	walk(&w, "K7", a)
+	score(&w, a, "K7")
+	w.WriteString(`	ADDQ $64, SI
+	ADDQ $64, R12
+	SUBQ $16, CX
+	JMP  rest
+
+scored:
+	MOVQ R13, ret+56(FP)
 	VZEROUPPER
 	RET
 `)
