@@ -132,7 +132,9 @@ func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, o
 // candidates groups deep windows that overlap (intersection over union
 // above 0.3) and returns, per group, the mean window (at the pose, and on
 // the level, of its first member), leaving out those that lie in a face
-// found already.
+// found already or hold one (the same face seen larger: what the second
+// look found there was dropped by refine anyway, and searching there was
+// most of its work on a photograph whose faces the grid found).
 func candidates(deep []detection, faces []Face) []detection {
 	// Larger windows first, so that a group's first member, whose level
 	// and pose it keeps, is its largest.
@@ -153,7 +155,7 @@ func candidates(deep []detection, faces []Face) []detection {
 			m.x, m.y, n = m.x+deep[j].x, m.y+deep[j].y, n+1
 		}
 		m.x, m.y = m.x/n, m.y/n
-		if !covered(m.extent(), faces) {
+		if e := m.extent(); !covered(e, faces) && !holds(e, faces) {
 			out = append(out, m)
 		}
 	}
