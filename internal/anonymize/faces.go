@@ -265,16 +265,31 @@ func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 		return out
 	}
 	xs, ys := spans(w, bw), spans(h, bh)
-	for y, sy := range ys {
-		ty := sy.t
-		r0, r1 := buf[sy.lo*4*bw:], buf[sy.hi*4*bw:]
-		p := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):]
+	// Each block row is interpolated along x once, for all the output rows
+	// between it and the next (the same products as pixel by pixel).
+	across := func(dst []float32, row int) {
+		r := buf[row*4*bw:]
 		for x, sx := range xs {
-			tx := sx.t
-			a, b, c, d := r0[4*sx.lo:4*sx.lo+3], r0[4*sx.hi:4*sx.hi+3], r1[4*sx.lo:4*sx.lo+3], r1[4*sx.hi:4*sx.hi+3]
+			a, b := r[4*sx.lo:4*sx.lo+3], r[4*sx.hi:4*sx.hi+3]
+			for k := range 3 {
+				dst[3*x+k] = a[k]*(1-sx.t) + b[k]*sx.t
+			}
+		}
+	}
+	top, bottom := make([]float32, 3*w), make([]float32, 3*w)
+	have := [2]int{-1, -1}
+	for y, sy := range ys {
+		if have != [2]int{sy.lo, sy.hi} {
+			across(top, sy.lo)
+			across(bottom, sy.hi)
+			have = [2]int{sy.lo, sy.hi}
+		}
+		ty := sy.t
+		p := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):]
+		for x := range w {
 			q := p[4*x : 4*x+3]
 			for k := range 3 {
-				v := (a[k]*(1-tx)+b[k]*tx)*(1-ty) + (c[k]*(1-tx)+d[k]*tx)*ty
+				v := top[3*x+k]*(1-ty) + bottom[3*x+k]*ty
 				q[k] = uint8(min(255, max(0, v+0.5)))
 			}
 		}
