@@ -289,8 +289,9 @@ func gaussianBlur(img *image.RGBA, r image.Rectangle, sigma float64) {
 		for x := range w {
 			q := p[4*x : 4*x+3]
 			for k := range 3 {
-				v := top[3*x+k]*(1-ty) + bottom[3*x+k]*ty
-				q[k] = uint8(min(255, max(0, v+0.5)))
+				// A mean of bytes, never outside [0, 255]: rounded by
+				// truncation, without a clamp.
+				q[k] = uint8(top[3*x+k]*(1-ty) + bottom[3*x+k]*ty + 0.5)
 			}
 		}
 	}
