@@ -112,8 +112,10 @@ type window struct {
 	// walkLazy) rather than whole chunks: the second look's windows score
 	// a few dozen positions each, which reach a small part of the nodes of
 	// the deeper trees, and compiling every node of every tree they reached
-	// was half its time.
-	lazy bool
+	// was half its time. Bit i of nodes[t] is set once node i of tree t is
+	// compiled (a chunk handed back by another window holds its offsets).
+	lazy  bool
+	nodes []uint64
 
 	mu     sync.Mutex
 	chunks []atomic.Pointer[chunk]
@@ -178,10 +180,6 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 	}
 	return w
 }
-
-// unset marks a lazy window's node not compiled yet: no comparison reaches
-// that far (see reachOf).
-const unset = math.MinInt32
 
 // offset is the compiled comparison point n of tree t (node n/2, first or
 // second point as n is even or odd): its offset from the window's centre
@@ -265,10 +263,7 @@ func (w *window) compile(i int) *chunk {
 	for t := i * chunkTrees; t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
 		offs := &ch[t-i*chunkTrees]
 		if w.lazy {
-			for n := range offs {
-				offs[n] = unset
-			}
-			continue
+			continue // see walkLazy and compileTree
 		}
 		for n := 2; n < 2*w.c.leaves; n++ {
 			offs[n] = w.offset(t, n)
@@ -356,7 +351,7 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		}
 		offs := &ch[t%chunkTrees]
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		lazy := w.lazy && len(at) < wholeTree && offs[0] == unset
+		lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
 		if w.lazy && !lazy {
 			w.compileTree(t, offs)
 		}
@@ -455,28 +450,34 @@ const minVector = 4
 // reached at most of its nodes.
 const wholeTree = 16
 
+// wholeNodes is the nodes of a whole tree of depth 6: bits 1 to 63.
+const wholeNodes = ^uint64(1)
+
 // compileTree compiles every node of tree t of a lazy window not compiled
-// yet, and marks the tree whole (offs[0], which no node uses).
+// yet.
 func (w *window) compileTree(t int, offs *[2 << maxDepth]int32) {
-	if offs[0] != unset {
+	done := w.nodes[t]
+	if done == wholeNodes {
 		return
 	}
-	for n := 2; n < 2*w.c.leaves; n++ {
-		if offs[n] == unset {
-			offs[n] = w.offset(t, n)
+	for i := 1; i < w.c.leaves; i++ {
+		if done&(1<<i) == 0 {
+			offs[2*i], offs[2*i+1] = w.offset(t, 2*i), w.offset(t, 2*i+1)
 		}
 	}
-	offs[0] = 0
+	w.nodes[t] = wholeNodes
 }
 
 // walkLazy is walk for a lazy window: it compiles each node of tree t the
 // first time a window reaches it.
 func (w *window) walkLazy(t int, offs *[2 << maxDepth]int32, pix []uint8, at, node []int32) {
+	done := w.nodes[t]
 	for j, a := range at {
 		i := int32(1)
 		for range w.c.depth {
-			if offs[2*i] == unset {
+			if done&(1<<i) == 0 {
 				offs[2*i], offs[2*i+1] = w.offset(t, int(2*i)), w.offset(t, int(2*i+1))
+				done |= 1 << i
 			}
 			bit := int32(0)
 			if pix[a+offs[2*i]] <= pix[a+offs[2*i+1]] {
@@ -486,4 +487,5 @@ func (w *window) walkLazy(t int, offs *[2 << maxDepth]int32, pix []uint8, at, no
 		}
 		node[j] = i
 	}
+	w.nodes[t] = done
 }

@@ -79,8 +79,9 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 			var mine []detection
 			var b batch
 			var spare []*chunk
+			var nodes []uint64
 			for k := range next {
-				mine = byScale[k.scale].probe(c, k, plan[k], &b, &spare, mine)
+				mine = byScale[k.scale].probe(c, k, plan[k], &b, &spare, &nodes, mine)
 			}
 			mu.Lock()
 			found = append(found, mine...)
@@ -110,10 +111,15 @@ type probe struct{ scale, size, deg int }
 // for each use into a worker's spare chunks and not kept (kept, the six
 // group photographs needed 28,000 to 76,000 chunks of 8 KiB, and compiling
 // into fresh memory took half the search).
-func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, out []detection) []detection {
+func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, nodes *[]uint64, out []detection) []detection {
 	a := float64(k.deg) * math.Pi / 180
 	win := c.window(k.size, l.stride, pose{angle: a}, nil)
 	win.spare, win.lazy = spare, true
+	if cap(*nodes) < c.trees() {
+		*nodes = make([]uint64, c.trees())
+	}
+	win.nodes = (*nodes)[:c.trees()]
+	clear(win.nodes)
 	b.reset()
 	for _, p := range at {
 		b.add(p)
