@@ -29,7 +29,7 @@ type cascade struct {
 	pred   []float32 // per tree, per leaf
 	thr    []float32 // per tree: reject when the running sum is at or below it
 
-	turns sync.Map // pose → []float32, see turned
+	turns sync.Map // pose → []int32, see turned
 }
 
 var (
@@ -103,7 +103,7 @@ type window struct {
 	c      *cascade
 	size   int
 	stride int
-	turned []float32    // the cascade's points turned as the window is (see cascade.turned)
+	turned []int32      // the cascade's points turned as the window is (see cascade.turned)
 	reach  int          // how far from the centre any comparison reaches, in pixels
 	cache  *windowCache // where it is kept, if shared
 	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
@@ -183,26 +183,34 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 
 // offset is the compiled comparison point n of tree t (node n/2, first or
 // second point as n is even or odd): its offset from the window's centre
-// pixel.
+// pixel. The turned point's row and column, in 1/256 of the window with
+// turnBits more bits, times the window's size, shifted right, are floored
+// to whole pixels: integer arithmetic, no conversion.
 func (w *window) offset(t, n int) int32 {
-	p := w.turned[2*(t<<(w.c.depth+1)+n):]
-	s := float64(w.size) / 256
-	return int32(floor(float64(p[0])*s)*w.stride + floor(float64(p[1])*s))
+	i := 2 * (t<<(w.c.depth+1) + n)
+	p := w.turned[i : i+2 : i+2]
+	sz := int64(w.size)
+	return int32((int64(p[0])*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(p[1])*sz)>>(8+turnBits))
 }
+
+// turnBits is the fraction bits of a turned point below 1/256 of a window:
+// rounded to 1/2^24 of a window, a point is placed wrongly by a pixel only
+// within a few millionths of a pixel of a pixel's edge.
+const turnBits = 16
 
 // turned returns the cascade's comparison points turned (and mirrored) as
 // in pose p: per tree, per point n in 2..2<<depth-1 (0 and 1 unused), the
-// row and column in 1/256 of the window. Each pose's table is computed once
-// per process (a poses' is 480 KiB; the search uses at most 36 turns, each
-// mirrored or not), since turning the points afresh for every window was
-// most of the cost of compiling one.
-func (c *cascade) turned(p pose) []float32 {
+// row and column in 1/2^(8+turnBits) of the window. Each pose's table is
+// computed once per process (a pose's is 480 KiB; the search uses at most
+// 36 turns, each mirrored or not), since turning the points afresh for
+// every window was most of the cost of compiling one.
+func (c *cascade) turned(p pose) []int32 {
 	if t, ok := c.turns.Load(p); ok {
-		return t.([]float32)
+		return t.([]int32)
 	}
 	cos, sin := math.Cos(p.angle), math.Sin(p.angle)
 	per := 2 << c.depth
-	out := make([]float32, 2*per*c.trees())
+	out := make([]int32, 2*per*c.trees())
 	for t := range c.trees() {
 		codes := c.codes[t*4*c.leaves:]
 		for n := 2; n < per; n++ {
@@ -212,22 +220,13 @@ func (c *cascade) turned(p pose) []float32 {
 			}
 			// Image rows grow downwards: a counter-clockwise turn of the
 			// face as displayed maps (row, col) so.
-			out[2*(t*per+n)] = float32(cos*r - sin*cc)
-			out[2*(t*per+n)+1] = float32(sin*r + cos*cc)
+			out[2*(t*per+n)] = int32(math.Round((cos*r - sin*cc) * (1 << turnBits)))
+			out[2*(t*per+n)+1] = int32(math.Round((sin*r + cos*cc) * (1 << turnBits)))
 		}
 	}
 	t, _ := c.turns.LoadOrStore(p, out)
-	return t.([]float32)
+	return t.([]int32)
 }
-
-// floor is math.Floor for the values of offset (well within ±floorBias),
-// as an int, without a branch: truncating a positive number floors it, and
-// whether a point lands left or right of the window's centre is a coin
-// toss the branch predictor lost.
-func floor(x float64) int { return int(x+floorBias) - floorBias }
-
-// floorBias exceeds any turned point's distance from a window's centre.
-const floorBias = 1 << 16
 
 // release hands w's compiled chunks back to its spares, for a window of
 // one caller's, used by no one else, that the caller is done with.
