@@ -62,6 +62,19 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	for k := range plan {
 		keys = append(keys, k)
 	}
+	// By turn, then size: windows of one turn share the table of turned
+	// points their nodes are compiled from (see cascade.turned), which stays
+	// in cache from one to the next.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.deg != b.deg {
+			return a.deg < b.deg
+		}
+		if a.size != b.size {
+			return a.size < b.size
+		}
+		return a.scale < b.scale
+	})
 	var (
 		mu    sync.Mutex
 		found []detection
