@@ -3,9 +3,7 @@ package anonymize
 import (
 	"image"
 	"math"
-	"runtime"
 	"sort"
-	"sync"
 )
 
 // Face is a detected face: the upright, axis-aligned box that holds it
@@ -100,37 +98,17 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 	}
 	b := img.Bounds()
 	levels := pyramid(grayscale(img), b.Dx(), b.Dy(), minFace)
-	poses := s.poses()
-	var (
-		mu    sync.Mutex
-		raw   []detection
-		cands []detection
-		wg    sync.WaitGroup
-	)
-	// Every pose is queued before the workers start, so that no goroutine
-	// waits to hand out work: one that did would be runnable all along, and
-	// the scheduler would preempt a busy worker for it every 10 ms.
-	next := make(chan pose, len(poses))
-	for _, p := range poses {
-		next <- p
-	}
-	close(next)
-	for range min(len(poses), runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine, deep []detection
-			for p := range next {
+	var raw, cands []detection
+	inParallel(s.poses(), func() (func(pose), func()) {
+		var mine, deep []detection
+		return func(p pose) {
 				for _, l := range levels {
 					mine, deep = l.scan(c, p, minFace, mine, deep)
 				}
+			}, func() {
+				raw, cands = append(raw, mine...), append(cands, deep...)
 			}
-			mu.Lock()
-			raw, cands = append(raw, mine...), append(cands, deep...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	})
 	faces := cluster(raw, minScore)
 	if !s.NoRefine {
 		faces = append(faces, refine(c, levels, minFace, faces, cands)...)

@@ -3,9 +3,7 @@ package anonymize
 import (
 	"image"
 	"math"
-	"runtime"
 	"sort"
-	"sync"
 )
 
 // The search's grid (see Search.Faces) misses real faces that the cascade
@@ -75,33 +73,18 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 		}
 		return a.scale < b.scale
 	})
-	var (
-		mu    sync.Mutex
-		found []detection
-		wg    sync.WaitGroup
-	)
-	next := make(chan probe, len(keys))
-	for _, k := range keys {
-		next <- k
-	}
-	close(next)
-	for range min(len(keys), runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []detection
-			var b batch
-			var spare []*chunk
-			var nodes []uint64
-			for k := range next {
+	var found []detection
+	inParallel(keys, func() (func(probe), func()) {
+		var mine []detection
+		var b batch
+		var spare []*chunk
+		var nodes []uint64
+		return func(k probe) {
 				mine = byScale[k.scale].probe(c, k, plan[k], &b, &spare, &nodes, mine)
+			}, func() {
+				found = append(found, mine...)
 			}
-			mu.Lock()
-			found = append(found, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	})
 	var out []Face
 	for _, f := range cluster(found, refineScore) {
 		if !covered(f.Box, faces) && !holds(f.Box, faces) {
