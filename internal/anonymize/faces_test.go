@@ -218,13 +218,29 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 	cx, cy, side := refFace(b, src)
 	rgba, _ := group(src, box{cx, cy, side}, 1024, 1024, []float64{200, 110, 64, 44, 32, 28, 26})
 	g := imaging.Clone(rgba) // not *image.RGBA, so BlurFaces works on a copy each time
-	cpu := userCPU()
-	for b.Loop() {
-		if _, _, err := anonymize.BlurFaces(g, true); err != nil {
-			b.Fatal(err)
+	eachWalk(b, func(b *testing.B) {
+		cpu := userCPU()
+		for b.Loop() {
+			if _, _, err := anonymize.BlurFaces(g, true); err != nil {
+				b.Fatal(err)
+			}
 		}
+		reportImages(b, userCPU()-cpu)
+	})
+}
+
+// eachWalk runs the benchmark with the AVX-512 tree walk ("vector", where
+// the processor has it) and without ("go"), in the same run.
+func eachWalk(b *testing.B, bench func(b *testing.B)) {
+	for _, w := range []struct {
+		name string
+		on   bool
+	}{{"vector", true}, {"go", false}} {
+		b.Run(w.name, func(b *testing.B) {
+			defer anonymize.VectorTrees(w.on)()
+			bench(b)
+		})
 	}
-	reportImages(b, userCPU()-cpu)
 }
 
 // reportImages reports images per second of wall time and, as the machine
@@ -243,13 +259,15 @@ func reportImages(b *testing.B, cpu time.Duration) {
 // flat: the group picture's plain background is cheap to reject.
 func BenchmarkBlurFacesPhoto1024(b *testing.B) {
 	img := imaging.Clone(imaging.Fill(loadFace(b), 1024, 1024, imaging.Center, imaging.Lanczos))
-	cpu := userCPU()
-	for b.Loop() {
-		if _, _, err := anonymize.BlurFaces(img, true); err != nil {
-			b.Fatal(err)
+	eachWalk(b, func(b *testing.B) {
+		cpu := userCPU()
+		for b.Loop() {
+			if _, _, err := anonymize.BlurFaces(img, true); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	reportImages(b, userCPU()-cpu)
+		reportImages(b, userCPU()-cpu)
+	})
 }
 
 // TestThePortraitIsFoundAtEveryTurnAndSize turns the sample portrait in
