@@ -193,6 +193,10 @@ func (w *window) offset(t, n int) int32 {
 	return int32((int64(p[0])*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(p[1])*sz)>>(8+turnBits))
 }
 
+// maxTurnedSize is the largest window runTreeTurned may score: a turned
+// point (at most 181·2^turnBits) times its size must fit in 32 bits.
+const maxTurnedSize = 180
+
 // turnBits is the fraction bits of a turned point below 1/256 of a window:
 // rounded to 1/2^24 of a window, a point is placed wrongly by a pixel only
 // within a few millionths of a pixel of a pixel's edge.
@@ -342,22 +346,31 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
 	clear(sum)
 	w.inBounds(pix, at)
-	vec := vectorTrees(c, pix)
+	vec := vectorTrees(c, pix) && len(at) >= minVector
+	turned := vec && w.lazy && w.size <= maxTurnedSize
 	for t := 0; t < trees && len(at) > 0; t++ {
-		ch := w.chunks[t/chunkTrees].Load()
-		if ch == nil {
-			ch = w.compile(t / chunkTrees)
-		}
-		offs := &ch[t%chunkTrees]
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
-		if w.lazy && !lazy {
-			w.compileTree(t, offs)
-		}
+		vec = vec && len(at) >= minVector
 		var m int
-		if vec && !lazy && len(at) >= minVector {
-			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
-		} else {
+		switch {
+		case turned && vec:
+			// A lazy window in the vector: nothing to compile.
+			m = runTreeTurned(&w.turned[t*4*leaves], int32(w.size), int32(w.stride),
+				&pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+		default:
+			ch := w.chunks[t/chunkTrees].Load()
+			if ch == nil {
+				ch = w.compile(t / chunkTrees)
+			}
+			offs := &ch[t%chunkTrees]
+			lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
+			if w.lazy && !lazy {
+				w.compileTree(t, offs)
+			}
+			if vec && !lazy {
+				m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+				break
+			}
 			node = node[:len(at)]
 			if lazy {
 				w.walkLazy(t, offs, pix, at, node)

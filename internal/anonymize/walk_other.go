@@ -8,3 +8,7 @@ func vectorTrees(*cascade, []uint8) bool { return false }
 func runTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, float32) int {
 	panic("anonymize: no vector walk on this architecture")
 }
+
+func runTreeTurned(*int32, int32, int32, *uint8, *float32, *int32, *float32, int, float32) int {
+	panic("anonymize: no vector walk on this architecture")
+}
