@@ -187,13 +187,13 @@ func (c *cascade) window(size, stride int, p pose, cache *windowCache) *window {
 // turnBits more bits, times the window's size, shifted right, are floored
 // to whole pixels: integer arithmetic, no conversion.
 func (w *window) offset(t, n int) int32 {
-	i := 2 * (t<<(w.c.depth+1) + n)
-	p := w.turned[i : i+2 : i+2]
+	per := 2 << w.c.depth
+	r, c := w.turned[t*2*per+n], w.turned[t*2*per+per+n]
 	sz := int64(w.size)
-	return int32((int64(p[0])*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(p[1])*sz)>>(8+turnBits))
+	return int32((int64(r)*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(c)*sz)>>(8+turnBits))
 }
 
-// maxTurnedSize is the largest window runTreeTurned may score: a turned
+// maxTurnedSize is the largest window compileTreeVec may compile: a turned
 // point (at most 181·2^turnBits) times its size must fit in 32 bits.
 const maxTurnedSize = 180
 
@@ -203,8 +203,8 @@ const maxTurnedSize = 180
 const turnBits = 16
 
 // turned returns the cascade's comparison points turned (and mirrored) as
-// in pose p: per tree, per point n in 2..2<<depth-1 (0 and 1 unused), the
-// row and column in 1/2^(8+turnBits) of the window. Each pose's table is
+// in pose p: per tree, the rows of its points n in 0..2<<depth-1 (0 and 1
+// unused), then their columns, in 1/2^(8+turnBits) of the window. Each pose's table is
 // computed once per process (a pose's is 480 KiB; the search uses at most
 // 36 turns, each mirrored or not), since turning the points afresh for
 // every window was most of the cost of compiling one.
@@ -224,8 +224,8 @@ func (c *cascade) turned(p pose) []int32 {
 			}
 			// Image rows grow downwards: a counter-clockwise turn of the
 			// face as displayed maps (row, col) so.
-			out[2*(t*per+n)] = int32(math.Round((cos*r - sin*cc) * (1 << turnBits)))
-			out[2*(t*per+n)+1] = int32(math.Round((sin*r + cos*cc) * (1 << turnBits)))
+			out[t*2*per+n] = int32(math.Round((cos*r - sin*cc) * (1 << turnBits)))
+			out[t*2*per+per+n] = int32(math.Round((sin*r + cos*cc) * (1 << turnBits)))
 		}
 	}
 	t, _ := c.turns.LoadOrStore(p, out)
@@ -347,22 +347,27 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	clear(sum)
 	w.inBounds(pix, at)
 	vec := vectorTrees(c, pix) && len(at) >= minVector
-	turned := vec && w.lazy && w.size <= maxTurnedSize
+	vecCompile := vec && w.lazy && w.size <= maxTurnedSize
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
+		ch := w.chunks[t/chunkTrees].Load()
+		if ch == nil {
+			ch = w.compile(t / chunkTrees)
+		}
+		offs := &ch[t%chunkTrees]
 		var m int
 		switch {
-		case turned && vec:
-			// A lazy window in the vector: nothing to compile.
-			m = runTreeTurned(&w.turned[t*4*leaves], int32(w.size), int32(w.stride),
-				&pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
-		default:
-			ch := w.chunks[t/chunkTrees].Load()
-			if ch == nil {
-				ch = w.compile(t / chunkTrees)
+		case vec && vecCompile:
+			// A lazy window in the vector: the whole tree, compiled in the
+			// vector too, costs less than walking it node by node.
+			if w.nodes[t] != wholeNodes {
+				per := 2 * leaves
+				compileTreeVec(&w.turned[t*2*per], int32(w.size), int32(w.stride), offs)
+				w.nodes[t] = wholeNodes
 			}
-			offs := &ch[t%chunkTrees]
+			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+		default:
 			lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
 			if w.lazy && !lazy {
 				w.compileTree(t, offs)

@@ -23,12 +23,10 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 	return vectorWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
 }
 
-// runTreeTurned is runTree for a window not compiled: its comparisons'
-// offsets are computed as the windows reach them, in the vector, from tree,
-// the tree's turned points (see cascade.turned), the window's size and the
-// image's stride, exactly as window.offset computes them. The second look
-// scores a few dozen positions per window, too few to pay for compiling
-// the trees they reach. size must be at most maxTurnedSize.
+// compileTreeVec compiles one tree of a window of the given size on an
+// image of the given stride into offs, from the tree's turned points (see
+// cascade.turned), exactly as window.offset does, sixteen points at a time.
+// size must be at most maxTurnedSize.
 //
 //go:noescape
-func runTreeTurned(tree *int32, size, stride int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int
+func compileTreeVec(tree *int32, size, stride int32, offs *[2 << maxDepth]int32)

@@ -208,143 +208,40 @@ scored:
 	VZEROUPPER
 	RET
 `)
-	runTreeTurned(&w)
+	compileTreeVec(&w)
 	return w.String()
-}
-
-// turnedLevel sends vector v down level d of a tree whose comparisons are
-// computed from the turned points (see runTreeTurned) rather than looked
-// up: four gathers from the table, then offset = (R·size >> 24)·stride +
-// (C·size >> 24) for each of the node's two points.
-func turnedLevel(w *strings.Builder, v vec) {
-	setMask := func() { emit(w, "KMOVW K7, K1") }
-	emit(w, "VPSLLD $2, %s, Z2", v.n) // 4i: R of the first point
-	setMask()
-	emit(w, "VPGATHERDD (AX)(Z2*4), K1, Z4")
-	emit(w, "VPADDD Z10, Z2, Z3")
-	setMask()
-	emit(w, "VPGATHERDD (AX)(Z3*4), K1, Z5")
-	emit(w, "VPADDD Z22, Z2, Z3")
-	setMask()
-	emit(w, "VPGATHERDD (AX)(Z3*4), K1, Z6")
-	emit(w, "VPADDD Z23, Z2, Z3")
-	setMask()
-	emit(w, "VPGATHERDD (AX)(Z3*4), K1, Z7")
-	for _, r := range []string{"Z4", "Z5", "Z6", "Z7"} {
-		emit(w, "VPMULLD Z20, %s, %s", r, r)
-		emit(w, "VPSRAD $%d, %s, %s", 8+turnBits, r, r)
-	}
-	emit(w, "VPMULLD Z21, Z4, Z4")
-	emit(w, "VPADDD Z5, Z4, Z4")
-	emit(w, "VPMULLD Z21, Z6, Z6")
-	emit(w, "VPADDD Z7, Z6, Z5")
-	emit(w, "VPADDD %s, Z4, Z4", v.c)
-	emit(w, "VPADDD %s, Z5, Z5", v.c)
-	setMask()
-	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
-	setMask()
-	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
-	emit(w, "VPANDD Z11, Z6, Z6")
-	emit(w, "VPANDD Z11, Z7, Z7")
-	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
-	emit(w, "VPADDD %s, %s, Z2", v.n, v.n)
-	emit(w, "VPADDD Z10, Z2, K3, Z2")
-	emit(w, "VMOVDQA32 Z2, %s", v.n)
 }
 
 // turnBits is anonymize.turnBits: the fraction bits of a turned point below
 // 1/256 of a window.
 const turnBits = 16
 
-// runTreeTurned writes ·runTreeTurned: runTree for a window compiled from
-// nothing, its offsets computed as it goes from the turned points of one
-// tree. Z20 holds the window's size, Z21 the image's stride, Z22 2 and Z23
-// 3; the rest as runTree's.
-func runTreeTurned(w *strings.Builder) {
+// compileTreeVec writes ·compileTreeVec: a tree's 128 offsets, each
+// (R·size >> 24)·stride + (C·size >> 24) from the turned points' rows R
+// and columns C, sixteen at a time.
+func compileTreeVec(w *strings.Builder) {
 	w.WriteString(`
-// func runTreeTurned(tree *int32, size, stride int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int
-TEXT ·runTreeTurned(SB), NOSPLIT, $0-72
+// func compileTreeVec(tree *int32, size, stride int32, offs *[128]int32)
+TEXT ·compileTreeVec(SB), NOSPLIT, $0-24
 	MOVQ tree+0(FP), AX
 	MOVL size+8(FP), R8
 	VPBROADCASTD R8, Z20
 	MOVL stride+12(FP), R8
 	VPBROADCASTD R8, Z21
-	MOVQ pix+16(FP), BX
-	MOVQ pred+24(FP), DX
-	MOVQ at+32(FP), SI
-	MOVQ sum+40(FP), R12
-	MOVQ n+48(FP), CX
-	VBROADCASTSS thr+56(FP), Z16
-	MOVQ SI, DI
-	MOVQ R12, R10
-	XORQ R13, R13
-	MOVL $1, R8
-	VPBROADCASTD R8, Z10
-	MOVL $255, R8
-	VPBROADCASTD R8, Z11
-	MOVL $32, R8
-	VPBROADCASTD R8, Z28
-	MOVL $2, R8
-	VPBROADCASTD R8, Z22
-	MOVL $3, R8
-	VPBROADCASTD R8, Z23
-	VMOVUPS (DX), Z14
-	VMOVUPS 64(DX), Z15
-	VMOVUPS 128(DX), Z29
-	VMOVUPS 192(DX), Z30
-
-turnedPairs:
-	CMPQ CX, $32
-	JLT  turnedRest
-	KXNORW K0, K0, K7
+	MOVQ offs+16(FP), DI
 `)
-	emit(w, "VMOVDQU32 (SI), %s", a.c)
-	emit(w, "VMOVDQU32 64(SI), %s", b.c)
-	emit(w, "VMOVUPS (R12), %s", a.sum)
-	emit(w, "VMOVUPS 64(R12), %s", b.sum)
-	emit(w, "VMOVDQA32 Z10, %s", a.n)
-	emit(w, "VMOVDQA32 Z10, %s", b.n)
-	for d := range 6 {
-		emit(w, "// level %d", d)
-		turnedLevel(w, a)
-		turnedLevel(w, b)
+	for k := range 8 {
+		emit(w, "VMOVDQU32 %d(AX), Z0", 64*k)
+		emit(w, "VMOVDQU32 %d(AX), Z1", 512+64*k)
+		emit(w, "VPMULLD Z20, Z0, Z0")
+		emit(w, "VPMULLD Z20, Z1, Z1")
+		emit(w, "VPSRAD $%d, Z0, Z0", 8+turnBits)
+		emit(w, "VPSRAD $%d, Z1, Z1", 8+turnBits)
+		emit(w, "VPMULLD Z21, Z0, Z0")
+		emit(w, "VPADDD Z1, Z0, Z0")
+		emit(w, "VMOVDQU32 Z0, %d(DI)", 64*k)
 	}
-	score(w, a, "")
-	score(w, b, "")
-	w.WriteString(`	ADDQ $128, SI
-	ADDQ $128, R12
-	SUBQ $32, CX
-	JMP  turnedPairs
-
-turnedRest:
-	CMPQ CX, $0
-	JLE  turnedScored
-	MOVL $0xffff, R9
-	CMPQ CX, $16
-	JGE  turnedFull
-	MOVL $1, R9
-	SHLL CX, R9
-	DECL R9
-
-turnedFull:
-	KMOVW R9, K7
-`)
-	emit(w, "VMOVDQU32.Z (SI), K7, %s", a.c)
-	emit(w, "VMOVUPS.Z (R12), K7, %s", a.sum)
-	emit(w, "VMOVDQA32 Z10, %s", a.n)
-	for d := range 6 {
-		emit(w, "// level %d", d)
-		turnedLevel(w, a)
-	}
-	score(w, a, "K7")
-	w.WriteString(`	ADDQ $64, SI
-	ADDQ $64, R12
-	SUBQ $16, CX
-	JMP  turnedRest
-
-turnedScored:
-	MOVQ R13, ret+64(FP)
-	VZEROUPPER
+	w.WriteString(`	VZEROUPPER
 	RET
 `)
 }
