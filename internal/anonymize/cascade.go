@@ -96,9 +96,10 @@ type pose struct {
 //
 // Windows are compiled once per process and shared (see windowCache): a
 // dataset's images mostly share a few sizes, and compiling every window
-// afresh for each image took about a quarter of the search's time. Trees are compiled sixteen at a time on first use,
-// because most windows are rejected by the first few; a compiled chunk is
-// never changed again, so readers need no lock.
+// afresh for each image took about a quarter of the search's time. Trees
+// are compiled sixteen at a time on first use, because most windows are
+// rejected by the first few; a compiled chunk is never changed again, so
+// readers need no lock.
 type window struct {
 	c      *cascade
 	size   int
@@ -108,12 +109,14 @@ type window struct {
 	cache  *windowCache // where it is kept, if shared
 	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
 
-	// lazy windows compile each node when a window first reaches it (see
-	// walkLazy) rather than whole chunks: the second look's windows score
-	// a few dozen positions each, which reach a small part of the nodes of
-	// the deeper trees, and compiling every node of every tree they reached
-	// was half its time. Bit i of nodes[t] is set once node i of tree t is
-	// compiled (a chunk handed back by another window holds its offsets).
+	// lazy windows (the second look's, used once) compile a tree only when
+	// windows reach it: with AVX-512 the whole tree at once in the vector
+	// (compileTreeVec); in Go, node by node as windows reach them (see
+	// walkLazy), or the whole tree once sixteen windows do. The second
+	// look's windows score a few dozen positions each, which reach a small
+	// part of the deeper trees. Bit i of nodes[t] is set once node i of
+	// tree t is compiled (a chunk handed back by another window holds its
+	// offsets).
 	lazy  bool
 	nodes []uint64
 
