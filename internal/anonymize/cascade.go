@@ -207,8 +207,8 @@ const turnBits = 16
 
 // turned returns the cascade's comparison points turned (and mirrored) as
 // in pose p: per tree, the rows of its points n in 0..2<<depth-1 (0 and 1
-// unused), then their columns, in 1/2^(8+turnBits) of the window. Each pose's table is
-// computed once per process (a pose's is 480 KiB; the search uses at most
+// unused), then their columns, in 1/2^(8+turnBits) of the window. Each
+// pose's table is computed once per process (a pose's is 480 KiB; the search uses at most
 // 36 turns, each mirrored or not), since turning the points afresh for
 // every window was most of the cost of compiling one.
 func (c *cascade) turned(p pose) []int32 {
@@ -266,11 +266,9 @@ func (w *window) compile(i int) *chunk {
 	} else {
 		ch = new(chunk)
 	}
-	for t := i * chunkTrees; t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
+	// A lazy window's trees are compiled as windows reach them (see run).
+	for t := i * chunkTrees; !w.lazy && t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
 		offs := &ch[t-i*chunkTrees]
-		if w.lazy {
-			continue // see walkLazy and compileTree
-		}
 		for n := 2; n < 2*w.c.leaves; n++ {
 			offs[n] = w.offset(t, n)
 		}
@@ -420,7 +418,7 @@ func (w *window) inBounds(pix []uint8, at []int32) {
 		lo, hi = min(lo, a), max(hi, a)
 	}
 	r := int64(w.reach)*int64(w.stride) + int64(w.reach)
-	if int64(lo)-r < 0 || int64(hi)+r >= int64(len(pix)) {
+	if int64(lo)-r < 0 || int64(hi)+r >= int64(min(len(pix), maxLuma)) {
 		panic("anonymize: a window reaches outside the image")
 	}
 }
@@ -428,9 +426,9 @@ func (w *window) inBounds(pix []uint8, at []int32) {
 // walk sends each window centred at at[j] down the tree whose
 // comparisons are offs and writes the leaf it reaches to node[j] (as a node
 // number, leaves counting from 1<<depth), in Go: where there is no vector
-// tree (see runTree), and for a batch's last few windows. Four windows go down together,
-// their paths held in registers, so that the processor always has
-// independent loads to issue.
+// tree (see runTree), and for batches of fewer than minVector windows. Four
+// windows go down together, their paths held in registers, so that the
+// processor always has independent loads to issue.
 func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
 	const mask = 2<<maxDepth - 1
 	step := func(i int32, a int32) int32 {

@@ -93,3 +93,86 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 	}
 	t.Logf("%d windows accepted by both", accepted)
 }
+
+// TestTheSecondLooksWindowsScoreAsSharedOnesDo: a lazy window (the second
+// look's, compiled tree by tree as windows reach it, into chunks handed back
+// by other windows, whose stale offsets must never be used) accepts exactly
+// the windows, with exactly the scores, that the plain one-window-at-a-time
+// cascade does — in the vector and in Go, for batches from one window to
+// the whole image.
+func TestTheSecondLooksWindowsScoreAsSharedOnesDo(t *testing.T) {
+	f, err := os.Open("testdata/face.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := imaging.Resize(src, 96, 120, imaging.Lanczos) // a face of about 52 pixels
+	c, err := faceClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	g := grayscale(img)
+	var spare []*chunk
+	for range 40 { // chunks full of offsets no window of this image may use
+		ch := new(chunk)
+		for i := range ch {
+			for n := range ch[i] {
+				ch[i][n] = 1 << 30
+			}
+		}
+		spare = append(spare, ch)
+	}
+	accepted := 0
+	for _, vector := range []bool{true, false} {
+		was := vectorWalk
+		vectorWalk = vector && was
+		for _, p := range []pose{{}, {angle: math.Pi / 6}, {angle: math.Pi}} {
+			for _, size := range []int{24, 40, 52, 64} {
+				ref := c.window(size, b.Dx(), p, nil)
+				var all []int
+				for y := ref.reach; y < b.Dy()-ref.reach; y++ {
+					for x := ref.reach; x < b.Dx()-ref.reach; x++ {
+						all = append(all, y*b.Dx()+x)
+					}
+				}
+				for _, n := range []int{1, 3, 5, 17, 40, len(all)} {
+					for from := 0; from+n <= len(all); from += max(n, len(all)/7) {
+						lazy := c.window(size, b.Dx(), p, nil)
+						lazy.spare, lazy.lazy, lazy.nodes = &spare, true, make([]uint64, c.trees())
+						var bt batch
+						for _, a := range all[from : from+n] {
+							bt.add(a)
+						}
+						lazy.run(g, &bt, c.trees())
+						lazy.release()
+						got := map[int]float32{}
+						for j, a := range bt.at {
+							got[int(a)] = bt.sum[j]
+						}
+						for _, a := range all[from : from+n] {
+							want := scoreOne(ref, g, a)
+							q, ok := got[a]
+							switch {
+							case (want > 0) != ok || ok && q != want:
+								t.Fatalf("vector %v, pose %.0f°, size %d, batch of %d, window %d: lazy %v (%.3f), one at a time %.3f",
+									vector, p.angle*180/math.Pi, size, n, a, ok, q, want)
+							case ok:
+								accepted++
+							}
+						}
+					}
+				}
+			}
+		}
+		vectorWalk = was
+	}
+	if accepted == 0 {
+		t.Fatal("no window accepted at all: the comparison proves nothing")
+	}
+	t.Logf("%d windows accepted by both", accepted)
+}

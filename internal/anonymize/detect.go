@@ -1,6 +1,8 @@
 package anonymize
 
 import (
+	"errors"
+	"fmt"
 	"image"
 	"math"
 	"sort"
@@ -40,6 +42,14 @@ type Search struct {
 	// search around a covered face, and tests of the first pass alone.
 	NoRefine bool
 }
+
+// maxLuma is the most pixels an image searched for faces may have: pixels
+// are indexed in 32 bits in the search's batches and vector code.
+const maxLuma = math.MaxInt32 - lumaPad
+
+// ErrTooLarge is returned for an image with more pixels than the face
+// search indexes (about two thousand million).
+var ErrTooLarge = errors.New("anonymize: image too large")
 
 // defaultMinFace is the smallest face searched for by default, in pixels.
 const defaultMinFace = 24
@@ -97,6 +107,9 @@ func (s Search) Faces(img image.Image) ([]Face, error) {
 		minFace = defaultMinFace
 	}
 	b := img.Bounds()
+	if int64(padStride(b.Dx()))*int64(b.Dy()) > maxLuma {
+		return nil, fmt.Errorf("%w: %d×%d pixels, more than the face search takes (%d)", ErrTooLarge, b.Dx(), b.Dy(), maxLuma)
+	}
 	levels := pyramid(grayscale(img), b.Dx(), b.Dy(), minFace)
 	var raw, cands []detection
 	inParallel(s.poses(), func() (func(pose), func()) {

@@ -25,7 +25,8 @@ func halve(g []uint8, w, h, stride int) []uint8 {
 }
 
 // lumaPad is how many bytes past its end every luma image of the search
-// stays readable: walk16 loads four bytes for each pixel it compares.
+// stays readable: runTree's gathers load four bytes for each pixel it
+// compares.
 const lumaPad = 4
 
 // lumaBuf returns a luma image of n bytes, lumaPad more allocated.

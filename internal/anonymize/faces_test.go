@@ -308,3 +308,21 @@ func TestThePortraitIsFoundAtEveryTurnAndSize(t *testing.T) {
 		}
 	}
 }
+
+// huge is an image with more pixels than the face search indexes; its
+// pixels are never read.
+type huge struct{}
+
+func (huge) ColorModel() color.Model { return color.GrayModel }
+func (huge) Bounds() image.Rectangle { return image.Rect(0, 0, 65536, 32768) }
+func (huge) At(int, int) color.Color { return color.Gray{} }
+
+// TestAnImageTooLargeToSearchIsRefused: pixels are indexed in 32 bits in
+// the search, so an image of 2^31 pixels or more is refused with an error
+// (and so goes nowhere), not searched with indexes that wrap.
+func TestAnImageTooLargeToSearchIsRefused(t *testing.T) {
+	faces, err := anonymize.DetectFaces(huge{})
+	if !errors.Is(err, anonymize.ErrTooLarge) || faces != nil {
+		t.Fatalf("DetectFaces of 65536×32768 pixels: %v, %v; want ErrTooLarge", faces, err)
+	}
+}

@@ -210,11 +210,14 @@ func (l level) around(d detection, minFace int, plan map[probe][]int) {
 }
 
 // holds reports whether most of one of faces (four fifths or more) lies in
-// r: a box drawn around a face found already, the same face seen larger.
+// r and r is at most half again as wide: a box drawn around a face found
+// already, the same face seen larger. A face much smaller than r inside it
+// is not taken for it: it may be a small face by a large one, or part of a
+// larger face the grid missed (a false detection on a nose).
 func holds(r image.Rectangle, faces []Face) bool {
 	for _, f := range faces {
 		in := r.Intersect(f.Box)
-		if 5*in.Dx()*in.Dy() >= 4*f.Box.Dx()*f.Box.Dy() {
+		if 5*in.Dx()*in.Dy() >= 4*f.Box.Dx()*f.Box.Dy() && 2*r.Dx() <= 3*f.Box.Dx() {
 			return true
 		}
 	}

@@ -2,6 +2,9 @@
 
 package anonymize
 
+// vectorWalk is false: there is no vector tree here.
+var vectorWalk = false
+
 // vectorTrees is false: runTree is AVX-512 code.
 func vectorTrees(*cascade, []uint8) bool { return false }
 
