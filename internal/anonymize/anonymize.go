@@ -144,11 +144,23 @@ func Image(data []byte, mediaType string, all bool) ([]byte, string, error) {
 }
 
 // decodeBlurEncode is Image with the report.
+// maxImagePixels is the most pixels an image may have to be anonymized
+// (16384×16384): it is decoded whole, four bytes a pixel, so a small file
+// declaring a huge image would otherwise take gigabytes.
+const maxImagePixels = 1 << 28
+
 func decodeBlurEncode(data []byte, mediaType string, all bool) ([]byte, string, *Report, error) {
 	switch mediaType {
 	case "image/jpeg", "image/png", "image/webp":
 	default:
 		return nil, "", nil, fmt.Errorf("%w: cannot decode %s to find faces", ErrUnsupported, mediaType)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("%w: decode image: %v", ErrUnsupported, err)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, "", nil, fmt.Errorf("%w: %d×%d pixels, more than %d", ErrTooLarge, cfg.Width, cfg.Height, maxImagePixels)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {

@@ -2,6 +2,7 @@ package anonymize_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -324,5 +325,23 @@ func TestAnImageTooLargeToSearchIsRefused(t *testing.T) {
 	faces, err := anonymize.DetectFaces(huge{})
 	if !errors.Is(err, anonymize.ErrTooLarge) || faces != nil {
 		t.Fatalf("DetectFaces of 65536×32768 pixels: %v, %v; want ErrTooLarge", faces, err)
+	}
+}
+
+// TestAnImageDeclaringTooManyPixelsIsRefusedBeforeDecoding: a small JPEG
+// whose header declares 65000×65000 pixels is refused from its header, not
+// decoded into gigabytes.
+func TestAnImageDeclaringTooManyPixelsIsRefusedBeforeDecoding(t *testing.T) {
+	data := encodeJPEG(t, image.NewGray(image.Rect(0, 0, 8, 8)))
+	sof := bytes.Index(data, []byte{0xff, 0xc0})
+	if sof < 0 {
+		t.Fatal("no baseline frame header in the test JPEG")
+	}
+	// After the marker: length (2 bytes), precision (1), height (2), width (2).
+	binary.BigEndian.PutUint16(data[sof+5:], 65000)
+	binary.BigEndian.PutUint16(data[sof+7:], 65000)
+	_, _, err := anonymize.Image(data, "image/jpeg", true)
+	if !errors.Is(err, anonymize.ErrTooLarge) {
+		t.Fatalf("a JPEG declaring 65000×65000 pixels: %v; want ErrTooLarge", err)
 	}
 }

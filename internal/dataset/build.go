@@ -238,6 +238,8 @@ func (s *Service) writeItem(ctx context.Context, w *writer, d *likeness.Dataset,
 		switch {
 		case errors.Is(err, anonymize.ErrUnsupported):
 			return nil, skipError("not_anonymizable")
+		case errors.Is(err, anonymize.ErrTooLarge):
+			return nil, skipError("too_large_to_anonymize")
 		case errors.As(err, &review):
 			// Protection could not be shown: never shipped unless a
 			// person looked and approved this asset.
