@@ -347,11 +347,15 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
 	clear(sum)
 	w.inBounds(pix, at)
-	vec := vectorTrees(c, pix) && len(at) >= minVector
+	fewest := minVector
+	if w.lazy {
+		fewest = minLazyVector
+	}
+	vec := vectorTrees(c, pix) && len(at) >= fewest
 	vecCompile := vec && w.lazy && w.size <= maxTurnedSize
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		vec = vec && len(at) >= minVector
+		vec = vec && len(at) >= fewest
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
 			ch = w.compile(t / chunkTrees)
@@ -459,8 +463,10 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) 
 	}
 }
 
-// minVector is the fewest windows worth a vector of sixteen (see runTree).
-const minVector = 4
+// minVector is the fewest windows worth a vector of sixteen (see runTree),
+// and minLazyVector the fewest for a lazy window, which walks a tree in Go
+// only after compiling the nodes its windows reach.
+const minVector, minLazyVector = 4, 4
 
 // wholeTree is how many windows make a lazy window compile a whole tree
 // and walk it as any other: compiling a node costs about what walking a
