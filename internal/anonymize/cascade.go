@@ -347,15 +347,11 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
 	clear(sum)
 	w.inBounds(pix, at)
-	fewest := minVector
-	if w.lazy {
-		fewest = minLazyVector
-	}
-	vec := vectorTrees(c, pix) && len(at) >= fewest
+	vec := vectorTrees(c, pix) && len(at) >= minVector
 	vecCompile := vec && w.lazy && w.size <= maxTurnedSize
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
-		vec = vec && len(at) >= fewest
+		vec = vec && len(at) >= minVector
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
 			ch = w.compile(t / chunkTrees)
@@ -463,10 +459,10 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) 
 	}
 }
 
-// minVector is the fewest windows worth a vector of sixteen (see runTree),
-// and minLazyVector the fewest for a lazy window, which walks a tree in Go
-// only after compiling the nodes its windows reach.
-const minVector, minLazyVector = 4, 4
+// minVector is the fewest windows worth a vector of sixteen (see runTree).
+// (For the second look's windows, whose trees must be compiled first, one
+// window was measured too: no faster within the noise.)
+const minVector = 4
 
 // wholeTree is how many windows make a lazy window compile a whole tree
 // and walk it as any other: compiling a node costs about what walking a
