@@ -197,13 +197,20 @@ func (l level) around(d detection, minFace int, plan map[probe][]int) {
 		for turn := -20; turn <= 20; turn += 10 {
 			k := probe{l.scale, size, (deg + turn + 360) % 360}
 			m := reachOf(size, float64(k.deg)*math.Pi/180)
+			at := plan[k]
+			n := len(at)
 			for y := cy - r; y <= cy+r; y += step {
-				for x := cx - r; x <= cx+r; x += step {
-					if x < m || y < m || x >= l.w-m || y >= l.h-m {
-						continue
-					}
-					plan[k] = append(plan[k], y*l.stride+x)
+				if y < m || y >= l.h-m {
+					continue
 				}
+				for x := cx - r; x <= cx+r; x += step {
+					if x >= m && x < l.w-m {
+						at = append(at, y*l.stride+x)
+					}
+				}
+			}
+			if len(at) > n {
+				plan[k] = at
 			}
 		}
 	}
