@@ -196,7 +196,7 @@ func (w *window) offset(t, n int) int32 {
 	return int32((int64(r)*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(c)*sz)>>(8+turnBits))
 }
 
-// maxTurnedSize is the largest window compileTreeVec may compile: a turned
+// maxTurnedSize is the largest window runTreeTurned may score: a turned
 // point (at most 181·2^turnBits) times its size must fit in 32 bits.
 const maxTurnedSize = 180
 
@@ -348,27 +348,24 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	clear(sum)
 	w.inBounds(pix, at)
 	vec := vectorTrees(c, pix) && len(at) >= minVector
-	vecCompile := vec && w.lazy && w.size <= maxTurnedSize
+	vecTurned := vec && w.lazy && w.size <= maxTurnedSize
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
-		ch := w.chunks[t/chunkTrees].Load()
-		if ch == nil {
-			ch = w.compile(t / chunkTrees)
-		}
-		offs := &ch[t%chunkTrees]
 		var m int
 		switch {
-		case vec && vecCompile:
-			// A lazy window in the vector: the whole tree, compiled in the
-			// vector too, costs less than walking it node by node.
-			if w.nodes[t] != wholeNodes {
-				per := 2 * leaves
-				compileTreeVec(&w.turned[t*2*per], int32(w.size), int32(w.stride), offs)
-				w.nodes[t] = wholeNodes
-			}
-			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+		case vec && vecTurned:
+			// A lazy window in the vector: its tree is computed in
+			// registers as it is walked, and never stored.
+			per := 2 * leaves
+			m = runTreeTurned(&w.turned[t*2*per], int32(w.size), int32(w.stride),
+				&pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
 		default:
+			ch := w.chunks[t/chunkTrees].Load()
+			if ch == nil {
+				ch = w.compile(t / chunkTrees)
+			}
+			offs := &ch[t%chunkTrees]
 			lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
 			if w.lazy && !lazy {
 				w.compileTree(t, offs)

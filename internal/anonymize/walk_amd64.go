@@ -23,10 +23,12 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 	return vectorWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
 }
 
-// compileTreeVec compiles one tree of a window of the given size on an
-// image of the given stride into offs, from the tree's turned points (see
-// cascade.turned), exactly as window.offset does, sixteen points at a time.
-// size must be at most maxTurnedSize.
+// runTreeTurned is runTree for a window whose tree is not compiled: it
+// computes the tree's offsets into registers from tree, the tree's turned
+// points (see cascade.turned), the window's size and the image's stride,
+// exactly as window.offset does, sixteen at a time, and walks as runTree
+// does. The second look's windows, used once, need no memory for their
+// trees. size must be at most maxTurnedSize.
 //
 //go:noescape
-func compileTreeVec(tree *int32, size, stride int32, offs *[2 << maxDepth]int32)
+func runTreeTurned(tree *int32, size, stride int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int

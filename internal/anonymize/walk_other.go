@@ -12,6 +12,6 @@ func runTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, flo
 	panic("anonymize: no vector walk on this architecture")
 }
 
-func compileTreeVec(*int32, int32, int32, *[2 << maxDepth]int32) {
+func runTreeTurned(*int32, int32, int32, *uint8, *float32, *int32, *float32, int, float32) int {
 	panic("anonymize: no vector walk on this architecture")
 }

@@ -167,35 +167,61 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 	}
 }
 
-// TestTheVectorCompileMatchesTheScalarOne checks compileTreeVec against
-// window.offset on every point of every tree of the cascade, in several
-// turns, mirrored or not, and sizes up to the largest it may compile.
-func TestTheVectorCompileMatchesTheScalarOne(t *testing.T) {
+// TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps checks runTreeTurned, which
+// computes offsets from the turned points as it goes, against the same
+// tree compiled by window.offset and walked and scored in Go: real trees of
+// the cascade, in several turns and sizes, on a random image.
+func TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps(t *testing.T) {
 	c, err := faceClassifier()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !vectorTrees(c, lumaBuf(1)) {
-		t.Skip("no AVX-512 on this processor: windows compile in Go")
+		t.Skip("no AVX-512 on this processor: run scores in Go")
 	}
-	per := 2 * c.leaves
+	r := rand.New(rand.NewPCG(9, 10))
+	const w, h = 512, 480
+	pix := lumaBuf(w * h)
+	for i := range pix {
+		pix[i] = uint8(r.IntN(256))
+	}
+	checked := 0
 	for _, deg := range []int{0, 10, 35, 90, 200, 330} {
-		for _, mirror := range []bool{false, true} {
-			for _, size := range []int{24, 31, 47, 80, maxTurnedSize} {
-				for _, stride := range []int{64, 1024, 4096} {
-					win := c.window(size, stride, pose{angle: float64(deg) * math.Pi / 180, mirror: mirror}, nil)
-					for tree := range c.trees() {
-						var got [2 << maxDepth]int32
-						compileTreeVec(&win.turned[tree*2*per], int32(size), int32(stride), &got)
-						for n := 2; n < per; n++ {
-							if want := win.offset(tree, n); got[n] != want {
-								t.Fatalf("turn %d° (mirrored %v), size %d, stride %d, tree %d, point %d: %d, want %d",
-									deg, mirror, size, stride, tree, n, got[n], want)
-							}
-						}
+		for _, size := range []int{24, 31, 47, 80, maxTurnedSize} {
+			win := c.window(size, w, pose{angle: float64(deg) * math.Pi / 180}, nil)
+			for tree := 0; tree < c.trees(); tree += 37 {
+				var offs [2 << maxDepth]int32
+				for n := 2; n < 2*c.leaves; n++ {
+					offs[n] = win.offset(tree, n)
+				}
+				n := r.IntN(70)
+				at, sum := make([]int32, n), make([]float32, n)
+				for j := range at {
+					at[j] = int32((win.reach+r.IntN(h-2*win.reach))*w + win.reach + r.IntN(w-2*win.reach))
+					sum[j] = r.Float32() - 0.5
+				}
+				pred, thr := c.pred[tree*c.leaves:(tree+1)*c.leaves], c.thr[tree]
+				node := make([]int32, n)
+				walk(&offs, 6, pix, at, node)
+				var wantAt []int32
+				var wantSum []float32
+				for j := range at {
+					if s := sum[j] + pred[node[j]-64]; s > thr {
+						wantAt, wantSum = append(wantAt, at[j]), append(wantSum, s)
 					}
 				}
+				var m int
+				if n > 0 {
+					m = runTreeTurned(&win.turned[tree*4*c.leaves], int32(size), int32(w), &pix[0], &pred[0], &at[0], &sum[0], n, thr)
+				}
+				if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
+					t.Fatalf("turn %d°, size %d, tree %d, %d windows: kept %v, want %v", deg, size, tree, n, at[:m], wantAt)
+				}
+				checked += len(wantAt)
 			}
 		}
+	}
+	if checked == 0 {
+		t.Fatal("no window kept at all: the comparison proves nothing")
 	}
 }
