@@ -110,8 +110,8 @@ type window struct {
 	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
 
 	// lazy windows (the second look's, used once) compile a tree only when
-	// windows reach it: with AVX-512 the whole tree at once in the vector
-	// (compileTreeVec); in Go, node by node as windows reach them (see
+	// windows reach it: with AVX-512 into registers as it is walked
+	// (runTreeTurned); in Go, node by node as windows reach them (see
 	// walkLazy), or the whole tree once sixteen windows do. The second
 	// look's windows score a few dozen positions each, which reach a small
 	// part of the deeper trees. Bit i of nodes[t] is set once node i of
