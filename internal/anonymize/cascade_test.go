@@ -1,6 +1,7 @@
 package anonymize
 
 import (
+	"image"
 	"image/jpeg"
 	"math"
 	"os"
@@ -32,11 +33,10 @@ func scoreOne(w *window, pix []uint8, at int) float32 {
 	return sum - c.thr[c.trees()-1]
 }
 
-// TestBatchedScoringAgreesWithOneWindowAtATime checks that the batched,
-// interleaved scorer accepts exactly the windows, with exactly the scores,
-// that the plain one-window-at-a-time cascade does, in every pose and size
-// of the search, so that making it fast changed nothing it finds.
-func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
+// smallFace returns the cascade and the sample portrait, 96×120 pixels (a
+// face of about 52), as the search's luma, with its bounds.
+func smallFace(t *testing.T) (*cascade, []uint8, image.Rectangle) {
+	t.Helper()
 	f, err := os.Open("testdata/face.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -46,13 +46,20 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := imaging.Resize(src, 96, 120, imaging.Lanczos) // a face of about 52 pixels
+	img := imaging.Resize(src, 96, 120, imaging.Lanczos)
 	c, err := faceClassifier()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := img.Bounds()
-	g := grayscale(img)
+	return c, grayscale(img), img.Bounds()
+}
+
+// TestBatchedScoringAgreesWithOneWindowAtATime checks that the batched,
+// interleaved scorer accepts exactly the windows, with exactly the scores,
+// that the plain one-window-at-a-time cascade does, in every pose and size
+// of the search, so that making it fast changed nothing it finds.
+func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
+	c, g, b := smallFace(t)
 	accepted := 0
 	for _, p := range append((Search{}).poses(), pose{angle: 0, mirror: true}) {
 		for size := defaultMinFace; size <= 80; size = nextSize(size) {
@@ -101,22 +108,7 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 // cascade does — in the vector and in Go, for batches from one window to
 // the whole image.
 func TestTheSecondLooksWindowsScoreAsSharedOnesDo(t *testing.T) {
-	f, err := os.Open("testdata/face.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	src, err := jpeg.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := imaging.Resize(src, 96, 120, imaging.Lanczos) // a face of about 52 pixels
-	c, err := faceClassifier()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := img.Bounds()
-	g := grayscale(img)
+	c, g, b := smallFace(t)
 	var spare []*chunk
 	for range 40 { // chunks full of offsets no window of this image may use
 		ch := new(chunk)

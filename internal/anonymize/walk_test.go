@@ -29,10 +29,7 @@ func BenchmarkTree(b *testing.B) {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	const w, h, reach = 1024, 64, 24
-	pix := lumaBuf(w * h)
-	for i := range pix {
-		pix[i] = uint8(r.IntN(256))
-	}
+	pix := randomLuma(r, w*h)
 	offs := randomTree(r, w, reach)
 	pred := make([]float32, 64)
 	for i := range pred {
@@ -119,10 +116,10 @@ func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
 	}
 }
 
-// TestTheVectorTreeKeepsWhatTheScalarOneKeeps checks runTree against walk
-// and the scoring in Go on random images, trees, predictions and sums, for
-// every batch length up to five vectors (the last one partly masked).
-func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
+// vectorCascade returns the cascade, or skips the test where there is no
+// vector tree.
+func vectorCascade(t *testing.T) *cascade {
+	t.Helper()
 	c, err := faceClassifier()
 	if err != nil {
 		t.Fatal(err)
@@ -130,12 +127,41 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 	if !vectorTrees(c, lumaBuf(1)) {
 		t.Skip("no AVX-512 on this processor: run scores in Go")
 	}
-	r := rand.New(rand.NewPCG(7, 8))
-	const w, h, reach = 96, 80, 20
-	pix := lumaBuf(w * h)
+	return c
+}
+
+// randomLuma returns a luma image of n random pixels.
+func randomLuma(r *rand.Rand, n int) []uint8 {
+	pix := lumaBuf(n)
 	for i := range pix {
 		pix[i] = uint8(r.IntN(256))
 	}
+	return pix
+}
+
+// keptInGo is what one tree keeps of the windows centred at at with sums
+// sum, walked and scored in Go: their centres and new sums.
+func keptInGo(offs *[2 << maxDepth]int32, pix []uint8, pred []float32, thr float32, at []int32, sum []float32) ([]int32, []float32) {
+	node := make([]int32, len(at))
+	walk(offs, 6, pix, at, node)
+	var keptAt []int32
+	var keptSum []float32
+	for j := range at {
+		if s := sum[j] + pred[node[j]-64]; s > thr {
+			keptAt, keptSum = append(keptAt, at[j]), append(keptSum, s)
+		}
+	}
+	return keptAt, keptSum
+}
+
+// TestTheVectorTreeKeepsWhatTheScalarOneKeeps checks runTree against walk
+// and the scoring in Go on random images, trees, predictions and sums, for
+// every batch length up to five vectors (the last one partly masked).
+func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
+	vectorCascade(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	const w, h, reach = 96, 80, 20
+	pix := randomLuma(r, w*h)
 	pred := make([]float32, 64)
 	for n := range 81 {
 		offs := randomTree(r, w, reach)
@@ -148,15 +174,7 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 			at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
 			sum[j] = r.Float32() - 0.5
 		}
-		node := make([]int32, n)
-		walk(offs, 6, pix, at, node)
-		var wantAt []int32
-		var wantSum []float32
-		for j := range at {
-			if s := sum[j] + pred[node[j]-64]; s > thr {
-				wantAt, wantSum = append(wantAt, at[j]), append(wantSum, s)
-			}
-		}
+		wantAt, wantSum := keptInGo(offs, pix, pred, thr, at, sum)
 		var m int
 		if n > 0 {
 			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], n, thr)
@@ -172,19 +190,10 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 // tree compiled by window.offset and walked and scored in Go: real trees of
 // the cascade, in several turns and sizes, on a random image.
 func TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps(t *testing.T) {
-	c, err := faceClassifier()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !vectorTrees(c, lumaBuf(1)) {
-		t.Skip("no AVX-512 on this processor: run scores in Go")
-	}
+	c := vectorCascade(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	const w, h = 512, 480
-	pix := lumaBuf(w * h)
-	for i := range pix {
-		pix[i] = uint8(r.IntN(256))
-	}
+	pix := randomLuma(r, w*h)
 	checked := 0
 	for _, deg := range []int{0, 10, 35, 90, 200, 330} {
 		for _, size := range []int{24, 31, 47, 80, maxTurnedSize} {
@@ -201,15 +210,7 @@ func TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps(t *testing.T) {
 					sum[j] = r.Float32() - 0.5
 				}
 				pred, thr := c.pred[tree*c.leaves:(tree+1)*c.leaves], c.thr[tree]
-				node := make([]int32, n)
-				walk(&offs, 6, pix, at, node)
-				var wantAt []int32
-				var wantSum []float32
-				for j := range at {
-					if s := sum[j] + pred[node[j]-64]; s > thr {
-						wantAt, wantSum = append(wantAt, at[j]), append(wantSum, s)
-					}
-				}
+				wantAt, wantSum := keptInGo(&offs, pix, pred, thr, at, sum)
 				var m int
 				if n > 0 {
 					m = runTreeTurned(&win.turned[tree*4*c.leaves], int32(size), int32(w), &pix[0], &pred[0], &at[0], &sum[0], n, thr)
