@@ -348,32 +348,30 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	clear(sum)
 	w.inBounds(pix, at)
 	vec := vectorTrees(c, pix) && len(at) >= minVector
-	vecTurned := vec && w.lazy && w.size <= maxTurnedSize
+	if vec && w.lazy && w.size <= maxTurnedSize && b.mark == 0 && trees > 0 {
+		// A lazy window in the vector: every tree is computed in
+		// registers as it is walked, never stored, all in one call.
+		m := runTreesTurned(&w.turned[0], int32(w.size), int32(w.stride), &pix[0],
+			&c.pred[0], &c.thr[0], trees, &at[0], &sum[0], len(at))
+		w.finish(b, at[:m], sum[:m], trees)
+		return
+	}
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
+		ch := w.chunks[t/chunkTrees].Load()
+		if ch == nil {
+			ch = w.compile(t / chunkTrees)
+		}
+		offs := &ch[t%chunkTrees]
+		lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
+		if w.lazy && !lazy {
+			w.compileTree(t, offs)
+		}
 		var m int
-		switch {
-		case vec && vecTurned:
-			// A lazy window in the vector: its tree is computed in
-			// registers as it is walked, and never stored.
-			per := 2 * leaves
-			m = runTreeTurned(&w.turned[t*2*per], int32(w.size), int32(w.stride),
-				&pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
-		default:
-			ch := w.chunks[t/chunkTrees].Load()
-			if ch == nil {
-				ch = w.compile(t / chunkTrees)
-			}
-			offs := &ch[t%chunkTrees]
-			lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
-			if w.lazy && !lazy {
-				w.compileTree(t, offs)
-			}
-			if vec && !lazy {
-				m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
-				break
-			}
+		if vec && !lazy {
+			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+		} else {
 			node = node[:len(at)]
 			if lazy {
 				w.walkLazy(t, offs, pix, at, node)
@@ -394,9 +392,16 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 			b.deep = append(b.deep, at...)
 		}
 	}
-	b.at, b.sum = at, sum[:len(at)]
-	if trees == c.trees() {
-		last := c.thr[trees-1]
+	w.finish(b, at, sum[:len(at)], trees)
+}
+
+// finish leaves in b the windows at that passed trees trees, with their
+// sums; after the whole cascade, each one's confidence: its sum less the
+// last threshold.
+func (w *window) finish(b *batch, at []int32, sum []float32, trees int) {
+	b.at, b.sum = at, sum
+	if trees == w.c.trees() {
+		last := w.c.thr[trees-1]
 		for j := range b.sum {
 			b.sum[j] -= last
 		}

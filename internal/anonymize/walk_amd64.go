@@ -23,12 +23,14 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 	return vectorWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
 }
 
-// runTreeTurned is runTree for a window whose tree is not compiled: it
-// computes the tree's offsets into registers from tree, the tree's turned
-// points (see cascade.turned), the window's size and the image's stride,
-// exactly as window.offset does, sixteen at a time, and walks as runTree
-// does. The second look's windows, used once, need no memory for their
-// trees. size must be at most maxTurnedSize.
+// runTreesTurned runs trees trees, from the one whose turned points (see
+// cascade.turned) start at tree, on the n windows centred at at, as
+// runTree runs one, and returns how many pass them all. It computes each
+// tree's offsets into registers, sixteen at a time, exactly as
+// window.offset does, from the window's size and the image's stride: the
+// second look's windows, used once, need no memory for their trees, and one
+// call serves all the trees. pred and thr are the first tree's leaf
+// predictions and threshold. size must be at most maxTurnedSize.
 //
 //go:noescape
-func runTreeTurned(tree *int32, size, stride int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int
+func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int

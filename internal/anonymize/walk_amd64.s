@@ -533,18 +533,27 @@ scored:
 	VZEROUPPER
 	RET
 
-// func runTreeTurned(tree *int32, size, stride int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int
-TEXT ·runTreeTurned(SB), NOSPLIT, $0-72
-	MOVQ tree+0(FP), AX
+// func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int
+TEXT ·runTreesTurned(SB), NOSPLIT, $0-80
 	MOVL size+8(FP), R8
 	VPBROADCASTD R8, Z30
 	MOVL stride+12(FP), R8
 	VPBROADCASTD R8, Z31
 	MOVQ pix+16(FP), BX
-	MOVQ pred+24(FP), DX
-	MOVQ at+32(FP), SI
-	MOVQ sum+40(FP), R12
-	MOVQ n+48(FP), CX
+	MOVL $1, R8
+	VPBROADCASTD R8, Z10
+	MOVL $255, R8
+	VPBROADCASTD R8, Z11
+	MOVL $32, R8
+	VPBROADCASTD R8, Z28
+	MOVQ n+64(FP), CX
+
+tree:
+	CMPQ CX, $0
+	JLE  done
+	CMPQ trees+40(FP), $0
+	JLE  done
+	MOVQ tree+0(FP), AX
 	// the tree's offsets, (R·size >> 24)·stride + (C·size >> 24), from its
 	// turned points: rows at (AX), columns 512 bytes on
 	VMOVDQU32 0(AX), Z2
@@ -611,17 +620,15 @@ TEXT ·runTreeTurned(SB), NOSPLIT, $0-72
 	VPSRAD $24, Z3, Z3
 	VPMULLD Z31, Z2, Z2
 	VPADDD Z3, Z2, Z27
-	VBROADCASTSS thr+56(FP), Z16
-	MOVQ SI, DI   // where the live windows' centres are written back
-	MOVQ R12, R10 // and their sums
-	XORQ R13, R13 // how many live
-	MOVL $1, R8
-	VPBROADCASTD R8, Z10
-	MOVL $255, R8
-	VPBROADCASTD R8, Z11
-	MOVL $32, R8
-	VPBROADCASTD R8, Z28
+	MOVQ thr+32(FP), R8
+	VBROADCASTSS (R8), Z16
+	MOVQ pred+24(FP), DX
 	SUBQ $256, DX
+	MOVQ at+48(FP), SI
+	MOVQ SI, DI
+	MOVQ sum+56(FP), R12
+	MOVQ R12, R10
+	XORQ R13, R13
 
 triples:
 	CMPQ CX, $48
@@ -1130,6 +1137,14 @@ full:
 	JMP  rest
 
 scored:
-	MOVQ R13, ret+64(FP)
+	MOVQ R13, CX // the windows left for the next tree
+	ADDQ $1024, tree+0(FP)
+	ADDQ $256, pred+24(FP)
+	ADDQ $4, thr+32(FP)
+	DECQ trees+40(FP)
+	JMP  tree
+
+done:
+	MOVQ CX, ret+72(FP)
 	VZEROUPPER
 	RET

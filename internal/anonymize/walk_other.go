@@ -12,6 +12,6 @@ func runTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, flo
 	panic("anonymize: no vector walk on this architecture")
 }
 
-func runTreeTurned(*int32, int32, int32, *uint8, *float32, *int32, *float32, int, float32) int {
+func runTreesTurned(*int32, int32, int32, *uint8, *float32, *float32, int, *int32, *float32, int) int {
 	panic("anonymize: no vector walk on this architecture")
 }

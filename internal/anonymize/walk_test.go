@@ -185,7 +185,7 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 	}
 }
 
-// TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps checks runTreeTurned, which
+// TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps checks runTreesTurned, which
 // computes offsets from the turned points as it goes, against the same
 // tree compiled by window.offset and walked and scored in Go: real trees of
 // the cascade, in several turns and sizes, on a random image.
@@ -213,7 +213,7 @@ func TestTheTurnedTreeKeepsWhatTheCompiledOneKeeps(t *testing.T) {
 				wantAt, wantSum := keptInGo(&offs, pix, pred, thr, at, sum)
 				var m int
 				if n > 0 {
-					m = runTreeTurned(&win.turned[tree*4*c.leaves], int32(size), int32(w), &pix[0], &pred[0], &at[0], &sum[0], n, thr)
+					m = runTreesTurned(&win.turned[tree*4*c.leaves], int32(size), int32(w), &pix[0], &pred[0], &c.thr[tree], 1, &at[0], &sum[0], n)
 				}
 				if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
 					t.Fatalf("turn %d°, size %d, tree %d, %d windows: kept %v, want %v", deg, size, tree, n, at[:m], wantAt)

@@ -150,10 +150,10 @@ func consts(w *strings.Builder, thr string) {
 }
 
 // body writes the walk, scoring and compaction of the n windows (CX)
-// centred at (SI) with their sums at (R12), the offset tables in Z20–Z27;
-// inMemory says whether the offsets are also at (AX), for level 0's
-// broadcast.
-func body(w *strings.Builder, inMemory bool, ret string) {
+// centred at (SI) with their sums at (R12), the offset tables in Z20–Z27,
+// then end, with the number kept in R13; inMemory says whether the offsets
+// are also at (AX), for level 0's broadcast.
+func body(w *strings.Builder, inMemory bool, end string) {
 	w.WriteString(`
 triples:
 	CMPQ CX, $48
@@ -201,10 +201,7 @@ full:
 	JMP  rest
 
 scored:
-	MOVQ R13, %s(FP)
-	VZEROUPPER
-	RET
-`, ret)
+%s`, end)
 }
 
 func generate() string {
@@ -231,20 +228,29 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	VMOVDQU32 448(AX), Z27
 `)
 	consts(&w, "thr+48")
-	body(&w, true, "ret+56")
+	body(&w, true, "\tMOVQ R13, ret+56(FP)\n\tVZEROUPPER\n\tRET\n")
 	w.WriteString(`
-// func runTreeTurned(tree *int32, size, stride int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32) int
-TEXT ·runTreeTurned(SB), NOSPLIT, $0-72
-	MOVQ tree+0(FP), AX
+// func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int
+TEXT ·runTreesTurned(SB), NOSPLIT, $0-80
 	MOVL size+8(FP), R8
 	VPBROADCASTD R8, Z30
 	MOVL stride+12(FP), R8
 	VPBROADCASTD R8, Z31
 	MOVQ pix+16(FP), BX
-	MOVQ pred+24(FP), DX
-	MOVQ at+32(FP), SI
-	MOVQ sum+40(FP), R12
-	MOVQ n+48(FP), CX
+	MOVL $1, R8
+	VPBROADCASTD R8, Z10
+	MOVL $255, R8
+	VPBROADCASTD R8, Z11
+	MOVL $32, R8
+	VPBROADCASTD R8, Z28
+	MOVQ n+64(FP), CX
+
+tree:
+	CMPQ CX, $0
+	JLE  done
+	CMPQ trees+40(FP), $0
+	JLE  done
+	MOVQ tree+0(FP), AX
 	// the tree's offsets, (R·size >> 24)·stride + (C·size >> 24), from its
 	// turned points: rows at (AX), columns 512 bytes on
 `)
@@ -258,8 +264,28 @@ TEXT ·runTreeTurned(SB), NOSPLIT, $0-72
 		emit(&w, "VPMULLD Z31, Z2, Z2")
 		emit(&w, "VPADDD Z3, Z2, Z%d", 20+k)
 	}
-	consts(&w, "thr+56")
-	body(&w, false, "ret+64")
+	w.WriteString(`	MOVQ thr+32(FP), R8
+	VBROADCASTSS (R8), Z16
+	MOVQ pred+24(FP), DX
+	SUBQ $256, DX
+	MOVQ at+48(FP), SI
+	MOVQ SI, DI
+	MOVQ sum+56(FP), R12
+	MOVQ R12, R10
+	XORQ R13, R13
+`)
+	body(&w, false, `	MOVQ R13, CX // the windows left for the next tree
+	ADDQ $1024, tree+0(FP)
+	ADDQ $256, pred+24(FP)
+	ADDQ $4, thr+32(FP)
+	DECQ trees+40(FP)
+	JMP  tree
+
+done:
+	MOVQ CX, ret+72(FP)
+	VZEROUPPER
+	RET
+`)
 	return w.String()
 }
 
