@@ -111,7 +111,7 @@ type window struct {
 
 	// lazy windows (the second look's, used once) compile a tree only when
 	// windows reach it: with AVX-512 into registers as it is walked
-	// (runTreeTurned); in Go, node by node as windows reach them (see
+	// (runTreesTurned); in Go, node by node as windows reach them (see
 	// walkLazy), or the whole tree once sixteen windows do. The second
 	// look's windows score a few dozen positions each, which reach a small
 	// part of the deeper trees. Bit i of nodes[t] is set once node i of
@@ -196,7 +196,7 @@ func (w *window) offset(t, n int) int32 {
 	return int32((int64(r)*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(c)*sz)>>(8+turnBits))
 }
 
-// maxTurnedSize is the largest window runTreeTurned may score: a turned
+// maxTurnedSize is the largest window runTreesTurned may score: a turned
 // point (at most 181·2^turnBits) times its size must fit in 32 bits.
 const maxTurnedSize = 180
 
