@@ -2,6 +2,7 @@ package dataset_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"image"
 	"os"
@@ -205,5 +206,26 @@ func TestNumbersFollowTheLocale(t *testing.T) {
 		if got := dataset.Coverage(c.lang, c.declared, c.total); got != c.wantCovr {
 			t.Errorf("Coverage(%s) = %q, want %q", c.lang, got, c.wantCovr)
 		}
+	}
+}
+
+// TestAnImageTooLargeToAnonymizeIsLeftOutNotShippedOrFatal: an upload whose
+// header declares more pixels than the face search takes (65000×65000) is
+// left out of a strict build as too large to anonymize: not shipped, not
+// held for review, and not failing the build.
+func TestAnImageTooLargeToAnonymizeIsLeftOutNotShippedOrFatal(t *testing.T) {
+	f := newFixture(t, "", asRecorded())
+	data := testJPEG(t, 0)
+	sof := bytes.Index(data, []byte{0xff, 0xc0})
+	if sof < 0 {
+		t.Fatal("no baseline frame header in the test JPEG")
+	}
+	binary.BigEndian.PutUint16(data[sof+5:], 65000) // height
+	binary.BigEndian.PutUint16(data[sof+7:], 65000) // width
+	f.upload(f.subject("ann", "ai-training"), "ai-training", "image", "image/jpeg", data)
+	f.upload(f.subject("ben", "ai-training"), "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Profile: "strict"})
+	if v.Skipped["too_large_to_anonymize"] != 1 || v.Skipped["sent_to_review"] != 1 || v.ItemCount != 0 {
+		t.Fatalf("build = %+v; want one item too large to anonymize and one (faceless) sent to review", v.Dataset)
 	}
 }
