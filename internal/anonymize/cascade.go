@@ -107,18 +107,15 @@ type window struct {
 	turned []int32      // the cascade's points turned as the window is (see cascade.turned)
 	reach  int          // how far from the centre any comparison reaches, in pixels
 	cache  *windowCache // where it is kept, if shared
-	spare  *[]*chunk    // where compile takes chunks from and release returns them, if not nil
 
-	// lazy windows (the second look's, used once) compile a tree only when
-	// windows reach it: with AVX-512 into registers as it is walked
+	// lazy, for the second look's windows (used once), is its worker's
+	// memory (see lazyWindow): such a window compiles a tree only when
+	// windows reach it — with AVX-512 into registers as it is walked
 	// (runTreesTurned); in Go, node by node as windows reach them (see
 	// walkLazy), or the whole tree once sixteen windows do. The second
 	// look's windows score a few dozen positions each, which reach a small
-	// part of the deeper trees. Bit i of nodes[t] is set once node i of
-	// tree t is compiled (a chunk handed back by another window holds its
-	// offsets).
-	lazy  bool
-	nodes []uint64
+	// part of the deeper trees.
+	lazy *lazyScratch
 
 	mu     sync.Mutex
 	chunks []atomic.Pointer[chunk]
@@ -208,9 +205,9 @@ const turnBits = 16
 // turned returns the cascade's comparison points turned (and mirrored) as
 // in pose p: per tree, the rows of its points n in 0..2<<depth-1 (0 and 1
 // unused), then their columns, in 1/2^(8+turnBits) of the window. Each
-// pose's table is computed once per process (a pose's is 480 KiB; the search uses at most
-// 36 turns, each mirrored or not), since turning the points afresh for
-// every window was most of the cost of compiling one.
+// pose's table is computed once per process (480 KiB; the search uses at
+// most 36 turns, each mirrored or not), since turning the points afresh
+// for every window was most of the cost of compiling one.
 func (c *cascade) turned(p pose) []int32 {
 	if t, ok := c.turns.Load(p); ok {
 		return t.([]int32)
@@ -235,12 +232,34 @@ func (c *cascade) turned(p pose) []int32 {
 	return t.([]int32)
 }
 
-// release hands w's compiled chunks back to its spares, for a window of
-// one caller's, used by no one else, that the caller is done with.
+// lazyScratch is a worker's memory for the second look's windows: chunks
+// handed back by windows it is done with (their offsets stale), and, for
+// the window in use, bit i of nodes[t] set once node i of tree t is
+// compiled.
+type lazyScratch struct {
+	spare []*chunk
+	nodes []uint64
+}
+
+// lazyWindow returns a window of its own in pose p that compiles a tree
+// only when windows reach it, into s's memory; release it when done.
+func (c *cascade) lazyWindow(size, stride int, p pose, s *lazyScratch) *window {
+	w := c.window(size, stride, p, nil)
+	if cap(s.nodes) < c.trees() {
+		s.nodes = make([]uint64, c.trees())
+	}
+	s.nodes = s.nodes[:c.trees()]
+	clear(s.nodes)
+	w.lazy = s
+	return w
+}
+
+// release hands a lazy window's compiled chunks back to its worker's
+// spares.
 func (w *window) release() {
 	for i := range w.chunks {
 		if ch := w.chunks[i].Swap(nil); ch != nil {
-			*w.spare = append(*w.spare, ch)
+			w.lazy.spare = append(w.lazy.spare, ch)
 		}
 	}
 }
@@ -260,14 +279,14 @@ func (w *window) compile(i int) *chunk {
 		return ch
 	}
 	var ch *chunk
-	if w.spare != nil && len(*w.spare) > 0 {
-		n := len(*w.spare)
-		ch, *w.spare = (*w.spare)[n-1], (*w.spare)[:n-1]
+	if w.lazy != nil && len(w.lazy.spare) > 0 {
+		n := len(w.lazy.spare)
+		ch, w.lazy.spare = w.lazy.spare[n-1], w.lazy.spare[:n-1]
 	} else {
 		ch = new(chunk)
 	}
 	// A lazy window's trees are compiled as windows reach them (see run).
-	for t := i * chunkTrees; !w.lazy && t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
+	for t := i * chunkTrees; w.lazy == nil && t < min(w.c.trees(), (i+1)*chunkTrees); t++ {
 		offs := &ch[t-i*chunkTrees]
 		for n := 2; n < 2*w.c.leaves; n++ {
 			offs[n] = w.offset(t, n)
@@ -322,18 +341,18 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 	b.deep = b.deep[:0]
 }
 
-// run runs trees [0, trees) of the cascade on the windows of b, whose sums
-// must be zero, and leaves in b only those that pass every one, with their
-// confidence (the sum less the last threshold) in sum.
+// run runs trees [0, trees) of the cascade on the windows of b and leaves
+// in b only those that pass every one, with their sums; after the whole
+// cascade, their confidence (the sum less the last threshold). With b.mark
+// set, it records in b.deep the windows live after that many trees.
 //
-// Every live window goes down the same tree together, level by level.
-// Evaluated one window at a time, a tree is a chain of dependent loads
-// (node → offset → pixel → next node) that leaves the processor waiting;
-// interleaving the windows gives it independent work (see walk). With the
-// shared windows, this took BenchmarkBlurFaces1024 from 0.31–0.36 s to
-// 0.18–0.19 s of CPU per image on a busy machine. The comparison's outcome, and whether a window survives a
-// tree, are written without a branch (the compiler emits a conditional
-// set): which way they go is a coin toss no predictor learns.
+// Every live window goes down the same tree together: evaluated one window
+// at a time, a tree is a chain of dependent loads (node → offset → pixel →
+// next node) that leaves the processor waiting. With AVX-512 a tree is one
+// vector pass over the batch (runTree, runTreesTurned); in Go, four windows
+// go down together (see walk), and the comparison's outcome, and whether a
+// window survives a tree, are written without a branch (the compiler emits
+// a conditional set): which way they go is a coin toss no predictor learns.
 func (w *window) run(pix []uint8, b *batch, trees int) {
 	c := w.c
 	depth, leaves := c.depth, c.leaves
@@ -348,7 +367,7 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	clear(sum)
 	w.inBounds(pix, at)
 	vec := vectorTrees(c, pix) && len(at) >= minVector
-	if vec && w.lazy && w.size <= maxTurnedSize && b.mark == 0 && trees > 0 {
+	if vec && w.lazy != nil && w.size <= maxTurnedSize && b.mark == 0 && trees > 0 {
 		// A lazy window in the vector: every tree is computed in
 		// registers as it is walked, never stored, all in one call.
 		m := runTreesTurned(&w.turned[0], int32(w.size), int32(w.stride), &pix[0],
@@ -364,8 +383,8 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 			ch = w.compile(t / chunkTrees)
 		}
 		offs := &ch[t%chunkTrees]
-		lazy := w.lazy && len(at) < wholeTree && w.nodes[t] != wholeNodes
-		if w.lazy && !lazy {
+		lazy := w.lazy != nil && len(at) < wholeTree && w.lazy.nodes[t] != wholeNodes
+		if w.lazy != nil && !lazy {
 			w.compileTree(t, offs)
 		}
 		var m int
@@ -478,7 +497,7 @@ const wholeNodes = ^uint64(1)
 // compileTree compiles every node of tree t of a lazy window not compiled
 // yet.
 func (w *window) compileTree(t int, offs *[2 << maxDepth]int32) {
-	done := w.nodes[t]
+	done := w.lazy.nodes[t]
 	if done == wholeNodes {
 		return
 	}
@@ -487,13 +506,13 @@ func (w *window) compileTree(t int, offs *[2 << maxDepth]int32) {
 			offs[2*i], offs[2*i+1] = w.offset(t, 2*i), w.offset(t, 2*i+1)
 		}
 	}
-	w.nodes[t] = wholeNodes
+	w.lazy.nodes[t] = wholeNodes
 }
 
 // walkLazy is walk for a lazy window: it compiles each node of tree t the
 // first time a window reaches it.
 func (w *window) walkLazy(t int, offs *[2 << maxDepth]int32, pix []uint8, at, node []int32) {
-	done := w.nodes[t]
+	done := w.lazy.nodes[t]
 	for j, a := range at {
 		i := int32(1)
 		for range w.c.depth {
@@ -509,5 +528,5 @@ func (w *window) walkLazy(t int, offs *[2 << maxDepth]int32, pix []uint8, at, no
 		}
 		node[j] = i
 	}
-	w.nodes[t] = done
+	w.lazy.nodes[t] = done
 }

@@ -109,7 +109,7 @@ func TestBatchedScoringAgreesWithOneWindowAtATime(t *testing.T) {
 // the whole image.
 func TestTheSecondLooksWindowsScoreAsSharedOnesDo(t *testing.T) {
 	c, g, b := smallFace(t)
-	var spare []*chunk
+	var s lazyScratch
 	for range 40 { // chunks full of offsets no window of this image may use
 		ch := new(chunk)
 		for i := range ch {
@@ -117,7 +117,7 @@ func TestTheSecondLooksWindowsScoreAsSharedOnesDo(t *testing.T) {
 				ch[i][n] = 1 << 30
 			}
 		}
-		spare = append(spare, ch)
+		s.spare = append(s.spare, ch)
 	}
 	accepted := 0
 	for _, vector := range []bool{true, false} {
@@ -134,8 +134,7 @@ func TestTheSecondLooksWindowsScoreAsSharedOnesDo(t *testing.T) {
 				}
 				for _, n := range []int{1, 3, 5, 17, 40, len(all)} {
 					for from := 0; from+n <= len(all); from += max(n, len(all)/7) {
-						lazy := c.window(size, b.Dx(), p, nil)
-						lazy.spare, lazy.lazy, lazy.nodes = &spare, true, make([]uint64, c.trees())
+						lazy := c.lazyWindow(size, b.Dx(), p, &s)
 						var bt batch
 						for _, a := range all[from : from+n] {
 							bt.add(a)

@@ -191,6 +191,13 @@ type detection struct {
 // nextSize is the window after size: about 15% larger, at least 2 pixels.
 func nextSize(size int) int { return size + max(2, size*3/20) }
 
+// centre is where the window centred at pixel a of l is centred in the
+// original image.
+func (l level) centre(a int32) (x, y float64) {
+	f := float64(l.scale)
+	return (float64(int(a)%l.stride) + 0.5) * f, (float64(int(a)/l.stride) + 0.5) * f
+}
+
 // rowsPerBatch is how many rows of the grid are scored together: enough
 // that after the first trees, which reject most windows, the batch still
 // fills the vector walk's sixteen lanes.
@@ -214,17 +221,13 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 			continue
 		}
 		nx, ny := (l.w-2*m+step-1)/step, (l.h-2*m+step-1)/step // grid x = m, m+step, … < l.w-m
-		// A window's centre pixel in the level, in the original's pixels.
-		centre := func(a int32) (float64, float64) {
-			return (float64(int(a)%l.stride) + 0.5) * f, (float64(int(a)/l.stride) + 0.5) * f
-		}
 		emit := func() {
 			for j, a := range b.at {
-				x, y := centre(a)
+				x, y := l.centre(a)
 				out = append(out, detection{x: x, y: y, size: float64(size) * f, angle: p.angle, q: b.sum[j]})
 			}
 			for _, a := range b.deep {
-				x, y := centre(a)
+				x, y := l.centre(a)
 				deep = append(deep, detection{x: x, y: y, size: float64(size) * f, angle: p.angle, scale: l.scale})
 			}
 		}

@@ -79,10 +79,11 @@ type Report struct {
 	Refilled int    // covered faces the detector still found after the blur, filled flat instead
 
 	// NeedsReview is true when coverage cannot be shown: no face was found
-	// at all, or only by the second look (Face.Refined). An image category holds people, so a photo in which the
-	// detector finds nobody is far more likely a miss (a profile, a face
-	// under 24 pixels, an unusual light) than a photo of no one; it goes to
-	// a person, not into the dataset.
+	// at all, or only by the second look (Face.Refined). An image category
+	// holds people, so a photo in which the detector finds nobody is far
+	// more likely a miss (a profile, a face under 24 pixels, an unusual
+	// light) than a photo of no one; it goes to a person, not into the
+	// dataset.
 	NeedsReview bool
 	Reason      string // why, when NeedsReview
 }

@@ -18,9 +18,10 @@ import (
 // no face found already covers the cascade is run again at a third of the
 // grid's step, at half its size step and at 10° and 20° either side of the
 // candidate's pose, on the candidate's level of the pyramid and on the one
-// at twice its resolution (where the profile of a face half hidden by a hand,
-// missed on the first, was found). What that finds is a face like any other (and is blurred
-// like one); a candidate it does not confirm is left alone. The first pass
+// at twice its resolution (where the profile of a face half hidden by a
+// hand, missed on the first, was found). What that finds is a face like any
+// other (and is blurred like one); a candidate it does not confirm is left
+// alone. The first pass
 // is untouched: the faces it finds are found exactly as before, and refine
 // only adds.
 
@@ -77,10 +78,9 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	inParallel(keys, func() (func(probe), func()) {
 		var mine []detection
 		var b batch
-		var spare []*chunk
-		var nodes []uint64
+		var s lazyScratch
 		return func(k probe) {
-				mine = byScale[k.scale].probe(c, k, plan[k], &b, &spare, &nodes, mine)
+				mine = byScale[k.scale].probe(c, k, plan[k], &b, &s, mine)
 			}, func() {
 				found = append(found, mine...)
 			}
@@ -103,30 +103,22 @@ type probe struct{ scale, size, deg int }
 // kept: they weigh in the clusters as they did when each candidate was
 // searched on its own) and appends what it accepts to out.
 //
-// A window here scores a few dozen positions yet runs deep: it is compiled
-// for each use into a worker's spare chunks and not kept (kept, the six
-// group photographs needed 28,000 to 76,000 chunks of 8 KiB, and compiling
-// into fresh memory took half the search).
-func (l level) probe(c *cascade, k probe, at []int, b *batch, spare *[]*chunk, nodes *[]uint64, out []detection) []detection {
+// A window here scores a few dozen positions yet runs deep, and is used
+// once: it is a lazy window (see cascade.lazyWindow) in the worker's
+// memory s, and nothing of it is kept (kept, the six group photographs
+// needed 28,000 to 76,000 chunks of 8 KiB).
+func (l level) probe(c *cascade, k probe, at []int, b *batch, s *lazyScratch, out []detection) []detection {
 	a := float64(k.deg) * math.Pi / 180
-	win := c.window(k.size, l.stride, pose{angle: a}, nil)
-	win.spare, win.lazy = spare, true
-	if cap(*nodes) < c.trees() {
-		*nodes = make([]uint64, c.trees())
-	}
-	win.nodes = (*nodes)[:c.trees()]
-	clear(win.nodes)
+	win := c.lazyWindow(k.size, l.stride, pose{angle: a}, s)
 	b.reset()
 	for _, p := range at {
 		b.add(p)
 	}
 	win.run(l.pix, b, c.trees())
 	win.release()
-	f := float64(l.scale)
 	for j, p := range b.at {
-		x, y := int(p)%l.stride, int(p)/l.stride
-		out = append(out, detection{x: (float64(x) + 0.5) * f, y: (float64(y) + 0.5) * f,
-			size: float64(k.size) * f, angle: a, q: b.sum[j]})
+		x, y := l.centre(p)
+		out = append(out, detection{x: x, y: y, size: float64(k.size * l.scale), angle: a, q: b.sum[j]})
 	}
 	return out
 }

@@ -18,16 +18,16 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	VMOVDQU32 320(AX), Z25
 	VMOVDQU32 384(AX), Z26
 	VMOVDQU32 448(AX), Z27
-	VBROADCASTSS thr+48(FP), Z16
-	MOVQ SI, DI   // where the live windows' centres are written back
-	MOVQ R12, R10 // and their sums
-	XORQ R13, R13 // how many live
 	MOVL $1, R8
 	VPBROADCASTD R8, Z10
 	MOVL $255, R8
 	VPBROADCASTD R8, Z11
 	MOVL $32, R8
 	VPBROADCASTD R8, Z28
+	VBROADCASTSS thr+48(FP), Z16
+	MOVQ SI, DI
+	MOVQ R12, R10
+	XORQ R13, R13
 	SUBQ $256, DX
 
 triples:
@@ -623,12 +623,12 @@ tree:
 	MOVQ thr+32(FP), R8
 	VBROADCASTSS (R8), Z16
 	MOVQ pred+24(FP), DX
-	SUBQ $256, DX
 	MOVQ at+48(FP), SI
-	MOVQ SI, DI
 	MOVQ sum+56(FP), R12
+	MOVQ SI, DI
 	MOVQ R12, R10
 	XORQ R13, R13
+	SUBQ $256, DX
 
 triples:
 	CMPQ CX, $48

@@ -132,19 +132,25 @@ func emit(w *strings.Builder, format string, args ...any) {
 // 1/256 of a window.
 const turnBits = 16
 
-// consts sets Z10 (ones), Z11 (0xff), Z28 (32) and the threshold (Z16),
-// and points DX 64 floats before the leaf predictions.
-func consts(w *strings.Builder, thr string) {
-	fmt.Fprintf(w, "\tVBROADCASTSS %s(FP), Z16\n", thr)
-	w.WriteString(`	MOVQ SI, DI   // where the live windows' centres are written back
-	MOVQ R12, R10 // and their sums
-	XORQ R13, R13 // how many live
-	MOVL $1, R8
+// constants sets Z10 (all ones), Z11 (0xff) and Z28 (32).
+func constants(w *strings.Builder) {
+	w.WriteString(`	MOVL $1, R8
 	VPBROADCASTD R8, Z10
 	MOVL $255, R8
 	VPBROADCASTD R8, Z11
 	MOVL $32, R8
 	VPBROADCASTD R8, Z28
+`)
+}
+
+// startTree readies a tree's pass over the windows at (SI) with their sums
+// at (R12): the live ones are written back from the start (DI, R10) and
+// counted in R13, and DX, the tree's leaf predictions, is moved 64 floats
+// back so that a leaf's node number indexes it.
+func startTree(w *strings.Builder) {
+	w.WriteString(`	MOVQ SI, DI
+	MOVQ R12, R10
+	XORQ R13, R13
 	SUBQ $256, DX
 `)
 }
@@ -227,7 +233,9 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	VMOVDQU32 384(AX), Z26
 	VMOVDQU32 448(AX), Z27
 `)
-	consts(&w, "thr+48")
+	constants(&w)
+	w.WriteString("\tVBROADCASTSS thr+48(FP), Z16\n")
+	startTree(&w)
 	body(&w, true, "\tMOVQ R13, ret+56(FP)\n\tVZEROUPPER\n\tRET\n")
 	w.WriteString(`
 // func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int
@@ -237,13 +245,9 @@ TEXT ·runTreesTurned(SB), NOSPLIT, $0-80
 	MOVL stride+12(FP), R8
 	VPBROADCASTD R8, Z31
 	MOVQ pix+16(FP), BX
-	MOVL $1, R8
-	VPBROADCASTD R8, Z10
-	MOVL $255, R8
-	VPBROADCASTD R8, Z11
-	MOVL $32, R8
-	VPBROADCASTD R8, Z28
-	MOVQ n+64(FP), CX
+`)
+	constants(&w)
+	w.WriteString(`	MOVQ n+64(FP), CX
 
 tree:
 	CMPQ CX, $0
@@ -267,13 +271,10 @@ tree:
 	w.WriteString(`	MOVQ thr+32(FP), R8
 	VBROADCASTSS (R8), Z16
 	MOVQ pred+24(FP), DX
-	SUBQ $256, DX
 	MOVQ at+48(FP), SI
-	MOVQ SI, DI
 	MOVQ sum+56(FP), R12
-	MOVQ R12, R10
-	XORQ R13, R13
 `)
+	startTree(&w)
 	body(&w, false, `	MOVQ R13, CX // the windows left for the next tree
 	ADDQ $1024, tree+0(FP)
 	ADDQ $256, pred+24(FP)
