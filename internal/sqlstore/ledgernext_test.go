@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,4 +180,53 @@ func checkContiguous(t *testing.T, db *sqlstore.DB, size int64) {
 	if err != nil || want != size {
 		t.Fatalf("the ledger holds %d contiguous events (%v), want %d", want, err, size)
 	}
+}
+
+// TestAReplicaStartingWhileAnotherAppendsLowersNothing opens a second
+// store on one PostgreSQL database, as a replica starts, and runs its
+// start-up reconciliation of the ledger counter 2,000 times while another
+// handle appends from four goroutines: a counter that looks ahead of the
+// stored ledger only because an append has taken its indexes and not yet
+// committed must never be lowered, and the ledger must stay dense.
+func TestAReplicaStartingWhileAnotherAppendsLowersNothing(t *testing.T) {
+	storetest.NeedPostgres(t)
+	dsn := storetest.Postgres(t)
+	db := open(t, dsn)
+	defer db.Close()
+	sub := storetest.NewSubject(t, db, "busy")
+	ctx, stop := context.WithCancel(context.Background())
+	var appended atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				ev := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub.ID, Purpose: "p",
+					Type: likeness.Grant, Method: likeness.Checkbox, Time: time.Now()}
+				if err := db.AppendEvents(ctx, []*likeness.ConsentEvent{ev}, ledgerlog.LeafHash); err != nil {
+					if ctx.Err() == nil {
+						t.Error(err)
+					}
+					return
+				}
+				appended.Add(1)
+			}
+		})
+	}
+	replica := open(t, dsn)
+	defer replica.Close()
+	if n := replica.NextIndexLowered(); n != 0 {
+		t.Errorf("a replica started during appends lowered the ledger's next index by %d", n)
+	}
+	// What Open runs, again and again, so that it meets appends in flight.
+	for range 2000 {
+		if n, err := replica.ReconcileNext(context.Background()); err != nil || n != 0 {
+			t.Fatalf("a replica starting during appends lowered the ledger's next index by %d (%v)", n, err)
+		}
+	}
+	stop()
+	wg.Wait()
+	if appended.Load() == 0 {
+		t.Fatal("no append ran while the replicas started: the test proves nothing")
+	}
+	checkContiguous(t, db, appended.Load())
 }
