@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"likeness/internal/likenesstest"
 )
 
 // BenchmarkDecisionsAgainstFloor measures the HTTP decision route against
@@ -38,7 +39,7 @@ import (
 func BenchmarkDecisionsAgainstFloor(b *testing.B) {
 	bin := buildLikeness(b, "")
 	rounds := envIntOr("LIKENESS_FLOOR_ROUNDS", 5)
-	duration, err := time.ParseDuration(envOr("LIKENESS_FLOOR_DURATION", "5s"))
+	duration, err := time.ParseDuration(env("LIKENESS_FLOOR_DURATION", "5s"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,12 +97,12 @@ const floorBenchToken = "floor-bench-admin-token-0123456789"
 // core 1, waits until it serves, stops it and has it killed when b ends.
 func startPinned(b *testing.B, bin, kind string) *benchServer {
 	b.Helper()
-	addr := freeAddr(b)
+	addr := likenesstest.FreeAddr(b)
 	args := []string{"bench-floor", "--addr", addr, "--token", floorBenchToken}
 	serveBin := bin
 	if kind == "likeness" {
 		args = []string{"serve", "--addr", addr, "--data-dir", b.TempDir()}
-		serveBin = envOr("LIKENESS_FLOOR_SERVE_BIN", bin)
+		serveBin = env("LIKENESS_FLOOR_SERVE_BIN", bin)
 	}
 	s := &benchServer{kind: kind, url: "http://" + addr, bin: bin, cmd: pinned("1", serveBin, args...)}
 	s.cmd.Env = append(os.Environ(), "LIKENESS_ADMIN_TOKEN="+floorBenchToken)
@@ -188,16 +189,6 @@ func parseBench(b *testing.B, out []byte) floorResult {
 	return r
 }
 
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // loadAvg is the one-minute load average, for the record.
 func loadAvg() string {
 	data, err := os.ReadFile("/proc/loadavg")
@@ -214,13 +205,6 @@ func median(xs []float64) float64 {
 	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	return xs[len(xs)/2]
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 func envIntOr(name string, def int) int {

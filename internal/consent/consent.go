@@ -56,14 +56,13 @@ type Log interface {
 	Append(ctx context.Context, evs []*likeness.ConsentEvent) error
 	// AppendImported stores imported lines, each with its mark, in one
 	// transaction (likeness.ImportStore), and may bring the tree up to date
-	// with them at once, calling apply for each as Sync does.
+	// with them at once, calling apply for each as SyncTo does.
 	AppendImported(ctx context.Context, items []*likeness.ImportItem, apply func(*likeness.ConsentEvent) error) error
-	// Sync brings the ledger tree up to date with the stored events,
-	// calling apply for each new one in index order; an event apply fails
-	// on is read again by the next call.
-	Sync(ctx context.Context, apply func(*likeness.ConsentEvent) error) error
-	// SyncTo is Sync that returns at once if the tree already holds the
-	// event at index through.
+	// SyncTo brings the ledger tree up to date with the stored events,
+	// calling apply for each new one in index order (an event apply fails
+	// on is read again by the next call); it returns at once if the tree
+	// already holds the event at index through (-1: always brings it up
+	// to date).
 	SyncTo(ctx context.Context, through int64, apply func(*likeness.ConsentEvent) error) error
 }
 
@@ -129,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // another one sharing the database) to the decision index and the ledger
 // tree. Replicas call it on a short timer; writes call it before returning.
 func (s *Service) Sync(ctx context.Context) error {
-	return s.log.Sync(ctx, func(ev *likeness.ConsentEvent) error { return s.applySynced(ctx, ev) })
+	return s.log.SyncTo(ctx, -1, func(ev *likeness.ConsentEvent) error { return s.applySynced(ctx, ev) })
 }
 
 // applySynced applies an event read from the ledger to the index, learning

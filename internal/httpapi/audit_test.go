@@ -71,7 +71,7 @@ func TestEveryAPIWriteLeavesExactlyOneAuditRow(t *testing.T) {
 	for name, mk := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			e := mk(t)
-			e.subject("warm-up", "EU-DE") // loads the key cache before the burst
+			e.subject("warm-up", "EU-DE") // a subject made before the counts are taken
 			before := e.auditCounts()
 
 			const subjects, grants = 40, 120

@@ -60,7 +60,8 @@ func fileExists(p string) bool {
 	return err == nil && !fi.IsDir()
 }
 
-func freePort(t testing.TB) string {
+// FreeAddr returns a loopback address with a port free at the moment.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -79,7 +80,7 @@ func StartMailpit(t testing.TB, extra ...string) *Mailpit {
 	if bin == "" {
 		t.Skipf("mail tests skipped: no mailpit binary (go install github.com/axllent/mailpit@%s, or set %s)", MailpitVersion, MailpitEnv)
 	}
-	smtpAddr, httpAddr := freePort(t), freePort(t)
+	smtpAddr, httpAddr := FreeAddr(t), FreeAddr(t)
 	args := append([]string{"--smtp", smtpAddr, "--listen", httpAddr, "--database", filepath.Join(t.TempDir(), "mailpit.db"),
 		"--disable-version-check", "--quiet", "--smtp-disable-rdns"}, extra...)
 	cmd := exec.Command(bin, args...)

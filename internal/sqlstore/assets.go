@@ -135,11 +135,7 @@ func (d *DB) MarkAssetErased(ctx context.Context, id string, at time.Time, reaso
 
 // AppendAccess implements likeness.AuditStore.
 func (d *DB) AppendAccess(ctx context.Context, e *likeness.AccessEntry) error {
-	_, err := d.db.ExecContext(ctx, d.q(`INSERT INTO access_log (id, time_us, action, key_id, role, subject_id, asset_id, purpose, recipient, country, allow, reasons, operator, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, likeness.Micros(e.Time), e.Action, e.KeyID, string(e.Role), e.SubjectID, e.AssetID, e.Purpose, e.Recipient, e.Country,
-		e.Allow, strings.Join(e.Reasons, ","), e.Operator, e.Reason)
-	if err != nil {
+	if _, err := d.db.ExecContext(ctx, d.q(insertAccess), accessArgs(e)...); err != nil {
 		return fmt.Errorf("sqlstore: append access log: %w", err)
 	}
 	return nil

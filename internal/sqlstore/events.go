@@ -39,7 +39,7 @@ func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent, lea
 		return fmt.Errorf("sqlstore: append consent events: no leaf hash function")
 	}
 	r := &appendReq{evs: evs, leaf: leaf}
-	w := &groupWrite{ctx: ctx, ledger: true, topic: "consent", audit: likeness.TakeAudit(ctx),
+	w := &groupWrite{ctx: ctx, topic: "consent", audit: likeness.TakeAudit(ctx), append: r,
 		run: func(ctx context.Context, tx *sql.Tx, g *group) error {
 			if err := d.insertEvents(ctx, tx, g.eventStmt, r, g.next); err != nil {
 				return err
@@ -53,7 +53,6 @@ func (d *DB) AppendEvents(ctx context.Context, evs []*likeness.ConsentEvent, lea
 				ev.Time = likeness.FromMicros(likeness.Micros(ev.Time))
 			}
 		}}
-	w.append = r
 	return d.submit(w, "append consent events")
 }
 
@@ -273,12 +272,16 @@ func (d *DB) LatestCheckpoint(ctx context.Context) (int64, []byte, error) {
 // in the ledger after a subject's erasure event.
 func (d *DB) fenceErasing(ctx context.Context, tx *sql.Tx, evs []*likeness.ConsentEvent) error {
 	checked := ""
+	var stmt *sql.Stmt // prepared on first use, for every subject
 	for _, ev := range evs {
 		if ev.Type == likeness.Erasure || ev.SubjectID == checked {
 			continue
 		}
 		var n int
-		stmt, err := d.txStmt(ctx, tx, `SELECT count(*) FROM erasures WHERE subject_id = ?`)
+		var err error
+		if stmt == nil {
+			stmt, err = d.txStmt(ctx, tx, `SELECT count(*) FROM erasures WHERE subject_id = ?`)
+		}
 		if err == nil {
 			err = stmt.QueryRowContext(ctx, ev.SubjectID).Scan(&n)
 		}

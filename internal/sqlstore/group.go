@@ -28,15 +28,14 @@ import (
 
 // groupWrite is one write waiting for the committer.
 type groupWrite struct {
-	ctx    context.Context
-	ledger bool   // takes ledger indexes (needs the ledger lock)
-	topic  string // what changed, for notifications
+	ctx   context.Context
+	topic string // what changed, for notifications
 	// run makes the write inside the group's transaction.
 	run func(ctx context.Context, tx *sql.Tx, g *group) error
 	// committed, if set, runs after a commit that kept the write.
 	committed func()
 	audit     *likeness.PendingAudit // nil: no audit row with this write
-	append    *appendReq             // a ledger append's events (nil for other writes)
+	append    *appendReq             // a ledger append's events, which take ledger indexes (nil for other writes)
 	unchanged bool                   // run found nothing to change: no audit row
 	done      chan error
 	err       error
@@ -272,7 +271,7 @@ func (d *DB) commitGroup(conn *sql.Conn, writes []*groupWrite) error {
 
 // what names a write for errors.
 func (w *groupWrite) what() string {
-	if w.ledger {
+	if w.append != nil {
 		return "append consent events"
 	}
 	return "insert subject"
@@ -282,7 +281,7 @@ func (w *groupWrite) what() string {
 // them, before any write runs (an advisory lock is not a savepoint's).
 func (g *group) prepare(ctx context.Context, tx *sql.Tx, writes []*groupWrite) error {
 	for _, w := range writes {
-		if !w.ledger {
+		if w.append == nil {
 			continue
 		}
 		next, err := g.d.lockNext(ctx, tx)
@@ -324,15 +323,6 @@ func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 		return d.db.QueryRowContext(ctx, d.q(query), args...)
 	}
 	return stmt.QueryRowContext(ctx, args...)
-}
-
-// query is QueryContext with query prepared once per connection.
-func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	stmt, err := d.prepared(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return stmt.QueryContext(ctx, args...)
 }
 
 // prepared returns query prepared on the database (database/sql prepares
