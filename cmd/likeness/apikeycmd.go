@@ -9,7 +9,6 @@ import (
 
 	"likeness"
 	"likeness/internal/httpapi"
-	"likeness/internal/sqlstore"
 	"likeness/policy"
 )
 
@@ -36,7 +35,7 @@ func runAPIKeyCreate(ctx context.Context, args []string, stdout, stderr io.Write
 		spec.ExpiresAt = d.AddTo(now)
 	}
 	c.resolve()
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := c.openStore(ctx, warnings(stderr))
 	if err != nil {
 		return err
 	}
@@ -75,7 +74,7 @@ func runAPIKeyRevoke(ctx context.Context, args []string, stdout, stderr io.Write
 		return fmt.Errorf("%w: name one key id (key_…), as GET /v1/apikeys lists them", errUsage)
 	}
 	c.resolve()
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := c.openStore(ctx, warnings(stderr))
 	if err != nil {
 		return err
 	}

@@ -183,6 +183,25 @@ func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger
 	return d, nil
 }
 
+// openStore opens the database named by c, and says on logger (if any)
+// when opening it lowered the ledger's next index: whichever command first
+// opens the database after a restore from a backup does that.
+func (c *config) openStore(ctx context.Context, logger *slog.Logger) (*sqlstore.DB, error) {
+	store, err := sqlstore.OpenWith(ctx, c.db, c.store)
+	if err != nil {
+		return nil, err
+	}
+	if n := store.NextIndexLowered(); n > 0 && logger != nil {
+		logger.Warn("the ledger's next index was ahead of the stored ledger (restored from a backup?); lowered it so appends continue without a gap", "by", n)
+	}
+	return store, nil
+}
+
+// warnings is the logger a one-off command reports warnings on.
+func warnings(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // connect opens the database and key file named by c and builds the
 // services, without loading the index. listeners hear of every consent
 // event and erasure, after the datasets.
@@ -203,12 +222,9 @@ func (c *config) connect(ctx context.Context, stderr io.Writer, logger *slog.Log
 		fmt.Fprintf(stderr, "Created a development key-encryption key at %s.\n"+
 			"It protects every subject's data key: back it up, keep it secret, and use a KMS in production.\n", c.keyFile)
 	}
-	store, err := sqlstore.OpenWith(ctx, c.db, c.store)
+	store, err := c.openStore(ctx, logger)
 	if err != nil {
 		return nil, err
-	}
-	if n := store.NextIndexLowered(); n > 0 && logger != nil {
-		logger.Warn("the ledger's next index was ahead of the stored ledger (restored from a backup?); lowered it so appends continue without a gap", "by", n)
 	}
 	d := &deployment{store: store, kek: kek, policy: p}
 	if err := d.build(ctx, c, logger, listeners...); err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 // openKeys opens the key file and the database named by the storage flags.
-func openKeys(ctx context.Context, fs *flag.FlagSet, c *config, args []string) (*keys.Local, *sqlstore.DB, error) {
+func openKeys(ctx context.Context, fs *flag.FlagSet, c *config, args []string, stderr io.Writer) (*keys.Local, *sqlstore.DB, error) {
 	c.addStorageFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, nil, err
@@ -25,7 +25,7 @@ func openKeys(ctx context.Context, fs *flag.FlagSet, c *config, args []string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := c.openStore(ctx, warnings(stderr))
 	return kek, store, err
 }
 
@@ -36,7 +36,7 @@ func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"Blobs are not touched. Retire the old version afterwards with `likeness keys retire`.", stderr)
 	var c config
 	wait := fs.Duration("replica-wait", 2*keys.FollowInterval, "how long running replicas may keep wrapping with the old version;\na second rewrap pass follows (0: the deployment is stopped)")
-	kek, store, err := openKeys(ctx, fs, &c, args)
+	kek, store, err := openKeys(ctx, fs, &c, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runKeysRewrap(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlags("keys rewrap", "Rewraps every key not yet wrapped by the primary key-encryption key version\n"+
 		"(finishes an interrupted `keys rotate`). Safe to rerun.", stderr)
 	var c config
-	kek, store, err := openKeys(ctx, fs, &c, args)
+	kek, store, err := openKeys(ctx, fs, &c, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func runKeysRetire(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlags("keys retire VERSION", "Removes a key-encryption key version from the key file, after checking (a full\n"+
 		"scan) that no key in the database is still wrapped by it. Run `keys rotate` first.", stderr)
 	var c config
-	kek, store, err := openKeys(ctx, fs, &c, args)
+	kek, store, err := openKeys(ctx, fs, &c, args, stderr)
 	if err != nil {
 		return err
 	}

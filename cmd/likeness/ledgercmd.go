@@ -10,7 +10,6 @@ import (
 
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
-	"likeness/internal/sqlstore"
 	"likeness/ledger"
 )
 
@@ -23,7 +22,7 @@ func runLedgerVerify(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	c.resolve()
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := c.openStore(ctx, warnings(stderr))
 	if err != nil {
 		return err
 	}

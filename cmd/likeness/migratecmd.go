@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"likeness/internal/sqlstore"
 )
 
 // runMigrate applies pending migrations and exits: run it once before a
@@ -23,7 +21,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	c.resolve()
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := c.openStore(ctx, warnings(stderr))
 	if err != nil {
 		return err
 	}

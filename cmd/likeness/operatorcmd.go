@@ -27,9 +27,9 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // operatorService opens the store and keyring an operator command needs.
-func operatorService(ctx context.Context, c *config) (*operators.Service, *sqlstore.DB, error) {
+func operatorService(ctx context.Context, c *config, stderr io.Writer) (*operators.Service, *sqlstore.DB, error) {
 	c.resolve()
-	store, err := sqlstore.Open(ctx, c.db)
+	store, err := c.openStore(ctx, warnings(stderr))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,7 +64,7 @@ func runOperatorCreate(ctx context.Context, args []string, stdout, stderr io.Wri
 	if name == "" || !likeness.ValidOperatorRole(likeness.OperatorRole(*role)) {
 		return fmt.Errorf("%w: name one operator and --role admin, privacy_officer, reviewer or auditor", errUsage)
 	}
-	svc, store, err := operatorService(ctx, &c)
+	svc, store, err := operatorService(ctx, &c, stderr)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func runOperatorDisable(ctx context.Context, args []string, stderr io.Writer) er
 	if name == "" {
 		return fmt.Errorf("%w: name one operator", errUsage)
 	}
-	svc, store, err := operatorService(ctx, &c)
+	svc, store, err := operatorService(ctx, &c, stderr)
 	if err != nil {
 		return err
 	}

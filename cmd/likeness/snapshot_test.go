@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"os"
@@ -177,6 +178,32 @@ func TestServeAfterARestoreWithoutTheLedgerCounterLeavesNoGap(t *testing.T) {
 			t.Fatalf("the first grant after the restore took index %d, want 1", ev.LedgerIndex)
 		}
 	})
+}
+
+// TestAOneOffCommandAfterARestoreSaysItLoweredTheLedgerCounter: whichever
+// command first opens the database after a restore lowers the counter, so
+// `likeness migrate`, run first, says so too, and serve then finds nothing
+// to lower.
+func TestAOneOffCommandAfterARestoreSaysItLoweredTheLedgerCounter(t *testing.T) {
+	w := newSnapshotWorld(t, "sqlite")
+	d := openDeployment(t, w.files)
+	if _, err := d.store.SQL().Exec(`DELETE FROM consent_events WHERE idx >= 1`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), append([]string{"migrate"}, w.files.flags()...), &out, &errb); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, errb.String())
+	}
+	if msg := errb.String(); !strings.Contains(msg, "level=WARN") || !strings.Contains(msg, "the ledger's next index was ahead") ||
+		!strings.Contains(msg, "by=1") {
+		t.Fatalf("migrate after a restore did not say it lowered the ledger's next index by 1:\n%s", msg)
+	}
+	m, log := serveOn(t, w.files)
+	defer m.Close()
+	if strings.Contains(log.String(), "the ledger's next index was ahead") {
+		t.Fatalf("serve lowered the ledger's next index again:\n%s", log)
+	}
 }
 
 func TestSnapshotAheadOfTheDatabaseIsRejected(t *testing.T) {
