@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
@@ -211,7 +210,7 @@ func (c *keyCache) forget() {
 // EUNAUTHORIZED. When the revocation revision cannot be read it fails
 // closed (EUNAVAILABLE): a revoked key is never let in for want of news.
 func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey, error) {
-	h := hashToken(token)
+	h := likeness.APIKeyDigest(token)
 	now := s.now()
 	entry, err := s.cachedKey(ctx, h, now)
 	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
@@ -226,16 +225,6 @@ func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey,
 	}
 	s.recordUse(ctx, entry, now)
 	return key, nil
-}
-
-// hashToken is likeness.HashAPIKey without an allocation for a token of
-// ordinary length.
-func hashToken(token string) [32]byte {
-	var buf [128]byte
-	if len(token) > len(buf) {
-		return sha256.Sum256([]byte(token))
-	}
-	return sha256.Sum256(buf[:copy(buf[:], token)])
 }
 
 // cachedKey returns the key with hash h from the cache or the store.
