@@ -318,7 +318,7 @@ func checkInput(r *http.Request) error {
 // every change an operator makes through the API. Decisions are the hot
 // path and are counted in metrics; content reads are logged by the vault.
 func audited(rt Route) bool {
-	return rt.Method != "GET" && rt.Pattern != "/v1/decisions" && rt.Pattern != "/v1/decisions/batch"
+	return rt.Method != "GET" && !decisionRoute(rt)
 }
 
 // auditEntry is the audit-log entry of a call to rt: every change an
