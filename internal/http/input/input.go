@@ -32,10 +32,10 @@ const MaxPathValue = 256
 // unknown fields are refused, and so is null (or any non-object) where v is
 // a struct or a map, and any string holding a NUL byte.
 func DecodeJSON(r *http.Request, w http.ResponseWriter, limit int64, v any) error {
-	if err := jsonContentType(r); err != nil {
+	if err := JSONContentType(r); err != nil {
 		return err
 	}
-	body, err := readBody(r, w, limit)
+	body, err := ReadBody(r, w, limit)
 	if err != nil {
 		return err
 	}
@@ -51,24 +51,16 @@ func UnmarshalBody(body []byte, v any) error {
 	return Unmarshal(body, v)
 }
 
-// JSONContentType refuses a request whose Content-Type is not JSON.
-func JSONContentType(r *http.Request) error { return jsonContentType(r) }
-
-// ReadBody reads r's body of at most limit bytes (ETOOLARGE beyond).
-func ReadBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, error) {
-	return readBody(r, w, limit)
-}
-
 // OptionalJSON is DecodeJSON for routes whose body may be left out: with no
 // body at all it leaves v untouched and reports false. A body that is there
 // is held to every rule of DecodeJSON (so null is refused, not taken for
 // "no body").
 func OptionalJSON(r *http.Request, w http.ResponseWriter, limit int64, v any) (bool, error) {
-	body, err := readBody(r, w, limit)
+	body, err := ReadBody(r, w, limit)
 	if err != nil || len(body) == 0 {
 		return false, err
 	}
-	if err := jsonContentType(r); err != nil {
+	if err := JSONContentType(r); err != nil {
 		return false, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -90,7 +82,8 @@ func NoBody(r *http.Request) error {
 	return nil
 }
 
-func jsonContentType(r *http.Request) error {
+// JSONContentType refuses a request whose Content-Type is not JSON.
+func JSONContentType(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || mt != "application/json" {
@@ -99,7 +92,8 @@ func jsonContentType(r *http.Request) error {
 	return nil
 }
 
-func readBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, error) {
+// ReadBody reads r's body of at most limit bytes (ETOOLARGE beyond).
+func ReadBody(r *http.Request, w http.ResponseWriter, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
