@@ -72,11 +72,16 @@ func FuzzBatchDecoder(f *testing.F) {
 // The decoder takes what clients send and declines, rather than guesses
 // at, everything else.
 func TestDecisionDecoderTakesPlainRequestsAndDeclinesTheRest(t *testing.T) {
-	for i, s := range decisionSeeds {
+	// The seeds the hand-written decoder takes; it declines every other.
+	takes := map[string]bool{
+		decisionSeeds[0]: true, decisionSeeds[1]: true, decisionSeeds[2]: true, `{}`: true,
+		"{\"subject_id\":\"a\"}\n": true,
+	}
+	for _, s := range decisionSeeds {
 		var in decisionIn
 		end, ok := parseDecisionObject(s, skipSpace(s, 0), &in, true)
 		ok = ok && skipSpace(s, end) == len(s)
-		if want := i < 4 || i == len(decisionSeeds)-2; ok != want {
+		if want := takes[s]; ok != want {
 			t.Errorf("%q: accepted %v, want %v", s, ok, want)
 		}
 	}
