@@ -93,42 +93,49 @@ func TestStrictBuildHoldsFacelessImagesForReviewAndApprovalIncludesThemInTheSucc
 }
 
 func TestUndeclaredAnonymizationBlursFacesAndTransformsVoice(t *testing.T) {
-	f := newFixture(t, "", policy.Example()) // ai-training declares no anonymization
-	s := f.subject("portrait", "ai-training")
-	face, err := os.ReadFile("../anonymize/testdata/face.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := f.upload(s, "ai-training", "image", "image/jpeg", face)
-	voice := f.upload(s, "ai-training", "voice", "audio/wav", speech(t))
-	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image", "voice"}})
-	if v.Profile.Faces != "blur_all" || v.Profile.Voice != "mcadams" || v.ItemCount != 2 {
-		t.Fatalf("default dataset = %+v", v.Dataset)
-	}
-	lines := readManifest(t, v.Path)
-	for _, l := range lines {
-		b, _ := os.ReadFile(filepath.Join(v.Path, l.FileName))
-		switch l.Category {
-		case "image":
-			if !strings.HasPrefix(l.Anonymization, "blurred ") || l.Anonymization == "blurred 0 faces" {
-				t.Errorf("image note = %q", l.Anonymization)
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t), policy.Example()) // ai-training declares no anonymization
+			s := f.subject("portrait", "ai-training")
+			face, err := os.ReadFile("../anonymize/testdata/face.jpg")
+			if err != nil {
+				t.Fatal(err)
 			}
-			if d := faceChange(t, face, b); d < 8 {
-				t.Errorf("pixels around the face changed by %.1f on average; want blurred", d)
+			img := f.upload(s, "ai-training", "image", "image/jpeg", face)
+			voice := f.upload(s, "ai-training", "voice", "audio/wav", speech(t))
+			v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image", "voice"}})
+			if v.Profile.Faces != "blur_all" || v.Profile.Voice != "mcadams" || v.ItemCount != 2 {
+				t.Fatalf("default dataset = %+v", v.Dataset)
 			}
-			if l.SHA256 == img.SHA256 {
-				t.Error("image shipped byte-identical")
+			lines := readManifest(t, v.Path)
+			for _, l := range lines {
+				b, _ := os.ReadFile(filepath.Join(v.Path, l.FileName))
+				switch l.Category {
+				case "image":
+					if !strings.HasPrefix(l.Anonymization, "blurred ") || l.Anonymization == "blurred 0 faces" {
+						t.Errorf("image note = %q", l.Anonymization)
+					}
+					if d := faceChange(t, face, b); d < 8 {
+						t.Errorf("pixels around the face changed by %.1f on average; want blurred", d)
+					}
+					if l.SHA256 == img.SHA256 {
+						t.Error("image shipped byte-identical")
+					}
+				case "voice":
+					if bytes.Equal(b, speech(t)) || l.SHA256 == voice.SHA256 || l.Anonymization != "voice transformed" {
+						t.Errorf("voice item %+v shipped as recorded", l)
+					}
+				}
 			}
-		case "voice":
-			if bytes.Equal(b, speech(t)) || l.SHA256 == voice.SHA256 || l.Anonymization != "voice transformed" {
-				t.Errorf("voice item %+v shipped as recorded", l)
+			c := readCard(t, v.Path)
+			if c.Counts.Items != len(lines) || c.Anonymization.ImagesSearched != 1 || c.Anonymization.FacesCovered < 1 ||
+				c.Anonymization.VoicesTransformed != 1 || !c.Anonymization.MetadataStripped || c.Anonymization.Reason != "" {
+				t.Errorf("card anonymization = %+v, counts %+v", c.Anonymization, c.Counts)
 			}
-		}
-	}
-	c := readCard(t, v.Path)
-	if c.Counts.Items != len(lines) || c.Anonymization.ImagesSearched != 1 || c.Anonymization.FacesCovered < 1 ||
-		c.Anonymization.VoicesTransformed != 1 || !c.Anonymization.MetadataStripped || c.Anonymization.Reason != "" {
-		t.Errorf("card anonymization = %+v, counts %+v", c.Anonymization, c.Counts)
+		})
 	}
 }
 
