@@ -1,0 +1,84 @@
+package deploytest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"likeness/internal/likenesstest"
+)
+
+// TestWithdrawalOnOneReplicaErasesTheAssetForEvery starts two serve
+// processes on one database and one blob store, uploads a recording on the
+// first, and withdraws the only purpose it was collected for on the second:
+// the first must then answer 410 for it and its content, and its blob must
+// be gone from the shared store.
+func TestWithdrawalOnOneReplicaErasesTheAssetForEvery(t *testing.T) {
+	c := startCluster(t, 2, "")
+	ctx := context.Background()
+	sub := c.subject(0, "withdrawn")
+	before := blobs(t, c.dir) // the store's own marker (see blob.CheckShared)
+	req, _ := http.NewRequestWithContext(ctx, "POST",
+		c.replicas[0].URL+"/v1/subjects/"+sub+"/assets?purpose=ai-training&category=voice",
+		bytes.NewReader(likenesstest.WAV("erase-me", 200)))
+	req.Header.Set("Authorization", "Bearer "+c.admin)
+	req.Header.Set("Content-Type", "audio/wav")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var asset struct{ ID string }
+	if res.StatusCode != 201 || json.Unmarshal(raw, &asset) != nil || asset.ID == "" {
+		t.Fatalf("upload on replica 1: %d %s", res.StatusCode, raw)
+	}
+	content := "/v1/assets/" + asset.ID + "/content?purpose=ai-training"
+	if code, _, err := Do(ctx, "GET", c.replicas[0].URL+content, c.admin, nil); err != nil || code != 200 {
+		t.Fatalf("content before the withdrawal on replica 1: %d %v", code, err)
+	}
+	if blobs(t, c.dir) <= before {
+		t.Fatal("no new blob in the shared store after the upload: the test proves nothing")
+	}
+
+	c.withdraw(1, sub)
+	deadline := time.Now().Add(5 * time.Second)
+	for _, path := range []string{"/v1/assets/" + asset.ID, content} {
+		for {
+			code, body, err := Do(ctx, "GET", c.replicas[0].URL+path, c.admin, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code == 410 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s on replica 1, 5 s after the withdrawal on replica 2: %d %s, want 410", path, code, body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if n := blobs(t, c.dir); n != before {
+		t.Fatalf("%d blobs in the shared store after the withdrawal, want %d (the store's marker alone)", n, before)
+	}
+}
+
+// blobs counts the files in the deployment's blob store (which keeps one
+// marker file of its own).
+func blobs(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(filepath.Join(dir, "blobs"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
