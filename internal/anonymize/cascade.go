@@ -430,7 +430,12 @@ func (w *window) finish(b *batch, at []int32, sum []float32, trees int) {
 // inBounds panics unless every comparison of the windows centred at at
 // lies in pix: the vector walk loads without bounds checks, so a window
 // placed too near the edge must stop the search rather than read past it.
-func (w *window) inBounds(pix []uint8, at []int32) {
+func (w *window) inBounds(pix []uint8, at []int32) { checkReach(w.reach, w.stride, pix, at) }
+
+// checkReach panics unless every comparison of windows reaching reach
+// pixels from their centres at at, on an image of the given stride, lies
+// in pix.
+func checkReach[T int | int32](reach, stride int, pix []uint8, at []T) {
 	if len(at) == 0 {
 		return
 	}
@@ -438,7 +443,7 @@ func (w *window) inBounds(pix []uint8, at []int32) {
 	for _, a := range at {
 		lo, hi = min(lo, a), max(hi, a)
 	}
-	r := int64(w.reach)*int64(w.stride) + int64(w.reach)
+	r := int64(reach)*int64(stride) + int64(reach)
 	if int64(lo)-r < 0 || int64(hi)+r >= int64(min(len(pix), maxLuma)) {
 		panic("anonymize: a window reaches outside the image")
 	}

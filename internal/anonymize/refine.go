@@ -79,10 +79,17 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 		var mine []detection
 		var b batch
 		var s lazyScratch
+		sl := &slots{c: c}
 		return func(k probe) {
-				mine = byScale[k.scale].probe(c, k, plan[k], &b, &s, mine)
+				if l := byScale[k.scale]; slotted(c, l, k) {
+					sl.add(l, k, plan[k])
+				} else {
+					mine = l.probe(c, k, plan[k], &b, &s, mine)
+				}
 			}, func() {
+				sl.drain()
 				found = append(found, mine...)
+				found = append(found, sl.out...)
 			}
 	})
 	var out []Face

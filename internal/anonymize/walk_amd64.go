@@ -34,3 +34,14 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 //
 //go:noescape
 func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int
+
+// runSlots sends the windows of each of the slots down the cascade one tree
+// per step, from each slot's tree on, until a slot has no window left or
+// has run the last of trees trees; it leaves every slot's live windows, in
+// order, with their sums, and its next tree in the slot. The slots' walks
+// are interleaved, so that four groups of windows of different probes
+// (each of at most sixteen) keep the processor's gathers busy where one
+// would wait on each in turn (see slots).
+//
+//go:noescape
+func runSlots(s *[slotCount]slot, trees int)

@@ -106,10 +106,19 @@ func score(w *strings.Builder, v vec, mask string) {
 	if mask != "" {
 		emit(w, "KANDW %s, K5, K5", mask)
 	}
-	emit(w, "VPCOMPRESSD %s, K5, (DI)", v.c)
-	emit(w, "VCOMPRESSPS %s, K5, (R10)", v.sum)
+	// Compressed into a register and stored under a mask of the kept
+	// count: the memory form of VPCOMPRESSD is microcoded on some
+	// processors (AMD Zen 4 and 5) and many times slower.
 	emit(w, "KMOVW K5, R11")
 	emit(w, "POPCNTL R11, R11")
+	emit(w, "MOVL $1, R9")
+	emit(w, "SHLXL R11, R9, R9")
+	emit(w, "DECL R9")
+	emit(w, "KMOVW R9, K6")
+	emit(w, "VPCOMPRESSD %s, K5, Z8", v.c)
+	emit(w, "VCOMPRESSPS %s, K5, Z9", v.sum)
+	emit(w, "VMOVDQU32 Z8, K6, (DI)")
+	emit(w, "VMOVUPS Z9, K6, (R10)")
 	emit(w, "LEAQ (DI)(R11*4), DI")
 	emit(w, "LEAQ (R10)(R11*4), R10")
 	emit(w, "ADDQ R11, R13")
@@ -287,7 +296,176 @@ done:
 	VZEROUPPER
 	RET
 `)
+	generateSlots(&w)
 	return w.String()
+}
+
+// slotCount is how many groups of windows runSlots walks side by side, and
+// slotSize the bytes of one slot (anonymize.slot).
+const (
+	slotCount = 4
+	slotSize  = 704
+)
+
+// The fields of anonymize.slot, in bytes from its start.
+const (
+	slotAt     = 0
+	slotSum    = 64
+	slotOffs   = 128
+	slotTurned = 640
+	slotPred   = 648
+	slotThr    = 656
+	slotPix    = 664
+	slotN      = 672
+	slotSizeF  = 676
+	slotStride = 680
+	slotTree   = 684
+)
+
+// slotRegs are each slot's registers: its windows' centres, nodes and
+// sums, the mask of its live lanes and its tree number.
+var slotRegs = []struct {
+	v    vec
+	live string
+	tree string
+}{
+	{vec{"Z0", "Z1", "Z17"}, "K4", "SI"},
+	{vec{"Z12", "Z13", "Z18"}, "K5", "DI"},
+	{vec{"Z14", "Z15", "Z19"}, "K6", "R12"},
+	{vec{"Z20", "Z21", "Z22"}, "K7", "R13"},
+}
+
+// slotLookup writes the offsets that idx numbers, at tree level d, into
+// dst, from the slot's offsets in memory at off(AX).
+func slotLookup(w *strings.Builder, off, d int, idx, dst, tmp string) {
+	switch {
+	case d <= 2:
+		emit(w, "VPERMD %d(AX), %s, %s", off, idx, dst)
+	case d == 3:
+		emit(w, "VPERMD %d(AX), %s, %s", off+64, idx, dst)
+	case d == 4:
+		emit(w, "VMOVDQU32 %d(AX), %s", off+128, dst)
+		emit(w, "VPERMT2D %d(AX), %s, %s", off+192, idx, dst)
+	default:
+		emit(w, "VMOVDQU32 %d(AX), %s", off+256, dst)
+		emit(w, "VPERMT2D %d(AX), %s, %s", off+320, idx, dst)
+		emit(w, "VMOVDQU32 %d(AX), %s", off+384, tmp)
+		emit(w, "VPERMT2D %d(AX), %s, %s", off+448, idx, tmp)
+		emit(w, "VPTESTMD Z28, %s, K2", idx)
+		emit(w, "VPBLENDMD %s, %s, K2, %s", tmp, dst, dst)
+	}
+}
+
+// generateSlots writes runSlots: each slot's windows go down one tree per
+// step, the slots' walks interleaved level by level so that their gathers
+// overlap, until a slot has no window left or has run every tree.
+func generateSlots(w *strings.Builder) {
+	fmt.Fprintf(w, `
+// func runSlots(s *[%d]slot, trees int)
+TEXT ·runSlots(SB), NOSPLIT, $0-16
+	MOVQ s+0(FP), AX
+	MOVQ trees+8(FP), CX
+`, slotCount)
+	constants(w)
+	for k, r := range slotRegs[:slotCount] {
+		d := k * slotSize
+		emit(w, "VMOVDQU32 %d(AX), %s", d+slotAt, r.v.c)
+		emit(w, "VMOVUPS %d(AX), %s", d+slotSum, r.v.sum)
+		emit(w, "MOVL %d(AX), R9", d+slotN)
+		emit(w, "MOVL $1, R10")
+		emit(w, "SHLXL R9, R10, R10")
+		emit(w, "DECL R10")
+		emit(w, "KMOVW R10, %s", r.live)
+		emit(w, "MOVL %d(AX), %s", d+slotTree, r.tree)
+	}
+	w.WriteString("\nstep:\n")
+	for k, r := range slotRegs[:slotCount] {
+		d := k * slotSize
+		emit(w, "// slot %d: this tree's offsets, from its turned points", k)
+		emit(w, "MOVQ %s, R9", r.tree)
+		emit(w, "SHLQ $10, R9")
+		emit(w, "ADDQ %d(AX), R9", d+slotTurned)
+		emit(w, "VPBROADCASTD %d(AX), Z30", d+slotSizeF)
+		emit(w, "VPBROADCASTD %d(AX), Z31", d+slotStride)
+		for j := range 8 {
+			emit(w, "VMOVDQU32 %d(R9), Z2", 64*j)
+			emit(w, "VMOVDQU32 %d(R9), Z3", 512+64*j)
+			emit(w, "VPMULLD Z30, Z2, Z2")
+			emit(w, "VPMULLD Z30, Z3, Z3")
+			emit(w, "VPSRAD $%d, Z2, Z2", 8+turnBits)
+			emit(w, "VPSRAD $%d, Z3, Z3", 8+turnBits)
+			emit(w, "VPMULLD Z31, Z2, Z2")
+			emit(w, "VPADDD Z3, Z2, Z2")
+			emit(w, "VMOVDQU32 Z2, %d(AX)", d+slotOffs+64*j)
+		}
+	}
+	for lv := range 6 {
+		emit(w, "// level %d", lv)
+		for k, r := range slotRegs[:slotCount] {
+			d := k * slotSize
+			if lv == 0 { // every window is at node 1
+				emit(w, "VPBROADCASTD %d(AX), Z4", d+slotOffs+8)
+				emit(w, "VPBROADCASTD %d(AX), Z5", d+slotOffs+12)
+				emit(w, "VPADDD Z10, Z10, Z2")
+			} else {
+				emit(w, "VPADDD %s, %s, Z2", r.v.n, r.v.n)
+				emit(w, "VPADDD Z10, Z2, Z3")
+				slotLookup(w, d+slotOffs, lv, "Z2", "Z4", "Z8")
+				slotLookup(w, d+slotOffs, lv, "Z3", "Z5", "Z9")
+			}
+			emit(w, "VPADDD %s, Z4, Z4", r.v.c)
+			emit(w, "VPADDD %s, Z5, Z5", r.v.c)
+			emit(w, "MOVQ %d(AX), R8", d+slotPix)
+			emit(w, "KMOVW %s, K1", r.live)
+			emit(w, "VPGATHERDD (R8)(Z4*1), K1, Z6")
+			emit(w, "KMOVW %s, K1", r.live)
+			emit(w, "VPGATHERDD (R8)(Z5*1), K1, Z7")
+			emit(w, "VPANDD Z11, Z6, Z6")
+			emit(w, "VPANDD Z11, Z7, Z7")
+			emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
+			emit(w, "VPADDD Z10, Z2, K3, Z2")
+			emit(w, "VMOVDQA32 Z2, %s", r.v.n)
+		}
+	}
+	for k, r := range slotRegs[:slotCount] {
+		d := k * slotSize
+		emit(w, "// slot %d: the leaf's prediction; keep the windows above the threshold", k)
+		emit(w, "MOVQ %s, R10", r.tree)
+		emit(w, "SHLQ $8, R10")
+		emit(w, "ADDQ %d(AX), R10", d+slotPred)
+		emit(w, "KMOVW %s, K1", r.live)
+		emit(w, "VGATHERDPS -256(R10)(%s*4), K1, Z8", r.v.n)
+		emit(w, "VADDPS Z8, %s, %s", r.v.sum, r.v.sum)
+		emit(w, "MOVQ %d(AX), R11", d+slotThr)
+		emit(w, "VBROADCASTSS (R11)(%s*4), Z9", r.tree)
+		emit(w, "VCMPPS $0x1e, Z9, %s, %s, K2", r.v.sum, r.live) // sum > thr
+		emit(w, "VPCOMPRESSD %s, K2, %s", r.v.c, r.v.c)
+		emit(w, "VCOMPRESSPS %s, K2, %s", r.v.sum, r.v.sum)
+		emit(w, "KMOVW K2, R9")
+		emit(w, "POPCNTL R9, R9")
+		emit(w, "MOVL $1, R10")
+		emit(w, "SHLXL R9, R10, R10")
+		emit(w, "DECL R10")
+		emit(w, "KMOVW R10, %s", r.live)
+		emit(w, "INCQ %s", r.tree)
+	}
+	for _, r := range slotRegs[:slotCount] {
+		emit(w, "KORTESTW %s, %s", r.live, r.live)
+		emit(w, "JZ   out")
+		emit(w, "CMPQ %s, CX", r.tree)
+		emit(w, "JGE  out")
+	}
+	w.WriteString("\tJMP  step\n\nout:\n")
+	for k, r := range slotRegs[:slotCount] {
+		d := k * slotSize
+		emit(w, "VMOVDQU32 %s, %d(AX)", r.v.c, d+slotAt)
+		emit(w, "VMOVUPS %s, %d(AX)", r.v.sum, d+slotSum)
+		emit(w, "KMOVW %s, R9", r.live)
+		emit(w, "POPCNTL R9, R9")
+		emit(w, "MOVL R9, %d(AX)", d+slotN)
+		emit(w, "MOVL %s, %d(AX)", r.tree, d+slotTree)
+	}
+	w.WriteString("\tVZEROUPPER\n\tRET\n")
 }
 
 func main() {
