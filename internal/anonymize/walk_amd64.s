@@ -348,9 +348,13 @@ triples:
 	VPCMPUD $2, Z7, Z6, K3
 	VPADDD Z10, Z2, K3, Z2
 	VMOVDQA32 Z2, Z15
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KXNORW K0, K0, K4
-	VGATHERDPS (DX)(Z1*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z1, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z1, Z9
+	VPTESTMD Z28, Z1, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z17, Z17
 	VCMPPS $0x1e, Z16, Z17, K5
 	KMOVW K5, R11
@@ -366,9 +370,13 @@ triples:
 	LEAQ (DI)(R11*4), DI
 	LEAQ (R10)(R11*4), R10
 	ADDQ R11, R13
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KXNORW K0, K0, K4
-	VGATHERDPS (DX)(Z13*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z13, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z13, Z9
+	VPTESTMD Z28, Z13, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z18, Z18
 	VCMPPS $0x1e, Z16, Z18, K5
 	KMOVW K5, R11
@@ -384,9 +392,13 @@ triples:
 	LEAQ (DI)(R11*4), DI
 	LEAQ (R10)(R11*4), R10
 	ADDQ R11, R13
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KXNORW K0, K0, K4
-	VGATHERDPS (DX)(Z15*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z15, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z15, Z9
+	VPTESTMD Z28, Z15, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z19, Z19
 	VCMPPS $0x1e, Z16, Z19, K5
 	KMOVW K5, R11
@@ -528,9 +540,13 @@ full:
 	VPCMPUD $2, Z7, Z6, K3
 	VPADDD Z10, Z2, K3, Z2
 	VMOVDQA32 Z2, Z1
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KMOVW K7, K4
-	VGATHERDPS (DX)(Z1*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z1, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z1, Z9
+	VPTESTMD Z28, Z1, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z17, Z17
 	VCMPPS $0x1e, Z16, Z17, K5
 	KANDW K7, K5, K5
@@ -978,9 +994,13 @@ triples:
 	VPCMPUD $2, Z7, Z6, K3
 	VPADDD Z10, Z2, K3, Z2
 	VMOVDQA32 Z2, Z15
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KXNORW K0, K0, K4
-	VGATHERDPS (DX)(Z1*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z1, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z1, Z9
+	VPTESTMD Z28, Z1, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z17, Z17
 	VCMPPS $0x1e, Z16, Z17, K5
 	KMOVW K5, R11
@@ -996,9 +1016,13 @@ triples:
 	LEAQ (DI)(R11*4), DI
 	LEAQ (R10)(R11*4), R10
 	ADDQ R11, R13
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KXNORW K0, K0, K4
-	VGATHERDPS (DX)(Z13*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z13, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z13, Z9
+	VPTESTMD Z28, Z13, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z18, Z18
 	VCMPPS $0x1e, Z16, Z18, K5
 	KMOVW K5, R11
@@ -1014,9 +1038,13 @@ triples:
 	LEAQ (DI)(R11*4), DI
 	LEAQ (R10)(R11*4), R10
 	ADDQ R11, R13
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KXNORW K0, K0, K4
-	VGATHERDPS (DX)(Z15*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z15, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z15, Z9
+	VPTESTMD Z28, Z15, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z19, Z19
 	VCMPPS $0x1e, Z16, Z19, K5
 	KMOVW K5, R11
@@ -1160,9 +1188,13 @@ full:
 	VPCMPUD $2, Z7, Z6, K3
 	VPADDD Z10, Z2, K3, Z2
 	VMOVDQA32 Z2, Z1
-	// the leaf's prediction, gathered (DX points 64 floats before the table)
-	KMOVW K7, K4
-	VGATHERDPS (DX)(Z1*4), K4, Z8
+	// the leaf's prediction (DX points 64 floats before the table)
+	VMOVUPS 256(DX), Z8
+	VPERMT2PS 320(DX), Z1, Z8
+	VMOVUPS 384(DX), Z9
+	VPERMT2PS 448(DX), Z1, Z9
+	VPTESTMD Z28, Z1, K4
+	VBLENDMPS Z9, Z8, K4, Z8
 	VADDPS Z8, Z17, Z17
 	VCMPPS $0x1e, Z16, Z17, K5
 	KANDW K7, K5, K5
@@ -1991,8 +2023,12 @@ step:
 	MOVQ SI, R10
 	SHLQ $8, R10
 	ADDQ 648(AX), R10
-	KMOVW K4, K1
-	VGATHERDPS -256(R10)(Z1*4), K1, Z8
+	VMOVUPS 0(R10), Z8
+	VPERMT2PS 64(R10), Z1, Z8
+	VMOVUPS 128(R10), Z9
+	VPERMT2PS 192(R10), Z1, Z9
+	VPTESTMD Z28, Z1, K2
+	VBLENDMPS Z9, Z8, K2, Z8
 	VADDPS Z8, Z17, Z17
 	MOVQ 656(AX), R11
 	VBROADCASTSS (R11)(SI*4), Z9
@@ -2010,8 +2046,12 @@ step:
 	MOVQ DI, R10
 	SHLQ $8, R10
 	ADDQ 1352(AX), R10
-	KMOVW K5, K1
-	VGATHERDPS -256(R10)(Z13*4), K1, Z8
+	VMOVUPS 0(R10), Z8
+	VPERMT2PS 64(R10), Z13, Z8
+	VMOVUPS 128(R10), Z9
+	VPERMT2PS 192(R10), Z13, Z9
+	VPTESTMD Z28, Z13, K2
+	VBLENDMPS Z9, Z8, K2, Z8
 	VADDPS Z8, Z18, Z18
 	MOVQ 1360(AX), R11
 	VBROADCASTSS (R11)(DI*4), Z9
@@ -2029,8 +2069,12 @@ step:
 	MOVQ R12, R10
 	SHLQ $8, R10
 	ADDQ 2056(AX), R10
-	KMOVW K6, K1
-	VGATHERDPS -256(R10)(Z15*4), K1, Z8
+	VMOVUPS 0(R10), Z8
+	VPERMT2PS 64(R10), Z15, Z8
+	VMOVUPS 128(R10), Z9
+	VPERMT2PS 192(R10), Z15, Z9
+	VPTESTMD Z28, Z15, K2
+	VBLENDMPS Z9, Z8, K2, Z8
 	VADDPS Z8, Z19, Z19
 	MOVQ 2064(AX), R11
 	VBROADCASTSS (R11)(R12*4), Z9
@@ -2048,8 +2092,12 @@ step:
 	MOVQ R13, R10
 	SHLQ $8, R10
 	ADDQ 2760(AX), R10
-	KMOVW K7, K1
-	VGATHERDPS -256(R10)(Z21*4), K1, Z8
+	VMOVUPS 0(R10), Z8
+	VPERMT2PS 64(R10), Z21, Z8
+	VMOVUPS 128(R10), Z9
+	VPERMT2PS 192(R10), Z21, Z9
+	VPTESTMD Z28, Z21, K2
+	VBLENDMPS Z9, Z8, K2, Z8
 	VADDPS Z8, Z22, Z22
 	MOVQ 2768(AX), R11
 	VBROADCASTSS (R11)(R13*4), Z9

@@ -90,17 +90,26 @@ func level(w *strings.Builder, v vec, d int, mask string, inMemory bool) {
 	emit(w, "VMOVDQA32 Z2, %s", v.n)
 }
 
+// predLookup writes the predictions of the leaves numbered by leaf (64 to
+// 127) into Z8, from the tree's 64 predictions at off(base): two-table
+// permutes of memory, each picking one of 32 by the number's low five bits,
+// blended on its sixth (Z28 holds 32; mask is scratch). A gather of the
+// sixteen would cost as much as one of the walk's.
+func predLookup(w *strings.Builder, base string, off int, leaf, mask string) {
+	emit(w, "VMOVUPS %d(%s), Z8", off, base)
+	emit(w, "VPERMT2PS %d(%s), %s, Z8", off+64, base, leaf)
+	emit(w, "VMOVUPS %d(%s), Z9", off+128, base)
+	emit(w, "VPERMT2PS %d(%s), %s, Z9", off+192, base, leaf)
+	emit(w, "VPTESTMD Z28, %s, %s", leaf, mask)
+	emit(w, "VBLENDMPS Z9, Z8, %s, Z8", mask)
+}
+
 // score adds the leaf's prediction to v's sums and writes the windows
 // whose sum exceeds the threshold (of the lanes in mask) to (DI) and
 // (R10), counting them in R13.
 func score(w *strings.Builder, v vec, mask string) {
-	emit(w, "// the leaf's prediction, gathered (DX points 64 floats before the table)")
-	if mask != "" {
-		emit(w, "KMOVW %s, K4", mask)
-	} else {
-		emit(w, "KXNORW K0, K0, K4")
-	}
-	emit(w, "VGATHERDPS (DX)(%s*4), K4, Z8", v.n)
+	emit(w, "// the leaf's prediction (DX points 64 floats before the table)")
+	predLookup(w, "DX", 256, v.n, "K4")
 	emit(w, "VADDPS Z8, %s, %s", v.sum, v.sum)
 	emit(w, "VCMPPS $0x1e, Z16, %s, K5", v.sum) // sum > thr
 	if mask != "" {
@@ -433,8 +442,7 @@ TEXT ·runSlots(SB), NOSPLIT, $0-16
 		emit(w, "MOVQ %s, R10", r.tree)
 		emit(w, "SHLQ $8, R10")
 		emit(w, "ADDQ %d(AX), R10", d+slotPred)
-		emit(w, "KMOVW %s, K1", r.live)
-		emit(w, "VGATHERDPS -256(R10)(%s*4), K1, Z8", r.v.n)
+		predLookup(w, "R10", 0, r.v.n, "K2")
 		emit(w, "VADDPS Z8, %s, %s", r.v.sum, r.v.sum)
 		emit(w, "MOVQ %d(AX), R11", d+slotThr)
 		emit(w, "VBROADCASTSS (R11)(%s*4), Z9", r.tree)
