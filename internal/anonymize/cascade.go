@@ -108,13 +108,12 @@ type window struct {
 	reach  int          // how far from the centre any comparison reaches, in pixels
 	cache  *windowCache // where it is kept, if shared
 
-	// lazy, for the second look's windows (used once), is its worker's
-	// memory (see lazyWindow): such a window compiles a tree only when
-	// windows reach it — with AVX-512 into registers as it is walked
-	// (runTreesTurned); in Go, node by node as windows reach them (see
-	// walkLazy), or the whole tree once sixteen windows do. The second
-	// look's windows score a few dozen positions each, which reach a small
-	// part of the deeper trees.
+	// lazy, for the second look's windows (used once) where they do not
+	// run in runTreesSized, is its worker's memory (see lazyWindow): such
+	// a window compiles a tree only when windows reach it, node by node as
+	// windows reach them (see walkLazy), or the whole tree once sixteen
+	// windows do. The second look's windows score a few dozen positions
+	// each, which reach a small part of the deeper trees.
 	lazy *lazyScratch
 
 	mu     sync.Mutex
@@ -193,7 +192,7 @@ func (w *window) offset(t, n int) int32 {
 	return int32((int64(r)*sz)>>(8+turnBits))*int32(w.stride) + int32((int64(c)*sz)>>(8+turnBits))
 }
 
-// maxTurnedSize is the largest window runTreesTurned may score: a turned
+// maxTurnedSize is the largest window runTreesSized may score: a turned
 // point (at most 181·2^turnBits) times its size must fit in 32 bits.
 const maxTurnedSize = 180
 
@@ -349,7 +348,7 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 // Every live window goes down the same tree together: evaluated one window
 // at a time, a tree is a chain of dependent loads (node → offset → pixel →
 // next node) that leaves the processor waiting. With AVX-512 a tree is one
-// vector pass over the batch (runTree, runTreesTurned); in Go, four windows
+// vector pass over the batch (runTree); in Go, four windows
 // go down together (see walk), and the comparison's outcome, and whether a
 // window survives a tree, are written without a branch (the compiler emits
 // a conditional set): which way they go is a coin toss no predictor learns.
@@ -367,14 +366,6 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	clear(sum)
 	w.inBounds(pix, at)
 	vec := vectorTrees(c, pix) && len(at) >= minVector
-	if vec && w.lazy != nil && w.size <= maxTurnedSize && b.mark == 0 && trees > 0 {
-		// A lazy window in the vector: every tree is computed in
-		// registers as it is walked, never stored, all in one call.
-		m := runTreesTurned(&w.turned[0], int32(w.size), int32(w.stride), &pix[0],
-			&c.pred[0], &c.thr[0], trees, &at[0], &sum[0], len(at))
-		w.finish(b, at[:m], sum[:m], trees)
-		return
-	}
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector

@@ -8,3 +8,6 @@ func VectorTrees(on bool) (restore func()) {
 	vectorWalk = on && was
 	return func() { vectorWalk = was }
 }
+
+// HasVectorTrees reports whether the AVX-512 tree walk runs here.
+func HasVectorTrees() bool { return vectorWalk }

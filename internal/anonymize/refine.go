@@ -57,9 +57,51 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 			l.around(d, minFace, plan)
 		}
 	}
-	keys := make([]probe, 0, len(plan))
-	for k := range plan {
-		keys = append(keys, k)
+	// Windows of one turn on one level go down the cascade together,
+	// whatever their sizes, where the vector walk computes each window's
+	// offsets from its own size (see runTreesSized): grouped so, the
+	// vectors stay full. The rest run a window (a size) at a time.
+	turns := map[turn]*turnWindows{}
+	var keys []probe
+	for k, at := range plan {
+		l := byScale[k.scale]
+		if !sized(c, l, k) {
+			keys = append(keys, k)
+			continue
+		}
+		checkReach(reachOf(k.size, float64(k.deg)*math.Pi/180), l.stride, l.pix, at)
+		tk := turn{k.scale, k.deg}
+		tw := turns[tk]
+		if tw == nil {
+			tw = &turnWindows{turn: tk}
+			turns[tk] = tw
+		}
+		for _, p := range at {
+			tw.at, tw.size = append(tw.at, int32(p)), append(tw.size, int32(k.size))
+		}
+	}
+	var found []detection
+	if len(turns) > 0 {
+		tws := make([]*turnWindows, 0, len(turns))
+		for _, tw := range turns {
+			tws = append(tws, tw)
+		}
+		// Largest first, so that no worker is left with a large one at the
+		// end.
+		sort.Slice(tws, func(i, j int) bool {
+			if a, b := len(tws[i].at), len(tws[j].at); a != b {
+				return a > b
+			}
+			return tws[i].turn.less(tws[j].turn)
+		})
+		inParallel(tws, func() (func(*turnWindows), func()) {
+			var mine []detection
+			return func(tw *turnWindows) {
+					mine = byScale[tw.scale].probeSized(c, tw, mine)
+				}, func() {
+					found = append(found, mine...)
+				}
+		})
 	}
 	// By turn, then size: windows of one turn share the table of turned
 	// points their nodes are compiled from (see cascade.turned), which stays
@@ -74,22 +116,14 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 		}
 		return a.scale < b.scale
 	})
-	var found []detection
 	inParallel(keys, func() (func(probe), func()) {
 		var mine []detection
 		var b batch
 		var s lazyScratch
-		sl := &slots{c: c}
 		return func(k probe) {
-				if l := byScale[k.scale]; slotted(c, l, k) {
-					sl.add(l, k, plan[k])
-				} else {
-					mine = l.probe(c, k, plan[k], &b, &s, mine)
-				}
+				mine = byScale[k.scale].probe(c, k, plan[k], &b, &s, mine)
 			}, func() {
-				sl.drain()
 				found = append(found, mine...)
-				found = append(found, sl.out...)
 			}
 	})
 	var out []Face
@@ -110,8 +144,9 @@ type probe struct{ scale, size, deg int }
 // kept: they weigh in the clusters as they did when each candidate was
 // searched on its own) and appends what it accepts to out.
 //
-// A window here scores a few dozen positions yet runs deep, and is used
-// once: it is a lazy window (see cascade.lazyWindow) in the worker's
+// It serves where runTreesSized does not (see sized): without AVX-512,
+// and for windows too large for its arithmetic. A window here scores a
+// few dozen positions yet runs deep, and is used once: it is a lazy window (see cascade.lazyWindow) in the worker's
 // memory s, and nothing of it is kept (kept, the six group photographs
 // needed 28,000 to 76,000 chunks of 8 KiB).
 func (l level) probe(c *cascade, k probe, at []int, b *batch, s *lazyScratch, out []detection) []detection {
@@ -228,4 +263,48 @@ func holds(r image.Rectangle, faces []Face) bool {
 		}
 	}
 	return false
+}
+
+// turn is a turn (degrees) on the pyramid level of the given scale.
+type turn struct{ scale, deg int }
+
+func (a turn) less(b turn) bool {
+	if a.deg != b.deg {
+		return a.deg < b.deg
+	}
+	return a.scale < b.scale
+}
+
+// turnWindows are the second look's windows in one turn on one level: their
+// centres (pixel indices) and sizes.
+type turnWindows struct {
+	turn
+	at, size []int32
+}
+
+// sized reports whether probe k on l runs with others of its turn in
+// runTreesSized: where the vector walk runs and the window is small enough
+// for its arithmetic (see maxTurnedSize).
+func sized(c *cascade, l level, k probe) bool {
+	return vectorTrees(c, l.pix) && k.size <= maxTurnedSize
+}
+
+// probeSized runs the windows of tw, all of one turn on l, down the whole
+// cascade together (see runTreesSized) and appends what it accepts to out.
+// Their comparisons must lie in the image (the caller checks).
+func (l level) probeSized(c *cascade, tw *turnWindows, out []detection) []detection {
+	a := float64(tw.deg) * math.Pi / 180
+	turned := c.turned(pose{angle: a})
+	n := len(tw.at)
+	at := append(tw.at, make([]int32, 16)...) // room for whole vectors
+	size := append(tw.size, make([]int32, 16)...)
+	sum := make([]float32, n+16)
+	m := runTreesSized(&turned[0], int32(l.stride), &l.pix[0], &c.pred[0], &c.thr[0], c.trees(),
+		&at[0], &size[0], &sum[0], n)
+	last := c.thr[c.trees()-1]
+	for j, p := range at[:m] {
+		x, y := l.centre(p)
+		out = append(out, detection{x: x, y: y, size: float64(int(size[j]) * l.scale), angle: a, q: sum[j] - last})
+	}
+	return out
 }

@@ -130,6 +130,45 @@ func TestTheSecondLookOnlyAddsFaces(t *testing.T) {
 	}
 }
 
+// TestTheVectorAndGoSearchesFindTheSameFaces: on the six group
+// photographs, the search with the AVX-512 walks (where the second look
+// runs windows of every size in a turn together) finds exactly the faces,
+// boxes, turns and scores, that the Go walk finds window by window.
+func TestTheVectorAndGoSearchesFindTheSameFaces(t *testing.T) {
+	imgs := groupPhotos(t, 768)
+	restore := anonymize.VectorTrees(false)
+	want := map[string][]anonymize.Face{}
+	for name, img := range imgs {
+		faces, err := anonymize.DetectFaces(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name] = faces
+	}
+	restore()
+	if !anonymize.HasVectorTrees() {
+		t.Skip("no AVX-512 on this processor: only the Go walk runs")
+	}
+	refined := 0
+	for name, img := range imgs {
+		got, err := anonymize.DetectFaces(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want[name]) {
+			t.Errorf("%s: the vector search found %v, the Go one %v", name, got, want[name])
+		}
+		for _, f := range got {
+			if f.Refined {
+				refined++
+			}
+		}
+	}
+	if refined == 0 {
+		t.Error("the second look found no face on any photograph: the comparison does not reach it")
+	}
+}
+
 // BenchmarkSearchGroupPhotos1024 searches the six group photographs, scaled
 // to 1024 pixels wide, with and without the second look, in the same run.
 func BenchmarkSearchGroupPhotos1024(b *testing.B) {

@@ -23,25 +23,17 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 	return vectorWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
 }
 
-// runTreesTurned runs trees trees, from the one whose turned points (see
-// cascade.turned) start at tree, on the n windows centred at at, as
-// runTree runs one, and returns how many pass them all. It computes each
-// tree's offsets into registers, sixteen at a time, exactly as
-// window.offset does, from the window's size and the image's stride: the
-// second look's windows, used once, need no memory for their trees, and one
-// call serves all the trees. pred and thr are the first tree's leaf
-// predictions and threshold. size must be at most maxTurnedSize.
+// runTreesSized runs trees trees, from the one whose turned points (see
+// cascade.turned) start at tree, on the n windows centred at at, of one
+// turn and the sizes size (each at most maxTurnedSize), as runTree runs
+// one, and returns how many pass them all. It computes each window's
+// offsets as it goes down each tree, exactly as window.offset does, from
+// the turned points, its own size and the image's stride: the second
+// look's windows, used once, need no memory for their trees, and windows
+// of every size in a turn go down together, so that the vectors stay full
+// as windows drop out. pred and thr are the first tree's leaf predictions
+// and threshold. at, size and sum are compacted together, and each must
+// have room for sixteen more past n: the vectors are stored whole.
 //
 //go:noescape
-func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int
-
-// runSlots sends the windows of each of the slots down the cascade one tree
-// per step, from each slot's tree on, until a slot has no window left or
-// has run the last of trees trees; it leaves every slot's live windows, in
-// order, with their sums, and its next tree in the slot. The slots' walks
-// are interleaved, so that four groups of windows of different probes
-// (each of at most sixteen) keep the processor's gathers busy where one
-// would wait on each in turn (see slots).
-//
-//go:noescape
-func runSlots(s *[slotCount]slot, trees int)
+func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int

@@ -12,10 +12,6 @@ func runTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, flo
 	panic("anonymize: no vector walk on this architecture")
 }
 
-func runTreesTurned(*int32, int32, int32, *uint8, *float32, *float32, int, *int32, *float32, int) int {
-	panic("anonymize: no vector walk on this architecture")
-}
-
-func runSlots(*[slotCount]slot, int) {
+func runTreesSized(*int32, int32, *uint8, *float32, *float32, int, *int32, *int32, *float32, int) int {
 	panic("anonymize: no vector walk on this architecture")
 }

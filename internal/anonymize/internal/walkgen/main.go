@@ -1,6 +1,6 @@
-// Command walkgen writes walk_amd64.s, the AVX-512 tree of the face search
-// (see runTree in walk_amd64.go). Run it with go generate in
-// internal/anonymize.
+// Command walkgen writes walk_amd64.s, the AVX-512 trees of the face
+// search (see runTree and runTreesSized in walk_amd64.go). Run it with go
+// generate in internal/anonymize.
 //
 // The walk is unrolled over the six levels of pigo's trees, because each
 // level looks its comparisons' offsets up differently: a level's nodes hold
@@ -8,7 +8,9 @@
 // each, looked up with VPERMD, VPERMI2D or two of those and a blend).
 // Three vectors of sixteen windows go down together so that their gathers
 // overlap (two were 15% slower per window); they share the registers of a
-// level's passing values, which the processor renames.
+// level's passing values, which the processor renames. runTreesSized, for
+// windows of many sizes, looks a tree's turned points up from memory
+// instead and computes each window's offsets from its size.
 package main
 
 import (
@@ -59,7 +61,7 @@ func lookup(w *strings.Builder, d int, idx, dst, tmp string) {
 
 // level sends the vector v down level d of the tree, its gathers masked by
 // mask (K7 for the lanes in use, or "" for all).
-func level(w *strings.Builder, v vec, d int, mask string, inMemory bool) {
+func level(w *strings.Builder, v vec, d int, mask string) {
 	setMask := func() {
 		if mask != "" {
 			emit(w, "KMOVW %s, K1", mask)
@@ -67,7 +69,7 @@ func level(w *strings.Builder, v vec, d int, mask string, inMemory bool) {
 			emit(w, "KXNORW K0, K0, K1")
 		}
 	}
-	if d == 0 && inMemory { // every window is at node 1
+	if d == 0 { // every window is at node 1
 		emit(w, "VPBROADCASTD 8(AX), Z4")
 		emit(w, "VPBROADCASTD 12(AX), Z5")
 		emit(w, "VPADDD Z10, Z10, Z2")
@@ -133,11 +135,11 @@ func score(w *strings.Builder, v vec, mask string) {
 	emit(w, "ADDQ R11, R13")
 }
 
-func walk(w *strings.Builder, mask string, inMemory bool, vs ...vec) {
+func walk(w *strings.Builder, mask string, vs ...vec) {
 	for d := range 6 {
 		emit(w, "// level %d", d)
 		for _, v := range vs {
-			level(w, v, d, mask, inMemory)
+			level(w, v, d, mask)
 		}
 	}
 }
@@ -174,10 +176,10 @@ func startTree(w *strings.Builder) {
 }
 
 // body writes the walk, scoring and compaction of the n windows (CX)
-// centred at (SI) with their sums at (R12), the offset tables in Z20–Z27,
-// then end, with the number kept in R13; inMemory says whether the offsets
-// are also at (AX), for level 0's broadcast.
-func body(w *strings.Builder, inMemory bool, end string) {
+// centred at (SI) with their sums at (R12), the offset tables in Z20–Z27
+// and at (AX) (for level 0's broadcast), then end, with the number kept in
+// R13.
+func body(w *strings.Builder, end string) {
 	w.WriteString(`
 triples:
 	CMPQ CX, $48
@@ -186,11 +188,8 @@ triples:
 	for k, v := range []vec{a, b, c} {
 		emit(w, "VMOVDQU32 %d(SI), %s", 64*k, v.c)
 		emit(w, "VMOVUPS %d(R12), %s", 64*k, v.sum)
-		if !inMemory {
-			emit(w, "VMOVDQA32 Z10, %s", v.n)
-		}
 	}
-	walk(w, "", inMemory, a, b, c)
+	walk(w, "", a, b, c)
 	score(w, a, "")
 	score(w, b, "")
 	score(w, c, "")
@@ -214,10 +213,7 @@ full:
 `)
 	emit(w, "VMOVDQU32.Z (SI), K7, %s", a.c)
 	emit(w, "VMOVUPS.Z (R12), K7, %s", a.sum)
-	if !inMemory {
-		emit(w, "VMOVDQA32 Z10, %s", a.n)
-	}
-	walk(w, "K7", inMemory, a)
+	walk(w, "K7", a)
 	score(w, a, "K7")
 	fmt.Fprintf(w, `	ADDQ $64, SI
 	ADDQ $64, R12
@@ -254,99 +250,15 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	constants(&w)
 	w.WriteString("\tVBROADCASTSS thr+48(FP), Z16\n")
 	startTree(&w)
-	body(&w, true, "\tMOVQ R13, ret+56(FP)\n\tVZEROUPPER\n\tRET\n")
-	w.WriteString(`
-// func runTreesTurned(tree *int32, size, stride int32, pix *uint8, pred, thr *float32, trees int, at *int32, sum *float32, n int) int
-TEXT ·runTreesTurned(SB), NOSPLIT, $0-80
-	MOVL size+8(FP), R8
-	VPBROADCASTD R8, Z30
-	MOVL stride+12(FP), R8
-	VPBROADCASTD R8, Z31
-	MOVQ pix+16(FP), BX
-`)
-	constants(&w)
-	w.WriteString(`	MOVQ n+64(FP), CX
-
-tree:
-	CMPQ CX, $0
-	JLE  done
-	CMPQ trees+40(FP), $0
-	JLE  done
-	MOVQ tree+0(FP), AX
-	// the tree's offsets, (R·size >> 24)·stride + (C·size >> 24), from its
-	// turned points: rows at (AX), columns 512 bytes on
-`)
-	for k := range 8 {
-		emit(&w, "VMOVDQU32 %d(AX), Z2", 64*k)
-		emit(&w, "VMOVDQU32 %d(AX), Z3", 512+64*k)
-		emit(&w, "VPMULLD Z30, Z2, Z2")
-		emit(&w, "VPMULLD Z30, Z3, Z3")
-		emit(&w, "VPSRAD $%d, Z2, Z2", 8+turnBits)
-		emit(&w, "VPSRAD $%d, Z3, Z3", 8+turnBits)
-		emit(&w, "VPMULLD Z31, Z2, Z2")
-		emit(&w, "VPADDD Z3, Z2, Z%d", 20+k)
-	}
-	w.WriteString(`	MOVQ thr+32(FP), R8
-	VBROADCASTSS (R8), Z16
-	MOVQ pred+24(FP), DX
-	MOVQ at+48(FP), SI
-	MOVQ sum+56(FP), R12
-`)
-	startTree(&w)
-	body(&w, false, `	MOVQ R13, CX // the windows left for the next tree
-	ADDQ $1024, tree+0(FP)
-	ADDQ $256, pred+24(FP)
-	ADDQ $4, thr+32(FP)
-	DECQ trees+40(FP)
-	JMP  tree
-
-done:
-	MOVQ CX, ret+72(FP)
-	VZEROUPPER
-	RET
-`)
-	generateSlots(&w)
+	body(&w, "\tMOVQ R13, ret+56(FP)\n\tVZEROUPPER\n\tRET\n")
+	generateSized(&w)
 	return w.String()
 }
 
-// slotCount is how many groups of windows runSlots walks side by side, and
-// slotSize the bytes of one slot (anonymize.slot).
-const (
-	slotCount = 4
-	slotSize  = 704
-)
-
-// The fields of anonymize.slot, in bytes from its start.
-const (
-	slotAt     = 0
-	slotSum    = 64
-	slotOffs   = 128
-	slotTurned = 640
-	slotPred   = 648
-	slotThr    = 656
-	slotPix    = 664
-	slotN      = 672
-	slotSizeF  = 676
-	slotStride = 680
-	slotTree   = 684
-)
-
-// slotRegs are each slot's registers: its windows' centres, nodes and
-// sums, the mask of its live lanes and its tree number.
-var slotRegs = []struct {
-	v    vec
-	live string
-	tree string
-}{
-	{vec{"Z0", "Z1", "Z17"}, "K4", "SI"},
-	{vec{"Z12", "Z13", "Z18"}, "K5", "DI"},
-	{vec{"Z14", "Z15", "Z19"}, "K6", "R12"},
-	{vec{"Z20", "Z21", "Z22"}, "K7", "R13"},
-}
-
-// slotLookup writes the offsets that idx numbers, at tree level d, into
-// dst, from the slot's offsets in memory at off(AX).
-func slotLookup(w *strings.Builder, off, d int, idx, dst, tmp string) {
+// memLookup writes the entries that idx numbers, at tree level d, into
+// dst, from a tree's table of 128 in memory at off(AX) (entries 0 and 1
+// unused), as lookup does from registers.
+func memLookup(w *strings.Builder, off, d int, idx, dst, tmp string) {
 	switch {
 	case d <= 2:
 		emit(w, "VPERMD %d(AX), %s, %s", off, idx, dst)
@@ -365,115 +277,193 @@ func slotLookup(w *strings.Builder, off, d int, idx, dst, tmp string) {
 	}
 }
 
-// generateSlots writes runSlots: each slot's windows go down one tree per
-// step, the slots' walks interleaved level by level so that their gathers
-// overlap, until a slot has no window left or has run every tree.
-func generateSlots(w *strings.Builder) {
-	fmt.Fprintf(w, `
-// func runSlots(s *[%d]slot, trees int)
-TEXT ·runSlots(SB), NOSPLIT, $0-16
-	MOVQ s+0(FP), AX
-	MOVQ trees+8(FP), CX
-`, slotCount)
+// sized is one vector's registers in runTreesSized: as vec, and the
+// windows' sizes.
+type sized struct {
+	vec
+	size string
+}
+
+var (
+	sa = sized{vec{"Z0", "Z1", "Z17"}, "Z20"}
+	sb = sized{vec{"Z12", "Z13", "Z18"}, "Z21"}
+	sc = sized{vec{"Z14", "Z15", "Z19"}, "Z22"}
+)
+
+// sizedPoint writes into dst the pixel indices of the comparison points
+// that idx numbers, at tree level d, for the windows of v: each window's
+// offset computed from the turned point at (AX) (rows, then columns 512
+// bytes on) and its own size, exactly as window.offset computes it, plus
+// its centre.
+func sizedPoint(w *strings.Builder, v sized, d int, idx, dst, col, tmp string) {
+	if d == 0 {
+		n := 8 // node 1's first point
+		if idx == "Z3" {
+			n = 12
+		}
+		emit(w, "VPBROADCASTD %d(AX), %s", n, dst)
+		emit(w, "VPBROADCASTD %d(AX), %s", 512+n, col)
+	} else {
+		memLookup(w, 0, d, idx, dst, tmp)
+		memLookup(w, 512, d, idx, col, tmp)
+	}
+	emit(w, "VPMULLD %s, %s, %s", v.size, dst, dst)
+	emit(w, "VPMULLD %s, %s, %s", v.size, col, col)
+	emit(w, "VPSRAD $%d, %s, %s", 8+turnBits, dst, dst)
+	emit(w, "VPSRAD $%d, %s, %s", 8+turnBits, col, col)
+	emit(w, "VPMULLD Z31, %s, %s", dst, dst)
+	emit(w, "VPADDD %s, %s, %s", col, dst, dst)
+	emit(w, "VPADDD %s, %s, %s", v.c, dst, dst)
+}
+
+// sizedLevel sends v down level d of the tree, its gathers masked by mask
+// (or all lanes for "").
+func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
+	setMask := func() {
+		if mask != "" {
+			emit(w, "KMOVW %s, K1", mask)
+		} else {
+			emit(w, "KXNORW K0, K0, K1")
+		}
+	}
+	if d == 0 {
+		emit(w, "VPADDD Z10, Z10, Z2")
+	} else {
+		emit(w, "VPADDD %s, %s, Z2", v.n, v.n)
+	}
+	emit(w, "VPADDD Z10, Z2, Z3")
+	sizedPoint(w, v, d, "Z2", "Z4", "Z6", "Z8")
+	sizedPoint(w, v, d, "Z3", "Z5", "Z7", "Z9")
+	setMask()
+	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
+	setMask()
+	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
+	emit(w, "VPANDD Z11, Z6, Z6")
+	emit(w, "VPANDD Z11, Z7, Z7")
+	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
+	emit(w, "VPADDD Z10, Z2, K3, Z2")
+	emit(w, "VMOVDQA32 Z2, %s", v.n)
+}
+
+// sizedScore adds the leaf's prediction to v's sums and writes the windows
+// whose sum exceeds the threshold (of the lanes in mask), their sums and
+// their sizes to (DI), (R10) and (R9), counting them in R13. The stores
+// are whole vectors: the caller leaves room for sixteen past the last
+// window.
+func sizedScore(w *strings.Builder, v sized, mask string) {
+	predLookup(w, "DX", 0, v.n, "K4")
+	emit(w, "VADDPS Z8, %s, %s", v.sum, v.sum)
+	emit(w, "VCMPPS $0x1e, Z16, %s, K5", v.sum) // sum > thr
+	if mask != "" {
+		emit(w, "KANDW %s, K5, K5", mask)
+	}
+	emit(w, "KMOVW K5, R11")
+	emit(w, "POPCNTL R11, R11")
+	emit(w, "VPCOMPRESSD %s, K5, Z8", v.c)
+	emit(w, "VMOVDQU32 Z8, (DI)")
+	emit(w, "VCOMPRESSPS %s, K5, Z9", v.sum)
+	emit(w, "VMOVUPS Z9, (R10)")
+	emit(w, "VPCOMPRESSD %s, K5, Z8", v.size)
+	emit(w, "VMOVDQU32 Z8, (R9)")
+	emit(w, "LEAQ (DI)(R11*4), DI")
+	emit(w, "LEAQ (R10)(R11*4), R10")
+	emit(w, "LEAQ (R9)(R11*4), R9")
+	emit(w, "ADDQ R11, R13")
+}
+
+// generateSized writes runTreesSized.
+func generateSized(w *strings.Builder) {
+	w.WriteString(`
+// func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int
+TEXT ·runTreesSized(SB), NOSPLIT, $0-88
+	MOVL stride+8(FP), R8
+	VPBROADCASTD R8, Z31
+	MOVQ pix+16(FP), BX
+`)
 	constants(w)
-	for k, r := range slotRegs[:slotCount] {
-		d := k * slotSize
-		emit(w, "VMOVDQU32 %d(AX), %s", d+slotAt, r.v.c)
-		emit(w, "VMOVUPS %d(AX), %s", d+slotSum, r.v.sum)
-		emit(w, "MOVL %d(AX), R9", d+slotN)
-		emit(w, "MOVL $1, R10")
-		emit(w, "SHLXL R9, R10, R10")
-		emit(w, "DECL R10")
-		emit(w, "KMOVW R10, %s", r.live)
-		emit(w, "MOVL %d(AX), %s", d+slotTree, r.tree)
+	w.WriteString(`	MOVQ n+72(FP), CX
+
+sizedTree:
+	CMPQ CX, $0
+	JLE  sizedDone
+	CMPQ trees+40(FP), $0
+	JLE  sizedDone
+	MOVQ tree+0(FP), AX
+	MOVQ pred+24(FP), DX
+	MOVQ thr+32(FP), R11
+	VBROADCASTSS (R11), Z16
+	MOVQ at+48(FP), SI
+	MOVQ SI, DI
+	MOVQ size+56(FP), R8
+	MOVQ R8, R9
+	MOVQ sum+64(FP), R12
+	MOVQ R12, R10
+	XORQ R13, R13
+
+sizedTriples:
+	CMPQ CX, $48
+	JLT  sizedRest
+`)
+	vs := []sized{sa, sb, sc}
+	for k, v := range vs {
+		emit(w, "VMOVDQU32 %d(SI), %s", 64*k, v.c)
+		emit(w, "VMOVUPS %d(R12), %s", 64*k, v.sum)
+		emit(w, "VMOVDQU32 %d(R8), %s", 64*k, v.size)
 	}
-	w.WriteString("\nstep:\n")
-	for k, r := range slotRegs[:slotCount] {
-		d := k * slotSize
-		emit(w, "// slot %d: this tree's offsets, from its turned points", k)
-		emit(w, "MOVQ %s, R9", r.tree)
-		emit(w, "SHLQ $10, R9")
-		emit(w, "ADDQ %d(AX), R9", d+slotTurned)
-		emit(w, "VPBROADCASTD %d(AX), Z30", d+slotSizeF)
-		emit(w, "VPBROADCASTD %d(AX), Z31", d+slotStride)
-		for j := range 8 {
-			emit(w, "VMOVDQU32 %d(R9), Z2", 64*j)
-			emit(w, "VMOVDQU32 %d(R9), Z3", 512+64*j)
-			emit(w, "VPMULLD Z30, Z2, Z2")
-			emit(w, "VPMULLD Z30, Z3, Z3")
-			emit(w, "VPSRAD $%d, Z2, Z2", 8+turnBits)
-			emit(w, "VPSRAD $%d, Z3, Z3", 8+turnBits)
-			emit(w, "VPMULLD Z31, Z2, Z2")
-			emit(w, "VPADDD Z3, Z2, Z2")
-			emit(w, "VMOVDQU32 Z2, %d(AX)", d+slotOffs+64*j)
+	for d := range 6 {
+		emit(w, "// level %d", d)
+		for _, v := range vs {
+			sizedLevel(w, v, d, "")
 		}
 	}
-	for lv := range 6 {
-		emit(w, "// level %d", lv)
-		for k, r := range slotRegs[:slotCount] {
-			d := k * slotSize
-			if lv == 0 { // every window is at node 1
-				emit(w, "VPBROADCASTD %d(AX), Z4", d+slotOffs+8)
-				emit(w, "VPBROADCASTD %d(AX), Z5", d+slotOffs+12)
-				emit(w, "VPADDD Z10, Z10, Z2")
-			} else {
-				emit(w, "VPADDD %s, %s, Z2", r.v.n, r.v.n)
-				emit(w, "VPADDD Z10, Z2, Z3")
-				slotLookup(w, d+slotOffs, lv, "Z2", "Z4", "Z8")
-				slotLookup(w, d+slotOffs, lv, "Z3", "Z5", "Z9")
-			}
-			emit(w, "VPADDD %s, Z4, Z4", r.v.c)
-			emit(w, "VPADDD %s, Z5, Z5", r.v.c)
-			emit(w, "MOVQ %d(AX), R8", d+slotPix)
-			emit(w, "KMOVW %s, K1", r.live)
-			emit(w, "VPGATHERDD (R8)(Z4*1), K1, Z6")
-			emit(w, "KMOVW %s, K1", r.live)
-			emit(w, "VPGATHERDD (R8)(Z5*1), K1, Z7")
-			emit(w, "VPANDD Z11, Z6, Z6")
-			emit(w, "VPANDD Z11, Z7, Z7")
-			emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
-			emit(w, "VPADDD Z10, Z2, K3, Z2")
-			emit(w, "VMOVDQA32 Z2, %s", r.v.n)
-		}
+	for _, v := range vs {
+		sizedScore(w, v, "")
 	}
-	for k, r := range slotRegs[:slotCount] {
-		d := k * slotSize
-		emit(w, "// slot %d: the leaf's prediction; keep the windows above the threshold", k)
-		emit(w, "MOVQ %s, R10", r.tree)
-		emit(w, "SHLQ $8, R10")
-		emit(w, "ADDQ %d(AX), R10", d+slotPred)
-		predLookup(w, "R10", 0, r.v.n, "K2")
-		emit(w, "VADDPS Z8, %s, %s", r.v.sum, r.v.sum)
-		emit(w, "MOVQ %d(AX), R11", d+slotThr)
-		emit(w, "VBROADCASTSS (R11)(%s*4), Z9", r.tree)
-		emit(w, "VCMPPS $0x1e, Z9, %s, %s, K2", r.v.sum, r.live) // sum > thr
-		emit(w, "VPCOMPRESSD %s, K2, %s", r.v.c, r.v.c)
-		emit(w, "VCOMPRESSPS %s, K2, %s", r.v.sum, r.v.sum)
-		emit(w, "KMOVW K2, R9")
-		emit(w, "POPCNTL R9, R9")
-		emit(w, "MOVL $1, R10")
-		emit(w, "SHLXL R9, R10, R10")
-		emit(w, "DECL R10")
-		emit(w, "KMOVW R10, %s", r.live)
-		emit(w, "INCQ %s", r.tree)
+	w.WriteString(`	ADDQ $192, SI
+	ADDQ $192, R8
+	ADDQ $192, R12
+	SUBQ $48, CX
+	JMP  sizedTriples
+
+sizedRest:
+	CMPQ CX, $0
+	JLE  sizedScored
+	MOVL $0xffff, R11
+	CMPQ CX, $16
+	JGE  sizedFull
+	MOVL $1, R11
+	SHLL CX, R11
+	DECL R11
+
+sizedFull:
+	KMOVW R11, K7
+`)
+	emit(w, "VMOVDQU32.Z (SI), K7, %s", sa.c)
+	emit(w, "VMOVUPS.Z (R12), K7, %s", sa.sum)
+	emit(w, "VMOVDQU32.Z (R8), K7, %s", sa.size)
+	for d := range 6 {
+		sizedLevel(w, sa, d, "K7")
 	}
-	for _, r := range slotRegs[:slotCount] {
-		emit(w, "KORTESTW %s, %s", r.live, r.live)
-		emit(w, "JZ   out")
-		emit(w, "CMPQ %s, CX", r.tree)
-		emit(w, "JGE  out")
-	}
-	w.WriteString("\tJMP  step\n\nout:\n")
-	for k, r := range slotRegs[:slotCount] {
-		d := k * slotSize
-		emit(w, "VMOVDQU32 %s, %d(AX)", r.v.c, d+slotAt)
-		emit(w, "VMOVUPS %s, %d(AX)", r.v.sum, d+slotSum)
-		emit(w, "KMOVW %s, R9", r.live)
-		emit(w, "POPCNTL R9, R9")
-		emit(w, "MOVL R9, %d(AX)", d+slotN)
-		emit(w, "MOVL %s, %d(AX)", r.tree, d+slotTree)
-	}
-	w.WriteString("\tVZEROUPPER\n\tRET\n")
+	sizedScore(w, sa, "K7")
+	w.WriteString(`	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R12
+	SUBQ $16, CX
+	JMP  sizedRest
+
+sizedScored:
+	MOVQ R13, CX // the windows left for the next tree
+	ADDQ $1024, tree+0(FP)
+	ADDQ $256, pred+24(FP)
+	ADDQ $4, thr+32(FP)
+	DECQ trees+40(FP)
+	JMP  sizedTree
+
+sizedDone:
+	MOVQ CX, ret+80(FP)
+	VZEROUPPER
+	RET
+`)
 }
 
 func main() {
