@@ -314,11 +314,15 @@ type batch struct {
 	// face for a good part of the cascade (see Search.Faces, candidates).
 	mark int
 	deep []int32
+
+	// rising is whether at rises from first to last (as fillRows leaves
+	// it), so that the first and last windows bound the rest.
+	rising bool
 }
 
-func (b *batch) reset() { b.at, b.deep = b.at[:0], b.deep[:0] }
+func (b *batch) reset() { b.at, b.deep, b.rising = b.at[:0], b.deep[:0], false }
 
-func (b *batch) add(at int) { b.at = append(b.at, int32(at)) }
+func (b *batch) add(at int) { b.at, b.rising = append(b.at, int32(at)), false }
 
 // fillRows makes b the windows of grid rows [from, to) of a grid nx wide
 // whose first window is centred at first, dx apart along a row and dy
@@ -338,6 +342,8 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 		k += nx
 	}
 	b.deep = b.deep[:0]
+	// Whether each row's last window lies before the next row's first.
+	b.rising = dx > 0 && (nx-1)*dx < dy
 }
 
 // run runs trees [0, trees) of the cascade on the windows of b and leaves
@@ -364,7 +370,12 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	}
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
 	clear(sum)
-	w.inBounds(pix, at)
+	if b.rising && len(at) > 0 {
+		ends := [2]int32{at[0], at[len(at)-1]}
+		w.inBounds(pix, ends[:])
+	} else {
+		w.inBounds(pix, at)
+	}
 	vec := vectorTrees(c, pix) && len(at) >= minVector
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]

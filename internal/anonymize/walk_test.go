@@ -114,6 +114,25 @@ func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
 			win.run(pix, &b, c.trees())
 		}()
 	}
+	// A grid's rows (which run checks by their first and last windows)
+	// starting a pixel too near the top left, or ending a row too near
+	// the bottom.
+	r := win.reach
+	for _, g := range []struct{ first, dy, rows int }{
+		{r*w + r - 1, 3 * w, (h - 2*r) / 3},
+		{r*w + r, w, h - 2*r + 1},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("grid rows from pixel %d, %d rows %d apart, reach past the image and were scored", g.first, g.rows, g.dy)
+				}
+			}()
+			var b batch
+			b.fillRows(g.first, 3, g.dy, 10, 0, g.rows)
+			win.run(pix, &b, c.trees())
+		}()
+	}
 }
 
 // vectorCascade returns the cascade, or skips the test where there is no
