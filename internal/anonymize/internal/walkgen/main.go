@@ -257,7 +257,8 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 
 // memLookup writes the entries that idx numbers, at tree level d, into
 // dst, from a tree's table of 128 in memory at off(AX) (entries 0 and 1
-// unused), as lookup does from registers.
+// unused), as lookup does from registers. At level 5, K2 must hold the
+// lanes whose idx has bit 5 set (the upper half of the table).
 func memLookup(w *strings.Builder, off, d int, idx, dst, tmp string) {
 	switch {
 	case d <= 2:
@@ -272,7 +273,6 @@ func memLookup(w *strings.Builder, off, d int, idx, dst, tmp string) {
 		emit(w, "VPERMT2D %d(AX), %s, %s", off+320, idx, dst)
 		emit(w, "VMOVDQU32 %d(AX), %s", off+384, tmp)
 		emit(w, "VPERMT2D %d(AX), %s, %s", off+448, idx, tmp)
-		emit(w, "VPTESTMD Z28, %s, K2", idx)
 		emit(w, "VPBLENDMD %s, %s, K2, %s", tmp, dst, dst)
 	}
 }
@@ -304,6 +304,9 @@ func sizedPoint(w *strings.Builder, v sized, d int, idx, dst, col, tmp string) {
 		emit(w, "VPBROADCASTD %d(AX), %s", n, dst)
 		emit(w, "VPBROADCASTD %d(AX), %s", 512+n, col)
 	} else {
+		if d == 5 {
+			emit(w, "VPTESTMD Z28, %s, K2", idx)
+		}
 		memLookup(w, 0, d, idx, dst, tmp)
 		memLookup(w, 512, d, idx, col, tmp)
 	}
