@@ -32,7 +32,8 @@ var (
 )
 
 // The registers a level passes values in, shared by the vectors: the
-// node's two comparison numbers (Z2, Z3), their offsets and then pixel
+// node's second comparison number (Z3; the first is twice the node, in
+// the vector's own register), the two comparisons' offsets and then pixel
 // indices (Z4, Z5), the pixels (Z6, Z7) and scratch (Z8, Z9). The offset
 // tables: Z20 holds offs[0:16] (levels 0 to 2), Z21 offs[16:32] (level
 // 3), Z22–Z23 offs[32:64] (level 4), Z24–Z27 offs[64:128] (level 5). The
@@ -72,11 +73,11 @@ func level(w *strings.Builder, v vec, d int, mask string) {
 	if d == 0 { // every window is at node 1
 		emit(w, "VPBROADCASTD 8(AX), Z4")
 		emit(w, "VPBROADCASTD 12(AX), Z5")
-		emit(w, "VPADDD Z10, Z10, Z2")
+		emit(w, "VPADDD Z10, Z10, %s", v.n)
 	} else {
-		emit(w, "VPADDD %s, %s, Z2", v.n, v.n)
-		emit(w, "VPADDD Z10, Z2, Z3")
-		lookup(w, d, "Z2", "Z4", "Z8")
+		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
+		emit(w, "VPADDD Z10, %s, Z3", v.n)
+		lookup(w, d, v.n, "Z4", "Z8")
 		lookup(w, d, "Z3", "Z5", "Z9")
 	}
 	emit(w, "VPADDD %s, Z4, Z4", v.c)
@@ -88,8 +89,7 @@ func level(w *strings.Builder, v vec, d int, mask string) {
 	emit(w, "VPANDD Z11, Z6, Z6")
 	emit(w, "VPANDD Z11, Z7, Z7")
 	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
-	emit(w, "VPADDD Z10, Z2, K3, Z2")
-	emit(w, "VMOVDQA32 Z2, %s", v.n)
+	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
 }
 
 // predLookup writes the predictions of the leaves numbered by leaf (64 to
@@ -291,18 +291,15 @@ var (
 )
 
 // sizedPoint writes into dst the pixel indices of the comparison points
-// that idx numbers, at tree level d, for the windows of v: each window's
+// that idx numbers, at tree level d (at level 0, node 1's point at byte
+// root of the table), for the windows of v: each window's
 // offset computed from the turned point at (AX) (rows, then columns 512
 // bytes on) and its own size, exactly as window.offset computes it, plus
 // its centre.
-func sizedPoint(w *strings.Builder, v sized, d int, idx, dst, col, tmp string) {
-	if d == 0 {
-		n := 8 // node 1's first point
-		if idx == "Z3" {
-			n = 12
-		}
-		emit(w, "VPBROADCASTD %d(AX), %s", n, dst)
-		emit(w, "VPBROADCASTD %d(AX), %s", 512+n, col)
+func sizedPoint(w *strings.Builder, v sized, d, root int, idx, dst, col, tmp string) {
+	if d == 0 { // every window is at node 1: its point at byte root
+		emit(w, "VPBROADCASTD %d(AX), %s", root, dst)
+		emit(w, "VPBROADCASTD %d(AX), %s", 512+root, col)
 	} else {
 		if d == 5 {
 			emit(w, "VPTESTMD Z28, %s, K2", idx)
@@ -330,13 +327,13 @@ func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
 		}
 	}
 	if d == 0 {
-		emit(w, "VPADDD Z10, Z10, Z2")
+		emit(w, "VPADDD Z10, Z10, %s", v.n)
 	} else {
-		emit(w, "VPADDD %s, %s, Z2", v.n, v.n)
+		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
 	}
-	emit(w, "VPADDD Z10, Z2, Z3")
-	sizedPoint(w, v, d, "Z2", "Z4", "Z6", "Z8")
-	sizedPoint(w, v, d, "Z3", "Z5", "Z7", "Z9")
+	emit(w, "VPADDD Z10, %s, Z3", v.n)
+	sizedPoint(w, v, d, 8, v.n, "Z4", "Z6", "Z8")
+	sizedPoint(w, v, d, 12, "Z3", "Z5", "Z7", "Z9")
 	setMask()
 	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
 	setMask()
@@ -344,8 +341,7 @@ func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
 	emit(w, "VPANDD Z11, Z6, Z6")
 	emit(w, "VPANDD Z11, Z7, Z7")
 	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
-	emit(w, "VPADDD Z10, Z2, K3, Z2")
-	emit(w, "VMOVDQA32 Z2, %s", v.n)
+	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
 }
 
 // sizedScore adds the leaf's prediction to v's sums and writes the windows
