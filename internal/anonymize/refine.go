@@ -62,8 +62,15 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	// offsets from its own size (see runTreesSized): grouped so, the
 	// vectors stay full. The rest run a window (a size) at a time.
 	turns := map[turn]*turnWindows{}
-	var keys []probe
-	for k, at := range plan {
+	var keys, all []probe
+	for k := range plan {
+		all = append(all, k)
+	}
+	// By size, so that a turn's windows are in runs of one size, which
+	// runTreesSized scores with that size's offsets in registers.
+	sort.Slice(all, func(i, j int) bool { return all[i].size < all[j].size })
+	for _, k := range all {
+		at := plan[k]
 		l := byScale[k.scale]
 		if !sized(c, l, k) {
 			keys = append(keys, k)

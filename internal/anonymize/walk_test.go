@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sort"
 	"testing"
 )
 
@@ -224,25 +225,34 @@ func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
 			a := float64(deg) * math.Pi / 180
 			turned := c.turned(pose{angle: a})
 			for _, from := range []int{0, 1, 5, 100} {
-				for _, n := range []int{1, 15, 16, 17, 47, 48, 49, 200} {
-					at, size, sum := make([]int32, n, n+16), make([]int32, n, n+16), make([]float32, n, n+16)
-					var wantAt, wantSize []int32
-					var wantSum []float32
-					for j := range n {
-						s := sizes[r.IntN(len(sizes))]
-						reach := reachOf(s, a)
-						at[j] = int32((reach+r.IntN(b.Dy()-2*reach))*b.Dx() + reach + r.IntN(b.Dx()-2*reach))
-						size[j], sum[j] = int32(s), r.Float32()
-						if q, ok := scoreFrom(c.window(s, b.Dx(), pose{angle: a}, nil), pix, int(at[j]), sum[j], from); ok {
-							wantAt, wantSize, wantSum = append(wantAt, at[j]), append(wantSize, size[j]), append(wantSum, q)
+				for _, n := range []int{1, 15, 16, 17, 47, 48, 49, 200, 500} {
+					for _, bySize := range []bool{false, true} {
+						at, size, sum := make([]int32, n, n+16), make([]int32, n, n+16), make([]float32, n, n+16)
+						for j := range n {
+							s := sizes[r.IntN(len(sizes))]
+							reach := reachOf(s, a)
+							at[j] = int32((reach+r.IntN(b.Dy()-2*reach))*b.Dx() + reach + r.IntN(b.Dx()-2*reach))
+							size[j], sum[j] = int32(s), r.Float32()
 						}
+						if bySize {
+							// Runs of one size, as refine hands them over:
+							// triples of one size take the registers' path.
+							sort.Sort(bySizes{at, size, sum})
+						}
+						var wantAt, wantSize []int32
+						var wantSum []float32
+						for j := range n {
+							if q, ok := scoreFrom(c.window(int(size[j]), b.Dx(), pose{angle: a}, nil), pix, int(at[j]), sum[j], from); ok {
+								wantAt, wantSize, wantSum = append(wantAt, at[j]), append(wantSize, size[j]), append(wantSum, q)
+							}
+						}
+						m := runTreesSized(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
+							&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
+						if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
+							t.Fatalf("turn %d°, from tree %d, %d windows: kept %v (sizes %v), alone %v (sizes %v)", deg, from, n, at[:m], size[:m], wantAt, wantSize)
+						}
+						kept += m
 					}
-					m := runTreesSized(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
-						&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
-					if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
-						t.Fatalf("turn %d°, from tree %d, %d windows: kept %v (sizes %v), alone %v (sizes %v)", deg, from, n, at[:m], size[:m], wantAt, wantSize)
-					}
-					kept += m
 				}
 			}
 		}
@@ -274,4 +284,18 @@ func scoreFrom(w *window, pix []uint8, at int, sum float32, from int) (float32, 
 		}
 	}
 	return sum, true
+}
+
+// bySizes sorts windows (centres, sizes and sums) by size.
+type bySizes struct {
+	at, size []int32
+	sum      []float32
+}
+
+func (s bySizes) Len() int           { return len(s.at) }
+func (s bySizes) Less(i, j int) bool { return s.size[i] < s.size[j] }
+func (s bySizes) Swap(i, j int) {
+	s.at[i], s.at[j] = s.at[j], s.at[i]
+	s.size[i], s.size[j] = s.size[j], s.size[i]
+	s.sum[i], s.sum[j] = s.sum[j], s.sum[i]
 }

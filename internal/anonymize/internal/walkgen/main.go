@@ -38,7 +38,7 @@ var (
 // tables: Z20 holds offs[0:16] (levels 0 to 2), Z21 offs[16:32] (level
 // 3), Z22–Z23 offs[32:64] (level 4), Z24–Z27 offs[64:128] (level 5). The
 // tree's leaf predictions are gathered from memory (DX), its threshold is
-// in Z16. Z10 is all ones, Z11 0xff, Z28 32. K7 holds the lanes in use.
+// in Z16. Z10 is all ones, Z28 32. K7 holds the lanes in use.
 
 // lookup writes the offsets that idx numbers, at tree level d, into dst.
 func lookup(w *strings.Builder, d int, idx, dst, tmp string) {
@@ -86,9 +86,7 @@ func level(w *strings.Builder, v vec, d int, mask string) {
 	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
 	setMask()
 	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
-	emit(w, "VPANDD Z11, Z6, Z6")
-	emit(w, "VPANDD Z11, Z7, Z7")
-	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
+	pixelsCompared(w)
 	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
 }
 
@@ -152,12 +150,18 @@ func emit(w *strings.Builder, format string, args ...any) {
 // 1/256 of a window.
 const turnBits = 16
 
-// constants sets Z10 (all ones), Z11 (0xff) and Z28 (32).
+// pixelsCompared sets K3 where the first pixel (the low byte of Z6) is at
+// most the second (of Z7): shifted to the top byte, compared unsigned.
+func pixelsCompared(w *strings.Builder) {
+	emit(w, "VPSLLD $24, Z6, Z6")
+	emit(w, "VPSLLD $24, Z7, Z7")
+	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
+}
+
+// constants sets Z10 (all ones) and Z28 (32).
 func constants(w *strings.Builder) {
 	w.WriteString(`	MOVL $1, R8
 	VPBROADCASTD R8, Z10
-	MOVL $255, R8
-	VPBROADCASTD R8, Z11
 	MOVL $32, R8
 	VPBROADCASTD R8, Z28
 `)
@@ -285,9 +289,9 @@ type sized struct {
 }
 
 var (
-	sa = sized{vec{"Z0", "Z1", "Z17"}, "Z20"}
-	sb = sized{vec{"Z12", "Z13", "Z18"}, "Z21"}
-	sc = sized{vec{"Z14", "Z15", "Z19"}, "Z22"}
+	sa = sized{vec{"Z0", "Z1", "Z17"}, "Z11"}
+	sb = sized{vec{"Z12", "Z13", "Z18"}, "Z29"}
+	sc = sized{vec{"Z14", "Z15", "Z19"}, "Z30"}
 )
 
 // sizedPoint writes into dst the pixel indices of the comparison points
@@ -338,9 +342,7 @@ func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
 	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
 	setMask()
 	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
-	emit(w, "VPANDD Z11, Z6, Z6")
-	emit(w, "VPANDD Z11, Z7, Z7")
-	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
+	pixelsCompared(w)
 	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
 }
 
@@ -370,11 +372,32 @@ func sizedScore(w *strings.Builder, v sized, mask string) {
 	emit(w, "ADDQ R11, R13")
 }
 
+// tableLevel sends v down level d of the tree with its offsets in
+// registers (Z20–Z27, as in runTree), for a triple of windows of one size.
+func tableLevel(w *strings.Builder, v sized, d int) {
+	if d == 0 { // every window is at node 1
+		emit(w, "VPADDD Z10, Z10, %s", v.n)
+	} else {
+		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
+	}
+	emit(w, "VPADDD Z10, %s, Z3", v.n)
+	lookup(w, d, v.n, "Z4", "Z8")
+	lookup(w, d, "Z3", "Z5", "Z9")
+	emit(w, "VPADDD %s, Z4, Z4", v.c)
+	emit(w, "VPADDD %s, Z5, Z5", v.c)
+	emit(w, "KXNORW K0, K0, K1")
+	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
+	emit(w, "KXNORW K0, K0, K1")
+	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
+	pixelsCompared(w)
+	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
+}
+
 // generateSized writes runTreesSized.
 func generateSized(w *strings.Builder) {
 	w.WriteString(`
 // func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int
-TEXT ·runTreesSized(SB), NOSPLIT, $0-88
+TEXT ·runTreesSized(SB), NOSPLIT, $8-88
 	MOVL stride+8(FP), R8
 	VPBROADCASTD R8, Z31
 	MOVQ pix+16(FP), BX
@@ -398,6 +421,7 @@ sizedTree:
 	MOVQ sum+64(FP), R12
 	MOVQ R12, R10
 	XORQ R13, R13
+	MOVL $0, tsize-8(SP) // no size's offsets in Z20–Z27 yet
 
 sizedTriples:
 	CMPQ CX, $48
@@ -409,12 +433,49 @@ sizedTriples:
 		emit(w, "VMOVUPS %d(R12), %s", 64*k, v.sum)
 		emit(w, "VMOVDQU32 %d(R8), %s", 64*k, v.size)
 	}
+	w.WriteString(`	// Three vectors of one size go down with that size's offsets in
+	// registers, computed when the size changes (the windows are sorted by
+	// size); others compute each window's offsets.
+	VPBROADCASTD (R8), Z2
+`)
+	emit(w, "VPCMPD $4, Z2, %s, K1", sa.size)
+	emit(w, "VPCMPD $4, Z2, %s, K2", sb.size)
+	emit(w, "VPCMPD $4, Z2, %s, K3", sc.size)
+	w.WriteString(`	KORW K1, K2, K1
+	KORW K1, K3, K1
+	KORTESTW K1, K1
+	JNZ  sizedMixed
+	MOVL (R8), R11
+	CMPL R11, tsize-8(SP)
+	JEQ  sizedOneSize
+	MOVL R11, tsize-8(SP)
+	VPBROADCASTD R11, Z9
+`)
+	for k := range 8 {
+		emit(w, "VMOVDQU32 %d(AX), Z2", 64*k)
+		emit(w, "VMOVDQU32 %d(AX), Z3", 512+64*k)
+		emit(w, "VPMULLD Z9, Z2, Z2")
+		emit(w, "VPMULLD Z9, Z3, Z3")
+		emit(w, "VPSRAD $%d, Z2, Z2", 8+turnBits)
+		emit(w, "VPSRAD $%d, Z3, Z3", 8+turnBits)
+		emit(w, "VPMULLD Z31, Z2, Z2")
+		emit(w, "VPADDD Z3, Z2, Z%d", 20+k)
+	}
+	w.WriteString("\nsizedOneSize:\n")
+	for d := range 6 {
+		emit(w, "// level %d", d)
+		for _, v := range vs {
+			tableLevel(w, v, d)
+		}
+	}
+	w.WriteString("\tJMP  sizedScoreTriple\n\nsizedMixed:\n")
 	for d := range 6 {
 		emit(w, "// level %d", d)
 		for _, v := range vs {
 			sizedLevel(w, v, d, "")
 		}
 	}
+	w.WriteString("\nsizedScoreTriple:\n")
 	for _, v := range vs {
 		sizedScore(w, v, "")
 	}
