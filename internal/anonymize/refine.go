@@ -220,8 +220,8 @@ func covered(r image.Rectangle, faces []Face) bool {
 
 // around plans the dense search around candidate d on l (the level d was
 // found on, or the one at twice its resolution): centres within the grid's
-// step of d's at a third of that step, sizes 7.5% and 15% either side,
-// turns of 10° and 20° either side of d's pose. It adds the positions to
+// step of d's at a third of that step, sizes 7.5% and 15% either side (each
+// the nearest on sizeLadder), turns of 10° and 20° either side of d's pose. It adds the positions to
 // plan, by window.
 func (l level) around(d detection, minFace int, plan map[probe][]int) {
 	f := float64(l.scale)
@@ -229,10 +229,12 @@ func (l level) around(d detection, minFace int, plan map[probe][]int) {
 	s := int(math.Round(d.size / f))
 	deg := int(math.Round(d.angle * 180 / math.Pi))
 	half := max(1, s*3/40)
+	last := 0
 	for _, size := range []int{s - 2*half, s - half, s, s + half, s + 2*half} {
-		if size < minFace {
+		if size = onLadder(size); size < minFace || size == last {
 			continue
 		}
+		last = size
 		r := max(1, size/7)
 		step := max(1, r/3)
 		for turn := -20; turn <= 20; turn += 10 {
@@ -314,4 +316,33 @@ func (l level) probeSized(c *cascade, tw *turnWindows, out []detection) []detect
 		out = append(out, detection{x: x, y: y, size: float64(int(size[j]) * l.scale), angle: a, q: sum[j] - last})
 	}
 	return out
+}
+
+// sizeLadder is the window sizes the second look searches at: about 7.5%
+// apart, as its steps around a candidate are. Snapped to one ladder,
+// nearby candidates of similar sizes share sizes, so that a turn's
+// windows come in long runs of one size (see runTreesSized). On the
+// group photographs that took 4% off the whole search and lost no face
+// the independent detector finds (TestEveryFaceAnIndependentDetector...).
+var sizeLadder = func() []int {
+	var out []int
+	for f := float64(defaultMinFace); f < 4*maxTurnedSize; f *= 1.075 {
+		if n := int(math.Round(f)); len(out) == 0 || n != out[len(out)-1] {
+			out = append(out, n)
+		}
+	}
+	return out
+}()
+
+// onLadder is the size of sizeLadder nearest size (the smaller of two as
+// near), or size itself outside the ladder.
+func onLadder(size int) int {
+	i := sort.SearchInts(sizeLadder, size)
+	switch {
+	case i == 0 || i == len(sizeLadder):
+		return size
+	case size-sizeLadder[i-1] <= sizeLadder[i]-size:
+		return sizeLadder[i-1]
+	}
+	return sizeLadder[i]
 }
