@@ -218,40 +218,45 @@ func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
 	_, face, b := smallFace(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	noise := randomLuma(r, b.Dx()*b.Dy())
-	sizes := []int{24, 27, 31, 40, 52, 64}
+	var many []int // sizes in runs shorter than a vector
+	for s := 24; s <= 60; s++ {
+		many = append(many, s)
+	}
 	kept := 0
-	for _, pix := range [][]uint8{face, noise} {
-		for _, deg := range []int{0, 10, 30, 190, 350} {
-			a := float64(deg) * math.Pi / 180
-			turned := c.turned(pose{angle: a})
-			for _, from := range []int{0, 1, 5, 100} {
-				for _, n := range []int{1, 15, 16, 17, 47, 48, 49, 200, 500} {
-					for _, bySize := range []bool{false, true} {
-						at, size, sum := make([]int32, n, n+16), make([]int32, n, n+16), make([]float32, n, n+16)
-						for j := range n {
-							s := sizes[r.IntN(len(sizes))]
-							reach := reachOf(s, a)
-							at[j] = int32((reach+r.IntN(b.Dy()-2*reach))*b.Dx() + reach + r.IntN(b.Dx()-2*reach))
-							size[j], sum[j] = int32(s), r.Float32()
-						}
-						if bySize {
-							// Runs of one size, as refine hands them over:
-							// triples of one size take the registers' path.
-							sort.Sort(bySizes{at, size, sum})
-						}
-						var wantAt, wantSize []int32
-						var wantSum []float32
-						for j := range n {
-							if q, ok := scoreFrom(c.window(int(size[j]), b.Dx(), pose{angle: a}, nil), pix, int(at[j]), sum[j], from); ok {
-								wantAt, wantSize, wantSum = append(wantAt, at[j]), append(wantSize, size[j]), append(wantSum, q)
+	for _, sizes := range [][]int{{24, 27, 31, 40, 52, 64}, many} {
+		for _, pix := range [][]uint8{face, noise} {
+			for _, deg := range []int{0, 10, 30, 190, 350} {
+				a := float64(deg) * math.Pi / 180
+				turned := c.turned(pose{angle: a})
+				for _, from := range []int{0, 1, 5, 100} {
+					for _, n := range []int{1, 15, 16, 17, 47, 48, 49, 200, 500} {
+						for _, bySize := range []bool{false, true} {
+							at, size, sum := make([]int32, n, n+16), make([]int32, n, n+16), make([]float32, n, n+16)
+							for j := range n {
+								s := sizes[r.IntN(len(sizes))]
+								reach := reachOf(s, a)
+								at[j] = int32((reach+r.IntN(b.Dy()-2*reach))*b.Dx() + reach + r.IntN(b.Dx()-2*reach))
+								size[j], sum[j] = int32(s), r.Float32()
 							}
+							if bySize {
+								// Runs of one size, as refine hands them over:
+								// triples of one size take the registers' path.
+								sort.Sort(bySizes{at, size, sum})
+							}
+							var wantAt, wantSize []int32
+							var wantSum []float32
+							for j := range n {
+								if q, ok := scoreFrom(c.window(int(size[j]), b.Dx(), pose{angle: a}, nil), pix, int(at[j]), sum[j], from); ok {
+									wantAt, wantSize, wantSum = append(wantAt, at[j]), append(wantSize, size[j]), append(wantSum, q)
+								}
+							}
+							m := runTreesSized(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
+								&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
+							if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
+								t.Fatalf("turn %d°, from tree %d, %d windows: kept %v (sizes %v), alone %v (sizes %v)", deg, from, n, at[:m], size[:m], wantAt, wantSize)
+							}
+							kept += m
 						}
-						m := runTreesSized(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
-							&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
-						if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
-							t.Fatalf("turn %d°, from tree %d, %d windows: kept %v (sizes %v), alone %v (sizes %v)", deg, from, n, at[:m], size[:m], wantAt, wantSize)
-						}
-						kept += m
 					}
 				}
 			}
