@@ -296,7 +296,8 @@ var (
 
 // sizedPoint writes into dst the pixel indices of the comparison points
 // that idx numbers, at tree level d (at level 0, node 1's point at byte
-// root of the table), for the windows of v: each window's
+// root of the table; at levels 1 to 3 from the turned points' first 32
+// rows and columns in Z24–Z27, see pointsInRegisters), for the windows of v: each window's
 // offset computed from the turned point at (AX) (rows, then columns 512
 // bytes on) and its own size, exactly as window.offset computes it, plus
 // its centre.
@@ -305,11 +306,20 @@ func sizedPoint(w *strings.Builder, v sized, d, root int, idx, dst, col, tmp str
 		emit(w, "VPBROADCASTD %d(AX), %s", root, dst)
 		emit(w, "VPBROADCASTD %d(AX), %s", 512+root, col)
 	} else {
-		if d == 5 {
-			emit(w, "VPTESTMD Z28, %s, K2", idx)
+		switch d {
+		case 1, 2:
+			emit(w, "VPERMD Z24, %s, %s", idx, dst)
+			emit(w, "VPERMD Z26, %s, %s", idx, col)
+		case 3:
+			emit(w, "VPERMD Z25, %s, %s", idx, dst)
+			emit(w, "VPERMD Z27, %s, %s", idx, col)
+		default:
+			if d == 5 {
+				emit(w, "VPTESTMD Z28, %s, K2", idx)
+			}
+			memLookup(w, 0, d, idx, dst, tmp)
+			memLookup(w, 512, d, idx, col, tmp)
 		}
-		memLookup(w, 0, d, idx, dst, tmp)
-		memLookup(w, 512, d, idx, col, tmp)
 	}
 	emit(w, "VPMULLD %s, %s, %s", v.size, dst, dst)
 	emit(w, "VPMULLD %s, %s, %s", v.size, col, col)
@@ -393,6 +403,18 @@ func tableLevel(w *strings.Builder, v sized, d int) {
 	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
 }
 
+// pointsInRegisters loads the tree's turned points of levels 0 to 3 (the
+// first 32 rows and columns) into Z24–Z27 for sizedPoint (level 4's in
+// registers too measured no faster), where the
+// offsets of one size were kept: they are no longer there.
+func pointsInRegisters(w *strings.Builder) {
+	emit(w, "VMOVDQU32 (AX), Z24")
+	emit(w, "VMOVDQU32 64(AX), Z25")
+	emit(w, "VMOVDQU32 512(AX), Z26")
+	emit(w, "VMOVDQU32 576(AX), Z27")
+	emit(w, "MOVL $0, tsize-8(SP)")
+}
+
 // generateSized writes runTreesSized.
 func generateSized(w *strings.Builder) {
 	w.WriteString(`
@@ -469,6 +491,7 @@ sizedTriples:
 		}
 	}
 	w.WriteString("\tJMP  sizedScoreTriple\n\nsizedMixed:\n")
+	pointsInRegisters(w)
 	for d := range 6 {
 		emit(w, "// level %d", d)
 		for _, v := range vs {
@@ -498,6 +521,7 @@ sizedRest:
 sizedFull:
 	KMOVW R11, K7
 `)
+	pointsInRegisters(w)
 	emit(w, "VMOVDQU32.Z (SI), K7, %s", sa.c)
 	emit(w, "VMOVUPS.Z (R12), K7, %s", sa.sum)
 	emit(w, "VMOVDQU32.Z (R8), K7, %s", sa.size)
