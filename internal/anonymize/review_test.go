@@ -15,7 +15,7 @@ import (
 )
 
 // groupPhotos are the six photographs of people in testdata/groups (see
-// NOTICE), scaled to width pixels wide.
+// NOTICE), scaled to width pixels wide (for width 0, as they are).
 func groupPhotos(t testing.TB, width int) map[string]image.Image {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join("testdata", "groups", "sample*.jpg"))
@@ -33,7 +33,10 @@ func groupPhotos(t testing.TB, width int) map[string]image.Image {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[filepath.Base(p)] = imaging.Resize(img, width, 0, imaging.Lanczos)
+		if width > 0 {
+			img = imaging.Resize(img, width, 0, imaging.Lanczos)
+		}
+		out[filepath.Base(p)] = img
 	}
 	return out
 }
@@ -194,4 +197,25 @@ func BenchmarkSearchGroupPhotos1024(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkSearchGroupPhotosSquare1024 is the whole search on the six
+// group photographs scaled and cropped to fill 1024×1024 pixels (the
+// budget's frame; their faces about 1.5 times as large as at 1024 wide).
+func BenchmarkSearchGroupPhotosSquare1024(b *testing.B) {
+	var imgs []image.Image
+	for _, img := range groupPhotos(b, 0) {
+		imgs = append(imgs, imaging.Fill(img, 1024, 1024, imaging.Center, imaging.Lanczos))
+	}
+	eachWalk(b, func(b *testing.B) {
+		cpu := userCPU()
+		n := 0
+		for b.Loop() {
+			if _, err := anonymize.DetectFaces(imgs[n%len(imgs)]); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		reportImages(b, userCPU()-cpu)
+	})
 }
