@@ -13,24 +13,11 @@ import (
 // scoreOne is the cascade as written in the paper, one window at a time:
 // the reference the batched scorer must agree with exactly.
 func scoreOne(w *window, pix []uint8, at int) float32 {
-	c := w.c
-	var sum float32
-	for t := range c.trees() {
-		offs := &w.compile(t / chunkTrees)[t%chunkTrees]
-		idx := 1
-		for range c.depth {
-			if pix[at+int(offs[2*idx])] <= pix[at+int(offs[2*idx+1])] {
-				idx = 2*idx + 1
-			} else {
-				idx = 2 * idx
-			}
-		}
-		sum += c.pred[t*c.leaves+idx-c.leaves]
-		if sum <= c.thr[t] {
-			return -1
-		}
+	sum, ok := scoreFrom(w, pix, at, 0, 0)
+	if !ok {
+		return -1
 	}
-	return sum - c.thr[c.trees()-1]
+	return sum - w.c.thr[w.c.trees()-1]
 }
 
 // smallFace returns the cascade and the sample portrait, 96×120 pixels (a

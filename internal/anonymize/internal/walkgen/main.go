@@ -61,8 +61,33 @@ func lookup(w *strings.Builder, d int, idx, dst, tmp string) {
 }
 
 // level sends the vector v down level d of the tree, its gathers masked by
-// mask (K7 for the lanes in use, or "" for all).
-func level(w *strings.Builder, v vec, d int, mask string) {
+// mask (K7 for the lanes in use, or "" for all), its offsets in Z20–Z27;
+// rootInMemory says whether node 1's are also at (AX), for level 0's
+// broadcast.
+func level(w *strings.Builder, v vec, d int, mask string, rootInMemory bool) {
+	if d == 0 && rootInMemory { // every window is at node 1
+		emit(w, "VPBROADCASTD 8(AX), Z4")
+		emit(w, "VPBROADCASTD 12(AX), Z5")
+		emit(w, "VPADDD Z10, Z10, %s", v.n)
+	} else {
+		if d == 0 {
+			emit(w, "VPADDD Z10, Z10, %s", v.n)
+		} else {
+			emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
+		}
+		emit(w, "VPADDD Z10, %s, Z3", v.n)
+		lookup(w, d, v.n, "Z4", "Z8")
+		lookup(w, d, "Z3", "Z5", "Z9")
+	}
+	emit(w, "VPADDD %s, Z4, Z4", v.c)
+	emit(w, "VPADDD %s, Z5, Z5", v.c)
+	step(w, v, mask)
+}
+
+// step gathers the pixels at the indices in Z4 and Z5 (masked by mask, or
+// all lanes for "") and moves v's windows whose first pixel is at most the
+// second to their node's second child.
+func step(w *strings.Builder, v vec, mask string) {
 	setMask := func() {
 		if mask != "" {
 			emit(w, "KMOVW %s, K1", mask)
@@ -70,18 +95,6 @@ func level(w *strings.Builder, v vec, d int, mask string) {
 			emit(w, "KXNORW K0, K0, K1")
 		}
 	}
-	if d == 0 { // every window is at node 1
-		emit(w, "VPBROADCASTD 8(AX), Z4")
-		emit(w, "VPBROADCASTD 12(AX), Z5")
-		emit(w, "VPADDD Z10, Z10, %s", v.n)
-	} else {
-		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
-		emit(w, "VPADDD Z10, %s, Z3", v.n)
-		lookup(w, d, v.n, "Z4", "Z8")
-		lookup(w, d, "Z3", "Z5", "Z9")
-	}
-	emit(w, "VPADDD %s, Z4, Z4", v.c)
-	emit(w, "VPADDD %s, Z5, Z5", v.c)
 	setMask()
 	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
 	setMask()
@@ -137,7 +150,7 @@ func walk(w *strings.Builder, mask string, vs ...vec) {
 	for d := range 6 {
 		emit(w, "// level %d", d)
 		for _, v := range vs {
-			level(w, v, d, mask)
+			level(w, v, d, mask, true)
 		}
 	}
 }
@@ -333,13 +346,6 @@ func sizedPoint(w *strings.Builder, v sized, d, root int, idx, dst, col, tmp str
 // sizedLevel sends v down level d of the tree, its gathers masked by mask
 // (or all lanes for "").
 func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
-	setMask := func() {
-		if mask != "" {
-			emit(w, "KMOVW %s, K1", mask)
-		} else {
-			emit(w, "KXNORW K0, K0, K1")
-		}
-	}
 	if d == 0 {
 		emit(w, "VPADDD Z10, Z10, %s", v.n)
 	} else {
@@ -348,12 +354,7 @@ func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
 	emit(w, "VPADDD Z10, %s, Z3", v.n)
 	sizedPoint(w, v, d, 8, v.n, "Z4", "Z6", "Z8")
 	sizedPoint(w, v, d, 12, "Z3", "Z5", "Z7", "Z9")
-	setMask()
-	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
-	setMask()
-	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
-	pixelsCompared(w)
-	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
+	step(w, v.vec, mask)
 }
 
 // sizedScore adds the leaf's prediction to v's sums and writes the windows
@@ -382,26 +383,6 @@ func sizedScore(w *strings.Builder, v sized, mask string) {
 	emit(w, "ADDQ R11, R13")
 }
 
-// tableLevel sends v down level d of the tree with its offsets in
-// registers (Z20–Z27, as in runTree), for a triple of windows of one size.
-func tableLevel(w *strings.Builder, v sized, d int) {
-	if d == 0 { // every window is at node 1
-		emit(w, "VPADDD Z10, Z10, %s", v.n)
-	} else {
-		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
-	}
-	emit(w, "VPADDD Z10, %s, Z3", v.n)
-	lookup(w, d, v.n, "Z4", "Z8")
-	lookup(w, d, "Z3", "Z5", "Z9")
-	emit(w, "VPADDD %s, Z4, Z4", v.c)
-	emit(w, "VPADDD %s, Z5, Z5", v.c)
-	emit(w, "KXNORW K0, K0, K1")
-	emit(w, "VPGATHERDD (BX)(Z4*1), K1, Z6")
-	emit(w, "KXNORW K0, K0, K1")
-	emit(w, "VPGATHERDD (BX)(Z5*1), K1, Z7")
-	pixelsCompared(w)
-	emit(w, "VPADDD Z10, %s, K3, %s", v.n, v.n)
-}
 
 // pointsInRegisters loads the tree's turned points of levels 0 to 3 (the
 // first 32 rows and columns) into Z24–Z27 for sizedPoint (level 4's in
@@ -487,7 +468,7 @@ sizedTriples:
 	for d := range 6 {
 		emit(w, "// level %d", d)
 		for _, v := range vs {
-			tableLevel(w, v, d)
+			level(w, v.vec, d, "", false)
 		}
 	}
 	w.WriteString("\tJMP  sizedScoreTriple\n\nsizedMixed:\n")
