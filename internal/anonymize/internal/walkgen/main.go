@@ -117,22 +117,29 @@ func predLookup(w *strings.Builder, base string, off int, leaf, mask string) {
 	emit(w, "VBLENDMPS Z9, Z8, %s, Z8", mask)
 }
 
-// score adds the leaf's prediction to v's sums and writes the windows
-// whose sum exceeds the threshold (of the lanes in mask) to (DI) and
-// (R10), counting them in R13.
-func score(w *strings.Builder, v vec, mask string) {
-	emit(w, "// the leaf's prediction (DX points 64 floats before the table)")
-	predLookup(w, "DX", 256, v.n, "K4")
+// passing adds the leaf's prediction (from the tree's predictions at
+// off(base)) to v's sums and marks in K5 the windows (of the lanes in mask)
+// whose sum exceeds the threshold (Z16), counting them in R11.
+func passing(w *strings.Builder, v vec, base string, off int, mask string) {
+	predLookup(w, base, off, v.n, "K4")
 	emit(w, "VADDPS Z8, %s, %s", v.sum, v.sum)
 	emit(w, "VCMPPS $0x1e, Z16, %s, K5", v.sum) // sum > thr
 	if mask != "" {
 		emit(w, "KANDW %s, K5, K5", mask)
 	}
+	emit(w, "KMOVW K5, R11")
+	emit(w, "POPCNTL R11, R11")
+}
+
+// score adds the leaf's prediction to v's sums and writes the windows
+// whose sum exceeds the threshold (of the lanes in mask) to (DI) and
+// (R10), counting them in R13.
+func score(w *strings.Builder, v vec, mask string) {
+	emit(w, "// the leaf's prediction (DX points 64 floats before the table)")
+	passing(w, v, "DX", 256, mask)
 	// Compressed into a register and stored under a mask of the kept
 	// count: the memory form of VPCOMPRESSD is microcoded on some
 	// processors (AMD Zen 4 and 5) and many times slower.
-	emit(w, "KMOVW K5, R11")
-	emit(w, "POPCNTL R11, R11")
 	emit(w, "MOVL $1, R9")
 	emit(w, "SHLXL R11, R9, R9")
 	emit(w, "DECL R9")
@@ -363,14 +370,7 @@ func sizedLevel(w *strings.Builder, v sized, d int, mask string) {
 // are whole vectors: the caller leaves room for sixteen past the last
 // window.
 func sizedScore(w *strings.Builder, v sized, mask string) {
-	predLookup(w, "DX", 0, v.n, "K4")
-	emit(w, "VADDPS Z8, %s, %s", v.sum, v.sum)
-	emit(w, "VCMPPS $0x1e, Z16, %s, K5", v.sum) // sum > thr
-	if mask != "" {
-		emit(w, "KANDW %s, K5, K5", mask)
-	}
-	emit(w, "KMOVW K5, R11")
-	emit(w, "POPCNTL R11, R11")
+	passing(w, v.vec, "DX", 0, mask)
 	emit(w, "VPCOMPRESSD %s, K5, Z8", v.c)
 	emit(w, "VMOVDQU32 Z8, (DI)")
 	emit(w, "VCOMPRESSPS %s, K5, Z9", v.sum)
