@@ -4,8 +4,10 @@ package anonymize
 
 import "golang.org/x/sys/cpu"
 
-// vectorWalk is whether runTree may run: it needs AVX-512 (F).
-var vectorWalk = cpu.X86.HasAVX512F
+// vectorWalk is whether runTree and runTreesSized may run: they need
+// AVX-512 (F), and POPCNT and BMI2 (SHLX) for counting and masking the
+// windows kept, which every processor with AVX-512 has.
+var vectorWalk = cpu.X86.HasAVX512F && cpu.X86.HasPOPCNT && cpu.X86.HasBMI2
 
 // runTree runs one tree of depth 6 on the n windows centred at at, adds
 // each one's leaf prediction to its sum, and keeps, in place and in order,
