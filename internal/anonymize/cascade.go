@@ -333,13 +333,13 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 		b.at = make([]int32, n)
 	}
 	b.at = b.at[:n]
-	k := 0
 	for y := from; y < to; y++ {
+		row := b.at[(y-from)*nx : (y-from+1)*nx]
 		a := int32(first + y*dy)
-		for x := range int32(nx) {
-			b.at[k+int(x)] = a + x*int32(dx)
+		for x := range row {
+			row[x] = a
+			a += int32(dx)
 		}
-		k += nx
 	}
 	b.deep = b.deep[:0]
 	// Whether each row's last window lies before the next row's first.
