@@ -383,7 +383,6 @@ func sizedScore(w *strings.Builder, v sized, mask string) {
 	emit(w, "ADDQ R11, R13")
 }
 
-
 // pointsInRegisters loads the tree's turned points of levels 0 to 3 (the
 // first 32 rows and columns) into Z24–Z27 for sizedPoint (level 4's in
 // registers too measured no faster), where the
