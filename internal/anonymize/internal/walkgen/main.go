@@ -385,8 +385,9 @@ func sizedScore(w *strings.Builder, v sized, mask string) {
 
 // pointsInRegisters loads the tree's turned points of levels 0 to 3 (the
 // first 32 rows and columns) into Z24–Z27 for sizedPoint (level 4's in
-// registers too measured no faster), where the
-// offsets of one size were kept: they are no longer there.
+// registers too measured no faster). Z24–Z27 held part of one size's
+// offsets (the triples of one size): tsize is reset so that they are
+// computed again.
 func pointsInRegisters(w *strings.Builder) {
 	emit(w, "VMOVDQU32 (AX), Z24")
 	emit(w, "VMOVDQU32 64(AX), Z25")
