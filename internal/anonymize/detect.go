@@ -200,10 +200,10 @@ func (l level) centre(a int32) (x, y float64) {
 
 // rowsPerBatch is how many rows of the grid are scored together: enough
 // that after the first trees, which reject most windows, the batch still
-// fills the vector walk's sixteen lanes for many trees. On the group
-// photographs (BenchmarkSearchGroupPhotos1024, first pass) 16 rows took
-// 0.061 s per image, 32 rows 0.056, 64 rows 0.053 and 128 rows 0.052, on
-// an AMD EPYC with AVX-512; a whole level at once was no faster.
+// fills the vector walk's sixteen lanes for many trees. Sixteen rows, as
+// before, took 0.061 s per group photograph, 128 rows 0.052
+// (BenchmarkSearchGroupPhotos1024/first-pass/vector; docs/BENCHMARKS.md,
+// "fourth pass").
 const rowsPerBatch = 128
 
 // scan runs the cascade in pose p over every window of l from minFace to

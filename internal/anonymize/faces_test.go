@@ -220,13 +220,10 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 	rgba, _ := group(src, box{cx, cy, side}, 1024, 1024, []float64{200, 110, 64, 44, 32, 28, 26})
 	g := imaging.Clone(rgba) // not *image.RGBA, so BlurFaces works on a copy each time
 	eachWalk(b, func(b *testing.B) {
-		cpu := userCPU()
-		for b.Loop() {
-			if _, _, err := anonymize.BlurFaces(g, true); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportImages(b, userCPU()-cpu)
+		perImage(b, func(int) error {
+			_, _, err := anonymize.BlurFaces(g, true)
+			return err
+		})
 	})
 }
 
@@ -242,6 +239,18 @@ func eachWalk(b *testing.B, bench func(b *testing.B)) {
 			bench(b)
 		})
 	}
+}
+
+// perImage runs do once per iteration of b (n counting them) and reports
+// per image as reportImages does.
+func perImage(b *testing.B, do func(n int) error) {
+	cpu := userCPU()
+	for n := 0; b.Loop(); n++ {
+		if err := do(n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportImages(b, userCPU()-cpu)
 }
 
 // reportImages reports images per second of wall time and, as the machine
@@ -261,13 +270,10 @@ func reportImages(b *testing.B, cpu time.Duration) {
 func BenchmarkBlurFacesPhoto1024(b *testing.B) {
 	img := imaging.Clone(imaging.Fill(loadFace(b), 1024, 1024, imaging.Center, imaging.Lanczos))
 	eachWalk(b, func(b *testing.B) {
-		cpu := userCPU()
-		for b.Loop() {
-			if _, _, err := anonymize.BlurFaces(img, true); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportImages(b, userCPU()-cpu)
+		perImage(b, func(int) error {
+			_, _, err := anonymize.BlurFaces(img, true)
+			return err
+		})
 	})
 }
 

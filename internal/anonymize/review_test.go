@@ -138,6 +138,9 @@ func TestTheSecondLookOnlyAddsFaces(t *testing.T) {
 // runs windows of every size in a turn together) finds exactly the faces,
 // boxes, turns and scores, that the Go walk finds window by window.
 func TestTheVectorAndGoSearchesFindTheSameFaces(t *testing.T) {
+	if !anonymize.HasVectorTrees() {
+		t.Skip("no AVX-512 on this processor: only the Go walk runs")
+	}
 	imgs := groupPhotos(t, 768)
 	restore := anonymize.VectorTrees(false)
 	want := map[string][]anonymize.Face{}
@@ -149,9 +152,6 @@ func TestTheVectorAndGoSearchesFindTheSameFaces(t *testing.T) {
 		want[name] = faces
 	}
 	restore()
-	if !anonymize.HasVectorTrees() {
-		t.Skip("no AVX-512 on this processor: only the Go walk runs")
-	}
 	refined := 0
 	for name, img := range imgs {
 		got, err := anonymize.DetectFaces(img)
@@ -185,15 +185,10 @@ func BenchmarkSearchGroupPhotos1024(b *testing.B) {
 	}{{"first-pass", anonymize.Search{NoRefine: true}}, {"with-second-look", anonymize.Search{}}} {
 		b.Run(s.name, func(b *testing.B) {
 			eachWalk(b, func(b *testing.B) {
-				cpu := userCPU()
-				n := 0
-				for b.Loop() {
-					if _, err := s.s.Faces(imgs[n%len(imgs)]); err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				reportImages(b, userCPU()-cpu)
+				perImage(b, func(n int) error {
+					_, err := s.s.Faces(imgs[n%len(imgs)])
+					return err
+				})
 			})
 		})
 	}
@@ -208,14 +203,9 @@ func BenchmarkSearchGroupPhotosSquare1024(b *testing.B) {
 		imgs = append(imgs, imaging.Fill(img, 1024, 1024, imaging.Center, imaging.Lanczos))
 	}
 	eachWalk(b, func(b *testing.B) {
-		cpu := userCPU()
-		n := 0
-		for b.Loop() {
-			if _, err := anonymize.DetectFaces(imgs[n%len(imgs)]); err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		reportImages(b, userCPU()-cpu)
+		perImage(b, func(n int) error {
+			_, err := anonymize.DetectFaces(imgs[n%len(imgs)])
+			return err
+		})
 	})
 }

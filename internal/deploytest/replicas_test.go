@@ -58,6 +58,22 @@ func startCluster(t testing.TB, n int, dsn string, args ...[]string) *cluster {
 	return c
 }
 
+// until calls cond every 20 ms until it reports done, and fails the test
+// with what cond said last if it has not by deadline.
+func until(t testing.TB, deadline time.Time, cond func() (done bool, last string)) {
+	t.Helper()
+	for {
+		done, last := cond()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // call sends a request to replica i, checks the status and decodes the body
 // into out; hdr, if set, receives the response headers.
 func (c *cluster) call(i int, method, path string, body any, want int, out any, hdr *http.Header) {
@@ -214,17 +230,10 @@ func TestReplicaCutOffFromTheDatabaseStopsAllowingAndNeverHangs(t *testing.T) {
 	c.call(0, "GET", "/v1/notices/current?lang=en", nil, 200, &nv, nil)
 	c.notice = map[string]any{"notice_version": nv.Version, "notice_sha256": nv.SHA256}
 	sub := c.subject(0, "partitioned")
-	deadline := time.Now().Add(10 * time.Second)
-	for { // b learns of the grant, and its key cache is warm
+	until(t, time.Now().Add(10*time.Second), func() (bool, string) { // b learns of the grant, and its key cache is warm
 		_, allow, _, _ := c.decide(context.Background(), 1, sub, 0)
-		if allow {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("replica b never allowed the granted purpose")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return allow, "replica b never allowed the granted purpose"
+	})
 
 	proxy.Cut()
 	cutAt := time.Now()
@@ -268,17 +277,11 @@ func TestReplicaCutOffFromTheDatabaseStopsAllowingAndNeverHangs(t *testing.T) {
 	t.Logf("%d answers in %s after the cut, slowest %s", answers, 3*staleness, slowest)
 
 	proxy.Restore()
-	deadline = time.Now().Add(15 * time.Second)
-	for {
+	until(t, time.Now().Add(15*time.Second), func() (bool, string) {
 		code, _, reasons, _ := c.decide(context.Background(), 1, sub, 0)
-		if code == 200 && slices.Contains(reasons, "withdrawn") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the partition healed the replica still answers %d %v", code, reasons)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return code == 200 && slices.Contains(reasons, "withdrawn"),
+			fmt.Sprintf("after the partition healed the replica still answers %d %v", code, reasons)
+	})
 }
 
 // BenchmarkWithdrawalLagOnFollowers measures, without a consistency token,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -50,19 +51,13 @@ func TestWithdrawalOnOneReplicaErasesTheAssetForEvery(t *testing.T) {
 	c.withdraw(1, sub)
 	deadline := time.Now().Add(5 * time.Second)
 	for _, path := range []string{"/v1/assets/" + asset.ID, content} {
-		for {
+		until(t, deadline, func() (bool, string) {
 			code, body, err := Do(ctx, "GET", c.replicas[0].URL+path, c.admin, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if code == 410 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET %s on replica 1, 5 s after the withdrawal on replica 2: %d %s, want 410", path, code, body)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return code == 410, fmt.Sprintf("GET %s on replica 1, 5 s after the withdrawal on replica 2: %d %s, want 410", path, code, body)
+		})
 	}
 	if n := blobs(t, c.dir); n != before {
 		t.Fatalf("%d blobs in the shared store after the withdrawal, want %d (the store's marker alone)", n, before)
