@@ -361,9 +361,14 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 func (w *window) run(pix []uint8, b *batch, trees int) {
 	c := w.c
 	depth, leaves := c.depth, c.leaves
+	vec := vectorTrees(c, pix) && len(b.at) >= minVector
+	half := !vec && halfTrees(c, pix) && len(b.at) >= minVector
+	if half && cap(b.at) < len(b.at)+walkSlack {
+		b.at = append(make([]int32, 0, len(b.at)+walkSlack), b.at...)
+	}
 	at := b.at
-	if cap(b.sum) < len(at) {
-		b.sum = make([]float32, len(at))
+	if cap(b.sum) < len(at)+walkSlack {
+		b.sum = make([]float32, len(at), len(at)+walkSlack)
 	}
 	if cap(b.node) < len(at) {
 		b.node = make([]int32, len(at))
@@ -376,10 +381,10 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	} else {
 		w.inBounds(pix, at)
 	}
-	vec := vectorTrees(c, pix) && len(at) >= minVector
 	for t := 0; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
+		half = half && len(at) >= minVector
 		ch := w.chunks[t/chunkTrees].Load()
 		if ch == nil {
 			ch = w.compile(t / chunkTrees)
@@ -390,9 +395,12 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 			w.compileTree(t, offs)
 		}
 		var m int
-		if vec && !lazy {
+		switch {
+		case vec && !lazy:
 			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
-		} else {
+		case half && !lazy:
+			m = runTreeAVX2(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr, halfTables)
+		default:
 			node = node[:len(at)]
 			if lazy {
 				w.walkLazy(t, offs, pix, at, node)
@@ -486,6 +494,11 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) 
 		node[j] = i
 	}
 }
+
+// walkSlack is the room runTreeAVX2 needs past a batch's windows and sums:
+// it loads and stores whole vectors of eight, the last reaching up to seven
+// entries past the last window (TestTheVectorTreeKeepsWhatTheScalarOneKeeps).
+const walkSlack = 7
 
 // minVector is the fewest windows worth a vector of sixteen (see runTree).
 // (For the second look's windows, whose trees must be compiled first, one

@@ -1,13 +1,27 @@
 package anonymize
 
-// VectorTrees switches the AVX-512 tree walk on or off (where the processor
-// has it) and returns a function that restores the setting, for benchmarks
-// that measure both.
-func VectorTrees(on bool) (restore func()) {
-	was := vectorWalk
-	vectorWalk = on && was
-	return func() { vectorWalk = was }
+// Walks names the tree walks that run on this processor, fastest first:
+// "avx512" (runTree), "avx2" (runTreeAVX2) and "go" (walk).
+func Walks() []string {
+	var out []string
+	if hasAVX512 {
+		out = append(out, "avx512")
+	}
+	if hasAVX2 {
+		out = append(out, "avx2")
+	}
+	return append(out, "go")
 }
 
-// HasVectorTrees reports whether the AVX-512 tree walk runs here.
-func HasVectorTrees() bool { return vectorWalk }
+// UseWalk makes the search walk trees as name says (one of Walks) and
+// returns a function that restores the walk chosen for the processor, for
+// tests and benchmarks that compare them.
+func UseWalk(name string) (restore func()) {
+	vec, half := vectorWalk, halfWalk
+	vectorWalk = name == "avx512" && hasAVX512
+	halfWalk = name == "avx2" && hasAVX2
+	return func() { vectorWalk, halfWalk = vec, half }
+}
+
+// hasAVX512 is whether runTree runs here at all.
+var hasAVX512 = vectorWalk

@@ -230,12 +230,9 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 // eachWalk runs the benchmark with the AVX-512 tree walk ("vector", where
 // the processor has it) and without ("go"), in the same run.
 func eachWalk(b *testing.B, bench func(b *testing.B)) {
-	for _, w := range []struct {
-		name string
-		on   bool
-	}{{"vector", true}, {"go", false}} {
-		b.Run(w.name, func(b *testing.B) {
-			defer anonymize.VectorTrees(w.on)()
+	for _, w := range anonymize.Walks() {
+		b.Run(w, func(b *testing.B) {
+			defer anonymize.UseWalk(w)()
 			bench(b)
 		})
 	}

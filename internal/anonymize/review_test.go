@@ -134,41 +134,44 @@ func TestTheSecondLookOnlyAddsFaces(t *testing.T) {
 }
 
 // TestTheVectorAndGoSearchesFindTheSameFaces: on the six group
-// photographs, the search with the AVX-512 walks (where the second look
-// runs windows of every size in a turn together) finds exactly the faces,
-// boxes, turns and scores, that the Go walk finds window by window.
+// photographs, the search with each vector walk this processor runs
+// (AVX-512, where the second look runs windows of every size in a turn
+// together, and AVX2) finds exactly the faces, boxes, turns and scores,
+// that the Go walk finds window by window.
 func TestTheVectorAndGoSearchesFindTheSameFaces(t *testing.T) {
-	if !anonymize.HasVectorTrees() {
-		t.Skip("no AVX-512 on this processor: only the Go walk runs")
+	walks := anonymize.Walks()
+	if len(walks) == 1 {
+		t.Skip("no AVX2 or AVX-512 on this processor: only the Go walk runs")
 	}
 	imgs := groupPhotos(t, 768)
-	restore := anonymize.VectorTrees(false)
-	want := map[string][]anonymize.Face{}
-	for name, img := range imgs {
-		faces, err := anonymize.DetectFaces(img)
-		if err != nil {
-			t.Fatal(err)
+	search := func(walk string) map[string][]anonymize.Face {
+		defer anonymize.UseWalk(walk)()
+		out := map[string][]anonymize.Face{}
+		for name, img := range imgs {
+			faces, err := anonymize.DetectFaces(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = faces
 		}
-		want[name] = faces
+		return out
 	}
-	restore()
-	refined := 0
-	for name, img := range imgs {
-		got, err := anonymize.DetectFaces(img)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want[name]) {
-			t.Errorf("%s: the vector search found %v, the Go one %v", name, got, want[name])
-		}
-		for _, f := range got {
-			if f.Refined {
-				refined++
+	want := search("go")
+	for _, walk := range walks[:len(walks)-1] {
+		refined := 0
+		for name, got := range search(walk) {
+			if fmt.Sprint(got) != fmt.Sprint(want[name]) {
+				t.Errorf("%s: the %s search found %v, the Go one %v", name, walk, got, want[name])
+			}
+			for _, f := range got {
+				if f.Refined {
+					refined++
+				}
 			}
 		}
-	}
-	if refined == 0 {
-		t.Error("the second look found no face on any photograph: the comparison does not reach it")
+		if refined == 0 {
+			t.Errorf("%s: the second look found no face on any photograph: the comparison does not reach it", walk)
+		}
 	}
 }
 

@@ -39,3 +39,50 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 //
 //go:noescape
 func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int
+
+// halfWalk is whether runTreeAVX2 runs: where runTree may not, and the
+// processor has what it needs.
+var halfWalk = !vectorWalk && hasAVX2
+
+// hasAVX2 is whether runTreeAVX2 may run: it needs AVX2, and POPCNT for
+// counting the windows kept.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasPOPCNT
+
+// runTreeAVX2 is runTree in AVX2, eight windows to a vector (see
+// internal/walkgen). It stores whole vectors: at and sum must have room
+// for walkSlack more entries past n.
+//
+//go:noescape
+func runTreeAVX2(offs *[2 << maxDepth]int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32, tables *avx2Tables) int
+
+// avx2Tables are runTreeAVX2's lookup tables: per bit mask of the lanes
+// kept, the permutation that moves them to the front, in order; per count
+// of lanes in use (0 to 8), those lanes' mask.
+type avx2Tables struct {
+	perm  [256][8]int32
+	lanes [9][8]int32
+}
+
+var halfTables = func() *avx2Tables {
+	t := new(avx2Tables)
+	for m := range t.perm {
+		k := 0
+		for lane := range 8 {
+			if m&(1<<lane) != 0 {
+				t.perm[m][k] = int32(lane)
+				k++
+			}
+		}
+	}
+	for n := range t.lanes {
+		for lane := range n {
+			t.lanes[n][lane] = -1
+		}
+	}
+	return t
+}()
+
+// halfTrees reports whether runTreeAVX2 may score a batch on pix with c.
+func halfTrees(c *cascade, pix []uint8) bool {
+	return halfWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
+}

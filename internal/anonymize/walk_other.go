@@ -15,3 +15,18 @@ func runTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, flo
 func runTreesSized(*int32, int32, *uint8, *float32, *float32, int, *int32, *int32, *float32, int) int {
 	panic("anonymize: no vector walk on this architecture")
 }
+
+// halfWalk is false: runTreeAVX2 is x86 code.
+var halfWalk = false
+
+const hasAVX2 = false
+
+type avx2Tables struct{}
+
+var halfTables *avx2Tables
+
+func halfTrees(*cascade, []uint8) bool { return false }
+
+func runTreeAVX2(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, float32, *avx2Tables) int {
+	panic("anonymize: no vector walk on this architecture")
+}

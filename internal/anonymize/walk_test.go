@@ -56,6 +56,15 @@ func BenchmarkTree(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(at)), "ns/window")
 	})
+	if hasAVX2 {
+		b.Run("avx2", func(b *testing.B) {
+			for b.Loop() {
+				copy(at, centres)
+				runTreeAVX2(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at)-walkSlack, -1, halfTables)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(len(at)-walkSlack)), "ns/window")
+		})
+	}
 	if !vectorTrees(c, pix) {
 		return
 	}
@@ -174,33 +183,61 @@ func keptInGo(offs *[2 << maxDepth]int32, pix []uint8, pred []float32, thr float
 	return keptAt, keptSum
 }
 
-// TestTheVectorTreeKeepsWhatTheScalarOneKeeps checks runTree against walk
-// and the scoring in Go on random images, trees, predictions and sums, for
-// every batch length up to five vectors (the last one partly masked).
+// TestTheVectorTreeKeepsWhatTheScalarOneKeeps checks runTree and
+// runTreeAVX2 (where the processor runs them) against walk and the scoring
+// in Go on random images, trees, predictions and sums, for every batch
+// length up to five vectors of sixteen (the last one partly masked).
+// runTreeAVX2 may write past the windows it keeps, into the room it is
+// given, but never beyond.
 func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
-	vectorCascade(t)
+	c, err := faceClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := rand.New(rand.NewPCG(7, 8))
 	const w, h, reach = 96, 80, 20
 	pix := randomLuma(r, w*h)
+	walks := map[string]func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int{}
+	if vectorTrees(c, pix) {
+		walks["runTree"] = func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int {
+			return runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
+		}
+	}
+	if hasAVX2 {
+		walks["runTreeAVX2"] = func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int {
+			// walkSlack entries of room past the windows, then a guard.
+			const guard = -7
+			roomAt, roomSum := at[:len(at)+walkSlack+1], sum[:len(sum)+walkSlack+1]
+			roomAt[len(roomAt)-1], roomSum[len(roomSum)-1] = guard, guard
+			m := runTreeAVX2(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr, halfTables)
+			if roomAt[len(roomAt)-1] != guard || roomSum[len(roomSum)-1] != guard {
+				t.Fatalf("runTreeAVX2 wrote past the room it was given")
+			}
+			return m
+		}
+	}
+	if len(walks) == 0 {
+		t.Skip("no AVX2 or AVX-512 on this processor: run scores in Go")
+	}
 	pred := make([]float32, 64)
-	for n := range 81 {
-		offs := randomTree(r, w, reach)
-		for i := range pred {
-			pred[i] = r.Float32()*2 - 1
-		}
-		thr := r.Float32() - 0.5
-		at, sum := make([]int32, n), make([]float32, n)
-		for j := range at {
-			at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
-			sum[j] = r.Float32() - 0.5
-		}
-		wantAt, wantSum := keptInGo(offs, pix, pred, thr, at, sum)
-		var m int
-		if n > 0 {
-			m = runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], n, thr)
-		}
-		if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
-			t.Fatalf("%d windows: runTree kept %v with sums %v, want %v with %v", n, at[:m], sum[:m], wantAt, wantSum)
+	for name, run := range walks {
+		for n := 1; n <= 81; n++ {
+			offs := randomTree(r, w, reach)
+			for i := range pred {
+				pred[i] = r.Float32()*2 - 1
+			}
+			thr := r.Float32() - 0.5
+			// Room for runTreeAVX2's whole vectors and one entry more.
+			at, sum := make([]int32, n, n+walkSlack+1), make([]float32, n, n+walkSlack+1)
+			for j := range at {
+				at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
+				sum[j] = r.Float32() - 0.5
+			}
+			wantAt, wantSum := keptInGo(offs, pix, pred, thr, at, sum)
+			m := run(offs, pred, at, sum, thr)
+			if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
+				t.Fatalf("%s, %d windows: kept %v with sums %v, want %v with %v", name, n, at[:m], sum[:m], wantAt, wantSum)
+			}
 		}
 	}
 }

@@ -276,6 +276,7 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	startTree(&w)
 	body(&w, "\tMOVQ R13, ret+56(FP)\n\tVZEROUPPER\n\tRET\n")
 	generateSized(&w)
+	generateAVX2(&w)
 	return w.String()
 }
 

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// runTreeAVX2 is runTree for processors with AVX2 but not AVX-512 (AMD
+// before Zen 4, Intel's client cores): eight windows to a vector, three
+// vectors going down together. Without mask registers or compress, it
+// keeps a level's outcome as a vector of all-ones lanes (p ≤ q on the
+// pixels' top bytes is max(p, q) = q, unsigned), and compacts the windows
+// kept by a permutation looked up by their bit mask (tables.perm) and a
+// whole-vector store, which may write up to seven entries past the last
+// window: at and sum need that much room past n (anonymize.walkSlack). Sixteen registers hold
+// less than AVX-512's thirty-two, so the tree's offsets are looked up from
+// memory: eight at a time with VPERMD, and blended (see avx2Lookup), which
+// costs less than gathering them.
+//
+// Registers: a vector's centres and nodes are Y0/Y1, Y2/Y3, Y4/Y5; its
+// sums stay in memory until it is scored. Y6–Y9 and Y11–Y13 are scratch, Y10
+// the lanes in use of a last, partial vector, Y14 ones, Y15 the
+// threshold.
+
+// avx2Vec is one vector's registers: its windows' centres and nodes.
+type avx2Vec struct{ c, n string }
+
+var avx2Vecs = []avx2Vec{{"Y0", "Y1"}, {"Y2", "Y3"}, {"Y4", "Y5"}}
+
+// avx2Lookup writes into dst the entries idx numbers in a table of
+// tables×8 entries at off(base), indexed from 8·(off/32): each of its
+// eights looked up by the low three bits of idx with VPERMD, and the
+// results chosen between by the next bits (bit 3 for neighbouring eights,
+// and so on up), with VBLENDVPS on those bits shifted to the sign. free
+// are scratch registers, as many as the choosing is deep plus one.
+func avx2Lookup(w *strings.Builder, base string, off, tables int, idx, dst string, free ...string) {
+	if tables == 1 {
+		emit(w, "VPERMD %d(%s), %s, %s", off, base, idx, dst)
+		return
+	}
+	half := tables / 2
+	avx2Lookup(w, base, off, half, idx, dst, free...)
+	avx2Lookup(w, base, off+32*half, half, idx, free[0], free[1:]...)
+	bit := 2
+	for k := half; k > 0; k /= 2 {
+		bit++
+	}
+	emit(w, "VPSLLD $%d, %s, %s", 31-bit, idx, free[1])
+	emit(w, "VBLENDVPS %s, %s, %s, %s", free[1], free[0], dst, dst)
+}
+
+// avx2Mask sets Y8 to the lanes a gather loads: all, or those in use.
+func avx2Mask(w *strings.Builder, partial bool) {
+	if partial {
+		emit(w, "VMOVDQU Y10, Y8")
+	} else {
+		emit(w, "VPCMPEQD Y8, Y8, Y8")
+	}
+}
+
+// avx2Level sends v down level d of the tree whose offsets are at (AX).
+func avx2Level(w *strings.Builder, v avx2Vec, d int, partial bool) {
+	if d == 0 { // every window is at node 1
+		emit(w, "VPBROADCASTD 8(AX), Y6")
+		emit(w, "VPBROADCASTD 12(AX), Y7")
+		emit(w, "VPADDD Y14, Y14, %s", v.n)
+	} else {
+		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
+		emit(w, "VPADDD Y14, %s, Y9", v.n)
+		base, tables := 0, 1 // level 1's four entries are in the first table
+		if d > 1 {
+			base, tables = 4<<(d+1), 1<<(d-2)
+		}
+		avx2Lookup(w, "AX", base, tables, v.n, "Y6", "Y7", "Y8", "Y11", "Y12", "Y13")
+		avx2Lookup(w, "AX", base, tables, "Y9", "Y7", "Y8", "Y11", "Y12", "Y13")
+	}
+	emit(w, "VPADDD %s, Y6, Y6", v.c)
+	emit(w, "VPADDD %s, Y7, Y7", v.c)
+	avx2Mask(w, partial)
+	emit(w, "VPGATHERDD Y8, (BX)(Y6*1), Y9")
+	avx2Mask(w, partial)
+	emit(w, "VPGATHERDD Y8, (BX)(Y7*1), Y6")
+	emit(w, "VPSLLD $24, Y9, Y9")
+	emit(w, "VPSLLD $24, Y6, Y6")
+	emit(w, "VPMAXUD Y9, Y6, Y7")
+	emit(w, "VPCMPEQD Y7, Y6, Y7") // all ones where p ≤ q
+	emit(w, "VPSUBD Y7, %s, %s", v.n, v.n)
+}
+
+// avx2Score adds the leaf's prediction to the sums of v (the k-th vector
+// of the group, its sums at 32k(R12)) and writes the windows whose sum
+// exceeds the threshold to (DI) and (R10), counting them in R13.
+func avx2Score(w *strings.Builder, v avx2Vec, k int, partial bool) {
+	// DX is 64 floats before the table: leaves 64 to 127 index it.
+	avx2Lookup(w, "DX", 256, 8, v.n, "Y6", "Y7", "Y8", "Y9", "Y11")
+	emit(w, "VADDPS %d(R12), Y6, Y6", 32*k)
+	emit(w, "VCMPPS $0x1e, Y15, Y6, Y7") // sum > thr
+	if partial {
+		emit(w, "VPAND Y10, Y7, Y7")
+	}
+	emit(w, "VMOVMSKPS Y7, R11")
+	emit(w, "MOVQ R11, R9")
+	emit(w, "SHLQ $5, R9")
+	emit(w, "VMOVDQU (R8)(R9*1), Y9") // the kept lanes first
+	emit(w, "VPERMD %s, Y9, Y7", v.c)
+	emit(w, "VPERMPS Y6, Y9, Y6")
+	emit(w, "VMOVDQU Y7, (DI)")
+	emit(w, "VMOVUPS Y6, (R10)")
+	emit(w, "POPCNTL R11, R11")
+	emit(w, "LEAQ (DI)(R11*4), DI")
+	emit(w, "LEAQ (R10)(R11*4), R10")
+	emit(w, "ADDQ R11, R13")
+}
+
+func avx2Walk(w *strings.Builder, vs []avx2Vec, partial bool) {
+	for d := range 6 {
+		emit(w, "// level %d", d)
+		for _, v := range vs {
+			avx2Level(w, v, d, partial)
+		}
+	}
+	for k, v := range vs {
+		avx2Score(w, v, k, partial)
+	}
+}
+
+func generateAVX2(w *strings.Builder) {
+	w.WriteString(`
+// func runTreeAVX2(offs *[128]int32, pix *uint8, pred *float32, at *int32, sum *float32, n int, thr float32, tables *avx2Tables) int
+TEXT ·runTreeAVX2(SB), NOSPLIT, $0-72
+	MOVQ offs+0(FP), AX
+	MOVQ pix+8(FP), BX
+	MOVQ pred+16(FP), DX
+	SUBQ $256, DX
+	MOVQ at+24(FP), SI
+	MOVQ sum+32(FP), R12
+	MOVQ n+40(FP), CX
+	MOVQ tables+56(FP), R8
+	MOVL $1, R9
+	MOVQ R9, X14
+	VPBROADCASTD X14, Y14
+	VBROADCASTSS thr+48(FP), Y15
+	MOVQ SI, DI
+	MOVQ R12, R10
+	XORQ R13, R13
+
+avx2Groups:
+	CMPQ CX, $24
+	JLT  avx2Singles
+`)
+	for k, v := range avx2Vecs {
+		emit(w, "VMOVDQU %d(SI), %s", 32*k, v.c)
+	}
+	avx2Walk(w, avx2Vecs, false)
+	fmt.Fprintf(w, `	ADDQ $96, SI
+	ADDQ $96, R12
+	SUBQ $24, CX
+	JMP  avx2Groups
+
+avx2Singles:
+	CMPQ CX, $0
+	JLE  avx2Done
+	MOVQ CX, R9
+	CMPQ R9, $8
+	JLE  avx2Lanes
+	MOVQ $8, R9
+
+avx2Lanes:
+	SHLQ $5, R9
+	VMOVDQU %d(R8)(R9*1), Y10
+	VMOVDQU (SI), Y0
+`, 256*32)
+	avx2Walk(w, avx2Vecs[:1], true)
+	w.WriteString(`	ADDQ $32, SI
+	ADDQ $32, R12
+	SUBQ $8, CX
+	JMP  avx2Singles
+
+avx2Done:
+	MOVQ R13, ret+64(FP)
+	VZEROUPPER
+	RET
+`)
+}
