@@ -294,10 +294,10 @@ type turnWindows struct {
 }
 
 // sized reports whether probe k on l runs with others of its turn in
-// runTreesSized: where the vector walk runs and the window is small enough
-// for its arithmetic (see maxTurnedSize).
+// runTreesSized (or runTreesSizedAVX2): where a vector walk runs and the
+// window is small enough for its arithmetic (see maxTurnedSize).
 func sized(c *cascade, l level, k probe) bool {
-	return vectorTrees(c, l.pix) && k.size <= maxTurnedSize
+	return (vectorTrees(c, l.pix) || halfTrees(c, l.pix)) && k.size <= maxTurnedSize
 }
 
 // probeSized runs the windows of tw, all of one turn on l, down the whole
@@ -310,8 +310,14 @@ func (l level) probeSized(c *cascade, tw *turnWindows, out []detection) []detect
 	at := append(tw.at, make([]int32, 16)...) // room for whole vectors
 	size := append(tw.size, make([]int32, 16)...)
 	sum := make([]float32, n+16)
-	m := runTreesSized(&turned[0], int32(l.stride), &l.pix[0], &c.pred[0], &c.thr[0], c.trees(),
-		&at[0], &size[0], &sum[0], n)
+	var m int
+	if vectorTrees(c, l.pix) {
+		m = runTreesSized(&turned[0], int32(l.stride), &l.pix[0], &c.pred[0], &c.thr[0], c.trees(),
+			&at[0], &size[0], &sum[0], n)
+	} else {
+		m = runTreesSizedAVX2(&turned[0], int32(l.stride), &l.pix[0], &c.pred[0], &c.thr[0], c.trees(),
+			&at[0], &size[0], &sum[0], n, halfTables)
+	}
 	last := c.thr[c.trees()-1]
 	for j, p := range at[:m] {
 		x, y := l.centre(p)

@@ -86,3 +86,10 @@ var halfTables = func() *avx2Tables {
 func halfTrees(c *cascade, pix []uint8) bool {
 	return halfWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
 }
+
+// runTreesSizedAVX2 is runTreesSized in AVX2, eight windows to a vector
+// (see internal/walkgen). at, size and sum need room for eight entries
+// past n, as for runTreesSized.
+//
+//go:noescape
+func runTreesSizedAVX2(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int, tables *avx2Tables) int

@@ -30,3 +30,7 @@ func halfTrees(*cascade, []uint8) bool { return false }
 func runTreeAVX2(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, float32, *avx2Tables) int {
 	panic("anonymize: no vector walk on this architecture")
 }
+
+func runTreesSizedAVX2(*int32, int32, *uint8, *float32, *float32, int, *int32, *int32, *float32, int, *avx2Tables) int {
+	panic("anonymize: no vector walk on this architecture")
+}

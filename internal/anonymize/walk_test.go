@@ -21,8 +21,8 @@ func randomTree(r *rand.Rand, stride, reach int) *[2 << maxDepth]int32 {
 	return &offs
 }
 
-// BenchmarkTree runs one tree on 320 windows of a random image, in Go and
-// with runTree.
+// BenchmarkTree runs one tree on 320 windows of a random image, in Go,
+// with runTreeAVX2 and with runTree (where the processor runs them).
 func BenchmarkTree(b *testing.B) {
 	c, err := faceClassifier()
 	if err != nil {
@@ -68,7 +68,7 @@ func BenchmarkTree(b *testing.B) {
 	if !vectorTrees(c, pix) {
 		return
 	}
-	b.Run("vector", func(b *testing.B) {
+	b.Run("avx512", func(b *testing.B) {
 		for b.Loop() {
 			copy(at, centres)
 			runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), -1)
@@ -242,16 +242,33 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 	}
 }
 
-// TestWindowsOfManySizesScoreAsEachAlone checks runTreesSized, which runs
-// windows of many sizes in one turn together and computes their offsets
-// as it goes, against each window run alone through its size's compiled
+// TestWindowsOfManySizesScoreAsEachAlone checks runTreesSized and
+// runTreesSizedAVX2 (where the processor runs them), which run windows of
+// many sizes in one turn together and compute their offsets as they go,
+// against each window run alone through its size's compiled
 // trees (window.offset): on the sample portrait (where windows run deep)
 // and a random image, in several turns, from the first tree and from
 // others, for batches of one window to several vectors (the last one
 // partly masked), the same windows must pass, in order, with the same sums
 // and sizes.
 func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
-	c := vectorCascade(t)
+	c, err := faceClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sizedWalk func(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int
+	walks := map[string]sizedWalk{}
+	if vectorTrees(c, lumaBuf(1)) {
+		walks["runTreesSized"] = runTreesSized
+	}
+	if hasAVX2 {
+		walks["runTreesSizedAVX2"] = func(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int {
+			return runTreesSizedAVX2(tree, stride, pix, pred, thr, trees, at, size, sum, n, halfTables)
+		}
+	}
+	if len(walks) == 0 {
+		t.Skip("no AVX2 or AVX-512 on this processor: the second look runs in Go")
+	}
 	_, face, b := smallFace(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	noise := randomLuma(r, b.Dx()*b.Dy())
@@ -287,12 +304,15 @@ func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
 									wantAt, wantSize, wantSum = append(wantAt, at[j]), append(wantSize, size[j]), append(wantSum, q)
 								}
 							}
-							m := runTreesSized(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
-								&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
-							if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
-								t.Fatalf("turn %d°, from tree %d, %d windows: kept %v (sizes %v), alone %v (sizes %v)", deg, from, n, at[:m], size[:m], wantAt, wantSize)
+							for name, run := range walks {
+								at, size, sum := append(make([]int32, 0, n+16), at...), append(make([]int32, 0, n+16), size...), append(make([]float32, 0, n+16), sum...)
+								m := run(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
+									&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
+								if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
+									t.Fatalf("%s, turn %d°, from tree %d, %d windows: kept %v (sizes %v), alone %v (sizes %v)", name, deg, from, n, at[:m], size[:m], wantAt, wantSize)
+								}
+								kept += m
 							}
-							kept += m
 						}
 					}
 				}
@@ -302,7 +322,7 @@ func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
 	if kept == 0 {
 		t.Fatal("no window kept at all: the comparison proves nothing")
 	}
-	t.Logf("%d windows kept by both", kept)
+	t.Logf("%d windows kept by a vector walk and alone", kept)
 }
 
 // scoreFrom runs the window of w centred at at, with the sum sum, down the

@@ -182,3 +182,195 @@ avx2Done:
 	RET
 `)
 }
+
+// runTreesSizedAVX2 is runTreesSized for processors with AVX2 but not
+// AVX-512: two vectors of eight windows go down together, each window's
+// offsets computed from the tree's turned points (looked up as avx2Lookup
+// does) and its own size, as window.offset computes them. Registers: a
+// vector's centres, nodes and sizes are Y0–Y2 and Y3–Y5 (the last, partial
+// vector's lanes in use in Y3), Y6–Y12 scratch, Y13 the stride, Y14 ones,
+// Y15 the threshold; sums stay in memory until scored.
+
+var sizedAVX2Vecs = []struct {
+	avx2Vec
+	size string
+}{{avx2Vec{"Y0", "Y1"}, "Y2"}, {avx2Vec{"Y3", "Y4"}, "Y5"}}
+
+// avx2SizedPoint writes into dst the pixel indices of the comparison
+// points idx numbers at level d for windows centred at c of sizes size,
+// with the scratch registers free (five; the first holds the columns).
+func avx2SizedPoint(w *strings.Builder, c, size string, d, root int, idx, dst string, free ...string) {
+	col := free[0]
+	if d == 0 {
+		emit(w, "VPBROADCASTD %d(AX), %s", root, dst)
+		emit(w, "VPBROADCASTD %d(AX), %s", 512+root, col)
+	} else {
+		base, tables := 0, 1
+		if d > 1 {
+			base, tables = 4<<(d+1), 1<<(d-2)
+		}
+		avx2Lookup(w, "AX", base, tables, idx, dst, free...)
+		avx2Lookup(w, "AX", 512+base, tables, idx, col, free[1:]...)
+	}
+	emit(w, "VPMULLD %s, %s, %s", size, dst, dst)
+	emit(w, "VPMULLD %s, %s, %s", size, col, col)
+	emit(w, "VPSRAD $%d, %s, %s", 8+turnBits, dst, dst)
+	emit(w, "VPSRAD $%d, %s, %s", 8+turnBits, col, col)
+	emit(w, "VPMULLD Y13, %s, %s", dst, dst)
+	emit(w, "VPADDD %s, %s, %s", col, dst, dst)
+	emit(w, "VPADDD %s, %s, %s", c, dst, dst)
+}
+
+// avx2SizedLevel sends the vector down level d of the tree.
+func avx2SizedLevel(w *strings.Builder, c, n, size string, d int, lanes string) {
+	if d == 0 {
+		emit(w, "VPADDD Y14, Y14, %s", n)
+	} else {
+		emit(w, "VPADDD %s, %s, %s", n, n, n)
+	}
+	avx2SizedPoint(w, c, size, d, 8, n, "Y6", "Y7", "Y8", "Y9", "Y10", "Y11")
+	// Sixteen registers are too few to keep the first point's indices
+	// while the second's are looked up: they wait on the stack.
+	emit(w, "VMOVDQU Y6, (SP)")
+	emit(w, "VPADDD Y14, %s, Y12", n)
+	avx2SizedPoint(w, c, size, d, 12, "Y12", "Y7", "Y8", "Y6", "Y9", "Y10", "Y11")
+	emit(w, "VMOVDQU (SP), Y6")
+	mask := func() {
+		if lanes != "" {
+			emit(w, "VMOVDQU %s, Y8", lanes)
+		} else {
+			emit(w, "VPCMPEQD Y8, Y8, Y8")
+		}
+	}
+	mask()
+	emit(w, "VPGATHERDD Y8, (BX)(Y6*1), Y9")
+	mask()
+	emit(w, "VPGATHERDD Y8, (BX)(Y7*1), Y6")
+	emit(w, "VPSLLD $24, Y9, Y9")
+	emit(w, "VPSLLD $24, Y6, Y6")
+	emit(w, "VPMAXUD Y9, Y6, Y7")
+	emit(w, "VPCMPEQD Y7, Y6, Y7") // all ones where p ≤ q
+	emit(w, "VPSUBD Y7, %s, %s", n, n)
+}
+
+// avx2SizedScore adds the leaf's prediction to the sums of the k-th vector
+// (at 32k(R12)) and writes the windows whose sum exceeds the threshold,
+// their sums and sizes to (DI), (R10) and (R9), counting them in R13.
+func avx2SizedScore(w *strings.Builder, c, n, size string, k int, lanes string) {
+	avx2Lookup(w, "DX", 256, 8, n, "Y6", "Y7", "Y8", "Y9", "Y10")
+	emit(w, "VADDPS %d(R12), Y6, Y6", 32*k)
+	emit(w, "VCMPPS $0x1e, Y15, Y6, Y7") // sum > thr
+	if lanes != "" {
+		emit(w, "VPAND %s, Y7, Y7", lanes)
+	}
+	emit(w, "VMOVMSKPS Y7, R11")
+	emit(w, "MOVQ R11, R15")
+	emit(w, "SHLQ $5, R15")
+	emit(w, "VMOVDQU (R14)(R15*1), Y9") // the kept lanes first
+	emit(w, "VPERMD %s, Y9, Y7", c)
+	emit(w, "VMOVDQU Y7, (DI)")
+	emit(w, "VPERMPS Y6, Y9, Y6")
+	emit(w, "VMOVUPS Y6, (R10)")
+	emit(w, "VPERMD %s, Y9, Y7", size)
+	emit(w, "VMOVDQU Y7, (R9)")
+	emit(w, "POPCNTL R11, R11")
+	emit(w, "LEAQ (DI)(R11*4), DI")
+	emit(w, "LEAQ (R10)(R11*4), R10")
+	emit(w, "LEAQ (R9)(R11*4), R9")
+	emit(w, "ADDQ R11, R13")
+}
+
+func generateSizedAVX2(w *strings.Builder) {
+	fmt.Fprintf(w, `
+// func runTreesSizedAVX2(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int, tables *avx2Tables) int
+TEXT ·runTreesSizedAVX2(SB), NOSPLIT, $32-96
+	MOVL stride+8(FP), R8
+	MOVQ R8, X13
+	VPBROADCASTD X13, Y13
+	MOVL $1, R8
+	MOVQ R8, X14
+	VPBROADCASTD X14, Y14
+	MOVQ pix+16(FP), BX
+	MOVQ tables+80(FP), R14
+	MOVQ n+72(FP), CX
+
+sizedAVX2Tree:
+	CMPQ CX, $0
+	JLE  sizedAVX2Done
+	CMPQ trees+40(FP), $0
+	JLE  sizedAVX2Done
+	MOVQ tree+0(FP), AX
+	MOVQ pred+24(FP), DX
+	SUBQ $256, DX
+	MOVQ thr+32(FP), R11
+	VBROADCASTSS (R11), Y15
+	MOVQ at+48(FP), SI
+	MOVQ SI, DI
+	MOVQ size+56(FP), R8
+	MOVQ R8, R9
+	MOVQ sum+64(FP), R12
+	MOVQ R12, R10
+	XORQ R13, R13
+
+sizedAVX2Pairs:
+	CMPQ CX, $16
+	JLT  sizedAVX2Singles
+`)
+	vs := sizedAVX2Vecs
+	for k, v := range vs {
+		emit(w, "VMOVDQU %d(SI), %s", 32*k, v.c)
+		emit(w, "VMOVDQU %d(R8), %s", 32*k, v.size)
+	}
+	for d := range 6 {
+		emit(w, "// level %d", d)
+		for _, v := range vs {
+			avx2SizedLevel(w, v.c, v.n, v.size, d, "")
+		}
+	}
+	for k, v := range vs {
+		avx2SizedScore(w, v.c, v.n, v.size, k, "")
+	}
+	fmt.Fprintf(w, `	ADDQ $64, SI
+	ADDQ $64, R8
+	ADDQ $64, R12
+	SUBQ $16, CX
+	JMP  sizedAVX2Pairs
+
+sizedAVX2Singles:
+	CMPQ CX, $0
+	JLE  sizedAVX2Scored
+	MOVQ CX, R11
+	CMPQ R11, $8
+	JLE  sizedAVX2Lanes
+	MOVQ $8, R11
+
+sizedAVX2Lanes:
+	SHLQ $5, R11
+	VMOVDQU %d(R14)(R11*1), Y3
+	VMOVDQU (SI), Y0
+	VMOVDQU (R8), Y2
+`, 256*32)
+	for d := range 6 {
+		avx2SizedLevel(w, "Y0", "Y1", "Y2", d, "Y3")
+	}
+	avx2SizedScore(w, "Y0", "Y1", "Y2", 0, "Y3")
+	w.WriteString(`	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R12
+	SUBQ $8, CX
+	JMP  sizedAVX2Singles
+
+sizedAVX2Scored:
+	MOVQ R13, CX // the windows left for the next tree
+	ADDQ $1024, tree+0(FP)
+	ADDQ $256, pred+24(FP)
+	ADDQ $4, thr+32(FP)
+	DECQ trees+40(FP)
+	JMP  sizedAVX2Tree
+
+sizedAVX2Done:
+	MOVQ CX, ret+88(FP)
+	VZEROUPPER
+	RET
+`)
+}

@@ -277,6 +277,7 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	body(&w, "\tMOVQ R13, ret+56(FP)\n\tVZEROUPPER\n\tRET\n")
 	generateSized(&w)
 	generateAVX2(&w)
+	generateSizedAVX2(&w)
 	return w.String()
 }
 
