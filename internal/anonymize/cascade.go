@@ -354,7 +354,8 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 // Every live window goes down the same tree together: evaluated one window
 // at a time, a tree is a chain of dependent loads (node → offset → pixel →
 // next node) that leaves the processor waiting. With AVX-512 a tree is one
-// vector pass over the batch (runTree); in Go, four windows
+// vector pass over the batch (runTree), with AVX2 too (runTreeAVX2, eight
+// windows to a vector); in Go, four windows
 // go down together (see walk), and the comparison's outcome, and whether a
 // window survives a tree, are written without a branch (the compiler emits
 // a conditional set): which way they go is a coin toss no predictor learns.

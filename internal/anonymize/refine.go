@@ -152,8 +152,8 @@ type probe struct{ scale, size, deg int }
 // kept: they weigh in the clusters as they did when each candidate was
 // searched on its own) and appends what it accepts to out.
 //
-// It serves where runTreesSized does not (see sized): without AVX-512,
-// and for windows too large for its arithmetic. A window here scores a
+// It serves where runTreesSized and runTreesSizedAVX2 do not (see sized):
+// without AVX-512 or AVX2, and for windows too large for their arithmetic. A window here scores a
 // few dozen positions yet runs deep, and is used once: it is a lazy
 // window (see cascade.lazyWindow) in the worker's memory s, and nothing of
 // it is kept (kept, the six group photographs needed 28,000 to 76,000

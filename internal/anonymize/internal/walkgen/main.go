@@ -1,6 +1,6 @@
-// Command walkgen writes walk_amd64.s, the AVX-512 trees of the face
-// search (see runTree and runTreesSized in walk_amd64.go). Run it with go
-// generate in internal/anonymize.
+// Command walkgen writes walk_amd64.s, the vector trees of the face
+// search (see runTree and runTreesSized in walk_amd64.go, and their AVX2
+// forms in avx2.go). Run it with go generate in internal/anonymize.
 //
 // The walk is unrolled over the six levels of pigo's trees, because each
 // level looks its comparisons' offsets up differently: a level's nodes hold
