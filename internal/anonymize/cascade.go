@@ -355,8 +355,8 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 // at a time, a tree is a chain of dependent loads (node → offset → pixel →
 // next node) that leaves the processor waiting. With AVX-512 a tree is one
 // vector pass over the batch (runTree), with AVX2 too (runTreeAVX2, eight
-// windows to a vector); in Go, four windows
-// go down together (see walk), and the comparison's outcome, and whether a
+// windows to a vector); in Go, eight windows go down together (see walk),
+// and the comparison's outcome, and whether a
 // window survives a tree, are written without a branch (the compiler emits
 // a conditional set): which way they go is a coin toss no predictor learns.
 func (w *window) run(pix []uint8, b *batch, trees int) {
@@ -463,9 +463,13 @@ func checkReach[T int | int32](reach, stride int, pix []uint8, at []T) {
 // walk sends each window centred at at[j] down the tree whose
 // comparisons are offs and writes the leaf it reaches to node[j] (as a node
 // number, leaves counting from 1<<depth), in Go: where there is no vector
-// tree (see runTree), and for batches of fewer than minVector windows. Four
-// windows go down together, their paths held in registers, so that the
-// processor always has independent loads to issue.
+// tree (see runTree), and for batches of fewer than minVector windows.
+// Eight windows go down together, their paths held in registers, so that
+// the processor always has independent loads to issue: eight took a tree
+// from 13.4 to 11.6 ns per window against four, and the group
+// photographs' first pass from 0.155 to 0.135 s (BenchmarkTree/go,
+// BenchmarkSearchGroupPhotos1024/first-pass/go; docs/BENCHMARKS.md, fifth
+// pass).
 func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) {
 	const mask = 2<<maxDepth - 1
 	step := func(i int32, a int32) int32 {
@@ -479,6 +483,16 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) 
 	}
 	node = node[:len(at)]
 	j := 0
+	for ; j+8 <= len(at); j += 8 {
+		a0, a1, a2, a3, a4, a5, a6, a7 := at[j], at[j+1], at[j+2], at[j+3], at[j+4], at[j+5], at[j+6], at[j+7]
+		i0, i1, i2, i3, i4, i5, i6, i7 := int32(1), int32(1), int32(1), int32(1), int32(1), int32(1), int32(1), int32(1)
+		for range depth {
+			i0, i1, i2, i3 = step(i0, a0), step(i1, a1), step(i2, a2), step(i3, a3)
+			i4, i5, i6, i7 = step(i4, a4), step(i5, a5), step(i6, a6), step(i7, a7)
+		}
+		node[j], node[j+1], node[j+2], node[j+3] = i0, i1, i2, i3
+		node[j+4], node[j+5], node[j+6], node[j+7] = i4, i5, i6, i7
+	}
 	for ; j+4 <= len(at); j += 4 {
 		a0, a1, a2, a3 := at[j], at[j+1], at[j+2], at[j+3]
 		i0, i1, i2, i3 := int32(1), int32(1), int32(1), int32(1)
