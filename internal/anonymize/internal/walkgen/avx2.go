@@ -12,10 +12,10 @@ import (
 // pixels' top bytes is max(p, q) = q, unsigned), and compacts the windows
 // kept by a permutation looked up by their bit mask (tables.perm) and a
 // whole-vector store, which may write up to seven entries past the last
-// window: at and sum need that much room past n (anonymize.walkSlack). Sixteen registers hold
-// less than AVX-512's thirty-two, so the tree's offsets are looked up from
-// memory: eight at a time with VPERMD, and blended (see avx2Lookup), which
-// costs less than gathering them.
+// window: at and sum need that much room past n (anonymize.walkSlack).
+// Sixteen registers hold less than AVX-512's thirty-two, so the tree's
+// offsets are looked up from memory: eight at a time with VPERMD, and
+// blended (see avx2Lookup), which costs less than gathering them.
 //
 // Registers: a vector's centres and nodes are Y0/Y1, Y2/Y3, Y4/Y5; its
 // sums stay in memory until it is scored. Y6–Y9 and Y11–Y13 are scratch, Y10
@@ -27,12 +27,14 @@ type avx2Vec struct{ c, n string }
 
 var avx2Vecs = []avx2Vec{{"Y0", "Y1"}, {"Y2", "Y3"}, {"Y4", "Y5"}}
 
-// avx2Lookup writes into dst the entries idx numbers in a table of
-// tables×8 entries at off(base), indexed from 8·(off/32): each of its
-// eights looked up by the low three bits of idx with VPERMD, and the
-// results chosen between by the next bits (bit 3 for neighbouring eights,
-// and so on up), with VBLENDVPS on those bits shifted to the sign. free
-// are scratch registers, as many as the choosing is deep plus one.
+// avx2Lookup writes into dst, per lane, the 32-bit entry that idx numbers
+// in the tables×8 entries at off(base), where entry number off/4 is the
+// first (a tree's nodes, or leaves, of one level: their numbers' bits
+// above the third pick the eight). Each eight is looked up by idx's low
+// three bits with VPERMD, and the results are chosen between by the next
+// bits (bit 3 between neighbouring eights, and so on up) with VBLENDVPS,
+// each bit shifted to the sign. free are scratch registers, one more than
+// the choosing is deep (four for eight tables).
 func avx2Lookup(w *strings.Builder, base string, off, tables int, idx, dst string, free ...string) {
 	if tables == 1 {
 		emit(w, "VPERMD %d(%s), %s, %s", off, base, idx, dst)
