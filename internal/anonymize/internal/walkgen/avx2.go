@@ -51,17 +51,32 @@ func avx2Lookup(w *strings.Builder, base string, off, tables int, idx, dst strin
 	emit(w, "VBLENDVPS %s, %s, %s, %s", free[1], free[0], dst, dst)
 }
 
-// avx2Mask sets Y8 to the lanes a gather loads: all, or those in use.
-func avx2Mask(w *strings.Builder, partial bool) {
-	if partial {
-		emit(w, "VMOVDQU Y10, Y8")
-	} else {
-		emit(w, "VPCMPEQD Y8, Y8, Y8")
+// avx2Step gathers the pixels at the indices in Y6 and Y7 (of the lanes
+// in the register lanes, or all for "") and moves the windows whose nodes
+// are in n, and whose first pixel is at most the second, to their node's
+// second child.
+func avx2Step(w *strings.Builder, n, lanes string) {
+	mask := func() {
+		if lanes != "" {
+			emit(w, "VMOVDQU %s, Y8", lanes)
+		} else {
+			emit(w, "VPCMPEQD Y8, Y8, Y8")
+		}
 	}
+	mask()
+	emit(w, "VPGATHERDD Y8, (BX)(Y6*1), Y9")
+	mask()
+	emit(w, "VPGATHERDD Y8, (BX)(Y7*1), Y6")
+	emit(w, "VPSLLD $24, Y9, Y9")
+	emit(w, "VPSLLD $24, Y6, Y6")
+	emit(w, "VPMAXUD Y9, Y6, Y7")
+	emit(w, "VPCMPEQD Y7, Y6, Y7") // all ones where p ≤ q
+	emit(w, "VPSUBD Y7, %s, %s", n, n)
 }
 
-// avx2Level sends v down level d of the tree whose offsets are at (AX).
-func avx2Level(w *strings.Builder, v avx2Vec, d int, partial bool) {
+// avx2Level sends v down level d of the tree whose offsets are at (AX),
+// its gathers masked by lanes (see avx2Step).
+func avx2Level(w *strings.Builder, v avx2Vec, d int, lanes string) {
 	if d == 0 { // every window is at node 1
 		emit(w, "VPBROADCASTD 8(AX), Y6")
 		emit(w, "VPBROADCASTD 12(AX), Y7")
@@ -78,51 +93,53 @@ func avx2Level(w *strings.Builder, v avx2Vec, d int, partial bool) {
 	}
 	emit(w, "VPADDD %s, Y6, Y6", v.c)
 	emit(w, "VPADDD %s, Y7, Y7", v.c)
-	avx2Mask(w, partial)
-	emit(w, "VPGATHERDD Y8, (BX)(Y6*1), Y9")
-	avx2Mask(w, partial)
-	emit(w, "VPGATHERDD Y8, (BX)(Y7*1), Y6")
-	emit(w, "VPSLLD $24, Y9, Y9")
-	emit(w, "VPSLLD $24, Y6, Y6")
-	emit(w, "VPMAXUD Y9, Y6, Y7")
-	emit(w, "VPCMPEQD Y7, Y6, Y7") // all ones where p ≤ q
-	emit(w, "VPSUBD Y7, %s, %s", v.n, v.n)
+	avx2Step(w, v.n, lanes)
 }
 
-// avx2Score adds the leaf's prediction to the sums of v (the k-th vector
-// of the group, its sums at 32k(R12)) and writes the windows whose sum
-// exceeds the threshold to (DI) and (R10), counting them in R13.
-func avx2Score(w *strings.Builder, v avx2Vec, k int, partial bool) {
+// avx2Score adds the leaf's prediction to the sums of the k-th vector of
+// a group (its windows centred at c, their nodes in n, their sums at
+// 32k(R12)) and writes the windows whose sum exceeds the threshold (of the
+// lanes in the register lanes, or all for "") and their sums to (DI) and
+// (R10), and their sizes, where size names a register, to (R9), counting
+// them in R13. The permutations are at (R14).
+func avx2Score(w *strings.Builder, c, n, size string, k int, lanes string) {
 	// DX is 64 floats before the table: leaves 64 to 127 index it.
-	avx2Lookup(w, "DX", 256, 8, v.n, "Y6", "Y7", "Y8", "Y9", "Y11")
+	avx2Lookup(w, "DX", 256, 8, n, "Y6", "Y7", "Y8", "Y9", "Y11")
 	emit(w, "VADDPS %d(R12), Y6, Y6", 32*k)
 	emit(w, "VCMPPS $0x1e, Y15, Y6, Y7") // sum > thr
-	if partial {
-		emit(w, "VPAND Y10, Y7, Y7")
+	if lanes != "" {
+		emit(w, "VPAND %s, Y7, Y7", lanes)
 	}
 	emit(w, "VMOVMSKPS Y7, R11")
-	emit(w, "MOVQ R11, R9")
-	emit(w, "SHLQ $5, R9")
-	emit(w, "VMOVDQU (R8)(R9*1), Y9") // the kept lanes first
-	emit(w, "VPERMD %s, Y9, Y7", v.c)
-	emit(w, "VPERMPS Y6, Y9, Y6")
+	emit(w, "MOVQ R11, R15")
+	emit(w, "SHLQ $5, R15")
+	emit(w, "VMOVDQU (R14)(R15*1), Y9") // the kept lanes first
+	emit(w, "VPERMD %s, Y9, Y7", c)
 	emit(w, "VMOVDQU Y7, (DI)")
+	emit(w, "VPERMPS Y6, Y9, Y6")
 	emit(w, "VMOVUPS Y6, (R10)")
+	if size != "" {
+		emit(w, "VPERMD %s, Y9, Y7", size)
+		emit(w, "VMOVDQU Y7, (R9)")
+	}
 	emit(w, "POPCNTL R11, R11")
 	emit(w, "LEAQ (DI)(R11*4), DI")
 	emit(w, "LEAQ (R10)(R11*4), R10")
+	if size != "" {
+		emit(w, "LEAQ (R9)(R11*4), R9")
+	}
 	emit(w, "ADDQ R11, R13")
 }
 
-func avx2Walk(w *strings.Builder, vs []avx2Vec, partial bool) {
+func avx2Walk(w *strings.Builder, vs []avx2Vec, lanes string) {
 	for d := range 6 {
 		emit(w, "// level %d", d)
 		for _, v := range vs {
-			avx2Level(w, v, d, partial)
+			avx2Level(w, v, d, lanes)
 		}
 	}
 	for k, v := range vs {
-		avx2Score(w, v, k, partial)
+		avx2Score(w, v.c, v.n, "", k, lanes)
 	}
 }
 
@@ -137,7 +154,7 @@ TEXT ·runTreeAVX2(SB), NOSPLIT, $0-72
 	MOVQ at+24(FP), SI
 	MOVQ sum+32(FP), R12
 	MOVQ n+40(FP), CX
-	MOVQ tables+56(FP), R8
+	MOVQ tables+56(FP), R14
 	MOVL $1, R9
 	MOVQ R9, X14
 	VPBROADCASTD X14, Y14
@@ -153,7 +170,7 @@ avx2Groups:
 	for k, v := range avx2Vecs {
 		emit(w, "VMOVDQU %d(SI), %s", 32*k, v.c)
 	}
-	avx2Walk(w, avx2Vecs, false)
+	avx2Walk(w, avx2Vecs, "")
 	fmt.Fprintf(w, `	ADDQ $96, SI
 	ADDQ $96, R12
 	SUBQ $24, CX
@@ -169,10 +186,10 @@ avx2Singles:
 
 avx2Lanes:
 	SHLQ $5, R9
-	VMOVDQU %d(R8)(R9*1), Y10
+	VMOVDQU %d(R14)(R9*1), Y10
 	VMOVDQU (SI), Y0
 `, 256*32)
-	avx2Walk(w, avx2Vecs[:1], true)
+	avx2Walk(w, avx2Vecs[:1], "Y10")
 	w.WriteString(`	ADDQ $32, SI
 	ADDQ $32, R12
 	SUBQ $8, CX
@@ -237,49 +254,7 @@ func avx2SizedLevel(w *strings.Builder, c, n, size string, d int, lanes string) 
 	emit(w, "VPADDD Y14, %s, Y12", n)
 	avx2SizedPoint(w, c, size, d, 12, "Y12", "Y7", "Y8", "Y6", "Y9", "Y10", "Y11")
 	emit(w, "VMOVDQU (SP), Y6")
-	mask := func() {
-		if lanes != "" {
-			emit(w, "VMOVDQU %s, Y8", lanes)
-		} else {
-			emit(w, "VPCMPEQD Y8, Y8, Y8")
-		}
-	}
-	mask()
-	emit(w, "VPGATHERDD Y8, (BX)(Y6*1), Y9")
-	mask()
-	emit(w, "VPGATHERDD Y8, (BX)(Y7*1), Y6")
-	emit(w, "VPSLLD $24, Y9, Y9")
-	emit(w, "VPSLLD $24, Y6, Y6")
-	emit(w, "VPMAXUD Y9, Y6, Y7")
-	emit(w, "VPCMPEQD Y7, Y6, Y7") // all ones where p ≤ q
-	emit(w, "VPSUBD Y7, %s, %s", n, n)
-}
-
-// avx2SizedScore adds the leaf's prediction to the sums of the k-th vector
-// (at 32k(R12)) and writes the windows whose sum exceeds the threshold,
-// their sums and sizes to (DI), (R10) and (R9), counting them in R13.
-func avx2SizedScore(w *strings.Builder, c, n, size string, k int, lanes string) {
-	avx2Lookup(w, "DX", 256, 8, n, "Y6", "Y7", "Y8", "Y9", "Y10")
-	emit(w, "VADDPS %d(R12), Y6, Y6", 32*k)
-	emit(w, "VCMPPS $0x1e, Y15, Y6, Y7") // sum > thr
-	if lanes != "" {
-		emit(w, "VPAND %s, Y7, Y7", lanes)
-	}
-	emit(w, "VMOVMSKPS Y7, R11")
-	emit(w, "MOVQ R11, R15")
-	emit(w, "SHLQ $5, R15")
-	emit(w, "VMOVDQU (R14)(R15*1), Y9") // the kept lanes first
-	emit(w, "VPERMD %s, Y9, Y7", c)
-	emit(w, "VMOVDQU Y7, (DI)")
-	emit(w, "VPERMPS Y6, Y9, Y6")
-	emit(w, "VMOVUPS Y6, (R10)")
-	emit(w, "VPERMD %s, Y9, Y7", size)
-	emit(w, "VMOVDQU Y7, (R9)")
-	emit(w, "POPCNTL R11, R11")
-	emit(w, "LEAQ (DI)(R11*4), DI")
-	emit(w, "LEAQ (R10)(R11*4), R10")
-	emit(w, "LEAQ (R9)(R11*4), R9")
-	emit(w, "ADDQ R11, R13")
+	avx2Step(w, n, lanes)
 }
 
 func generateSizedAVX2(w *strings.Builder) {
@@ -294,29 +269,12 @@ TEXT ·runTreesSizedAVX2(SB), NOSPLIT, $32-96
 	VPBROADCASTD X14, Y14
 	MOVQ pix+16(FP), BX
 	MOVQ tables+80(FP), R14
-	MOVQ n+72(FP), CX
-
-sizedAVX2Tree:
-	CMPQ CX, $0
-	JLE  sizedAVX2Done
-	CMPQ trees+40(FP), $0
-	JLE  sizedAVX2Done
-	MOVQ tree+0(FP), AX
-	MOVQ pred+24(FP), DX
-	SUBQ $256, DX
-	MOVQ thr+32(FP), R11
-	VBROADCASTSS (R11), Y15
-	MOVQ at+48(FP), SI
-	MOVQ SI, DI
-	MOVQ size+56(FP), R8
-	MOVQ R8, R9
-	MOVQ sum+64(FP), R12
-	MOVQ R12, R10
-	XORQ R13, R13
-
+`)
+	sizedStart(w, "sizedAVX2", "Y15", 256)
+	w.WriteString(`
 sizedAVX2Pairs:
 	CMPQ CX, $16
-	JLT  sizedAVX2Singles
+	JLT  sizedAVX2Rest
 `)
 	vs := sizedAVX2Vecs
 	for k, v := range vs {
@@ -330,7 +288,7 @@ sizedAVX2Pairs:
 		}
 	}
 	for k, v := range vs {
-		avx2SizedScore(w, v.c, v.n, v.size, k, "")
+		avx2Score(w, v.c, v.n, v.size, k, "")
 	}
 	fmt.Fprintf(w, `	ADDQ $64, SI
 	ADDQ $64, R8
@@ -338,7 +296,7 @@ sizedAVX2Pairs:
 	SUBQ $16, CX
 	JMP  sizedAVX2Pairs
 
-sizedAVX2Singles:
+sizedAVX2Rest:
 	CMPQ CX, $0
 	JLE  sizedAVX2Scored
 	MOVQ CX, R11
@@ -355,24 +313,6 @@ sizedAVX2Lanes:
 	for d := range 6 {
 		avx2SizedLevel(w, "Y0", "Y1", "Y2", d, "Y3")
 	}
-	avx2SizedScore(w, "Y0", "Y1", "Y2", 0, "Y3")
-	w.WriteString(`	ADDQ $32, SI
-	ADDQ $32, R8
-	ADDQ $32, R12
-	SUBQ $8, CX
-	JMP  sizedAVX2Singles
-
-sizedAVX2Scored:
-	MOVQ R13, CX // the windows left for the next tree
-	ADDQ $1024, tree+0(FP)
-	ADDQ $256, pred+24(FP)
-	ADDQ $4, thr+32(FP)
-	DECQ trees+40(FP)
-	JMP  sizedAVX2Tree
-
-sizedAVX2Done:
-	MOVQ CX, ret+88(FP)
-	VZEROUPPER
-	RET
-`)
+	avx2Score(w, "Y0", "Y1", "Y2", 0, "Y3")
+	sizedEnd(w, "sizedAVX2", 8, 88)
 }

@@ -408,25 +408,8 @@ TEXT ·runTreesSized(SB), NOSPLIT, $8-88
 	MOVQ pix+16(FP), BX
 `)
 	constants(w)
-	w.WriteString(`	MOVQ n+72(FP), CX
-
-sizedTree:
-	CMPQ CX, $0
-	JLE  sizedDone
-	CMPQ trees+40(FP), $0
-	JLE  sizedDone
-	MOVQ tree+0(FP), AX
-	MOVQ pred+24(FP), DX
-	MOVQ thr+32(FP), R11
-	VBROADCASTSS (R11), Z16
-	MOVQ at+48(FP), SI
-	MOVQ SI, DI
-	MOVQ size+56(FP), R8
-	MOVQ R8, R9
-	MOVQ sum+64(FP), R12
-	MOVQ R12, R10
-	XORQ R13, R13
-	MOVL $0, tsize-8(SP) // no size's offsets in Z20–Z27 yet
+	sizedStart(w, "sized", "Z16", 0)
+	w.WriteString(`	MOVL $0, tsize-8(SP) // no size's offsets in Z20–Z27 yet
 
 sizedTriples:
 	CMPQ CX, $48
@@ -512,25 +495,63 @@ sizedFull:
 		sizedLevel(w, sa, d, "K7")
 	}
 	sizedScore(w, sa, "K7")
-	w.WriteString(`	ADDQ $64, SI
-	ADDQ $64, R8
-	ADDQ $64, R12
-	SUBQ $16, CX
-	JMP  sizedRest
+	sizedEnd(w, "sized", 16, 80)
+}
 
-sizedScored:
+// sizedStart begins a runTreesSized's trees, each one (at the label
+// prefix+"Tree") with its pointers read from the arguments, its threshold
+// broadcast into thr and DX moved back bytes before its leaf predictions;
+// the windows are n, in CX.
+func sizedStart(w *strings.Builder, prefix, thr string, back int) {
+	fmt.Fprintf(w, `	MOVQ n+72(FP), CX
+
+%[1]sTree:
+	CMPQ CX, $0
+	JLE  %[1]sDone
+	CMPQ trees+40(FP), $0
+	JLE  %[1]sDone
+	MOVQ tree+0(FP), AX
+	MOVQ pred+24(FP), DX
+`, prefix)
+	if back > 0 {
+		emit(w, "SUBQ $%d, DX", back)
+	}
+	fmt.Fprintf(w, `	MOVQ thr+32(FP), R11
+	VBROADCASTSS (R11), %s
+	MOVQ at+48(FP), SI
+	MOVQ SI, DI
+	MOVQ size+56(FP), R8
+	MOVQ R8, R9
+	MOVQ sum+64(FP), R12
+	MOVQ R12, R10
+	XORQ R13, R13
+`, thr)
+}
+
+// sizedEnd ends a runTreesSized: the step past a last vector of lanes
+// windows back to the labelled prefix+"Rest", then, once a tree has scored
+// every window, on to the next tree or, after the last, the count of
+// windows left as the result (at ret(FP)).
+func sizedEnd(w *strings.Builder, prefix string, lanes, ret int) {
+	fmt.Fprintf(w, `	ADDQ $%[2]d, SI
+	ADDQ $%[2]d, R8
+	ADDQ $%[2]d, R12
+	SUBQ $%[3]d, CX
+	JMP  %[1]sRest
+
+%[1]sScored:
 	MOVQ R13, CX // the windows left for the next tree
 	ADDQ $1024, tree+0(FP)
 	ADDQ $256, pred+24(FP)
 	ADDQ $4, thr+32(FP)
 	DECQ trees+40(FP)
-	JMP  sizedTree
+	JMP  %[1]sTree
 
-sizedDone:
-	MOVQ CX, ret+80(FP)
+%[1]sDone:
+	MOVQ CX, ret+%[4]d(FP)
 	VZEROUPPER
 	RET
-`)
+`, prefix, 4*lanes, lanes, ret)
 }
 
 func main() {
