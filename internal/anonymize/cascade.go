@@ -515,7 +515,9 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) 
 // entries past the last window (TestTheVectorTreeKeepsWhatTheScalarOneKeeps).
 const walkSlack = 7
 
-// minVector is the fewest windows worth a vector of sixteen (see runTree).
+// minVector is the fewest windows worth a vector walk (see runTree); the
+// AVX2 walk, eight windows to a vector, takes the same (not measured
+// apart).
 // (For the second look's windows, whose trees must be compiled first, one
 // window was measured too: no faster within the noise.)
 const minVector = 4

@@ -202,8 +202,8 @@ func (l level) centre(a int32) (x, y float64) {
 // that after the first trees, which reject most windows, the batch still
 // fills the vector walk's sixteen lanes for many trees. Sixteen rows, as
 // before, took 0.061 s per group photograph, 128 rows 0.052
-// (BenchmarkSearchGroupPhotos1024/first-pass/vector; docs/BENCHMARKS.md,
-// "fourth pass").
+// (BenchmarkSearchGroupPhotos1024/first-pass/avx512, then named vector;
+// docs/BENCHMARKS.md, "fourth pass").
 const rowsPerBatch = 128
 
 // scan runs the cascade in pose p over every window of l from minFace to

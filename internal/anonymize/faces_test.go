@@ -227,8 +227,8 @@ func BenchmarkBlurFaces1024(b *testing.B) {
 	})
 }
 
-// eachWalk runs the benchmark with the AVX-512 tree walk ("vector", where
-// the processor has it) and without ("go"), in the same run.
+// eachWalk runs the benchmark with every tree walk the processor runs
+// (anonymize.Walks: "avx512", "avx2", "go"), in the same run.
 func eachWalk(b *testing.B, bench func(b *testing.B)) {
 	for _, w := range anonymize.Walks() {
 		b.Run(w, func(b *testing.B) {

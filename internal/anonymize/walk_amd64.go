@@ -88,8 +88,8 @@ func halfTrees(c *cascade, pix []uint8) bool {
 }
 
 // runTreesSizedAVX2 is runTreesSized in AVX2, eight windows to a vector
-// (see internal/walkgen). at, size and sum need room for eight entries
-// past n, as for runTreesSized.
+// (see internal/walkgen). at, size and sum need room for walkSlack entries
+// past n (runTreesSized needs sixteen, which probeSized leaves).
 //
 //go:noescape
 func runTreesSizedAVX2(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int, tables *avx2Tables) int

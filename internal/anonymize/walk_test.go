@@ -21,8 +21,9 @@ func randomTree(r *rand.Rand, stride, reach int) *[2 << maxDepth]int32 {
 	return &offs
 }
 
-// BenchmarkTree runs one tree on 320 windows of a random image, in Go,
-// with runTreeAVX2 and with runTree (where the processor runs them).
+// BenchmarkTree runs one tree on 320 windows of a random image, in Go and
+// with runTree, and on the first 313 with runTreeAVX2 (which needs room
+// past its windows): each where the processor runs it.
 func BenchmarkTree(b *testing.B) {
 	c, err := faceClassifier()
 	if err != nil {
@@ -186,27 +187,38 @@ func keptInGo(offs *[2 << maxDepth]int32, pix []uint8, pred []float32, thr float
 // TestTheVectorTreeKeepsWhatTheScalarOneKeeps checks runTree and
 // runTreeAVX2 (where the processor runs them) against walk and the scoring
 // in Go on random images, trees, predictions and sums, for every batch
-// length up to five vectors of sixteen (the last one partly masked).
-// runTreeAVX2 may write past the windows it keeps, into the room it is
-// given, but never beyond.
+// length up to five vectors of sixteen (the last one partly masked); in
+// every other batch the predictions, sums and threshold are whole numbers,
+// so that many sums equal the threshold, which must not pass. The room
+// past the windows holds centres far outside the image, which a lane not
+// in use must not load; runTreeAVX2 may write into that room, never
+// beyond it.
 func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 	c, err := faceClassifier()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(7, 8))
 	const w, h, reach = 96, 80, 20
-	pix := randomLuma(r, w*h)
-	walks := map[string]func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int{}
+	pix := randomLuma(rand.New(rand.NewPCG(5, 6)), w*h)
+	type treeWalk func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int
+	var walks []struct {
+		name string
+		run  treeWalk
+	}
 	if vectorTrees(c, pix) {
-		walks["runTree"] = func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int {
+		walks = append(walks, struct {
+			name string
+			run  treeWalk
+		}{"runTree", func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int {
 			return runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr)
-		}
+		}})
 	}
 	if hasAVX2 {
-		walks["runTreeAVX2"] = func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int {
-			// walkSlack entries of room past the windows, then a guard.
-			const guard = -7
+		walks = append(walks, struct {
+			name string
+			run  treeWalk
+		}{"runTreeAVX2", func(offs *[2 << maxDepth]int32, pred []float32, at []int32, sum []float32, thr float32) int {
+			const guard = -7 // just past the room
 			roomAt, roomSum := at[:len(at)+walkSlack+1], sum[:len(sum)+walkSlack+1]
 			roomAt[len(roomAt)-1], roomSum[len(roomSum)-1] = guard, guard
 			m := runTreeAVX2(offs, &pix[0], &pred[0], &at[0], &sum[0], len(at), thr, halfTables)
@@ -214,31 +226,60 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 				t.Fatalf("runTreeAVX2 wrote past the room it was given")
 			}
 			return m
-		}
+		}})
 	}
 	if len(walks) == 0 {
 		t.Skip("no AVX2 or AVX-512 on this processor: run scores in Go")
 	}
 	pred := make([]float32, 64)
-	for name, run := range walks {
+	ties := 0
+	for _, tw := range walks {
+		r := rand.New(rand.NewPCG(7, 8)) // the same batches for every walk
 		for n := 1; n <= 81; n++ {
 			offs := randomTree(r, w, reach)
-			for i := range pred {
-				pred[i] = r.Float32()*2 - 1
+			whole := n%2 == 0
+			value := func() float32 {
+				if whole {
+					return float32(r.IntN(3) - 1)
+				}
+				return r.Float32()*2 - 1
 			}
-			thr := r.Float32() - 0.5
-			// Room for runTreeAVX2's whole vectors and one entry more.
+			for i := range pred {
+				pred[i] = value()
+			}
+			thr := value() / 2
+			if whole {
+				thr = value()
+			}
 			at, sum := make([]int32, n, n+walkSlack+1), make([]float32, n, n+walkSlack+1)
 			for j := range at {
 				at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
-				sum[j] = r.Float32() - 0.5
+				sum[j] = value() / 2
+				if whole {
+					sum[j] = value()
+				}
+			}
+			for j := n; j < n+walkSlack; j++ {
+				at[:cap(at)][j] = 1 << 30
 			}
 			wantAt, wantSum := keptInGo(offs, pix, pred, thr, at, sum)
-			m := run(offs, pred, at, sum, thr)
+			if whole {
+				node := make([]int32, n)
+				walk(offs, 6, pix, at, node)
+				for j := range at {
+					if sum[j]+pred[node[j]-64] == thr {
+						ties++
+					}
+				}
+			}
+			m := tw.run(offs, pred, at, sum, thr)
 			if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
-				t.Fatalf("%s, %d windows: kept %v with sums %v, want %v with %v", name, n, at[:m], sum[:m], wantAt, wantSum)
+				t.Fatalf("%s, %d windows: kept %v with sums %v, want %v with %v", tw.name, n, at[:m], sum[:m], wantAt, wantSum)
 			}
 		}
+	}
+	if ties == 0 {
+		t.Fatal("no sum equalled the threshold: the test does not check that ties are dropped")
 	}
 }
 
@@ -306,6 +347,9 @@ func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
 							}
 							for name, run := range walks {
 								at, size, sum := append(make([]int32, 0, n+16), at...), append(make([]int32, 0, n+16), size...), append(make([]float32, 0, n+16), sum...)
+								for j := n; j < n+16; j++ {
+									at[:n+16][j] = 1 << 30 // far outside the image: a lane not in use must not load it
+								}
 								m := run(&turned[from*4*c.leaves], int32(b.Dx()), &pix[0], &c.pred[from*c.leaves],
 									&c.thr[from], c.trees()-from, &at[0], &size[0], &sum[0], n)
 								if !slices.Equal(at[:m], wantAt) || !slices.Equal(size[:m], wantSize) || !slices.Equal(sum[:m], wantSum) {
