@@ -329,8 +329,8 @@ func (b *batch) add(at int) { b.at, b.rising = append(b.at, int32(at)), false }
 // between rows.
 func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 	n := (to - from) * nx
-	if cap(b.at) < n {
-		b.at = make([]int32, n)
+	if cap(b.at) < n+walkSlack { // the room runTreeAVX2 needs, so run need not copy
+		b.at = make([]int32, n, n+walkSlack)
 	}
 	b.at = b.at[:n]
 	for y := from; y < to; y++ {

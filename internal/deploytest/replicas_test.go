@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,17 +75,23 @@ func until(t testing.TB, deadline time.Time, cond func() (done bool, last string
 	}
 }
 
-// call sends a request to replica i, checks the status and decodes the body
-// into out; hdr, if set, receives the response headers.
+// call sends a request with body as JSON to replica i, checks the status and
+// decodes the body into out; hdr, if set, receives the response headers.
 func (c *cluster) call(i int, method, path string, body any, want int, out any, hdr *http.Header) {
 	c.t.Helper()
 	var b []byte
 	if body != nil {
 		b, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, c.replicas[i].URL+path, strings.NewReader(string(b)))
+	c.send(i, method, path, "application/json", b, want, out, hdr)
+}
+
+// send is call with a body of the given content type, as it is.
+func (c *cluster) send(i int, method, path, contentType string, body []byte, want int, out any, hdr *http.Header) {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.replicas[i].URL+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+c.admin)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s on replica %d: %v", method, path, i+1, err)

@@ -1,13 +1,9 @@
 package deploytest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,20 +21,11 @@ func TestWithdrawalOnOneReplicaErasesTheAssetForEvery(t *testing.T) {
 	ctx := context.Background()
 	sub := c.subject(0, "withdrawn")
 	before := blobs(t, c.dir) // the store's own marker (see blob.CheckShared)
-	req, _ := http.NewRequestWithContext(ctx, "POST",
-		c.replicas[0].URL+"/v1/subjects/"+sub+"/assets?purpose=ai-training&category=voice",
-		bytes.NewReader(likenesstest.WAV("erase-me", 200)))
-	req.Header.Set("Authorization", "Bearer "+c.admin)
-	req.Header.Set("Content-Type", "audio/wav")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
 	var asset struct{ ID string }
-	if res.StatusCode != 201 || json.Unmarshal(raw, &asset) != nil || asset.ID == "" {
-		t.Fatalf("upload on replica 1: %d %s", res.StatusCode, raw)
+	c.send(0, "POST", "/v1/subjects/"+sub+"/assets?purpose=ai-training&category=voice",
+		"audio/wav", likenesstest.WAV("erase-me", 200), 201, &asset, nil)
+	if asset.ID == "" {
+		t.Fatal("upload on replica 1: no asset id in the answer")
 	}
 	content := "/v1/assets/" + asset.ID + "/content?purpose=ai-training"
 	if code, _, err := Do(ctx, "GET", c.replicas[0].URL+content, c.admin, nil); err != nil || code != 200 {
