@@ -318,9 +318,14 @@ type batch struct {
 	// rising is whether at rises from first to last (as fillRows leaves
 	// it), so that the first and last windows bound the rest.
 	rising bool
+
+	// scored is how many of the cascade's trees the windows of at have
+	// passed already, their sums in sum (see firstRows): run goes on from
+	// the next.
+	scored int
 }
 
-func (b *batch) reset() { b.at, b.deep, b.rising = b.at[:0], b.deep[:0], false }
+func (b *batch) reset() { b.at, b.deep, b.rising, b.scored = b.at[:0], b.deep[:0], false, 0 }
 
 func (b *batch) add(at int) { b.at, b.rising = append(b.at, int32(at)), false }
 
@@ -344,6 +349,52 @@ func (b *batch) fillRows(first, dx, dy, nx, from, to int) {
 	b.deep = b.deep[:0]
 	// Whether each row's last window lies before the next row's first.
 	b.rising = dx > 0 && (nx-1)*dx < dy
+	b.scored = 0
+}
+
+// maxRowStep is the largest grid step runFirstTree takes: sixteen windows
+// a step apart must compare pixels within 128 bytes of the first one's.
+const maxRowStep = 8
+
+// rowIndices are runFirstTree's byte permutes, per step: 0, step, 2·step,
+// … for sixteen windows.
+var rowIndices = func() (t [maxRowStep + 1][64]byte) {
+	for s := 1; s <= maxRowStep; s++ {
+		for k := range 16 {
+			t[s][k] = byte(k * s)
+		}
+	}
+	return t
+}()
+
+// firstRows leaves in b the windows of rows [from, to) of a grid (as
+// fillRows lays them out) that pass w's first tree, with their sums, by
+// runFirstTree a row at a time; the caller checks firstTreeRows(c, pix,
+// dx). run then goes on from the second tree.
+func (b *batch) firstRows(w *window, pix []uint8, first, dx, dy, nx, from, to int) {
+	n := (to - from) * nx
+	if cap(b.at) < n+16 {
+		b.at = make([]int32, 0, n+16)
+	}
+	if cap(b.sum) < n+16 {
+		b.sum = make([]float32, 0, n+16)
+	}
+	ends := [2]int32{int32(first + from*dy), int32(first + (to-1)*dy + (nx-1)*dx)}
+	w.inBounds(pix, ends[:])
+	ch := w.chunks[0].Load()
+	if ch == nil {
+		ch = w.compile(0)
+	}
+	c := w.c
+	at, sum := b.at[:n+16], b.sum[:n+16]
+	m := 0
+	for y := from; y < to; y++ {
+		m += runFirstTree(&ch[0], &pix[0], &c.pred[0], &at[m], &sum[m], first+y*dy, dx, nx, &rowIndices[dx], c.thr[0])
+	}
+	b.at, b.sum = at[:m], sum[:m]
+	b.deep = b.deep[:0]
+	b.rising = true
+	b.scored = 1
 }
 
 // run runs trees [0, trees) of the cascade on the windows of b and leaves
@@ -369,20 +420,26 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	}
 	at := b.at
 	if cap(b.sum) < len(at)+walkSlack {
-		b.sum = make([]float32, len(at), len(at)+walkSlack)
+		sum := make([]float32, len(at), len(at)+walkSlack)
+		if b.scored > 0 {
+			copy(sum, b.sum[:len(at)])
+		}
+		b.sum = sum
 	}
 	if cap(b.node) < len(at) {
 		b.node = make([]int32, len(at))
 	}
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
-	clear(sum)
+	if b.scored == 0 {
+		clear(sum)
+	}
 	if b.rising && len(at) > 0 {
 		ends := [2]int32{at[0], at[len(at)-1]}
 		w.inBounds(pix, ends[:])
 	} else {
 		w.inBounds(pix, at)
 	}
-	for t := 0; t < trees && len(at) > 0; t++ {
+	for t := b.scored; t < trees && len(at) > 0; t++ {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
 		half = half && len(at) >= minVector

@@ -237,7 +237,11 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 		// Many rows at once, so that the batch stays long enough for the
 		// vector walk through the trees most windows pass.
 		for gy := 0; gy < ny; gy += rowsPerBatch {
-			b.fillRows(m*l.stride+m, step, step*l.stride, nx, gy, min(ny, gy+rowsPerBatch))
+			if firstTreeRows(c, l.pix, step) {
+				b.firstRows(win, l.pix, m*l.stride+m, step, step*l.stride, nx, gy, min(ny, gy+rowsPerBatch))
+			} else {
+				b.fillRows(m*l.stride+m, step, step*l.stride, nx, gy, min(ny, gy+rowsPerBatch))
+			}
 			win.run(l.pix, &b, c.trees())
 			emit()
 		}

@@ -26,8 +26,9 @@ func halve(g []uint8, w, h, stride int) []uint8 {
 
 // lumaPad is how many bytes past its end every luma image of the search
 // stays readable: runTree's gathers load four bytes for each pixel it
-// compares.
-const lumaPad = 4
+// compares, and runFirstTree loads 128 from a row's window's comparison
+// point for that window and the fifteen after it.
+const lumaPad = 128
 
 // lumaBuf returns a luma image of n bytes, lumaPad more allocated.
 func lumaBuf(n int) []uint8 { return make([]uint8, n, n+lumaPad) }

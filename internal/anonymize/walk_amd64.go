@@ -40,6 +40,28 @@ func vectorTrees(c *cascade, pix []uint8) bool {
 //go:noescape
 func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, trees int, at, size *int32, sum *float32, n int) int
 
+// runFirstTree runs the first tree of a window (offs) on the nx windows
+// of a grid row, centred at first, first+step, … (step at most
+// maxRowStep), and writes those that pass it to at, with their sums (the
+// leaf's prediction), as runTree would keep them from a batch of that row;
+// it returns how many. The pixels that sixteen windows compare at a node
+// are read with one load and a byte permute by idx (rowIndex(step)),
+// not gathered, at the first levels (see internal/walkgen, rows.go). at
+// and sum need room for sixteen entries past the last kept, and pix must
+// be readable lumaPad bytes past any pixel a comparison reaches.
+//
+//go:noescape
+func runFirstTree(offs *[2 << maxDepth]int32, pix *uint8, pred *float32, at *int32, sum *float32, first, step, nx int, idx *[64]byte, thr float32) int
+
+// firstTreeRows reports whether runFirstTree may score the grid's rows of
+// step on pix with c: it needs AVX-512 with VBMI (the byte permute).
+func firstTreeRows(c *cascade, pix []uint8, step int) bool {
+	return rowWalk && vectorTrees(c, pix) && step >= 1 && step <= maxRowStep
+}
+
+// rowWalk is whether runFirstTree may run.
+var rowWalk = vectorWalk && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VBMI
+
 // halfWalk is whether runTreeAVX2 runs: where runTree may not, and the
 // processor has what it needs.
 var halfWalk = !vectorWalk && hasAVX2

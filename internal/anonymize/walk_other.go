@@ -16,6 +16,12 @@ func runTreesSized(*int32, int32, *uint8, *float32, *float32, int, *int32, *int3
 	panic("anonymize: no vector walk on this architecture")
 }
 
+func firstTreeRows(*cascade, []uint8, int) bool { return false }
+
+func runFirstTree(*[2 << maxDepth]int32, *uint8, *float32, *int32, *float32, int, int, int, *[64]byte, float32) int {
+	panic("anonymize: no vector walk on this architecture")
+}
+
 // halfWalk is false: runTreeAVX2 is x86 code.
 var halfWalk = false
 

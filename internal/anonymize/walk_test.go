@@ -405,3 +405,146 @@ func (s bySizes) Swap(i, j int) {
 	s.size[i], s.size[j] = s.size[j], s.size[i]
 	s.sum[i], s.sum[j] = s.sum[j], s.sum[i]
 }
+
+// TestTheRowTreeKeepsWhatTheGatheredOneKeeps checks runFirstTree, which
+// scores a grid row's windows by byte permutes instead of gathers, against
+// walk and the scoring in Go: every step it takes, rows of one window to
+// several vectors (the last one partly masked) on random images, trees and
+// predictions, from the image's first row and left edge to its last row
+// and right edge, where its loads reach furthest past the pixels. The
+// image ends with its padding at an unreadable page (on unix), so a read
+// past the padding faults. In every other row the predictions and the
+// threshold are whole numbers, so that many leaves equal the threshold,
+// which must not pass; and nothing may be written past the windows kept.
+func TestTheRowTreeKeepsWhatTheGatheredOneKeeps(t *testing.T) {
+	c := vectorCascade(t)
+	const w, h, reach = 200, 90, 20
+	pix := guardedLuma(t, w*h)
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range pix {
+		pix[i] = uint8(r.IntN(256))
+	}
+	if !firstTreeRows(c, pix, 1) {
+		t.Skip("no AVX-512 VBMI on this processor: the grid's first tree is gathered")
+	}
+	pred := make([]float32, 64)
+	ties, rows := 0, 0
+	for step := 1; step <= maxRowStep; step++ {
+		if !firstTreeRows(c, pix, step) {
+			t.Fatalf("step %d: runFirstTree refused a step it takes", step)
+		}
+		most := (w-1-2*reach)/step + 1
+		for k := range 40 {
+			offs := randomTree(r, w, reach)
+			whole := k%2 == 0
+			value := func() float32 {
+				if whole {
+					return float32(r.IntN(3) - 1)
+				}
+				return r.Float32()*2 - 1
+			}
+			for i := range pred {
+				pred[i] = value()
+			}
+			thr := value() / 2
+			if whole {
+				thr = value()
+			}
+			nx := 1 + r.IntN(most)
+			if k < 4 {
+				nx = most - k // whole rows and nearly whole rows
+			}
+			// The top left corner, the bottom right one, or anywhere.
+			x, y := reach, reach
+			switch {
+			case k%3 == 1:
+				// A last vector of one window, whose root compares the
+				// image's last pixel: the loads reach furthest past it.
+				nx = 1 + 16*r.IntN((most-1)/16+1)
+				x, y = w-1-reach-(nx-1)*step, h-1-reach
+				offs[3] = reach*w + reach
+			case k%3 == 2:
+				x = reach + r.IntN(w-2*reach-(nx-1)*step)
+				y = reach + r.IntN(h-2*reach)
+			}
+			first := y*w + x
+			row := make([]int32, nx)
+			for j := range row {
+				row[j] = int32(first + j*step)
+			}
+			wantAt, wantSum := keptInGo(offs, pix, pred, thr, row, make([]float32, nx))
+			if whole {
+				node := make([]int32, nx)
+				walk(offs, 6, pix, row, node)
+				for j := range row {
+					if pred[node[j]-64] == thr {
+						ties++
+					}
+				}
+			}
+			const poison = -3
+			at, sum := make([]int32, nx+16), make([]float32, nx+16)
+			for j := range at {
+				at[j], sum[j] = poison, poison
+			}
+			m := runFirstTree(offs, &pix[0], &pred[0], &at[0], &sum[0], first, step, nx, &rowIndices[step], thr)
+			if !slices.Equal(at[:m], wantAt) || !slices.Equal(sum[:m], wantSum) {
+				t.Fatalf("step %d, %d windows from (%d, %d): kept %v with sums %v, want %v with %v", step, nx, x, y, at[:m], sum[:m], wantAt, wantSum)
+			}
+			for j := m; j < len(at); j++ {
+				if at[j] != poison || sum[j] != poison {
+					t.Fatalf("step %d, %d windows: wrote past the %d kept, at entry %d", step, nx, m, j)
+				}
+			}
+			rows++
+		}
+	}
+	if ties == 0 {
+		t.Fatal("no leaf equalled the threshold: the test does not check that ties are dropped")
+	}
+	t.Logf("%d rows, %d windows on a leaf equal to the threshold", rows, ties)
+}
+
+// BenchmarkFirstTreeOfARow runs one tree on a row of 320 windows three
+// pixels apart (the grid's step for its smallest windows), gathered
+// (runTree) and permuted (runFirstTree), in the same run.
+func BenchmarkFirstTreeOfARow(b *testing.B) {
+	c, err := faceClassifier()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const w, h, reach, n, step = 1024, 64, 24, 320, 3
+	pix := randomLuma(r, w*h)
+	if !vectorTrees(c, pix) {
+		b.Skip("no AVX-512 on this processor")
+	}
+	offs := randomTree(r, w, reach)
+	pred := make([]float32, 64)
+	for i := range pred {
+		pred[i] = r.Float32()*2 - 1
+	}
+	first := 32*w + reach
+	centres := make([]int32, n)
+	for j := range centres {
+		centres[j] = int32(first + step*j)
+	}
+	at, sum := make([]int32, n+16), make([]float32, n+16)
+	b.Run("gathered", func(b *testing.B) {
+		for b.Loop() {
+			copy(at, centres)
+			clear(sum)
+			runTree(offs, &pix[0], &pred[0], &at[0], &sum[0], n, 0)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/window")
+	})
+	if !firstTreeRows(c, pix, step) {
+		return
+	}
+	b.Run("permuted", func(b *testing.B) {
+		for b.Loop() {
+			runFirstTree(offs, &pix[0], &pred[0], &at[0], &sum[0], first, step, n, &rowIndices[step], 0)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/window")
+	})
+}

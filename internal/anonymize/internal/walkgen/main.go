@@ -278,6 +278,7 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	generateSized(&w)
 	generateAVX2(&w)
 	generateSizedAVX2(&w)
+	generateFirstTree(&w)
 	return w.String()
 }
 
