@@ -49,43 +49,48 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	for _, l := range levels {
 		byScale[l.scale] = l
 	}
-	// Candidates near each other share windows (a size and a turn on a
-	// level): each is compiled once for all the positions it scores.
-	plan := map[probe][]int{}
+	// The dense search around each candidate, as blocks of positions (a
+	// window and a square of centres), in the order of the candidates.
+	var blocks []block
 	for _, d := range cands {
-		byScale[d.scale].around(d, minFace, plan)
+		blocks = byScale[d.scale].around(d, minFace, blocks)
 		if l, ok := byScale[d.scale/2]; ok {
-			l.around(d, minFace, plan)
+			blocks = l.around(d, minFace, blocks)
 		}
 	}
 	// Windows of one turn on one level go down the cascade together,
 	// whatever their sizes, where the vector walk computes each window's
 	// offsets from its own size (see runTreesSized): grouped so, the
-	// vectors stay full. The rest run a window (a size) at a time.
+	// vectors stay full. Within a turn they go by size, so that its
+	// windows come in runs of one size, which runTreesSized scores with
+	// that size's offsets in registers. The rest run a window (a size and
+	// a turn) at a time, candidates near each other sharing it: each is
+	// compiled once for all the positions it scores.
+	sort.SliceStable(blocks, func(i, j int) bool { return blocks[i].size < blocks[j].size })
 	turns := map[turn]*turnWindows{}
-	var keys, all []probe
-	for k := range plan {
-		all = append(all, k)
-	}
-	// By size, so that a turn's windows are in runs of one size, which
-	// runTreesSized scores with that size's offsets in registers.
-	sort.Slice(all, func(i, j int) bool { return all[i].size < all[j].size })
-	for _, k := range all {
-		at := plan[k]
-		l := byScale[k.scale]
-		if !sized(c, l, k) {
-			keys = append(keys, k)
+	plan := map[probe][]int{}
+	var keys []probe
+	for _, bl := range blocks {
+		l := byScale[bl.scale]
+		if !sized(c, l, bl.probe) {
+			if _, ok := plan[bl.probe]; !ok {
+				keys = append(keys, bl.probe)
+			}
+			plan[bl.probe] = bl.appendTo(plan[bl.probe], l.stride)
 			continue
 		}
-		checkReach(reachOf(k.size, float64(k.deg)*math.Pi/180), l.stride, l.pix, at)
-		tk := turn{k.scale, k.deg}
+		ends := [2]int{bl.y0*l.stride + bl.x0, bl.y1*l.stride + bl.x1}
+		checkReach(reachOf(bl.size, float64(bl.deg)*math.Pi/180), l.stride, l.pix, ends[:])
+		tk := turn{bl.scale, bl.deg}
 		tw := turns[tk]
 		if tw == nil {
 			tw = &turnWindows{turn: tk}
 			turns[tk] = tw
 		}
-		for _, p := range at {
-			tw.at, tw.size = append(tw.at, int32(p)), append(tw.size, int32(k.size))
+		n := len(tw.at)
+		tw.at = bl.appendTo32(tw.at, l.stride)
+		for range len(tw.at) - n {
+			tw.size = append(tw.size, int32(bl.size))
 		}
 	}
 	var found []detection
@@ -224,8 +229,8 @@ func covered(r image.Rectangle, faces []Face) bool {
 // found on, or the one at twice its resolution): centres within the grid's
 // step of d's at a third of that step, sizes 7.5% and 15% either side (each
 // the nearest on sizeLadder), turns of 10° and 20° either side of d's
-// pose. It adds the positions to plan, by window.
-func (l level) around(d detection, minFace int, plan map[probe][]int) {
+// pose. It appends the blocks of positions to blocks.
+func (l level) around(d detection, minFace int, blocks []block) []block {
 	f := float64(l.scale)
 	cx, cy := int(d.x/f), int(d.y/f)
 	s := int(math.Round(d.size / f))
@@ -242,23 +247,54 @@ func (l level) around(d detection, minFace int, plan map[probe][]int) {
 		for turn := -20; turn <= 20; turn += 10 {
 			k := probe{l.scale, size, (deg + turn + 360) % 360}
 			m := reachOf(size, float64(k.deg)*math.Pi/180)
-			at := plan[k]
-			n := len(at)
-			for y := cy - r; y <= cy+r; y += step {
-				if y < m || y >= l.h-m {
-					continue
-				}
-				for x := cx - r; x <= cx+r; x += step {
-					if x >= m && x < l.w-m {
-						at = append(at, y*l.stride+x)
-					}
-				}
-			}
-			if len(at) > n {
-				plan[k] = at
+			// The centres cx-r, cx-r+step, … up to cx+r that lie at
+			// least m from every edge, and likewise in y.
+			x0, x1 := firstOnGrid(cx-r, step, m), min(cx+r, l.w-m-1)
+			y0, y1 := firstOnGrid(cy-r, step, m), min(cy+r, l.h-m-1)
+			if x0 <= x1 && y0 <= y1 {
+				x1, y1 = x0+(x1-x0)/step*step, y0+(y1-y0)/step*step
+				blocks = append(blocks, block{k, x0, x1, y0, y1, step})
 			}
 		}
 	}
+	return blocks
+}
+
+// firstOnGrid is the first of from, from+step, … at least lo.
+func firstOnGrid(from, step, lo int) int {
+	if from >= lo {
+		return from
+	}
+	return from + (lo-from+step-1)/step*step
+}
+
+// block is a square of the second look's positions for one window: the
+// centres x0, x0+step, … x1 in each row y0, y0+step, … y1 (pixels of the
+// probe's level).
+type block struct {
+	probe
+	x0, x1, y0, y1, step int
+}
+
+// appendTo appends the block's centres (pixel indices, rows of the given
+// stride) to at, row by row.
+func (bl block) appendTo(at []int, stride int) []int {
+	for y := bl.y0; y <= bl.y1; y += bl.step {
+		for x := bl.x0; x <= bl.x1; x += bl.step {
+			at = append(at, y*stride+x)
+		}
+	}
+	return at
+}
+
+// appendTo32 is appendTo for 32-bit centres.
+func (bl block) appendTo32(at []int32, stride int) []int32 {
+	for y := bl.y0; y <= bl.y1; y += bl.step {
+		for x := bl.x0; x <= bl.x1; x += bl.step {
+			at = append(at, int32(y*stride+x))
+		}
+	}
+	return at
 }
 
 // holds reports whether most of one of faces (four fifths or more) lies in
