@@ -393,6 +393,9 @@ func (b *batch) firstRows(w *window, pix []uint8, first, dx, dy, nx, from, to in
 	}
 	b.at, b.sum = at[:m], sum[:m]
 	b.deep = b.deep[:0]
+	if b.mark == 1 {
+		b.deep = append(b.deep, b.at...)
+	}
 	b.rising = true
 	b.scored = 1
 }

@@ -45,7 +45,7 @@ func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, tr
 // maxRowStep), and writes those that pass it to at, with their sums (the
 // leaf's prediction), as runTree would keep them from a batch of that row;
 // it returns how many. The pixels that sixteen windows compare at a node
-// are read with one load and a byte permute by idx (rowIndex(step)),
+// are read with one load and a byte permute by idx (&rowIndices[step]),
 // not gathered, at the first levels (see internal/walkgen, rows.go). at
 // and sum need room for sixteen entries past the last kept, and pix must
 // be readable lumaPad bytes past any pixel a comparison reaches.

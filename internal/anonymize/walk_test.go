@@ -2,6 +2,8 @@ package anonymize
 
 import (
 	"bytes"
+	"image"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -9,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 // randomTree returns a tree of comparisons whose points lie within reach of
@@ -143,6 +147,67 @@ func TestAWindowReachingOutsideTheImageStopsTheSearch(t *testing.T) {
 			b.fillRows(g.first, 3, g.dy, 10, 0, g.rows)
 			win.run(pix, &b, c.trees())
 		}()
+		if !firstTreeRows(c, pix, 3) {
+			continue
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("grid rows from pixel %d, %d rows %d apart, reach past the image and had their first tree scored", g.first, g.rows, g.dy)
+				}
+			}()
+			var b batch
+			b.firstRows(win, pix, g.first, 3, g.dy, 10, 0, g.rows)
+		}()
+	}
+}
+
+// TestGridRowsScoredFromTheFirstTreeOnAreScoredAsBefore checks a grid
+// batch whose first tree runFirstTree scored (firstRows), then run took on
+// from the second, against the same batch laid out by fillRows and run
+// from the first: for windows of several sizes and poses on the sample
+// portrait (where windows run deep), batches of one to many rows, and
+// cascades cut after one, two, a few and all trees, with the deep
+// windows recorded after the first tree, the second and half the
+// cascade, the same windows must pass with the same sums and the same
+// deep windows.
+func TestGridRowsScoredFromTheFirstTreeOnAreScoredAsBefore(t *testing.T) {
+	c := vectorCascade(t)
+	img := portrait(t)
+	b := img.Bounds()
+	g := restride(grayscale(img), b.Dx(), b.Dy(), b.Dx())
+	l := level{pix: g, w: b.Dx(), h: b.Dy(), stride: padStride(b.Dx())}
+	checked := 0
+	for _, size := range []int{24, 31, 46, 62} {
+		for _, p := range []pose{{}, {angle: 0.5}, {angle: math.Pi / 2}, {angle: 2, mirror: true}} {
+			step := max(1, size/7)
+			if !firstTreeRows(c, l.pix, step) {
+				t.Skip("no AVX-512 VBMI on this processor: the grid's first tree is gathered")
+			}
+			win := c.window(size, l.stride, p, nil)
+			m := win.reach
+			nx, ny := (l.w-2*m+step-1)/step, (l.h-2*m+step-1)/step
+			first := m*l.stride + m
+			for _, rows := range [][2]int{{0, 1}, {3, 6}, {0, ny}} {
+				for _, trees := range []int{1, 2, 5, c.trees()} {
+					for _, mark := range []int{1, 2, c.trees() / 2} {
+						want, got := batch{mark: mark}, batch{mark: mark}
+						want.fillRows(first, step, step*l.stride, nx, rows[0], rows[1])
+						win.run(l.pix, &want, trees)
+						got.firstRows(win, l.pix, first, step, step*l.stride, nx, rows[0], rows[1])
+						win.run(l.pix, &got, trees)
+						if !slices.Equal(got.at, want.at) || !slices.Equal(got.sum, want.sum) || !slices.Equal(got.deep, want.deep) {
+							t.Fatalf("size %d, pose %v, rows %v, %d trees, mark %d: kept %d windows (%d deep), want %d (%d deep), or other sums",
+								size, p, rows, trees, mark, len(got.at), len(got.deep), len(want.at), len(want.deep))
+						}
+						checked += len(want.at)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no window passed in any batch: the comparison checks nothing")
 	}
 }
 
@@ -418,7 +483,8 @@ func (s bySizes) Swap(i, j int) {
 // which must not pass; and nothing may be written past the windows kept.
 func TestTheRowTreeKeepsWhatTheGatheredOneKeeps(t *testing.T) {
 	c := vectorCascade(t)
-	const w, h, reach = 200, 90, 20
+	// Wide enough for three vectors of the widest step in a row.
+	const w, h, reach = 1200, 90, 20
 	pix := guardedLuma(t, w*h)
 	r := rand.New(rand.NewPCG(9, 10))
 	for i := range pix {
@@ -453,6 +519,9 @@ func TestTheRowTreeKeepsWhatTheGatheredOneKeeps(t *testing.T) {
 			nx := 1 + r.IntN(most)
 			if k < 4 {
 				nx = most - k // whole rows and nearly whole rows
+			}
+			if k == 4 {
+				nx = 48 // three vectors exactly
 			}
 			// The top left corner, the bottom right one, or anywhere.
 			x, y := reach, reach
@@ -547,4 +616,20 @@ func BenchmarkFirstTreeOfARow(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/window")
 	})
+}
+
+// portrait returns the sample portrait scaled to 320 pixels wide (a face of
+// about 190).
+func portrait(t *testing.T) image.Image {
+	t.Helper()
+	f, err := os.Open("testdata/face.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imaging.Resize(img, 320, 0, imaging.Lanczos)
 }

@@ -29,8 +29,8 @@ const permuteLevels = 3
 // step of sixteen windows (bytes), CX the windows left, DI and R10 where
 // the next kept window and sum go, R13 their count. Z0, Z12, Z14 the
 // vectors' centres, Z1, Z13, Z15 their nodes, Z17–Z19 their sums, Z29 the
-// step's byte indices, Z30 sixteen steps, Z31 scratch; K1–K4 each level's
-// outcomes, K5 the lanes at a node, K6 a node's outcome, K7 the lanes in
+// step's byte indices, Z30 sixteen steps, Z31 scratch; K1–K3 each level's
+// outcomes (K1–K4 and K0 with more levels permuted), K5 the lanes at a node, K6 a node's outcome, K7 the lanes in
 // use.
 func generateFirstTree(w *strings.Builder) {
 	w.WriteString(`
