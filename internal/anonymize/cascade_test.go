@@ -20,20 +20,26 @@ func scoreOne(w *window, pix []uint8, at int) float32 {
 	return sum - w.c.thr[w.c.trees()-1]
 }
 
-// smallFace returns the cascade and the sample portrait, 96×120 pixels (a
-// face of about 52), as the search's luma, with its bounds.
-func smallFace(t *testing.T) (*cascade, []uint8, image.Rectangle) {
+// sampleFace returns the sample portrait (testdata/face.jpg).
+func sampleFace(t *testing.T) image.Image {
 	t.Helper()
 	f, err := os.Open("testdata/face.jpg")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	src, err := jpeg.Decode(f)
+	img, err := jpeg.Decode(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := imaging.Resize(src, 96, 120, imaging.Lanczos)
+	return img
+}
+
+// smallFace returns the cascade and the sample portrait, 96×120 pixels (a
+// face of about 52), as the search's luma, with its bounds.
+func smallFace(t *testing.T) (*cascade, []uint8, image.Rectangle) {
+	t.Helper()
+	img := imaging.Resize(sampleFace(t), 96, 120, imaging.Lanczos)
 	c, err := faceClassifier()
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package anonymize
 import (
 	"bytes"
 	"image"
-	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -234,6 +233,30 @@ func randomLuma(r *rand.Rand, n int) []uint8 {
 	return pix
 }
 
+// randomValue returns a source of random predictions, sums and
+// thresholds: whole numbers from -1 to 1 (so that sums often equal a
+// threshold), or any in [-1, 1).
+func randomValue(r *rand.Rand, whole bool) func() float32 {
+	return func() float32 {
+		if whole {
+			return float32(r.IntN(3) - 1)
+		}
+		return r.Float32()*2 - 1
+	}
+}
+
+// randomTreeValues fills pred from value and returns a threshold: a whole
+// number, or a value halved.
+func randomTreeValues(value func() float32, whole bool, pred []float32) float32 {
+	for i := range pred {
+		pred[i] = value()
+	}
+	if whole {
+		return value()
+	}
+	return value() / 2
+}
+
 // keptInGo is what one tree keeps of the windows centred at at with sums
 // sum, walked and scored in Go: their centres and new sums.
 func keptInGo(offs *[2 << maxDepth]int32, pix []uint8, pred []float32, thr float32, at []int32, sum []float32) ([]int32, []float32) {
@@ -303,19 +326,8 @@ func TestTheVectorTreeKeepsWhatTheScalarOneKeeps(t *testing.T) {
 		for n := 1; n <= 81; n++ {
 			offs := randomTree(r, w, reach)
 			whole := n%2 == 0
-			value := func() float32 {
-				if whole {
-					return float32(r.IntN(3) - 1)
-				}
-				return r.Float32()*2 - 1
-			}
-			for i := range pred {
-				pred[i] = value()
-			}
-			thr := value() / 2
-			if whole {
-				thr = value()
-			}
+			value := randomValue(r, whole)
+			thr := randomTreeValues(value, whole, pred)
 			at, sum := make([]int32, n, n+walkSlack+1), make([]float32, n, n+walkSlack+1)
 			for j := range at {
 				at[j] = int32((reach+r.IntN(h-2*reach))*w + reach + r.IntN(w-2*reach))
@@ -503,19 +515,7 @@ func TestTheRowTreeKeepsWhatTheGatheredOneKeeps(t *testing.T) {
 		for k := range 40 {
 			offs := randomTree(r, w, reach)
 			whole := k%2 == 0
-			value := func() float32 {
-				if whole {
-					return float32(r.IntN(3) - 1)
-				}
-				return r.Float32()*2 - 1
-			}
-			for i := range pred {
-				pred[i] = value()
-			}
-			thr := value() / 2
-			if whole {
-				thr = value()
-			}
+			thr := randomTreeValues(randomValue(r, whole), whole, pred)
 			nx := 1 + r.IntN(most)
 			if k < 4 {
 				nx = most - k // whole rows and nearly whole rows
@@ -622,14 +622,5 @@ func BenchmarkFirstTreeOfARow(b *testing.B) {
 // about 190).
 func portrait(t *testing.T) image.Image {
 	t.Helper()
-	f, err := os.Open("testdata/face.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := jpeg.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return imaging.Resize(img, 320, 0, imaging.Lanczos)
+	return imaging.Resize(sampleFace(t), 320, 0, imaging.Lanczos)
 }

@@ -178,6 +178,13 @@ func pixelsCompared(w *strings.Builder) {
 	emit(w, "VPCMPUD $2, Z7, Z6, K3") // p <= q
 }
 
+// offsetTables loads a tree's 128 offsets at (AX) into Z20–Z27.
+func offsetTables(w *strings.Builder) {
+	for k := range 8 {
+		emit(w, "VMOVDQU32 %d(AX), Z%d", 64*k, 20+k)
+	}
+}
+
 // constants sets Z10 (all ones) and Z28 (32).
 func constants(w *strings.Builder) {
 	w.WriteString(`	MOVL $1, R8
@@ -262,15 +269,8 @@ TEXT ·runTree(SB), NOSPLIT, $0-64
 	MOVQ at+24(FP), SI
 	MOVQ sum+32(FP), R12
 	MOVQ n+40(FP), CX
-	VMOVDQU32 (AX), Z20
-	VMOVDQU32 64(AX), Z21
-	VMOVDQU32 128(AX), Z22
-	VMOVDQU32 192(AX), Z23
-	VMOVDQU32 256(AX), Z24
-	VMOVDQU32 320(AX), Z25
-	VMOVDQU32 384(AX), Z26
-	VMOVDQU32 448(AX), Z27
 `)
+	offsetTables(&w)
 	constants(&w)
 	w.WriteString("\tVBROADCASTSS thr+48(FP), Z16\n")
 	startTree(&w)
