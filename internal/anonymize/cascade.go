@@ -270,6 +270,14 @@ func reachOf(size int, angle float64) int {
 	return int(math.Ceil(float64(size)/2*(math.Abs(math.Cos(angle))+math.Abs(math.Sin(angle))))) + 1
 }
 
+// compiled returns chunk i, compiling it first if no one has yet.
+func (w *window) compiled(i int) *chunk {
+	if ch := w.chunks[i].Load(); ch != nil {
+		return ch
+	}
+	return w.compile(i)
+}
+
 // compile returns chunk i, compiling it if no one has yet.
 func (w *window) compile(i int) *chunk {
 	w.mu.Lock()
@@ -373,29 +381,22 @@ var rowIndices = func() (t [maxRowStep + 1][64]byte) {
 // dx). run then goes on from the second tree.
 func (b *batch) firstRows(w *window, pix []uint8, first, dx, dy, nx, from, to int) {
 	n := (to - from) * nx
-	if cap(b.at) < n+16 {
-		b.at = make([]int32, 0, n+16)
+	if cap(b.at) < n+vectorRoom {
+		b.at = make([]int32, 0, n+vectorRoom)
 	}
-	if cap(b.sum) < n+16 {
-		b.sum = make([]float32, 0, n+16)
+	if cap(b.sum) < n+vectorRoom {
+		b.sum = make([]float32, 0, n+vectorRoom)
 	}
 	ends := [2]int32{int32(first + from*dy), int32(first + (to-1)*dy + (nx-1)*dx)}
 	w.inBounds(pix, ends[:])
-	ch := w.chunks[0].Load()
-	if ch == nil {
-		ch = w.compile(0)
-	}
-	c := w.c
-	at, sum := b.at[:n+16], b.sum[:n+16]
+	ch, c := w.compiled(0), w.c
+	at, sum := b.at[:n+vectorRoom], b.sum[:n+vectorRoom]
 	m := 0
 	for y := from; y < to; y++ {
 		m += runFirstTree(&ch[0], &pix[0], &c.pred[0], &at[m], &sum[m], first+y*dy, dx, nx, &rowIndices[dx], c.thr[0])
 	}
 	b.at, b.sum = at[:m], sum[:m]
 	b.deep = b.deep[:0]
-	if b.mark == 1 {
-		b.deep = append(b.deep, b.at...)
-	}
 	b.rising = true
 	b.scored = 1
 }
@@ -435,6 +436,8 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	sum, node := b.sum[:len(at)], b.node[:len(at)]
 	if b.scored == 0 {
 		clear(sum)
+	} else if b.scored == b.mark { // marked among the trees passed already
+		b.deep = append(b.deep, at...)
 	}
 	if b.rising && len(at) > 0 {
 		ends := [2]int32{at[0], at[len(at)-1]}
@@ -446,11 +449,7 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
 		half = half && len(at) >= minVector
-		ch := w.chunks[t/chunkTrees].Load()
-		if ch == nil {
-			ch = w.compile(t / chunkTrees)
-		}
-		offs := &ch[t%chunkTrees]
+		offs := &w.compiled(t / chunkTrees)[t%chunkTrees]
 		lazy := w.lazy != nil && len(at) < wholeTree && w.lazy.nodes[t] != wholeNodes
 		if w.lazy != nil && !lazy {
 			w.compileTree(t, offs)
@@ -569,6 +568,10 @@ func walk(offs *[2 << maxDepth]int32, depth int, pix []uint8, at, node []int32) 
 		node[j] = i
 	}
 }
+
+// vectorRoom is the room runTreesSized and runFirstTree need past the
+// windows and sums they keep: they store whole vectors of sixteen.
+const vectorRoom = 16
 
 // walkSlack is the room runTreeAVX2 needs past a batch's windows and sums:
 // it loads and stores whole vectors of eight, the last reaching up to seven

@@ -76,7 +76,7 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 			if _, ok := plan[bl.probe]; !ok {
 				keys = append(keys, bl.probe)
 			}
-			plan[bl.probe] = bl.appendTo(plan[bl.probe], l.stride)
+			plan[bl.probe] = appendCentres(plan[bl.probe], bl, l.stride)
 			continue
 		}
 		ends := [2]int{bl.y0*l.stride + bl.x0, bl.y1*l.stride + bl.x1}
@@ -88,7 +88,7 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 			turns[tk] = tw
 		}
 		n := len(tw.at)
-		tw.at = bl.appendTo32(tw.at, l.stride)
+		tw.at = appendCentres(tw.at, bl, l.stride)
 		for range len(tw.at) - n {
 			tw.size = append(tw.size, int32(bl.size))
 		}
@@ -276,22 +276,12 @@ type block struct {
 	x0, x1, y0, y1, step int
 }
 
-// appendTo appends the block's centres (pixel indices, rows of the given
-// stride) to at, row by row.
-func (bl block) appendTo(at []int, stride int) []int {
+// appendCentres appends the centres of bl (pixel indices, rows of the
+// given stride) to at, row by row.
+func appendCentres[T int | int32](at []T, bl block, stride int) []T {
 	for y := bl.y0; y <= bl.y1; y += bl.step {
 		for x := bl.x0; x <= bl.x1; x += bl.step {
-			at = append(at, y*stride+x)
-		}
-	}
-	return at
-}
-
-// appendTo32 is appendTo for 32-bit centres.
-func (bl block) appendTo32(at []int32, stride int) []int32 {
-	for y := bl.y0; y <= bl.y1; y += bl.step {
-		for x := bl.x0; x <= bl.x1; x += bl.step {
-			at = append(at, int32(y*stride+x))
+			at = append(at, T(y*stride+x))
 		}
 	}
 	return at
@@ -343,9 +333,9 @@ func (l level) probeSized(c *cascade, tw *turnWindows, out []detection) []detect
 	a := float64(tw.deg) * math.Pi / 180
 	turned := c.turned(pose{angle: a})
 	n := len(tw.at)
-	at := append(tw.at, make([]int32, 16)...) // room for whole vectors
-	size := append(tw.size, make([]int32, 16)...)
-	sum := make([]float32, n+16)
+	at := append(tw.at, make([]int32, vectorRoom)...)
+	size := append(tw.size, make([]int32, vectorRoom)...)
+	sum := make([]float32, n+vectorRoom)
 	var m int
 	if vectorTrees(c, l.pix) {
 		m = runTreesSized(&turned[0], int32(l.stride), &l.pix[0], &c.pred[0], &c.thr[0], c.trees(),

@@ -65,10 +65,10 @@ func TestTheSecondLookPlansEveryPositionAroundACandidate(t *testing.T) {
 		}
 		var got []window
 		for _, bl := range l.around(d, minFace, nil) {
-			for _, a := range bl.appendTo(nil, l.stride) {
+			for _, a := range appendCentres[int](nil, bl, l.stride) {
 				got = append(got, window{bl.probe, a})
 			}
-			ends := bl.appendTo32(nil, l.stride)
+			ends := appendCentres[int32](nil, bl, l.stride)
 			if len(ends) == 0 || int(ends[0]) != bl.y0*l.stride+bl.x0 || int(ends[len(ends)-1]) != bl.y1*l.stride+bl.x1 {
 				t.Fatalf("block %+v: its corners are not its first and last positions", bl)
 			}

@@ -22,7 +22,13 @@ func runTree(offs *[2 << maxDepth]int32, pix *uint8, pred *float32, at *int32, s
 
 // vectorTrees reports whether runTree may score a batch on pix with c.
 func vectorTrees(c *cascade, pix []uint8) bool {
-	return vectorWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
+	return vectorWalk && treesFit(c, pix)
+}
+
+// treesFit reports whether the vector walks fit c and pix: trees of depth
+// 6, and pix padded as lumaBuf pads it.
+func treesFit(c *cascade, pix []uint8) bool {
+	return c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
 }
 
 // runTreesSized runs trees trees, from the one whose turned points (see
@@ -47,7 +53,7 @@ func runTreesSized(tree *int32, stride int32, pix *uint8, pred, thr *float32, tr
 // it returns how many. The pixels that sixteen windows compare at a node
 // are read with one load and a byte permute by idx (&rowIndices[step]),
 // not gathered, at the first levels (see internal/walkgen, rows.go). at
-// and sum need room for sixteen entries past the last kept, and pix must
+// and sum need room for vectorRoom entries past the last kept, and pix must
 // be readable lumaPad bytes past any pixel a comparison reaches.
 //
 //go:noescape
@@ -106,7 +112,7 @@ var halfTables = func() *avx2Tables {
 
 // halfTrees reports whether runTreeAVX2 may score a batch on pix with c.
 func halfTrees(c *cascade, pix []uint8) bool {
-	return halfWalk && c.depth == 6 && c.leaves == 64 && cap(pix)-len(pix) >= lumaPad
+	return halfWalk && treesFit(c, pix)
 }
 
 // runTreesSizedAVX2 is runTreesSized in AVX2, eight windows to a vector

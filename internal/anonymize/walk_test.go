@@ -452,7 +452,7 @@ func TestWindowsOfManySizesScoreAsEachAlone(t *testing.T) {
 func scoreFrom(w *window, pix []uint8, at int, sum float32, from int) (float32, bool) {
 	c := w.c
 	for t := from; t < c.trees(); t++ {
-		offs := &w.compile(t / chunkTrees)[t%chunkTrees]
+		offs := &w.compiled(t / chunkTrees)[t%chunkTrees]
 		idx := 1
 		for range c.depth {
 			if pix[at+int(offs[2*idx])] <= pix[at+int(offs[2*idx+1])] {

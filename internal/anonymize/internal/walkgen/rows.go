@@ -30,7 +30,7 @@ const permuteLevels = 3
 // the next kept window and sum go, R13 their count. Z0, Z12, Z14 the
 // vectors' centres, Z1, Z13, Z15 their nodes, Z17–Z19 their sums, Z29 the
 // step's byte indices, Z30 sixteen steps, Z31 scratch; K1–K3 each level's
-// outcomes (K1–K4 and K0 with more levels permuted), K5 the lanes at a node, K6 a node's outcome, K7 the lanes in
+// outcomes (K4 too with four levels permuted), K5 the lanes at a node, K6 a node's outcome, K7 the lanes in
 // use.
 func generateFirstTree(w *strings.Builder) {
 	w.WriteString(`
@@ -134,7 +134,7 @@ func rowBody(w *strings.Builder, prefix string, narrow bool) {
 // step apart, down the tree's first permuteLevels levels without gathers,
 // and leaves their nodes in v.n and zero in v.sum.
 func permuted(w *strings.Builder, v vec, narrow bool) {
-	bits := []string{"K1", "K2", "K3", "K4", "K0"}
+	bits := []string{"K1", "K2", "K3", "K4"}[:permuteLevels] // at most four
 	for d := range permuteLevels {
 		emit(w, "// level %d, every node compared for all lanes", d)
 		for n := 1 << d; n < 2<<d; n++ {
@@ -165,11 +165,6 @@ func permuted(w *strings.Builder, v vec, narrow bool) {
 	emit(w, "VMOVDQA32 Z10, %s", v.n)
 	for d := range permuteLevels {
 		emit(w, "VPADDD %s, %s, %s", v.n, v.n, v.n)
-		if bits[d] == "K0" { // not a write mask: -1 where set, subtracted
-			emit(w, "VPMOVM2D K0, Z31")
-			emit(w, "VPSUBD Z31, %s, %s", v.n, v.n)
-			continue
-		}
 		emit(w, "VPADDD Z10, %s, %s, %s", v.n, bits[d], v.n)
 	}
 	emit(w, "VPXORD %s, %s, %s", v.sum, v.sum, v.sum)
