@@ -485,3 +485,82 @@ func mosaic(img image.Image, faces []refBox) (image.Image, []image.Rectangle) {
 	}
 	return m, cells
 }
+
+// TestEveryFaceIsCoveredInTheBudgetsFrames blurs the six photographs of
+// people in the frames the speed budget is measured in (1024 pixels wide,
+// and scaled and cropped to fill 1024×1024, where faces meet the frame's
+// edge) and at 896 wide, and checks, with the independent detector, that
+// every face it finds in the input is covered in the output (its middle
+// changed by a mean |Δ| of 6 or more), unless the image goes to review.
+// The cascade is sensitive to where its windows fall, so a face found at
+// one scale may be missed at another: this is the promise at the scales
+// TestEveryFaceAnIndependentDetectorFindsIsCoveredOrTheImageGoesToReview
+// does not use.
+//
+// With LIKENESS_FACE_SWEEP=1 it also runs 512, 640, 768 and 1280 wide, and
+// 1024 wide turned 25° either way and 90°: about two minutes more of the
+// detector.
+func TestEveryFaceIsCoveredInTheBudgetsFrames(t *testing.T) {
+	det := independentDetector(t)
+	type frame struct {
+		name string
+		img  image.Image
+	}
+	var frames []frame
+	widths := []int{896, 1024}
+	sweep := os.Getenv("LIKENESS_FACE_SWEEP") == "1"
+	if sweep {
+		widths = []int{512, 640, 768, 896, 1024, 1280}
+	}
+	for _, w := range widths {
+		photos := groupPhotos(t, w)
+		for _, name := range slices.Sorted(maps.Keys(photos)) {
+			img := photos[name]
+			frames = append(frames, frame{fmt.Sprintf("%s, %d wide", name, w), img})
+			if sweep && w == 1024 {
+				frames = append(frames,
+					frame{fmt.Sprintf("%s, %d wide, tilted +25°", name, w), imaging.Rotate(img, 25, color.White)},
+					frame{fmt.Sprintf("%s, %d wide, tilted -25°", name, w), imaging.Rotate(img, -25, color.White)},
+					frame{fmt.Sprintf("%s, %d wide, turned 90°", name, w), imaging.Rotate90(img)})
+			}
+		}
+	}
+	photos := groupPhotos(t, 0)
+	for _, name := range slices.Sorted(maps.Keys(photos)) {
+		frames = append(frames, frame{name + ", filling 1024×1024", imaging.Fill(photos[name], 1024, 1024, imaging.Center, imaging.Lanczos)})
+	}
+	var imgs []image.Image
+	for _, f := range frames {
+		imgs = append(imgs, f.img)
+	}
+	truth, err := det.find(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faces, reviews := 0, 0
+	for i, f := range frames {
+		out, rep, err := anonymize.BlurFaces(f.img, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.NeedsReview {
+			reviews++
+			t.Logf("%s: held for review (%s)", f.name, rep.Reason)
+			continue
+		}
+		orig := toRGBA(f.img)
+		for _, b := range truth[i] {
+			if b.Score < trueFace {
+				continue
+			}
+			faces++
+			if d, _ := meanDiff(orig, out, b.inner().Intersect(orig.Bounds()), func(int, int) bool { return true }); d < 6 {
+				t.Errorf("%s: face %v shipped visible: mean |Δ| %.1f", f.name, b, d)
+			}
+		}
+	}
+	t.Logf("%d frames, %d held for review; %d faces the independent detector finds in the others", len(frames), reviews, faces)
+	if faces == 0 {
+		t.Fatal("the independent detector found no face: the comparison checks nothing")
+	}
+}
