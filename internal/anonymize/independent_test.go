@@ -117,6 +117,29 @@ func (d *detector) run(imgs []image.Image) ([][]refBox, error) {
 	return res, nil
 }
 
+// answer is what find returned.
+type answer struct {
+	faces [][]refBox
+	err   error
+}
+
+// findWhile runs find on imgs in the background, so that the detector
+// looks at them while likeness works (they are separate processes, and
+// this machine has two cores), and returns where its answer will come.
+// The test waits for it before the detector's files are removed.
+func (d *detector) findWhile(t *testing.T, imgs []image.Image) <-chan answer {
+	out := make(chan answer, 1)
+	var looking sync.WaitGroup
+	looking.Add(1)
+	t.Cleanup(looking.Wait)
+	go func() {
+		defer looking.Done()
+		faces, err := d.find(imgs)
+		out <- answer{faces, err}
+	}()
+	return out
+}
+
 // find detects faces in each image searched whole and, when larger than the
 // detector's input, in overlapping tiles at full resolution, so that faces
 // down to about 20 pixels are found. Overlapping boxes are merged, keeping
@@ -318,20 +341,8 @@ func TestEveryFaceAnIndependentDetectorFindsIsCoveredOrTheImageGoesToReview(t *t
 		srcs = append(srcs, p.img)
 	}
 	// The detector looks at the sources while likeness anonymizes the
-	// uploads: they are separate processes, and this machine has two cores.
-	type answer struct {
-		faces [][]refBox
-		err   error
-	}
-	truthc := make(chan answer, 1)
-	var looking sync.WaitGroup
-	looking.Add(1)
-	t.Cleanup(looking.Wait) // before the detector's files are removed
-	go func() {
-		defer looking.Done()
-		faces, err := det.find(srcs)
-		truthc <- answer{faces, err}
-	}()
+	// uploads.
+	truthc := det.findWhile(t, srcs)
 
 	type result struct {
 		pic    int
@@ -533,21 +544,7 @@ func TestEveryFaceIsCoveredInTheBudgetsFrames(t *testing.T) {
 	for _, f := range frames {
 		imgs = append(imgs, f.img)
 	}
-	// The detector looks at the inputs while likeness blurs them, as in
-	// TestEveryFaceAnIndependentDetectorFindsIsCoveredOrTheImageGoesToReview.
-	type answer struct {
-		faces [][]refBox
-		err   error
-	}
-	truthc := make(chan answer, 1)
-	var looking sync.WaitGroup
-	looking.Add(1)
-	t.Cleanup(looking.Wait)
-	go func() {
-		defer looking.Done()
-		faces, err := det.find(imgs)
-		truthc <- answer{faces, err}
-	}()
+	truthc := det.findWhile(t, imgs) // while likeness blurs them
 	type blurred struct {
 		out *image.RGBA
 		rep *anonymize.Report
