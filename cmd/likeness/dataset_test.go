@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"likeness"
+	"likeness/internal/dataset"
 	"likeness/internal/vault"
 )
 
@@ -81,6 +83,9 @@ func TestDatasetCommandsBuildTaintAndRebuild(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dataset build exit %d: %s", code, stderr)
 	}
+	if !strings.Contains(stderr, "dataset build: 2 of 2 items (100%)") {
+		t.Errorf("dataset build printed no progress line at the end:\n%s", stderr)
+	}
 	var v1 struct {
 		ID, Path, Status string
 		Version          int
@@ -104,9 +109,12 @@ func TestDatasetCommandsBuildTaintAndRebuild(t *testing.T) {
 			t.Fatalf("after withdrawal: %+v, %v", got, err)
 		}
 	})
-	code, stdout, stderr = runCLI(t, append([]string{"dataset", "rebuild", v1.ID, "--out", out}, storage...)...)
+	code, stdout, stderr = runCLI(t, append([]string{"dataset", "rebuild", v1.ID, "--out", out, "--progress", "0"}, storage...)...)
 	if code != 0 {
 		t.Fatalf("dataset rebuild exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "dataset rebuild:") {
+		t.Errorf("dataset rebuild --progress 0 printed a progress line:\n%s", stderr)
 	}
 	var v2 struct {
 		ID, Path      string
@@ -160,5 +168,22 @@ func TestDatasetCommandRefusesBadInput(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
 		t.Errorf("refused commands wrote %d entries", len(entries))
+	}
+}
+
+func TestBuildProgressLineSaysHowFarAndHowLong(t *testing.T) {
+	for _, tc := range []struct {
+		p    dataset.BuildProgress
+		want string
+	}{
+		{dataset.BuildProgress{Items: 4000, Done: 1000, Held: 12, Skipped: 3, Elapsed: 125 * time.Second},
+			"dataset build: 1,000 of 4,000 items (25%), 8.0 items/s, 12 held for review, 3 skipped, about 6m15s left"},
+		{dataset.BuildProgress{Items: 2, Done: 2, Elapsed: 1500 * time.Millisecond},
+			"dataset build: 2 of 2 items (100%), 1.3 items/s in 1.5s"},
+		{dataset.BuildProgress{}, "dataset build: 0 of 0 items in 0s"},
+	} {
+		if got := buildProgressLine("dataset build", tc.p); got != tc.want {
+			t.Errorf("buildProgressLine(%+v)\n got %q\nwant %q", tc.p, got, tc.want)
+		}
 	}
 }

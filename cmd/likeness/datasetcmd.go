@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"likeness"
 	"likeness/internal/dataset"
@@ -31,6 +32,7 @@ func runDatasetBuild(ctx context.Context, args []string, stdout, stderr io.Write
 	recipient := fs.String("recipient", "", "recipient the dataset is for (one the purpose declares)")
 	profile := fs.String("profile", "", "anonymization profile: policy (default) or strict")
 	out := fs.String("out", "datasets", "folder to write the dataset into")
+	every := fs.Duration("progress", time.Second, "print a progress line to stderr this often (0: never)")
 	if err := parse(fs, reorder(args)); err != nil {
 		return err
 	}
@@ -51,14 +53,50 @@ func runDatasetBuild(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer d.Close()
-	v, err := d.datasets.Build(likeness.WithActor(ctx, cliActor), &dataset.BuildRequest{Purpose: *purpose, Categories: cats,
-		Recipient: *recipient, Profile: *profile, Out: *out})
+	req := &dataset.BuildRequest{Purpose: *purpose, Categories: cats, Recipient: *recipient, Profile: *profile, Out: *out}
+	reportTo(req, *every, "dataset build", stderr)
+	v, err := d.datasets.Build(likeness.WithActor(ctx, cliActor), req)
 	if err != nil {
 		return err
 	}
 	recordCLI(ctx, d.store, stderr, "dataset build --purpose "+*purpose, "")
 	fmt.Fprintf(stderr, "Built dataset %s version %d in %s: %s\n", v.ID, v.Version, v.Path, v.Summary)
 	return printJSON(stdout, v)
+}
+
+// reportTo makes req print a progress line to w every interval (none for
+// 0), and one when every item is done.
+func reportTo(req *dataset.BuildRequest, every time.Duration, what string, w io.Writer) {
+	if every <= 0 {
+		return
+	}
+	req.ProgressEvery = every
+	req.Progress = func(p dataset.BuildProgress) { fmt.Fprintln(w, buildProgressLine(what, p)) }
+}
+
+// buildProgressLine is a line such as "dataset build: 120 of 1,000 items
+// (12%), 8.1 items/s, 3 held for review, 1 skipped, about 1m49s left".
+func buildProgressLine(what string, p dataset.BuildProgress) string {
+	s := fmt.Sprintf("%s: %s of %s items", what, thousands(int64(p.Done)), thousands(int64(p.Items)))
+	if p.Items > 0 {
+		s += fmt.Sprintf(" (%d%%)", p.Done*100/p.Items)
+	}
+	if p.Done > 0 && p.Elapsed > 0 {
+		s += fmt.Sprintf(", %.1f items/s", float64(p.Done)/p.Elapsed.Seconds())
+	}
+	if p.Held > 0 {
+		s += ", " + thousands(int64(p.Held)) + " held for review"
+	}
+	if p.Skipped > 0 {
+		s += ", " + thousands(int64(p.Skipped)) + " skipped"
+	}
+	if p.Done > 0 && p.Done < p.Items {
+		left := time.Duration(float64(p.Elapsed) / float64(p.Done) * float64(p.Items-p.Done))
+		s += ", about " + left.Round(time.Second).String() + " left"
+	} else if p.Done == p.Items {
+		s += " in " + p.Elapsed.Round(time.Millisecond).String()
+	}
+	return s
 }
 
 func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -68,6 +106,7 @@ func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	var c config
 	c.addStorageFlags(fs)
 	out := fs.String("out", "datasets", "folder to write the dataset into")
+	every := fs.Duration("progress", time.Second, "print a progress line to stderr this often (0: never)")
 	if err := parse(fs, reorder(args)); err != nil {
 		return err
 	}
@@ -79,7 +118,9 @@ func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer d.Close()
-	v, err := d.datasets.Rebuild(likeness.WithActor(ctx, cliActor), fs.Arg(0), *out)
+	req := &dataset.BuildRequest{Out: *out}
+	reportTo(req, *every, "dataset rebuild", stderr)
+	v, err := d.datasets.RebuildWith(likeness.WithActor(ctx, cliActor), fs.Arg(0), req)
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	var reviews []*likeness.DatasetReview
 	tally := newTally()
 	subjects := map[string]bool{}
+	prog := s.newProgress(req, len(items))
 	for _, it := range items {
 		o := anonymize.Options{Faces: sp.profile.Faces, Voice: sp.profile.Voice,
 			Speaker: anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}}
@@ -119,11 +120,13 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		switch {
 		case errors.As(err, &skip):
 			d.Skipped[string(skip)]++
+			prog.add(&prog.p.Skipped)
 			continue
 		case errors.As(err, &held):
 			d.Skipped["sent_to_review"]++
 			reviews = append(reviews, &likeness.DatasetReview{DatasetID: d.ID, ItemID: it.itemID, AssetID: it.AssetID,
 				Purpose: d.Purpose, Category: it.Category, Reason: string(held), State: likeness.ReviewPending, CreatedAt: now})
+			prog.add(&prog.p.Held)
 			continue
 		case err != nil:
 			return nil, err
@@ -136,7 +139,9 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		members = append(members, &likeness.DatasetMember{DatasetID: d.ID, ItemID: it.itemID, AssetID: it.AssetID,
 			SubjectID: it.SubjectID, Category: it.Category, ConsentEventID: it.EventID})
 		subjects[it.SubjectID] = true
+		prog.add(nil)
 	}
+	prog.end()
 	sum := sha256.Sum256([]byte(manifest.String()))
 	d.ManifestSHA256 = hex.EncodeToString(sum[:])
 	d.ItemCount, d.SubjectCount = len(members), len(subjects)
@@ -148,6 +153,45 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		return nil, err
 	}
 	return s.record(ctx, d, members, reviews, card, w)
+}
+
+// progress reports a build's items to its request's Progress as they are
+// done.
+type progress struct {
+	req         *BuildRequest
+	now         func() time.Time
+	start, last time.Time
+	p           BuildProgress
+}
+
+func (s *Service) newProgress(req *BuildRequest, items int) *progress {
+	t := s.now()
+	return &progress{req: req, now: s.now, start: t, last: t, p: BuildProgress{Items: items}}
+}
+
+// add counts one more item done, and in *also when it is not nil (the
+// held or skipped count), and reports when ProgressEvery has passed.
+func (p *progress) add(also *int) {
+	p.p.Done++
+	if also != nil {
+		*also++
+	}
+	if p.req.Progress == nil || p.p.Done == p.p.Items {
+		return // end reports the last
+	}
+	if t := p.now(); t.Sub(p.last) >= p.req.ProgressEvery {
+		p.last = t
+		p.p.Elapsed = t.Sub(p.start)
+		p.req.Progress(p.p)
+	}
+}
+
+// end reports the build's items all done.
+func (p *progress) end() {
+	if p.req.Progress != nil {
+		p.p.Elapsed = p.now().Sub(p.start)
+		p.req.Progress(p.p)
+	}
 }
 
 // selectFor lists the live assets of the spec's purpose and categories and
