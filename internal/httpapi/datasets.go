@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"likeness"
 	"likeness/internal/dataset"
@@ -48,11 +49,22 @@ func (s *Server) handleBuildDataset(w http.ResponseWriter, r *http.Request) erro
 	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
+	s.logProgress(&req, "dataset build")
 	v, err := ds.Build(r.Context(), &req)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, v)
+}
+
+// logProgress makes req log how far it is every buildProgressEvery, and
+// when every item is done: counts only, no identifier.
+func (s *Server) logProgress(req *dataset.BuildRequest, what string) {
+	req.ProgressEvery = s.buildProgressEvery
+	req.Progress = func(p dataset.BuildProgress) {
+		s.log.Info(what, "done", p.Done, "items", p.Items, "held_for_review", p.Held, "skipped", p.Skipped,
+			"elapsed", p.Elapsed.Round(time.Millisecond).String())
+	}
 }
 
 func (s *Server) handleGetDataset(w http.ResponseWriter, r *http.Request) error {
@@ -76,7 +88,9 @@ func (s *Server) handleRebuildDataset(w http.ResponseWriter, r *http.Request) er
 	if _, err := input.OptionalJSON(r, w, s.maxBody, &struct{}{}); err != nil {
 		return err
 	}
-	v, err := ds.Rebuild(r.Context(), r.PathValue("id"), "")
+	req := &dataset.BuildRequest{}
+	s.logProgress(req, "dataset rebuild")
+	v, err := ds.RebuildWith(r.Context(), r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}

@@ -3,18 +3,22 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"likeness"
 	"likeness/internal/dataset"
 	"likeness/internal/httpapi"
+	"likeness/internal/likenesstest"
 )
 
 // newDatasetEnv is newEnv with the dataset service wired in.
@@ -228,5 +232,51 @@ func TestAttributesNeedConsentAndAuditSuppressesSmallCells(t *testing.T) {
 	}
 	if r := e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID+"/audit?target="+url.QueryEscape(`{"gender":{"f":2}}`), nil); r.status != 400 {
 		t.Errorf("bad target: %d %s", r.status, r.body)
+	}
+}
+
+// TestDatasetBuildLogsHowFarItIs builds and rebuilds a dataset of two
+// photographs through the API and checks the log: a progress line when
+// every item is done (the test's clock stands still, so no interval
+// passes before; TestABuildReportsItsProgressItemByItem shows the lines
+// along the way), and no subject identifier in any line.
+func TestDatasetBuildLogsHowFarItIs(t *testing.T) {
+	e := newEnv(t, "")
+	var logs likenesstest.Buffer
+	cfg := e.d.APIConfig()
+	cfg.Datasets, cfg.Requests = e.d.Datasets, e.d.Requests(t)
+	cfg.Logger, cfg.BuildProgressEvery = slogJSON(&logs), time.Nanosecond
+	e.srv = httptest.NewServer(httpapi.New(cfg))
+	t.Cleanup(e.srv.Close)
+	subs := []string{e.consentingSubject("ann"), e.consentingSubject("ben")}
+	r := e.call(likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"image"}, "recipient": "acme-ml"})
+	if r.status != 201 {
+		t.Fatalf("build: %d %s", r.status, r.body)
+	}
+	var d datasetJSON
+	r.json(t, &d)
+	if r := e.call(likeness.RolePipeline, "POST", "/v1/datasets/"+d.ID+"/rebuild", nil); r.status != 201 {
+		t.Fatalf("rebuild: %d %s", r.status, r.body)
+	}
+	type line struct {
+		Msg         string
+		Done, Items int
+		Held        int `json:"held_for_review"`
+	}
+	var got []line
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var v line
+		if json.Unmarshal([]byte(l), &v) == nil && strings.HasPrefix(v.Msg, "dataset ") {
+			got = append(got, v)
+		}
+		for _, id := range subs {
+			if strings.Contains(l, id) {
+				t.Errorf("a log line names subject %s: %s", id, l)
+			}
+		}
+	}
+	want := []line{{"dataset build", 2, 2, 0}, {"dataset rebuild", 2, 2, 0}}
+	if !slices.Equal(got, want) {
+		t.Errorf("progress lines = %+v, want %+v\n%s", got, want, logs.String())
 	}
 }

@@ -59,6 +59,8 @@ type Server struct {
 
 	metricsHandler http.Handler
 	idem           idempotency
+
+	buildProgressEvery time.Duration
 }
 
 // Config holds a Server's dependencies.
@@ -96,7 +98,15 @@ type Config struct {
 	// Replica, if set, makes decisions honour consistency tokens and deny
 	// when this replica is past its staleness bound, and answers /readyz.
 	Replica *replica.Tracker
+	// BuildProgressEvery is how often a dataset build or rebuild logs how
+	// far it is (it runs within its request, for minutes on thousands of
+	// pictures); 0 means DefaultBuildProgressEvery.
+	BuildProgressEvery time.Duration
 }
+
+// DefaultBuildProgressEvery is how often a dataset build logs its
+// progress by default.
+const DefaultBuildProgressEvery = 10 * time.Second
 
 // Route is one endpoint (see package route); other packages hand theirs to
 // Handle in the same shape.
@@ -126,7 +136,10 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	if cfg.BuildProgressEvery <= 0 {
+		cfg.BuildProgressEvery = DefaultBuildProgressEvery
+	}
+	s := &Server{buildProgressEvery: cfg.BuildProgressEvery, subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		replica: cfg.Replica, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
