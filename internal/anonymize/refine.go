@@ -168,11 +168,11 @@ type probe struct{ scale, size, deg int }
 // searched on its own) and appends what it accepts to out.
 //
 // It serves where runTreesSized and runTreesSizedAVX2 do not (see sized):
-// without AVX-512 or AVX2, and for windows too large for their arithmetic. A window here scores a
-// few dozen positions yet runs deep, and is used once: it is a lazy
-// window (see cascade.lazyWindow) in the worker's memory s, and nothing of
-// it is kept (kept, the six group photographs needed 28,000 to 76,000
-// chunks of 8 KiB).
+// without AVX-512 or AVX2, and for windows too large for their arithmetic.
+// A window here scores a few dozen positions yet runs deep, and is used
+// once: it is a lazy window (see cascade.lazyWindow) in the worker's memory
+// s, and nothing of it is kept (kept, the six group photographs needed
+// 28,000 to 76,000 chunks of 8 KiB).
 func (l level) probe(c *cascade, k probe, at []int, b *batch, s *lazyScratch, out []detection) []detection {
 	a := float64(k.deg) * math.Pi / 180
 	win := c.lazyWindow(k.size, l.stride, pose{angle: a}, s)

@@ -30,8 +30,8 @@ const permuteLevels = 3
 // the next kept window and sum go, R13 their count. Z0, Z12, Z14 the
 // vectors' centres, Z1, Z13, Z15 their nodes, Z17–Z19 their sums, Z29 the
 // step's byte indices, Z30 sixteen steps, Z31 scratch; K1–K3 each level's
-// outcomes (K4 too with four levels permuted), K5 the lanes at a node, K6 a node's outcome, K7 the lanes in
-// use.
+// outcomes (K4 too with four levels permuted), K5 the lanes at a node, K6 a
+// node's outcome, K7 the lanes in use.
 func generateFirstTree(w *strings.Builder) {
 	w.WriteString(`
 // func runFirstTree(offs *[128]int32, pix *uint8, pred *float32, at *int32, sum *float32, first, step, nx int, idx *[64]byte, thr float32) int
