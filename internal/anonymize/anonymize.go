@@ -135,8 +135,9 @@ func Apply(category, mediaType string, data []byte, o Options) (*Outcome, error)
 
 // Image blurs the faces of an encoded image (all of them, or all but the
 // largest) and re-encodes it upright: JPEG as JPEG (quality 92), PNG and
-// WebP as PNG. A JPEG's EXIF orientation is applied to the pixels first,
-// and the output has none (so displays show it as it is). An image in
+// WebP as PNG. The EXIF orientation (a JPEG's, a PNG's eXIf, a WebP's EXIF
+// chunk; see media.Orientation) is applied to the pixels first, and the
+// output has none (so displays show it as it is). An image in
 // which no face is found gives a *ReviewError (ErrNeedsReview).
 func Image(data []byte, mediaType string, all bool) ([]byte, string, error) {
 	out, outType, _, err := decodeBlurEncode(data, mediaType, all)
@@ -166,9 +167,7 @@ func decodeBlurEncode(data []byte, mediaType string, all bool) ([]byte, string, 
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("%w: decode image: %v", ErrUnsupported, err)
 	}
-	if mediaType == "image/jpeg" {
-		img = Upright(img, media.JPEGOrientation(data))
-	}
+	img = Upright(img, media.Orientation(mediaType, data))
 	out, rep, err := BlurFaces(img, all)
 	if err != nil {
 		return nil, "", nil, err

@@ -206,13 +206,9 @@ func stripAPP1(w *output, r *bufio.Reader, n int, sawExif *bool) error {
 	if o < 2 {
 		return nil
 	}
-	seg := []byte("\xff\xe1\x00\x22Exif\x00\x00" +
-		"MM\x00\x2a\x00\x00\x00\x08" + // big-endian TIFF header, IFD0 at 8
-		"\x00\x01" + // one entry
-		"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00" + // Orientation SHORT×1
-		"\x00\x00\x00\x00") // no next IFD
-	seg[4+6+8+2+9] = byte(o)
-	if _, err := w.Write(seg); err != nil {
+	t := orientationTIFF(o)
+	seg := append([]byte{0xff, 0xe1, 0, byte(2 + 6 + len(t))}, "Exif\x00\x00"...)
+	if _, err := w.Write(append(seg, t...)); err != nil {
 		return w.failed(fJPEG, "metadata", err)
 	}
 	return nil

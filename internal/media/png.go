@@ -14,7 +14,9 @@ const fPNG = "PNG"
 var pngDropped = map[string]bool{"eXIf": true, "tEXt": true, "zTXt": true, "iTXt": true, "tIME": true}
 
 // StripPNG copies a PNG from src to dst, chunk by chunk, without its eXIf,
-// tEXt, zTXt, iTXt and tIME chunks. Every chunk it copies has its CRC
+// tEXt, zTXt, iTXt and tIME chunks, but for an EXIF Orientation that is not
+// the default, which it keeps as a minimal eXIf chunk in its place (as
+// StripJPEG keeps it): displays turn the pixels by it. Every chunk it copies has its CRC
 // checked; a bad CRC, a missing IHDR or IEND or a truncated chunk is
 // ErrMalformed. Data after IEND is read and dropped. On error dst may hold
 // a partial copy, which the caller must discard.
@@ -42,6 +44,7 @@ func stripPNG(w *output, r *bufio.Reader) error {
 
 	crc := crc32.NewIEEE()
 	var hdr [8]byte
+	sawEXIf := false
 	for first := true; ; first = false {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return w.failed(fPNG, "chunk header", err)
@@ -58,6 +61,15 @@ func stripPNG(w *output, r *bufio.Reader) error {
 		}
 		if first && typ != "IHDR" {
 			return malformed(fPNG, "the first chunk is not IHDR")
+		}
+		if typ == "eXIf" && !sawEXIf { // PNG allows one; a second is dropped
+			sawEXIf = true
+			if n <= maxEXIF {
+				if err := stripEXIf(w, r, int(n)); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if pngDropped[typ] {
 			if _, err := io.CopyN(io.Discard, r, n+4); err != nil {
@@ -85,4 +97,35 @@ func stripPNG(w *output, r *bufio.Reader) error {
 			return nil
 		}
 	}
+}
+
+// maxEXIF is the largest eXIf chunk whose Orientation StripPNG keeps; a
+// larger one is dropped whole. A camera's EXIF without a thumbnail is a
+// few KiB, and a JPEG's cannot exceed 64 KiB.
+const maxEXIF = 1 << 16
+
+// stripEXIf reads an eXIf chunk's n bytes of data and its CRC from r (its
+// header read already) and writes, in its place, a minimal eXIf chunk
+// holding its Orientation, if that is not the default.
+func stripEXIf(w *output, r *bufio.Reader, n int) error {
+	b := make([]byte, 4+n+4)
+	copy(b, "eXIf")
+	if _, err := io.ReadFull(r, b[4:]); err != nil {
+		return w.failed(fPNG, "chunk eXIf", err)
+	}
+	if crc32.ChecksumIEEE(b[:4+n]) != binary.BigEndian.Uint32(b[4+n:]) {
+		return malformed(fPNG, "chunk eXIf fails its CRC check")
+	}
+	o := exifOrientation(b[4 : 4+n])
+	if o < 2 {
+		return nil
+	}
+	t := orientationTIFF(o)
+	c := binary.BigEndian.AppendUint32(nil, uint32(len(t)))
+	c = append(append(c, "eXIf"...), t...)
+	c = binary.BigEndian.AppendUint32(c, crc32.ChecksumIEEE(c[4:]))
+	if _, err := w.Write(c); err != nil {
+		return w.failed(fPNG, "chunk eXIf", err)
+	}
+	return nil
 }

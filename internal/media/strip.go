@@ -11,7 +11,8 @@ import (
 // stripper by t.MIME:
 //
 //   - JPEG, PNG, WebP: EXIF (GPS, serials), XMP, comments, text chunks
-//     are removed (StripJPEG, StripPNG, StripWebP);
+//     are removed (StripJPEG, StripPNG, StripWebP), but for the EXIF
+//     Orientation, which displays apply and is kept alone;
 //   - MP4, M4A, QuickTime: udta, meta and uuid boxes (location, device make
 //     and model, software, names, iTunes tags, XMP) become free boxes of
 //     zeros of the same size, so nothing else moves (StripMP4);

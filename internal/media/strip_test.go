@@ -431,6 +431,12 @@ func riffChunk(fourcc string, data []byte) []byte {
 // extendedWebP wraps a simple WebP's image chunk in VP8X with EXIF and XMP.
 func extendedWebP(t testing.TB, simple []byte) []byte {
 	t.Helper()
+	return orientedWebP(t, simple, exifTIFF(0))
+}
+
+// orientedWebP is extendedWebP with exif as the EXIF chunk's payload.
+func orientedWebP(t testing.TB, simple, exif []byte) []byte {
+	t.Helper()
 	cfg, err := webp.DecodeConfig(bytes.NewReader(simple))
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +447,7 @@ func extendedWebP(t testing.TB, simple []byte) []byte {
 	body := []byte("WEBP")
 	body = append(body, riffChunk("VP8X", vp8x)...)
 	body = append(body, simple[12:]...)
-	body = append(body, riffChunk("EXIF", exifTIFF(0))...)
+	body = append(body, riffChunk("EXIF", exif)...)
 	body = append(body, riffChunk("XMP ", []byte(`<x:xmpmeta>`+marker+`</x:xmpmeta>!`))...)
 	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
 }
@@ -554,12 +560,14 @@ func FuzzStripPNG(f *testing.F) {
 	orig := encodePNG(f, testImage(8, 8))
 	f.Add(orig)
 	f.Add(afterIHDR(orig, chunk("tEXt", "Author\x00"+marker), chunk("tIME", "\x07\xe8\x05\x01\x0a\x00\x00")))
+	f.Add(afterIHDR(orig, chunk("eXIf", string(exifTIFF(6)))))
 	f.Fuzz(func(t *testing.T, in []byte) { fuzzStrip(t, StripPNG, in) })
 }
 
 func FuzzStripWebP(f *testing.F) {
 	f.Add([]byte(webp1x1))
 	f.Add(extendedWebP(f, []byte(webp1x1)))
+	f.Add(orientedWebP(f, []byte(webp1x1), exifTIFF(6)))
 	f.Fuzz(func(t *testing.T, in []byte) { fuzzStrip(t, StripWebP, in) })
 }
 
@@ -593,4 +601,97 @@ func BenchmarkStripJPEG(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(in))/1e6, "MB/file")
+}
+
+// Orientation
+
+func TestStripPNGKeepsOrientationOnly(t *testing.T) {
+	orig := encodePNG(t, testImage(30, 20))
+	for o := range uint16(9) {
+		dirty := afterIHDR(orig, chunk("tEXt", "Author\x00"+marker), chunk("eXIf", string(exifTIFF(o))))
+		want := max(1, int(o))
+		if got := PNGOrientation(dirty); got != want {
+			t.Errorf("orientation %d read as %d before stripping", o, got)
+		}
+		var out bytes.Buffer
+		if err := StripPNG(&out, bytes.NewReader(dirty)); err != nil {
+			t.Fatalf("orientation %d: StripPNG: %v", o, err)
+		}
+		mustNotContain(t, out.Bytes(), marker, "Canon", "tEXt", "2024:05:01")
+		if got := Orientation("image/png", out.Bytes()); got != want {
+			t.Errorf("orientation %d read as %d after stripping", o, got)
+		}
+		if kept := bytes.Contains(out.Bytes(), []byte("eXIf")); kept != (o >= 2) {
+			t.Errorf("orientation %d: an eXIf chunk kept: %v, want %v", o, kept, o >= 2)
+		}
+		samePixels(t, decode(t, out.Bytes()), decode(t, orig))
+	}
+	// A second eXIf is dropped whole, as is the first one's if broken.
+	two := afterIHDR(orig, chunk("eXIf", string(exifTIFF(6))), chunk("eXIf", string(exifTIFF(3))))
+	var out bytes.Buffer
+	if err := StripPNG(&out, bytes.NewReader(two)); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(out.Bytes(), []byte("eXIf")); n != 1 || PNGOrientation(out.Bytes()) != 6 {
+		t.Errorf("two eXIf chunks: %d kept, orientation %d; want the first one's 6", n, PNGOrientation(out.Bytes()))
+	}
+	bad := afterIHDR(orig, chunk("eXIf", string(exifTIFF(6))))
+	bad[8+8+13+4+8+20] ^= 1 // inside the eXIf data
+	if err := StripPNG(io.Discard, bytes.NewReader(bad)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("an eXIf chunk failing its CRC: err = %v, want ErrMalformed", err)
+	}
+	if o := PNGOrientation(bad); o != 1 {
+		t.Errorf("an eXIf chunk failing its CRC read as orientation %d, want 1", o)
+	}
+}
+
+func TestStripWebPKeepsOrientationOnly(t *testing.T) {
+	pixels, err := webp.Decode(strings.NewReader(webp1x1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o := range uint16(9) {
+		for _, prefix := range []string{"", "Exif\x00\x00"} {
+			dirty := orientedWebP(t, []byte(webp1x1), append([]byte(prefix), exifTIFF(o)...))
+			want := max(1, int(o))
+			if got := WebPOrientation(dirty); got != want {
+				t.Errorf("orientation %d (prefix %q) read as %d before stripping", o, prefix, got)
+			}
+			var buf bytes.Buffer
+			if err := StripWebP(&buf, bytes.NewReader(dirty)); err != nil {
+				t.Fatalf("orientation %d: StripWebP: %v", o, err)
+			}
+			out := buf.Bytes()
+			mustNotContain(t, out, marker, "Canon", "XMP ", "2024:05:01")
+			if got := Orientation("image/webp", out); got != want {
+				t.Errorf("orientation %d (prefix %q) read as %d after stripping", o, prefix, got)
+			}
+			if size := binary.LittleEndian.Uint32(out[4:]); int(size) != len(out)-8 {
+				t.Errorf("orientation %d: RIFF size %d, file is %d bytes", o, size, len(out))
+			}
+			if flag := out[20]&vp8xEXIF != 0; flag != (o >= 2) || out[20]&vp8xXMP != 0 {
+				t.Errorf("orientation %d: VP8X flags %#x, want EXIF set only for a turn, XMP cleared", o, out[20])
+			}
+			m, err := webp.Decode(bytes.NewReader(out))
+			if err != nil {
+				t.Fatalf("orientation %d: stripped file does not decode: %v", o, err)
+			}
+			samePixels(t, m, pixels)
+		}
+	}
+}
+
+func TestOrientationOfOtherTypesAndGarbageIsUpright(t *testing.T) {
+	for _, c := range []struct{ mediaType, data string }{
+		{"image/png", "not a png"},
+		{"image/png", "\x89PNG\r\n\x1a\n\x00\x00\x00\xffeXIf"}, // a chunk longer than the file
+		{"image/webp", "RIFF\x00\x00\x00\x00WEBPEXIF\xff\xff\x00\x00"},
+		{"image/jpeg", "not a jpeg"},
+		{"image/heic", string(exifTIFF(6))},
+		{"audio/wav", string(exifTIFF(6))},
+	} {
+		if o := Orientation(c.mediaType, []byte(c.data)); o != 1 {
+			t.Errorf("%s %q: orientation %d, want 1", c.mediaType, c.data, o)
+		}
+	}
 }

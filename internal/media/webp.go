@@ -17,6 +17,9 @@ const (
 // StripWebP copies a RIFF WebP from src to dst without its EXIF and XMP
 // chunks, clears the matching VP8X flags and rewrites the RIFF size. Other
 // chunks (image data, ICC profile, animation, alpha) are kept unchanged.
+// An EXIF Orientation that is not the default is kept, as a minimal EXIF
+// chunk in the first one's place with the VP8X flag for it (as StripJPEG
+// keeps it): displays turn the pixels by it.
 //
 // The RIFF header gives the file's size before its chunks, so the file is
 // held in memory (as much of it as actually arrives, never more than the
@@ -44,7 +47,9 @@ func StripWebP(dst io.Writer, src io.Reader) error {
 
 	var kept [][]byte // chunks with their headers, without padding
 	total := 4        // "WEBP"
-	var sawImage bool
+	var sawImage, sawEXIF bool
+	var vp8x []byte     // the VP8X chunk, if any
+	var orientation int // the EXIF Orientation kept, if not the default
 	for off := 0; off < len(body); {
 		if len(body)-off < 8 {
 			return malformed(fWebP, "the file is truncated in a chunk header")
@@ -64,8 +69,18 @@ func StripWebP(dst io.Writer, src io.Reader) error {
 				return malformed(fWebP, "the VP8X chunk is too short")
 			}
 			chunk[8] &^= vp8xEXIF | vp8xXMP
+			vp8x = chunk
 		case "VP8 ", "VP8L", "ANMF":
 			sawImage = true
+		}
+		if fourcc == "EXIF" && !sawEXIF && vp8x != nil { // EXIF belongs to the extended format only
+			sawEXIF = true
+			if o := exifOrientation(webpEXIF(chunk[8:])); o >= 2 {
+				orientation = o
+				chunk = append([]byte("EXIF\x1a\x00\x00\x00"), orientationTIFF(o)...)
+				kept = append(kept, chunk)
+				total += len(chunk)
+			}
 		}
 		if fourcc != "EXIF" && fourcc != "XMP " {
 			kept = append(kept, chunk)
@@ -75,6 +90,9 @@ func StripWebP(dst io.Writer, src io.Reader) error {
 	}
 	if !sawImage {
 		return malformed(fWebP, "it holds no image data")
+	}
+	if orientation != 0 && vp8x != nil {
+		vp8x[8] |= vp8xEXIF
 	}
 
 	w := newOutput(dst)
