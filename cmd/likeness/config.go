@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,6 +60,9 @@ type config struct {
 	// snapshot is the decision snapshot file ("off": none); serve writes
 	// it, every command that loads the index reads it.
 	snapshot string
+	// inForce makes build refuse a policy other than the one whose notices
+	// are in force, rather than publish it (one-off commands; see open).
+	inForce bool
 }
 
 func env(name, def string) string {
@@ -131,6 +135,14 @@ func (c *config) resolve() {
 	}
 }
 
+// policyName names the policy c loads, for messages.
+func (c *config) policyName() string {
+	if c.policyFile == "" {
+		return "the built-in policy (no --policy)"
+	}
+	return "the policy " + c.policyFile
+}
+
 func (c *config) loadPolicy() (*policy.Policy, error) {
 	if c.policyFile == "" {
 		return policy.Default(), nil
@@ -167,7 +179,11 @@ func (d *deployment) Close() {
 // open opens the deployment for a command: the services built, the index
 // loaded (from the snapshot when it verifies), and erasures a crash cut
 // short completed.
+//
+// Unlike serve, a command opened so never publishes its policy's notices
+// over another's: it runs under the policy in force, or refuses.
 func (c *config) open(ctx context.Context, stderr io.Writer, logger *slog.Logger, listeners ...consent.Listener) (*deployment, error) {
+	c.inForce = true
 	d, err := c.connect(ctx, stderr, logger, listeners...)
 	if err != nil {
 		return nil, err
@@ -259,7 +275,14 @@ func (d *deployment) snapshotConfig(c *config, logger *slog.Logger, progress *sn
 func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, listeners ...consent.Listener) error {
 	var err error
 	d.engine = decision.New(d.policy)
-	if d.notices, err = consent.PublishNotices(ctx, d.store, d.engine, d.policy, nil); err != nil {
+	publish := consent.PublishNotices
+	if c.inForce {
+		publish = consent.UseNotices
+	}
+	if d.notices, err = publish(ctx, d.store, d.engine, d.policy, nil); err != nil {
+		if errors.Is(err, consent.ErrNotInForce) {
+			return fmt.Errorf("%s is not the policy in force (%v): run this command with the --policy serve runs with, or restart serve with this one first", c.policyName(), err)
+		}
 		return err
 	}
 	if d.subjects, err = subjects.New(ctx, subjects.Config{Store: d.store, KEK: d.kek, Index: d.engine,

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -185,5 +187,56 @@ func TestBuildProgressLineSaysHowFarAndHowLong(t *testing.T) {
 		if got := buildProgressLine("dataset build", tc.p); got != tc.want {
 			t.Errorf("buildProgressLine(%+v)\n got %q\nwant %q", tc.p, got, tc.want)
 		}
+	}
+}
+
+// A one-off command run with another policy than the one in force (here
+// none, the built-in one) refuses, and publishes nothing: publishing it
+// would make every consent given under the policy serve runs with stop
+// counting as soon as serve put its own back.
+func TestAOneOffCommandRefusesAPolicyNotInForce(t *testing.T) {
+	dir := t.TempDir()
+	var sub string
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) { sub, _ = consentingSubject(t, ctx, d, "ext-1", 1) })
+	versions := func() int64 {
+		var latest int64
+		withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+			nv, err := d.store.LatestNotice(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			latest = nv.Version
+		})
+		return latest
+	}
+	before := versions()
+	src, err := os.ReadFile(erasePolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(t.TempDir(), "likeness.yaml") // edited since serve loaded it
+	if err := os.WriteFile(edited, append(src, "# edited\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"dataset", "audit", likeness.NewID("dst"), "--data-dir", dir},
+		{"dataset", "build", "--purpose", "ai-training", "--category", "image", "--out", filepath.Join(dir, "out"), "--data-dir", dir, "--policy", edited},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		if code != 1 || !strings.Contains(stderr, "is not the policy in force") || !strings.Contains(stderr, "--policy serve runs with") {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and why", args, code, stderr)
+		}
+	}
+	if after := versions(); after != before {
+		t.Errorf("refused commands published notice version %d (was %d)", after, before)
+	}
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		dec := d.engine.Decide(&likeness.DecisionRequest{SubjectID: sub, Purpose: "ai-training", Category: "image"})
+		if !dec.Allow {
+			t.Errorf("the consent stopped counting: %v", dec.Reasons)
+		}
+	})
+	if _, err := os.Stat(filepath.Join(dir, "out")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused build wrote its folder: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -31,6 +32,36 @@ type Notices struct {
 	policy  *policy.Policy
 	version *likeness.NoticeVersion
 	notices map[string]*policy.Notice
+}
+
+// ErrNotInForce means a policy is not the one whose notices are published
+// last: a command that must not change what people were told refuses it.
+var ErrNotInForce = errors.New("consent: the policy is not the one in force")
+
+// UseNotices is PublishNotices for a one-off command, which must not change
+// what people were told: when the latest notice version was rendered from
+// another policy, it refuses p (ErrNotInForce) rather than publish it, for
+// a new version would make every consent whose purpose it words differently
+// stop counting once serve put its own back. It publishes only on a
+// database where nothing was published yet.
+func UseNotices(ctx context.Context, store likeness.NoticeStore, engine PolicySetter, p *policy.Policy, now func() time.Time) (*Notices, error) {
+	latest, err := store.LatestNotice(ctx)
+	switch {
+	case likeness.ErrorCode(err) == likeness.ENOTFOUND:
+	case err != nil:
+		return nil, fmt.Errorf("consent: read the latest notice: %w", err)
+	case latest.PolicySHA256 != policySHA256(p):
+		return nil, fmt.Errorf("%w: notice version %d, published %s, was rendered from another policy",
+			ErrNotInForce, latest.Version, latest.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return PublishNotices(ctx, store, engine, p, now)
+}
+
+// policySHA256 is the hex SHA-256 of p's source: a notice version's
+// PolicySHA256.
+func policySHA256(p *policy.Policy) string {
+	sum := sha256.Sum256(p.Source)
+	return hex.EncodeToString(sum[:])
 }
 
 // PublishNotices makes p the policy in force, publishing its notices as a
@@ -72,8 +103,7 @@ func (n *Notices) current() (*policy.Policy, *likeness.NoticeVersion) {
 func (n *Notices) SetPolicy(ctx context.Context, p *policy.Policy) error {
 	notices := map[string]*policy.Notice{}
 	nv := &likeness.NoticeVersion{CreatedAt: n.now().UTC(), Texts: map[string]string{}, Material: map[string]string{}}
-	sum := sha256.Sum256(p.Source)
-	nv.PolicySHA256 = hex.EncodeToString(sum[:])
+	nv.PolicySHA256 = policySHA256(p)
 	for _, lang := range p.Languages {
 		rendered, err := p.Notice(lang)
 		if err != nil {
