@@ -58,3 +58,12 @@ func withDeadline(r *http.Request) (*http.Request, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout(r))
 	return r.WithContext(ctx), cancel
 }
+
+// bodyDeadline bounds how long reading r's body may take, d from now: a
+// context deadline does not stop a read that waits on the connection, so
+// without it a caller that announces a body and never sends it holds the
+// connection, and what was set aside for the body, for ever. Where the
+// connection cannot take a deadline (a test's recorder), there is none.
+func bodyDeadline(w http.ResponseWriter, d time.Duration) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+}

@@ -197,21 +197,41 @@ func (s *Server) handleDecisionBatch(w http.ResponseWriter, r *http.Request) err
 
 // readBatch reads a batch body (at most 16 times the server's body limit)
 // into buf.in when its length is announced, else as input.DecodeJSON does.
+// The body must arrive within RequestTimeout and its length at uploadRate,
+// and buf.in grows only as it arrives: an announced length that never
+// comes holds neither the connection nor the memory it names.
 func (s *Server) readBatch(w http.ResponseWriter, r *http.Request, buf *batchBuffers) ([]byte, error) {
 	if err := input.JSONContentType(r); err != nil {
 		return nil, err
 	}
 	limit := 16 * s.maxBody
 	n := r.ContentLength
+	size := n
+	if n <= 0 || n > limit {
+		size = limit
+	}
+	bodyDeadline(w, RequestTimeout+time.Duration(size/uploadRate)*time.Second)
 	if n <= 0 || n > limit {
 		return input.ReadBody(r, w, limit)
 	}
-	buf.in = slices.Grow(buf.in[:0], int(n))[:n]
-	if _, err := io.ReadFull(r.Body, buf.in); err != nil {
-		return nil, likeness.Errorf(likeness.EINVALID, "could not read the request body")
+	in := buf.in[:0]
+	for int64(len(in)) < n {
+		if len(in) == cap(in) {
+			in = slices.Grow(in, int(min(n-int64(len(in)), int64(max(cap(in), batchChunk)))))
+		}
+		m, err := r.Body.Read(in[len(in):min(cap(in), int(n))])
+		in = in[:len(in)+m]
+		if err != nil && (err != io.EOF || int64(len(in)) < n) {
+			buf.in = in
+			return nil, likeness.Errorf(likeness.EINVALID, "could not read the request body: %d of the %d bytes announced arrived", len(in), n)
+		}
 	}
-	return buf.in, nil
+	buf.in = in
+	return in, nil
 }
+
+// batchChunk is the least a batch body's buffer grows by.
+const batchChunk = 64 << 10
 
 // jsonType is the Content-Type header value of every decision answer,
 // shared: net/http only reads it.

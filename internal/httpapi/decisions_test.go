@@ -1,7 +1,14 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"likeness"
 )
@@ -84,5 +91,44 @@ func TestBatchRequestsDoNotLeakIntoEachOther(t *testing.T) {
 	}
 	if d := batch(map[string]string{"subject_id": sub, "purpose": "ai-training", "data_category": "image"}); !d.Allow {
 		t.Fatalf("second batch without recipient or country was decided with the first one's: %+v", d)
+	}
+}
+
+// A caller that announces a large batch and sends almost none of it holds
+// only what it sent: the body's buffer grows as bytes arrive. (Before, it
+// was allocated whole from Content-Length, and 24 such connections held
+// 384 MiB until they were closed.) A body cut short is a clear 400.
+func TestAnAnnouncedBatchThatNeverArrivesHoldsNoMemory(t *testing.T) {
+	e := newEnv(t, "")
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	const conns, announced = 24, 16 << 20
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var open []net.Conn
+	for range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/decisions/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n{", e.tokens[likeness.RolePipeline], announced)
+		open = append(open, c)
+	}
+	// Every handler reads its body within moments; watch the heap a while.
+	var after runtime.MemStats
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		runtime.ReadMemStats(&after)
+		if grew := int64(after.TotalAlloc) - int64(before.TotalAlloc); grew > conns*announced/8 {
+			t.Fatalf("%d connections that announced %d MiB and sent one byte made the server allocate %d MiB", conns, announced>>20, grew>>20)
+		}
+	}
+	// One of them hangs up: its request fails as a short body.
+	c := open[0]
+	c.(*net.TCPConn).CloseWrite()
+	reply, _ := io.ReadAll(c)
+	if !bytes.Contains(reply, []byte("400 Bad Request")) || !bytes.Contains(reply, []byte("1 of the 16777216 bytes announced arrived")) {
+		t.Errorf("a body cut short: %q", reply)
 	}
 }

@@ -257,6 +257,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 	return s.observed(rt, func(sw *statusWriter, r *http.Request) {
 		r, cancel := withDeadline(r)
 		defer cancel()
+		bodyDeadline(sw, requestTimeout(r))
 		var actor likeness.Actor
 		var err error
 		if rt.Roles != nil {
