@@ -154,18 +154,13 @@ func EnsureFirstAdmin(ctx context.Context, store FirstAdminStore, now time.Time)
 type keyCache struct {
 	snap    atomic.Pointer[keySnapshot]
 	checked atomic.Int64 // unix nanoseconds when the revision was read; 0: never
-	reading atomic.Bool  // a request is reading the revision
-	mu      sync.Mutex   // serializes replacing snap
-
-	firstOnce sync.Once
-	first     chan struct{} // closed once the revision was first read
+	mu      sync.Mutex   // serializes replacing snap, and read
+	read    *keyRead     // the revision read in progress, if any (under mu)
 }
 
-// firstRead is closed once the revocation revision has been read.
-func (c *keyCache) firstRead() chan struct{} {
-	c.firstOnce.Do(func() { c.first = make(chan struct{}) })
-	return c.first
-}
+// keyRead is one read of the revocation revision; done is closed when it
+// ends, whatever its outcome.
+type keyRead struct{ done chan struct{} }
 
 // keySnapshot is one immutable state of the cache.
 type keySnapshot struct {
@@ -206,6 +201,26 @@ func (c *keyCache) forget() {
 	c.mu.Unlock()
 }
 
+// readRevision reads the revocation revision, for the read in progress
+// (c.read, which the caller started), and empties the cache when it moved.
+func (s *Server) readRevision(ctx context.Context, nowNS int64) {
+	c := &s.keys
+	rctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
+	rev, err := s.store.APIKeyRevision(rctx)
+	cancel()
+	c.mu.Lock()
+	if err == nil {
+		if sn := c.snap.Load(); sn == nil || rev != sn.revision || len(sn.byHash) > 10000 {
+			c.reset(rev)
+		}
+		c.checked.Store(nowNS)
+	}
+	r := c.read
+	c.read = nil
+	c.mu.Unlock()
+	close(r.done)
+}
+
 // lookupKey returns the unrevoked, unexpired key whose secret is token, or
 // EUNAUTHORIZED. When the revocation revision cannot be read it fails
 // closed (EUNAVAILABLE): a revoked key is never let in for want of news.
@@ -233,40 +248,43 @@ func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*cac
 	nowNS := now.UnixNano()
 	// One request at a time reads the revision, so a slow database never
 	// queues every request behind it.
-	if checked := c.checked.Load(); (checked == 0 || nowNS-checked >= int64(RevocationPoll) || nowNS < checked) && c.reading.CompareAndSwap(false, true) {
-		rctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
-		rev, err := s.store.APIKeyRevision(rctx)
-		cancel()
-		if err == nil {
-			c.mu.Lock()
-			if sn := c.snap.Load(); sn == nil || rev != sn.revision || len(sn.byHash) > 10000 {
-				c.reset(rev)
-			}
-			first := c.checked.Load() == 0
-			c.checked.Store(nowNS)
-			c.mu.Unlock()
-			if first {
-				close(c.firstRead())
-			}
+	if checked := c.checked.Load(); checked == 0 || nowNS-checked >= int64(RevocationPoll) || nowNS < checked {
+		c.mu.Lock()
+		r := c.read
+		if r == nil {
+			c.read = &keyRead{done: make(chan struct{})}
 		}
-		c.reading.Store(false)
+		c.mu.Unlock()
+		if r == nil {
+			s.readRevision(ctx, nowNS)
+		}
 	}
-	// Before the revision was ever read (a burst of requests at start-up),
-	// a request waits for the one reading it, as long as that read may
-	// take, instead of being refused for want of an answer not yet in.
-	if c.checked.Load() == 0 {
-		t := time.NewTimer(keyReadTimeout)
-		select {
-		case <-c.firstRead():
-		case <-t.C:
-		case <-ctx.Done():
+	// Where the cache is too old to serve (at start-up, or after the
+	// replica sat idle), a request waits for the one reading the revision,
+	// as long as that read may take, instead of being refused for want of
+	// an answer not yet in.
+	stale := func() bool {
+		checked := c.checked.Load()
+		return checked == 0 || nowNS-checked > int64(RevocationPoll+s.keyStaleness())
+	}
+	if stale() {
+		c.mu.Lock()
+		r := c.read
+		c.mu.Unlock()
+		if r != nil {
+			t := time.NewTimer(keyReadTimeout)
+			select {
+			case <-r.done:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
 	// While revocations cannot be read, the cache serves for as long as a
 	// replica may answer from memory at all; past that, keys are refused
 	// rather than trusted.
-	if checked := c.checked.Load(); checked == 0 || nowNS-checked > int64(RevocationPoll+s.keyStaleness()) {
+	if stale() {
 		return nil, likeness.Errorf(likeness.EUNAVAILABLE, "cannot check API key revocations; retry shortly")
 	}
 	sn := c.load()

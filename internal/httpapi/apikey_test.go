@@ -248,11 +248,48 @@ func TestABurstOfRequestsAtStartIsServedWhileTheFirstReadsRevocations(t *testing
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: slowRevisions{store, 100 * time.Millisecond}}))
 	defer srv.Close()
-	const burst = 16
-	codes := make(chan int, burst)
+	for _, c := range burst(srv, tok, 16) {
+		if c != 200 {
+			t.Errorf("a request of the first burst was answered %d, want 200", c)
+		}
+	}
+}
+
+// The same after the replica sat idle past the bound its cache may serve
+// for: the one request that reads the revision again no longer leaves the
+// others refused with 503 while it reads.
+func TestABurstOfRequestsAfterIdleIsServedWhileOneReadsRevocations(t *testing.T) {
+	store, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "likeness.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, tok, err := httpapi.CreateAPIKey(context.Background(), store, "ops", likeness.RoleAdmin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &likenesstest.Clock{}
+	clock.Set(time.Now())
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: slowRevisions{store, 100 * time.Millisecond}, Now: clock.Now}))
+	defer srv.Close()
+	if c := burst(srv, tok, 1); c[0] != 200 {
+		t.Fatalf("first request: %d", c[0])
+	}
+	clock.Add(3 * time.Second) // past RevocationPoll and the staleness bound
+	for _, c := range burst(srv, tok, 16) {
+		if c != 200 {
+			t.Errorf("a request of the burst after idle was answered %d, want 200", c)
+		}
+	}
+}
+
+// burst sends n requests with tok at once and returns their status codes
+// (0: no answer).
+func burst(srv *httptest.Server, tok string, n int) []int {
+	codes := make(chan int, n)
 	var start sync.WaitGroup
 	start.Add(1)
-	for range burst {
+	for range n {
 		go func() {
 			start.Wait()
 			req, _ := http.NewRequest("GET", srv.URL+"/v1/apikeys", nil)
@@ -267,9 +304,9 @@ func TestABurstOfRequestsAtStartIsServedWhileTheFirstReadsRevocations(t *testing
 		}()
 	}
 	start.Done()
-	for range burst {
-		if c := <-codes; c != 200 {
-			t.Errorf("a request of the first burst was answered %d, want 200", c)
-		}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = <-codes
 	}
+	return out
 }
