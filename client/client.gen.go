@@ -1847,14 +1847,17 @@ type Dataset struct {
 	Purpose   string  `json:"purpose"`
 	Recipient *string `json:"recipient,omitempty"`
 
-	// Skipped reason → items left out (consent_changed, not_anonymizable, too_large_to_anonymize)
-	Skipped      *map[string]int     `json:"skipped,omitempty"`
-	Status       DatasetStatus       `json:"status"`
-	SubjectCount int                 `json:"subject_count"`
-	SuccessorId  *string             `json:"successor_id,omitempty"`
-	TaintReason  *DatasetTaintReason `json:"taint_reason,omitempty"`
-	TaintedAt    *time.Time          `json:"tainted_at,omitempty"`
-	Version      int                 `json:"version"`
+	// Skipped reason → items left out: consent_changed (withdrawn or erased since the selection), not_anonymizable, too_large_to_anonymize, sent_to_review (held for a person's review: no face could be shown covered), excluded_by_review
+	Skipped      *map[string]int `json:"skipped,omitempty"`
+	Status       DatasetStatus   `json:"status"`
+	SubjectCount int             `json:"subject_count"`
+	SuccessorId  *string         `json:"successor_id,omitempty"`
+
+	// Summary after a build or rebuild: one line saying what it did (items, subjects, faces blurred, voices disguised, items held for review or left out)
+	Summary     *string             `json:"summary,omitempty"`
+	TaintReason *DatasetTaintReason `json:"taint_reason,omitempty"`
+	TaintedAt   *time.Time          `json:"tainted_at,omitempty"`
+	Version     int                 `json:"version"`
 }
 
 // DatasetStatus defines model for Dataset.Status.
@@ -3079,7 +3082,7 @@ type ClientInterface interface {
 
 	// GetAssetContent The decrypted media, only if a decision allows this purpose, recipient and transfer now; every call is logged
 	//
-	// Roles: admin, pipeline, collector.
+	// Roles: admin, pipeline.
 	//
 	// Corresponds with GET /v1/assets/{id}/content (the `GetAssetContent` operationId).
 	GetAssetContent(ctx context.Context, id string, params *GetAssetContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3668,7 +3671,7 @@ type ClientInterface interface {
 
 	// CreatePortalLink Create a single-use sign-in link to the person's privacy portal
 	//
-	// Roles: admin, collector. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
+	// Roles: admin. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
 	//
 	// Corresponds with POST /v1/subjects/{id}/portal-links (the `CreatePortalLink` operationId).
 	CreatePortalLink(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3821,7 +3824,7 @@ func (c *Client) GetAsset(ctx context.Context, id string, reqEditors ...RequestE
 
 // GetAssetContent The decrypted media, only if a decision allows this purpose, recipient and transfer now; every call is logged
 //
-// Roles: admin, pipeline, collector.
+// Roles: admin, pipeline.
 //
 // Corresponds with GET /v1/assets/{id}/content (the `GetAssetContent` operationId).
 func (c *Client) GetAssetContent(ctx context.Context, id string, params *GetAssetContentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5140,7 +5143,7 @@ func (c *Client) GetLineage(ctx context.Context, id string, reqEditors ...Reques
 
 // CreatePortalLink Create a single-use sign-in link to the person's privacy portal
 //
-// Roles: admin, collector. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
+// Roles: admin. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
 //
 // Corresponds with POST /v1/subjects/{id}/portal-links (the `CreatePortalLink` operationId).
 func (c *Client) CreatePortalLink(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8348,7 +8351,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetAssetContentWithResponse The decrypted media, only if a decision allows this purpose, recipient and transfer now; every call is logged
 	//
-	// Roles: admin, pipeline, collector.
+	// Roles: admin, pipeline.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9005,7 +9008,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreatePortalLinkWithResponse Create a single-use sign-in link to the person's privacy portal
 	//
-	// Roles: admin, collector. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
+	// Roles: admin. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13718,7 +13721,7 @@ func (c *ClientWithResponses) GetAssetWithResponse(ctx context.Context, id strin
 
 // GetAssetContentWithResponse The decrypted media, only if a decision allows this purpose, recipient and transfer now; every call is logged
 //
-// Roles: admin, pipeline, collector.
+// Roles: admin, pipeline.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14813,7 +14816,7 @@ func (c *ClientWithResponses) GetLineageWithResponse(ctx context.Context, id str
 
 // CreatePortalLinkWithResponse Create a single-use sign-in link to the person's privacy portal
 //
-// Roles: admin, collector. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
+// Roles: admin. The link expires after 15 minutes and works once; it opens a 30-minute portal session.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -19,7 +19,7 @@ func assetRoutes(s *Server) []Route {
 		{Method: "POST", Pattern: "/v1/subjects/{id}/assets", Roles: collectors, Handler: s.idempotent(s.vault.MaxSize(), s.handleUpload)},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/assets", Roles: subjectRead, Handler: s.handleSubjectAssets},
 		{Method: "GET", Pattern: "/v1/assets/{id}", Roles: subjectRead, Handler: s.handleGetAsset},
-		{Method: "GET", Pattern: "/v1/assets/{id}/content", Roles: deciders, Handler: s.handleContent},
+		{Method: "GET", Pattern: "/v1/assets/{id}/content", Roles: contentReaders, Handler: s.handleContent},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/access-log", Roles: readers, Handler: s.handleAccessLog},
 		{Method: "DELETE", Pattern: "/v1/assets/{id}", Roles: adminOnly, Handler: s.handleEraseAsset},
 		{Method: "DELETE", Pattern: "/v1/subjects/{id}", Roles: authz.Roles(authz.Erase), Handler: s.idempotent(0, s.handleEraseSubject)},

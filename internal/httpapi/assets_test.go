@@ -145,6 +145,13 @@ func TestUploadRoundTripsOnlyForDeclaredRecipientAndConsentedPurpose(t *testing.
 			if a.ID == "" || a.SHA256 == "" || a.Size != int64(len(body)) || a.RetainUntil.IsZero() {
 				t.Fatalf("asset: %+v", a)
 			}
+			// The collector that put it in may not take it out: that would
+			// export a person's media by another route.
+			for _, role := range []likeness.Role{likeness.RoleCollector, likeness.RoleAuditor} {
+				if got := e.content(role, a.ID, "purpose=ai-training&recipient=acme-ml"); got.status != 403 || bytes.Contains(got.body, body[:64]) {
+					t.Errorf("content for %s: %d, want 403 and no media", role, got.status)
+				}
+			}
 			got := e.content(likeness.RolePipeline, a.ID, "purpose=ai-training&recipient=acme-ml")
 			if got.status != 200 || !bytes.Equal(got.body, body) {
 				t.Fatalf("content for a declared recipient: %d, %d bytes (want %d, bit-exact)", got.status, len(got.body), len(body))

@@ -113,13 +113,17 @@ const DefaultBuildProgressEvery = 10 * time.Second
 type Route = route.Route
 
 var (
-	anyRole      = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor}
-	adminOnly    = []likeness.Role{likeness.RoleAdmin}
-	collectors   = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector}
-	readers      = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RoleAuditor}
-	deciders     = []likeness.Role{likeness.RoleAdmin, likeness.RolePipeline, likeness.RoleCollector}
-	subjectRead  = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RoleAuditor, likeness.RolePipeline}
-	ledgerReader = anyRole
+	anyRole    = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RolePipeline, likeness.RoleAuditor}
+	adminOnly  = []likeness.Role{likeness.RoleAdmin}
+	collectors = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector}
+	readers    = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RoleAuditor}
+	deciders   = []likeness.Role{likeness.RoleAdmin, likeness.RolePipeline, likeness.RoleCollector}
+	// contentReaders may take media out of the vault for a purpose: the
+	// systems that use it. A collector puts media in; reading them back
+	// would be an export of a person's media by another route.
+	contentReaders = []likeness.Role{likeness.RoleAdmin, likeness.RolePipeline}
+	subjectRead    = []likeness.Role{likeness.RoleAdmin, likeness.RoleCollector, likeness.RoleAuditor, likeness.RolePipeline}
+	ledgerReader   = anyRole
 )
 
 // New returns a Server with every route registered.
