@@ -7,12 +7,17 @@ const (
 	ReviewPending  = "pending"
 	ReviewApproved = "approved" // a person looked and found it safe to ship: later builds include it
 	ReviewExcluded = "excluded" // a person looked and left it out: later builds leave it out
+	// ReviewErased is how a pending review reads once its asset was erased
+	// (consent withdrawn, the person or the asset erased): nothing is left
+	// to look at or to decide. It is never stored.
+	ReviewErased = "erased"
 )
 
 // DatasetReview is an item a build could not show to be protected (an
 // image of a person in which no face was found), held back for a person to
 // look at. It names the asset in the vault, never holds its pixels: a
-// reviewer opens the asset through the vault, whose reads are logged.
+// reviewer opens the asset through the vault (the console, or the review's
+// own content route), whose reads are in the person's access log.
 type DatasetReview struct {
 	DatasetID string    `json:"dataset_id"`
 	ItemID    string    `json:"item_id"` // the item's pseudonym in DatasetID
@@ -41,7 +46,11 @@ type DatasetReviewStore interface {
 	DatasetReviews(ctx Context, datasetID string) ([]*DatasetReview, error)
 	// DecideDatasetReview sets a pending review's state (approved or
 	// excluded), reviewer, time and note, and returns it. ENOTFOUND for an
-	// unknown review, ECONFLICT if it was already decided.
+	// unknown review, ECONFLICT if it was already decided. An asset is
+	// decided once per purpose: the same decision settles the pending
+	// reviews of the same asset and purpose in other datasets (their note
+	// saying where it was taken), so that no later decision elsewhere
+	// overturns it.
 	DecideDatasetReview(ctx Context, datasetID, itemID, state, by, note string, at time.Time) (*DatasetReview, error)
 	// AssetReviewDecisions returns, for each asset of purpose with a
 	// decided review, its latest decision (by DecidedAt).

@@ -584,6 +584,7 @@ func (e DatasetBuildProfile) Valid() bool {
 // Defines values for DatasetReviewState.
 const (
 	DatasetReviewStateApproved DatasetReviewState = "approved"
+	DatasetReviewStateErased   DatasetReviewState = "erased"
 	DatasetReviewStateExcluded DatasetReviewState = "excluded"
 	DatasetReviewStatePending  DatasetReviewState = "pending"
 )
@@ -592,6 +593,8 @@ const (
 func (e DatasetReviewState) Valid() bool {
 	switch e {
 	case DatasetReviewStateApproved:
+		return true
+	case DatasetReviewStateErased:
 		return true
 	case DatasetReviewStateExcluded:
 		return true
@@ -1956,11 +1959,13 @@ type DatasetReview struct {
 	Purpose string  `json:"purpose"`
 
 	// Reason why it was held back, e.g. no face found
-	Reason string             `json:"reason"`
-	State  DatasetReviewState `json:"state"`
+	Reason string `json:"reason"`
+
+	// State decided once per asset and purpose: a decision settles the asset's pending reviews in other datasets of the purpose too; erased: the asset was erased (consent withdrawn, erasure) before anyone decided, nothing is left to review
+	State DatasetReviewState `json:"state"`
 }
 
-// DatasetReviewState defines model for DatasetReview.State.
+// DatasetReviewState decided once per asset and purpose: a decision settles the asset's pending reviews in other datasets of the purpose too; erased: the asset was erased (consent withdrawn, erasure) before anyone decided, nothing is left to review
 type DatasetReviewState string
 
 // DatasetTaintedData Data of dataset.tainted.
@@ -3167,7 +3172,7 @@ type ClientInterface interface {
 
 	// DecideDatasetReviewWithBody Decide a held item
 	//
-	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3176,12 +3181,19 @@ type ClientInterface interface {
 
 	// DecideDatasetReview Decide a held item
 	//
-	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
 	DecideDatasetReview(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDatasetReviewContent The held item itself, for the reviewer who decides it
+	//
+	// Roles: admin. Read through the vault under the dataset's purpose: a decision must allow it, and the person's access log records the read with the reason "dataset review of" the dataset. 404 for an unknown item, 410 once the asset was erased.
+	//
+	// Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
+	GetDatasetReviewContent(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DecideWithBody May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -4019,7 +4031,7 @@ func (c *Client) ListDatasetReviews(ctx context.Context, id string, reqEditors .
 
 // DecideDatasetReviewWithBody Decide a held item
 //
-// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4038,13 +4050,30 @@ func (c *Client) DecideDatasetReviewWithBody(ctx context.Context, id string, ite
 
 // DecideDatasetReview Decide a held item
 //
-// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
 func (c *Client) DecideDatasetReview(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDecideDatasetReviewRequest(c.Server, id, item, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDatasetReviewContent The held item itself, for the reviewer who decides it
+//
+// Roles: admin. Read through the vault under the dataset's purpose: a decision must allow it, and the person's access log records the read with the reason "dataset review of" the dataset. 404 for an unknown item, 410 once the asset was erased.
+//
+// Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
+func (c *Client) GetDatasetReviewContent(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDatasetReviewContentRequest(c.Server, id, item)
 	if err != nil {
 		return nil, err
 	}
@@ -5905,6 +5934,47 @@ func NewDecideDatasetReviewRequestWithBody(server string, id string, item string
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetDatasetReviewContentRequest constructs an http.Request for the GetDatasetReviewContent method
+func NewGetDatasetReviewContentRequest(server string, id string, item string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "item", item, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/datasets/%s/reviews/%s/content", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8450,7 +8520,7 @@ type ClientWithResponsesInterface interface {
 
 	// DecideDatasetReviewWithBodyWithResponse Decide a held item
 	//
-	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8459,12 +8529,21 @@ type ClientWithResponsesInterface interface {
 
 	// DecideDatasetReviewWithResponse Decide a held item
 	//
-	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+	// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/datasets/{id}/reviews/{item} (the `DecideDatasetReview` operationId).
 	DecideDatasetReviewWithResponse(ctx context.Context, id string, item string, body DecideDatasetReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideDatasetReviewResponse, error)
+
+	// GetDatasetReviewContentWithResponse The held item itself, for the reviewer who decides it
+	//
+	// Roles: admin. Read through the vault under the dataset's purpose: a decision must allow it, and the person's access log records the read with the reason "dataset review of" the dataset. 404 for an unknown item, 410 once the asset was erased.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
+	GetDatasetReviewContentWithResponse(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*GetDatasetReviewContentResponse, error)
 
 	// DecideWithBodyWithResponse May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -10108,6 +10187,68 @@ func (r DecideDatasetReviewResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DecideDatasetReviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDatasetReviewContentResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetDatasetReviewContent
+type GetDatasetReviewContentResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetDatasetReviewContentResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetDatasetReviewContent
+type GetDatasetReviewContentResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetDatasetReviewContentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetDatasetReviewContentResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetDatasetReviewContentResponse5XXHeaders
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetDatasetReviewContentResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetDatasetReviewContentResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDatasetReviewContentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDatasetReviewContentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDatasetReviewContentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDatasetReviewContentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13886,7 +14027,7 @@ func (c *ClientWithResponses) ListDatasetReviewsWithResponse(ctx context.Context
 
 // DecideDatasetReviewWithBodyWithResponse Decide a held item
 //
-// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13901,7 +14042,7 @@ func (c *ClientWithResponses) DecideDatasetReviewWithBodyWithResponse(ctx contex
 
 // DecideDatasetReviewWithResponse Decide a held item
 //
-// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out. Decided once (409 after).
+// Roles: admin. The reviewer is the calling key. approve (reason required) includes the item in the next rebuild or successor; exclude keeps it out of every later build of the purpose. An asset is decided once per purpose, whichever dataset held it: 409 once it was decided here or in another dataset; 410 when it was erased (consent withdrawn, erasure) before anyone decided.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13912,6 +14053,21 @@ func (c *ClientWithResponses) DecideDatasetReviewWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseDecideDatasetReviewResponse(rsp)
+}
+
+// GetDatasetReviewContentWithResponse The held item itself, for the reviewer who decides it
+//
+// Roles: admin. Read through the vault under the dataset's purpose: a decision must allow it, and the person's access log records the read with the reason "dataset review of" the dataset. 404 for an unknown item, 410 once the asset was erased.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
+func (c *ClientWithResponses) GetDatasetReviewContentWithResponse(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*GetDatasetReviewContentResponse, error) {
+	rsp, err := c.GetDatasetReviewContent(ctx, id, item, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDatasetReviewContentResponse(rsp)
 }
 
 // DecideWithBodyWithResponse May this data be used for this purpose, by this recipient, in this country, now?
@@ -15844,6 +16000,62 @@ func ParseDecideDatasetReviewResponse(rsp *http.Response) (*DecideDatasetReviewR
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers DecideDatasetReviewResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDatasetReviewContentResponse parses an HTTP response from a GetDatasetReviewContentWithResponse call
+func ParseGetDatasetReviewContentResponse(rsp *http.Response) (*GetDatasetReviewContentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDatasetReviewContentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetDatasetReviewContentResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetDatasetReviewContentResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -9,11 +9,38 @@ import (
 
 // Reviews lists the items a build of dataset id held back for human review,
 // pending and decided, in item order.
+// A pending review whose asset was erased since reads as erased.
 func (s *Service) Reviews(ctx context.Context, id string) ([]*likeness.DatasetReview, error) {
 	if _, err := s.dataset(ctx, id); err != nil {
 		return nil, err
 	}
-	return s.reviews.DatasetReviews(ctx, id)
+	rs, err := s.reviews.DatasetReviews(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.State != likeness.ReviewPending {
+			continue
+		}
+		if gone, err := s.assetGone(ctx, r.AssetID); err != nil {
+			return nil, err
+		} else if gone {
+			r.State = likeness.ReviewErased
+		}
+	}
+	return rs, nil
+}
+
+// assetGone reports whether asset id was erased (or is unknown).
+func (s *Service) assetGone(ctx context.Context, id string) (bool, error) {
+	a, err := s.store.Asset(ctx, id)
+	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return a.Erased(), nil
 }
 
 // Decisions a reviewer may take.
@@ -47,10 +74,49 @@ func (s *Service) Decide(ctx context.Context, id, itemID, decision, reason strin
 	if len(reason) > 1000 {
 		return nil, likeness.Errorf(likeness.EINVALID, "reason is longer than 1000 characters")
 	}
+	rs, err := s.reviews.DatasetReviews(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.ItemID != itemID || r.State != likeness.ReviewPending {
+			continue
+		}
+		if gone, err := s.assetGone(ctx, r.AssetID); err != nil {
+			return nil, err
+		} else if gone {
+			return nil, likeness.Errorf(likeness.EGONE, "the item's photo or recording was erased (consent withdrawn or erasure): there is nothing left to review")
+		}
+	}
 	r, err := s.reviews.DecideDatasetReview(ctx, id, itemID, state, likeness.ActorFrom(ctx).KeyID, reason, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info("dataset review decided", "dataset", id, "item", itemID, "state", state)
 	return r, nil
+}
+
+// HeldAsset returns the asset a held item of dataset id names, and the
+// dataset's purpose, for a reviewer to look at: ENOTFOUND for an unknown
+// item, EGONE once the asset was erased.
+func (s *Service) HeldAsset(ctx context.Context, id, itemID string) (assetID, purpose string, err error) {
+	if _, err := s.dataset(ctx, id); err != nil {
+		return "", "", err
+	}
+	rs, err := s.reviews.DatasetReviews(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	for _, r := range rs {
+		if r.ItemID != itemID {
+			continue
+		}
+		if gone, err := s.assetGone(ctx, r.AssetID); err != nil {
+			return "", "", err
+		} else if gone {
+			return "", "", likeness.Errorf(likeness.EGONE, "the item's photo or recording was erased (consent withdrawn or erasure)")
+		}
+		return r.AssetID, r.Purpose, nil
+	}
+	return "", "", likeness.Errorf(likeness.ENOTFOUND, "no held item %q in dataset %s", itemID, id)
 }

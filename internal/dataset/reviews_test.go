@@ -236,3 +236,68 @@ func TestAnImageTooLargeToAnonymizeIsLeftOutNotShippedOrFatal(t *testing.T) {
 		t.Fatalf("build = %+v; want one item too large to anonymize and one (faceless) sent to review", v.Dataset)
 	}
 }
+
+// An item is decided once for its purpose, whichever build held it: two
+// builds hold the same faceless picture, an exclusion in one settles the
+// other, and no approval there lets it ship. A held item of a person who
+// then withdraws reads as erased and cannot be decided.
+func TestAHeldItemIsDecidedOnceAndErasedWithItsPerson(t *testing.T) {
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t), asRecorded())
+			ann, ben := f.subject("ann", "ai-training"), f.subject("ben", "ai-training")
+			annPic := f.upload(ann, "ai-training", "image", "image/jpeg", testJPEG(t, 0))
+			f.upload(ben, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+			req := func() *dataset.BuildRequest {
+				return &dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Profile: "strict", Out: "-"}
+			}
+			d1, d2 := f.build(req()), f.build(req())
+			held := func(id string) map[string]*likeness.DatasetReview {
+				rs, err := f.ds.Reviews(f.ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]*likeness.DatasetReview{}
+				for _, r := range rs {
+					out[r.AssetID] = r
+				}
+				return out
+			}
+			h1, h2 := held(d1.ID), held(d2.ID)
+			if len(h1) != 2 || len(h2) != 2 || h1[annPic.ID] == nil {
+				t.Fatalf("held: %v and %v, want both pictures in each", h1, h2)
+			}
+			if _, err := f.ds.Decide(f.ctx, d1.ID, h1[annPic.ID].ItemID, "exclude", "a child in the background"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.ds.Decide(f.ctx, d2.ID, h2[annPic.ID].ItemID, "approve", "looks fine"); likeness.ErrorCode(err) != likeness.ECONFLICT {
+				t.Errorf("approving in another build what one excluded: %v, want a conflict", err)
+			}
+			if r := held(d2.ID)[annPic.ID]; r.State != likeness.ReviewExcluded || !strings.Contains(r.Note, d1.ID) {
+				t.Errorf("the other build's review = %+v, want excluded with the first, saying where", r)
+			}
+			d3 := f.build(req())
+			if d3.ItemCount != 0 || d3.Skipped["excluded_by_review"] != 1 || d3.Skipped["sent_to_review"] != 1 {
+				t.Errorf("a later build: %d items, skipped %v; want the excluded one left out, the other held", d3.ItemCount, d3.Skipped)
+			}
+
+			f.withdraw(ben, "ai-training")
+			for _, d := range []*dataset.View{d1, d2, d3} {
+				for _, r := range held(d.ID) {
+					if r.AssetID == annPic.ID {
+						continue
+					}
+					if r.State != likeness.ReviewErased {
+						t.Errorf("%s: the withdrawn person's held item reads %s, want erased", d.ID, r.State)
+					}
+					if _, err := f.ds.Decide(f.ctx, d.ID, r.ItemID, "approve", "looks fine"); likeness.ErrorCode(err) != likeness.EGONE {
+						t.Errorf("%s: deciding the withdrawn person's item: %v, want gone", d.ID, err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -68,8 +68,13 @@ func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("purpose") == "" {
 		return likeness.Errorf(likeness.EINVALID, "query parameter purpose is required")
 	}
-	a, rc, err := s.vault.Open(r.Context(), &vault.Access{AssetID: r.PathValue("id"), Purpose: q.Get("purpose"),
+	return s.serveContent(w, r, &vault.Access{AssetID: r.PathValue("id"), Purpose: q.Get("purpose"),
 		Recipient: q.Get("recipient"), Country: q.Get("country")})
+}
+
+// serveContent streams the content acc opens, if the vault allows it.
+func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, acc *vault.Access) error {
+	a, rc, err := s.vault.Open(r.Context(), acc)
 	if err != nil {
 		return err
 	}

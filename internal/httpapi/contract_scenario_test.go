@@ -121,6 +121,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 		t.Fatalf("reviews = %+v, want the faceless image held", held.Reviews)
 	}
 	review := "/v1/datasets/" + ds + "/reviews/" + held.Reviews[0].ItemID
+	want(b.call(admin, "GET", review+"/content", nil), 200, "the held item")
 	want(b.call(admin, "POST", review, map[string]string{"decision": "exclude", "reason": "a person is visible"}), 200, "decide a review")
 	want(b.call(admin, "POST", review, map[string]string{"decision": "approve", "reason": "changed my mind"}), 409, "decide a review again")
 	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/card", nil), 200, "card")

@@ -24,8 +24,9 @@ const (
 
 // streamingRoutes move media and get longer deadlines (see requestTimeout).
 var streamingRoutes = map[string]bool{
-	"POST /v1/subjects/{id}/assets": true,
-	"GET /v1/assets/{id}/content":   true,
+	"POST /v1/subjects/{id}/assets":                true,
+	"GET /v1/assets/{id}/content":                  true,
+	"GET /v1/datasets/{id}/reviews/{item}/content": true,
 }
 
 // buildRoutes read, anonymize and write every member of a dataset; their

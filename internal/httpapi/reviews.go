@@ -5,6 +5,7 @@ import (
 
 	"likeness"
 	"likeness/internal/http/input"
+	"likeness/internal/vault"
 )
 
 // reviewReaders may see the review queue and cards; only an admin decides.
@@ -16,6 +17,7 @@ func reviewRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/v1/datasets/{id}/reviews", Roles: reviewReaders, Handler: s.handleDatasetReviews},
 		{Method: "POST", Pattern: "/v1/datasets/{id}/reviews/{item}", Roles: adminOnly, Handler: s.handleDecideReview},
+		{Method: "GET", Pattern: "/v1/datasets/{id}/reviews/{item}/content", Roles: adminOnly, Handler: s.handleReviewContent},
 		{Method: "GET", Pattern: "/v1/datasets/{id}/card", Roles: datasetReaders, Handler: s.handleDatasetCard},
 	}
 }
@@ -51,6 +53,22 @@ func (s *Server) handleDecideReview(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	return writeJSON(w, http.StatusOK, rv)
+}
+
+// handleReviewContent is the held item itself, for the reviewer who decides
+// it: read through the vault under the dataset's purpose, so that a
+// decision allows it and the person's access log records who looked and
+// why ("dataset review").
+func (s *Server) handleReviewContent(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	assetID, purpose, err := ds.HeldAsset(r.Context(), r.PathValue("id"), r.PathValue("item"))
+	if err != nil {
+		return err
+	}
+	return s.serveContent(w, r, &vault.Access{AssetID: assetID, Purpose: purpose, Reason: "dataset review of " + r.PathValue("id")})
 }
 
 // handleDatasetCard returns the card as JSON, or with ?format=md as Markdown.

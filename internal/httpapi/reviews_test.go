@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -13,7 +14,8 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 	if r := e.grant(sub, "ai-training"); r.status != 201 {
 		t.Fatalf("grant: %d %s", r.status, r.body)
 	}
-	if r := e.upload(likeness.RoleCollector, sub, "purpose=ai-training&category=image", "image/jpeg", smallJPEG(t, 3)); r.status != 201 {
+	pic := smallJPEG(t, 3)
+	if r := e.upload(likeness.RoleCollector, sub, "purpose=ai-training&category=image", "image/jpeg", pic); r.status != 201 {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
 	r := e.call(likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "ai-training", "categories": []string{"image"}, "profile": "strict"})
@@ -36,6 +38,28 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 	path := "/v1/datasets/" + d.ID + "/reviews/" + q.Reviews[0].ItemID
 	if r := e.call(likeness.RoleAuditor, "POST", path, map[string]any{"decision": "exclude"}); r.status != 403 {
 		t.Errorf("auditor decides: %d", r.status)
+	}
+	// The reviewer looks at the item itself; the person's access log
+	// says who looked and why.
+	for _, role := range []likeness.Role{likeness.RoleAuditor, likeness.RolePipeline, likeness.RoleCollector} {
+		if r := e.call(role, "GET", path+"/content", nil); r.status != 403 {
+			t.Errorf("%s opens the held item: %d", role, r.status)
+		}
+	}
+	if r := e.call(likeness.RoleAdmin, "GET", "/v1/datasets/"+d.ID+"/reviews/nosuchitem/content", nil); r.status != 404 {
+		t.Errorf("an unknown item's content: %d %s", r.status, r.body)
+	}
+	if r := e.call(likeness.RoleAdmin, "GET", path+"/content", nil); r.status != 200 || !bytes.Equal(r.body, pic) {
+		t.Errorf("the reviewer opens the held item: %d, %d bytes (want the %d uploaded)", r.status, len(r.body), len(pic))
+	}
+	var log struct{ Entries []likeness.AccessEntry }
+	e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+sub+"/access-log", nil).json(t, &log)
+	looked := false
+	for _, en := range log.Entries {
+		looked = looked || en.Action == "content" && en.Allow && en.Reason == "dataset review of "+d.ID
+	}
+	if !looked {
+		t.Errorf("the person's access log does not say a reviewer looked: %+v", log.Entries)
 	}
 	if r := e.call(likeness.RoleAdmin, "POST", path, map[string]any{"decision": "approve"}); r.status != 400 {
 		t.Errorf("approve without reason: %d %s", r.status, r.body)

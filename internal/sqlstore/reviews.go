@@ -74,26 +74,45 @@ func (d *DB) DatasetReviews(ctx context.Context, datasetID string) ([]*likeness.
 	return d.queryReviews(ctx, d.db, `SELECT `+reviewCols+` FROM dataset_reviews WHERE dataset_id = ? ORDER BY item_id`, datasetID)
 }
 
-// DecideDatasetReview implements likeness.DatasetReviewStore. The update
-// only takes a pending row, so two reviewers deciding at once get one
-// decision and one ECONFLICT.
+// DecideDatasetReview implements likeness.DatasetReviewStore. One update
+// takes every pending review of the item's asset and purpose, so two
+// reviewers deciding at once (here or in another dataset) get one decision
+// and one ECONFLICT.
 func (d *DB) DecideDatasetReview(ctx context.Context, datasetID, itemID, state, by, note string, at time.Time) (*likeness.DatasetReview, error) {
 	var out *likeness.DatasetReview
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, d.q(`UPDATE dataset_reviews SET state = ?, decided_by = ?, decided_us = ?, note = ?
-			WHERE dataset_id = ? AND item_id = ? AND state = ?`), state, by, likeness.Micros(at), note, datasetID, itemID, likeness.ReviewPending)
+		get := func() (*likeness.DatasetReview, error) {
+			r, err := scanReview(tx.QueryRowContext(ctx, d.q(`SELECT `+reviewCols+` FROM dataset_reviews WHERE dataset_id = ? AND item_id = ?`), datasetID, itemID))
+			if isNoRows(err) {
+				return nil, notFound("dataset review")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sqlstore: decide dataset review: %w", err)
+			}
+			return r, nil
+		}
+		r, err := get()
 		if err != nil {
+			return err
+		}
+		if r.State != likeness.ReviewPending {
+			return decided(r)
+		}
+		elsewhere := fmt.Sprintf("decided in dataset %s (item %s)", datasetID, itemID)
+		if note != "" {
+			elsewhere += ": " + note
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE dataset_reviews SET state = ?, decided_by = ?, decided_us = ?,
+			note = CASE WHEN dataset_id = ? AND item_id = ? THEN ? ELSE ? END
+			WHERE asset_id = ? AND purpose = ? AND state = ?`), state, by, likeness.Micros(at), datasetID, itemID, note, elsewhere,
+			r.AssetID, r.Purpose, likeness.ReviewPending); err != nil {
 			return fmt.Errorf("sqlstore: decide dataset review: %w", err)
 		}
-		r, err := scanReview(tx.QueryRowContext(ctx, d.q(`SELECT `+reviewCols+` FROM dataset_reviews WHERE dataset_id = ? AND item_id = ?`), datasetID, itemID))
-		if isNoRows(err) {
-			return notFound("dataset review")
+		if r, err = get(); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlstore: decide dataset review: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return likeness.Errorf(likeness.ECONFLICT, "this item was already reviewed (%s by %s)", r.State, r.DecidedBy)
+		if r.State != state || r.DecidedBy != by || !r.DecidedAt.Equal(likeness.FromMicros(likeness.Micros(at))) || r.Note != note {
+			return decided(r) // another decision took it first
 		}
 		out = r
 		return nil
@@ -102,6 +121,11 @@ func (d *DB) DecideDatasetReview(ctx context.Context, datasetID, itemID, state, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// decided is the conflict of deciding r again.
+func decided(r *likeness.DatasetReview) error {
+	return likeness.Errorf(likeness.ECONFLICT, "this item was already reviewed (%s by %s)", r.State, r.DecidedBy)
 }
 
 // AssetReviewDecisions implements likeness.DatasetReviewStore.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ func init() {
 	tests = append(tests,
 		Test{"DatasetReviewsRoundTripInItemOrder", testReviewRoundTrip},
 		Test{"DatasetReviewIsDecidedOnce", testReviewDecidedOnce},
-		Test{"AssetReviewDecisionsKeepTheLatest", testReviewLatestDecision},
+		Test{"AnAssetIsReviewedOncePerPurpose", testReviewLatestDecision},
 		Test{"DatasetCardIsWrittenOnce", testDatasetCardOnce},
 	)
 }
@@ -90,20 +91,34 @@ func testReviewLatestDecision(t *testing.T, s likeness.Store) {
 	ctx := context.Background()
 	d1, r1 := reviewed(t, ds, rs, "ast_1", "ast_2")
 	d2, r2 := reviewed(t, ds, rs, "ast_1")
-	decide := func(d *likeness.Dataset, item, state string, at time.Time) {
-		t.Helper()
-		if _, err := rs.DecideDatasetReview(ctx, d.ID, item, state, "key_admin", "seen", at); err != nil {
-			t.Fatal(err)
+	if _, err := rs.DecideDatasetReview(ctx, d2.ID, r2[0].ItemID, likeness.ReviewExcluded, "key_admin", "a child's face", t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// The same asset held by the other dataset is decided with it: a
+	// later decision there cannot overturn the exclusion.
+	_, err := rs.DecideDatasetReview(ctx, d1.ID, r1[0].ItemID, likeness.ReviewApproved, "key_other", "looks fine", t0.Add(3*time.Hour))
+	if likeness.ErrorCode(err) != likeness.ECONFLICT {
+		t.Errorf("approving the asset in another dataset after its exclusion: err = %v, want conflict", err)
+	}
+	held, _ := rs.DatasetReviews(ctx, d1.ID)
+	for _, r := range held {
+		switch r.AssetID {
+		case "ast_1":
+			if r.State != likeness.ReviewExcluded || r.DecidedBy != "key_admin" || !strings.Contains(r.Note, d2.ID) || !strings.Contains(r.Note, "a child's face") {
+				t.Errorf("the other dataset's review of the same asset = %+v; want excluded with it, saying where", r)
+			}
+		case "ast_2":
+			if r.State != likeness.ReviewPending {
+				t.Errorf("another asset's review was decided too: %+v", r)
+			}
 		}
 	}
-	decide(d2, r2[0].ItemID, likeness.ReviewExcluded, t0.Add(2*time.Hour))
-	decide(d1, r1[0].ItemID, likeness.ReviewApproved, t0.Add(time.Hour))
 	got, err := rs.AssetReviewDecisions(ctx, "ai-training")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got["ast_1"] == nil || got["ast_1"].State != likeness.ReviewExcluded {
-		t.Errorf("decisions = %v; want ast_1 excluded (the latest) and pending ast_2 absent", got)
+		t.Errorf("decisions = %v; want ast_1 excluded and pending ast_2 absent", got)
 	}
 	if other, err := rs.AssetReviewDecisions(ctx, "marketing"); err != nil || len(other) != 0 {
 		t.Errorf("decisions of another purpose = %v, %v", other, err)
