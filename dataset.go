@@ -15,6 +15,8 @@ const (
 	TaintConsentExpired   = "consent_expired"
 	TaintConsentRejected  = "consent_rejected" // a reviewer found a member's consent not valid
 	TaintSubjectErased    = "subject_erased"
+	TaintAssetErased      = "asset_erased"  // a member's photo or recording was erased on request
+	TaintAssetExpired     = "asset_expired" // a member's photo or recording reached the end of its retention
 )
 
 // DatasetProfile is the anonymization a dataset's media went through:
@@ -115,6 +117,9 @@ type DatasetStore interface {
 	// an outbox it enqueues one dataset.tainted message per dataset in the
 	// same transaction. Idempotent: tainted datasets keep their first taint.
 	TaintSubjectDatasets(ctx Context, subjectID, purpose, reason string, at time.Time) ([]*Dataset, error)
+	// TaintAssetDatasets does the same for every dataset version holding
+	// the asset, of any purpose: an asset erased on its own.
+	TaintAssetDatasets(ctx Context, assetID, reason string, at time.Time) ([]*Dataset, error)
 	// InsertModel stores m; ENOTFOUND if its dataset is unknown.
 	InsertModel(ctx Context, m *Model) error
 	// DatasetModels lists the models registered on a dataset, oldest first.

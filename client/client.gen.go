@@ -541,6 +541,8 @@ func (e DatasetStatus) Valid() bool {
 
 // Defines values for DatasetTaintReason.
 const (
+	DatasetTaintReasonAssetErased      DatasetTaintReason = "asset_erased"
+	DatasetTaintReasonAssetExpired     DatasetTaintReason = "asset_expired"
 	DatasetTaintReasonConsentExpired   DatasetTaintReason = "consent_expired"
 	DatasetTaintReasonConsentRejected  DatasetTaintReason = "consent_rejected"
 	DatasetTaintReasonConsentWithdrawn DatasetTaintReason = "consent_withdrawn"
@@ -550,6 +552,10 @@ const (
 // Valid indicates whether the value is a known member of the DatasetTaintReason enum.
 func (e DatasetTaintReason) Valid() bool {
 	switch e {
+	case DatasetTaintReasonAssetErased:
+		return true
+	case DatasetTaintReasonAssetExpired:
+		return true
 	case DatasetTaintReasonConsentExpired:
 		return true
 	case DatasetTaintReasonConsentRejected:
@@ -1978,6 +1984,8 @@ type DatasetTaintedData struct {
 	// Models ids of models to retrain
 	Models  *[]string `json:"models"`
 	Purpose string    `json:"purpose"`
+
+	// Reason consent_withdrawn, consent_expired, consent_rejected, subject_erased, asset_erased (a member's photo or recording erased on request) or asset_expired (past its retention)
 	Reason  string    `json:"reason"`
 	Time    time.Time `json:"time"`
 	Version int       `json:"version"`

@@ -87,7 +87,8 @@ type Service struct {
 }
 
 // New returns a Service. Pass it to consent and erasure as a listener, so it
-// hears of withdrawals and erasures.
+// hears of withdrawals and erasures; it hears of assets erased on their own
+// from the vault (see vault.OnErased).
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Subjects == nil || cfg.Engine == nil || cfg.Policy == nil || cfg.Vault == nil || cfg.KEK == nil {
 		return nil, fmt.Errorf("dataset: Store, Subjects, Engine, Policy, Vault and KEK are required")
@@ -103,6 +104,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{store: cfg.Store, datasets: cfg.Store, reviews: cfg.Store, subjects: cfg.Subjects, engine: cfg.Engine, policy: cfg.Policy, vault: cfg.Vault, kek: cfg.KEK,
 		now: cfg.Now, rand: cfg.Rand, log: cfg.Logger}
+	cfg.Vault.OnErased(s.assetErased)
 	return s, nil
 }
 
@@ -349,6 +351,30 @@ func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent
 	}
 	for _, d := range tainted {
 		s.log.Info("dataset tainted", "dataset", d.ID, "version", d.Version, "reason", reason)
+	}
+	return nil
+}
+
+// assetErased taints the datasets holding an asset erased on its own: on
+// request, or past its retention (see vault.OnErased). What a withdrawal or
+// a person's erasure erases taints through ConsentRecorded, with its own
+// reason.
+func (s *Service) assetErased(ctx context.Context, assetID, reason string) error {
+	var taint string
+	switch reason {
+	case vault.ErasedOnRequest:
+		taint = likeness.TaintAssetErased
+	case vault.RetentionExpired:
+		taint = likeness.TaintAssetExpired
+	default:
+		return nil
+	}
+	tainted, err := s.store.TaintAssetDatasets(context.WithoutCancel(ctx), assetID, taint, s.now().UTC())
+	if err != nil {
+		return fmt.Errorf("dataset: taint: %w", err)
+	}
+	for _, d := range tainted {
+		s.log.Info("dataset tainted", "dataset", d.ID, "version", d.Version, "reason", taint)
 	}
 	return nil
 }

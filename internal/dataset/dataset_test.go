@@ -511,3 +511,47 @@ func TestDatasetMediaAreAnonymizedUnderThePurposeProfile(t *testing.T) {
 		}
 	}
 }
+
+// A photo erased on its own, on request or past its retention, taints every
+// dataset that holds it, as a withdrawal does, and the successor leaves it
+// out.
+func TestAnAssetErasedOnItsOwnTaintsTheDatasetsHoldingIt(t *testing.T) {
+	for name, dsn := range map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t), asRecorded())
+			ann, ben := f.subject("ann", "ai-training"), f.subject("ben", "ai-training")
+			annPic := f.upload(ann, "ai-training", "image", "image/jpeg", testJPEG(t, 0))
+			f.upload(ben, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+			v1 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
+			if v1.ItemCount != 2 {
+				t.Fatalf("built %d items, want 2", v1.ItemCount)
+			}
+			if _, err := f.vault.EraseAsset(f.ctx, annPic.ID, vault.ErasedOnRequest); err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.ds.Get(f.ctx, v1.ID)
+			if err != nil || got.Status != likeness.DatasetTainted || got.TaintReason != likeness.TaintAssetErased {
+				t.Fatalf("after the photo's erasure: %+v, %v; want tainted, asset_erased", got.Dataset, err)
+			}
+			v2, err := f.ds.Rebuild(f.ctx, v1.ID, f.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v2.ItemCount != 1 || slices.Contains(f.memberSubjects(v2.ID), ann) {
+				t.Errorf("the successor holds %d items (ann among them: %v), want ben's alone", v2.ItemCount, slices.Contains(f.memberSubjects(v2.ID), ann))
+			}
+			// Past its retention: the sweep erases ben's photo, and the
+			// successor holding it is tainted in turn.
+			f.clock.Add(20 * 365 * 24 * time.Hour)
+			if n, err := f.vault.SweepExpired(f.ctx, 100); err != nil || n == 0 {
+				t.Fatalf("retention sweep erased %d, %v", n, err)
+			}
+			if got, _ := f.ds.Get(f.ctx, v2.ID); got.Status != likeness.DatasetTainted || got.TaintReason != likeness.TaintAssetExpired {
+				t.Errorf("after the retention sweep: %+v; want tainted, asset_expired", got.Dataset)
+			}
+		})
+	}
+}

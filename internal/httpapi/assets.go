@@ -113,7 +113,7 @@ func (s *Server) handleEraseAsset(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	ids, err := s.vault.EraseAsset(r.Context(), a.ID, "erased_on_request")
+	ids, err := s.vault.EraseAsset(r.Context(), a.ID, vault.ErasedOnRequest)
 	if err != nil {
 		return err
 	}

@@ -173,14 +173,27 @@ func (d *DB) DatasetMembers(ctx context.Context, datasetID string) ([]*likeness.
 // TaintSubjectDatasets implements likeness.DatasetStore. The taint and its
 // dataset.tainted messages commit together.
 func (d *DB) TaintSubjectDatasets(ctx context.Context, subjectID, purpose, reason string, at time.Time) ([]*likeness.Dataset, error) {
+	return d.taint(ctx, "subject_id", subjectID, purpose, reason, at)
+}
+
+// TaintAssetDatasets implements likeness.DatasetStore, as
+// TaintSubjectDatasets does for a subject.
+func (d *DB) TaintAssetDatasets(ctx context.Context, assetID, reason string, at time.Time) ([]*likeness.Dataset, error) {
+	return d.taint(ctx, "asset_id", assetID, "", reason, at)
+}
+
+// taint taints the datasets whose members have the given value in column
+// (subject_id or asset_id), of purpose ("": any), and enqueues their
+// dataset.tainted messages, listing those members' items.
+func (d *DB) taint(ctx context.Context, column, value, purpose, reason string, at time.Time) ([]*likeness.Dataset, error) {
 	at = likeness.FromMicros(likeness.Micros(at))
 	var out []*likeness.Dataset
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		out = nil
-		// Every dataset holding the subject, tainted or not: one already
-		// tainted by someone else must still report this subject's items.
-		query := `SELECT ` + datasetCols + ` FROM datasets WHERE id IN (SELECT dataset_id FROM dataset_members WHERE subject_id = ?)`
-		args := []any{subjectID}
+		// Every dataset holding them, tainted or not: one already tainted
+		// by someone else must still report these items.
+		query := `SELECT ` + datasetCols + ` FROM datasets WHERE id IN (SELECT dataset_id FROM dataset_members WHERE ` + column + ` = ?)`
+		args := []any{value}
 		if purpose != "" {
 			query += ` AND purpose = ?`
 			args = append(args, purpose)
@@ -200,7 +213,7 @@ func (d *DB) TaintSubjectDatasets(ctx context.Context, subjectID, purpose, reaso
 				ds.Status, ds.TaintReason, ds.TaintedAt = likeness.DatasetTainted, reason, at
 				out = append(out, ds)
 			}
-			msg, err := d.taintMessage(ctx, tx, ds, subjectID, reason, at)
+			msg, err := d.taintMessage(ctx, tx, ds, column, value, reason, at)
 			if err != nil {
 				return err
 			}
@@ -217,14 +230,14 @@ func (d *DB) TaintSubjectDatasets(ctx context.Context, subjectID, purpose, reaso
 }
 
 // taintMessage builds the dataset.tainted message: the affected items by
-// their pseudonyms and the models to retrain, never the subject's id.
-// taintMessage reports one subject's items leaving a dataset. Its id is
-// keyed by dataset and subject (hashed: the subject id never leaves), so a
-// retried taint enqueues it once.
-func (d *DB) taintMessage(ctx context.Context, tx *sql.Tx, ds *likeness.Dataset, subjectID, reason string, at time.Time) (*likeness.OutboxMessage, error) {
+// their pseudonyms and the models to retrain, never the subject's or the
+// asset's id. It reports the items of one subject (or one asset) leaving a
+// dataset; its id is keyed by dataset and that id (hashed: the id never
+// leaves), so a retried taint enqueues it once.
+func (d *DB) taintMessage(ctx context.Context, tx *sql.Tx, ds *likeness.Dataset, column, value, reason string, at time.Time) (*likeness.OutboxMessage, error) {
 	data := likeness.DatasetTaintedData{DatasetID: ds.ID, Version: ds.Version, Purpose: ds.Purpose, Reason: reason,
 		Time: at, ItemIDs: []string{}, Models: []string{}}
-	items, err := tx.QueryContext(ctx, d.q(`SELECT item_id FROM dataset_members WHERE dataset_id = ? AND subject_id = ? ORDER BY item_id`), ds.ID, subjectID)
+	items, err := tx.QueryContext(ctx, d.q(`SELECT item_id FROM dataset_members WHERE dataset_id = ? AND `+column+` = ? ORDER BY item_id`), ds.ID, value)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: taint message: %w", err)
 	}
@@ -254,7 +267,7 @@ func (d *DB) taintMessage(ctx context.Context, tx *sql.Tx, ds *likeness.Dataset,
 	if err != nil {
 		return nil, err
 	}
-	key := sha256.Sum256([]byte(ds.ID + "/" + subjectID))
+	key := sha256.Sum256([]byte(ds.ID + "/" + value))
 	return &likeness.OutboxMessage{ID: "msg_dataset.tainted_" + ds.ID + "_" + hex.EncodeToString(key[:8]),
 		Type: likeness.MsgDatasetTainted, Data: body, CreatedAt: at}, nil
 }

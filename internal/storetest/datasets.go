@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func init() {
 	tests = append(tests,
 		Test{"DatasetRoundTripWithMembers", testDatasetRoundTrip},
 		Test{"DatasetTaintIsOnceAndEnqueuesMessage", testDatasetTaint},
+		Test{"AnAssetErasedOnItsOwnTaintsWhatHeldIt", testDatasetTaintByAsset},
 		Test{"DatasetSuccessorIsLinkedOnce", testDatasetSuccessor},
 		Test{"ModelsNeedTheirDataset", testDatasetModels},
 		Test{"SubjectAttributesReplace", testSubjectAttributes},
@@ -224,5 +226,61 @@ func testDatasetRewrap(t *testing.T, s likeness.Store) {
 	got, err := s.Dataset(ctx, d.ID)
 	if err != nil || string(got.WrappedKey) != "v2:wrapped" {
 		t.Fatalf("wrapped key after rewrap: %q %v", got.WrappedKey, err)
+	}
+}
+
+func testDatasetTaintByAsset(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	d1, d2, d3 := newDataset("ai-training", 1, ""), newDataset("marketing", 1, ""), newDataset("ai-training", 1, "")
+	m1 := members(d1.ID, "sub_a", "sub_b")
+	m2 := members(d2.ID, "sub_a")
+	m2[0].AssetID = m1[0].AssetID // the same photo, in a dataset of another purpose
+	for _, c := range []struct {
+		d  *likeness.Dataset
+		ms []*likeness.DatasetMember
+	}{{d1, m1}, {d2, m2}, {d3, members(d3.ID, "sub_a")}} {
+		if err := s.InsertDataset(ctx, c.d, c.ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := t0.Add(time.Hour)
+	got, err := s.TaintAssetDatasets(ctx, m1[0].AssetID, likeness.TaintAssetErased, at)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("TaintAssetDatasets = %v, %v; want the two datasets holding the asset", got, err)
+	}
+	for _, id := range []string{d1.ID, d2.ID} {
+		if r, _ := s.Dataset(ctx, id); r.Status != likeness.DatasetTainted || r.TaintReason != likeness.TaintAssetErased || !r.TaintedAt.Equal(at) {
+			t.Errorf("a dataset holding the asset after its erasure: %+v", r)
+		}
+	}
+	if r, _ := s.Dataset(ctx, d3.ID); r.Tainted() {
+		t.Error("a dataset holding another asset of the same person was tainted")
+	}
+	ds, err := s.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range ds {
+		if d.Message.Type != likeness.MsgDatasetTainted {
+			continue
+		}
+		var data likeness.DatasetTaintedData
+		if err := json.Unmarshal(d.Message.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		if data.DatasetID == d1.ID && (len(data.ItemIDs) != 1 || data.ItemIDs[0] != m1[0].ItemID) {
+			t.Errorf("the message lists items %v, want only the erased asset's %s", data.ItemIDs, m1[0].ItemID)
+		}
+		if d.Message.SubjectID != "" || strings.Contains(string(d.Message.Data), m1[0].AssetID) {
+			t.Errorf("dataset.tainted names the subject or the asset: %+v", d.Message)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("%d dataset.tainted messages, want 2", n)
+	}
+	if again, err := s.TaintAssetDatasets(ctx, m1[0].AssetID, likeness.TaintAssetErased, at.Add(time.Hour)); err != nil || len(again) != 0 {
+		t.Errorf("tainting again = %v, %v; want nothing newly tainted", again, err)
 	}
 }

@@ -65,7 +65,23 @@ type Vault struct {
 	log       *slog.Logger
 	maxSize   int64
 	region    string
+	// erased hears of every asset erased (see OnErased); set once, before
+	// the vault is used.
+	erased func(ctx context.Context, assetID, reason string) error
 }
+
+// Reasons an asset is erased on its own, not by a withdrawal or a
+// person's erasure (which their listeners hear of).
+const (
+	ErasedOnRequest  = "erased_on_request" // DELETE /v1/assets/{id}
+	RetentionExpired = "retention_expired" // past its retention deadline
+)
+
+// OnErased makes f hear of every asset EraseAsset erases, with the reason
+// given, once its blob is gone and its row marked (datasets taint what held
+// it). Call it once, before the vault is used. An error from f fails the
+// erasure, which a retry completes: every step is idempotent.
+func (v *Vault) OnErased(f func(ctx context.Context, assetID, reason string) error) { v.erased = f }
 
 // Config holds a Vault's dependencies. Store, Blobs, Subjects, Decisions
 // and Policy are required.
@@ -430,6 +446,11 @@ func (v *Vault) EraseAsset(ctx context.Context, id, reason string) ([]string, er
 		return nil, err
 	}
 	v.decisions.EraseAsset(a.ID)
+	if v.erased != nil {
+		if err := v.erased(ctx, a.ID, reason); err != nil {
+			return nil, err
+		}
+	}
 	return append(erased, a.ID), nil
 }
 
@@ -522,7 +543,7 @@ func (v *Vault) SweepExpired(ctx context.Context, limit int) (int, error) {
 	}
 	n := 0
 	for _, a := range expired {
-		ids, err := v.EraseAsset(ctx, a.ID, "retention_expired")
+		ids, err := v.EraseAsset(ctx, a.ID, RetentionExpired)
 		if err != nil {
 			return n, err
 		}
