@@ -37,6 +37,24 @@ var aliases = map[string]string{
 	"text/json":           "application/json",
 }
 
+// takes holds the media types Check takes for images, voice and video.
+var takes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range []Type{typeWAV, typeMP3, typeOGG, typeFLAC, typeM4A, typeAudioWebM, typeMP4, typeMOV, typeWebM,
+		typeJPEG, typePNG, typeWebP, typeHEIC} {
+		m[baseMIME(t.MIME)] = true
+	}
+	return m
+}()
+
+// formatNames names, per category, the formats Check takes, for an
+// uploader who sent another.
+var formatNames = map[string]string{
+	catImage: "JPEG, PNG, WebP or HEIC",
+	catVoice: "WAV, MP3, FLAC, Ogg, M4A or WebM audio",
+	catVideo: "MP4, QuickTime or WebM",
+}
+
 var categoryNames = map[string]string{
 	catImage:      "an image",
 	catVoice:      "a voice recording",
@@ -78,6 +96,9 @@ func Check(declared string, category string, head []byte) (Type, error) {
 		return Type{}, reject(fmt.Sprintf("data category %q does not take uploaded content", category), ErrMismatch)
 	}
 
+	if !takes[want] {
+		return Type{}, reject(fmt.Sprintf("%s is not a format likeness takes for %s: send %s", want, categoryNames[category], formatNames[category]), ErrMismatch, ErrUnknown)
+	}
 	t, container, err := sniff(head)
 	switch {
 	case err != nil:

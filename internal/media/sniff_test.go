@@ -246,6 +246,8 @@ func TestCheckRefusesMismatches(t *testing.T) {
 		{"unknown category", "image/jpeg", "face", headJPEG, `data category "face" does not take uploaded content`},
 		{"no content type", "", "image", headJPEG, ""},
 		{"empty", "image/jpeg", "image", nil, "declared image/jpeg but the content is empty"},
+		{"gif, declared so", "image/gif", "image", pad(cat("GIF89a\x01\x00\x01\x00")), "image/gif is not a format likeness takes for an image: send JPEG, PNG, WebP or HEIC"},
+		{"avi, declared so", "video/x-msvideo", "video", pad(cat("RIFF\x00\x00\x00\x00AVI ")), "video/x-msvideo is not a format likeness takes for a video: send MP4, QuickTime or WebM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
