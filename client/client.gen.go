@@ -3127,7 +3127,7 @@ type ClientInterface interface {
 
 	// BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3136,7 +3136,7 @@ type ClientInterface interface {
 
 	// BuildDataset Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3166,7 +3166,7 @@ type ClientInterface interface {
 
 	// RebuildDataset Build the successor version from the consents as they stand
 	//
-	// Roles: admin, pipeline. 409 if the dataset already has a successor.
+	// Roles: admin, pipeline. 409 if the dataset already has a successor. 429 with Retry-After while another build or rebuild runs on the server.
 	//
 	// Corresponds with POST /v1/datasets/{id}/rebuild (the `RebuildDataset` operationId).
 	RebuildDataset(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3916,7 +3916,7 @@ func (c *Client) CreateConsentSession(ctx context.Context, body CreateConsentSes
 
 // BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3935,7 +3935,7 @@ func (c *Client) BuildDatasetWithBody(ctx context.Context, contentType string, b
 
 // BuildDataset Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4005,7 +4005,7 @@ func (c *Client) GetDatasetCard(ctx context.Context, id string, params *GetDatas
 
 // RebuildDataset Build the successor version from the consents as they stand
 //
-// Roles: admin, pipeline. 409 if the dataset already has a successor.
+// Roles: admin, pipeline. 409 if the dataset already has a successor. 429 with Retry-After while another build or rebuild runs on the server.
 //
 // Corresponds with POST /v1/datasets/{id}/rebuild (the `RebuildDataset` operationId).
 func (c *Client) RebuildDataset(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8465,7 +8465,7 @@ type ClientWithResponsesInterface interface {
 
 	// BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8474,7 +8474,7 @@ type ClientWithResponsesInterface interface {
 
 	// BuildDatasetWithResponse Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8510,7 +8510,7 @@ type ClientWithResponsesInterface interface {
 
 	// RebuildDatasetWithResponse Build the successor version from the consents as they stand
 	//
-	// Roles: admin, pipeline. 409 if the dataset already has a successor.
+	// Roles: admin, pipeline. 409 if the dataset already has a successor. 429 with Retry-After while another build or rebuild runs on the server.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13930,7 +13930,7 @@ func (c *ClientWithResponses) CreateConsentSessionWithResponse(ctx context.Conte
 
 // BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13945,7 +13945,7 @@ func (c *ClientWithResponses) BuildDatasetWithBodyWithResponse(ctx context.Conte
 
 // BuildDatasetWithResponse Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/).
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14005,7 +14005,7 @@ func (c *ClientWithResponses) GetDatasetCardWithResponse(ctx context.Context, id
 
 // RebuildDatasetWithResponse Build the successor version from the consents as they stand
 //
-// Roles: admin, pipeline. 409 if the dataset already has a successor.
+// Roles: admin, pipeline. 409 if the dataset already has a successor. 429 with Retry-After while another build or rebuild runs on the server.
 //
 // Returns a wrapper object for the known response body format(s).
 //

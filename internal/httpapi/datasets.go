@@ -49,12 +49,34 @@ func (s *Server) handleBuildDataset(w http.ResponseWriter, r *http.Request) erro
 	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
+	release, err := s.startBuild(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.logProgress(&req, "dataset build")
 	v, err := ds.Build(r.Context(), &req)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, v)
+}
+
+// buildRetryAfter is the Retry-After of a build refused for another
+// running: builds take minutes.
+const buildRetryAfter = "60"
+
+// startBuild takes one of the server's build tokens and returns the
+// function that gives it back; with none free it refuses (429), saying
+// why, rather than let any number of builds share the cores and memory.
+func (s *Server) startBuild(w http.ResponseWriter) (release func(), err error) {
+	select {
+	case s.builds <- struct{}{}:
+		return func() { <-s.builds }, nil
+	default:
+		w.Header().Set("Retry-After", buildRetryAfter)
+		return nil, likeness.Errorf(likeness.ERATELIMIT, "%d dataset build(s) already running on this server, the most it runs at once; retry when one ends", cap(s.builds))
+	}
 }
 
 // logProgress makes req log how far it is every buildProgressEvery, and
@@ -88,6 +110,11 @@ func (s *Server) handleRebuildDataset(w http.ResponseWriter, r *http.Request) er
 	if _, err := input.OptionalJSON(r, w, s.maxBody, &struct{}{}); err != nil {
 		return err
 	}
+	release, err := s.startBuild(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	req := &dataset.BuildRequest{}
 	s.logProgress(req, "dataset rebuild")
 	v, err := ds.RebuildWith(r.Context(), r.PathValue("id"), req)

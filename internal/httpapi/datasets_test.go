@@ -7,11 +7,13 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +280,59 @@ func TestDatasetBuildLogsHowFarItIs(t *testing.T) {
 	want := []line{{"dataset build", 2, 2, 0}, {"dataset rebuild", 2, 2, 0}}
 	if !slices.Equal(got, want) {
 		t.Errorf("progress lines = %+v, want %+v\n%s", got, want, logs.String())
+	}
+}
+
+// heldBuild is a log handler that holds the first dataset build at its
+// first progress line until released: a build that takes as long as the
+// test needs.
+type heldBuild struct {
+	slog.Handler
+	once     sync.Once
+	inside   chan struct{} // closed when the build is held
+	released chan struct{}
+}
+
+func (h *heldBuild) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *heldBuild) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "dataset build" {
+		h.once.Do(func() {
+			close(h.inside)
+			<-h.released
+		})
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// One build runs at a time on a server: another build or rebuild meanwhile
+// is refused with 429 and a Retry-After, and goes through once it ends.
+func TestASecondBuildWhileOneRunsIsRefusedWithRetryAfter(t *testing.T) {
+	e := newEnv(t, "")
+	h := &heldBuild{Handler: slog.DiscardHandler, inside: make(chan struct{}), released: make(chan struct{})}
+	cfg := e.d.APIConfig()
+	cfg.Datasets, cfg.Requests = e.d.Datasets, e.d.Requests(t)
+	cfg.Logger, cfg.BuildProgressEvery = slog.New(h), time.Nanosecond
+	e.srv = httptest.NewServer(httpapi.New(cfg))
+	t.Cleanup(e.srv.Close)
+	e.consentingSubject("ann")
+	build := map[string]any{"purpose": "ai-training", "categories": []string{"image"}, "recipient": "acme-ml"}
+	first := make(chan resp, 1)
+	go func() { first <- e.call(likeness.RolePipeline, "POST", "/v1/datasets", build) }()
+	<-h.inside
+
+	r := e.call(likeness.RolePipeline, "POST", "/v1/datasets", build)
+	if r.status != 429 || r.errCode(t) != likeness.ERATELIMIT || !strings.Contains(string(r.body), "already running") {
+		t.Errorf("a second build while one runs: %d %s", r.status, r.body)
+	}
+	close(h.released)
+	r = <-first
+	if r.status != 201 {
+		t.Fatalf("the first build: %d %s", r.status, r.body)
+	}
+	var d datasetJSON
+	r.json(t, &d)
+	if r := e.call(likeness.RolePipeline, "POST", "/v1/datasets/"+d.ID+"/rebuild", nil); r.status != 201 {
+		t.Errorf("a rebuild once the build ended: %d %s", r.status, r.body)
 	}
 }

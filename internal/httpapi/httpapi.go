@@ -61,6 +61,7 @@ type Server struct {
 	idem           idempotency
 
 	buildProgressEvery time.Duration
+	builds             chan struct{} // a token per dataset build running here
 }
 
 // Config holds a Server's dependencies.
@@ -102,11 +103,19 @@ type Config struct {
 	// far it is (it runs within its request, for minutes on thousands of
 	// pictures); 0 means DefaultBuildProgressEvery.
 	BuildProgressEvery time.Duration
+	// MaxBuilds is how many dataset builds and rebuilds may run at once on
+	// this server (each decrypts and anonymizes every member, on every
+	// core); more are refused with 429. 0 means DefaultMaxBuilds.
+	MaxBuilds int
 }
 
 // DefaultBuildProgressEvery is how often a dataset build logs its
 // progress by default.
 const DefaultBuildProgressEvery = 10 * time.Second
+
+// DefaultMaxBuilds is how many dataset builds run at once on a server by
+// default: one, for a build already uses every core.
+const DefaultMaxBuilds = 1
 
 // Route is one endpoint (see package route); other packages hand theirs to
 // Handle in the same shape.
@@ -143,7 +152,10 @@ func New(cfg Config) *Server {
 	if cfg.BuildProgressEvery <= 0 {
 		cfg.BuildProgressEvery = DefaultBuildProgressEvery
 	}
-	s := &Server{buildProgressEvery: cfg.BuildProgressEvery, subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	if cfg.MaxBuilds <= 0 {
+		cfg.MaxBuilds = DefaultMaxBuilds
+	}
+	s := &Server{buildProgressEvery: cfg.BuildProgressEvery, builds: make(chan struct{}, cfg.MaxBuilds), subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		replica: cfg.Replica, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
