@@ -166,9 +166,9 @@ func (s *Service) Card(ctx context.Context, id string) (*Card, error) {
 // Summary is the card in one line, for the CLI and the log.
 func (c *Card) Summary() string {
 	a := c.Anonymization
-	parts := []string{fmt.Sprintf("%d items of %d subjects", c.Counts.Items, c.Counts.Subjects)}
+	parts := []string{nof(c.Counts.Items, "item") + " of " + nof(c.Counts.Subjects, "subject")}
 	if a.ImagesSearched > 0 {
-		parts = append(parts, fmt.Sprintf("blurred %d of %d faces found in %d images", a.FacesCovered, a.FacesFound, a.ImagesSearched))
+		parts = append(parts, fmt.Sprintf("blurred %d of %s in %s", a.FacesCovered, nof(a.FacesFound, "face box"), nof(a.ImagesSearched, "image")))
 	}
 	if a.VoicesTransformed > 0 {
 		parts = append(parts, fmt.Sprintf("voice transformed in %d", a.VoicesTransformed))
@@ -218,7 +218,7 @@ func (c *Card) Markdown() string {
 	f("")
 	f("## Counts")
 	f("")
-	f("%d items of %d subjects, from %d assets whose consent allowed them.", c.Counts.Items, c.Counts.Subjects, c.Counts.Selected)
+	f("%s of %s, from %s whose consent allowed them.", nof(c.Counts.Items, "item"), nof(c.Counts.Subjects, "subject"), nof(c.Counts.Selected, "asset"))
 	for _, cat := range sortedKeys(c.Counts.PerCategory) {
 		f("- %s: %d", cat, c.Counts.PerCategory[cat])
 	}
@@ -230,7 +230,10 @@ func (c *Card) Markdown() string {
 		f("The policy leaves faces or voices as recorded, because: %s", a.Reason)
 	}
 	f("")
-	f("- Images searched for faces (every quarter turn and tilt): %d; faces found: %d; faces covered: %d", a.ImagesSearched, a.FacesFound, a.FacesCovered)
+	f("- Images searched for faces (every face of 24 pixels or more, in twelve poses 30° apart): %d; face boxes found: %d; blurred: %d", a.ImagesSearched, a.FacesFound, a.FacesCovered)
+	if a.ImagesSearched > 0 {
+		f("  (A box is a face, or a place the search looked at again because it half looked like one and blurs rather than guess: more boxes than people.)")
+	}
 	f("- Voices transformed (keyed McAdams per speaker, pitch shift): %d", a.VoicesTransformed)
 	f("- Items as recorded: %d", a.AsRecorded)
 	f("- Metadata stripped from re-encoded items: %t", a.MetadataStripped)
@@ -264,4 +267,12 @@ func (c *Card) Markdown() string {
 	}
 	f("- Manifest SHA-256: `%s`", c.Lineage.ManifestSHA256)
 	return b.String()
+}
+
+// nof is n and noun, plural unless n is 1: "1 item", "2 items".
+func nof(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
