@@ -1,9 +1,13 @@
 package response
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"likeness"
@@ -26,5 +30,21 @@ func TestErrorTakesItsStatusFromTheOneTable(t *testing.T) {
 		if want == 500 && body.Error.Message != "internal error" {
 			t.Errorf("an internal error shows its detail: %s", w.Body)
 		}
+	}
+}
+
+// A storage error that quotes a blob key is logged without the person's
+// subject and asset ids.
+func TestAServerErrorIsLoggedWithoutIDs(t *testing.T) {
+	sub, ast := likeness.NewID("sub"), likeness.NewID("ast")
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	err := fmt.Errorf(`vault: read blob: fsblob: get "subjects/%s/%s": %w`, sub, ast, errors.New("blob: not found"))
+	Error(httptest.NewRecorder(), httptest.NewRequest("GET", "/v1/assets/"+ast+"/content", nil), log, err)
+	if strings.Contains(logs.String(), sub) || strings.Contains(logs.String(), ast) {
+		t.Errorf("the log names the subject or the asset: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `subjects/sub_…/ast_…`) || !strings.Contains(logs.String(), "blob: not found") {
+		t.Errorf("the log lost what failed: %s", logs.String())
 	}
 }
