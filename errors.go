@@ -8,18 +8,19 @@ import (
 // Error codes. Each maps to one HTTP status in httpapi; callers switch on the
 // code, never on the message.
 const (
-	EINVALID       = "invalid"       // malformed input: 400
-	EUNAUTHORIZED  = "unauthorized"  // no or bad credentials: 401
-	EFORBIDDEN     = "forbidden"     // authenticated but not allowed, or consent missing: 403
-	ENOTFOUND      = "not_found"     // 404
-	ECONFLICT      = "conflict"      // stale notice, duplicate: 409
-	EGONE          = "gone"          // erased subject or asset: 410
-	ETOOLARGE      = "too_large"     // body over the limit: 413
-	EUNSUPPORTED   = "unsupported"   // wrong content type: 415
-	ERATELIMIT     = "rate_limited"  // 429
-	EUNPROCESSABLE = "unprocessable" // well-formed but refused, e.g. an Idempotency-Key reused for another request: 422
-	EINTERNAL      = "internal"      // 500
-	EUNAVAILABLE   = "unavailable"   // storage down: 503, retry later
+	EINVALID       = "invalid"            // malformed input: 400
+	EUNAUTHORIZED  = "unauthorized"       // no or bad credentials: 401
+	EFORBIDDEN     = "forbidden"          // authenticated but not allowed, or consent missing: 403
+	ENOTFOUND      = "not_found"          // 404
+	EMETHOD        = "method_not_allowed" // the path exists, not with this method: 405
+	ECONFLICT      = "conflict"           // stale notice, duplicate: 409
+	EGONE          = "gone"               // erased subject or asset: 410
+	ETOOLARGE      = "too_large"          // body over the limit: 413
+	EUNSUPPORTED   = "unsupported"        // wrong content type: 415
+	ERATELIMIT     = "rate_limited"       // 429
+	EUNPROCESSABLE = "unprocessable"      // well-formed but refused, e.g. an Idempotency-Key reused for another request: 422
+	EINTERNAL      = "internal"           // 500
+	EUNAVAILABLE   = "unavailable"        // storage down: 503, retry later
 )
 
 // Error is the domain error: a stable code and a message safe to show a user.

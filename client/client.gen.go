@@ -760,18 +760,19 @@ func (e DecisionRequestDataCategory) Valid() bool {
 
 // Defines values for ErrorErrorCode.
 const (
-	Conflict      ErrorErrorCode = "conflict"
-	Forbidden     ErrorErrorCode = "forbidden"
-	Gone          ErrorErrorCode = "gone"
-	Internal      ErrorErrorCode = "internal"
-	Invalid       ErrorErrorCode = "invalid"
-	NotFound      ErrorErrorCode = "not_found"
-	RateLimited   ErrorErrorCode = "rate_limited"
-	TooLarge      ErrorErrorCode = "too_large"
-	Unauthorized  ErrorErrorCode = "unauthorized"
-	Unavailable   ErrorErrorCode = "unavailable"
-	Unprocessable ErrorErrorCode = "unprocessable"
-	Unsupported   ErrorErrorCode = "unsupported"
+	Conflict         ErrorErrorCode = "conflict"
+	Forbidden        ErrorErrorCode = "forbidden"
+	Gone             ErrorErrorCode = "gone"
+	Internal         ErrorErrorCode = "internal"
+	Invalid          ErrorErrorCode = "invalid"
+	MethodNotAllowed ErrorErrorCode = "method_not_allowed"
+	NotFound         ErrorErrorCode = "not_found"
+	RateLimited      ErrorErrorCode = "rate_limited"
+	TooLarge         ErrorErrorCode = "too_large"
+	Unauthorized     ErrorErrorCode = "unauthorized"
+	Unavailable      ErrorErrorCode = "unavailable"
+	Unprocessable    ErrorErrorCode = "unprocessable"
+	Unsupported      ErrorErrorCode = "unsupported"
 )
 
 // Valid indicates whether the value is a known member of the ErrorErrorCode enum.
@@ -786,6 +787,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case Internal:
 		return true
 	case Invalid:
+		return true
+	case MethodNotAllowed:
 		return true
 	case NotFound:
 		return true

@@ -201,9 +201,28 @@ func New(cfg Config) *Server {
 	}
 	s.registerMetrics(cfg)
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.methodsFor(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, likeness.Errorf(likeness.EMETHOD, "%s is not served at %s; %s is", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		s.writeError(w, r, likeness.Errorf(likeness.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return s
+}
+
+// methodsFor lists the methods a route serves at r's path, none if no
+// route does.
+func (s *Server) methodsFor(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/v1/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Handle registers a route (other packages add theirs the same way).

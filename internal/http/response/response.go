@@ -20,6 +20,7 @@ var statusOf = map[string]int{
 	likeness.EUNAUTHORIZED:  http.StatusUnauthorized,
 	likeness.EFORBIDDEN:     http.StatusForbidden,
 	likeness.ENOTFOUND:      http.StatusNotFound,
+	likeness.EMETHOD:        http.StatusMethodNotAllowed,
 	likeness.ECONFLICT:      http.StatusConflict,
 	likeness.EGONE:          http.StatusGone,
 	likeness.ETOOLARGE:      http.StatusRequestEntityTooLarge,
