@@ -523,16 +523,16 @@ func (e DataSubjectRequestType) Valid() bool {
 
 // Defines values for DatasetStatus.
 const (
-	Ready   DatasetStatus = "ready"
-	Tainted DatasetStatus = "tainted"
+	DatasetStatusReady   DatasetStatus = "ready"
+	DatasetStatusTainted DatasetStatus = "tainted"
 )
 
 // Valid indicates whether the value is a known member of the DatasetStatus enum.
 func (e DatasetStatus) Valid() bool {
 	switch e {
-	case Ready:
+	case DatasetStatusReady:
 		return true
-	case Tainted:
+	case DatasetStatusTainted:
 		return true
 	default:
 		return false
@@ -989,6 +989,54 @@ const (
 func (e IncidentSubjectNoticeMessageSpecversion) Valid() bool {
 	switch e {
 	case IncidentSubjectNoticeMessageSpecversionN10:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListedDatasetStatus.
+const (
+	ListedDatasetStatusReady   ListedDatasetStatus = "ready"
+	ListedDatasetStatusTainted ListedDatasetStatus = "tainted"
+)
+
+// Valid indicates whether the value is a known member of the ListedDatasetStatus enum.
+func (e ListedDatasetStatus) Valid() bool {
+	switch e {
+	case ListedDatasetStatusReady:
+		return true
+	case ListedDatasetStatusTainted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListedDatasetTaintReason.
+const (
+	ListedDatasetTaintReasonAssetErased      ListedDatasetTaintReason = "asset_erased"
+	ListedDatasetTaintReasonAssetExpired     ListedDatasetTaintReason = "asset_expired"
+	ListedDatasetTaintReasonConsentExpired   ListedDatasetTaintReason = "consent_expired"
+	ListedDatasetTaintReasonConsentRejected  ListedDatasetTaintReason = "consent_rejected"
+	ListedDatasetTaintReasonConsentWithdrawn ListedDatasetTaintReason = "consent_withdrawn"
+	ListedDatasetTaintReasonSubjectErased    ListedDatasetTaintReason = "subject_erased"
+)
+
+// Valid indicates whether the value is a known member of the ListedDatasetTaintReason enum.
+func (e ListedDatasetTaintReason) Valid() bool {
+	switch e {
+	case ListedDatasetTaintReasonAssetErased:
+		return true
+	case ListedDatasetTaintReasonAssetExpired:
+		return true
+	case ListedDatasetTaintReasonConsentExpired:
+		return true
+	case ListedDatasetTaintReasonConsentRejected:
+		return true
+	case ListedDatasetTaintReasonConsentWithdrawn:
+		return true
+	case ListedDatasetTaintReasonSubjectErased:
 		return true
 	default:
 		return false
@@ -2300,6 +2348,45 @@ type Lineage struct {
 	SubjectId string  `json:"subject_id"`
 }
 
+// ListedDataset A dataset version in a list: the record (without its models) and how many of its held items wait for review.
+type ListedDataset struct {
+	Categories []string  `json:"categories"`
+	CreatedAt  time.Time `json:"created_at"`
+	CreatedBy  *string   `json:"created_by,omitempty"`
+	Id         string    `json:"id"`
+	ItemCount  int       `json:"item_count"`
+
+	// ManifestSha256 SHA-256 of metadata.jsonl
+	ManifestSha256 string `json:"manifest_sha256"`
+
+	// PendingReviews held items waiting for a reviewer (GET /v1/datasets/{id}/reviews)
+	PendingReviews int     `json:"pending_reviews"`
+	PredecessorId  *string `json:"predecessor_id,omitempty"`
+	Profile        *struct {
+		Faces string `json:"faces"`
+		K     int    `json:"k"`
+		Name  string `json:"name"`
+		Voice string `json:"voice"`
+	} `json:"profile,omitempty"`
+	Purpose   string  `json:"purpose"`
+	Recipient *string `json:"recipient,omitempty"`
+
+	// Skipped reason → items left out: consent_changed (withdrawn or erased since the selection), not_anonymizable, too_large_to_anonymize, sent_to_review (held for a person's review: no face could be shown covered), excluded_by_review
+	Skipped      *map[string]int           `json:"skipped,omitempty"`
+	Status       ListedDatasetStatus       `json:"status"`
+	SubjectCount int                       `json:"subject_count"`
+	SuccessorId  *string                   `json:"successor_id,omitempty"`
+	TaintReason  *ListedDatasetTaintReason `json:"taint_reason,omitempty"`
+	TaintedAt    *time.Time                `json:"tainted_at,omitempty"`
+	Version      int                       `json:"version"`
+}
+
+// ListedDatasetStatus defines model for ListedDataset.Status.
+type ListedDatasetStatus string
+
+// ListedDatasetTaintReason defines model for ListedDataset.TaintReason.
+type ListedDatasetTaintReason string
+
 // Model defines model for Model.
 type Model struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -3128,6 +3215,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/consent-sessions (the `CreateConsentSession` operationId).
 	CreateConsentSession(ctx context.Context, body CreateConsentSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListDatasets List every dataset version, newest first, with how many of its held items wait for review
+	//
+	// Roles: admin, pipeline, auditor.
+	//
+	// Corresponds with GET /v1/datasets (the `ListDatasets` operationId).
+	ListDatasets(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 	//
 	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
@@ -3907,6 +4001,23 @@ func (c *Client) CreateConsentSessionWithBody(ctx context.Context, contentType s
 // Corresponds with POST /v1/consent-sessions (the `CreateConsentSession` operationId).
 func (c *Client) CreateConsentSession(ctx context.Context, body CreateConsentSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateConsentSessionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDatasets List every dataset version, newest first, with how many of its held items wait for review
+//
+// Roles: admin, pipeline, auditor.
+//
+// Corresponds with GET /v1/datasets (the `ListDatasets` operationId).
+func (c *Client) ListDatasets(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDatasetsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5627,6 +5738,33 @@ func NewCreateConsentSessionRequestWithBody(server string, contentType string, b
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListDatasetsRequest constructs an http.Request for the ListDatasets method
+func NewListDatasetsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/datasets")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8466,6 +8604,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/consent-sessions (the `CreateConsentSession` operationId).
 	CreateConsentSessionWithResponse(ctx context.Context, body CreateConsentSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateConsentSessionResponse, error)
 
+	// ListDatasetsWithResponse List every dataset version, newest first, with how many of its held items wait for review
+	//
+	// Roles: admin, pipeline, auditor.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/datasets (the `ListDatasets` operationId).
+	ListDatasetsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListDatasetsResponse, error)
+
 	// BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 	//
 	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
@@ -9711,6 +9858,79 @@ func (r CreateConsentSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateConsentSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDatasetsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListDatasets
+type ListDatasetsResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// ListDatasetsResponse5XXHeaders the declared response headers of an HTTP 5XX response for ListDatasets
+type ListDatasetsResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type ListDatasetsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Datasets []ListedDataset `json:"datasets"`
+	}
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *ListDatasetsResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *ListDatasetsResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDatasetsResponse) GetJSON200() *struct {
+	Datasets []ListedDataset `json:"datasets"`
+} {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r ListDatasetsResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r ListDatasetsResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDatasetsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDatasetsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDatasetsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDatasetsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13931,6 +14151,21 @@ func (c *ClientWithResponses) CreateConsentSessionWithResponse(ctx context.Conte
 	return ParseCreateConsentSessionResponse(rsp)
 }
 
+// ListDatasetsWithResponse List every dataset version, newest first, with how many of its held items wait for review
+//
+// Roles: admin, pipeline, auditor.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/datasets (the `ListDatasets` operationId).
+func (c *ClientWithResponses) ListDatasetsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListDatasetsResponse, error) {
+	rsp, err := c.ListDatasets(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDatasetsResponse(rsp)
+}
+
 // BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 //
 // Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
@@ -15565,6 +15800,71 @@ func ParseCreateConsentSessionResponse(rsp *http.Response) (*CreateConsentSessio
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers CreateConsentSessionResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDatasetsResponse parses an HTTP response from a ListDatasetsWithResponse call
+func ParseListDatasetsResponse(rsp *http.Response) (*ListDatasetsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDatasetsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Datasets []ListedDataset `json:"datasets"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers ListDatasetsResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers ListDatasetsResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

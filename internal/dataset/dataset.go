@@ -355,6 +355,37 @@ func (s *Service) ConsentRecorded(ctx context.Context, ev *likeness.ConsentEvent
 	return nil
 }
 
+// Listed is a dataset version in a list: the record and how many of its
+// held items wait for a reviewer.
+type Listed struct {
+	*likeness.Dataset
+	PendingReviews int `json:"pending_reviews"`
+}
+
+// List lists every dataset version, newest first, each with its number of
+// items waiting for review.
+func (s *Service) List(ctx context.Context) ([]*Listed, error) {
+	all, err := s.datasets.Datasets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Listed, 0, len(all))
+	for _, d := range slices.Backward(all) {
+		rs, err := s.Reviews(ctx, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		l := &Listed{Dataset: d}
+		for _, r := range rs {
+			if r.State == likeness.ReviewPending {
+				l.PendingReviews++
+			}
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
 // assetErased taints the datasets holding an asset erased on its own: on
 // request, or past its retention (see vault.OnErased). What a withdrawal or
 // a person's erasure erases taints through ConsentRecorded, with its own

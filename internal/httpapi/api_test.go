@@ -525,7 +525,7 @@ func TestEveryOperatorChangeIsAudited(t *testing.T) {
 // methods it takes; a path it does not serve is a 404.
 func TestAWrongMethodIs405WithAllow(t *testing.T) {
 	e := newEnv(t, "")
-	req, _ := http.NewRequest("GET", e.srv.URL+"/v1/datasets", nil)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/v1/models", nil)
 	req.Header.Set("Authorization", "Bearer "+e.tokens[likeness.RoleAdmin])
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -534,7 +534,7 @@ func TestAWrongMethodIs405WithAllow(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 405 || res.Header.Get("Allow") != "POST" || !bytes.Contains(body, []byte(`"method_not_allowed"`)) {
-		t.Errorf("GET /v1/datasets: %d Allow %q %s; want 405, Allow: POST", res.StatusCode, res.Header.Get("Allow"), body)
+		t.Errorf("GET /v1/models: %d Allow %q %s; want 405, Allow: POST", res.StatusCode, res.Header.Get("Allow"), body)
 	}
 	if r := e.call(likeness.RoleAdmin, "PUT", "/v1/assets/ast_x", nil); r.status != 405 || !strings.Contains(string(r.body), "GET, DELETE") {
 		t.Errorf("PUT /v1/assets/{id}: %d %s", r.status, r.body)

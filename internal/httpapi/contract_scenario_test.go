@@ -116,6 +116,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 			ItemID string `json:"item_id"`
 		} `json:"reviews"`
 	}
+	want(b.call(audit, "GET", "/v1/datasets", nil), 200, "list datasets")
 	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/reviews", nil), 200, "reviews").json(t, &held)
 	if len(held.Reviews) != 1 {
 		t.Fatalf("reviews = %+v, want the faceless image held", held.Reviews)

@@ -20,6 +20,7 @@ var (
 func datasetRoutes(s *Server) []Route {
 	return []Route{
 		{Method: "POST", Pattern: "/v1/datasets", Roles: builders, Handler: s.handleBuildDataset},
+		{Method: "GET", Pattern: "/v1/datasets", Roles: datasetReaders, Handler: s.handleListDatasets},
 		{Method: "GET", Pattern: "/v1/datasets/{id}", Roles: datasetReaders, Handler: s.handleGetDataset},
 		{Method: "POST", Pattern: "/v1/datasets/{id}/rebuild", Roles: builders, Handler: s.handleRebuildDataset},
 		{Method: "GET", Pattern: "/v1/datasets/{id}/audit", Roles: datasetReaders, Handler: s.handleDatasetAudit},
@@ -87,6 +88,20 @@ func (s *Server) logProgress(req *dataset.BuildRequest, what string) {
 		s.log.Info(what, "done", p.Done, "items", p.Items, "held_for_review", p.Held, "skipped", p.Skipped,
 			"elapsed", p.Elapsed.Round(time.Millisecond).String())
 	}
+}
+
+// handleListDatasets lists every dataset version, newest first, with its
+// number of items waiting for review.
+func (s *Server) handleListDatasets(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.datasetService()
+	if err != nil {
+		return err
+	}
+	all, err := ds.List(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"datasets": all})
 }
 
 func (s *Server) handleGetDataset(w http.ResponseWriter, r *http.Request) error {

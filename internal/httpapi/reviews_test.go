@@ -35,6 +35,25 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 	if r.status != 200 || len(q.Reviews) != 1 || q.Reviews[0].State != "pending" || strings.Contains(string(r.body), "ast_") {
 		t.Fatalf("reviews: %d %s", r.status, r.body)
 	}
+	pending := func() int {
+		var l struct {
+			Datasets []struct {
+				ID             string
+				PendingReviews int `json:"pending_reviews"`
+			}
+		}
+		e.call(likeness.RolePipeline, "GET", "/v1/datasets", nil).json(t, &l)
+		for _, x := range l.Datasets {
+			if x.ID == d.ID {
+				return x.PendingReviews
+			}
+		}
+		t.Fatalf("GET /v1/datasets does not list %s: %+v", d.ID, l)
+		return 0
+	}
+	if n := pending(); n != 1 {
+		t.Errorf("the list says %d items wait for review, want 1", n)
+	}
 	path := "/v1/datasets/" + d.ID + "/reviews/" + q.Reviews[0].ItemID
 	if r := e.call(likeness.RoleAuditor, "POST", path, map[string]any{"decision": "exclude"}); r.status != 403 {
 		t.Errorf("auditor decides: %d", r.status)
@@ -67,6 +86,9 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 	if r := e.call(likeness.RoleAdmin, "POST", path, map[string]any{"decision": "approve", "reason": "no one in the picture"}); r.status != 200 ||
 		!strings.Contains(string(r.body), `"approved"`) || !strings.Contains(string(r.body), `"decided_by":"key_`) {
 		t.Errorf("approve: %d %s", r.status, r.body)
+	}
+	if n := pending(); n != 0 {
+		t.Errorf("after the decision the list says %d items wait for review, want 0", n)
 	}
 	r = e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID+"/card", nil)
 	if r.status != 200 || !strings.Contains(string(r.body), `"sent_to_review":1`) {
