@@ -3224,7 +3224,7 @@ type ClientInterface interface {
 
 	// BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3233,7 +3233,7 @@ type ClientInterface interface {
 
 	// BuildDataset Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4030,7 +4030,7 @@ func (c *Client) ListDatasets(ctx context.Context, reqEditors ...RequestEditorFn
 
 // BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4049,7 +4049,7 @@ func (c *Client) BuildDatasetWithBody(ctx context.Context, contentType string, b
 
 // BuildDataset Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8615,7 +8615,7 @@ type ClientWithResponsesInterface interface {
 
 	// BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8624,7 +8624,7 @@ type ClientWithResponsesInterface interface {
 
 	// BuildDatasetWithResponse Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14168,7 +14168,7 @@ func (c *ClientWithResponses) ListDatasetsWithResponse(ctx context.Context, reqE
 
 // BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14183,7 +14183,7 @@ func (c *ClientWithResponses) BuildDatasetWithBodyWithResponse(ctx context.Conte
 
 // BuildDatasetWithResponse Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories has a consent that allows the purpose (and recipient) now: nothing is recorded.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -78,6 +78,15 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	if err != nil {
 		return nil, err
 	}
+	if len(selected) == 0 && pred == nil {
+		// A successor may be empty (everyone withdrew): it records that.
+		// A first version of nothing records nothing.
+		cats := strings.Join(sp.categories, ", ")
+		if sp.recipient != "" {
+			return nil, likeness.Errorf(likeness.EUNPROCESSABLE, "nothing to build: no %s asset has a consent that allows purpose %s for recipient %s now; nothing was recorded", cats, sp.purpose, sp.recipient)
+		}
+		return nil, likeness.Errorf(likeness.EUNPROCESSABLE, "nothing to build: no %s asset has a consent that allows purpose %s now; nothing was recorded", cats, sp.purpose)
+	}
 	decisions, err := s.reviews.AssetReviewDecisions(ctx, sp.purpose)
 	if err != nil {
 		return nil, err

@@ -555,3 +555,28 @@ func TestAnAssetErasedOnItsOwnTaintsTheDatasetsHoldingIt(t *testing.T) {
 		})
 	}
 }
+
+// A first build that selects nothing records nothing and says why; an
+// empty successor (everyone withdrew) is still recorded.
+func TestABuildOfNothingRecordsNothingAndSaysWhy(t *testing.T) {
+	f := newFixture(t, "", asRecorded())
+	f.subject("ann", "marketing-personalization") // consents, but not to ai-training
+	_, err := f.ds.Build(f.ctx, &dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Recipient: "acme-ml", Out: f.out})
+	if likeness.ErrorCode(err) != likeness.EUNPROCESSABLE || !strings.Contains(err.Error(), "nothing to build") || !strings.Contains(err.Error(), "acme-ml") {
+		t.Fatalf("a build of nothing: %v; want unprocessable, saying why", err)
+	}
+	if all, err := f.store.Datasets(f.ctx); err != nil || len(all) != 0 {
+		t.Errorf("a build of nothing recorded %d datasets (%v)", len(all), err)
+	}
+	if entries, _ := os.ReadDir(f.out); len(entries) != 0 {
+		t.Errorf("a build of nothing wrote %d entries", len(entries))
+	}
+	ben := f.subject("ben", "ai-training")
+	f.upload(ben, "ai-training", "image", "image/jpeg", testJPEG(t, 0))
+	v1 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
+	f.withdraw(ben, "ai-training")
+	v2, err := f.ds.Rebuild(f.ctx, v1.ID, f.out)
+	if err != nil || v2.ItemCount != 0 || v2.PredecessorID != v1.ID {
+		t.Errorf("the empty successor: %+v, %v; want it recorded with no item", v2, err)
+	}
+}
