@@ -70,3 +70,19 @@ func (p *PendingAudit) Close() bool {
 
 // Written reports whether the entry committed with a write.
 func (p *PendingAudit) Written() bool { return p.state.Load() == auditWritten }
+
+// AnnotateAudit adds to the pending audit entry of ctx, if there is one
+// and no write took it, what the call did beyond its route: the purpose it
+// concerned ("" leaves it) and reason, what was decided and why. The HTTP
+// layer writes the entry after the handler, so a handler annotates before
+// it returns.
+func AnnotateAudit(ctx context.Context, purpose, reason string) {
+	p, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit)
+	if p == nil || p.state.Load() != auditFree {
+		return
+	}
+	if purpose != "" {
+		p.entry.Purpose = purpose
+	}
+	p.entry.Reason = reason
+}

@@ -52,6 +52,11 @@ func (s *Server) handleDecideReview(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	why := "dataset review " + rv.DatasetID + "/" + rv.ItemID + ": " + rv.State
+	if rv.Note != "" {
+		why += ": " + rv.Note
+	}
+	likeness.AnnotateAudit(r.Context(), rv.Purpose, why)
 	return writeJSON(w, http.StatusOK, rv)
 }
 

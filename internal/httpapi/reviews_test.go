@@ -90,6 +90,17 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 	if n := pending(); n != 0 {
 		t.Errorf("after the decision the list says %d items wait for review, want 0", n)
 	}
+	// The audit log says what was decided, on which item, and why.
+	var audit struct{ Entries []likeness.AccessEntry }
+	e.call(likeness.RoleAuditor, "GET", "/v1/audit", nil).json(t, &audit)
+	decided := false
+	for _, en := range audit.Entries {
+		decided = decided || en.Action == "POST /v1/datasets/{id}/reviews/{item}" && en.Purpose == "ai-training" &&
+			en.Reason == "dataset review "+d.ID+"/"+q.Reviews[0].ItemID+": approved: no one in the picture"
+	}
+	if !decided {
+		t.Errorf("the audit log does not say what was decided: %+v", audit.Entries)
+	}
 	r = e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID+"/card", nil)
 	if r.status != 200 || !strings.Contains(string(r.body), `"sent_to_review":1`) {
 		t.Errorf("card: %d %s", r.status, r.body)
