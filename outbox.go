@@ -111,9 +111,9 @@ type OutboxStore interface {
 	// delivered. ENOTFOUND if the message was never claimed for sink.
 	MarkFailed(ctx Context, sink, msgID string, attempt int, nextAt time.Time, errText string, dead bool) error
 
-	// DeadDeliveries lists dead deliveries of sink ("" for every sink),
-	// oldest message first.
-	DeadDeliveries(ctx Context, sink string) ([]*Delivery, error)
+	// DeadDeliveries lists up to limit dead deliveries of sink ("" for
+	// every sink), oldest message first.
+	DeadDeliveries(ctx Context, sink string, limit int) ([]*Delivery, error)
 
 	// RetryDead makes a dead delivery pending and due at once, with its
 	// attempt count reset. ENOTFOUND if there is no such dead delivery.

@@ -2762,6 +2762,9 @@ type DecideBatchParams struct {
 type ListDeadLettersParams struct {
 	// Sink only this sink (e.g. webhook, nats)
 	Sink *string `form:"sink,omitempty" json:"sink,omitempty"`
+
+	// Limit at most this many, oldest first (default 1000)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListDeadLetters200JSONResponseBodyDeliveriesState defines parameters for ListDeadLetters.
@@ -6269,6 +6272,18 @@ func NewListDeadLettersRequest(server string, params *ListDeadLettersParams) (*h
 		if params.Sink != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sink", *params.Sink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

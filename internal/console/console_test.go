@@ -367,7 +367,7 @@ func TestOnlyAdminRetriesDeadLetters(t *testing.T) {
 	if p := aud.Post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"webhook"}, "msg_id": {msg}}); p.Status != http.StatusForbidden {
 		t.Fatalf("auditor retry: %d, want 403", p.Status)
 	}
-	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 1 {
+	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), "", 100); len(dead) != 1 {
 		t.Fatalf("auditor's retry changed the outbox: %d dead", len(dead))
 	}
 
@@ -379,7 +379,7 @@ func TestOnlyAdminRetriesDeadLetters(t *testing.T) {
 		t.Fatalf("admin retry: %d at %s", p.Status, p.URL)
 	}
 	contains(t, p, "queued again", "No dead-letter deliveries")
-	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 0 {
+	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), "", 100); len(dead) != 0 {
 		t.Fatalf("%d dead after retry", len(dead))
 	}
 }
@@ -402,7 +402,7 @@ func TestPostWithoutCSRFIsForbidden(t *testing.T) {
 	if p := adm.Post("/console/events/retry", url.Values{"csrf": {tok}, "sink": {"nats"}, "msg_id": {msg}}); p.Status != http.StatusForbidden {
 		t.Errorf("retry with another session's token: %d", p.Status)
 	}
-	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), ""); len(dead) != 1 {
+	if dead, _ := f.d.Store.DeadDeliveries(context.Background(), "", 100); len(dead) != 1 {
 		t.Fatal("a refused POST changed the outbox")
 	}
 	// The sign-in form needs its token too.

@@ -31,8 +31,11 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// deadShown is the most dead deliveries the console lists (and counts).
+const deadShown = 1000
+
 func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
-	dead, err := h.cfg.Store.DeadDeliveries(r.Context(), "")
+	dead, err := h.cfg.Store.DeadDeliveries(r.Context(), "", deadShown)
 	if err != nil {
 		h.failed(w, r, s, "dead deliveries", err)
 		return

@@ -56,7 +56,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		v.Checkpoint = parseSigned(signed)
 	}
 	v.Due = len(h.cfg.Index.DueForRenewal(h.Now(), RenewalWindow, 0))
-	dead, err := h.cfg.Store.DeadDeliveries(ctx, "")
+	dead, err := h.cfg.Store.DeadDeliveries(ctx, "", deadShown)
 	if err != nil {
 		h.failed(w, r, s, "dead deliveries", err)
 		return

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 
 	"likeness"
 	"likeness/internal/http/input"
@@ -17,7 +18,15 @@ func eventRoutes(s *Server) []Route {
 
 // handleDeadLetters lists dead deliveries, of one sink with ?sink=.
 func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
-	dead, err := s.store.DeadDeliveries(r.Context(), r.URL.Query().Get("sink"))
+	limit := 1000
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
+		}
+		limit = n
+	}
+	dead, err := s.store.DeadDeliveries(r.Context(), r.URL.Query().Get("sink"), limit)
 	if err != nil {
 		return err
 	}

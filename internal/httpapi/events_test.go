@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"likeness"
@@ -53,6 +54,14 @@ func TestDeadLettersAreListedAndRetriedThroughTheAPI(t *testing.T) {
 			}
 			if r := e.call(likeness.RoleAdmin, "GET", "/v1/events/dead-letters?sink=nats", nil); r.status != 200 || string(r.body) != "{\"deliveries\":[]}\n" {
 				t.Fatalf("dead letters of another sink: %d %s, want an empty list", r.status, r.body)
+			}
+			if r := e.call(likeness.RoleAdmin, "GET", "/v1/events/dead-letters?limit=1", nil); r.status != 200 || !strings.Contains(string(r.body), msgID) {
+				t.Errorf("dead letters, limit 1: %d %s", r.status, r.body)
+			}
+			for _, bad := range []string{"0", "10001", "x"} {
+				if r := e.call(likeness.RoleAdmin, "GET", "/v1/events/dead-letters?limit="+bad, nil); r.status != 400 {
+					t.Errorf("dead letters, limit %s: %d %s, want 400", bad, r.status, r.body)
+				}
 			}
 
 			retry := "/v1/events/dead-letters/crm/" + msgID + "/retry"

@@ -142,7 +142,7 @@ func TestARefusedRecipientFailsWithoutItsAddressInAnyLogOrRecord(t *testing.T) {
 	if rec.Status != likeness.MailFailed || rec.Attempts != 1 || rec.LastError == "" {
 		t.Fatalf("refused mail record %+v: want failed after one try, with the server's answer", rec)
 	}
-	dead, err := f.d.Store.DeadDeliveries(f.ctx, likeness.SinkMail)
+	dead, err := f.d.Store.DeadDeliveries(f.ctx, likeness.SinkMail, 100)
 	if err != nil || len(dead) != 1 {
 		t.Fatalf("dead deliveries %v, %v", dead, err)
 	}

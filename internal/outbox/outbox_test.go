@@ -261,7 +261,7 @@ func TestEveryCommittedChangeArrivesAfterTheReceiverComesBack(t *testing.T) {
 					}
 				}
 			}
-			if dead, err := store.DeadDeliveries(ctx, ""); err != nil || len(dead) != 0 {
+			if dead, err := store.DeadDeliveries(ctx, "", 100); err != nil || len(dead) != 0 {
 				t.Fatalf("dead deliveries = %d, %v", len(dead), err)
 			}
 		})
@@ -292,7 +292,7 @@ func TestFailingReceiverEndsInDeadLetterAndRetryDeadSendsAgain(t *testing.T) {
 			if calls := rec.callCount(); calls != 3 {
 				t.Fatalf("receiver called %d times, want MaxAttempts = 3", calls)
 			}
-			dead, err := store.DeadDeliveries(ctx, "webhook")
+			dead, err := store.DeadDeliveries(ctx, "webhook", 100)
 			if err != nil || len(dead) != 1 {
 				t.Fatalf("DeadDeliveries = %v, %v; want 1", dead, err)
 			}

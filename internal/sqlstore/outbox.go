@@ -271,11 +271,11 @@ func (d *DB) MarkFailed(ctx context.Context, sink, msgID string, attempt int, ne
 }
 
 // DeadDeliveries implements likeness.OutboxStore.
-func (d *DB) DeadDeliveries(ctx context.Context, sink string) ([]*likeness.Delivery, error) {
+func (d *DB) DeadDeliveries(ctx context.Context, sink string, limit int) ([]*likeness.Delivery, error) {
 	rows, err := d.db.QueryContext(ctx, d.q(`SELECT `+msgCols+`, d.attempts, d.state, d.next_at_us, d.last_error, d.sink
 		FROM outbox_deliveries d JOIN outbox_messages m ON m.seq = d.msg_seq
 		WHERE d.state = 'dead' AND (? = '' OR d.sink = ?)
-		ORDER BY m.seq, d.sink`), sink, sink)
+		ORDER BY m.seq, d.sink LIMIT ?`), sink, sink, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: dead deliveries: %w", err)
 	}

@@ -197,13 +197,16 @@ func testOutboxLifecycle(t *testing.T, s likeness.Store) {
 		t.Fatalf("claimed a dead delivery: %v", msgIDs(ds))
 	}
 	for _, sink := range []string{"hook", ""} {
-		dead, err := s.DeadDeliveries(ctx, sink)
+		dead, err := s.DeadDeliveries(ctx, sink, 10)
 		if err != nil || len(dead) != 1 || dead[0].Message.ID != ids[1] || dead[0].Sink != "hook" ||
 			dead[0].State != likeness.DeliveryDead || dead[0].Attempts != 2 || dead[0].LastError != "503 again" {
 			t.Fatalf("DeadDeliveries(%q) = %+v, %v", sink, dead, err)
 		}
 	}
-	if dead, _ := s.DeadDeliveries(ctx, "other"); len(dead) != 0 {
+	if dead, _ := s.DeadDeliveries(ctx, "hook", 0); len(dead) != 0 {
+		t.Fatalf("DeadDeliveries(hook, limit 0) = %v", msgIDs(dead))
+	}
+	if dead, _ := s.DeadDeliveries(ctx, "other", 10); len(dead) != 0 {
 		t.Fatalf("DeadDeliveries(other) = %v", msgIDs(dead))
 	}
 	if err := s.RetryDead(ctx, "hook", ids[1]); err != nil {
@@ -229,7 +232,7 @@ func testOutboxLifecycle(t *testing.T, s likeness.Store) {
 	if ds, _ := s.ClaimDeliveries(ctx, "hook", retryAt.Add(24*time.Hour), 10); len(ds) != 0 {
 		t.Fatalf("claimed delivered messages: %v", msgIDs(ds))
 	}
-	if dead, _ := s.DeadDeliveries(ctx, ""); len(dead) != 0 {
+	if dead, _ := s.DeadDeliveries(ctx, "", 10); len(dead) != 0 {
 		t.Fatalf("dead deliveries after retry: %v", msgIDs(dead))
 	}
 	for name, err := range map[string]error{
