@@ -262,7 +262,8 @@ func TestAssetDecisionsFollowSubjectAndAsset(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e.PutSubject("s1", "EU-DE")
 	e.Apply(&likeness.ConsentEvent{ID: "evt_1", SubjectID: "s1", Purpose: "ai-training", Type: likeness.Grant, Method: likeness.Checkbox, NoticeVersion: 1, Time: t0})
-	e.PutAsset(&likeness.Asset{ID: "ast_1", SubjectID: "s1", Category: "voice", RetainUntil: t0.Add(48 * time.Hour)})
+	e.Apply(&likeness.ConsentEvent{ID: "evt_2", SubjectID: "s1", Purpose: "transcription", Type: likeness.Grant, Method: likeness.Checkbox, NoticeVersion: 1, Time: t0})
+	e.PutAsset(&likeness.Asset{ID: "ast_1", SubjectID: "s1", Purpose: "ai-training", Category: "voice", RetainUntil: t0.Add(48 * time.Hour)})
 	at := t0.Add(time.Hour)
 	ask := func(r likeness.DecisionRequest) likeness.Decision {
 		r.At = at
@@ -270,6 +271,14 @@ func TestAssetDecisionsFollowSubjectAndAsset(t *testing.T) {
 	}
 	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "ai-training"}); !d.Allow || d.SubjectID != "s1" || d.EventID != "evt_1" {
 		t.Fatalf("consented asset: %+v", d)
+	}
+	// Consented to another purpose too, the person's recording made for
+	// ai-training is not used for it.
+	if d := ask(likeness.DecisionRequest{SubjectID: "s1", Purpose: "transcription", Category: "voice"}); !d.Allow {
+		t.Fatalf("the other purpose is consented: %+v", d)
+	}
+	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "transcription"}); d.Allow || !d.Reasons.Has(likeness.ReasonPurposeMismatch) {
+		t.Fatalf("an asset asked for a purpose it was not collected for: %+v", d)
 	}
 	if d := ask(likeness.DecisionRequest{AssetID: "ast_1", Purpose: "ai-training", Category: "image"}); d.Allow || !d.Reasons.Has(likeness.ReasonCategoryNotCovered) {
 		t.Fatalf("asking about another category than the asset's: %+v", d)

@@ -8,15 +8,20 @@ import (
 
 // asset is what the index keeps of one asset to decide about it: its
 // subject's id (in the asset name arena, so a decision can return it without
-// allocating), its category (interned), its retention deadline and whether
-// it is erased.
+// allocating), its category and the purpose it was collected for (both
+// interned), its retention deadline and whether it is erased.
 type asset struct {
 	retain   int64 // retention deadline, unix microseconds; 0 = none
 	subOff   uint32
 	subLen   uint16
 	category uint16
+	purpose  uint16 // noPurpose if unknown or past what the index names
 	erased   bool
 }
+
+// noPurpose stands for an asset whose collection purpose the index cannot
+// name; it matches no requested purpose.
+const noPurpose = 1<<16 - 1
 
 // assets maps asset ids to entries.
 type assets struct {
@@ -49,7 +54,11 @@ func (e *Engine) PutAsset(a *likeness.Asset) {
 	if !ok {
 		cat = noCategory
 	}
-	entry.category, entry.erased, entry.retain = cat, a.Erased(), 0
+	pid, ok := e.purposes.intern(a.Purpose)
+	if !ok || a.Purpose == "" {
+		pid = noPurpose
+	}
+	entry.category, entry.purpose, entry.erased, entry.retain = cat, pid, a.Erased(), 0
 	if !a.RetainUntil.IsZero() {
 		entry.retain = likeness.Micros(a.RetainUntil)
 	}
@@ -79,7 +88,8 @@ func (e *Engine) category(id uint16) string {
 }
 
 // decideAsset resolves an asset request to its subject and adds the
-// asset's own reasons: erased, past its retention deadline, unknown.
+// asset's own reasons: collected for another purpose, erased, past its
+// retention deadline, unknown.
 func (e *Engine) decideAsset(r *likeness.DecisionRequest, now time.Time) likeness.Decision {
 	a, ok := e.assets.get(r.AssetID)
 	if !ok {
@@ -96,6 +106,11 @@ func (e *Engine) decideAsset(r *likeness.DecisionRequest, now time.Time) likenes
 	at := r.At
 	if at.IsZero() {
 		at = now
+	}
+	// Media are used only for the purpose they were collected for: a
+	// consent to another purpose covers what is collected for that one.
+	if pid, ok := e.purposes.id(r.Purpose); !ok || pid != a.purpose {
+		extra |= reasons(likeness.ReasonPurposeMismatch)
 	}
 	if a.erased {
 		extra |= reasons(likeness.ReasonAssetErased)

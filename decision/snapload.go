@@ -233,7 +233,7 @@ func (l *snapLoader) asset() error {
 	}
 	var a asset
 	a.subOff, a.subLen = l.assets.text.putBytes(sub)
-	b, err := l.r.next(2 + 8 + 1)
+	b, err := l.r.next(2 + 2 + 8 + 1)
 	if err != nil {
 		return err
 	}
@@ -246,11 +246,19 @@ func (l *snapLoader) asset() error {
 	default:
 		return corrupt("bad asset record")
 	}
-	a.retain = int64(binary.LittleEndian.Uint64(b[2:]))
-	if b[10] > 1 {
+	switch p := binary.LittleEndian.Uint16(b[2:]); {
+	case int(p) < len(l.pmap):
+		a.purpose = l.pmap[p]
+	case p == noPurpose:
+		a.purpose = noPurpose
+	default:
 		return corrupt("bad asset record")
 	}
-	a.erased = b[10] == 1
+	a.retain = int64(binary.LittleEndian.Uint64(b[4:]))
+	if b[12] > 1 {
+		return corrupt("bad asset record")
+	}
+	a.erased = b[12] == 1
 	if keyed {
 		l.assets.keyed[k] = a
 	} else {

@@ -15,7 +15,7 @@ import (
 // only the events after it. It does not hold the policy: the loading engine
 // keeps its own (New, SetPolicy).
 //
-// Format, version 2, all integers little-endian:
+// Format, version 3, all integers little-endian:
 //
 //	header, 64 bytes:
 //	  magic "LKDXSNAP", version u32, flags u32 (0), revision i64,
@@ -31,19 +31,21 @@ import (
 //	             notice u32, time i64 (unix µs), ledger index i64,
 //	             event id len u16, event id
 //	  assets:    kind u8 (0: key [16]; 1: len u16, id),
-//	             subject id len u16, subject id, category u16, retain i64, erased u8
+//	             subject id len u16, subject id, category u16, purpose u16
+//	             (collected for; 65535: none the index names), retain i64,
+//	             erased u8
 //	trailer: CRC-32C of the body u32
 //
-// Version 1 had no states 4 and 5; a version-1 file is refused with
-// ErrSnapshotVersion like any other version, and the loader falls back to a
-// full load.
+// Version 1 had no states 4 and 5, version 2 no asset purpose; a file of
+// an older version is refused with ErrSnapshotVersion like any other
+// version, and the loader falls back to a full load.
 //
 // The checksums detect a torn or corrupted file, not tampering: a snapshot is
 // a cache the service writes for itself, trusted like the rest of its disk.
 
 // SnapshotVersion is the format version WriteSnapshot writes and the only one
 // LoadSnapshot reads.
-const SnapshotVersion = 2
+const SnapshotVersion = 3
 
 const (
 	snapshotMagic  = "LKDXSNAP"
@@ -186,6 +188,7 @@ func (s *snapWriter) asset(id string, k key, keyed bool, a asset, m *assets) {
 	s.id(id, k, keyed)
 	s.text(m.subject(a))
 	s.u16(a.category)
+	s.u16(a.purpose)
 	s.u64(uint64(a.retain))
 	s.w.WriteByte(bool8(a.erased))
 }

@@ -57,7 +57,10 @@ func snapshotEngine(t *testing.T) (*Engine, []string) {
 				e.Apply(verdict)
 			}
 		}
-		e.PutAsset(&likeness.Asset{ID: likeness.NewID("ast"), SubjectID: id, Category: "voice", RetainUntil: t0.Add(time.Duration(i) * 24 * time.Hour)})
+		// Collected for one purpose or another (or none the policy names):
+		// the loaded engine must tell them apart as the original does.
+		purpose := []string{"marketing", "ai-training", "retired", ""}[i%4]
+		e.PutAsset(&likeness.Asset{ID: likeness.NewID("ast"), SubjectID: id, Purpose: purpose, Category: "voice", RetainUntil: t0.Add(time.Duration(i) * 24 * time.Hour)})
 	}
 	e.EraseSubject("never-seen")
 	e.PutAsset(&likeness.Asset{ID: "legacy-asset", SubjectID: ids[0], Category: "image"})
@@ -80,8 +83,10 @@ func decisions(e *Engine, ids []string) []string {
 	}
 	e.mu.RLock()
 	for k := range e.assets.keyed {
-		r := likeness.DecisionRequest{AssetID: k.format(assetPrefix), Purpose: "marketing"}
-		out = append(out, fmt.Sprint(r.AssetID, e.decide(&r, e.Now())))
+		for _, purpose := range []string{"marketing", "ai-training"} {
+			r := likeness.DecisionRequest{AssetID: k.format(assetPrefix), Purpose: purpose}
+			out = append(out, fmt.Sprint(r.AssetID, purpose, e.decide(&r, e.Now())))
+		}
 	}
 	e.mu.RUnlock()
 	r := likeness.DecisionRequest{AssetID: "legacy-asset", Purpose: "marketing"}
