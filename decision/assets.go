@@ -54,8 +54,11 @@ func (e *Engine) PutAsset(a *likeness.Asset) {
 	if !ok {
 		cat = noCategory
 	}
-	pid, ok := e.purposes.intern(a.Purpose)
-	if !ok || a.Purpose == "" {
+	// Not interned: every purpose the policy declares is known already,
+	// and an asset of another (consent evidence, a purpose since removed)
+	// matches no purpose a decision may ask about.
+	pid, ok := e.purposes.id(a.Purpose)
+	if !ok {
 		pid = noPurpose
 	}
 	entry.category, entry.purpose, entry.erased, entry.retain = cat, pid, a.Erased(), 0
