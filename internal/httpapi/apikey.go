@@ -176,6 +176,13 @@ type cachedKey struct {
 	used atomic.Int64
 }
 
+// badKeyRate and badKeyBurst are how many unknown API keys a client may
+// send: a burst of badKeyBurst, then one a second.
+const (
+	badKeyRate  = 1
+	badKeyBurst = 30
+)
+
 // keyReadTimeout bounds each store read behind the key check, so a database
 // that stops answering costs a request at most this long, never a hang.
 const keyReadTimeout = 500 * time.Millisecond
@@ -224,11 +231,16 @@ func (s *Server) readRevision(ctx context.Context, nowNS int64) {
 // lookupKey returns the unrevoked, unexpired key whose secret is token, or
 // EUNAUTHORIZED. When the revocation revision cannot be read it fails
 // closed (EUNAVAILABLE): a revoked key is never let in for want of news.
-func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey, error) {
+//
+// Each unknown key costs a database read, so a client (host) that sent
+// badKeyBurst of them is refused keys not in the cache (429) until its
+// allowance refills at one a second; keys it has used already still work.
+func (s *Server) lookupKey(ctx context.Context, token, client string) (*likeness.APIKey, error) {
 	h := likeness.APIKeyDigest(token)
 	now := s.now()
-	entry, err := s.cachedKey(ctx, h, now)
+	entry, err := s.cachedKey(ctx, h, now, client)
 	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+		s.badKeys.Allow(client)
 		return nil, likeness.Errorf(likeness.EUNAUTHORIZED, "unknown or revoked API key")
 	}
 	if err != nil {
@@ -243,7 +255,7 @@ func (s *Server) lookupKey(ctx context.Context, token string) (*likeness.APIKey,
 }
 
 // cachedKey returns the key with hash h from the cache or the store.
-func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*cachedKey, error) {
+func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time, client string) (*cachedKey, error) {
 	c := &s.keys
 	nowNS := now.UnixNano()
 	// One request at a time reads the revision, so a slow database never
@@ -290,6 +302,9 @@ func (s *Server) cachedKey(ctx context.Context, h [32]byte, now time.Time) (*cac
 	sn := c.load()
 	if e, ok := sn.byHash[h]; ok && subtle.ConstantTimeCompare(e.key.Hash, h[:]) == 1 {
 		return e, nil
+	}
+	if s.badKeys.Exhausted(client) {
+		return nil, likeness.Errorf(likeness.ERATELIMIT, "too many unknown API keys from this address; wait a minute")
 	}
 	kctx, cancel := context.WithTimeout(ctx, keyReadTimeout)
 	stored := h // the store may keep the slice; h stays on the stack

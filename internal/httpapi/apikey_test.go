@@ -310,3 +310,38 @@ func burst(srv *httptest.Server, tok string, n int) []int {
 	}
 	return out
 }
+
+// Every unknown key costs a database read: a client that sends many is
+// refused further unknown keys (429) without one, while the key it used
+// before still works; its allowance refills at one a second.
+func TestUnknownKeysFromOneClientAreLimited(t *testing.T) {
+	e := newEnv(t, "")
+	if r := e.call(likeness.RoleAuditor, "GET", "/v1/apikeys", nil); r.status != 403 && r.status != 200 {
+		t.Fatalf("a known key: %d %s", r.status, r.body)
+	}
+	bad := func() int {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/audit", nil)
+		req.Header.Set("Authorization", "Bearer lk_"+likeness.NewID("bogus"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 30 {
+		if c := bad(); c != 401 {
+			t.Fatalf("unknown key %d: %d, want 401", i+1, c)
+		}
+	}
+	if c := bad(); c != 429 {
+		t.Errorf("the 31st unknown key from one client: %d, want 429", c)
+	}
+	if r := e.call(likeness.RoleAuditor, "GET", "/v1/audit", nil); r.status != 200 {
+		t.Errorf("the client's known key meanwhile: %d %s", r.status, r.body)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if c := bad(); c != 401 {
+		t.Errorf("an unknown key a second later: %d, want 401", c)
+	}
+}

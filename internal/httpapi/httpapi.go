@@ -20,6 +20,7 @@ import (
 	"likeness/internal/http/response"
 	"likeness/internal/http/route"
 	"likeness/internal/incidents"
+	"likeness/internal/ratelimit"
 	"likeness/internal/records"
 	"likeness/internal/replica"
 	"likeness/internal/requests"
@@ -61,7 +62,8 @@ type Server struct {
 	idem           idempotency
 
 	buildProgressEvery time.Duration
-	builds             chan struct{} // a token per dataset build running here
+	builds             chan struct{}        // a token per dataset build running here
+	badKeys            *ratelimit.PerClient // unknown API keys per client host
 }
 
 // Config holds a Server's dependencies.
@@ -155,7 +157,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBuilds <= 0 {
 		cfg.MaxBuilds = DefaultMaxBuilds
 	}
-	s := &Server{buildProgressEvery: cfg.BuildProgressEvery, builds: make(chan struct{}, cfg.MaxBuilds), subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	s := &Server{buildProgressEvery: cfg.BuildProgressEvery, builds: make(chan struct{}, cfg.MaxBuilds), badKeys: ratelimit.New(badKeyRate, badKeyBurst), subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		replica: cfg.Replica, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
@@ -400,7 +402,7 @@ func (s *Server) authorize(r *http.Request, roles []likeness.Role) (likeness.Act
 	if !ok || token == "" {
 		return likeness.Actor{}, likeness.Errorf(likeness.EUNAUTHORIZED, "missing Authorization: Bearer <api key>")
 	}
-	key, err := s.lookupKey(r.Context(), token)
+	key, err := s.lookupKey(r.Context(), token, ratelimit.RemoteHost(r))
 	if err != nil {
 		return likeness.Actor{}, err
 	}

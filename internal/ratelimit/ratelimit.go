@@ -54,6 +54,16 @@ func (l *PerClient) Allow(client string) bool {
 	return b.lim.AllowN(now, 1)
 }
 
+// Exhausted reports whether the client has no event left now, without
+// counting one: a caller that counts only failures asks before the work a
+// failure costs.
+func (l *PerClient) Exhausted(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.m[client]
+	return ok && b.lim.TokensAt(time.Now()) < 1
+}
+
 // RemoteHost is the request's peer address without its port: the client
 // key when no proxy stands in front.
 func RemoteHost(r *http.Request) string {
