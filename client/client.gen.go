@@ -2950,6 +2950,12 @@ type SetSubjectContactJSONBody struct {
 	Email string `json:"email"`
 }
 
+// ListReceiptsParams defines parameters for ListReceipts.
+type ListReceiptsParams struct {
+	// Limit at most this many, the latest (default 1000)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListValidationsParams defines parameters for ListValidations.
 type ListValidationsParams struct {
 	// State pending by default
@@ -3796,12 +3802,12 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/subjects/{id}/portal-links (the `CreatePortalLink` operationId).
 	CreatePortalLink(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListReceipts Signed receipts for every consent event of the subject
+	// ListReceipts Signed receipts for the consent events of the subject, oldest first
 	//
-	// Roles: admin, collector, auditor.
+	// Roles: admin, collector, auditor. The latest limit events (default 1000), each with its inclusion proof.
 	//
 	// Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
-	ListReceipts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListReceipts(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListValidations The validation queue: consents held for a reviewer, earliest deadline first
 	//
@@ -5312,13 +5318,13 @@ func (c *Client) CreatePortalLink(ctx context.Context, id string, reqEditors ...
 	return c.Client.Do(req)
 }
 
-// ListReceipts Signed receipts for every consent event of the subject
+// ListReceipts Signed receipts for the consent events of the subject, oldest first
 //
-// Roles: admin, collector, auditor.
+// Roles: admin, collector, auditor. The latest limit events (default 1000), each with its inclusion proof.
 //
 // Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
-func (c *Client) ListReceipts(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListReceiptsRequest(c.Server, id)
+func (c *Client) ListReceipts(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListReceiptsRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8305,7 +8311,7 @@ func NewCreatePortalLinkRequest(server string, id string) (*http.Request, error)
 }
 
 // NewListReceiptsRequest constructs an http.Request for the ListReceipts method
-func NewListReceiptsRequest(server string, id string) (*http.Request, error) {
+func NewListReceiptsRequest(server string, id string, params *ListReceiptsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8328,6 +8334,33 @@ func NewListReceiptsRequest(server string, id string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -9267,14 +9300,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/subjects/{id}/portal-links (the `CreatePortalLink` operationId).
 	CreatePortalLinkWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*CreatePortalLinkResponse, error)
 
-	// ListReceiptsWithResponse Signed receipts for every consent event of the subject
+	// ListReceiptsWithResponse Signed receipts for the consent events of the subject, oldest first
 	//
-	// Roles: admin, collector, auditor.
+	// Roles: admin, collector, auditor. The latest limit events (default 1000), each with its inclusion proof.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
-	ListReceiptsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error)
+	ListReceiptsWithResponse(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error)
 
 	// ListValidationsWithResponse The validation queue: consents held for a reviewer, earliest deadline first
 	//
@@ -15246,15 +15279,15 @@ func (c *ClientWithResponses) CreatePortalLinkWithResponse(ctx context.Context, 
 	return ParseCreatePortalLinkResponse(rsp)
 }
 
-// ListReceiptsWithResponse Signed receipts for every consent event of the subject
+// ListReceiptsWithResponse Signed receipts for the consent events of the subject, oldest first
 //
-// Roles: admin, collector, auditor.
+// Roles: admin, collector, auditor. The latest limit events (default 1000), each with its inclusion proof.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
-func (c *ClientWithResponses) ListReceiptsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error) {
-	rsp, err := c.ListReceipts(ctx, id, reqEditors...)
+func (c *ClientWithResponses) ListReceiptsWithResponse(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error) {
+	rsp, err := c.ListReceipts(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

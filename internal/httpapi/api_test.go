@@ -283,6 +283,18 @@ func TestGrantRecordsOneEventPerPurposeAndReceiptsVerify(t *testing.T) {
 			t.Fatalf("receipt %d claims %+v", i, c)
 		}
 	}
+	// The receipts list gives the latest events, as many as asked.
+	var latest struct{ Receipts []string }
+	e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+sub+"/receipts?limit=1", nil).json(t, &latest)
+	if len(latest.Receipts) != 1 {
+		t.Fatalf("receipts, limit 1: %d", len(latest.Receipts))
+	}
+	if c, err := v.VerifyReceipt(latest.Receipts[0]); err != nil || c.Event.Purpose != "voice-transcription" {
+		t.Errorf("the latest receipt: %+v, %v; want the last event's", c, err)
+	}
+	if r := e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+sub+"/receipts?limit=0", nil); r.status != 400 {
+		t.Errorf("receipts, limit 0: %d %s", r.status, r.body)
+	}
 	var hist struct {
 		Purposes []likeness.PurposeState `json:"purposes"`
 		History  []likeness.ConsentEvent `json:"history"`

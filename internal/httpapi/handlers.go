@@ -196,11 +196,23 @@ func (s *Server) handleConsentRecords(w http.ResponseWriter, r *http.Request) er
 	return err
 }
 
+// handleReceipts signs and proves a receipt per consent event of the
+// subject: the latest ?limit (default 1000, at most 10000), as each costs
+// an inclusion proof.
 func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) error {
+	limit := 1000
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
+		}
+		limit = n
+	}
 	_, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	hist = hist[max(0, len(hist)-limit):]
 	receipts := []string{}
 	if len(hist) > 0 {
 		if receipts, err = s.receiptsFor(r, hist); err != nil {
