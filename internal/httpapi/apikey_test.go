@@ -237,15 +237,7 @@ func (s slowRevisions) APIKeyRevision(ctx context.Context) (int64, error) {
 // revision: every one waits for the one read and is answered, none is
 // refused with 503 for want of it.
 func TestABurstOfRequestsAtStartIsServedWhileTheFirstReadsRevocations(t *testing.T) {
-	store, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "likeness.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	_, tok, err := httpapi.CreateAPIKey(context.Background(), store, "ops", likeness.RoleAdmin, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, tok := storeWithAdmin(t)
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: slowRevisions{store, 100 * time.Millisecond}}))
 	defer srv.Close()
 	for _, c := range burst(srv, tok, 16) {
@@ -259,15 +251,7 @@ func TestABurstOfRequestsAtStartIsServedWhileTheFirstReadsRevocations(t *testing
 // for: the one request that reads the revision again no longer leaves the
 // others refused with 503 while it reads.
 func TestABurstOfRequestsAfterIdleIsServedWhileOneReadsRevocations(t *testing.T) {
-	store, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "likeness.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	_, tok, err := httpapi.CreateAPIKey(context.Background(), store, "ops", likeness.RoleAdmin, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, tok := storeWithAdmin(t)
 	clock := &likenesstest.Clock{}
 	clock.Set(time.Now())
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: slowRevisions{store, 100 * time.Millisecond}, Now: clock.Now}))
@@ -281,6 +265,21 @@ func TestABurstOfRequestsAfterIdleIsServedWhileOneReadsRevocations(t *testing.T)
 			t.Errorf("a request of the burst after idle was answered %d, want 200", c)
 		}
 	}
+}
+
+// storeWithAdmin is a SQLite store, closed when t ends, with one admin key.
+func storeWithAdmin(t *testing.T) (*sqlstore.DB, string) {
+	t.Helper()
+	store, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "likeness.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	_, tok, err := httpapi.CreateAPIKey(context.Background(), store, "ops", likeness.RoleAdmin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, tok
 }
 
 // burst sends n requests with tok at once and returns their status codes

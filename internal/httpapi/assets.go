@@ -93,13 +93,9 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, acc *vault
 }
 
 func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) error {
-	limit := 1000
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
-		}
-		limit = n
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
 	}
 	entries, err := s.vault.AccessLog(r.Context(), r.PathValue("id"), limit)
 	if err != nil {
@@ -134,4 +130,17 @@ func (s *Server) handleEraseSubject(w http.ResponseWriter, r *http.Request) erro
 	}
 	s.markRevision(w, claims.LedgerIndex+1)
 	return writeJSON(w, http.StatusOK, map[string]any{"certificate": map[string]any{"jws": string(cert), "claims": claims}, "revision": claims.LedgerIndex + 1})
+}
+
+// queryLimit is a list's ?limit: 1 to 10,000, 1,000 when absent.
+func queryLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 1000, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
+	}
+	return n, nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"likeness"
 	"likeness/internal/http/input"
@@ -18,13 +17,9 @@ func eventRoutes(s *Server) []Route {
 
 // handleDeadLetters lists dead deliveries, of one sink with ?sink=.
 func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
-	limit := 1000
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
-		}
-		limit = n
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
 	}
 	dead, err := s.store.DeadDeliveries(r.Context(), r.URL.Query().Get("sink"), limit)
 	if err != nil {

@@ -200,13 +200,9 @@ func (s *Server) handleConsentRecords(w http.ResponseWriter, r *http.Request) er
 // subject: the latest ?limit (default 1000, at most 10000), as each costs
 // an inclusion proof.
 func (s *Server) handleReceipts(w http.ResponseWriter, r *http.Request) error {
-	limit := 1000
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return likeness.Errorf(likeness.EINVALID, "limit must be 1..10000")
-		}
-		limit = n
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
 	}
 	_, hist, err := s.consent.Consents(r.Context(), r.PathValue("id"))
 	if err != nil {

@@ -106,23 +106,11 @@ func testDatasetTaint(t *testing.T, s likeness.Store) {
 	if r, _ := s.Dataset(ctx, d1.ID); r.TaintReason != likeness.TaintConsentWithdrawn || !r.TaintedAt.Equal(at) {
 		t.Fatalf("first taint overwritten: %+v", r)
 	}
-	ds, err := s.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tainted []likeness.DatasetTaintedData
-	for _, d := range ds {
-		if d.Message.Type != likeness.MsgDatasetTainted {
-			continue
+	msgs, tainted := claimTainted(t, s, at.Add(24*time.Hour))
+	for i, m := range msgs {
+		if m.SubjectID != "" || slices.Contains(tainted[i].ItemIDs, "sub_a") {
+			t.Fatalf("dataset.tainted names the subject: %+v", m)
 		}
-		var data likeness.DatasetTaintedData
-		if err := json.Unmarshal(d.Message.Data, &data); err != nil {
-			t.Fatal(err)
-		}
-		if d.Message.SubjectID != "" || slices.Contains(data.ItemIDs, "sub_a") {
-			t.Fatalf("dataset.tainted names the subject: %+v", d.Message)
-		}
-		tainted = append(tainted, data)
 	}
 	if len(tainted) != 2 || tainted[0].DatasetID != d1.ID || len(tainted[0].ItemIDs) != 1 || tainted[1].Reason != likeness.TaintSubjectErased {
 		t.Fatalf("dataset.tainted messages = %+v", tainted)
@@ -256,31 +244,42 @@ func testDatasetTaintByAsset(t *testing.T, s likeness.Store) {
 	if r, _ := s.Dataset(ctx, d3.ID); r.Tainted() {
 		t.Error("a dataset holding another asset of the same person was tainted")
 	}
-	ds, err := s.ClaimDeliveries(ctx, "test", at.Add(24*time.Hour), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, d := range ds {
-		if d.Message.Type != likeness.MsgDatasetTainted {
-			continue
-		}
-		var data likeness.DatasetTaintedData
-		if err := json.Unmarshal(d.Message.Data, &data); err != nil {
-			t.Fatal(err)
-		}
+	msgs, tainted := claimTainted(t, s, at.Add(24*time.Hour))
+	for i, data := range tainted {
 		if data.DatasetID == d1.ID && (len(data.ItemIDs) != 1 || data.ItemIDs[0] != m1[0].ItemID) {
 			t.Errorf("the message lists items %v, want only the erased asset's %s", data.ItemIDs, m1[0].ItemID)
 		}
-		if d.Message.SubjectID != "" || strings.Contains(string(d.Message.Data), m1[0].AssetID) {
-			t.Errorf("dataset.tainted names the subject or the asset: %+v", d.Message)
+		if msgs[i].SubjectID != "" || strings.Contains(string(msgs[i].Data), m1[0].AssetID) {
+			t.Errorf("dataset.tainted names the subject or the asset: %+v", msgs[i])
 		}
-		n++
 	}
-	if n != 2 {
-		t.Errorf("%d dataset.tainted messages, want 2", n)
+	if len(tainted) != 2 {
+		t.Errorf("%d dataset.tainted messages, want 2", len(tainted))
 	}
 	if again, err := s.TaintAssetDatasets(ctx, m1[0].AssetID, likeness.TaintAssetErased, at.Add(time.Hour)); err != nil || len(again) != 0 {
 		t.Errorf("tainting again = %v, %v; want nothing newly tainted", again, err)
 	}
+}
+
+// claimTainted claims the outbox's deliveries due by at and returns its
+// dataset.tainted messages, with their data decoded.
+func claimTainted(t *testing.T, s likeness.Store, at time.Time) ([]*likeness.OutboxMessage, []likeness.DatasetTaintedData) {
+	t.Helper()
+	ds, err := s.ClaimDeliveries(context.Background(), "test", at, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*likeness.OutboxMessage
+	var data []likeness.DatasetTaintedData
+	for _, d := range ds {
+		if d.Message.Type != likeness.MsgDatasetTainted {
+			continue
+		}
+		var v likeness.DatasetTaintedData
+		if err := json.Unmarshal(d.Message.Data, &v); err != nil {
+			t.Fatal(err)
+		}
+		msgs, data = append(msgs, d.Message), append(data, v)
+	}
+	return msgs, data
 }
