@@ -27,6 +27,14 @@ import (
 	"likeness/policy"
 )
 
+// bothStores names the databases a test runs on, each as the DSN it
+// opens ("" for SQLite in the test's folder; PostgreSQL skips without
+// LIKENESS_TEST_POSTGRES_URL).
+var bothStores = map[string]func(t *testing.T) string{
+	"sqlite":   func(*testing.T) string { return "" },
+	"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
+}
+
 // fixture is a deployment on a real database, vault and engine.
 type fixture struct {
 	t     *testing.T
@@ -233,10 +241,7 @@ func TestDatasetBuiltAfterWithdrawalNeverContainsThatSubject(t *testing.T) {
 }
 
 func TestDatasetBuiltBeforeWithdrawalIsTaintedAndItsSuccessorExcludesThem(t *testing.T) {
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
-	} {
+	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), asRecorded())
 			a := f.subject("alice", "ai-training")
@@ -516,10 +521,7 @@ func TestDatasetMediaAreAnonymizedUnderThePurposeProfile(t *testing.T) {
 // dataset that holds it, as a withdrawal does, and the successor leaves it
 // out.
 func TestAnAssetErasedOnItsOwnTaintsTheDatasetsHoldingIt(t *testing.T) {
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
-	} {
+	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), asRecorded())
 			ann, ben := f.subject("ann", "ai-training"), f.subject("ben", "ai-training")

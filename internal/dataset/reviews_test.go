@@ -13,7 +13,6 @@ import (
 	"likeness"
 	"likeness/internal/anonymize"
 	"likeness/internal/dataset"
-	"likeness/internal/storetest"
 	"likeness/policy"
 )
 
@@ -34,10 +33,7 @@ func readCard(t *testing.T, dir string) *dataset.Card {
 }
 
 func TestStrictBuildHoldsFacelessImagesForReviewAndApprovalIncludesThemInTheSuccessor(t *testing.T) {
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
-	} {
+	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), asRecorded())
 			for i, ext := range []string{"ann", "ben"} {
@@ -93,10 +89,7 @@ func TestStrictBuildHoldsFacelessImagesForReviewAndApprovalIncludesThemInTheSucc
 }
 
 func TestUndeclaredAnonymizationBlursFacesAndTransformsVoice(t *testing.T) {
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
-	} {
+	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), policy.Example()) // ai-training declares no anonymization
 			s := f.subject("portrait", "ai-training")
@@ -242,10 +235,7 @@ func TestAnImageTooLargeToAnonymizeIsLeftOutNotShippedOrFatal(t *testing.T) {
 // other, and no approval there lets it ship. A held item of a person who
 // then withdraws reads as erased and cannot be decided.
 func TestAHeldItemIsDecidedOnceAndErasedWithItsPerson(t *testing.T) {
-	for name, dsn := range map[string]func(t *testing.T) string{
-		"sqlite":   func(*testing.T) string { return "" },
-		"postgres": func(t *testing.T) string { return storetest.Postgres(t) },
-	} {
+	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), asRecorded())
 			ann, ben := f.subject("ann", "ai-training"), f.subject("ben", "ai-training")
