@@ -1993,6 +1993,13 @@ type DatasetCard struct {
 		IncludedApproved int `json:"included_approved"`
 		SentToReview     int `json:"sent_to_review"`
 	} `json:"reviews"`
+
+	// Taint set when the dataset was tainted since its build: why, since when, and the successor to use if there is one
+	Taint *struct {
+		Reason      string    `json:"reason"`
+		Since       time.Time `json:"since"`
+		SuccessorId *string   `json:"successor_id,omitempty"`
+	} `json:"taint,omitempty"`
 	Version int `json:"version"`
 }
 

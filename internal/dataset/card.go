@@ -32,6 +32,18 @@ type Card struct {
 	Reviews       CardReviews       `json:"reviews"`
 	Audit         *Report           `json:"audit"`
 	Lineage       CardLineage       `json:"lineage"`
+
+	// Taint is, when the card is read from the API after the dataset was
+	// tainted, why and since when, and the successor to use: the files a
+	// build wrote cannot change, so the card read later says it.
+	Taint *CardTaint `json:"taint,omitempty"`
+}
+
+// CardTaint says that a dataset version must no longer be used.
+type CardTaint struct {
+	Reason      string    `json:"reason"`
+	Since       time.Time `json:"since"`
+	SuccessorID string    `json:"successor_id,omitempty"`
 }
 
 // CardConsent is the legal basis of a dataset: every item rests on an
@@ -148,8 +160,11 @@ func (s *Service) newCard(ctx context.Context, d *likeness.Dataset, sp *spec, se
 }
 
 // Card returns the card a build stored with dataset id.
+//
+// A tainted dataset's card says so (Taint), with the successor if any.
 func (s *Service) Card(ctx context.Context, id string) (*Card, error) {
-	if _, err := s.dataset(ctx, id); err != nil {
+	d, err := s.dataset(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	b, err := s.reviews.DatasetCard(ctx, id)
@@ -159,6 +174,9 @@ func (s *Service) Card(ctx context.Context, id string) (*Card, error) {
 	var c Card
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("dataset: decode card: %w", err)
+	}
+	if d.Tainted() {
+		c.Taint = &CardTaint{Reason: d.TaintReason, Since: d.TaintedAt, SuccessorID: d.SuccessorID}
 	}
 	return &c, nil
 }
@@ -205,6 +223,14 @@ func (c *Card) Markdown() string {
 	a := c.Anonymization
 	f("# Dataset %s, version %d", c.DatasetID, c.Version)
 	f("")
+	if t := c.Taint; t != nil {
+		next := "rebuild it (`likeness dataset rebuild " + c.DatasetID + "`) and retrain on the successor"
+		if t.SuccessorID != "" {
+			next = "use its successor " + t.SuccessorID + " and retrain on it"
+		}
+		f("**Tainted since %s (%s): do not use this version; %s.**", t.Since.Format(time.RFC3339), t.Reason, next)
+		f("")
+	}
 	f("- Purpose: %s (`%s`)", c.PurposeTitle, c.Purpose)
 	if c.Recipient != "" {
 		f("- Recipient: %s", c.Recipient)

@@ -298,6 +298,19 @@ func TestDatasetBuiltBeforeWithdrawalIsTaintedAndItsSuccessorExcludesThem(t *tes
 			if got := f.memberSubjects(v2.ID); !slices.Equal(got, []string{a}) {
 				t.Fatalf("successor members = %v, want only %s", got, a)
 			}
+			// The card read now says the version is tainted and names its
+			// successor; the successor's does not.
+			card, err := f.ds.Card(f.ctx, v1.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if card.Taint == nil || card.Taint.Reason != likeness.TaintConsentWithdrawn || !card.Taint.Since.Equal(ev.Time) || card.Taint.SuccessorID != v2.ID ||
+				!strings.Contains(card.Markdown(), "**Tainted since") || !strings.Contains(card.Markdown(), "use its successor "+v2.ID) {
+				t.Errorf("the tainted version's card: %+v\n%s", card.Taint, card.Markdown())
+			}
+			if card, err := f.ds.Card(f.ctx, v2.ID); err != nil || card.Taint != nil || strings.Contains(card.Markdown(), "Tainted") {
+				t.Errorf("the successor's card says it is tainted: %+v, %v", card, err)
+			}
 			old, _ := f.ds.Get(f.ctx, v1.ID)
 			if old.SuccessorID != v2.ID || old.Status != likeness.DatasetTainted {
 				t.Fatalf("predecessor after rebuild = %+v", old.Dataset)
