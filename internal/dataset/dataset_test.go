@@ -92,6 +92,16 @@ func (f *fixture) subject(ext string, purposes ...string) string {
 	return sub.ID
 }
 
+// twoPictures makes ann and ben, who consent to ai-training, each with a
+// small faceless photograph collected for it, and returns them and ann's.
+func (f *fixture) twoPictures() (ann, ben string, annPic *likeness.Asset) {
+	f.t.Helper()
+	ann, ben = f.subject("ann", "ai-training"), f.subject("ben", "ai-training")
+	annPic = f.upload(ann, "ai-training", "image", "image/jpeg", testJPEG(f.t, 0))
+	f.upload(ben, "ai-training", "image", "image/jpeg", testJPEG(f.t, 1))
+	return ann, ben, annPic
+}
+
 func (f *fixture) upload(sub, purpose, category, ctype string, body []byte) *likeness.Asset {
 	f.t.Helper()
 	a, err := f.vault.Ingest(f.ctx, &vault.Upload{SubjectID: sub, Purpose: purpose, Category: category, ContentType: ctype,
@@ -537,9 +547,7 @@ func TestAnAssetErasedOnItsOwnTaintsTheDatasetsHoldingIt(t *testing.T) {
 	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), asRecorded())
-			ann, ben := f.subject("ann", "ai-training"), f.subject("ben", "ai-training")
-			annPic := f.upload(ann, "ai-training", "image", "image/jpeg", testJPEG(t, 0))
-			f.upload(ben, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+			ann, _, annPic := f.twoPictures()
 			v1 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
 			if v1.ItemCount != 2 {
 				t.Fatalf("built %d items, want 2", v1.ItemCount)

@@ -238,9 +238,7 @@ func TestAHeldItemIsDecidedOnceAndErasedWithItsPerson(t *testing.T) {
 	for name, dsn := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, dsn(t), asRecorded())
-			ann, ben := f.subject("ann", "ai-training"), f.subject("ben", "ai-training")
-			annPic := f.upload(ann, "ai-training", "image", "image/jpeg", testJPEG(t, 0))
-			f.upload(ben, "ai-training", "image", "image/jpeg", testJPEG(t, 1))
+			_, ben, annPic := f.twoPictures()
 			req := func() *dataset.BuildRequest {
 				return &dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Profile: "strict", Out: "-"}
 			}
