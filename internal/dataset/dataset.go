@@ -371,7 +371,7 @@ func (s *Service) List(ctx context.Context) ([]*Listed, error) {
 	}
 	out := make([]*Listed, 0, len(all))
 	for _, d := range slices.Backward(all) {
-		rs, err := s.Reviews(ctx, d.ID)
+		rs, err := s.heldItems(ctx, d.ID)
 		if err != nil {
 			return nil, err
 		}

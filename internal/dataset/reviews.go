@@ -8,12 +8,17 @@ import (
 )
 
 // Reviews lists the items a build of dataset id held back for human review,
-// pending and decided, in item order.
-// A pending review whose asset was erased since reads as erased.
+// pending and decided, in item order. A pending review whose asset was
+// erased since reads as erased.
 func (s *Service) Reviews(ctx context.Context, id string) ([]*likeness.DatasetReview, error) {
 	if _, err := s.dataset(ctx, id); err != nil {
 		return nil, err
 	}
+	return s.heldItems(ctx, id)
+}
+
+// heldItems is Reviews for a dataset known to exist.
+func (s *Service) heldItems(ctx context.Context, id string) ([]*likeness.DatasetReview, error) {
 	rs, err := s.reviews.DatasetReviews(ctx, id)
 	if err != nil {
 		return nil, err
@@ -30,6 +35,24 @@ func (s *Service) Reviews(ctx context.Context, id string) ([]*likeness.DatasetRe
 	}
 	return rs, nil
 }
+
+// heldItem is item itemID of heldItems, ENOTFOUND if the dataset held no
+// such item.
+func (s *Service) heldItem(ctx context.Context, id, itemID string) (*likeness.DatasetReview, error) {
+	rs, err := s.heldItems(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.ItemID == itemID {
+			return r, nil
+		}
+	}
+	return nil, likeness.Errorf(likeness.ENOTFOUND, "no held item %q in dataset %s", itemID, id)
+}
+
+// errErased is the answer about a held item whose asset was erased.
+var errErased = likeness.Errorf(likeness.EGONE, "the item's photo or recording was erased (consent withdrawn or erasure): there is nothing left to review")
 
 // assetGone reports whether asset id was erased (or is unknown).
 func (s *Service) assetGone(ctx context.Context, id string) (bool, error) {
@@ -74,19 +97,10 @@ func (s *Service) Decide(ctx context.Context, id, itemID, decision, reason strin
 	if len(reason) > 1000 {
 		return nil, likeness.Errorf(likeness.EINVALID, "reason is longer than 1000 characters")
 	}
-	rs, err := s.reviews.DatasetReviews(ctx, id)
-	if err != nil {
+	if held, err := s.heldItem(ctx, id, itemID); err != nil {
 		return nil, err
-	}
-	for _, r := range rs {
-		if r.ItemID != itemID || r.State != likeness.ReviewPending {
-			continue
-		}
-		if gone, err := s.assetGone(ctx, r.AssetID); err != nil {
-			return nil, err
-		} else if gone {
-			return nil, likeness.Errorf(likeness.EGONE, "the item's photo or recording was erased (consent withdrawn or erasure): there is nothing left to review")
-		}
+	} else if held.State == likeness.ReviewErased {
+		return nil, errErased
 	}
 	r, err := s.reviews.DecideDatasetReview(ctx, id, itemID, state, likeness.ActorFrom(ctx).KeyID, reason, s.now().UTC())
 	if err != nil {
@@ -103,20 +117,12 @@ func (s *Service) HeldAsset(ctx context.Context, id, itemID string) (assetID, pu
 	if _, err := s.dataset(ctx, id); err != nil {
 		return "", "", err
 	}
-	rs, err := s.reviews.DatasetReviews(ctx, id)
+	r, err := s.heldItem(ctx, id, itemID)
 	if err != nil {
 		return "", "", err
 	}
-	for _, r := range rs {
-		if r.ItemID != itemID {
-			continue
-		}
-		if gone, err := s.assetGone(ctx, r.AssetID); err != nil {
-			return "", "", err
-		} else if gone {
-			return "", "", likeness.Errorf(likeness.EGONE, "the item's photo or recording was erased (consent withdrawn or erasure)")
-		}
-		return r.AssetID, r.Purpose, nil
+	if r.State == likeness.ReviewErased {
+		return "", "", errErased
 	}
-	return "", "", likeness.Errorf(likeness.ENOTFOUND, "no held item %q in dataset %s", itemID, id)
+	return r.AssetID, r.Purpose, nil
 }

@@ -50,7 +50,13 @@ func requestTimeout(r *http.Request) time.Duration {
 	if r.Method != http.MethodPost || r.ContentLength < 0 {
 		return StreamTimeout
 	}
-	return min(RequestTimeout+time.Duration(r.ContentLength/uploadRate)*time.Second, StreamTimeout)
+	return bodyTime(r.ContentLength)
+}
+
+// bodyTime is how long a request may take to send a body of n bytes:
+// RequestTimeout plus n at uploadRate, at most StreamTimeout.
+func bodyTime(n int64) time.Duration {
+	return min(RequestTimeout+time.Duration(n/uploadRate)*time.Second, StreamTimeout)
 }
 
 // withDeadline returns r under its deadline; the caller calls cancel when

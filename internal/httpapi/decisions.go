@@ -206,14 +206,11 @@ func (s *Server) readBatch(w http.ResponseWriter, r *http.Request, buf *batchBuf
 	}
 	limit := 16 * s.maxBody
 	n := r.ContentLength
-	size := n
 	if n <= 0 || n > limit {
-		size = limit
-	}
-	bodyDeadline(w, RequestTimeout+time.Duration(size/uploadRate)*time.Second)
-	if n <= 0 || n > limit {
+		bodyDeadline(w, bodyTime(limit))
 		return input.ReadBody(r, w, limit)
 	}
+	bodyDeadline(w, bodyTime(n))
 	in := buf.in[:0]
 	for int64(len(in)) < n {
 		if len(in) == cap(in) {
