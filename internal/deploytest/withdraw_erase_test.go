@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,4 +64,38 @@ func blobs(t *testing.T, dir string) int {
 		return nil
 	})
 	return n
+}
+
+// TestMediaAreReleasedForTheirOwnPurposeOnEveryReplica uploads a recording
+// for ai-training on one serve process from a person who also consents to
+// voice-transcription, and asks the other process for it under each: its
+// own purpose releases it, the other purpose is refused with
+// purpose_not_collected_for, however willing the person is.
+func TestMediaAreReleasedForTheirOwnPurposeOnEveryReplica(t *testing.T) {
+	c := startCluster(t, 2, "")
+	ctx := context.Background()
+	sub := c.subject(0, "two-purposes")
+	g := map[string]any{"purposes": []string{"voice-transcription"}, "method": "checkbox", "language": "en"}
+	for k, v := range c.notice {
+		g[k] = v
+	}
+	c.call(0, "POST", "/v1/subjects/"+sub+"/consents", g, 201, nil, nil)
+	var asset struct{ ID string }
+	c.send(0, "POST", "/v1/subjects/"+sub+"/assets?purpose=ai-training&category=voice",
+		"audio/wav", likenesstest.WAV("own-purpose", 50), 201, &asset, nil)
+	content := c.replicas[1].URL + "/v1/assets/" + asset.ID + "/content?purpose="
+	until(t, time.Now().Add(5*time.Second), func() (bool, string) {
+		code, body, err := Do(ctx, "GET", content+"ai-training", c.admin, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code == 200, fmt.Sprintf("its own purpose on replica 2, 5 s after the upload on replica 1: %d %.200s, want 200", code, body)
+	})
+	code, body, err := Do(ctx, "GET", content+"voice-transcription", c.admin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 403 || !strings.Contains(string(body), "purpose_not_collected_for") {
+		t.Errorf("another consented purpose on replica 2: %d %.300s, want 403 purpose_not_collected_for", code, body)
+	}
 }
