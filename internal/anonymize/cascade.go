@@ -327,6 +327,10 @@ type batch struct {
 	// it), so that the first and last windows bound the rest.
 	rising bool
 
+	// second is whether the batch is the second look's (see refine), for
+	// treeCounts.
+	second bool
+
 	// scored is how many of the cascade's trees the windows of at have
 	// passed already, their sums in sum (see firstRows): run goes on from
 	// the next.
@@ -445,7 +449,11 @@ func (w *window) run(pix []uint8, b *batch, trees int) {
 	} else {
 		w.inBounds(pix, at)
 	}
+	counts := treeCounts.Load()
 	for t := b.scored; t < trees && len(at) > 0; t++ {
+		if counts != nil {
+			counts.add(b.second, t, len(at))
+		}
 		pred, thr := c.pred[t*leaves:(t+1)*leaves], c.thr[t]
 		vec = vec && len(at) >= minVector
 		half = half && len(at) >= minVector
@@ -629,4 +637,22 @@ func (w *window) walkLazy(t int, offs *[2 << maxDepth]int32, pix []uint8, at, no
 		node[j] = i
 	}
 	w.lazy.nodes[t] = done
+}
+
+// treeCounts, when a benchmark sets it, counts for each tree how many
+// windows run sends down it, on the grid and in the second look: where the
+// search's work goes (docs/BENCHMARKS.md). The walks that run several trees
+// in one call (runFirstTree, runTreesSized) are not counted, so it is read
+// with the Go walk, which scores the same windows.
+var treeCounts atomic.Pointer[windowTrees]
+
+// windowTrees are per-tree window counts of the grid and the second look.
+type windowTrees struct{ grid, second []atomic.Int64 }
+
+func (w *windowTrees) add(second bool, tree, n int) {
+	if second {
+		w.second[tree].Add(int64(n))
+	} else {
+		w.grid[tree].Add(int64(n))
+	}
 }

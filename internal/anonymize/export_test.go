@@ -1,5 +1,7 @@
 package anonymize
 
+import "sync/atomic"
+
 // Walks names the tree walks that run on this processor, fastest first:
 // "avx512" (runTree), "avx2" (runTreeAVX2) and "go" (walk).
 func Walks() []string {
@@ -25,3 +27,22 @@ func UseWalk(name string) (restore func()) {
 
 // hasAVX512 is whether runTree runs here at all.
 var hasAVX512 = vectorWalk
+
+// CountWindowTrees makes the search count, per tree, the windows it sends
+// down it on the grid and in the second look (Go walk only; see
+// treeCounts), until the returned function stops it and gives the counts.
+func CountWindowTrees() (stop func() (grid, second []int64)) {
+	c, err := faceClassifier()
+	if err != nil {
+		panic(err)
+	}
+	w := &windowTrees{grid: make([]atomic.Int64, c.trees()), second: make([]atomic.Int64, c.trees())}
+	treeCounts.Store(w)
+	return func() (grid, second []int64) {
+		treeCounts.Store(nil)
+		for i := range w.grid {
+			grid, second = append(grid, w.grid[i].Load()), append(second, w.second[i].Load())
+		}
+		return grid, second
+	}
+}

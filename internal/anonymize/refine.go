@@ -141,7 +141,7 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 	})
 	inParallel(keys, func() (func(probe), func()) {
 		var mine []detection
-		var b batch
+		b := batch{second: true}
 		var s lazyScratch
 		return func(k probe) {
 				mine = byScale[k.scale].probe(c, k, plan[k], &b, &s, mine)

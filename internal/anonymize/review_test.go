@@ -212,3 +212,44 @@ func BenchmarkSearchGroupPhotosSquare1024(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkWindowTreesSquare1024 counts where the search's work goes on the
+// six group photographs filling 1024×1024 (docs/BENCHMARKS.md, "eighth
+// look"): per frame, the window-trees of the grid and of the second look,
+// by the tree reached (1-based, as the table there), and the second look's
+// windows that reach the last tree. It runs the Go walk, which scores the
+// same windows as the vector ones; its time is not the search's.
+func BenchmarkWindowTreesSquare1024(b *testing.B) {
+	var imgs []image.Image
+	for _, img := range groupPhotos(b, 0) {
+		imgs = append(imgs, imaging.Fill(img, 1024, 1024, imaging.Center, imaging.Lanczos))
+	}
+	defer anonymize.UseWalk("go")()
+	stop := anonymize.CountWindowTrees()
+	for i := 0; i < b.N; i++ {
+		if _, err := anonymize.DetectFaces(imgs[i%len(imgs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	grid, second := stop()
+	frames := float64(b.N)
+	for _, look := range []struct {
+		name   string
+		counts []int64
+	}{{"grid", grid}, {"second", second}} {
+		var all int64
+		for _, r := range []struct {
+			name          string
+			first, beyond int // trees first..beyond-1, 0-based
+		}{{"tree1", 0, 1}, {"trees2-3", 1, 3}, {"trees4-17", 3, 17}, {"trees18-67", 17, 67}, {"trees68-234", 67, 234}, {"trees235-468", 234, len(look.counts)}} {
+			var n int64
+			for _, c := range look.counts[r.first:r.beyond] {
+				n += c
+			}
+			all += n
+			b.ReportMetric(float64(n)/frames/1e6, look.name+"-"+r.name+"-M/frame")
+		}
+		b.ReportMetric(float64(all)/frames/1e6, look.name+"-M/frame")
+	}
+	b.ReportMetric(float64(second[len(second)-1])/frames, "second-last-tree/frame")
+}
