@@ -183,6 +183,8 @@ func TestBuildProgressLineSaysHowFarAndHowLong(t *testing.T) {
 		{dataset.BuildProgress{Items: 2, Done: 2, Elapsed: 1500 * time.Millisecond},
 			"dataset build: 2 of 2 items (100%), 1.3 items/s in 1.5s"},
 		{dataset.BuildProgress{}, "dataset build: 0 of 0 items in 0s"},
+		{dataset.BuildProgress{Items: 3, Done: 1, Elapsed: 20 * time.Second, Current: 14200 * time.Millisecond},
+			"dataset build: 1 of 3 items (33%), 0.1 items/s, about 40s left; item 2 at work for 14s"},
 	} {
 		if got := buildProgressLine("dataset build", tc.p); got != tc.want {
 			t.Errorf("buildProgressLine(%+v)\n got %q\nwant %q", tc.p, got, tc.want)

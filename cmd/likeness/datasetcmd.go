@@ -75,7 +75,8 @@ func reportTo(req *dataset.BuildRequest, every time.Duration, what string, w io.
 }
 
 // buildProgressLine is a line such as "dataset build: 120 of 1,000 items
-// (12%), 8.1 items/s, 3 held for review, 1 skipped, about 1m49s left".
+// (12%), 8.1 items/s, 3 held for review, 1 skipped, about 1m49s left", and,
+// while one item takes long, "; item 121 at work for 14s".
 func buildProgressLine(what string, p dataset.BuildProgress) string {
 	s := fmt.Sprintf("%s: %s of %s items", what, thousands(int64(p.Done)), thousands(int64(p.Items)))
 	if p.Items > 0 {
@@ -95,6 +96,9 @@ func buildProgressLine(what string, p dataset.BuildProgress) string {
 		s += ", about " + left.Round(time.Second).String() + " left"
 	} else if p.Done == p.Items {
 		s += " in " + p.Elapsed.Round(time.Millisecond).String()
+	}
+	if p.Current > 0 {
+		s += fmt.Sprintf("; item %s at work for %s", thousands(int64(p.Done+1)), p.Current.Round(time.Second))
 	}
 	return s
 }

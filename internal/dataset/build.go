@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"likeness"
@@ -120,7 +121,9 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	tally := newTally()
 	subjects := map[string]bool{}
 	prog := s.newProgress(req, len(items))
+	defer prog.close()
 	for _, it := range items {
+		prog.begin()
 		o := anonymize.Options{Faces: sp.profile.Faces, Voice: sp.profile.Voice,
 			Speaker: anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}}
 		out, err := s.writeItem(ctx, w, d, it, o, decisions[it.AssetID])
@@ -165,22 +168,70 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 }
 
 // progress reports a build's items to its request's Progress as they are
-// done.
+// done, and, while one item takes longer than ProgressEvery (a photograph
+// of tens of megapixels is searched for faces for many seconds), that it
+// is still at work on it: a build never goes silent for longer than its
+// interval.
 type progress struct {
 	req         *BuildRequest
 	now         func() time.Time
 	start, last time.Time
-	p           BuildProgress
+
+	mu      sync.Mutex // guards p, last and itemAt, and serializes reports
+	p       BuildProgress
+	itemAt  time.Time // when the item at work began (real time)
+	stop    chan struct{}
+	stopped sync.WaitGroup
 }
 
 func (s *Service) newProgress(req *BuildRequest, items int) *progress {
 	t := s.now()
-	return &progress{req: req, now: s.now, start: t, last: t, p: BuildProgress{Items: items}}
+	p := &progress{req: req, now: s.now, start: t, last: t, p: BuildProgress{Items: items}}
+	if req.Progress != nil && req.ProgressEvery > 0 {
+		p.stop = make(chan struct{})
+		p.stopped.Add(1)
+		go p.watch(req.ProgressEvery)
+	}
+	return p
+}
+
+// begin marks the start of the next item.
+func (p *progress) begin() {
+	p.mu.Lock()
+	p.itemAt = time.Now()
+	p.mu.Unlock()
+}
+
+// watch reports, every interval with no report, how long the item at
+// work has run.
+func (p *progress) watch(every time.Duration) {
+	defer p.stopped.Done()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		if since := time.Since(p.itemAt); !p.itemAt.IsZero() && since >= every {
+			t := p.now()
+			p.last = t
+			q := p.p
+			q.Elapsed, q.Current = t.Sub(p.start), since
+			p.req.Progress(q)
+		}
+		p.mu.Unlock()
+	}
 }
 
 // add counts one more item done, and in *also when it is not nil (the
 // held or skipped count), and reports when ProgressEvery has passed.
 func (p *progress) add(also *int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.itemAt = time.Time{}
 	p.p.Done++
 	if also != nil {
 		*also++
@@ -195,8 +246,18 @@ func (p *progress) add(also *int) {
 	}
 }
 
+// close stops the watch, if any: the build is over, done or failed.
+func (p *progress) close() {
+	if p.stop != nil {
+		close(p.stop)
+		p.stopped.Wait()
+		p.stop = nil
+	}
+}
+
 // end reports the build's items all done.
 func (p *progress) end() {
+	p.close()
 	if p.req.Progress != nil {
 		p.p.Elapsed = p.now().Sub(p.start)
 		p.req.Progress(p.p)

@@ -118,7 +118,9 @@ type BuildRequest struct {
 	Out        string   `json:"-"`
 
 	// Progress, when set, is called as items are written, at most once
-	// every ProgressEvery (0: after every item), and once when all are.
+	// every ProgressEvery (0: after every item), and once when all are;
+	// with an interval, also every ProgressEvery while one item is at work
+	// for longer (from another goroutine, never two calls at once).
 	// Anonymizing a picture takes a tenth of a second or more of CPU, so a
 	// build of thousands of them runs for minutes.
 	Progress      func(BuildProgress) `json:"-"`
@@ -126,10 +128,13 @@ type BuildRequest struct {
 }
 
 // BuildProgress is how far a build is: of the items selected, how many
-// are done, and of those how many were held for review or skipped.
+// are done, and of those how many were held for review or skipped. Current,
+// in a report made while an item is at work for longer than the interval,
+// is how long it has been; 0 in a report made as an item is done.
 type BuildProgress struct {
 	Items, Done, Held, Skipped int
 	Elapsed                    time.Duration
+	Current                    time.Duration
 }
 
 // View is a dataset as the API shows it: the record, the models trained on

@@ -1,7 +1,11 @@
 package dataset_test
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,4 +51,63 @@ func TestABuildReportsItsProgressItemByItem(t *testing.T) {
 			t.Errorf("every %v: last report %+v, build %+v", tc.every, last, v.Dataset)
 		}
 	}
+}
+
+// TestABuildSaysItIsStillAtWorkOnALongItem builds a dataset of one
+// photograph large enough that searching it for faces outlasts the
+// progress interval many times, and checks that the build did not go
+// silent meanwhile: reports came before the item was done, each saying how
+// long it had been at work, and the last one, as the item was done, says
+// nothing is at work.
+func TestABuildSaysItIsStillAtWorkOnALongItem(t *testing.T) {
+	f := newFixture(t, "", asRecorded())
+	f.upload(f.subject("ann", "ai-training"), "ai-training", "image", "image/jpeg", largeJPEG(t, 2400))
+
+	var mu sync.Mutex
+	var got []dataset.BuildProgress
+	every := 10 * time.Millisecond
+	f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Profile: "strict", Out: "-",
+		ProgressEvery: every, Progress: func(p dataset.BuildProgress) {
+			mu.Lock()
+			got = append(got, p)
+			mu.Unlock()
+		}})
+	if len(got) < 2 {
+		t.Fatalf("%d reports %+v: want at least one while the item was at work, and the end", len(got), got)
+	}
+	var prev time.Duration
+	for _, p := range got[:len(got)-1] {
+		if p.Done != 0 || p.Items != 1 || p.Current < every || p.Current < prev {
+			t.Errorf("report while at work = %+v, want 0 of 1 done, at work %v or more and longer than the one before", p, max(every, prev))
+		}
+		prev = p.Current
+	}
+	if last := got[len(got)-1]; last.Done != 1 || last.Current != 0 {
+		t.Errorf("last report = %+v, want 1 of 1 done and nothing at work", last)
+	}
+}
+
+// largeJPEG is a side×side photograph: the test portrait, scaled up.
+func largeJPEG(t *testing.T, side int) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../anonymize/testdata/face.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, side, side))
+	sb := src.Bounds()
+	for y := range side {
+		for x := range side {
+			dst.Set(x, y, src.At(sb.Min.X+x*sb.Dx()/side, sb.Min.Y+y*sb.Dy()/side))
+		}
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
