@@ -168,25 +168,25 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 }
 
 // progress reports a build's items to its request's Progress as they are
-// done, and, while one item takes longer than ProgressEvery (a photograph
-// of tens of megapixels is searched for faces for many seconds), that it
-// is still at work on it: a build never goes silent for longer than its
-// interval.
+// done, and, while an item is at work (a photograph of tens of megapixels
+// is searched for faces for many seconds), that it still is: with an
+// interval, a build never goes silent for longer than it.
 type progress struct {
 	req         *BuildRequest
 	now         func() time.Time
 	start, last time.Time
 
-	mu      sync.Mutex // guards p, last and itemAt, and serializes reports
-	p       BuildProgress
-	itemAt  time.Time // when the item at work began (real time)
-	stop    chan struct{}
-	stopped sync.WaitGroup
+	mu       sync.Mutex // guards what follows, and serializes reports
+	p        BuildProgress
+	itemAt   time.Time // when the item at work began; zero between items
+	reported time.Time // the last report (real time, as the watch counts)
+	stop     chan struct{}
+	stopped  sync.WaitGroup
 }
 
 func (s *Service) newProgress(req *BuildRequest, items int) *progress {
 	t := s.now()
-	p := &progress{req: req, now: s.now, start: t, last: t, p: BuildProgress{Items: items}}
+	p := &progress{req: req, now: s.now, start: t, last: t, p: BuildProgress{Items: items}, reported: time.Now()}
 	if req.Progress != nil && req.ProgressEvery > 0 {
 		p.stop = make(chan struct{})
 		p.stopped.Add(1)
@@ -202,27 +202,31 @@ func (p *progress) begin() {
 	p.mu.Unlock()
 }
 
-// watch reports, every interval with no report, how long the item at
-// work has run.
+// watch reports, whenever every has passed since the last report with an
+// item at work, how long that item has been at work.
 func (p *progress) watch(every time.Duration) {
 	defer p.stopped.Done()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	timer := time.NewTimer(every)
+	defer timer.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
 		p.mu.Lock()
-		if since := time.Since(p.itemAt); !p.itemAt.IsZero() && since >= every {
-			t := p.now()
-			p.last = t
-			q := p.p
-			q.Elapsed, q.Current = t.Sub(p.start), since
-			p.req.Progress(q)
+		wait := every - time.Since(p.reported)
+		if wait <= 0 {
+			if !p.itemAt.IsZero() {
+				q := p.p
+				q.Elapsed, q.Current = p.now().Sub(p.start), max(time.Since(p.itemAt), time.Nanosecond)
+				p.req.Progress(q)
+				p.reported = time.Now()
+			}
+			wait = every
 		}
 		p.mu.Unlock()
+		timer.Reset(wait)
 	}
 }
 
@@ -243,6 +247,7 @@ func (p *progress) add(also *int) {
 		p.last = t
 		p.p.Elapsed = t.Sub(p.start)
 		p.req.Progress(p.p)
+		p.reported = time.Now()
 	}
 }
 

@@ -119,8 +119,9 @@ type BuildRequest struct {
 
 	// Progress, when set, is called as items are written, at most once
 	// every ProgressEvery (0: after every item), and once when all are;
-	// with an interval, also every ProgressEvery while one item is at work
-	// for longer (from another goroutine, never two calls at once).
+	// with an interval, also whenever ProgressEvery passes with no report
+	// and an item at work (from another goroutine, never two calls at
+	// once), so that a build is never silent for longer than that.
 	// Anonymizing a picture takes a tenth of a second or more of CPU, so a
 	// build of thousands of them runs for minutes.
 	Progress      func(BuildProgress) `json:"-"`
@@ -129,8 +130,9 @@ type BuildRequest struct {
 
 // BuildProgress is how far a build is: of the items selected, how many
 // are done, and of those how many were held for review or skipped. Current,
-// in a report made while an item is at work for longer than the interval,
+// in a report made while an item is at work (see BuildRequest.Progress),
 // is how long it has been; 0 in a report made as an item is done.
+// Elapsed is counted on the service's clock, Current on the real one.
 type BuildProgress struct {
 	Items, Done, Held, Skipped int
 	Elapsed                    time.Duration

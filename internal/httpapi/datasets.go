@@ -80,13 +80,18 @@ func (s *Server) startBuild(w http.ResponseWriter) (release func(), err error) {
 	}
 }
 
-// logProgress makes req log how far it is every buildProgressEvery, and
-// when every item is done: counts only, no identifier.
+// logProgress makes req log how far it is every buildProgressEvery (also
+// while one item takes longer), and when every item is done: counts only,
+// no identifier.
 func (s *Server) logProgress(req *dataset.BuildRequest, what string) {
 	req.ProgressEvery = s.buildProgressEvery
 	req.Progress = func(p dataset.BuildProgress) {
-		s.log.Info(what, "done", p.Done, "items", p.Items, "held_for_review", p.Held, "skipped", p.Skipped,
-			"elapsed", p.Elapsed.Round(time.Millisecond).String())
+		args := []any{"done", p.Done, "items", p.Items, "held_for_review", p.Held, "skipped", p.Skipped,
+			"elapsed", p.Elapsed.Round(time.Millisecond).String()}
+		if p.Current > 0 {
+			args = append(args, "item_at_work_for", p.Current.Round(time.Second).String())
+		}
+		s.log.Info(what, args...)
 	}
 }
 
