@@ -98,8 +98,10 @@ type ErasureStore interface {
 	BeginErasure(ctx Context, subjectID string, at time.Time) (*ErasureRecord, error)
 	// SetErasureLedgerIndex remembers the ledger event of the request.
 	SetErasureLedgerIndex(ctx Context, subjectID string, index int64) error
-	// DestroySubjectKey deletes the subject's wrapped data key and their
-	// contact address (sealed under it, and its hash). Idempotent.
+	// DestroySubjectKey deletes the subject's wrapped data key, their
+	// contact address (sealed under it, and its hash) and the kept answers
+	// to idempotent writes about them (IdempotentRequest.SubjectID), in one
+	// transaction. Idempotent.
 	DestroySubjectKey(ctx Context, subjectID string) error
 	// FinishErasure marks the subject erased, stores the certificate and
 	// enqueues subject.erased, in one transaction. Idempotent.

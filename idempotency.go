@@ -8,6 +8,10 @@ import "time"
 // keeps the first answer, which a retry gets back instead of a second write.
 type IdempotentRequest struct {
 	Scope string // who and where: the caller's API key id and the route
+	// SubjectID is the person the write is about, where the route names
+	// one: the record is deleted with their data key on erasure (see
+	// ErasureStore.DestroySubjectKey), in flight or done.
+	SubjectID string
 	Key   string // the SHA-256 (hex) of the client's Idempotency-Key
 	Claim string // random token of the claim that owns the record
 

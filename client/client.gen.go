@@ -2850,7 +2850,7 @@ type ListRequestsParamsState string
 
 // OpenRequestParams defines parameters for OpenRequest.
 type OpenRequestParams struct {
-	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2862,7 +2862,7 @@ type CompleteRequestJSONBody struct {
 
 // CompleteRequestParams defines parameters for CompleteRequest.
 type CompleteRequestParams struct {
-	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2891,7 +2891,7 @@ type FindSubjectParams struct {
 
 // EraseSubjectParams defines parameters for EraseSubject.
 type EraseSubjectParams struct {
-	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2918,7 +2918,7 @@ type UploadAssetParams struct {
 	// DerivedFrom parent asset id
 	DerivedFrom *string `form:"derived_from,omitempty" json:"derived_from,omitempty"`
 
-	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2941,13 +2941,13 @@ type ListConsentsParams struct {
 
 // GrantConsentParams defines parameters for GrantConsent.
 type GrantConsentParams struct {
-	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // WithdrawConsentParams defines parameters for WithdrawConsent.
 type WithdrawConsentParams struct {
-	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After.
+	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 

@@ -3,9 +3,13 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"hash"
 	"io"
 	"net/http"
@@ -24,6 +28,11 @@ import (
 // answer that is an error is not kept: the key is released, so a retry
 // performs the write (none was recorded: writes that committed answer
 // success, see handleGrant).
+//
+// A kept answer may carry what a person gave (a grant's evidence, a typed
+// signature): it is sealed (see sealKept) under a key only the client holds,
+// and a write about a person (the routes under /v1/subjects/{id}/) is
+// recorded with them, so that erasing them deletes it with their data key.
 //
 // What it does not cover: a write whose commit succeeded on the database
 // but whose acknowledgement was lost with the connection is answered 503,
@@ -56,7 +65,7 @@ type idempotency struct {
 // the most body bytes the route accepts (read again to compare a retry).
 func (s *Server) idempotent(limit int64, h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		key, ok, err := idempotencyKey(r)
+		key, raw, ok, err := idempotencyKey(r)
 		if err != nil || !ok {
 			return errOr(err, func() error { return h(w, r) })
 		}
@@ -64,12 +73,15 @@ func (s *Server) idempotent(limit int64, h func(http.ResponseWriter, *http.Reque
 		s.sweepIdempotency(r.Context(), now)
 		rec := &likeness.IdempotentRequest{Scope: likeness.ActorFrom(r.Context()).KeyID + " " + r.Pattern, Key: key,
 			Claim: likeness.NewID("idm"), CreatedAt: now, LeaseUntil: now.Add(requestTimeout(r) + leaseMargin)}
+		if strings.HasPrefix(r.Pattern, "POST /v1/subjects/{id}/") {
+			rec.SubjectID = r.PathValue("id")
+		}
 		held, err := s.store.ClaimIdempotency(r.Context(), rec, now, now.Add(-IdempotencyTTL))
 		if err != nil {
 			return err
 		}
 		if held != nil {
-			return replay(w, r, held, limit)
+			return replay(w, r, held, raw, limit)
 		}
 		fp := newFingerprint(r)
 		r.Body = readCloser{io.TeeReader(r.Body, fp), r.Body}
@@ -82,7 +94,10 @@ func (s *Server) idempotent(limit int64, h func(http.ResponseWriter, *http.Reque
 		}
 		io.Copy(fp, io.LimitReader(r.Body, limit+1)) // what the handler left unread
 		rec.Done, rec.Fingerprint, rec.Status = true, hex.EncodeToString(fp.Sum(nil)), rw.status
-		rec.Header, rec.Body = rw.kept()
+		header, body := rw.kept()
+		if rec.Header, rec.Body, err = sealKept(raw, rec.Scope, header, body); err != nil {
+			return err
+		}
 		s.settle(r, "complete", func(ctx context.Context) error { return s.store.CompleteIdempotency(ctx, rec) })
 		return rw.send(w)
 	}
@@ -96,23 +111,81 @@ func errOr(err error, next func() error) error {
 	return next()
 }
 
-// idempotencyKey returns the SHA-256 (hex) of r's Idempotency-Key, false
-// without one. The header is a structured-field string (quoted) or, as
-// many clients send it, bare; 1 to 255 visible ASCII characters.
-func idempotencyKey(r *http.Request) (string, bool, error) {
+// idempotencyKey returns the SHA-256 (hex) of r's Idempotency-Key and the
+// key itself, false without one. The header is a structured-field string
+// (quoted) or, as many clients send it, bare; 1 to 255 visible ASCII
+// characters.
+func idempotencyKey(r *http.Request) (sum, raw string, ok bool, err error) {
 	vs := r.Header.Values("Idempotency-Key")
 	if len(vs) == 0 {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	v := vs[0]
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 		v = v[1 : len(v)-1]
 	}
 	if len(vs) > 1 || len(v) == 0 || len(v) > 255 || strings.IndexFunc(v, func(c rune) bool { return c < 0x20 || c > 0x7e }) >= 0 {
-		return "", false, likeness.Errorf(likeness.EINVALID, "Idempotency-Key must be one value of 1 to 255 visible ASCII characters, e.g. a UUID")
+		return "", "", false, likeness.Errorf(likeness.EINVALID, "Idempotency-Key must be one value of 1 to 255 visible ASCII characters, e.g. a UUID")
 	}
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:]), true, nil
+	h := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(h[:]), v, true, nil
+}
+
+// sealedPrefix starts a kept answer's header and body as sealKept seals
+// them; a record kept before answers were sealed has none.
+const sealedPrefix = "lk1:"
+
+// keptAEAD is the AEAD a kept answer is sealed with: AES-256-GCM (the
+// standard library's) under a key derived by HKDF-SHA256 from the client's
+// Idempotency-Key, salted with the record's scope. The store holds only the
+// key's SHA-256, so the answer does not rest in plain text, and a retry,
+// which brings the key, opens it. A key with little entropy ("1") protects
+// little: the API's description asks for a UUID.
+func keptAEAD(raw, scope string) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, []byte(raw), []byte(scope), "likeness idempotent answer v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCMWithRandomNonce(block)
+}
+
+// sealKept seals a kept answer's header and body (see keptAEAD), each
+// bound to its part and the record's scope.
+func sealKept(raw, scope string, header, body []byte) ([]byte, []byte, error) {
+	aead, err := keptAEAD(raw, scope)
+	if err != nil {
+		return nil, nil, fmt.Errorf("httpapi: seal kept answer: %w", err)
+	}
+	seal := func(part string, b []byte) []byte {
+		return aead.Seal([]byte(sealedPrefix), nil, b, []byte(part+"\x00"+scope))
+	}
+	return seal("header", header), seal("body", body), nil
+}
+
+// openKept opens what sealKept sealed; a record with no sealedPrefix (kept
+// before answers were sealed) is returned as stored.
+func openKept(raw, scope string, header, body []byte) ([]byte, []byte, error) {
+	aead, err := keptAEAD(raw, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	open := func(part string, b []byte) ([]byte, error) {
+		rest, ok := bytes.CutPrefix(b, []byte(sealedPrefix))
+		if !ok {
+			return b, nil
+		}
+		return aead.Open(nil, nil, rest, []byte(part+"\x00"+scope))
+	}
+	h, err := open("header", header)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := open("body", body)
+	return h, b, err
 }
 
 // newFingerprint starts the hash that tells two requests under one key
@@ -129,7 +202,7 @@ func newFingerprint(r *http.Request) hash.Hash {
 // replay answers a retry from the record that holds its key: 409 while the
 // first request is in flight, 422 if the retry is not the same request,
 // and otherwise the first answer.
-func replay(w http.ResponseWriter, r *http.Request, held *likeness.IdempotentRequest, limit int64) error {
+func replay(w http.ResponseWriter, r *http.Request, held *likeness.IdempotentRequest, raw string, limit int64) error {
 	if !held.Done {
 		w.Header().Set("Retry-After", "1")
 		return likeness.Errorf(likeness.ECONFLICT, "a request with this Idempotency-Key is in progress; retry shortly")
@@ -141,14 +214,20 @@ func replay(w http.ResponseWriter, r *http.Request, held *likeness.IdempotentReq
 	if hex.EncodeToString(fp.Sum(nil)) != held.Fingerprint {
 		return likeness.Errorf(likeness.EUNPROCESSABLE, "this Idempotency-Key was already used for a different request; send a new key with a new request")
 	}
+	header, body, err := openKept(raw, held.Scope, held.Header, held.Body)
+	if err != nil {
+		// Only a key whose SHA-256 matched can get here: the record is
+		// damaged. The write was made once; say so rather than make it again.
+		return fmt.Errorf("httpapi: open kept answer: %w", err)
+	}
 	var hdr http.Header
-	json.Unmarshal(held.Header, &hdr)
+	json.Unmarshal(header, &hdr)
 	for k, vs := range hdr {
 		w.Header()[k] = vs
 	}
 	w.Header().Set(ReplayedHeader, "true")
 	w.WriteHeader(held.Status)
-	_, err := w.Write(held.Body)
+	_, err = w.Write(body)
 	return err
 }
 

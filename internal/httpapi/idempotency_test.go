@@ -172,6 +172,42 @@ func TestUploadAndErasureAreIdempotent(t *testing.T) {
 	}
 }
 
+// TestAKeptAnswerIsSealedAndGoesWithItsPerson: the first answer to a
+// grant sent with an Idempotency-Key carries the person's evidence (a typed
+// signature); kept for retries, it is stored sealed, opened for a retry
+// with the key, and deleted when the person is erased, so that a retry
+// after the erasure makes the write again (and finds them gone) instead of
+// handing back what they gave.
+func TestAKeptAnswerIsSealedAndGoesWithItsPerson(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.subject("idem-sealed", "US-IL")
+	n := e.notice("en")
+	const marker = "Jane Q. Idempotent-Signature"
+	body, _ := json.Marshal(map[string]any{"purposes": []string{"ai-training"}, "notice_version": n.Version, "notice_sha256": n.SHA256,
+		"method": "written", "language": "en", "evidence": map[string]string{"signature": marker}})
+	path := "/v1/subjects/" + sub + "/consents"
+	first, _ := e.keyed(likeness.RoleCollector, "POST", path, "grant-sealed-1", "", body)
+	if first.status != 201 || !bytes.Contains(first.body, []byte(marker)) {
+		t.Fatalf("grant: %d %s, want 201 with the evidence in the answer", first.status, first.body)
+	}
+	if scanFor(t, e.store, marker) {
+		t.Fatal("the kept answer holds the evidence in plain text")
+	}
+	again, hdr := e.keyed(likeness.RoleCollector, "POST", path, "grant-sealed-1", "", body)
+	if again.status != 201 || !bytes.Equal(again.body, first.body) || hdr.Get(httpapi.ReplayedHeader) != "true" {
+		t.Fatalf("retry: %d %v %s, want the first answer replayed", again.status, hdr, again.body)
+	}
+
+	if r := e.call(likeness.RoleAdmin, "DELETE", "/v1/subjects/"+sub, nil); r.status != 200 {
+		t.Fatalf("erase: %d %s", r.status, r.body)
+	}
+	after, hdr := e.keyed(likeness.RoleCollector, "POST", path, "grant-sealed-1", "", body)
+	if after.status == 201 || hdr.Get(httpapi.ReplayedHeader) != "" || bytes.Contains(after.body, []byte(marker)) {
+		t.Fatalf("retry after the erasure: %d %v %s, want the write refused, not the kept answer", after.status, hdr, after.body)
+	}
+	assertLedgerSize(t, e, 2) // the grant and the erasure
+}
+
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])

@@ -206,7 +206,12 @@ func (d *DB) DestroySubjectKey(ctx context.Context, subjectID string) error {
 		}
 		// The contact address is sealed under the key: it goes with it,
 		// and so does its hash, so no link can be asked for it any more.
-		_, err := tx.ExecContext(ctx, d.q(`UPDATE subjects SET contact_hash = '', contact_sealed = NULL WHERE id = ?`), subjectID)
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE subjects SET contact_hash = '', contact_sealed = NULL WHERE id = ?`), subjectID); err != nil {
+			return err
+		}
+		// So do the kept answers to writes about them: a retry of one
+		// performs it again (and finds the person erased).
+		_, err := tx.ExecContext(ctx, d.q(`DELETE FROM idempotency WHERE subject_id = ?`), subjectID)
 		return err
 	})
 	if err != nil {

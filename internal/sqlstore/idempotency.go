@@ -16,16 +16,16 @@ var _ likeness.IdempotencyStore = (*DB)(nil)
 // hold a key.
 func (d *DB) ClaimIdempotency(ctx context.Context, r *likeness.IdempotentRequest, now, expired time.Time) (*likeness.IdempotentRequest, error) {
 	for range 3 {
-		res, err := d.db.ExecContext(ctx, d.q(`INSERT INTO idempotency (scope, idem_key, claim, created_us, lease_us)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, idem_key) DO NOTHING`),
-			r.Scope, r.Key, r.Claim, likeness.Micros(r.CreatedAt), likeness.Micros(r.LeaseUntil))
+		res, err := d.db.ExecContext(ctx, d.q(`INSERT INTO idempotency (scope, idem_key, claim, created_us, lease_us, subject_id)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, idem_key) DO NOTHING`),
+			r.Scope, r.Key, r.Claim, likeness.Micros(r.CreatedAt), likeness.Micros(r.LeaseUntil), r.SubjectID)
 		if won, err := oneRow(res, err); err != nil || won {
 			return nil, wrapClaim(err)
 		}
-		res, err = d.db.ExecContext(ctx, d.q(`UPDATE idempotency SET claim = ?, created_us = ?, lease_us = ?, done = 0,
+		res, err = d.db.ExecContext(ctx, d.q(`UPDATE idempotency SET claim = ?, created_us = ?, lease_us = ?, subject_id = ?, done = 0,
 			fingerprint = '', status = 0, header = NULL, body = NULL
 			WHERE scope = ? AND idem_key = ? AND (created_us < ? OR (done = 0 AND lease_us < ?))`),
-			r.Claim, likeness.Micros(r.CreatedAt), likeness.Micros(r.LeaseUntil), r.Scope, r.Key,
+			r.Claim, likeness.Micros(r.CreatedAt), likeness.Micros(r.LeaseUntil), r.SubjectID, r.Scope, r.Key,
 			likeness.Micros(expired), likeness.Micros(now))
 		if won, err := oneRow(res, err); err != nil || won {
 			return nil, wrapClaim(err)
@@ -58,9 +58,9 @@ func oneRow(res interface{ RowsAffected() (int64, error) }, err error) (bool, er
 func (d *DB) idempotent(ctx context.Context, scope, key string) (*likeness.IdempotentRequest, error) {
 	r := likeness.IdempotentRequest{Scope: scope, Key: key}
 	var created, lease, done, status int64
-	err := d.db.QueryRowContext(ctx, d.q(`SELECT claim, created_us, lease_us, done, fingerprint, status, header, body
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT claim, subject_id, created_us, lease_us, done, fingerprint, status, header, body
 		FROM idempotency WHERE scope = ? AND idem_key = ?`), scope, key).
-		Scan(&r.Claim, &created, &lease, &done, &r.Fingerprint, &status, &r.Header, &r.Body)
+		Scan(&r.Claim, &r.SubjectID, &created, &lease, &done, &r.Fingerprint, &status, &r.Header, &r.Body)
 	if isNoRows(err) {
 		return nil, notFound("idempotent request")
 	}

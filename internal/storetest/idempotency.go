@@ -18,6 +18,7 @@ func init() {
 		Test{"ReleasedIdempotencyKeyIsFree", testIdempotencyRelease},
 		Test{"IdempotencyKeysExpire", testIdempotencyExpiry},
 		Test{"ConcurrentIdempotencyClaimsHaveOneWinner", testIdempotencyConcurrent},
+		Test{"AnErasedPersonsKeptAnswersGoWithTheirKey", testIdempotencyErased},
 	)
 }
 
@@ -145,5 +146,43 @@ func testIdempotencyConcurrent(t *testing.T, s likeness.Store) {
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Fatalf("%d concurrent claims won, want 1", wins.Load())
+	}
+}
+
+// testIdempotencyErased: destroying a person's data key deletes the kept
+// answers to writes about them, done or in flight, and no other.
+func testIdempotencyErased(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	kept := func(claim, key, subject string, done bool) *likeness.IdempotentRequest {
+		r := newIdempotent(claim, t0)
+		r.Key, r.SubjectID = key, subject
+		if held := claimIdem(t, s, r, t0); held != nil {
+			t.Fatalf("a fresh key is held by %+v", held)
+		}
+		if done {
+			r.Done, r.Fingerprint, r.Status, r.Body = true, "fp", 201, []byte("sealed")
+			if err := s.CompleteIdempotency(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r
+	}
+	kept("c1", "k-1", "sub_erased", true)
+	kept("c2", "k-2", "sub_erased", false)
+	kept("c3", "k-3", "sub_other", true)
+	kept("c4", "k-4", "", true)
+	if err := s.DestroySubjectKey(ctx, "sub_erased"); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{"k-1": false, "k-2": false, "k-3": true, "k-4": true} {
+		r := newIdempotent("later", t0)
+		r.Key = key
+		held := claimIdem(t, s, r, t0.Add(time.Second))
+		if (held != nil) != want {
+			t.Errorf("key %s after the erasure: held %+v, want kept %v", key, held, want)
+		}
+		if held != nil && key == "k-3" && held.SubjectID != "sub_other" {
+			t.Errorf("key %s: subject %q, want sub_other", key, held.SubjectID)
+		}
 	}
 }
