@@ -125,10 +125,7 @@ func unmarshal(data []byte, v any, what, root string) error {
 	}
 	if wantsObject(v) {
 		if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-			got := "not a JSON object"
-			if bytes.HasPrefix(t, []byte("null")) {
-				got = "null"
-			}
+			got := jsonKind(t)
 			return likeness.Errorf(likeness.EINVALID, "%s must be a JSON object, not %s", what, got)
 		}
 	}
@@ -141,6 +138,61 @@ func unmarshal(data []byte, v any, what, root string) error {
 		return likeness.Errorf(likeness.EINVALID, "%s holds more than one JSON value", root)
 	}
 	return walk(reflect.ValueOf(v), root)
+}
+
+// jsonKind names the JSON value t starts with, as a message says what was
+// sent instead of what was wanted: "an array", "a string", "null".
+func jsonKind(t []byte) string {
+	switch {
+	case len(t) == 0:
+		return "nothing"
+	case t[0] == '[':
+		return "an array"
+	case t[0] == '"':
+		return "a string"
+	case t[0] == 't' || t[0] == 'f':
+		return "a boolean"
+	case t[0] == 'n':
+		return "null"
+	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
+		return "a number"
+	}
+	return "something else"
+}
+
+// typeName is how a message names the Go type a JSON field decodes into:
+// in JSON's terms ("an array of strings"), never Go's ("[]string").
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(plural(typeName(t.Elem())), "a "), "an ")
+	case reflect.Map, reflect.Struct:
+		return "a JSON object"
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	}
+	return "another type"
+}
+
+// plural turns "a string" into "strings", "a JSON object" into "JSON
+// objects"; anything else is left as it is.
+func plural(s string) string {
+	switch s {
+	case "a string", "a number", "a whole number", "a JSON object":
+		return s + "s"
+	case "true or false":
+		return "booleans"
+	}
+	return s
 }
 
 // wantsObject reports whether v decodes from a JSON object only.
@@ -161,7 +213,7 @@ func decodeError(err error, what, root string) error {
 	case errors.As(err, &syntax):
 		return likeness.Errorf(likeness.EINVALID, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
 	case errors.As(err, &typ):
-		return likeness.Errorf(likeness.EINVALID, "field %q must be %s, not a JSON %s", typ.Field, typ.Type, typ.Value)
+		return likeness.Errorf(likeness.EINVALID, "field %q must be %s, not a JSON %s", typ.Field, typeName(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		return likeness.Errorf(likeness.EINVALID, "%s", strings.TrimPrefix(err.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):

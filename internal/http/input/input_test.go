@@ -159,3 +159,31 @@ func FuzzDecodeJSONGrantRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestMessagesSayWhatWasSentInJSONTerms: a body or field of the wrong
+// kind is named as JSON names it, never by a Go type.
+func TestMessagesSayWhatWasSentInJSONTerms(t *testing.T) {
+	type in struct {
+		Name  string   `json:"name"`
+		Tags  []string `json:"tags"`
+		Count int      `json:"count"`
+		On    bool     `json:"on"`
+	}
+	for body, want := range map[string]string{
+		`[]`:               "request body must be a JSON object, not an array",
+		`"x"`:              "request body must be a JSON object, not a string",
+		`1`:                "request body must be a JSON object, not a number",
+		`true`:             "request body must be a JSON object, not a boolean",
+		`null`:             "request body must be a JSON object, not null",
+		`{"tags":"image"}`: `field "tags" must be an array of strings, not a JSON string`,
+		`{"count":"3"}`:    `field "count" must be a whole number, not a JSON string`,
+		`{"name":3}`:       `field "name" must be a string, not a JSON number`,
+		`{"on":"yes"}`:     `field "on" must be true or false, not a JSON string`,
+	} {
+		var v in
+		err := decode(t, "application/json", body, &v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
