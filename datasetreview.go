@@ -28,7 +28,7 @@ type DatasetReview struct {
 	State     string    `json:"state"`
 	CreatedAt time.Time `json:"created_at"`
 
-	DecidedBy string    `json:"decided_by,omitempty"` // API key id
+	DecidedBy string    `json:"decided_by,omitempty"` // API key id, or "operator:<name>" from the console
 	DecidedAt time.Time `json:"decided_at,omitzero"`
 	Note      string    `json:"note,omitempty"` // the reviewer's reason
 }

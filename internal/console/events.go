@@ -59,7 +59,7 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request, s *session) {
 		h.failed(w, r, s, "retry dead delivery", err)
 		return
 	}
-	h.record(r, "console: retry dead delivery "+sink+"/"+msgID, s.KeyID, s.Role)
+	h.recordAs(r, s, "console: retry dead delivery "+sink+"/"+msgID, "")
 	h.Log.Info("console: dead delivery retried", "key_id", s.KeyID, "sink", sink, "msg", msgID)
 	http.Redirect(w, r, "/console/events?retried=1", http.StatusSeeOther)
 }

@@ -47,10 +47,11 @@ func newOperatorFixtureWith(t *testing.T, o likenesstest.Options) *opFixture {
 	key := make([]byte, 32)
 	rand.Read(key)
 	mux := http.NewServeMux()
-	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Store: d.Store, Operators: ops, Validations: d.Consent, Key: key, Options: pages.Options{Now: d.Clock.Now}}).Register(mux)
+	console.New(console.Config{Subjects: d.Subjects, Consents: d.Consent, Index: d.Engine, Policy: d.Notices.Policy, Vault: d.Vault, Datasets: d.Datasets,
+		Store: d.Store, Operators: ops, Validations: d.Consent, Key: key, Options: pages.Options{Now: d.Clock.Now}}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &opFixture{fixture: &fixture{t: t, d: d, srv: srv}, ops: ops, secrets: map[string]string{}, codes: map[string][]string{}}
+	return &opFixture{fixture: &fixture{t: t, d: d, ds: d.Datasets, srv: srv}, ops: ops, secrets: map[string]string{}, codes: map[string][]string{}}
 }
 
 // eachBackend runs fn on SQLite and on PostgreSQL (skipped without

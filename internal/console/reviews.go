@@ -52,12 +52,12 @@ func (h *Handler) decideReview(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	id, item := r.PathValue("id"), r.PathValue("item")
-	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: s.KeyID, Role: s.Role})
+	ctx := likeness.WithActor(r.Context(), s.actor())
 	rv, err := h.cfg.Datasets.Decide(ctx, id, item, r.PostForm.Get("decision"), r.PostForm.Get("reason"))
 	if err != nil {
 		h.failed(w, r, s, "decide dataset review", err)
 		return
 	}
-	h.record(r, "console: dataset review "+id+"/"+item+" "+rv.State, s.KeyID, s.Role)
+	h.recordAs(r, s, "console: dataset review "+id+"/"+item+" "+rv.State, "")
 	http.Redirect(w, r, "/console/datasets/"+url.PathEscape(id)+"/reviews?done="+url.QueryEscape(rv.State), http.StatusSeeOther)
 }

@@ -300,5 +300,8 @@ func nof(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
+	if strings.HasSuffix(noun, "x") || strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun) // "face boxes"
+	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

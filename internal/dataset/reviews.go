@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"likeness"
 )
@@ -94,7 +95,7 @@ func (s *Service) Decide(ctx context.Context, id, itemID, decision, reason strin
 	default:
 		return nil, likeness.Errorf(likeness.EINVALID, "decision must be %q or %q", DecisionApprove, DecisionExclude)
 	}
-	if len(reason) > 1000 {
+	if utf8.RuneCountInString(reason) > 1000 {
 		return nil, likeness.Errorf(likeness.EINVALID, "reason is longer than 1000 characters")
 	}
 	if held, err := s.heldItem(ctx, id, itemID); err != nil {
@@ -102,7 +103,8 @@ func (s *Service) Decide(ctx context.Context, id, itemID, decision, reason strin
 	} else if held.State == likeness.ReviewErased {
 		return nil, errErased
 	}
-	r, err := s.reviews.DecideDatasetReview(ctx, id, itemID, state, likeness.ActorFrom(ctx).KeyID, reason, s.now().UTC())
+	// Who decided: the API key, or the named operator in the console.
+	r, err := s.reviews.DecideDatasetReview(ctx, id, itemID, state, likeness.ActorFrom(ctx).Name(), reason, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
