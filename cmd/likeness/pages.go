@@ -34,7 +34,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
-		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure},
+		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default()},
 		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}, Reach: d.mail})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)

@@ -15,6 +15,7 @@ import (
 	"likeness"
 	"likeness/internal/http/response"
 	"likeness/internal/jurisdiction"
+	"likeness/internal/vault"
 	"likeness/policy"
 )
 
@@ -327,14 +328,18 @@ func titles(ps []policy.NoticePurpose, evs []*likeness.ConsentEvent) []string {
 	return out
 }
 
-// maxRecording bounds a verbal-consent recording (a short sentence).
-const maxRecording = 32 << 20
+// maxRecording bounds a verbal-consent request: the vault's bound on the
+// recording (a short sentence) and room for the form fields around it.
+const maxRecording = vault.MaxRecording + 64<<10
 
 // consentRecording takes a verbal consent: the form fields, then the
 // recording as the last part of a multipart body, streamed to the vault
-// (never to a temporary file). The link is used first, so one recording is
-// stored at most per link. It is kept as one function because the body is
-// read once, in order, and each part's checks belong next to the read.
+// (never to a temporary file). The recording is stored first and the link
+// used after, so a recording the vault refuses (too long, not audio it
+// reads) leaves the link for another try; of two sent at once on one link,
+// the one that loses the link is discarded. It is kept as one function
+// because the body is read once, in order, and each part's checks belong
+// next to the read.
 func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, l *locale, key string) {
 		w.Header().Set("Content-Type", "application/json")
@@ -405,14 +410,24 @@ func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: consentCollector})
-	if _, err := h.links.UseLink(ctx, link.ID, h.Now()); err != nil {
-		fail(http.StatusGone, l, "error.used.body")
-		return
-	}
 	asset, err := h.cfg.Recordings.StoreRecording(ctx, sub.ID, mt, part)
 	if err != nil {
-		h.Log.Error("store verbal consent recording", "err", err)
-		fail(http.StatusInternalServerError, l, "error.internal.body")
+		switch likeness.ErrorCode(err) {
+		case likeness.ETOOLARGE:
+			fail(http.StatusRequestEntityTooLarge, l, "verbal.error.toolong")
+		case likeness.EINVALID, likeness.EUNSUPPORTED:
+			fail(http.StatusBadRequest, l, "verbal.error.recording")
+		default:
+			h.Log.Error("store verbal consent recording", "err", err)
+			fail(http.StatusInternalServerError, l, "error.internal.body")
+		}
+		return
+	}
+	if _, err := h.links.UseLink(ctx, link.ID, h.Now()); err != nil {
+		if derr := h.cfg.Recordings.DiscardRecording(context.WithoutCancel(ctx), asset); derr != nil {
+			h.Log.Error("discard the recording sent on a used link", "err", derr)
+		}
+		fail(http.StatusGone, l, "error.used.body")
 		return
 	}
 	evs, err := h.svc.Grant(ctx, &likeness.GrantRequest{SubjectID: sub.ID, Purposes: d.purposes, NoticeVersion: d.version,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -254,9 +255,11 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 		t.Fatal("no verbal-consent option")
 	}
 	form := hidden(t, p, "")
+	var postAs func(csrf string, audio bool, ctype string, recording []byte) (int, map[string]any)
 	// The start of a WebM (EBML) file, as MediaRecorder makes it.
 	recording := append([]byte("\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm"), bytes.Repeat([]byte("opus frames "), 60)...)
-	post := func(csrf string, audio bool) (int, map[string]any) {
+	post := func(csrf string, audio bool) (int, map[string]any) { return postAs(csrf, audio, "audio/webm", recording) }
+	postAs = func(csrf string, audio bool, ctype string, recording []byte) (int, map[string]any) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
 		for _, k := range []string{"notice_version", "notice_sha256", "lang"} {
@@ -264,7 +267,7 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 		}
 		mw.WriteField("csrf", csrf)
 		mw.WriteField("purpose", "voice-transcription")
-		ct := "audio/webm"
+		ct := ctype
 		if !audio {
 			ct = "text/plain"
 		}
@@ -288,6 +291,16 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 	if status, _ := post(form.Get("csrf"), false); status != http.StatusBadRequest {
 		t.Fatalf("not audio: %d", status)
 	}
+	// Recordings the vault refuses: not the audio they claim to be, longer
+	// than a sentence. Each says why, and leaves the link for a retry.
+	if status, out := postAs(form.Get("csrf"), true, "audio/wav", bytes.Repeat([]byte("not a WAV "), 100)); status != http.StatusBadRequest {
+		t.Fatalf("unreadable recording: %d %v, want 400", status, out)
+	}
+	long := append(append([]byte{}, recording[:14]...), make([]byte, vault.MaxRecording)...)
+	if status, out := postAs(form.Get("csrf"), true, "audio/webm", long); status != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(fmt.Sprint(out["error"]), "too long") {
+		t.Fatalf("recording over %d bytes: %d %v, want 413 saying it is too long", vault.MaxRecording, status, out)
+	}
 	if as, _ := e.store.SubjectAssets(context.Background(), sub); e.ledgerSize() != 0 || len(as) != 0 {
 		t.Fatal("a refused recording left something behind")
 	}
@@ -306,6 +319,9 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 	}
 	if status, _ := post(form.Get("csrf"), true); status != http.StatusGone {
 		t.Fatalf("second recording on a used link: %d", status)
+	}
+	if as, _ := e.store.SubjectAssets(context.Background(), sub); len(as) != 1 {
+		t.Fatalf("%d recordings kept, want the one of the consent: the second is discarded", len(as))
 	}
 }
 
