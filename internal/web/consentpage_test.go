@@ -258,7 +258,9 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 	var postAs func(csrf string, audio bool, ctype string, recording []byte) (int, map[string]any)
 	// The start of a WebM (EBML) file, as MediaRecorder makes it.
 	recording := append([]byte("\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm"), bytes.Repeat([]byte("opus frames "), 60)...)
-	post := func(csrf string, audio bool) (int, map[string]any) { return postAs(csrf, audio, "audio/webm", recording) }
+	post := func(csrf string, audio bool) (int, map[string]any) {
+		return postAs(csrf, audio, "audio/webm", recording)
+	}
 	postAs = func(csrf string, audio bool, ctype string, recording []byte) (int, map[string]any) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
