@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,40 @@ func TestFiveFailuresLockTheAccount(t *testing.T) {
 		}
 		if failed != operators.MaxFailures+2 || locked != 1 {
 			t.Fatalf("audit log: %d failed sign-ins, %d locks; want %d and 1", failed, locked, operators.MaxFailures+2)
+		}
+	})
+}
+
+// TestAWrongPasswordSaysNothingOfTheAccount: without its password, a
+// known name answers exactly as an unknown one, before, at and after the
+// lock its failures set, and when it is disabled; with its password, the
+// person is told the account is locked or disabled.
+func TestAWrongPasswordSaysNothingOfTheAccount(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		secret, _ := f.enrolled(t, "carol")
+		for i := range operators.MaxFailures + 2 {
+			for _, name := range []string{"carol", "nobody"} {
+				_, err := f.svc.SignIn(ctx, name, "guessed password", "123456")
+				if likeness.ErrorCode(err) != likeness.EUNAUTHORIZED || err.Error() != "unauthorized: wrong name, password or code" {
+					t.Fatalf("attempt %d as %s: %v; want the same EUNAUTHORIZED for both names", i+1, name, err)
+				}
+			}
+		}
+		_, err := f.svc.SignIn(ctx, "carol", newPassword, f.code(t, secret))
+		if likeness.ErrorCode(err) != likeness.EFORBIDDEN || !strings.Contains(err.Error(), "locked") {
+			t.Fatalf("the right password during the lock: %v; want EFORBIDDEN saying it is locked", err)
+		}
+		f.clock.Add(operators.LockFor)
+		if err := f.svc.Disable(ctx, "carol"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SignIn(ctx, "carol", "guessed password", "123456"); likeness.ErrorCode(err) != likeness.EUNAUTHORIZED {
+			t.Fatalf("a wrong password on a disabled account: %v; want EUNAUTHORIZED", err)
+		}
+		if _, err := f.svc.SignIn(ctx, "carol", newPassword, f.code(t, secret)); likeness.ErrorCode(err) != likeness.EFORBIDDEN ||
+			!strings.Contains(err.Error(), "disabled") {
+			t.Fatalf("the right password on a disabled account: %v; want EFORBIDDEN saying it is disabled", err)
 		}
 	})
 }

@@ -20,7 +20,9 @@ const period = 30
 // (six digits) or one of their unused recovery codes. It returns the
 // operator, or EUNAUTHORIZED for a wrong name, password or code (the
 // message does not say which) and EFORBIDDEN for a locked, disabled or
-// not yet confirmed account. Every attempt is audited.
+// not yet confirmed account, said only to whoever gave its password: a
+// stranger learns nothing of which names exist, and cannot tell that a
+// lock they caused has begun. Every attempt is audited.
 func (s *Service) SignIn(ctx context.Context, name, password, code string) (*likeness.Operator, error) {
 	op, err := s.checkPassword(ctx, name, password)
 	if err != nil {
@@ -55,8 +57,10 @@ func (s *Service) SignIn(ctx context.Context, name, password, code string) (*lik
 	return op, nil
 }
 
-// checkPassword returns the operator if the account may try to sign in
-// and the password matches; it audits and counts what fails.
+// checkPassword returns the operator if the password matches and the
+// account may try to sign in; it audits and counts what fails. The
+// password is checked whatever the account's state, and a wrong one gets
+// errWrong, as an unknown name does.
 func (s *Service) checkPassword(ctx context.Context, name, password string) (*likeness.Operator, error) {
 	op, err := s.store.Operator(ctx, name)
 	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
@@ -68,21 +72,29 @@ func (s *Service) checkPassword(ctx context.Context, name, password string) (*li
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	switch {
-	case !op.DisabledAt.IsZero():
-		s.audit(ctx, "console: sign in", name, false, "disabled")
-		return nil, likeness.Errorf(likeness.EFORBIDDEN, "this account is disabled")
-	case now.Before(op.LockedUntil):
-		s.audit(ctx, "console: sign in", name, false, "locked")
-		return nil, lockedError(op.LockedUntil.Sub(now))
-	}
 	ok, err := CheckPassword(op.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("operators: check password of %s: %w", name, err)
 	}
-	if !ok {
-		return nil, s.fail(ctx, op, "wrong_password")
+	now := s.now()
+	switch {
+	case !op.DisabledAt.IsZero():
+		s.audit(ctx, "console: sign in", name, false, "disabled")
+		if !ok {
+			return nil, errWrong
+		}
+		return nil, likeness.Errorf(likeness.EFORBIDDEN, "this account is disabled")
+	case now.Before(op.LockedUntil):
+		s.audit(ctx, "console: sign in", name, false, "locked")
+		if !ok {
+			return nil, errWrong
+		}
+		return nil, lockedError(op.LockedUntil.Sub(now))
+	case !ok:
+		if err := s.fail(ctx, op, "wrong_password"); err != nil && err != errLocked {
+			return nil, err
+		}
+		return nil, errWrong
 	}
 	return op, nil
 }
@@ -109,10 +121,14 @@ func (s *Service) fail(ctx context.Context, op *likeness.Operator, reason string
 	if locked {
 		s.log.Warn("operators: account locked after failed sign-ins", "operator", op.Name)
 		s.audit(ctx, "operator locked "+op.Name, op.Name, true)
-		return lockedError(LockFor)
+		return errLocked
 	}
 	return errWrong
 }
+
+// errLocked is fail's error when the failure locked the account: said as
+// lockedError to whoever gave the right password, as errWrong otherwise.
+var errLocked = lockedError(LockFor)
 
 func isTOTPCode(code string) bool {
 	if len(code) != 6 {
