@@ -1994,11 +1994,16 @@ type DatasetCard struct {
 		SentToReview     int `json:"sent_to_review"`
 	} `json:"reviews"`
 
-	// Taint set when the dataset was tainted since its build: why, since when, and the successor to use if there is one
+	// Taint set when the dataset was tainted since its build: why, since when, its successor if there is one, and the newest version of its line (tainted too, or usable)
 	Taint *struct {
-		Reason      string    `json:"reason"`
-		Since       time.Time `json:"since"`
-		SuccessorId *string   `json:"successor_id,omitempty"`
+		// NewestId the newest version of the line (the successor's successor, and so on), when it is not this one
+		NewestId *string `json:"newest_id,omitempty"`
+
+		// NewestTainted true when the newest version is tainted too: rebuild it before use
+		NewestTainted *bool     `json:"newest_tainted,omitempty"`
+		Reason        string    `json:"reason"`
+		Since         time.Time `json:"since"`
+		SuccessorId   *string   `json:"successor_id,omitempty"`
 	} `json:"taint,omitempty"`
 	Version int `json:"version"`
 }

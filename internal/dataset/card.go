@@ -44,6 +44,11 @@ type CardTaint struct {
 	Reason      string    `json:"reason"`
 	Since       time.Time `json:"since"`
 	SuccessorID string    `json:"successor_id,omitempty"`
+	// NewestID is the newest version of its line (its successor's
+	// successor, and so on), where that is not this one; NewestTainted
+	// says that it is tainted too, and must be rebuilt before use.
+	NewestID      string `json:"newest_id,omitempty"`
+	NewestTainted bool   `json:"newest_tainted,omitempty"`
 }
 
 // CardConsent is the legal basis of a dataset: every item rests on an
@@ -177,9 +182,27 @@ func (s *Service) Card(ctx context.Context, id string) (*Card, error) {
 	}
 	if d.Tainted() {
 		c.Taint = &CardTaint{Reason: d.TaintReason, Since: d.TaintedAt, SuccessorID: d.SuccessorID}
+		// The successor may be tainted in its turn: the card points at the
+		// newest version of the line, and says whether it is usable.
+		last := d
+		for range maxSuccessors {
+			if last.SuccessorID == "" {
+				break
+			}
+			if last, err = s.dataset(ctx, last.SuccessorID); err != nil {
+				return nil, err
+			}
+		}
+		if last.ID != d.ID {
+			c.Taint.NewestID, c.Taint.NewestTainted = last.ID, last.Tainted()
+		}
 	}
 	return &c, nil
 }
+
+// maxSuccessors bounds the walk from a version to the newest of its line
+// (a line is a chain of rebuilds, each a version).
+const maxSuccessors = 10000
 
 // Summary is the card in one line, for the CLI and the log.
 func (c *Card) Summary() string {
@@ -225,7 +248,12 @@ func (c *Card) Markdown() string {
 	f("")
 	if t := c.Taint; t != nil {
 		next := "rebuild it (`likeness dataset rebuild " + c.DatasetID + "`) and retrain on the successor"
-		if t.SuccessorID != "" {
+		switch {
+		case t.NewestTainted:
+			next = "its successors down to the newest, " + t.NewestID + ", are tainted too: rebuild that one (`likeness dataset rebuild " + t.NewestID + "`) and retrain on the result"
+		case t.NewestID != "" && t.NewestID != t.SuccessorID:
+			next = "use the newest of its successors, " + t.NewestID + ", and retrain on it"
+		case t.SuccessorID != "":
 			next = "use its successor " + t.SuccessorID + " and retrain on it"
 		}
 		f("**Tainted since %s (%s): do not use this version; %s.**", t.Since.Format(time.RFC3339), t.Reason, next)

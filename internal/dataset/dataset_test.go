@@ -603,3 +603,45 @@ func TestABuildOfNothingRecordsNothingAndSaysWhy(t *testing.T) {
 		t.Errorf("the empty successor: %+v, %v; want it recorded with no item", v2, err)
 	}
 }
+
+// A tainted version's card points past a successor that was tainted in
+// its turn: at the newest version of the line, saying whether it is
+// usable or must itself be rebuilt.
+func TestATaintedCardPointsAtTheNewestVersionOfItsLine(t *testing.T) {
+	f := newFixture(t, "", asRecorded())
+	subs := []string{f.subject("ann", "ai-training"), f.subject("ben", "ai-training"), f.subject("cat", "ai-training")}
+	for i, s := range subs {
+		f.upload(s, "ai-training", "image", "image/jpeg", testJPEG(t, i))
+	}
+	v1 := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}})
+	f.withdraw(subs[2], "ai-training")
+	v2, err := f.ds.Rebuild(f.ctx, v1.ID, f.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.withdraw(subs[1], "ai-training")
+	card := func(id string) *dataset.Card {
+		t.Helper()
+		c, err := f.ds.Card(f.ctx, id)
+		if err != nil || c.Taint == nil {
+			t.Fatalf("card of %s: %+v, %v; want it tainted", id, c, err)
+		}
+		return c
+	}
+	c := card(v1.ID)
+	if c.Taint.SuccessorID != v2.ID || c.Taint.NewestID != v2.ID || !c.Taint.NewestTainted ||
+		!strings.Contains(c.Markdown(), "are tainted too: rebuild that one (`likeness dataset rebuild "+v2.ID+"`)") {
+		t.Fatalf("v1's card with v2 tainted: %+v\n%s", c.Taint, c.Markdown())
+	}
+	v3, err := f.ds.Rebuild(f.ctx, v2.ID, f.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = card(v1.ID)
+	if c.Taint.NewestID != v3.ID || c.Taint.NewestTainted || !strings.Contains(c.Markdown(), "use the newest of its successors, "+v3.ID) {
+		t.Fatalf("v1's card with v3 ready: %+v\n%s", c.Taint, c.Markdown())
+	}
+	if c := card(v2.ID); c.Taint.SuccessorID != v3.ID || !strings.Contains(c.Markdown(), "use its successor "+v3.ID) {
+		t.Fatalf("v2's card: %+v\n%s", c.Taint, c.Markdown())
+	}
+}
