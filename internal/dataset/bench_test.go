@@ -43,7 +43,7 @@ func BenchmarkSelect1M(b *testing.B) {
 	b.ResetTimer()
 	var n int
 	for b.Loop() {
-		n = len(dataset.Select(e, cands, "ai-training", "example-ml", at))
+		n = len(dataset.Select(e, cands, "ai-training", "example-ml", at, nil))
 	}
 	if n != subjects*perSubject*9/10 {
 		b.Fatalf("selected %d, want %d", n, subjects*perSubject*9/10)

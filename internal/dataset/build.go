@@ -75,18 +75,15 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	if pred != nil {
 		d.Version, d.PredecessorID = pred.Version+1, pred.ID
 	}
-	selected, err := s.selectFor(ctx, sp, now)
+	denied := map[string]int{}
+	selected, err := s.selectFor(ctx, sp, now, denied)
 	if err != nil {
 		return nil, err
 	}
 	if len(selected) == 0 && pred == nil {
 		// A successor may be empty (everyone withdrew): it records that.
 		// A first version of nothing records nothing.
-		cats := strings.Join(sp.categories, ", ")
-		if sp.recipient != "" {
-			return nil, likeness.Errorf(likeness.EUNPROCESSABLE, "nothing to build: no %s asset has a consent that allows purpose %s for recipient %s now; nothing was recorded", cats, sp.purpose, sp.recipient)
-		}
-		return nil, likeness.Errorf(likeness.EUNPROCESSABLE, "nothing to build: no %s asset has a consent that allows purpose %s now; nothing was recorded", cats, sp.purpose)
+		return nil, nothingToBuild(sp, denied)
 	}
 	decisions, err := s.reviews.AssetReviewDecisions(ctx, sp.purpose)
 	if err != nil {
@@ -269,9 +266,29 @@ func (p *progress) end() {
 	}
 }
 
+// nothingToBuild is the error of a first build that selected nothing: what
+// was looked for and, when assets were found, why each was left out.
+func nothingToBuild(sp *spec, denied map[string]int) error {
+	cats := strings.Join(sp.categories, ", ")
+	what := "purpose " + sp.purpose
+	if sp.recipient != "" {
+		what += " for recipient " + sp.recipient
+	}
+	if len(denied) == 0 {
+		return likeness.Errorf(likeness.EUNPROCESSABLE, "nothing to build: no live %s asset was collected for purpose %s; nothing was recorded", cats, sp.purpose)
+	}
+	var why []string
+	for _, r := range sortedKeys(denied) {
+		why = append(why, fmt.Sprintf("%s (%d)", r, denied[r]))
+	}
+	return likeness.Errorf(likeness.EUNPROCESSABLE, "nothing to build: no %s asset may be used for %s now; the decisions denied them: %s; nothing was recorded",
+		cats, what, strings.Join(why, ", "))
+}
+
 // selectFor lists the live assets of the spec's purpose and categories and
-// decides them on the engine's batch path.
-func (s *Service) selectFor(ctx context.Context, sp *spec, now time.Time) ([]Selected, error) {
+// decides them on the engine's batch path, counting in denied why those
+// it leaves out were denied.
+func (s *Service) selectFor(ctx context.Context, sp *spec, now time.Time, denied map[string]int) ([]Selected, error) {
 	var cands []Candidate
 	if err := s.store.ForEachAsset(ctx, func(a *likeness.Asset) error {
 		if !a.Erased() && a.Purpose == sp.purpose && slices.Contains(sp.categories, a.Category) {
@@ -281,7 +298,7 @@ func (s *Service) selectFor(ctx context.Context, sp *spec, now time.Time) ([]Sel
 	}); err != nil {
 		return nil, fmt.Errorf("dataset: list assets: %w", err)
 	}
-	return Select(s.engine, cands, sp.purpose, sp.recipient, now), nil
+	return Select(s.engine, cands, sp.purpose, sp.recipient, now, denied), nil
 }
 
 // record stores the dataset, its lineage, its review queue and its card,

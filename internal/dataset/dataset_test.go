@@ -583,10 +583,18 @@ func TestAnAssetErasedOnItsOwnTaintsTheDatasetsHoldingIt(t *testing.T) {
 // empty successor (everyone withdrew) is still recorded.
 func TestABuildOfNothingRecordsNothingAndSaysWhy(t *testing.T) {
 	f := newFixture(t, "", asRecorded())
-	f.subject("ann", "marketing-personalization") // consents, but not to ai-training
+	ann := f.subject("ann", "marketing-personalization") // consents, but not to ai-training
 	_, err := f.ds.Build(f.ctx, &dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"image"}, Recipient: "acme-ml", Out: f.out})
-	if likeness.ErrorCode(err) != likeness.EUNPROCESSABLE || !strings.Contains(err.Error(), "nothing to build") || !strings.Contains(err.Error(), "acme-ml") {
-		t.Fatalf("a build of nothing: %v; want unprocessable, saying why", err)
+	if likeness.ErrorCode(err) != likeness.EUNPROCESSABLE || !strings.Contains(err.Error(), "no live image asset was collected for purpose ai-training") {
+		t.Fatalf("a build of nothing: %v; want unprocessable, saying no asset was collected", err)
+	}
+	// Ann's picture for marketing may not go to a recipient the policy
+	// allows no transfer to: the error says so, not that she gave no consent.
+	f.upload(ann, "marketing-personalization", "image", "image/jpeg", testJPEG(t, 1))
+	_, err = f.ds.Build(f.ctx, &dataset.BuildRequest{Purpose: "marketing-personalization", Categories: []string{"image"}, Recipient: "adpartner-us", Out: f.out})
+	if likeness.ErrorCode(err) != likeness.EUNPROCESSABLE || !strings.Contains(err.Error(), "for recipient adpartner-us") ||
+		!strings.Contains(err.Error(), "transfer_not_permitted (1)") {
+		t.Fatalf("a build refused by transfer rules: %v; want unprocessable, saying the transfer is not permitted", err)
 	}
 	if all, err := f.store.Datasets(f.ctx); err != nil || len(all) != 0 {
 		t.Errorf("a build of nothing recorded %d datasets (%v)", len(all), err)

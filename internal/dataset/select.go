@@ -27,8 +27,10 @@ const batchSize = 10000
 // the engine's batch path with asset requests (the engine resolves asset →
 // subject and denies erased, expired and unknown assets, and subjects
 // without an active consent covering the category and the recipient), and
-// returns those allowed, in candidate order.
-func Select(e *decision.Engine, cands []Candidate, purpose, recipient string, at time.Time) []Selected {
+// returns those allowed, in candidate order. With denied not nil, it
+// counts there, per reason (the first a decision gives), the candidates
+// it left out.
+func Select(e *decision.Engine, cands []Candidate, purpose, recipient string, at time.Time, denied map[string]int) []Selected {
 	reqs := make([]likeness.DecisionRequest, min(batchSize, len(cands)))
 	out := make([]likeness.Decision, len(reqs))
 	var sel []Selected
@@ -42,6 +44,12 @@ func Select(e *decision.Engine, cands []Candidate, purpose, recipient string, at
 		for i := range chunk {
 			if out[i].Allow && out[i].SubjectID == chunk[i].SubjectID {
 				sel = append(sel, Selected{Candidate: chunk[i], EventID: out[i].EventID})
+			} else if denied != nil {
+				reason := "subject_changed"
+				if names := out[i].Reasons.Names(); len(names) > 0 {
+					reason = names[0]
+				}
+				denied[reason]++
 			}
 		}
 	}
