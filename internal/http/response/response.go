@@ -5,6 +5,7 @@
 package response
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -44,6 +45,10 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
+// StatusClientClosed is the status recorded for a request its client
+// abandoned (nginx's 499): nobody reads it.
+const StatusClientClosed = 499
+
 // ErrorBody is the JSON shape of every error response.
 type ErrorBody struct {
 	Error struct {
@@ -57,7 +62,19 @@ type ErrorBody struct {
 // above are logged to log with the route pattern (never the path, which may
 // carry a secret, nor the body) and shown with a generic message; a 503
 // (storage unavailable) tells the client to retry after a second.
+//
+// A request the client gave up on (its context cancelled, and the error
+// that cancellation) is no failure of the server: it is answered
+// StatusClientClosed, for the access log and the metrics, and logged at
+// Info.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		if log != nil {
+			log.Info("request abandoned by the client", "method", r.Method, "route", r.Pattern)
+		}
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	var body ErrorBody
 	body.Error.Code, body.Error.Message = code(err), message(err)
 	var denied *likeness.DeniedError

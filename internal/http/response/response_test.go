@@ -2,6 +2,7 @@ package response
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,5 +47,26 @@ func TestAServerErrorIsLoggedWithoutIDs(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `subjects/sub_…/ast_…`) || !strings.Contains(logs.String(), "blob: not found") {
 		t.Errorf("the log lost what failed: %s", logs.String())
+	}
+}
+
+// A request its client gave up on is no server failure: no 500, no error
+// in the log. A cancellation the client did not cause (the request's
+// context still live) stays a 500.
+func TestAnAbandonedRequestIsNotAServerError(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := httptest.NewRecorder()
+	Error(w, httptest.NewRequest("POST", "/v1/datasets", nil).WithContext(ctx), log, fmt.Errorf("sqlstore: read asset: %w", context.Canceled))
+	if w.Code != StatusClientClosed || strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("abandoned: %d, log %q; want %d and no error logged", w.Code, logs.String(), StatusClientClosed)
+	}
+	logs.Reset()
+	w = httptest.NewRecorder()
+	Error(w, httptest.NewRequest("POST", "/v1/datasets", nil), log, fmt.Errorf("worker: %w", context.Canceled))
+	if w.Code != 500 || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("cancelled inside a live request: %d, log %q; want 500, logged", w.Code, logs.String())
 	}
 }
