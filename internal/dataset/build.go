@@ -187,10 +187,14 @@ func (s *Service) newProgress(req *BuildRequest, items int) *progress {
 	if req.Progress != nil && req.ProgressEvery > 0 {
 		p.stop = make(chan struct{})
 		p.stopped.Add(1)
-		go p.watch(req.ProgressEvery)
+		go p.watch(max(req.ProgressEvery, minWatch))
 	}
 	return p
 }
+
+// minWatch is the shortest interval the watch reports at: a shorter one
+// asked for (a test's nanosecond) would only spin it.
+const minWatch = 10 * time.Millisecond
 
 // begin marks the start of the next item.
 func (p *progress) begin() {

@@ -168,12 +168,9 @@ func (s *Service) Rebuild(ctx context.Context, id, out string) (*View, error) {
 // the purpose, categories, recipient and profile are the predecessor's,
 // whatever req says.
 func (s *Service) RebuildWith(ctx context.Context, id string, req *BuildRequest) (*View, error) {
-	pred, err := s.dataset(ctx, id)
+	pred, err := s.rebuildable(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	if pred.SuccessorID != "" {
-		return nil, likeness.Errorf(likeness.ECONFLICT, "dataset %s was already rebuilt as %s: rebuild that one", pred.ID, pred.SuccessorID)
 	}
 	return s.build(ctx, &BuildRequest{Purpose: pred.Purpose, Categories: pred.Categories, Recipient: pred.Recipient,
 		Profile: pred.Profile.Name, Out: req.Out, Progress: req.Progress, ProgressEvery: req.ProgressEvery}, pred)
@@ -213,6 +210,32 @@ type spec struct {
 	categories []string
 	recipient  string
 	profile    likeness.DatasetProfile
+}
+
+// Check validates a build request against the policy in force, as Build
+// does first: a caller that must queue or wait for a build refuses a
+// request that could never run before it waits.
+func (s *Service) Check(req *BuildRequest) error {
+	_, err := s.check(req)
+	return err
+}
+
+// CheckRebuild reports, as RebuildWith does first, whether dataset id can
+// be rebuilt: it exists and has no successor yet.
+func (s *Service) CheckRebuild(ctx context.Context, id string) error {
+	_, err := s.rebuildable(ctx, id)
+	return err
+}
+
+func (s *Service) rebuildable(ctx context.Context, id string) (*likeness.Dataset, error) {
+	pred, err := s.dataset(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if pred.SuccessorID != "" {
+		return nil, likeness.Errorf(likeness.ECONFLICT, "dataset %s was already rebuilt as %s: rebuild that one", pred.ID, pred.SuccessorID)
+	}
+	return pred, nil
 }
 
 func (s *Service) check(req *BuildRequest) (*spec, error) {

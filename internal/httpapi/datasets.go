@@ -50,6 +50,9 @@ func (s *Server) handleBuildDataset(w http.ResponseWriter, r *http.Request) erro
 	if err := input.DecodeJSON(r, w, s.maxBody, &req); err != nil {
 		return err
 	}
+	if err := ds.Check(&req); err != nil {
+		return err // not worth a retry: refused before the build queue
+	}
 	release, err := s.startBuild(w)
 	if err != nil {
 		return err
@@ -128,6 +131,9 @@ func (s *Server) handleRebuildDataset(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if _, err := input.OptionalJSON(r, w, s.maxBody, &struct{}{}); err != nil {
+		return err
+	}
+	if err := ds.CheckRebuild(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	release, err := s.startBuild(w)

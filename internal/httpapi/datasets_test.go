@@ -309,13 +309,14 @@ func (h *heldBuild) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // One build runs at a time on a server: another build or rebuild meanwhile
-// is refused with 429 and a Retry-After, and goes through once it ends.
+// is refused with 429 and a Retry-After (one that could never run, with
+// its own error), and goes through once it ends.
 func TestASecondBuildWhileOneRunsIsRefusedWithRetryAfter(t *testing.T) {
 	e := newEnv(t, "")
 	h := &heldBuild{Handler: slog.DiscardHandler, inside: make(chan struct{}), released: make(chan struct{})}
 	cfg := e.d.APIConfig()
 	cfg.Datasets, cfg.Requests = e.d.Datasets, e.d.Requests(t)
-	cfg.Logger, cfg.BuildProgressEvery = slog.New(h), time.Nanosecond
+	cfg.Logger, cfg.BuildProgressEvery = slog.New(h), time.Hour // held at its last line
 	e.srv = httptest.NewServer(httpapi.New(cfg))
 	t.Cleanup(e.srv.Close)
 	e.consentingSubject("ann")
@@ -327,6 +328,13 @@ func TestASecondBuildWhileOneRunsIsRefusedWithRetryAfter(t *testing.T) {
 	r := e.call(likeness.RolePipeline, "POST", "/v1/datasets", build)
 	if r.status != 429 || r.errCode(t) != likeness.ERATELIMIT || !strings.Contains(string(r.body), "already running") {
 		t.Errorf("a second build while one runs: %d %s", r.status, r.body)
+	}
+	// A request that could never run is refused as such, not asked to wait.
+	if r := e.call(likeness.RolePipeline, "POST", "/v1/datasets", map[string]any{"purpose": "nope", "categories": []string{"image"}}); r.status != 400 {
+		t.Errorf("an invalid build while one runs: %d %s, want 400", r.status, r.body)
+	}
+	if r := e.call(likeness.RolePipeline, "POST", "/v1/datasets/dst_aaaaaaaaaaaaaaaaaaaaaaaaaa/rebuild", nil); r.status != 404 {
+		t.Errorf("a rebuild of an unknown dataset while one runs: %d %s, want 404", r.status, r.body)
 	}
 	close(h.released)
 	r = <-first
