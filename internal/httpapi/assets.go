@@ -8,6 +8,7 @@ import (
 
 	"likeness"
 	"likeness/internal/authz"
+	"likeness/internal/http/input"
 	"likeness/internal/vault"
 )
 
@@ -28,6 +29,9 @@ func assetRoutes(s *Server) []Route {
 
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	if err := input.Params(q, "purpose", "category", "derived_from"); err != nil {
+		return err
+	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return likeness.Errorf(likeness.EUNSUPPORTED, "Content-Type is required: the media type of the body, e.g. image/jpeg or audio/wav")

@@ -226,6 +226,8 @@ func TestUploadBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		{"too large", "purpose=ai-training&category=voice", "audio/wav", wav("big", 3<<20), 413},
 		{"truncated JPEG", "purpose=ai-training&category=image", "image/jpeg", gpsJPEG(t, "m")[:300], 400},
 		{"parent of nobody", "purpose=ai-training&category=voice&derived_from=ast_aaaaaaaaaaaaaaaaaaaaaaaaaa", "audio/wav", wav("x", 100), 400},
+		{"two categories", "purpose=ai-training&category=voice&category=image", "audio/wav", wav("x", 100), 400},
+		{"unknown parameter", "purpose=ai-training&category=voice&retention=forever", "audio/wav", wav("x", 100), 400},
 	}
 	for _, c := range cases {
 		r := e.upload(likeness.RoleCollector, sub, c.query, c.ctype, c.body)

@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -354,6 +356,22 @@ func Query(r *http.Request) error {
 		return likeness.Errorf(likeness.EINVALID, "malformed query string")
 	}
 	return Values("query parameter", q)
+}
+
+// Params refuses a query that names a parameter other than known, or
+// gives one more than once: on a write, an ignored or ambiguous parameter
+// ("category=image&category=voice") would store something other than what
+// the caller meant.
+func Params(q url.Values, known ...string) error {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, k) {
+			return likeness.Errorf(likeness.EINVALID, "unknown query parameter %q; this route takes %s", k, strings.Join(known, ", "))
+		}
+		if n := len(q[k]); n > 1 {
+			return likeness.Errorf(likeness.EINVALID, "query parameter %q is given %d times; give it once", k, n)
+		}
+	}
+	return nil
 }
 
 // Values checks every name and value of a parsed form or query.

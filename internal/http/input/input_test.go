@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -184,6 +185,25 @@ func TestMessagesSayWhatWasSentInJSONTerms(t *testing.T) {
 		err := decode(t, "application/json", body, &v)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", body, err, want)
+		}
+	}
+}
+
+func TestParamsRefusesUnknownAndRepeated(t *testing.T) {
+	for q, want := range map[string]string{
+		"purpose=a&category=b":            "",
+		"purpose=a&colour=b":              `unknown query parameter "colour"; this route takes purpose, category`,
+		"purpose=a&category=b&category=c": `query parameter "category" is given 2 times; give it once`,
+	} {
+		vs, _ := url.ParseQuery(q)
+		err := Params(vs, "purpose", "category")
+		if got := ""; err != nil {
+			got = err.Error()
+			if !strings.Contains(got, want) || want == "" {
+				t.Errorf("%s: %v, want %q", q, err, want)
+			}
+		} else if want != "" {
+			t.Errorf("%s: accepted, want %q", q, want)
 		}
 	}
 }
