@@ -144,6 +144,9 @@ func BlurFaces(img image.Image, all bool) (*image.RGBA, *Report, error) {
 		// Faces found only by the second look are weaker evidence than
 		// the grid's: an image with no other face still goes to a person.
 		rep.NeedsReview, rep.Reason = true, "no face found"
+		if len(faces) > 0 {
+			rep.Reason = "only places the search was unsure of were found (and blurred)"
+		}
 	}
 	return out, rep, nil
 }

@@ -218,7 +218,7 @@ func (c *Card) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d as recorded", a.AsRecorded))
 	}
 	if r := c.Reviews; r.SentToReview > 0 {
-		parts = append(parts, fmt.Sprintf("%d sent to review: no face found", r.SentToReview))
+		parts = append(parts, fmt.Sprintf("%d sent to review: no face found for sure", r.SentToReview))
 	}
 	if n := c.Reviews.IncludedApproved; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d included on approval", n))
@@ -294,7 +294,7 @@ func (c *Card) Markdown() string {
 	f("")
 	f("## Reviews and exclusions")
 	f("")
-	f("- Sent to human review (no face found; not in this dataset): %d", c.Reviews.SentToReview)
+	f("- Sent to human review (no face found for sure; not in this dataset): %d", c.Reviews.SentToReview)
 	f("- Included on a reviewer's approval: %d", c.Reviews.IncludedApproved)
 	f("- Left out on a reviewer's exclusion: %d", c.Reviews.ExcludedByReview)
 	for _, reason := range sortedKeys(c.Excluded) {

@@ -47,7 +47,7 @@ func TestStrictBuildHoldsFacelessImagesForReviewAndApprovalIncludesThemInTheSucc
 			if files, _ := os.ReadDir(filepath.Join(v1.Path, "data")); len(files) != 0 {
 				t.Fatalf("held items were written: %v", files)
 			}
-			if !strings.Contains(v1.Summary, "2 sent to review: no face found") {
+			if !strings.Contains(v1.Summary, "2 sent to review: no face found for sure") {
 				t.Errorf("summary = %q", v1.Summary)
 			}
 			rs, err := f.ds.Reviews(f.ctx, v1.ID)

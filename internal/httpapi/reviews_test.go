@@ -106,7 +106,7 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 		t.Errorf("card: %d %s", r.status, r.body)
 	}
 	r = e.call(likeness.RoleAuditor, "GET", "/v1/datasets/"+d.ID+"/card?format=md", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), "Sent to human review (no face found; not in this dataset): 1") {
+	if r.status != 200 || !strings.Contains(string(r.body), "Sent to human review (no face found for sure; not in this dataset): 1") {
 		t.Errorf("card md: %d %s", r.status, r.body)
 	}
 }
