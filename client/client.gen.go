@@ -1985,10 +1985,13 @@ type DatasetCard struct {
 		ManifestSha256 string  `json:"manifest_sha256"`
 		PredecessorId  *string `json:"predecessor_id,omitempty"`
 	} `json:"lineage"`
-	Purpose      string  `json:"purpose"`
-	PurposeTitle string  `json:"purpose_title"`
-	Recipient    *string `json:"recipient,omitempty"`
-	Reviews      struct {
+
+	// NotAnonymizable of the items left out as not_anonymizable, why each could not be (e.g. only 16-bit PCM WAV can be anonymized (this is 8-bit PCM)) → items
+	NotAnonymizable *map[string]int `json:"not_anonymizable,omitempty"`
+	Purpose         string          `json:"purpose"`
+	PurposeTitle    string          `json:"purpose_title"`
+	Recipient       *string         `json:"recipient,omitempty"`
+	Reviews         struct {
 		ExcludedByReview int `json:"excluded_by_review"`
 		IncludedApproved int `json:"included_approved"`
 		SentToReview     int `json:"sent_to_review"`

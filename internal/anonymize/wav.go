@@ -47,7 +47,7 @@ func DecodeWAV(b []byte) (*PCM, error) {
 		p += 8 + size + size&1
 	}
 	if format != 1 || bits != 16 || channels < 1 || channels > 8 || rate < 4000 || data == nil {
-		return nil, fmt.Errorf("%w: only 16-bit PCM WAV can be anonymized", ErrUnsupported)
+		return nil, fmt.Errorf("%w: only 16-bit PCM WAV can be anonymized (this is %s)", ErrUnsupported, wavKind(format, bits, channels, rate, data != nil))
 	}
 	n := len(data) / (2 * channels)
 	pcm := &PCM{Rate: rate, Channels: make([][]float64, channels)}
@@ -96,4 +96,22 @@ func EncodeWAV(p *PCM) []byte {
 	}
 	b.Write(buf)
 	return b.Bytes()
+}
+
+// wavKind describes a WAV file the voice transform does not take, for
+// the message that leaves it out: "8-bit PCM", "32-bit float", "no audio".
+func wavKind(format, bits, channels, rate int, hasData bool) string {
+	switch {
+	case !hasData:
+		return "a file with no audio data"
+	case channels < 1 || channels > 8:
+		return fmt.Sprintf("%d channels", channels)
+	case rate < 4000:
+		return fmt.Sprintf("%d samples a second", rate)
+	case format == 1:
+		return fmt.Sprintf("%d-bit PCM", bits)
+	case format == 3:
+		return fmt.Sprintf("%d-bit float", bits)
+	}
+	return fmt.Sprintf("WAV format %d", format)
 }

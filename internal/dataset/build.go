@@ -59,6 +59,13 @@ type skipError string
 
 func (e skipError) Error() string { return "skipped: " + string(e) }
 
+// unsupportedError leaves out an item whose format cannot be anonymized
+// (skipError "not_anonymizable"), saying why: the card counts the items
+// per why, so that whoever collects them learns what to send instead.
+type unsupportedError struct{ why string }
+
+func (e unsupportedError) Error() string { return "skipped: not anonymizable: " + e.why }
+
 // build makes one dataset version (the successor of pred when it is not
 // nil). It is kept as one function because it is the build sequence in
 // order: select, make the pseudonym key, write the items, seal the manifest,
@@ -126,7 +133,13 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		out, err := s.writeItem(ctx, w, d, it, o, decisions[it.AssetID])
 		var skip skipError
 		var held heldError
+		var unsupported unsupportedError
 		switch {
+		case errors.As(err, &unsupported):
+			d.Skipped["not_anonymizable"]++
+			tally.unsupported[unsupported.why]++
+			prog.add(&prog.p.Skipped)
+			continue
 		case errors.As(err, &skip):
 			d.Skipped[string(skip)]++
 			prog.add(&prog.p.Skipped)
@@ -289,6 +302,16 @@ func nothingToBuild(sp *spec, denied map[string]int) error {
 		cats, what, strings.Join(why, ", "))
 }
 
+// unsupportedWhy is what an anonymize.ErrUnsupported says past its
+// generic start, or the media type alone.
+func unsupportedWhy(err error, mediaType string) string {
+	why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), anonymize.ErrUnsupported.Error()), ": ")
+	if why == "" || why == err.Error() {
+		return mediaType + " cannot be anonymized"
+	}
+	return why
+}
+
 // selectFor lists the live assets of the spec's purpose and categories and
 // decides them on the engine's batch path, counting in denied why those
 // it leaves out were denied.
@@ -377,7 +400,7 @@ func (s *Service) writeItem(ctx context.Context, w *writer, d *likeness.Dataset,
 		var review *anonymize.ReviewError
 		switch {
 		case errors.Is(err, anonymize.ErrUnsupported):
-			return nil, skipError("not_anonymizable")
+			return nil, unsupportedError{why: unsupportedWhy(err, mt)}
 		case errors.Is(err, anonymize.ErrTooLarge):
 			return nil, skipError("too_large_to_anonymize")
 		case errors.As(err, &review):

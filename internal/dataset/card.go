@@ -29,9 +29,12 @@ type Card struct {
 	Counts        CardCounts        `json:"counts"`
 	Anonymization CardAnonymization `json:"anonymization"`
 	Excluded      map[string]int    `json:"excluded"` // reason → items left out
-	Reviews       CardReviews       `json:"reviews"`
-	Audit         *Report           `json:"audit"`
-	Lineage       CardLineage       `json:"lineage"`
+	// NotAnonymizable says, of the items left out as not_anonymizable,
+	// why each could not be: what → items.
+	NotAnonymizable map[string]int `json:"not_anonymizable,omitempty"`
+	Reviews         CardReviews    `json:"reviews"`
+	Audit           *Report        `json:"audit"`
+	Lineage         CardLineage    `json:"lineage"`
 
 	// Taint is, when the card is read from the API after the dataset was
 	// tainted, why and since when, and the successor to use: the files a
@@ -104,9 +107,10 @@ type CardLineage struct {
 type tally struct {
 	searched, faces, covered, voices, asRecorded, approved int
 	perCategory                                            map[string]int
+	unsupported                                            map[string]int // why → items left out as not anonymizable
 }
 
-func newTally() *tally { return &tally{perCategory: map[string]int{}} }
+func newTally() *tally { return &tally{perCategory: map[string]int{}, unsupported: map[string]int{}} }
 
 func (t *tally) add(o *outcome) {
 	t.perCategory[o.line.Category]++
@@ -145,9 +149,10 @@ func (s *Service) newCard(ctx context.Context, d *likeness.Dataset, sp *spec, se
 		Anonymization: CardAnonymization{Profile: sp.profile.Name, Faces: sp.profile.Faces, Voice: sp.profile.Voice, K: sp.profile.K,
 			MetadataStripped: t.searched+t.voices > 0, ImagesSearched: t.searched, FacesFound: t.faces, FacesCovered: t.covered,
 			VoicesTransformed: t.voices, AsRecorded: t.asRecorded},
-		Excluded: map[string]int{},
-		Reviews:  CardReviews{SentToReview: len(reviews), IncludedApproved: t.approved, ExcludedByReview: d.Skipped["excluded_by_review"]},
-		Lineage:  CardLineage{PredecessorID: d.PredecessorID, ManifestSHA256: d.ManifestSHA256},
+		Excluded:        map[string]int{},
+		NotAnonymizable: t.unsupported,
+		Reviews:         CardReviews{SentToReview: len(reviews), IncludedApproved: t.approved, ExcludedByReview: d.Skipped["excluded_by_review"]},
+		Lineage:         CardLineage{PredecessorID: d.PredecessorID, ManifestSHA256: d.ManifestSHA256},
 	}
 	if a := pu.AnonymizationOrDefault(); sp.profile.Name == "policy" && a.LeavesAsRecorded(d.Categories) {
 		c.Anonymization.Reason = a.Reason
@@ -224,9 +229,24 @@ func (c *Card) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d included on approval", n))
 	}
 	for _, reason := range sortedKeys(c.Excluded) {
-		parts = append(parts, fmt.Sprintf("%d left out (%s)", c.Excluded[reason], reason))
+		parts = append(parts, fmt.Sprintf("%d left out (%s)", c.Excluded[reason], leftOutBecause(reason)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// leftOutBecause says an exclusion reason in words.
+func leftOutBecause(reason string) string {
+	switch reason {
+	case "excluded_by_review":
+		return "excluded by a reviewer"
+	case "not_anonymizable":
+		return "in a format that cannot be anonymized"
+	case "too_large_to_anonymize":
+		return "too large to anonymize"
+	case "consent_changed":
+		return "consent withdrawn or person erased during the build"
+	}
+	return reason
 }
 
 func sortedKeys(m map[string]int) []string {
@@ -299,7 +319,12 @@ func (c *Card) Markdown() string {
 	f("- Left out on a reviewer's exclusion: %d", c.Reviews.ExcludedByReview)
 	for _, reason := range sortedKeys(c.Excluded) {
 		if reason != "excluded_by_review" {
-			f("- Left out (%s): %d", reason, c.Excluded[reason])
+			f("- Left out, %s (`%s`): %d", leftOutBecause(reason), reason, c.Excluded[reason])
+		}
+		if reason == "not_anonymizable" {
+			for _, why := range sortedKeys(c.NotAnonymizable) {
+				f("  - %s: %d", why, c.NotAnonymizable[why])
+			}
 		}
 	}
 	f("")

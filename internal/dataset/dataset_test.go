@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -652,4 +654,54 @@ func TestATaintedCardPointsAtTheNewestVersionOfItsLine(t *testing.T) {
 	if c := card(v2.ID); c.Taint.SuccessorID != v3.ID || !strings.Contains(c.Markdown(), "use its successor "+v3.ID) {
 		t.Fatalf("v2's card: %+v\n%s", c.Taint, c.Markdown())
 	}
+}
+
+// An item whose format cannot be anonymized is left out, and the card and
+// summary say why, in words: what the collector should send instead.
+func TestAnItemThatCannotBeAnonymizedIsLeftOutSayingWhy(t *testing.T) {
+	f := newFixture(t, "", policy.Default()) // ai-training: voice mcadams
+	s := f.subject("ann", "ai-training")
+	f.upload(s, "ai-training", "voice", "audio/wav", speech(t))
+	f.upload(s, "ai-training", "voice", "audio/wav", pcm8(t))
+	v := f.build(&dataset.BuildRequest{Purpose: "ai-training", Categories: []string{"voice"}})
+	if v.ItemCount != 1 || v.Skipped["not_anonymizable"] != 1 || !strings.Contains(v.Summary, "1 left out (in a format that cannot be anonymized)") {
+		t.Fatalf("build: %d items, skipped %v, summary %q", v.ItemCount, v.Skipped, v.Summary)
+	}
+	card, err := f.ds.Card(f.ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const why = "only 16-bit PCM WAV can be anonymized (this is 8-bit PCM)"
+	var found bool
+	for w, n := range card.NotAnonymizable {
+		found = found || strings.Contains(w, why) && n == 1
+	}
+	if !found || !strings.Contains(card.Markdown(), why) {
+		t.Fatalf("card: not anonymizable %v\n%s", card.NotAnonymizable, card.Markdown())
+	}
+}
+
+// pcm8 is a second of 8-bit PCM WAV: a format ingest takes and the voice
+// transform does not.
+func pcm8(t *testing.T) []byte {
+	t.Helper()
+	const rate, n = 16000, 16000
+	var b bytes.Buffer
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + n))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))
+	le(uint16(1)) // PCM
+	le(uint16(1)) // mono
+	le(uint32(rate))
+	le(uint32(rate)) // bytes per second
+	le(uint16(1))    // block align
+	le(uint16(8))    // bits per sample
+	b.WriteString("data")
+	le(uint32(n))
+	for i := range n {
+		b.WriteByte(byte(128 + 60*math.Sin(float64(i)*2*math.Pi*220/rate)))
+	}
+	return b.Bytes()
 }
