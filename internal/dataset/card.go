@@ -213,6 +213,9 @@ const maxSuccessors = 10000
 func (c *Card) Summary() string {
 	a := c.Anonymization
 	parts := []string{nof(c.Counts.Items, "item") + " of " + nof(c.Counts.Subjects, "subject")}
+	if c.Counts.Items == 0 {
+		parts[0] += " (" + emptyBecause(c) + ")"
+	}
 	if a.ImagesSearched > 0 {
 		parts = append(parts, fmt.Sprintf("blurred %d of %s in %s", a.FacesCovered, nof(a.FacesFound, "face box"), nof(a.ImagesSearched, "image")))
 	}
@@ -232,6 +235,15 @@ func (c *Card) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d left out (%s)", c.Excluded[reason], leftOutBecause(reason)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// emptyBecause says why a version holds no item: only a successor can be
+// empty (a first build of nothing records nothing).
+func emptyBecause(c *Card) string {
+	if c.Counts.Selected == 0 {
+		return "this version is empty: no asset of its line may be used for this purpose now (withdrawn, erased or expired); train on nothing of it"
+	}
+	return "this version is empty: every asset selected was held for review or left out (see below)"
 }
 
 // leftOutBecause says an exclusion reason in words.
@@ -293,6 +305,10 @@ func (c *Card) Markdown() string {
 	f("## Counts")
 	f("")
 	f("%s of %s, from %s whose consent allowed them.", nof(c.Counts.Items, "item"), nof(c.Counts.Subjects, "subject"), nof(c.Counts.Selected, "asset"))
+	if c.Counts.Items == 0 {
+		f("")
+		f("**%s.**", emptyBecause(c))
+	}
 	for _, cat := range sortedKeys(c.Counts.PerCategory) {
 		f("- %s: %d", cat, c.Counts.PerCategory[cat])
 	}

@@ -582,7 +582,8 @@ func TestAnAssetErasedOnItsOwnTaintsTheDatasetsHoldingIt(t *testing.T) {
 }
 
 // A first build that selects nothing records nothing and says why; an
-// empty successor (everyone withdrew) is still recorded.
+// empty successor (everyone withdrew) is still recorded, and says it is
+// empty.
 func TestABuildOfNothingRecordsNothingAndSaysWhy(t *testing.T) {
 	f := newFixture(t, "", asRecorded())
 	ann := f.subject("ann", "marketing-personalization") // consents, but not to ai-training
@@ -610,7 +611,14 @@ func TestABuildOfNothingRecordsNothingAndSaysWhy(t *testing.T) {
 	f.withdraw(ben, "ai-training")
 	v2, err := f.ds.Rebuild(f.ctx, v1.ID, f.out)
 	if err != nil || v2.ItemCount != 0 || v2.PredecessorID != v1.ID {
-		t.Errorf("the empty successor: %+v, %v; want it recorded with no item", v2, err)
+		t.Fatalf("the empty successor: %+v, %v; want it recorded with no item", v2, err)
+	}
+	// It says it is empty, and why, where a reader looks.
+	if !strings.Contains(v2.Summary, "this version is empty: no asset of its line may be used") {
+		t.Errorf("the empty successor's summary: %q", v2.Summary)
+	}
+	if card, err := f.ds.Card(f.ctx, v2.ID); err != nil || !strings.Contains(card.Markdown(), "**this version is empty") {
+		t.Errorf("the empty successor's card: %v\n%s", err, card.Markdown())
 	}
 }
 
