@@ -53,3 +53,16 @@ type PortalSessionStore interface {
 	// returns how many there were. Idempotent.
 	EndSubjectPortalSessions(ctx Context, subjectID string) (int, error)
 }
+
+// EndedSessionStore remembers console sessions signed out before their
+// cookie expires: a console session lives in a signed cookie, and a copy of
+// it (taken from the browser, or another tab) must stop working at sign-out
+// on every replica, not only the one the browser drops.
+type EndedSessionStore interface {
+	// EndSession records that the session with this id (a hash naming
+	// it, see console) ended, until its cookie would have expired anyway;
+	// it may drop ended sessions whose time passed before now. Idempotent.
+	EndSession(ctx Context, id string, until, now time.Time) error
+	// SessionEnded reports whether the session with this id was ended.
+	SessionEnded(ctx Context, id string) (bool, error)
+}

@@ -33,6 +33,7 @@ type Store interface {
 	RequestStore
 	LinkStore
 	PortalSessionStore
+	EndedSessionStore
 	IncidentStore
 	DatasetStore
 	DatasetReviewStore

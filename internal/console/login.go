@@ -79,6 +79,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := h.endSessionEverywhere(r, s); err != nil {
+		// The browser's cookie goes below; a copy of it lives until it
+		// expires. Say so rather than claim a sign-out that did not happen.
+		h.failed(w, r, s, "sign out", err)
+		return
+	}
 	h.endSession(w, r)
 	h.Jar.End(w, r, operatorCookie)
 	h.Log.Info("console: operator signed out", "key_id", s.KeyID, "operator", s.Operator)

@@ -35,7 +35,9 @@ const operatorCookie = "likeness_console_op"
 
 func (h *Handler) startOperatorSession(w http.ResponseWriter, r *http.Request, name string, role likeness.OperatorRole, signedIn time.Time) *session {
 	ttl := min(operators.IdleTimeout, signedIn.Add(operators.MaxSession).Sub(h.Now()))
-	c := h.Jar.Start(w, r, operatorCookie, ttl, name, string(role), strconv.FormatInt(signedIn.Unix(), 10))
+	// The sign-in's time, to the microsecond: with the name it names the
+	// sign-in (see session.endID), so two must not share it.
+	c := h.Jar.Start(w, r, operatorCookie, ttl, name, string(role), strconv.FormatInt(signedIn.UnixMicro(), 10))
 	return &session{Role: likeness.Role(role), Operator: name, signedIn: signedIn, Session: c}
 }
 
@@ -50,8 +52,8 @@ func (h *Handler) operatorSession(r *http.Request) (*session, bool) {
 	if !ok {
 		return nil, false
 	}
-	unix, err := strconv.ParseInt(c.Fields[2], 10, 64)
-	signedIn := time.Unix(unix, 0)
+	micros, err := strconv.ParseInt(c.Fields[2], 10, 64)
+	signedIn := time.UnixMicro(micros)
 	if err != nil || !h.Now().Before(signedIn.Add(operators.MaxSession)) {
 		return nil, false
 	}

@@ -15,6 +15,7 @@ import (
 
 	"likeness"
 	"likeness/internal/console"
+	"likeness/internal/httpapi"
 	pages "likeness/internal/http/page"
 	"likeness/internal/likenesstest"
 	"likeness/internal/operators"
@@ -232,5 +233,47 @@ func TestAuditorOperatorReadsNoContent(t *testing.T) {
 	csrf := csrfOf(t, c.Get("/console/subjects"))
 	if p := c.Post("/console/assets/ast_x/content", url.Values{"csrf": {csrf}, "reason": {"curious"}}); p.Status != http.StatusForbidden {
 		t.Fatalf("auditor content read: %d; want 403", p.Status)
+	}
+}
+
+// Signing out ends the session itself, not only the browser's cookie: a
+// copy of the cookie (another tab, or one taken from the browser) stops
+// working at once, for a named operator and for an API key's session;
+// signing in again starts a session that works.
+func TestSignOutEndsEveryCopyOfTheSession(t *testing.T) {
+	f := newOperatorFixture(t, "")
+	f.create("olga", likeness.OperatorAdmin, true)
+	u, _ := url.Parse(f.srv.URL + "/console")
+	for _, who := range []string{"operator", "key"} {
+		c := f.fixture.client()
+		if who == "operator" {
+			if p := c.operatorLogin("olga", operatorPassword, f.code("olga")); p.Status != 200 {
+				t.Fatalf("sign-in: %d\n%s", p.Status, p.Body)
+			}
+			f.d.Clock.Add(30 * time.Second)
+		} else {
+			_, secret, err := httpapi.CreateAPIKey(context.Background(), f.d.Store, "console-admin", likeness.RoleAdmin, f.d.Clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := c.login(secret); p.Status != 200 || p.URL.Path != "/console" {
+				t.Fatalf("sign-in with a key: %d at %s", p.Status, p.URL)
+			}
+		}
+		copied := f.fixture.client()
+		copied.HTTP.Jar.SetCookies(u, c.HTTP.Jar.Cookies(u))
+		if p := copied.Get("/console/subjects"); p.URL.Path != "/console/subjects" {
+			t.Fatalf("%s: the copied cookie does not work before sign-out (landed at %s)", who, p.URL)
+		}
+		if p := c.Post("/console/logout", url.Values{"csrf": {csrfOf(t, c.Get("/console"))}}); p.URL.Path != "/console/login" {
+			t.Fatalf("%s: sign-out landed at %s", who, p.URL)
+		}
+		if p := copied.Get("/console/subjects"); p.URL.Path != "/console/login" {
+			t.Errorf("%s: a copy of the cookie still works after sign-out (landed at %s)", who, p.URL)
+		}
+	}
+	c := f.fixture.client()
+	if p := c.operatorLogin("olga", operatorPassword, f.code("olga")); p.Status != 200 || c.Get("/console/subjects").URL.Path != "/console/subjects" {
+		t.Fatalf("signing in again: %d", p.Status)
 	}
 }

@@ -1,11 +1,15 @@
 package console
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"time"
 
 	"likeness"
 	"likeness/internal/http/cookie"
+	"likeness/internal/operators"
 )
 
 const (
@@ -31,9 +35,21 @@ type session struct {
 // they work).
 func (s *session) csrfScope() string {
 	if s.Operator != "" {
-		return "op|" + s.Operator + "|" + s.signedIn.UTC().Format(time.RFC3339)
+		return "op|" + s.Operator + "|" + s.signedIn.UTC().Format(time.RFC3339Nano)
 	}
 	return s.Payload
+}
+
+// endID names the session in the store of ended sessions: a hash of its
+// CSRF scope, which is one sign-in's whatever renewals its cookie went
+// through. until is when its cookie would stop working anyway.
+func (s *session) endID() (id string, until time.Time) {
+	sum := sha256.Sum256([]byte("console session|" + s.csrfScope()))
+	until = s.Expires
+	if s.Operator != "" {
+		until = s.signedIn.Add(operators.MaxSession)
+	}
+	return hex.EncodeToString(sum[:]), until
 }
 
 // actor is who the session acts as: a named operator, or an API key.
@@ -51,8 +67,32 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, k *likene
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) { h.Jar.End(w, r, sessionCookie) }
 
 // session returns the request's valid session: signed by us, not expired,
-// and its key still on record, unrevoked and of the same role.
+// not signed out (on any replica: a copy of the cookie stops working at
+// sign-out), and its key or operator still on record, active and of the
+// same role. Fails closed.
 func (h *Handler) session(r *http.Request) (*session, bool) {
+	s, ok := h.cookieSession(r)
+	if !ok {
+		return nil, false
+	}
+	id, _ := s.endID()
+	ended, err := h.cfg.Store.SessionEnded(r.Context(), id)
+	if err != nil {
+		h.Log.Error("console: check session", "err", err)
+		return nil, false
+	}
+	return s, !ended
+}
+
+// endSessionEverywhere records s as ended, so that no copy of its cookie
+// works again.
+func (h *Handler) endSessionEverywhere(r *http.Request, s *session) error {
+	id, until := s.endID()
+	return h.cfg.Store.EndSession(context.WithoutCancel(r.Context()), id, until, h.Now())
+}
+
+// cookieSession is session without the check for a sign-out.
+func (h *Handler) cookieSession(r *http.Request) (*session, bool) {
 	if s, ok := h.operatorSession(r); ok {
 		return s, true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"likeness"
 )
@@ -64,4 +65,36 @@ func (d *DB) EndSubjectPortalSessions(ctx context.Context, subjectID string) (in
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+var _ likeness.EndedSessionStore = (*DB)(nil)
+
+// EndSession implements likeness.EndedSessionStore.
+func (d *DB) EndSession(ctx context.Context, id string, until, now time.Time) error {
+	if id == "" {
+		return likeness.Errorf(likeness.EINVALID, "ended session has no id")
+	}
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM ended_sessions WHERE until_us < ?`), likeness.Micros(now)); err != nil {
+			return fmt.Errorf("sqlstore: drop old ended sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO ended_sessions (id, until_us) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
+			id, likeness.Micros(until)); err != nil {
+			return fmt.Errorf("sqlstore: end session: %w", err)
+		}
+		return nil
+	})
+}
+
+// SessionEnded implements likeness.EndedSessionStore.
+func (d *DB) SessionEnded(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, d.q(`SELECT 1 FROM ended_sessions WHERE id = ?`), id).Scan(&n)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: read ended session: %w", err)
+	}
+	return true, nil
 }

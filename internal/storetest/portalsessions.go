@@ -12,6 +12,7 @@ func init() {
 	tests = append(tests,
 		Test{"PortalSessionRoundTripsUntilEnded", testPortalSessionRoundTrip},
 		Test{"ErasureEndsEveryPortalSession", testPortalSessionErasure},
+		Test{"AnEndedConsoleSessionStaysEndedUntilItsCookieExpires", testEndedSession},
 	)
 }
 
@@ -79,5 +80,40 @@ func testPortalSessionErasure(t *testing.T, s likeness.Store) {
 	}
 	if n, err := s.EndSubjectPortalSessions(ctx, other.ID); err != nil || n != 1 {
 		t.Fatalf("EndSubjectPortalSessions = %d, %v; want 1", n, err)
+	}
+}
+
+func testEndedSession(t *testing.T, s likeness.Store) {
+	ctx := context.Background()
+	ended := func(id string) bool {
+		t.Helper()
+		ok, err := s.SessionEnded(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if ended("op-a") {
+		t.Fatal("a session never ended reads as ended")
+	}
+	if err := s.EndSession(ctx, "op-a", t0.Add(30*time.Minute), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndSession(ctx, "op-a", t0.Add(30*time.Minute), t0); err != nil {
+		t.Fatalf("ending a session twice: %v", err)
+	}
+	if !ended("op-a") || ended("op-b") {
+		t.Fatal("only the session ended reads as ended")
+	}
+	// Ending another once op-a's cookie has expired may drop op-a's row;
+	// until then it stays.
+	if err := s.EndSession(ctx, "op-b", t0.Add(time.Hour), t0.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !ended("op-a") || !ended("op-b") {
+		t.Fatal("an ended session was forgotten before its cookie expired")
+	}
+	if err := s.EndSession(ctx, "", t0, t0); likeness.ErrorCode(err) != likeness.EINVALID {
+		t.Fatalf("a session with no id: %v, want invalid", err)
 	}
 }
