@@ -12,8 +12,8 @@ type IdempotentRequest struct {
 	// one: the record is deleted with their data key on erasure (see
 	// ErasureStore.DestroySubjectKey), in flight or done.
 	SubjectID string
-	Key   string // the SHA-256 (hex) of the client's Idempotency-Key
-	Claim string // random token of the claim that owns the record
+	Key       string // the SHA-256 (hex) of the client's Idempotency-Key
+	Claim     string // random token of the claim that owns the record
 
 	CreatedAt  time.Time
 	LeaseUntil time.Time // an in-flight claim older than this may be taken over

@@ -15,8 +15,8 @@ import (
 
 	"likeness"
 	"likeness/internal/console"
-	"likeness/internal/httpapi"
 	pages "likeness/internal/http/page"
+	"likeness/internal/httpapi"
 	"likeness/internal/likenesstest"
 	"likeness/internal/operators"
 	"likeness/internal/storetest"

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
