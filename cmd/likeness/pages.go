@@ -23,6 +23,7 @@ type pageFlags struct {
 	allowedHosts []string
 	secure       bool
 	mailSending  bool // an SMTP server is configured
+	clientIP     func(*http.Request) string
 }
 
 // withPages adds the consent page, the privacy portal and the operator
@@ -34,7 +35,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
-		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default()},
+		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default(), ClientIP: f.clientIP},
 		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}, Reach: d.mail})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
@@ -49,7 +50,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 		Records:     records.New(d.notices.Policy, d.store, nil),
 		Operators:   operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
 		MailSending: f.mailSending,
-		Key:         key, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default()}}).Register(mux)
+		Key:         key, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default(), ClientIP: f.clientIP}}).Register(mux)
 	return apiFirst{api: api, rest: mux}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"likeness/internal/follow"
 	"likeness/internal/httpapi"
 	"likeness/internal/outbox"
+	"likeness/internal/ratelimit"
 	"likeness/internal/snapshot"
 )
 
@@ -55,6 +56,10 @@ type Main struct {
 	BaseURL       string
 	AllowedHosts  string // comma-separated; see --allowed-hosts
 	SecureCookies bool
+	// Proxies are the reverse proxies or load balancers in front (see
+	// --trusted-proxies): requests from them are limited per the client
+	// they forward for.
+	Proxies ratelimit.Proxies
 	Events        eventFlags
 	Observe       observeFlags
 	Demo          bool
@@ -96,6 +101,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.Addr, "addr", env("LIKENESS_ADDR", m.Addr), "address to listen on (env LIKENESS_ADDR)")
 	fs.StringVar(&m.BaseURL, "base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
 	fs.StringVar(&m.AllowedHosts, "allowed-hosts", env("LIKENESS_ALLOWED_HOSTS", ""), "comma-separated host names links may be built for when --base-url is unset (env LIKENESS_ALLOWED_HOSTS; default: the --addr host and localhost; demo: any)")
+	proxies := fs.String("trusted-proxies", env("LIKENESS_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of the reverse proxies or load balancers in front:\nrate limits count the client they name in X-Forwarded-For, not them (env LIKENESS_TRUSTED_PROXIES;\ndefault none: every request is its peer's, whatever it forwards)")
 	fs.BoolVar(&m.SecureCookies, "secure-cookies", env("LIKENESS_SECURE_COOKIES", "") == "1", "mark portal cookies Secure (behind a TLS proxy) (env LIKENESS_SECURE_COOKIES=1)")
 	fs.DurationVar(&m.Config.maxStaleness, "max-staleness", envDuration("LIKENESS_MAX_STALENESS", time.Second), "how long a replica may go without catching up with the database before its\ndecisions deny with reason replica_stale and /readyz turns not-ready (env LIKENESS_MAX_STALENESS)")
 	fs.BoolVar(&m.Config.adoptBlobs, "adopt-blob-store", false, "accept a blob store that lacks the marker the database records (a store replaced\non purpose) and mark it as the deployment's; without it such a store is refused")
@@ -114,6 +120,11 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	ps, err := ratelimit.ParseProxies(*proxies)
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+	}
+	m.Proxies = ps
 	m.AdminToken = os.Getenv("LIKENESS_ADMIN_TOKEN")
 	m.Config.remindBefore = time.Duration(m.Mail.remindDays) * 24 * time.Hour
 	if m.Demo && !flagSet(fs, "data-dir") && os.Getenv("LIKENESS_DATA_DIR") == "" {
@@ -230,6 +241,7 @@ type servedHandlers struct {
 func (m *Main) buildHandlers(ctx context.Context, mailDisp *outbox.Dispatcher) servedHandlers {
 	apiCfg := m.d.apiConfig(m.logger)
 	apiCfg.SeparateMetrics = m.Observe.metricsAddr != ""
+	apiCfg.ClientIP = m.Proxies.ClientIP
 	api := httpapi.New(apiCfg)
 	mailBase := m.BaseURL
 	if mailBase == "" {
@@ -241,7 +253,7 @@ func (m *Main) buildHandlers(ctx context.Context, mailDisp *outbox.Dispatcher) s
 	}
 	mailDisp.Sinks = []outbox.Sink{sink}
 	handler, err := withPages(ctx, m.d, api, pageFlags{baseURL: m.BaseURL, allowedHosts: linkHosts(m.AllowedHosts, m.Addr, m.Demo),
-		secure: m.SecureCookies, mailSending: sink.Sending()})
+		secure: m.SecureCookies, mailSending: sink.Sending(), clientIP: m.Proxies.ClientIP})
 	return servedHandlers{api: api, handler: handler, err: err}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -87,5 +88,17 @@ func TestDemoPrintsCurlLinesThatWork(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(got), `"allow":true`) {
 		t.Fatalf("the demo's allow line: %d %s", res.StatusCode, got)
+	}
+}
+
+func TestTrustedProxiesAreAddressesOrPrefixes(t *testing.T) {
+	m := NewMain(false, io.Discard, io.Discard)
+	if err := m.ParseFlags([]string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.7"}); err != nil || len(m.Proxies) != 2 {
+		t.Fatalf("two proxies: %v, %v", m.Proxies, err)
+	}
+	m = NewMain(false, io.Discard, io.Discard)
+	err := m.ParseFlags([]string{"--trusted-proxies", "lb.example"})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), `"lb.example"`) {
+		t.Fatalf("a host name: %v, want a usage error naming it", err)
 	}
 }

@@ -2,9 +2,11 @@ package httpapi_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"likeness"
 	"likeness/internal/httpapi"
 	"likeness/internal/likenesstest"
+	"likeness/internal/ratelimit"
 	"likeness/internal/sqlstore"
 	"likeness/internal/storetest"
 )
@@ -342,5 +345,65 @@ func TestUnknownKeysFromOneClientAreLimited(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if c := bad(); c != 401 {
 		t.Errorf("an unknown key a second later: %d, want 401", c)
+	}
+}
+
+// Behind a trusted proxy, every request comes from the proxy's address:
+// the limit on unknown keys counts the client it forwards for, so one
+// client sending junk keys does not lock out the others; a client that
+// is not the proxy cannot choose whom it counts as.
+func TestUnknownKeysAreLimitedPerClientBehindATrustedProxy(t *testing.T) {
+	e := newEnv(t, "")
+	proxies, err := ratelimit.ParseProxies("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.d.APIConfig()
+	cfg.ClientIP = proxies.ClientIP
+	e.srv = httptest.NewServer(httpapi.New(cfg))
+	t.Cleanup(e.srv.Close)
+	bad := func(forwardedFor string) int {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/audit", nil)
+		req.Header.Set("Authorization", "Bearer lk_"+likeness.NewID("bogus"))
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for range 31 {
+		bad("198.51.100.1")
+	}
+	if c := bad("198.51.100.1"); c != 429 {
+		t.Errorf("the client sending junk keys: %d, want 429", c)
+	}
+	if c := bad("198.51.100.2"); c != 401 {
+		t.Errorf("another client behind the same proxy: %d, want 401 (not limited)", c)
+	}
+
+	// Without the proxy trusted, the header is the caller's word: ignored.
+	e2 := newEnv(t, "")
+	for range 31 {
+		req, _ := http.NewRequest("GET", e2.srv.URL+"/v1/audit", nil)
+		req.Header.Set("Authorization", "Bearer lk_"+likeness.NewID("bogus"))
+		req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(rand.IntN(250)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	req, _ := http.NewRequest("GET", e2.srv.URL+"/v1/audit", nil)
+	req.Header.Set("Authorization", "Bearer lk_"+likeness.NewID("bogus"))
+	req.Header.Set("X-Forwarded-For", "203.0.113.251")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 429 {
+		t.Errorf("a forged X-Forwarded-For with no proxy trusted: %d, want 429 (the peer is limited)", res.StatusCode)
 	}
 }

@@ -35,6 +35,7 @@ const MaxBatch = 10000
 
 // Server is the HTTP API. Build it with New.
 type Server struct {
+	clientIP func(*http.Request) string
 	subjects Subjects
 	notices  Notices
 	consent  Consent
@@ -105,6 +106,10 @@ type Config struct {
 	// far it is (it runs within its request, for minutes on thousands of
 	// pictures); 0 means DefaultBuildProgressEvery.
 	BuildProgressEvery time.Duration
+	// ClientIP names the client of a request for the limit on unknown API
+	// keys; nil is the peer's address (ratelimit.RemoteHost). Behind a
+	// proxy, ratelimit.Proxies.ClientIP.
+	ClientIP func(*http.Request) string
 	// MaxBuilds is how many dataset builds and rebuilds may run at once on
 	// this server (each decrypts and anonymizes every member, on every
 	// core); more are refused with 429. 0 means DefaultMaxBuilds.
@@ -148,6 +153,9 @@ func New(cfg Config) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = ratelimit.RemoteHost
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -157,7 +165,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBuilds <= 0 {
 		cfg.MaxBuilds = DefaultMaxBuilds
 	}
-	s := &Server{buildProgressEvery: cfg.BuildProgressEvery, builds: make(chan struct{}, cfg.MaxBuilds), badKeys: ratelimit.New(badKeyRate, badKeyBurst), subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
+	s := &Server{clientIP: cfg.ClientIP, buildProgressEvery: cfg.BuildProgressEvery, builds: make(chan struct{}, cfg.MaxBuilds), badKeys: ratelimit.New(badKeyRate, badKeyBurst), subjects: cfg.Subjects, notices: cfg.Notices, consent: cfg.Consent, index: cfg.Index, ledger: cfg.Ledger, eraser: cfg.Eraser, requests: cfg.Requests, vault: cfg.Vault, datasets: cfg.Datasets, store: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody,
 		replica: cfg.Replica, mux: http.NewServeMux(), metrics: newMetrics(cfg.Registry)}
 	s.routes = []Route{
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
@@ -402,7 +410,7 @@ func (s *Server) authorize(r *http.Request, roles []likeness.Role) (likeness.Act
 	if !ok || token == "" {
 		return likeness.Actor{}, likeness.Errorf(likeness.EUNAUTHORIZED, "missing Authorization: Bearer <api key>")
 	}
-	key, err := s.lookupKey(r.Context(), token, ratelimit.RemoteHost(r))
+	key, err := s.lookupKey(r.Context(), token, s.clientIP(r))
 	if err != nil {
 		return likeness.Actor{}, err
 	}
