@@ -2897,6 +2897,12 @@ type FindSubjectParams struct {
 	ExternalId string `form:"external_id" json:"external_id"`
 }
 
+// LookupSubjectJSONBody defines parameters for LookupSubject.
+type LookupSubjectJSONBody struct {
+	// ExternalId the organization's own user id
+	ExternalId string `json:"external_id"`
+}
+
 // EraseSubjectParams defines parameters for EraseSubject.
 type EraseSubjectParams struct {
 	// IdempotencyKey Makes a retry safe: the first successful answer is kept 24 h per API key, route and key, and a retry with the same key gets it back (Idempotent-Replayed: true) without a second write. The same key with another request: 422; while the first is in flight: 409 with Retry-After. The kept answer is stored sealed under a key derived from this one, which is stored only hashed: use a random key (a UUID). Erasing a person deletes the kept answers to writes about them; a retry after that makes the write again.
@@ -3038,6 +3044,9 @@ type RejectRequestJSONRequestBody RejectRequestJSONBody
 
 // CreateSubjectJSONRequestBody defines body for CreateSubject for application/json ContentType.
 type CreateSubjectJSONRequestBody = NewSubject
+
+// LookupSubjectJSONRequestBody defines body for LookupSubject for application/json ContentType.
+type LookupSubjectJSONRequestBody LookupSubjectJSONBody
 
 // RectifySubjectJSONRequestBody defines body for RectifySubject for application/json ContentType.
 type RectifySubjectJSONRequestBody RectifySubjectJSONBody
@@ -3632,7 +3641,7 @@ type ClientInterface interface {
 
 	// FindSubject Find a subject by the organization's user id
 	//
-	// Roles: admin, collector, pipeline, auditor.
+	// Roles: admin, collector, pipeline, auditor. Prefer POST /v1/subjects/lookup: an id in a URL stays in browser histories and proxies' access logs.
 	//
 	// Corresponds with GET /v1/subjects (the `FindSubject` operationId).
 	FindSubject(ctx context.Context, params *FindSubjectParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3654,6 +3663,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/subjects (the `CreateSubject` operationId).
 	CreateSubject(ctx context.Context, body CreateSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupSubjectWithBody Find a subject by the organization's user id, sent in the body
+	//
+	// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+	LookupSubjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupSubject Find a subject by the organization's user id, sent in the body
+	//
+	// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+	LookupSubject(ctx context.Context, body LookupSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EraseSubject Erase the subject: key destroyed first, then blobs and derived assets; returns a signed erasure certificate. Idempotent.
 	//
@@ -4918,7 +4945,7 @@ func (c *Client) GetRetentionSchedule(ctx context.Context, params *GetRetentionS
 
 // FindSubject Find a subject by the organization's user id
 //
-// Roles: admin, collector, pipeline, auditor.
+// Roles: admin, collector, pipeline, auditor. Prefer POST /v1/subjects/lookup: an id in a URL stays in browser histories and proxies' access logs.
 //
 // Corresponds with GET /v1/subjects (the `FindSubject` operationId).
 func (c *Client) FindSubject(ctx context.Context, params *FindSubjectParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4961,6 +4988,44 @@ func (c *Client) CreateSubjectWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /v1/subjects (the `CreateSubject` operationId).
 func (c *Client) CreateSubject(ctx context.Context, body CreateSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateSubjectRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupSubjectWithBody Find a subject by the organization's user id, sent in the body
+//
+// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+func (c *Client) LookupSubjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupSubjectRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupSubject Find a subject by the organization's user id, sent in the body
+//
+// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+func (c *Client) LookupSubject(ctx context.Context, body LookupSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupSubjectRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7596,6 +7661,46 @@ func NewCreateSubjectRequestWithBody(server string, contentType string, body io.
 	return req, nil
 }
 
+// NewLookupSubjectRequest calls the generic LookupSubject builder with application/json body
+func NewLookupSubjectRequest(server string, body LookupSubjectJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLookupSubjectRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLookupSubjectRequestWithBody constructs an http.Request for the LookupSubject method, with any body, and a specified content type
+func NewLookupSubjectRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/subjects/lookup")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewEraseSubjectRequest constructs an http.Request for the EraseSubject method
 func NewEraseSubjectRequest(server string, id string, params *EraseSubjectParams) (*http.Request, error) {
 	var err error
@@ -9110,7 +9215,7 @@ type ClientWithResponsesInterface interface {
 
 	// FindSubjectWithResponse Find a subject by the organization's user id
 	//
-	// Roles: admin, collector, pipeline, auditor.
+	// Roles: admin, collector, pipeline, auditor. Prefer POST /v1/subjects/lookup: an id in a URL stays in browser histories and proxies' access logs.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9134,6 +9239,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/subjects (the `CreateSubject` operationId).
 	CreateSubjectWithResponse(ctx context.Context, body CreateSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSubjectResponse, error)
+
+	// LookupSubjectWithBodyWithResponse Find a subject by the organization's user id, sent in the body
+	//
+	// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+	LookupSubjectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupSubjectResponse, error)
+
+	// LookupSubjectWithResponse Find a subject by the organization's user id, sent in the body
+	//
+	// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+	LookupSubjectWithResponse(ctx context.Context, body LookupSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupSubjectResponse, error)
 
 	// EraseSubjectWithResponse Erase the subject: key destroyed first, then blobs and derived assets; returns a signed erasure certificate. Idempotent.
 	//
@@ -12687,6 +12810,75 @@ func (r CreateSubjectResponse) ContentType() string {
 	return ""
 }
 
+// LookupSubjectResponse4XXHeaders the declared response headers of an HTTP 4XX response for LookupSubject
+type LookupSubjectResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// LookupSubjectResponse5XXHeaders the declared response headers of an HTTP 5XX response for LookupSubject
+type LookupSubjectResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type LookupSubjectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Subject
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *LookupSubjectResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *LookupSubjectResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LookupSubjectResponse) GetJSON200() *Subject {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r LookupSubjectResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r LookupSubjectResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r LookupSubjectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LookupSubjectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LookupSubjectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LookupSubjectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // EraseSubjectResponse200Headers the declared response headers of an HTTP 200 response for EraseSubject
 type EraseSubjectResponse200Headers struct {
 	IdempotentReplayed *string
@@ -14951,7 +15143,7 @@ func (c *ClientWithResponses) GetRetentionScheduleWithResponse(ctx context.Conte
 
 // FindSubjectWithResponse Find a subject by the organization's user id
 //
-// Roles: admin, collector, pipeline, auditor.
+// Roles: admin, collector, pipeline, auditor. Prefer POST /v1/subjects/lookup: an id in a URL stays in browser histories and proxies' access logs.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14992,6 +15184,36 @@ func (c *ClientWithResponses) CreateSubjectWithResponse(ctx context.Context, bod
 		return nil, err
 	}
 	return ParseCreateSubjectResponse(rsp)
+}
+
+// LookupSubjectWithBodyWithResponse Find a subject by the organization's user id, sent in the body
+//
+// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+func (c *ClientWithResponses) LookupSubjectWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupSubjectResponse, error) {
+	rsp, err := c.LookupSubjectWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupSubjectResponse(rsp)
+}
+
+// LookupSubjectWithResponse Find a subject by the organization's user id, sent in the body
+//
+// Roles: admin, collector, pipeline, auditor. As GET /v1/subjects?external_id=, with the id kept out of the URL (and so out of access logs on the way).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/subjects/lookup (the `LookupSubject` operationId).
+func (c *ClientWithResponses) LookupSubjectWithResponse(ctx context.Context, body LookupSubjectJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupSubjectResponse, error) {
+	rsp, err := c.LookupSubject(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupSubjectResponse(rsp)
 }
 
 // EraseSubjectWithResponse Erase the subject: key destroyed first, then blobs and derived assets; returns a signed erasure certificate. Idempotent.
@@ -18363,6 +18585,69 @@ func ParseCreateSubjectResponse(rsp *http.Response) (*CreateSubjectResponse, err
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers CreateSubjectResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLookupSubjectResponse parses an HTTP response from a LookupSubjectWithResponse call
+func ParseLookupSubjectResponse(rsp *http.Response) (*LookupSubjectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LookupSubjectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Subject
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers LookupSubjectResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers LookupSubjectResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -135,6 +135,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /console", h.page(h.overview))
 	mux.Handle("GET /console/{$}", h.page(h.overview))
 	mux.Handle("GET /console/subjects", h.page(h.subjects))
+	mux.Handle("POST /console/subjects", h.action(false, h.searchSubject))
 	mux.Handle("GET /console/renewals", h.page(h.renewals))
 	mux.Handle("GET /console/obligations", h.page(h.obligations))
 	mux.Handle("GET /console/audit", h.page(h.audit))

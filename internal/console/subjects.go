@@ -60,14 +60,25 @@ type accessRow struct {
 	Operator, Reason                string // who read content in the console, and why
 }
 
-// subjects looks a person up by the organization's user id (external_id)
-// or by the pseudonymous subject id (id) other pages link to.
+// subjects shows the search form, or the person whose pseudonymous
+// subject id (id) other pages link to.
 func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, s *session) {
+	h.showSubject(w, r, s, "", strings.TrimSpace(r.URL.Query().Get("id")))
+}
+
+// searchSubject looks a person up by the organization's user id
+// (external_id), sent in a form body: in a URL it would stay in the
+// browser's history and in every proxy's access log.
+func (h *Handler) searchSubject(w http.ResponseWriter, r *http.Request, s *session) {
+	h.showSubject(w, r, s, strings.TrimSpace(r.PostForm.Get("external_id")), "")
+}
+
+// showSubject shows the person with external id ext, or else subject id
+// id, or the empty form.
+func (h *Handler) showSubject(w http.ResponseWriter, r *http.Request, s *session, ext, id string) {
 	ctx := r.Context()
 	l := h.localeFor(w, r)
-	q := r.URL.Query()
-	v := &subjectView{Query: strings.TrimSpace(q.Get("external_id"))}
-	id := strings.TrimSpace(q.Get("id"))
+	v := &subjectView{Query: ext}
 	out := func(status int) {
 		h.render(w, r, s, status, "subjects", &view{L: l, Title: "subjects.title", Nav: "subjects", Data: v})
 	}

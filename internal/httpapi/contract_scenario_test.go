@@ -56,6 +56,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	sub := b.consentingSubject("contract-1")
 	want(b.call(collector, "POST", "/v1/subjects", map[string]string{"external_id": "contract-1", "jurisdiction": "EU-DE"}), 200, "existing subject")
 	want(b.call(audit, "GET", "/v1/subjects?external_id=contract-1", nil), 200, "find subject")
+	want(b.call(audit, "POST", "/v1/subjects/lookup", map[string]any{"external_id": "contract-1"}), 200, "look a subject up")
 	want(b.call(audit, "GET", "/v1/subjects/"+sub, nil), 200, "get subject")
 	want(b.call(audit, "GET", "/v1/subjects/sub_unknown", nil), 404, "unknown subject")
 	want(b.call(admin, "PUT", "/v1/subjects/"+sub+"/contact", map[string]string{"email": "contract@example.org"}), 204, "set contact")

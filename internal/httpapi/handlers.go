@@ -69,6 +69,25 @@ func (s *Server) handleFindSubject(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, subjectOut(sub))
 }
 
+// handleLookupSubject is handleFindSubject with the external id in the
+// body, out of URLs and the access logs of whatever stands in between.
+func (s *Server) handleLookupSubject(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		ExternalID string `json:"external_id"`
+	}
+	if err := input.DecodeJSON(r, w, 4<<10, &in); err != nil {
+		return err
+	}
+	if in.ExternalID == "" {
+		return likeness.Errorf(likeness.EINVALID, "external_id is required")
+	}
+	sub, err := s.subjects.SubjectByExternalID(r.Context(), in.ExternalID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, subjectOut(sub))
+}
+
 func (s *Server) handleGetSubject(w http.ResponseWriter, r *http.Request) error {
 	sub, err := s.subjects.Subject(r.Context(), r.PathValue("id"))
 	if err != nil {

@@ -171,6 +171,7 @@ func New(cfg Config) *Server {
 		{Method: "GET", Pattern: "/v1/openapi.json", Roles: nil, Handler: s.handleOpenAPI}, // public documentation
 		{Method: "POST", Pattern: "/v1/subjects", Roles: collectors, Handler: s.handleCreateSubject},
 		{Method: "GET", Pattern: "/v1/subjects", Roles: subjectRead, Handler: s.handleFindSubject},
+		{Method: "POST", Pattern: "/v1/subjects/lookup", Roles: subjectRead, Handler: s.handleLookupSubject},
 		{Method: "GET", Pattern: "/v1/subjects/{id}", Roles: subjectRead, Handler: s.handleGetSubject},
 		{Method: "PATCH", Pattern: "/v1/subjects/{id}", Roles: collectors, Handler: s.handleRectifySubject},
 		{Method: "GET", Pattern: "/v1/notices/current", Roles: anyRole, Handler: s.handleNotice},

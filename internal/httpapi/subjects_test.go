@@ -25,6 +25,18 @@ func TestSubjectCreateIsIdempotentAndExternalIDIsNotStored(t *testing.T) {
 	if found.ID != a {
 		t.Fatalf("lookup by external id found %q", found.ID)
 	}
+	// The same with the id in the body, out of URLs.
+	var looked struct{ ID string }
+	if r := e.call(likeness.RoleAuditor, "POST", "/v1/subjects/lookup", map[string]string{"external_id": ext}); r.status != 200 {
+		t.Fatalf("lookup in the body: %d %s", r.status, r.body)
+	} else if r.json(t, &looked); looked.ID != a {
+		t.Fatalf("lookup in the body found %q", looked.ID)
+	}
+	for body, want := range map[string]int{`{"external_id":"nobody-here"}`: 404, `{}`: 400, `{"externalid":"x"}`: 400} {
+		if r := e.call(likeness.RoleAuditor, "POST", "/v1/subjects/lookup", body); r.status != want {
+			t.Errorf("lookup %s: %d %s, want %d", body, r.status, r.body, want)
+		}
+	}
 	if scanFor(t, e.store, ext) {
 		t.Fatal("the raw external id is stored in the database")
 	}
