@@ -23,8 +23,9 @@ func printJSON(w io.Writer, v any) error {
 func runDatasetBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dataset build --purpose P --category C[,C…] [--recipient R] [--profile NAME] [--out DIR]",
 		"Builds a dataset from every asset whose subject consents now to the purpose, category and\n"+
-			"recipient, anonymized under the purpose's profile, and writes DIR/<id>-v1/metadata.jsonl and\n"+
-			"data/ (the Hugging Face imagefolder/audiofolder layout). Prints the dataset record.", stderr)
+			"recipient, anonymized under the purpose's profile, and writes DIR/<id>-v1/: metadata.jsonl and\n"+
+			"data/ (the Hugging Face imagefolder/audiofolder layout), and the dataset card (card.md, card.json).\n"+
+			"Pictures with no face found for sure are held for review, not written. Prints the dataset record.", stderr)
 	var c config
 	c.addStorageFlags(fs)
 	purpose := fs.String("purpose", "", "purpose the dataset is used for (required)")
