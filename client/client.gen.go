@@ -3257,7 +3257,7 @@ type ClientInterface interface {
 
 	// BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3266,7 +3266,7 @@ type ClientInterface interface {
 
 	// BuildDataset Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4081,7 +4081,7 @@ func (c *Client) ListDatasets(ctx context.Context, reqEditors ...RequestEditorFn
 
 // BuildDatasetWithBody Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4100,7 +4100,7 @@ func (c *Client) BuildDatasetWithBody(ctx context.Context, contentType string, b
 
 // BuildDataset Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8783,7 +8783,7 @@ type ClientWithResponsesInterface interface {
 
 	// BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8792,7 +8792,7 @@ type ClientWithResponsesInterface interface {
 
 	// BuildDatasetWithResponse Build a dataset from the assets whose subjects consent now
 	//
-	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+	// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14423,7 +14423,7 @@ func (c *ClientWithResponses) ListDatasetsWithResponse(ctx context.Context, reqE
 
 // BuildDatasetWithBodyWithResponse Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14438,7 +14438,7 @@ func (c *ClientWithResponses) BuildDatasetWithBodyWithResponse(ctx context.Conte
 
 // BuildDatasetWithResponse Build a dataset from the assets whose subjects consent now
 //
-// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset build --out DIR` writes the folder (metadata.jsonl + data/). A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
+// Roles: admin, pipeline. Records the dataset, its members (lineage) and its manifest's SHA-256; the server keeps no decrypted media: `likeness dataset export ID --out DIR` writes the folder of a version recorded here (metadata.jsonl, data/, the card), checked against its manifest's SHA-256; `likeness dataset build --out DIR` builds and writes in one go. A server runs one build or rebuild at a time: 429 with Retry-After while another runs. 422 when no asset of the categories may be used for the purpose (and recipient) now, saying why (none collected for it, or the decisions' reasons, e.g. transfer_not_permitted (3)): nothing is recorded.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -142,6 +142,23 @@ func TestDatasetCommandsBuildTaintAndRebuild(t *testing.T) {
 			return nil
 		})
 	}
+	// The successor's folder, written again from the record alone, is the
+	// one the rebuild wrote; the tainted version is not exported.
+	again := filepath.Join(t.TempDir(), "export")
+	code, _, stderr = runCLI(t, append([]string{"dataset", "export", v2.ID, "--out", again, "--progress", "0"}, storage...)...)
+	if code != 0 || !strings.Contains(stderr, "manifest SHA-256 as recorded") {
+		t.Fatalf("dataset export exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"metadata.jsonl", "card.md", "card.json"} {
+		a, _ := os.ReadFile(filepath.Join(v2.Path, name))
+		b, err := os.ReadFile(filepath.Join(again, v2.ID+"-v2", name))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("exported %s differs from the rebuild's (%v)", name, err)
+		}
+	}
+	if code, _, stderr := runCLI(t, append([]string{"dataset", "export", v1.ID, "--out", again}, storage...)...); code != 1 || !strings.Contains(stderr, "tainted") {
+		t.Errorf("export of the tainted version: exit %d, %s", code, stderr)
+	}
 	code, stdout, stderr = runCLI(t, append([]string{"dataset", "audit", v2.ID}, storage...)...)
 	if code != 0 || !strings.Contains(stdout, `"dataset_id": "`+v2.ID) {
 		t.Fatalf("dataset audit exit %d: %s %s", code, stdout, stderr)
@@ -162,6 +179,8 @@ func TestDatasetCommandRefusesBadInput(t *testing.T) {
 		{[]string{"dataset", "build", "--purpose", "ai-training", "--category", "video"}, 1, `category "video" is not one of`},
 		{[]string{"dataset", "rebuild", likeness.NewID("dst")}, 1, "not found"},
 		{[]string{"dataset", "rebuild"}, 2, "takes one DATASET_ID"},
+		{[]string{"dataset", "export", likeness.NewID("dst")}, 1, "not found"},
+		{[]string{"dataset", "export"}, 2, "takes one DATASET_ID"},
 	} {
 		code, _, stderr := runCLI(t, append(append(c.args, "--out", out), storage...)...)
 		if code != c.code || !strings.Contains(stderr, c.msg) {

@@ -134,6 +134,38 @@ func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Wri
 	return printJSON(stdout, v)
 }
 
+func runDatasetExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dataset export DATASET_ID [--out DIR]",
+		"Writes the folder of a recorded dataset version to DIR/<id>-v<version>/ exactly as its build\n"+
+			"would have (a version built over HTTP is recorded without one): every member read through\n"+
+			"the vault and anonymized again, the manifest checked against the SHA-256 recorded at the\n"+
+			"build. A tainted version is refused: export its successor.", stderr)
+	var c config
+	c.addStorageFlags(fs)
+	out := fs.String("out", "datasets", "folder to write the dataset into")
+	every := fs.Duration("progress", time.Second, "print a progress line to stderr this often (0: never)")
+	if err := parse(fs, reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: dataset export takes one DATASET_ID", errUsage)
+	}
+	d, err := c.open(ctx, stderr, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	req := &dataset.BuildRequest{Out: *out}
+	reportTo(req, *every, "dataset export", stderr)
+	v, err := d.datasets.Export(likeness.WithActor(ctx, cliActor), fs.Arg(0), req)
+	if err != nil {
+		return err
+	}
+	recordCLI(ctx, d.store, stderr, "dataset export "+fs.Arg(0), "")
+	fmt.Fprintf(stderr, "Exported %s version %d to %s (manifest SHA-256 as recorded): %s\n", v.ID, v.Version, v.Path, v.Summary)
+	return printJSON(stdout, v)
+}
+
 func runDatasetAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dataset audit DATASET_ID [--target FILE]",
 		"Prints the representation audit of a dataset: each group's share of the subjects who declared\n"+

@@ -39,6 +39,7 @@ Commands:
   import           load existing people and consents from JSON Lines (FILE, or - for stdin)
   dataset build    build a consented, anonymized training set (--purpose P --category C --out DIR)
   dataset rebuild  build a dataset's successor without those who withdrew (DATASET_ID)
+  dataset export   write the folder of a recorded version, as its build would have (DATASET_ID --out DIR)
   dataset audit    print a dataset's representation audit (DATASET_ID --target FILE)
   keys rotate      add a new key-encryption key and rewrap every data key
   keys rewrap      finish an interrupted rotation
@@ -107,6 +108,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDatasetBuild(ctx, rest, stdout, stderr)
 	case "dataset rebuild":
 		err = runDatasetRebuild(ctx, rest, stdout, stderr)
+	case "dataset export":
+		err = runDatasetExport(ctx, rest, stdout, stderr)
 	case "dataset audit":
 		err = runDatasetAudit(ctx, rest, stdout, stderr)
 	case "keys rotate":
