@@ -85,31 +85,50 @@ func runReceiptVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jws, err := readReceipt(fs.Arg(0))
+	jwss, err := readReceipts(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	var claims *ledger.ReceiptClaims
-	if *cpFile == "" {
-		claims, err = v.VerifyReceipt(jws)
-	} else {
-		cp, rerr := os.ReadFile(*cpFile)
-		if rerr != nil {
-			return rerr
+	var cp []byte
+	var proof [][32]byte
+	if *cpFile != "" {
+		if cp, err = os.ReadFile(*cpFile); err != nil {
+			return err
 		}
-		var proof [][32]byte
 		if *consFile != "" {
 			if proof, err = readConsistency(*consFile); err != nil {
 				return err
 			}
 		}
-		claims, err = v.VerifyReceiptAgainst(jws, cp, proof)
 	}
-	if err != nil {
-		return fmt.Errorf("receipt does NOT verify: %w", err)
+	// Every receipt in the file is checked (a grant of several purposes
+	// answers one per purpose): one that does not verify fails the whole.
+	bad := 0
+	for i, jws := range jwss {
+		var claims *ledger.ReceiptClaims
+		if cp == nil {
+			claims, err = v.VerifyReceipt(jws)
+		} else {
+			claims, err = v.VerifyReceiptAgainst(jws, cp, proof)
+		}
+		which := "receipt"
+		if len(jwss) > 1 {
+			which = fmt.Sprintf("receipt %d of %d", i+1, len(jwss))
+		}
+		if err != nil && len(jwss) == 1 {
+			return fmt.Errorf("receipt does NOT verify: %w", err)
+		}
+		if err != nil {
+			bad++
+			fmt.Fprintf(stdout, "%s does NOT verify: %v\n", which, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s ok: %s of %q by subject %s at ledger index %d (tree size %d), notice v%d\n",
+			which, claims.Type, claims.Event.Purpose, claims.SubjectPseudonym, claims.Ledger.Index, claims.Ledger.Size, claims.NoticeVersion)
 	}
-	fmt.Fprintf(stdout, "receipt ok: %s of %q by subject %s at ledger index %d (tree size %d), notice v%d\n",
-		claims.Type, claims.Event.Purpose, claims.SubjectPseudonym, claims.Ledger.Index, claims.Ledger.Size, claims.NoticeVersion)
+	if bad > 0 {
+		return fmt.Errorf("%d of %d receipts do NOT verify", bad, len(jwss))
+	}
 	return nil
 }
 
@@ -131,33 +150,38 @@ func reorder(args []string) []string {
 	return append(flags, pos...)
 }
 
-// readReceipt accepts a file holding the compact JWS, a JSON string of it,
-// or a JSON object with a "receipt" field (a grant's response).
-func readReceipt(path string) (string, error) {
+// readReceipts accepts a file holding the compact JWS, a JSON string of
+// it, or a JSON object with a "receipt" field or a "receipts" list (a
+// grant's response: one per purpose), and returns every receipt in it.
+func readReceipts(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	s := strings.TrimSpace(string(b))
-	if strings.HasPrefix(s, "{") {
+	switch {
+	case strings.HasPrefix(s, "{"):
 		var obj struct {
 			Receipt  string   `json:"receipt"`
 			Receipts []string `json:"receipts"`
 		}
 		if err := json.Unmarshal(b, &obj); err != nil {
-			return "", fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if obj.Receipt == "" && len(obj.Receipts) > 0 {
-			obj.Receipt = obj.Receipts[0]
+		out := obj.Receipts
+		if obj.Receipt != "" {
+			out = append([]string{obj.Receipt}, out...)
 		}
-		return obj.Receipt, nil
-	}
-	if strings.HasPrefix(s, `"`) {
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%s holds no \"receipt\" or \"receipts\"", path)
+		}
+		return out, nil
+	case strings.HasPrefix(s, `"`):
 		var out string
 		err := json.Unmarshal(b, &out)
-		return out, err
+		return []string{out}, err
 	}
-	return s, nil
+	return []string{s}, nil
 }
 
 func readConsistency(path string) ([][32]byte, error) {

@@ -130,11 +130,32 @@ func TestReceiptFromARunningServerVerifiesOffline(t *testing.T) {
 			writeFile(t, path("ledger.key"), string(a.must(200, likeness.RoleAuditor, "GET", "/v1/ledger/key", nil)))
 
 			// The receipt alone, with only the public key.
-			for _, file := range []string{"receipt.jws", "grant.json", "receipt.json"} {
+			for _, file := range []string{"receipt.jws", "receipt.json"} {
 				code, out, errOut := run(t, "receipt", "verify", path(file), "--key", path("ledger.key"))
 				if code != 0 || !strings.HasPrefix(out, `receipt ok: grant of "ai-training" by subject `+sub+` at ledger index 0 (tree size 2)`) {
 					t.Errorf("receipt verify %s = %d\nstdout: %s\nstderr: %s", file, code, out, errOut)
 				}
+			}
+			// The grant's answer holds a receipt per purpose: each is checked.
+			code, out, errOut := run(t, "receipt", "verify", path("grant.json"), "--key", path("ledger.key"))
+			if code != 0 || !strings.HasPrefix(out, `receipt 1 of 2 ok: grant of "ai-training" by subject `+sub) ||
+				!strings.Contains(out, `receipt 2 of 2 ok: grant of "marketing-personalization"`) {
+				t.Errorf("receipt verify grant.json = %d\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+			// A forged second receipt fails the file, though the first is good.
+			second := strings.Split(g.Receipts[1], ".")
+			sig := []byte(second[2])
+			if sig[0] == 'A' {
+				sig[0] = 'B'
+			} else {
+				sig[0] = 'A'
+			}
+			forged, _ := json.Marshal(map[string]any{"receipts": []string{g.Receipts[0], second[0] + "." + second[1] + "." + string(sig)}})
+			writeFile(t, path("forged-second.json"), string(forged))
+			code, out, errOut = run(t, "receipt", "verify", path("forged-second.json"), "--key", path("ledger.key"))
+			if code != 1 || !strings.Contains(out, "receipt 1 of 2 ok") || !strings.Contains(out, "receipt 2 of 2 does NOT verify") ||
+				!strings.Contains(errOut, "1 of 2 receipts do NOT verify") {
+				t.Errorf("receipt verify with the second receipt forged = %d, want 1\nstdout: %s\nstderr: %s", code, out, errOut)
 			}
 			// A withdrawal's 201 body carries one "receipt".
 			wbody := a.must(201, likeness.RoleCollector, "POST", "/v1/subjects/"+sub+"/consents/marketing-personalization/withdraw", nil)
@@ -168,7 +189,7 @@ func TestReceiptFromARunningServerVerifiesOffline(t *testing.T) {
 			}
 			cons := a.must(200, likeness.RoleAuditor, "GET", fmt.Sprintf("/v1/ledger/consistency?from=%d&to=%d", claims.Ledger.Size, later.Size), nil)
 			writeFile(t, path("consistency.json"), string(cons))
-			code, out, errOut := run(t, "receipt", "verify", path("receipt.jws"), "--key", path("ledger.key"),
+			code, out, errOut = run(t, "receipt", "verify", path("receipt.jws"), "--key", path("ledger.key"),
 				"--checkpoint", path("checkpoint.txt"), "--consistency", path("consistency.json"))
 			if code != 0 || !strings.HasPrefix(out, "receipt ok: ") {
 				t.Errorf("receipt verify --checkpoint --consistency = %d\nstdout: %s\nstderr: %s", code, out, errOut)
