@@ -207,6 +207,13 @@ func (h *Handler) grantDecision(ctx context.Context, w http.ResponseWriter, r *h
 		f.Selected = map[string]bool{}
 		return again(http.StatusConflict, "consent.error.stale")
 	}
+	if refused, err := h.gpcRefuses(ctx, r, sub, d.purposes); err != nil {
+		h.internalError(w, r, l, err)
+		return nil, true
+	} else if refused != "" {
+		f.Selected[refused] = false
+		return again(http.StatusConflict, "consent.error.gpc")
+	}
 	f.Guardian = d.guardian
 	method, evidence := likeness.Checkbox, map[string]string{}
 	if needsWrittenRelease(sub.Jurisdiction, f.Purposes, func(p string) bool { return f.Selected[p] }) {
@@ -410,6 +417,14 @@ func (h *Handler) consentRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := likeness.WithActor(r.Context(), likeness.Actor{KeyID: consentCollector})
+	if refused, err := h.gpcRefuses(ctx, r, sub, d.purposes); err != nil {
+		h.Log.Error("apply a Global Privacy Control signal", "err", err)
+		fail(http.StatusInternalServerError, l, "error.internal.body")
+		return
+	} else if refused != "" {
+		fail(http.StatusConflict, l, "consent.error.gpc")
+		return
+	}
 	asset, err := h.cfg.Recordings.StoreRecording(ctx, sub.ID, mt, part)
 	if err != nil {
 		switch likeness.ErrorCode(err) {
@@ -478,4 +493,25 @@ func (h *Handler) openLinkJSON(w http.ResponseWriter, r *http.Request, fail func
 		return nil, nil, nil, false
 	}
 	return link, sub, l, true
+}
+
+// gpcRefuses honours a Global Privacy Control signal sent with a page's
+// request, as the API does: where the person's law gives an opt-out of
+// sale or sharing, the signal is recorded as one (a withdrawal of every
+// sale_or_share purpose), and a grant of such a purpose in the same request
+// is refused: it returns the first one asked for.
+func (h *Handler) gpcRefuses(ctx context.Context, r *http.Request, sub *likeness.Subject, purposes []string) (string, error) {
+	if r.Header.Get("Sec-GPC") != "1" || !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
+		return "", nil
+	}
+	if _, err := h.svc.ApplyGPC(ctx, sub.ID); err != nil {
+		return "", err
+	}
+	p := h.svc.Policy()
+	for _, id := range purposes {
+		if pp, ok := p.Purpose(id); ok && pp.SaleOrShare {
+			return id, nil
+		}
+	}
+	return "", nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"likeness"
+	"likeness/internal/likenesstest"
 	"likeness/internal/vault"
 	"likeness/internal/web"
 )
@@ -119,6 +120,41 @@ func TestAcceptRecordsExactlyTheSelectedPurposes(t *testing.T) {
 	}
 	if !e.allows(sub, "ai-training", "image") || e.allows(sub, "marketing-personalization", "image") {
 		t.Fatal("decisions do not follow the choice")
+	}
+}
+
+// A Global Privacy Control signal from the person's browser opts a
+// Californian out of sale and sharing on the pages as on the API: a grant of
+// the marketing purpose (sale_or_share) sent with it is refused, saying why,
+// and the others go through once it is unticked.
+func TestAGPCSignalOnTheConsentPageRefusesSale(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subject("ca-1", "US-CA", "en")
+	path := e.consentLink(sub, allPurposes, "")
+	b := e.browser()
+	form := hidden(t, b.Get(path), "")
+	form.Set("action", "accept")
+	form["purpose"] = []string{"ai-training", "marketing-personalization"}
+	post := func(form url.Values) likenesstest.Page {
+		req, _ := http.NewRequest("POST", b.Base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-GPC", "1")
+		return b.Do(req)
+	}
+	if p := post(form); p.Status != http.StatusConflict || !strings.Contains(p.Body, "Global Privacy Control") {
+		t.Fatalf("a sale purpose with GPC: %d\n%s", p.Status, p.Body)
+	}
+	for _, ev := range e.events(sub) {
+		if ev.Type == likeness.Grant {
+			t.Fatalf("a refused page recorded a grant: %+v", ev)
+		}
+	}
+	form["purpose"] = []string{"ai-training"}
+	if p := post(form); p.Status != 200 {
+		t.Fatalf("the other purpose with GPC: %d\n%s", p.Status, p.Body)
+	}
+	if !e.allows(sub, "ai-training", "image") || e.allows(sub, "marketing-personalization", "image") {
+		t.Fatal("decisions do not follow the choice and the signal")
 	}
 }
 
