@@ -24,6 +24,7 @@ type pageFlags struct {
 	secure       bool
 	mailSending  bool // an SMTP server is configured
 	clientIP     func(*http.Request) string
+	logger       *slog.Logger // the process's, as --log-format made it
 }
 
 // withPages adds the consent page, the privacy portal and the operator
@@ -35,7 +36,7 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 		return nil, err
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
-		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default(), ClientIP: f.clientIP},
+		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure, Logger: f.logger, ClientIP: f.clientIP},
 		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}, Reach: d.mail})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
@@ -48,9 +49,9 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 	wh.Register(mux)
 	console.New(console.Config{Subjects: d.subjects, Consents: d.consent, Index: d.engine, Policy: d.notices.Policy, Vault: d.vault, Datasets: d.datasets, Store: d.store, Validations: d.consent,
 		Records:     records.New(d.notices.Policy, d.store, nil),
-		Operators:   operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: slog.Default()}),
+		Operators:   operators.New(operators.Config{Store: d.store, Sealer: d.kek, Logger: f.logger}),
 		MailSending: f.mailSending,
-		Key:         key, Options: page.Options{SecureCookies: f.secure, Logger: slog.Default(), ClientIP: f.clientIP}}).Register(mux)
+		Key:         key, Options: page.Options{SecureCookies: f.secure, Logger: f.logger, ClientIP: f.clientIP}}).Register(mux)
 	return apiFirst{api: api, rest: mux}, nil
 }
 

@@ -253,7 +253,7 @@ func (m *Main) buildHandlers(ctx context.Context, mailDisp *outbox.Dispatcher) s
 	}
 	mailDisp.Sinks = []outbox.Sink{sink}
 	handler, err := withPages(ctx, m.d, api, pageFlags{baseURL: m.BaseURL, allowedHosts: linkHosts(m.AllowedHosts, m.Addr, m.Demo),
-		secure: m.SecureCookies, mailSending: sink.Sending(), clientIP: m.Proxies.ClientIP})
+		secure: m.SecureCookies, mailSending: sink.Sending(), clientIP: m.Proxies.ClientIP, logger: m.logger})
 	return servedHandlers{api: api, handler: handler, err: err}
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"likeness"
+	"likeness/internal/http/response"
 	"likeness/internal/vault"
 )
 
@@ -57,7 +58,9 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	defer rc.Close()
-	h.Log.Info("console: content read", "key_id", s.KeyID, "operator", s.Operator, "asset", a.ID)
+	// Which asset, and whose, is in the audit log and the person's access
+	// log; the process log keeps no identifier of a person.
+	h.Log.Info("console: content read", "key_id", s.KeyID, "operator", s.Operator)
 	w.Header().Set("Content-Type", a.ContentType)
 	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
 	w.Header().Set("Content-Disposition", "inline")
@@ -66,7 +69,7 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, rc); err != nil {
 		// The status is sent: abort, so a cut-off stream is not taken for the whole.
-		h.Log.Error("console: content stream failed", "asset", a.ID, "err", err)
+		h.Log.Error("console: content stream failed", "key_id", s.KeyID, "operator", s.Operator, "err", response.RedactIDs(err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -109,4 +109,8 @@ func TestAnOperatorsReviewDecisionNamesThem(t *testing.T) {
 	if !found {
 		t.Errorf("no audit entry of the decision names olga: %+v", entries)
 	}
+	// The console's audit log page says so too.
+	if p := c.Get("/console/audit"); !strings.Contains(p.Body, "<td>olga <span") {
+		t.Errorf("the audit log page does not name olga:\n%s", p.Body)
+	}
 }

@@ -95,8 +95,8 @@ func (h *Handler) showSubject(w http.ResponseWriter, r *http.Request, s *session
 		sub, err = h.cfg.Subjects.Subject(ctx, id)
 	}
 	if err == nil {
-		// Looked up by a keyed hash only: logs keep the pseudonymous id.
-		h.Log.Info("console: subject viewed", "key_id", s.KeyID, "subject", sub.ID)
+		// Who looked; whom they looked at is no business of the process log.
+		h.Log.Info("console: subject viewed", "key_id", s.KeyID, "operator", s.Operator)
 		err = h.fillSubject(r, l, v, sub)
 	}
 	switch likeness.ErrorCode(err) {
