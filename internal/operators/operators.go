@@ -156,6 +156,9 @@ func (s *Service) Confirm(ctx context.Context, name, password, code, newPassword
 	} else if !ok {
 		return s.fail(ctx, op, "wrong_code")
 	}
+	if err := s.admit(ctx, op); err != nil {
+		return err
+	}
 	hash, err := HashPassword(newPassword, s.params)
 	if err != nil {
 		return fmt.Errorf("operators: hash password: %w", err)

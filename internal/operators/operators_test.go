@@ -172,8 +172,9 @@ func TestFiveFailuresLockTheAccount(t *testing.T) {
 
 // TestAWrongPasswordSaysNothingOfTheAccount: without its password, a
 // known name answers exactly as an unknown one, before, at and after the
-// lock its failures set, and when it is disabled; with its password, the
-// person is told the account is locked or disabled.
+// lock its failures set, and when it is disabled; wrong passwords during
+// the lock still count; with its password and code, the person is told
+// the account is locked or disabled.
 func TestAWrongPasswordSaysNothingOfTheAccount(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
@@ -189,6 +190,16 @@ func TestAWrongPasswordSaysNothingOfTheAccount(t *testing.T) {
 		_, err := f.svc.SignIn(ctx, "carol", newPassword, f.code(t, secret))
 		if likeness.ErrorCode(err) != likeness.EFORBIDDEN || !strings.Contains(err.Error(), "locked") {
 			t.Fatalf("the right password during the lock: %v; want EFORBIDDEN saying it is locked", err)
+		}
+		// Guessing on through the lock still counts: enough wrong
+		// passwords lock it again from then, past its first end.
+		f.clock.Add(time.Minute)
+		for range operators.MaxFailures {
+			f.svc.SignIn(ctx, "carol", "guessed password", "123456")
+		}
+		f.clock.Add(operators.LockFor - 30*time.Second)
+		if _, err := f.svc.SignIn(ctx, "carol", newPassword, f.code(t, secret)); likeness.ErrorCode(err) != likeness.EFORBIDDEN {
+			t.Fatalf("after guessing on through the lock, past its first end: %v; want still locked", err)
 		}
 		f.clock.Add(operators.LockFor)
 		if err := f.svc.Disable(ctx, "carol"); err != nil {

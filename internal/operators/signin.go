@@ -20,9 +20,11 @@ const period = 30
 // (six digits) or one of their unused recovery codes. It returns the
 // operator, or EUNAUTHORIZED for a wrong name, password or code (the
 // message does not say which) and EFORBIDDEN for a locked, disabled or
-// not yet confirmed account, said only to whoever gave its password: a
-// stranger learns nothing of which names exist, and cannot tell that a
-// lock they caused has begun. Every attempt is audited.
+// not yet confirmed account, said only to whoever gave its password and a
+// good code: a stranger learns nothing of which names exist, cannot tell
+// that a lock they caused has begun, and gains nothing by guessing on
+// through it (each wrong password still counts, and extends the lock).
+// Every attempt is audited.
 func (s *Service) SignIn(ctx context.Context, name, password, code string) (*likeness.Operator, error) {
 	op, err := s.checkPassword(ctx, name, password)
 	if err != nil {
@@ -47,6 +49,9 @@ func (s *Service) SignIn(ctx context.Context, name, password, code string) (*lik
 	if !ok {
 		return nil, s.fail(ctx, op, "wrong_code")
 	}
+	if err := s.admit(ctx, op); err != nil {
+		return nil, err
+	}
 	if op.Failures != 0 {
 		op.Failures = 0
 		if err := s.store.UpdateOperator(ctx, op); err != nil {
@@ -57,10 +62,9 @@ func (s *Service) SignIn(ctx context.Context, name, password, code string) (*lik
 	return op, nil
 }
 
-// checkPassword returns the operator if the password matches and the
-// account may try to sign in; it audits and counts what fails. The
-// password is checked whatever the account's state, and a wrong one gets
-// errWrong, as an unknown name does.
+// checkPassword returns the operator if the password matches, whatever
+// the account's state (see admit); a wrong one is counted towards the lock,
+// audited, and answered errWrong, as an unknown name is.
 func (s *Service) checkPassword(ctx context.Context, name, password string) (*likeness.Operator, error) {
 	op, err := s.store.Operator(ctx, name)
 	if likeness.ErrorCode(err) == likeness.ENOTFOUND {
@@ -76,27 +80,28 @@ func (s *Service) checkPassword(ctx context.Context, name, password string) (*li
 	if err != nil {
 		return nil, fmt.Errorf("operators: check password of %s: %w", name, err)
 	}
-	now := s.now()
-	switch {
-	case !op.DisabledAt.IsZero():
-		s.audit(ctx, "console: sign in", name, false, "disabled")
-		if !ok {
-			return nil, errWrong
-		}
-		return nil, likeness.Errorf(likeness.EFORBIDDEN, "this account is disabled")
-	case now.Before(op.LockedUntil):
-		s.audit(ctx, "console: sign in", name, false, "locked")
-		if !ok {
-			return nil, errWrong
-		}
-		return nil, lockedError(op.LockedUntil.Sub(now))
-	case !ok:
+	if !ok {
 		if err := s.fail(ctx, op, "wrong_password"); err != nil && err != errLocked {
 			return nil, err
 		}
 		return nil, errWrong
 	}
 	return op, nil
+}
+
+// admit refuses an account that may not sign in now, disabled or locked:
+// asked only once its password and code were both right.
+func (s *Service) admit(ctx context.Context, op *likeness.Operator) error {
+	now := s.now()
+	switch {
+	case !op.DisabledAt.IsZero():
+		s.audit(ctx, "console: sign in", op.Name, false, "disabled")
+		return likeness.Errorf(likeness.EFORBIDDEN, "this account is disabled")
+	case now.Before(op.LockedUntil):
+		s.audit(ctx, "console: sign in", op.Name, false, "locked")
+		return lockedError(op.LockedUntil.Sub(now))
+	}
+	return nil
 }
 
 var errWrong = likeness.Errorf(likeness.EUNAUTHORIZED, "wrong name, password or code")
