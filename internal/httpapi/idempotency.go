@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -71,7 +72,15 @@ func (s *Server) idempotent(limit int64, h func(http.ResponseWriter, *http.Reque
 		}
 		now := s.now()
 		s.sweepIdempotency(r.Context(), now)
-		rec := &likeness.IdempotentRequest{Scope: likeness.ActorFrom(r.Context()).KeyID + " " + r.Pattern, Key: key,
+		// "sealed": records of answers kept sealed, which a replica that
+		// kept them in plain text (during a rolling upgrade) never matches
+		// and so never replays as they are.
+		scope := likeness.ActorFrom(r.Context()).KeyID + " sealed " + r.Pattern
+		aead, err := keptAEAD(raw, scope)
+		if err != nil {
+			return likeness.Errorf(likeness.EINVALID, "this Idempotency-Key cannot be used: send a random one, e.g. a UUID")
+		}
+		rec := &likeness.IdempotentRequest{Scope: scope, Key: key,
 			Claim: likeness.NewID("idm"), CreatedAt: now, LeaseUntil: now.Add(requestTimeout(r) + leaseMargin)}
 		if strings.HasPrefix(r.Pattern, "POST /v1/subjects/{id}/") {
 			rec.SubjectID = r.PathValue("id")
@@ -81,7 +90,7 @@ func (s *Server) idempotent(limit int64, h func(http.ResponseWriter, *http.Reque
 			return err
 		}
 		if held != nil {
-			return replay(w, r, held, raw, limit)
+			return replay(w, r, held, aead, limit)
 		}
 		fp := newFingerprint(r)
 		r.Body = readCloser{io.TeeReader(r.Body, fp), r.Body}
@@ -95,9 +104,7 @@ func (s *Server) idempotent(limit int64, h func(http.ResponseWriter, *http.Reque
 		io.Copy(fp, io.LimitReader(r.Body, limit+1)) // what the handler left unread
 		rec.Done, rec.Fingerprint, rec.Status = true, hex.EncodeToString(fp.Sum(nil)), rw.status
 		header, body := rw.kept()
-		if rec.Header, rec.Body, err = sealKept(raw, rec.Scope, header, body); err != nil {
-			return err
-		}
+		rec.Header, rec.Body = sealKept(aead, rec.Scope, header, body)
 		s.settle(r, "complete", func(ctx context.Context) error { return s.store.CompleteIdempotency(ctx, rec) })
 		return rw.send(w)
 	}
@@ -132,7 +139,7 @@ func idempotencyKey(r *http.Request) (sum, raw string, ok bool, err error) {
 }
 
 // sealedPrefix starts a kept answer's header and body as sealKept seals
-// them; a record kept before answers were sealed has none.
+// them.
 const sealedPrefix = "lk1:"
 
 // keptAEAD is the AEAD a kept answer is sealed with: AES-256-GCM (the
@@ -153,30 +160,22 @@ func keptAEAD(raw, scope string) (cipher.AEAD, error) {
 	return cipher.NewGCMWithRandomNonce(block)
 }
 
-// sealKept seals a kept answer's header and body (see keptAEAD), each
-// bound to its part and the record's scope.
-func sealKept(raw, scope string, header, body []byte) ([]byte, []byte, error) {
-	aead, err := keptAEAD(raw, scope)
-	if err != nil {
-		return nil, nil, fmt.Errorf("httpapi: seal kept answer: %w", err)
-	}
+// sealKept seals a kept answer's header and body with aead (see
+// keptAEAD), each bound to its part and the record's scope.
+func sealKept(aead cipher.AEAD, scope string, header, body []byte) ([]byte, []byte) {
 	seal := func(part string, b []byte) []byte {
 		return aead.Seal([]byte(sealedPrefix), nil, b, []byte(part+"\x00"+scope))
 	}
-	return seal("header", header), seal("body", body), nil
+	return seal("header", header), seal("body", body)
 }
 
-// openKept opens what sealKept sealed; a record with no sealedPrefix (kept
-// before answers were sealed) is returned as stored.
-func openKept(raw, scope string, header, body []byte) ([]byte, []byte, error) {
-	aead, err := keptAEAD(raw, scope)
-	if err != nil {
-		return nil, nil, err
-	}
+// openKept opens what sealKept sealed. Every record of a sealed scope is
+// sealed: one that is not was not written by sealKept, and is refused.
+func openKept(aead cipher.AEAD, scope string, header, body []byte) ([]byte, []byte, error) {
 	open := func(part string, b []byte) ([]byte, error) {
 		rest, ok := bytes.CutPrefix(b, []byte(sealedPrefix))
 		if !ok {
-			return b, nil
+			return nil, errors.New("kept answer is not sealed")
 		}
 		return aead.Open(nil, nil, rest, []byte(part+"\x00"+scope))
 	}
@@ -202,7 +201,7 @@ func newFingerprint(r *http.Request) hash.Hash {
 // replay answers a retry from the record that holds its key: 409 while the
 // first request is in flight, 422 if the retry is not the same request,
 // and otherwise the first answer.
-func replay(w http.ResponseWriter, r *http.Request, held *likeness.IdempotentRequest, raw string, limit int64) error {
+func replay(w http.ResponseWriter, r *http.Request, held *likeness.IdempotentRequest, aead cipher.AEAD, limit int64) error {
 	if !held.Done {
 		w.Header().Set("Retry-After", "1")
 		return likeness.Errorf(likeness.ECONFLICT, "a request with this Idempotency-Key is in progress; retry shortly")
@@ -214,7 +213,7 @@ func replay(w http.ResponseWriter, r *http.Request, held *likeness.IdempotentReq
 	if hex.EncodeToString(fp.Sum(nil)) != held.Fingerprint {
 		return likeness.Errorf(likeness.EUNPROCESSABLE, "this Idempotency-Key was already used for a different request; send a new key with a new request")
 	}
-	header, body, err := openKept(raw, held.Scope, held.Header, held.Body)
+	header, body, err := openKept(aead, held.Scope, held.Header, held.Body)
 	if err != nil {
 		// Only a key whose SHA-256 matched can get here: the record is
 		// damaged. The write was made once; say so rather than make it again.

@@ -128,7 +128,7 @@ func TestKeyInFlightAnswers409(t *testing.T) {
 		}
 	}
 	sum := sha256Hex("k")
-	if held, err := e.store.ClaimIdempotency(context.Background(), &likeness.IdempotentRequest{Scope: collector + " POST " + "/v1/subjects/{id}/consents",
+	if held, err := e.store.ClaimIdempotency(context.Background(), &likeness.IdempotentRequest{Scope: collector + " sealed POST " + "/v1/subjects/{id}/consents",
 		Key: sum, Claim: "first", CreatedAt: now, LeaseUntil: now.Add(time.Minute)}, now, now.Add(-time.Hour)); err != nil || held != nil {
 		t.Fatal(held, err)
 	}

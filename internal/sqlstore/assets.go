@@ -211,7 +211,7 @@ func (d *DB) DestroySubjectKey(ctx context.Context, subjectID string) error {
 		}
 		// So do the kept answers to writes about them: a retry of one
 		// performs it again (and finds the person erased).
-		_, err := tx.ExecContext(ctx, d.q(`DELETE FROM idempotency WHERE subject_id = ?`), subjectID)
+		_, err := tx.ExecContext(ctx, d.q(`DELETE FROM idempotency WHERE subject_id = ? AND subject_id <> ''`), subjectID)
 		return err
 	})
 	if err != nil {
