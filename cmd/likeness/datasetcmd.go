@@ -136,10 +136,10 @@ func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Wri
 
 func runDatasetExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dataset export DATASET_ID [--out DIR]",
-		"Writes the folder of a recorded dataset version to DIR/<id>-v<version>/ exactly as its build\n"+
-			"would have (a version built over HTTP is recorded without one): every member read through\n"+
-			"the vault and anonymized again, the manifest checked against the SHA-256 recorded at the\n"+
-			"build. A tainted version is refused: export its successor.", stderr)
+		"Writes the folder of a recorded dataset version to DIR/<id>-v<version>/ as its build would\n"+
+			"have (a version built over HTTP is recorded without one): every member read through the\n"+
+			"vault and anonymized again, items and manifest byte for byte (checked against the SHA-256\n"+
+			"recorded at the build), and its stored card. A tainted version is refused: export its successor.", stderr)
 	var c config
 	c.addStorageFlags(fs)
 	out := fs.String("out", "datasets", "folder to write the dataset into")

@@ -54,6 +54,9 @@ func (h *Handler) operatorSession(r *http.Request) (*session, bool) {
 	}
 	micros, err := strconv.ParseInt(c.Fields[2], 10, 64)
 	signedIn := time.UnixMicro(micros)
+	if micros < 1e12 { // a cookie of before sign-ins were named to the microsecond: seconds
+		signedIn = time.Unix(micros, 0)
+	}
 	if err != nil || !h.Now().Before(signedIn.Add(operators.MaxSession)) {
 		return nil, false
 	}

@@ -17,9 +17,10 @@ import (
 
 // Export writes the folder of a recorded version (one built over HTTP,
 // which records the version but keeps no decrypted media, or one whose
-// folder was lost) to req.Out, exactly as its build would have: the same
-// items under the same pseudonyms, anonymized under the profile recorded
-// with it, the card stored with it. It reads each member through the vault
+// folder was lost) to req.Out as its build would have: the same items
+// under the same pseudonyms, anonymized under the profile recorded with
+// it, and the manifest, byte for byte; the card stored with it, rendered
+// by this version of likeness. It reads each member through the vault
 // (a logged, decided access, as a build does) and checks the manifest it
 // writes against the SHA-256 recorded at the build: a folder that is not
 // the version recorded is never published.

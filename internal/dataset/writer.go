@@ -27,8 +27,18 @@ func newWriter(out string, d *likeness.Dataset) (*writer, error) {
 		return &writer{}, nil
 	}
 	name := fmt.Sprintf("%s-v%d", d.ID, d.Version)
-	w := &writer{tmp: filepath.Join(out, "."+name+".partial"), final: filepath.Join(out, name)}
-	if err := os.MkdirAll(filepath.Join(w.tmp, "data"), 0o700); err != nil {
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return nil, fmt.Errorf("dataset: create output folder: %w", err)
+	}
+	// A folder of its own: two exports of one version never share one, and
+	// one a crash left behind is in nobody's way.
+	tmp, err := os.MkdirTemp(out, "."+name+".partial-*")
+	if err != nil {
+		return nil, fmt.Errorf("dataset: create output folder: %w", err)
+	}
+	w := &writer{tmp: tmp, final: filepath.Join(out, name)}
+	if err := os.Mkdir(filepath.Join(w.tmp, "data"), 0o700); err != nil {
+		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("dataset: create output folder: %w", err)
 	}
 	return w, nil

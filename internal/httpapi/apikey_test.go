@@ -373,11 +373,13 @@ func TestUnknownKeysAreLimitedPerClientBehindATrustedProxy(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	for range 31 {
-		bad("198.51.100.1")
+	// More junk than the burst and the refill over a slow run allow.
+	limited := false
+	for range 60 {
+		limited = limited || bad("198.51.100.1") == 429
 	}
-	if c := bad("198.51.100.1"); c != 429 {
-		t.Errorf("the client sending junk keys: %d, want 429", c)
+	if !limited {
+		t.Errorf("the client sending junk keys was never limited")
 	}
 	if c := bad("198.51.100.2"); c != 401 {
 		t.Errorf("another client behind the same proxy: %d, want 401 (not limited)", c)
@@ -385,7 +387,8 @@ func TestUnknownKeysAreLimitedPerClientBehindATrustedProxy(t *testing.T) {
 
 	// Without the proxy trusted, the header is the caller's word: ignored.
 	e2 := newEnv(t, "")
-	for range 31 {
+	limited = false
+	for range 60 {
 		req, _ := http.NewRequest("GET", e2.srv.URL+"/v1/audit", nil)
 		req.Header.Set("Authorization", "Bearer lk_"+likeness.NewID("bogus"))
 		req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(rand.IntN(250)))
@@ -394,16 +397,9 @@ func TestUnknownKeysAreLimitedPerClientBehindATrustedProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
+		limited = limited || res.StatusCode == 429
 	}
-	req, _ := http.NewRequest("GET", e2.srv.URL+"/v1/audit", nil)
-	req.Header.Set("Authorization", "Bearer lk_"+likeness.NewID("bogus"))
-	req.Header.Set("X-Forwarded-For", "203.0.113.251")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 429 {
-		t.Errorf("a forged X-Forwarded-For with no proxy trusted: %d, want 429 (the peer is limited)", res.StatusCode)
+	if !limited {
+		t.Errorf("a peer forging X-Forwarded-For with no proxy trusted was never limited")
 	}
 }

@@ -359,7 +359,7 @@ func TestVerbalConsentStoresTheRecording(t *testing.T) {
 		t.Fatalf("second recording on a used link: %d", status)
 	}
 	if as, _ := e.store.SubjectAssets(context.Background(), sub); len(as) != 1 {
-		t.Fatalf("%d recordings kept, want the one of the consent: the second is discarded", len(as))
+		t.Fatalf("%d recordings kept, want the one of the consent: a used link stores nothing", len(as))
 	}
 }
 
