@@ -81,10 +81,9 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 		if e.Action != "content" && e.Action != "export" && e.Action != vault.ActionErasedOnWithdrawal && e.Action != vault.ActionEvidence {
 			continue // operator changes show in the person's consent history
 		}
-		who := e.Recipient
-		if who == "" {
-			who = string(e.Role)
-		}
+		// Who read (a system's role, or a named operator); the page adds
+		// the recipient it was read for.
+		who := string(e.Role)
 		if e.Operator != "" {
 			who = e.Operator + " (" + string(e.Role) + ")"
 		}

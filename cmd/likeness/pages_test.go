@@ -18,6 +18,7 @@ import (
 	"likeness/internal/dataset"
 	"likeness/internal/httpapi"
 	"likeness/internal/vault"
+	"likeness/internal/web"
 )
 
 // The portal, as serve wires it, tells a person which training sets and
@@ -137,4 +138,31 @@ func TestPortalAccessLogShowsTheErasureAfterAWithdrawal(t *testing.T) {
 	if files := filesUnder(t, filepath.Join(dir, "blobs")); len(files) != 0 {
 		t.Fatalf("blobs left after the withdrawal: %v", files)
 	}
+}
+
+// The portal's "who used your data" names who read (a role, or a named
+// operator) and, apart, whom for: not the recipient twice.
+func TestThePortalsAccessLogNamesWhoReadAndForWhom(t *testing.T) {
+	withDeployment(t, t.TempDir(), func(ctx context.Context, d *deployment) {
+		sub, ids := consentingSubject(t, ctx, d, "ext-portal", 1)
+		pipe := likeness.WithActor(ctx, likeness.Actor{KeyID: "key_pipe", Role: likeness.RolePipeline})
+		_, rc, err := d.vault.Open(pipe, &vault.Access{AssetID: ids[3], Purpose: "ai-training", Recipient: "acme-ml"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+		entries, err := accessLog{d}.SubjectAccessLog(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var read *web.AccessEntry
+		for i := range entries {
+			if entries[i].Action == "content read" {
+				read = &entries[i]
+			}
+		}
+		if read == nil || read.Who != "pipeline" || read.Recipient != "acme-ml" {
+			t.Fatalf("the read: %+v (all %+v); want who pipeline, for acme-ml", read, entries)
+		}
+	})
 }
