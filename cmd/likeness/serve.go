@@ -59,11 +59,11 @@ type Main struct {
 	// Proxies are the reverse proxies or load balancers in front (see
 	// --trusted-proxies): requests from them are limited per the client
 	// they forward for.
-	Proxies ratelimit.Proxies
-	Events        eventFlags
-	Observe       observeFlags
-	Demo          bool
-	DemoSubjects  int
+	Proxies      ratelimit.Proxies
+	Events       eventFlags
+	Observe      observeFlags
+	Demo         bool
+	DemoSubjects int
 	// AdminToken, if set, is made an admin API key (LIKENESS_ADMIN_TOKEN).
 	AdminToken string
 	Mail       mailFlags
