@@ -92,8 +92,35 @@ func (h *Handler) portal(fn portalFunc) http.HandlerFunc {
 			return
 		}
 		r = r.WithContext(likeness.WithActor(r.Context(), s.actor()))
-		fn(w, r, s, sub, h.localeFor(w, r, sub.Locale))
+		sw := &statusWriter{ResponseWriter: w}
+		fn(sw, r, s, sub, h.localeFor(w, r, sub.Locale))
+		if r.Method == http.MethodPost && sw.status >= 400 {
+			// The visit was recorded as admitted; what it asked was refused.
+			if err := h.logRefusal(r, s, sw.status); err != nil {
+				h.Log.Error("record a refused portal request", "err", err)
+			}
+		}
 	}
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // portalPost is portal for form posts: it also checks the CSRF token.
@@ -318,8 +345,14 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="my-data.zip"`)
 	zw := zip.NewWriter(w)
+	// Every entry dated now: zip.Writer.Create leaves the date at zero,
+	// which unzip shows as 1980-00-00.
+	now := h.Now()
+	create := func(name string) (io.Writer, error) {
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now})
+	}
 	addJSON := func(name string, v any) error {
-		f, err := zw.Create(name)
+		f, err := create(name)
 		if err != nil {
 			return err
 		}
@@ -336,7 +369,7 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 		if doc, err = dpv.Records(dpv.Input{Policy: h.svc.Policy(), Origin: h.svc.Origin(), Subject: sub,
 			States: states, History: hist, Now: h.Now()}); err == nil {
 			var f io.Writer
-			if f, err = zw.Create("consent-records.jsonld"); err == nil {
+			if f, err = create("consent-records.jsonld"); err == nil {
 				_, err = f.Write(doc)
 			}
 		}
@@ -346,7 +379,7 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	for i := 0; err == nil && i < len(rs); i++ {
 		var f io.Writer
-		if f, err = zw.Create("receipts/" + hist[i].ID + ".jws"); err == nil {
+		if f, err = create("receipts/" + hist[i].ID + ".jws"); err == nil {
 			_, err = io.WriteString(f, rs[i])
 		}
 	}
@@ -356,7 +389,7 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 			if name == "" || strings.Contains(name, "..") {
 				return fmt.Errorf("web: bad media name %q", name)
 			}
-			f, err := zw.Create("media/" + name)
+			f, err := create("media/" + name)
 			if err != nil {
 				return err
 			}

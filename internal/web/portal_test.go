@@ -246,6 +246,9 @@ func unzip(t *testing.T, b []byte) map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, f := range zr.File {
+		if f.Modified.Year() < 2000 {
+			t.Errorf("%s is dated %v: an archive's entries carry the export's date", f.Name, f.Modified)
+		}
 		rc, err := f.Open()
 		if err != nil {
 			t.Fatal(err)
@@ -301,5 +304,32 @@ func TestErasureUnavailableWithoutAnEraser(t *testing.T) {
 	}
 	if p := b.Get("/me/erase"); p.Status != http.StatusNotImplemented {
 		t.Fatalf("erase page without an eraser: %d", p.Status)
+	}
+}
+
+// A portal request that is refused is not in the audit log as allowed:
+// the visit is recorded as admitted, and the refusal after it.
+func TestARefusedPortalRequestIsAuditedAsRefused(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subject("u1", "EU-DE", "en")
+	e.grant(sub, "ai-training")
+	b := e.signIn(sub)
+	form := hidden(t, b.Get("/me"), "/me/withdraw")
+	form.Set("purpose", "nope")
+	if p := b.Post("/me/withdraw", form); p.Status != http.StatusBadRequest {
+		t.Fatalf("withdrawing an unknown purpose: %d", p.Status)
+	}
+	entries, err := e.store.RecentAccess(context.Background(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused bool
+	for _, a := range entries {
+		if a.Action == "portal POST /me/withdraw: refused" {
+			refused = !a.Allow && a.SubjectID == sub && slices.Contains(a.Reasons, "answered 400")
+		}
+	}
+	if !refused {
+		t.Errorf("no refusal of the withdrawal in the audit log: %+v", entries)
 	}
 }

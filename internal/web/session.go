@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"likeness"
 )
@@ -83,6 +84,16 @@ func (h *Handler) logVisit(r *http.Request, s *session) error {
 		KeyID: a.KeyID, Role: a.Role, SubjectID: a.SubjectID, Purpose: "data-subject-access", Allow: true,
 		Reasons: []string{"opened_by " + s.ps.OpenedBy}}
 	return h.sessions.AppendAccess(r.Context(), e)
+}
+
+// logRefusal records, after a form post admitted by logVisit, that what it
+// asked was refused (answered status).
+func (h *Handler) logRefusal(r *http.Request, s *session, status int) error {
+	a := s.actor()
+	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: h.Now().UTC(), Action: "portal " + r.Pattern + ": refused",
+		KeyID: a.KeyID, Role: a.Role, SubjectID: a.SubjectID, Purpose: "data-subject-access", Allow: false,
+		Reasons: []string{"answered " + strconv.Itoa(status)}}
+	return h.sessions.AppendAccess(context.WithoutCancel(r.Context()), e)
 }
 
 // csrfToken binds a form to its scope: a consent link or a session nonce.
