@@ -339,6 +339,12 @@ func TestRenewalsListGrantPastElevenMonths(t *testing.T) {
 	if p := c.Get("/console/renewals?within=1d"); strings.Contains(p.Body, sub) {
 		t.Error("a one-day window lists a consent due in 25 days")
 	}
+	// The API's windows are the console's: months and years too.
+	for _, w := range []string{"12mo", "1y", "30", "30d"} {
+		if p := c.Get("/console/renewals?within=" + w); p.Status != 200 || !strings.Contains(p.Body, sub) {
+			t.Errorf("window %s: %d, the renewal shown: %t", w, p.Status, strings.Contains(p.Body, sub))
+		}
+	}
 	if p := c.Get("/console/renewals?within=soon"); p.Status != 400 {
 		t.Errorf("bad window: %d", p.Status)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"likeness"
+	"likeness/policy"
 )
 
 // RenewalLimit bounds the rows the renewals page lists.
@@ -27,17 +28,20 @@ type renewalRow struct {
 }
 
 // parseWithin reads a window such as "30d", "720h" or "45" (days).
-func parseWithin(s string) (time.Duration, bool) {
+func parseWithin(s string, now time.Time) (time.Duration, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return RenewalWindow, true
 	}
-	var d time.Duration
-	if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil {
-		d = time.Duration(n) * 24 * time.Hour
-	} else if d, err = time.ParseDuration(s); err != nil {
+	if n, err := strconv.Atoi(s); err == nil {
+		s = strconv.Itoa(n) + "d" // a bare number is days
+	}
+	// The API's and the policy's durations: 30d, 12mo, 3y.
+	p, err := policy.ParseDuration(s)
+	if err != nil {
 		return 0, false
 	}
+	d := p.AddTo(now).Sub(now)
 	if d < 0 || d > 3660*24*time.Hour {
 		return 0, false
 	}
@@ -50,7 +54,7 @@ func (h *Handler) renewals(w http.ResponseWriter, r *http.Request, s *session) {
 	if v.Within == "" {
 		v.Within = "30d"
 	}
-	within, ok := parseWithin(v.Within)
+	within, ok := parseWithin(v.Within, h.Now())
 	if !ok {
 		v.Error = true
 		h.render(w, r, s, http.StatusBadRequest, "renewals", &view{L: l, Title: "renewals.title", Nav: "renewals", Data: v})
