@@ -3,6 +3,8 @@ package likeness
 import (
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // Subject is a person whose voice or image the organization keeps. The
@@ -61,7 +63,7 @@ func ParseJurisdiction(s string) (Jurisdiction, error) {
 		}
 		return Jurisdiction{Regime: "EU", Country: tail, Region: tail}, nil
 	case head == "US":
-		if hasTail && !isUpper2(tail) {
+		if hasTail && !usStates[tail] {
 			return Jurisdiction{}, bad
 		}
 		return Jurisdiction{Regime: "US", Country: "US", Region: tail}, nil
@@ -71,6 +73,9 @@ func ParseJurisdiction(s string) (Jurisdiction, error) {
 		}
 		return Jurisdiction{Regime: "GB", Country: "GB"}, nil
 	case isUpper2(head) && !hasTail:
+		if !isCountry(head) {
+			return Jurisdiction{}, bad
+		}
 		if euEEA[head] {
 			return Jurisdiction{Regime: "EU", Country: head, Region: head}, nil
 		}
@@ -78,3 +83,20 @@ func ParseJurisdiction(s string) (Jurisdiction, error) {
 	}
 	return Jurisdiction{}, bad
 }
+
+// isCountry reports whether code is an ISO 3166-1 country (golang.org/x/text's
+// region table): not a private-use code such as QQ or ZZ, nor a grouping.
+func isCountry(code string) bool {
+	r, err := language.ParseRegion(code)
+	return err == nil && r.IsCountry() && r.String() == code
+}
+
+// usStates are the subdivisions of the United States (ISO 3166-2:US): the
+// states, the District of Columbia and the outlying territories.
+var usStates = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strings.Fields(`AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR UM VI`) {
+		m[s] = true
+	}
+	return m
+}()
