@@ -3197,7 +3197,7 @@ type ClientInterface interface {
 
 	// RevokeAPIKey Revoke an API key: refused at once by this server, within a second by every other replica
 	//
-	// Roles: admin. Revoking a revoked key is a no-op.
+	// Roles: admin. Revoking a revoked key is a no-op. 409 for the last working admin key: create another admin key first (the CLI's `likeness apikey revoke` still may).
 	//
 	// Corresponds with DELETE /v1/apikeys/{id} (the `RevokeAPIKey` operationId).
 	RevokeAPIKey(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3941,7 +3941,7 @@ func (c *Client) CreateAPIKey(ctx context.Context, body CreateAPIKeyJSONRequestB
 
 // RevokeAPIKey Revoke an API key: refused at once by this server, within a second by every other replica
 //
-// Roles: admin. Revoking a revoked key is a no-op.
+// Roles: admin. Revoking a revoked key is a no-op. 409 for the last working admin key: create another admin key first (the CLI's `likeness apikey revoke` still may).
 //
 // Corresponds with DELETE /v1/apikeys/{id} (the `RevokeAPIKey` operationId).
 func (c *Client) RevokeAPIKey(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8711,7 +8711,7 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeAPIKeyWithResponse Revoke an API key: refused at once by this server, within a second by every other replica
 	//
-	// Roles: admin. Revoking a revoked key is a no-op.
+	// Roles: admin. Revoking a revoked key is a no-op. 409 for the last working admin key: create another admin key first (the CLI's `likeness apikey revoke` still may).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14303,7 +14303,7 @@ func (c *ClientWithResponses) CreateAPIKeyWithResponse(ctx context.Context, body
 
 // RevokeAPIKeyWithResponse Revoke an API key: refused at once by this server, within a second by every other replica
 //
-// Roles: admin. Revoking a revoked key is a no-op.
+// Roles: admin. Revoking a revoked key is a no-op. 409 for the last working admin key: create another admin key first (the CLI's `likeness apikey revoke` still may).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -397,10 +397,38 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	if !likeness.ValidID("key", id) {
 		return likeness.Errorf(likeness.ENOTFOUND, "api key not found")
 	}
+	if err := s.refuseLastAdmin(r.Context(), id); err != nil {
+		return err
+	}
 	if err := s.store.RevokeAPIKey(r.Context(), id, s.now().UTC()); err != nil {
 		return err
 	}
 	s.keys.forget()
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// refuseLastAdmin refuses to revoke the deployment's last working admin
+// key over the API: nobody could then manage keys but from the CLI on the
+// database's machine. The CLI's revoke still may.
+func (s *Server) refuseLastAdmin(ctx context.Context, id string) error {
+	keys, err := s.store.APIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	working := func(k *likeness.APIKey) bool {
+		return k.Role == likeness.RoleAdmin && k.RevokedAt.IsZero() && !k.Expired(now)
+	}
+	target, admins := false, 0
+	for _, k := range keys {
+		if working(k) {
+			admins++
+			target = target || k.ID == id
+		}
+	}
+	if target && admins == 1 {
+		return likeness.Errorf(likeness.ECONFLICT, "this is the last working admin key: create another first (POST /v1/apikeys with role admin), then revoke this one")
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,32 @@ func TestRevokingIsForAdminsAndUnknownKeysAreNotFound(t *testing.T) {
 		if k.ID == pipeline.ID && k.RevokedAt.IsZero() {
 			t.Errorf("the list does not show the revocation: %+v", k)
 		}
+	}
+}
+
+// The last working admin key cannot be revoked over the API, which would
+// leave no one to manage keys; once another exists, it can.
+func TestTheLastAdminKeyIsNotRevokedOverTheAPI(t *testing.T) {
+	e := newEnv(t, "")
+	var list struct{ Keys []likeness.APIKey }
+	e.call(likeness.RoleAdmin, "GET", "/v1/apikeys", nil).json(t, &list)
+	var admins []string
+	for _, k := range list.Keys {
+		if k.Role == likeness.RoleAdmin && k.RevokedAt.IsZero() {
+			admins = append(admins, k.ID)
+		}
+	}
+	if len(admins) != 1 {
+		t.Fatalf("the test deployment has %d admin keys, want 1", len(admins))
+	}
+	if r := e.call(likeness.RoleAdmin, "DELETE", "/v1/apikeys/"+admins[0], nil); r.status != 409 || !strings.Contains(string(r.body), "last working admin key") {
+		t.Fatalf("revoking the last admin key: %d %s, want 409", r.status, r.body)
+	}
+	if r := e.call(likeness.RoleAdmin, "POST", "/v1/apikeys", map[string]string{"name": "second-admin", "role": "admin"}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if r := e.call(likeness.RoleAdmin, "DELETE", "/v1/apikeys/"+admins[0], nil); r.status != 204 {
+		t.Fatalf("revoking an admin key with another left: %d %s, want 204", r.status, r.body)
 	}
 }
 
