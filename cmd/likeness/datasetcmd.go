@@ -105,41 +105,41 @@ func buildProgressLine(what string, p dataset.BuildProgress) string {
 }
 
 func runDatasetRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dataset rebuild DATASET_ID [--out DIR]",
+	return runOnVersion(ctx, args, stdout, stderr, "rebuild",
 		"Builds the successor version of a dataset from the consents as they stand now (leaving out\n"+
-			"everyone who withdrew or was erased) and writes it to DIR/<id>-v<version>/.", stderr)
-	var c config
-	c.addStorageFlags(fs)
-	out := fs.String("out", "datasets", "folder to write the dataset into")
-	every := fs.Duration("progress", time.Second, "print a progress line to stderr this often (0: never)")
-	if err := parse(fs, reorder(args)); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: dataset rebuild takes one DATASET_ID", errUsage)
-	}
-	d, err := c.open(ctx, stderr, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	req := &dataset.BuildRequest{Out: *out}
-	reportTo(req, *every, "dataset rebuild", stderr)
-	v, err := d.datasets.RebuildWith(likeness.WithActor(ctx, cliActor), fs.Arg(0), req)
-	if err != nil {
-		return err
-	}
-	recordCLI(ctx, d.store, stderr, "dataset rebuild "+fs.Arg(0), "")
-	fmt.Fprintf(stderr, "Rebuilt %s as %s version %d in %s: %s\n", v.PredecessorID, v.ID, v.Version, v.Path, v.Summary)
-	return printJSON(stdout, v)
+			"everyone who withdrew or was erased) and writes it to DIR/<id>-v<version>/.",
+		func(ctx context.Context, d *deployment, id string, req *dataset.BuildRequest) (*dataset.View, string, error) {
+			v, err := d.datasets.RebuildWith(ctx, id, req)
+			if err != nil {
+				return nil, "", err
+			}
+			return v, fmt.Sprintf("Rebuilt %s as %s version %d in %s: %s", v.PredecessorID, v.ID, v.Version, v.Path, v.Summary), nil
+		})
 }
 
 func runDatasetExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dataset export DATASET_ID [--out DIR]",
+	return runOnVersion(ctx, args, stdout, stderr, "export",
 		"Writes the folder of a recorded dataset version to DIR/<id>-v<version>/ as its build would\n"+
 			"have (a version built over HTTP is recorded without one): every member read through the\n"+
 			"vault and anonymized again, items and manifest byte for byte (checked against the SHA-256\n"+
-			"recorded at the build), and its stored card. A tainted version is refused: export its successor.", stderr)
+			"recorded at the build), and its stored card. A tainted version is refused: export its successor.",
+		func(ctx context.Context, d *deployment, id string, req *dataset.BuildRequest) (*dataset.View, string, error) {
+			v, err := d.datasets.Export(ctx, id, req)
+			if err != nil {
+				return nil, "", err
+			}
+			return v, fmt.Sprintf("Exported %s version %d to %s (manifest SHA-256 as recorded): %s", v.ID, v.Version, v.Path, v.Summary), nil
+		})
+}
+
+// runOnVersion is a dataset command on one version that writes a folder
+// ("dataset rebuild", "dataset export"): the flags, the deployment, the
+// progress lines, the audit entry, the closing line fn returns and the
+// record on stdout.
+func runOnVersion(ctx context.Context, args []string, stdout, stderr io.Writer, verb, summary string,
+	fn func(context.Context, *deployment, string, *dataset.BuildRequest) (*dataset.View, string, error)) error {
+	name := "dataset " + verb
+	fs := newFlags(name+" DATASET_ID [--out DIR]", summary, stderr)
 	var c config
 	c.addStorageFlags(fs)
 	out := fs.String("out", "datasets", "folder to write the dataset into")
@@ -148,7 +148,7 @@ func runDatasetExport(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: dataset export takes one DATASET_ID", errUsage)
+		return fmt.Errorf("%w: %s takes one DATASET_ID", errUsage, name)
 	}
 	d, err := c.open(ctx, stderr, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
@@ -156,13 +156,13 @@ func runDatasetExport(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer d.Close()
 	req := &dataset.BuildRequest{Out: *out}
-	reportTo(req, *every, "dataset export", stderr)
-	v, err := d.datasets.Export(likeness.WithActor(ctx, cliActor), fs.Arg(0), req)
+	reportTo(req, *every, name, stderr)
+	v, done, err := fn(likeness.WithActor(ctx, cliActor), d, fs.Arg(0), req)
 	if err != nil {
 		return err
 	}
-	recordCLI(ctx, d.store, stderr, "dataset export "+fs.Arg(0), "")
-	fmt.Fprintf(stderr, "Exported %s version %d to %s (manifest SHA-256 as recorded): %s\n", v.ID, v.Version, v.Path, v.Summary)
+	recordCLI(ctx, d.store, stderr, name+" "+fs.Arg(0), "")
+	fmt.Fprintln(stderr, done)
 	return printJSON(stdout, v)
 }
 

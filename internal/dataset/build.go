@@ -128,9 +128,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 	defer prog.close()
 	for _, it := range items {
 		prog.begin()
-		o := anonymize.Options{Faces: sp.profile.Faces, Voice: sp.profile.Voice,
-			Speaker: anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}}
-		out, err := s.writeItem(ctx, w, d, it, o, decisions[it.AssetID])
+		out, err := s.writeMember(ctx, w, d, sp.profile, key, it, decisions[it.AssetID])
 		var skip skipError
 		var held heldError
 		var unsupported unsupportedError
@@ -153,10 +151,7 @@ func (s *Service) build(ctx context.Context, req *BuildRequest, pred *likeness.D
 		case err != nil:
 			return nil, err
 		}
-		out.line.ConsentRef = pseudonym(key, "consent:"+it.EventID)
-		b, _ := json.Marshal(out.line)
-		manifest.Write(b)
-		manifest.WriteByte('\n')
+		appendLine(&manifest, out)
 		tally.add(out)
 		members = append(members, &likeness.DatasetMember{DatasetID: d.ID, ItemID: it.itemID, AssetID: it.AssetID,
 			SubjectID: it.SubjectID, Category: it.Category, ConsentEventID: it.EventID})
@@ -366,6 +361,28 @@ func (s *Service) record(ctx context.Context, d *likeness.Dataset, members []*li
 	s.log.Info("dataset built", "dataset", d.ID, "version", d.Version, "items", d.ItemCount, "subjects", d.SubjectCount,
 		"sent_to_review", len(reviews))
 	return v, nil
+}
+
+// writeMember writes item it of d as a member: anonymized under profile,
+// its speaker pseudonymous under the version's key, and its manifest line
+// naming its consent by that key.
+func (s *Service) writeMember(ctx context.Context, w *writer, d *likeness.Dataset, profile likeness.DatasetProfile, key []byte,
+	it item, decision *likeness.DatasetReview) (*outcome, error) {
+	o := anonymize.Options{Faces: profile.Faces, Voice: profile.Voice,
+		Speaker: anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}}
+	out, err := s.writeItem(ctx, w, d, it, o, decision)
+	if err != nil {
+		return nil, err
+	}
+	out.line.ConsentRef = pseudonym(key, "consent:"+it.EventID)
+	return out, nil
+}
+
+// appendLine adds out's line to a manifest.
+func appendLine(manifest *strings.Builder, out *outcome) {
+	b, _ := json.Marshal(out.line)
+	manifest.Write(b)
+	manifest.WriteByte('\n')
 }
 
 // writeItem reads one asset through the vault, anonymizes it and writes it.

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"likeness"
-	"likeness/internal/anonymize"
 	"likeness/internal/keys"
 )
 
@@ -85,9 +84,7 @@ func (s *Service) Export(ctx context.Context, id string, req *BuildRequest) (*Vi
 	defer prog.close()
 	for _, it := range items {
 		prog.begin()
-		o := anonymize.Options{Faces: d.Profile.Faces, Voice: d.Profile.Voice,
-			Speaker: anonymize.Speaker{Key: key, ID: pseudonym(key, "speaker:"+it.SubjectID)}}
-		out, err := s.writeItem(ctx, w, d, it, o, decisions[it.AssetID])
+		out, err := s.writeMember(ctx, w, d, d.Profile, key, it, decisions[it.AssetID])
 		var skip skipError
 		var held heldError
 		var unsupported unsupportedError
@@ -99,10 +96,7 @@ func (s *Service) Export(ctx context.Context, id string, req *BuildRequest) (*Vi
 		case err != nil:
 			return nil, err
 		}
-		out.line.ConsentRef = pseudonym(key, "consent:"+it.EventID)
-		b, _ := json.Marshal(out.line)
-		manifest.Write(b)
-		manifest.WriteByte('\n')
+		appendLine(&manifest, out)
 		prog.add(nil)
 	}
 	prog.end()
