@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -169,5 +170,50 @@ func TestEraseIsIdempotent(t *testing.T) {
 	}
 	if code != 0 || cert(first) == "" || cert(first) != cert(second) {
 		t.Fatalf("second erase: exit %d, certificates differ or missing\n%s\n%s", code, first, second)
+	}
+}
+
+// The certificate an erasure answers with checks offline with the
+// ledger's public key alone, as the JSON the command prints or as the bare
+// JWS; an altered one does not.
+func TestAnErasureCertificateVerifiesOffline(t *testing.T) {
+	dir := t.TempDir()
+	sub, _ := seedSubject(t, dir)
+	code, out, errOut := runCLI(t, "subject", "erase", sub, "--data-dir", dir, "--policy", erasePolicy)
+	if code != 0 {
+		t.Fatalf("subject erase: exit %d\n%s", code, errOut)
+	}
+	var key string
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) { key = d.ledger.Signer().VerifierKey() })
+	files := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(files, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyFile := write("ledger.key", key)
+	var printed struct {
+		Certificate struct{ JWS string } `json:"certificate"`
+	}
+	if err := json.Unmarshal([]byte(out), &printed); err != nil || printed.Certificate.JWS == "" {
+		t.Fatalf("subject erase printed %q: %v", out, err)
+	}
+	for name, body := range map[string]string{"erase.json": out, "cert.jws": printed.Certificate.JWS + "\n"} {
+		code, got, errOut := runCLI(t, "certificate", "verify", write(name, body), "--key", keyFile)
+		if code != 0 || !strings.HasPrefix(got, "certificate ok: subject "+sub) || !strings.Contains(got, "data key destroyed: true") {
+			t.Errorf("certificate verify %s: exit %d\n%s%s", name, code, got, errOut)
+		}
+	}
+	parts := strings.Split(printed.Certificate.JWS, ".")
+	p := []byte(parts[1])
+	p[len(p)/2] ^= 1
+	forged := write("forged.jws", parts[0]+"."+string(p)+"."+parts[2])
+	if code, _, errOut := runCLI(t, "certificate", "verify", forged, "--key", keyFile); code != 1 || !strings.Contains(errOut, "certificate does NOT verify") {
+		t.Errorf("an altered certificate: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "certificate", "verify", forged); code != 2 {
+		t.Errorf("without --key: exit %d, %s", code, errOut)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"likeness/internal/erasure"
 	"likeness/internal/keys"
 	"likeness/internal/ledgerlog"
 	"likeness/ledger"
@@ -148,6 +150,75 @@ func reorder(args []string) []string {
 		pos = append(pos, a)
 	}
 	return append(flags, pos...)
+}
+
+func runCertificateVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("certificate verify CERT --key PUBLIC_KEY_FILE", "Checks an erasure certificate offline: its signature by the deployment's ledger key,\nand prints what it certifies. CERT is the compact JWS (the portal's download), or the JSON\n`likeness subject erase` and DELETE /v1/subjects/{id} answer with.", stderr)
+	keyFile := fs.String("key", "", "file holding the ledger key (GET /v1/ledger/key)")
+	if err := parse(fs, reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *keyFile == "" {
+		return fmt.Errorf("%w: certificate verify takes CERT and --key FILE", errUsage)
+	}
+	kb, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	v, err := ledger.NewVerifier(strings.TrimSpace(string(kb)))
+	if err != nil {
+		return err
+	}
+	jws, err := readCertificate(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	payload, err := v.VerifyStatement(ledger.CertificateType, jws)
+	if err != nil {
+		return fmt.Errorf("certificate does NOT verify: %w", err)
+	}
+	var c erasure.Certificate
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return fmt.Errorf("certificate does NOT verify: its claims do not decode: %w", err)
+	}
+	fmt.Fprintf(stdout, "certificate ok: subject %s erased by %s, requested %s, completed %s, ledger index %d; data key destroyed: %t, %d assets deleted\n",
+		c.Subject, c.Controller, c.RequestedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), c.LedgerIndex, c.Destroyed.DataKey, len(c.Destroyed.Assets))
+	return nil
+}
+
+// readCertificate accepts a file holding the compact JWS, a JSON string of
+// it, or the JSON an erasure answers with ({"certificate": {"jws": …}}).
+func readCertificate(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	switch {
+	case strings.HasPrefix(s, "{"):
+		var obj struct {
+			Certificate json.RawMessage `json:"certificate"`
+		}
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		var inner struct {
+			JWS string `json:"jws"`
+		}
+		var str string
+		switch {
+		case json.Unmarshal(obj.Certificate, &inner) == nil && inner.JWS != "":
+			return inner.JWS, nil
+		case json.Unmarshal(obj.Certificate, &str) == nil && str != "":
+			return str, nil
+		}
+		return "", fmt.Errorf("%s holds no \"certificate\"", path)
+	case strings.HasPrefix(s, `"`):
+		var out string
+		err := json.Unmarshal(b, &out)
+		return out, err
+	}
+	return s, nil
 }
 
 // readReceipts accepts a file holding the compact JWS, a JSON string of

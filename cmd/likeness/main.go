@@ -35,6 +35,7 @@ Commands:
   migrate          apply pending database migrations (serve also does, under the same lock)
   ledger verify    re-check the whole stored consent ledger
   receipt verify   check a consent receipt offline (RECEIPT.json --key FILE)
+  certificate verify  check an erasure certificate offline (CERT --key FILE)
   subject erase    erase a subject everywhere and print the signed certificate
   import           load existing people and consents from JSON Lines (FILE, or - for stdin)
   dataset build    build a consented, anonymized training set (--purpose P --category C --out DIR)
@@ -100,6 +101,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLedgerVerify(ctx, rest, stdout, stderr)
 	case "receipt verify":
 		err = runReceiptVerify(rest, stdout, stderr)
+	case "certificate verify":
+		err = runCertificateVerify(rest, stdout, stderr)
 	case "subject erase":
 		err = runSubjectErase(ctx, rest, stdout, stderr)
 	case "import":
