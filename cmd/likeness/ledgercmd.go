@@ -79,11 +79,7 @@ func runReceiptVerify(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 || *keyFile == "" {
 		return fmt.Errorf("%w: receipt verify takes RECEIPT.json and --key FILE", errUsage)
 	}
-	kb, err := os.ReadFile(*keyFile)
-	if err != nil {
-		return err
-	}
-	v, err := ledger.NewVerifier(strings.TrimSpace(string(kb)))
+	v, err := readVerifier(*keyFile)
 	if err != nil {
 		return err
 	}
@@ -161,11 +157,7 @@ func runCertificateVerify(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 || *keyFile == "" {
 		return fmt.Errorf("%w: certificate verify takes CERT and --key FILE", errUsage)
 	}
-	kb, err := os.ReadFile(*keyFile)
-	if err != nil {
-		return err
-	}
-	v, err := ledger.NewVerifier(strings.TrimSpace(string(kb)))
+	v, err := readVerifier(*keyFile)
 	if err != nil {
 		return err
 	}
@@ -184,6 +176,15 @@ func runCertificateVerify(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "certificate ok: subject %s erased by %s, requested %s, completed %s, ledger index %d; data key destroyed: %t, %d assets deleted\n",
 		c.Subject, c.Controller, c.RequestedAt.Format(time.RFC3339), c.CompletedAt.Format(time.RFC3339), c.LedgerIndex, c.Destroyed.DataKey, len(c.Destroyed.Assets))
 	return nil
+}
+
+// readVerifier reads the ledger's public key (GET /v1/ledger/key) from path.
+func readVerifier(path string) (*ledger.Verifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.NewVerifier(strings.TrimSpace(string(b)))
 }
 
 // readCertificate accepts a file holding the compact JWS, a JSON string of

@@ -281,6 +281,31 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 	return ev, nil
 }
 
+// HonourGPC is what a request carrying a Global Privacy Control signal
+// does, whether it came through the API or the pages: where the person's
+// law gives an opt-out of sale or sharing, it records the opt-out
+// (ApplyGPC) and returns the first of purposes the signal forbids granting
+// in the same request (one the policy marks sale_or_share); "" if none.
+func (s *Service) HonourGPC(ctx context.Context, subjectID string, purposes []string) (string, error) {
+	sub, err := s.subjects.Subject(ctx, subjectID)
+	if err != nil {
+		return "", err
+	}
+	if !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
+		return "", nil
+	}
+	if _, err := s.ApplyGPC(ctx, subjectID); err != nil {
+		return "", err
+	}
+	p := s.notices.Policy()
+	for _, id := range purposes {
+		if pp, ok := p.Purpose(id); ok && pp.SaleOrShare {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
 // ApplyGPC records a Global Privacy Control opt-out: for a California
 // subject, a withdrawal (method gpc) of every purpose the policy marks as
 // sale_or_share that is not already withdrawn. Other subjects: nothing.

@@ -41,7 +41,9 @@ type Notices interface {
 type Consent interface {
 	Grant(ctx context.Context, req *likeness.GrantRequest) ([]*likeness.ConsentEvent, error)
 	Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (*likeness.ConsentEvent, error)
-	ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.ConsentEvent, error)
+	// HonourGPC records the opt-out a Global Privacy Control signal
+	// carries and names the first of purposes it forbids granting.
+	HonourGPC(ctx context.Context, subjectID string, purposes []string) (string, error)
 	Consents(ctx context.Context, subjectID string) ([]likeness.PurposeState, []*likeness.ConsentEvent, error)
 	Decide(r *likeness.DecisionRequest) (likeness.Decision, error)
 	CheckDecision(r *likeness.DecisionRequest) error

@@ -47,7 +47,7 @@ func (s *Server) handleCreateSubject(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.applyGPC(r, sub.ID); err != nil {
+	if err := s.honourGPC(r, sub.ID, nil); err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -131,10 +131,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.SubjectID = r.PathValue("id")
-	if err := s.applyGPC(r, req.SubjectID); err != nil {
-		return err
-	}
-	if err := s.refuseGPCSale(r, req.SubjectID, req.Purposes); err != nil {
+	if err := s.honourGPC(r, req.SubjectID, req.Purposes); err != nil {
 		return err
 	}
 	evs, err := s.consent.Grant(r.Context(), &req)

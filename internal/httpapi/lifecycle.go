@@ -71,34 +71,20 @@ func (s *Server) handleRetentionSchedule(w http.ResponseWriter, r *http.Request)
 		"language": lang, "schedule": out, "text": text.String()})
 }
 
-// applyGPC honours a Global Privacy Control signal sent with a request about
-// a subject (the collector forwards the person's Sec-GPC header).
-func (s *Server) applyGPC(r *http.Request, subjectID string) error {
+// honourGPC honours a Global Privacy Control signal sent with a request
+// about a subject (the collector forwards the person's Sec-GPC header):
+// the opt-out is recorded, and a grant of a sale_or_share purpose in the
+// same request is refused: the signal wins.
+func (s *Server) honourGPC(r *http.Request, subjectID string, purposes []string) error {
 	if r.Header.Get("Sec-GPC") != "1" {
 		return nil
 	}
-	_, err := s.consent.ApplyGPC(r.Context(), subjectID)
-	return err
-}
-
-// refuseGPCSale refuses a grant of a sale_or_share purpose in a request that
-// carries the person's opt-out signal: the signal wins.
-func (s *Server) refuseGPCSale(r *http.Request, subjectID string, purposes []string) error {
-	if r.Header.Get("Sec-GPC") != "1" {
-		return nil
-	}
-	sub, err := s.subjects.Subject(r.Context(), subjectID)
+	id, err := s.consent.HonourGPC(r.Context(), subjectID, purposes)
 	if err != nil {
 		return err
 	}
-	if !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
-		return nil
-	}
-	p := s.notices.Policy()
-	for _, id := range purposes {
-		if pp, ok := p.Purpose(id); ok && pp.SaleOrShare {
-			return likeness.Errorf(likeness.ECONFLICT, "the request carries a Global Privacy Control signal, which opts this person out of %q (sale or sharing); ask them without it", id)
-		}
+	if id != "" {
+		return likeness.Errorf(likeness.ECONFLICT, "the request carries a Global Privacy Control signal, which opts this person out of %q (sale or sharing); ask them without it", id)
 	}
 	return nil
 }

@@ -501,17 +501,8 @@ func (h *Handler) openLinkJSON(w http.ResponseWriter, r *http.Request, fail func
 // sale_or_share purpose), and a grant of such a purpose in the same request
 // is refused: it returns the first one asked for.
 func (h *Handler) gpcRefuses(ctx context.Context, r *http.Request, sub *likeness.Subject, purposes []string) (string, error) {
-	if r.Header.Get("Sec-GPC") != "1" || !jurisdiction.OptOutOfSale(sub.Jurisdiction) {
+	if r.Header.Get("Sec-GPC") != "1" {
 		return "", nil
 	}
-	if _, err := h.svc.ApplyGPC(ctx, sub.ID); err != nil {
-		return "", err
-	}
-	p := h.svc.Policy()
-	for _, id := range purposes {
-		if pp, ok := p.Purpose(id); ok && pp.SaleOrShare {
-			return id, nil
-		}
-	}
-	return "", nil
+	return h.svc.HonourGPC(ctx, sub.ID, purposes)
 }

@@ -14,9 +14,9 @@ type Consent interface {
 	Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (*likeness.ConsentEvent, error)
 	// Consents returns the state per purpose and the history, evidence opened.
 	Consents(ctx context.Context, subjectID string) ([]likeness.PurposeState, []*likeness.ConsentEvent, error)
-	// ApplyGPC records a Global Privacy Control opt-out: a withdrawal of
-	// every sale_or_share purpose, where the person's law gives one.
-	ApplyGPC(ctx context.Context, subjectID string) ([]*likeness.ConsentEvent, error)
+	// HonourGPC records the opt-out a Global Privacy Control signal
+	// carries and names the first of purposes it forbids granting.
+	HonourGPC(ctx context.Context, subjectID string, purposes []string) (string, error)
 }
 
 // Subjects finds subjects. *subjects.Registry implements it.
