@@ -81,3 +81,89 @@ func TestTheSecondLookPlansEveryPositionAroundACandidate(t *testing.T) {
 		t.Fatal("no position fell outside a level: the test does not check the clipping")
 	}
 }
+
+// TestTheSecondLookSearchesEveryCandidateNoFaceSettles runs inWaves on
+// random candidates with a search that "finds" a face at some of them, and
+// checks its promise: no two candidates of a wave overlap, each is
+// searched at most once, and every candidate is either searched or settled
+// (see settled) by the grid's faces and what the waves before its own
+// found; and faces already known are not returned again.
+func TestTheSecondLookSearchesEveryCandidateNoFaceSettles(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	skipped, waves := 0, 0
+	for range 300 {
+		var cands []detection
+		for range 1 + r.IntN(60) {
+			cands = append(cands, detection{
+				x: r.Float64() * 1024, y: r.Float64() * 1024,
+				size: 24 + r.Float64()*300, angle: float64(30*r.IntN(12)) * math.Pi / 180,
+			})
+		}
+		slices.SortFunc(cands, func(a, b detection) int {
+			if largerFirst(a, b) {
+				return -1
+			}
+			return 1
+		})
+		var grid []Face
+		for range r.IntN(3) {
+			d := cands[r.IntN(len(cands))]
+			grid = append(grid, Face{Box: d.extent()})
+		}
+		found := map[detection]bool{} // the candidates whose search finds a face
+		for _, d := range cands {
+			found[d] = r.IntN(3) == 0
+		}
+		searched := map[detection]int{}
+		known := append([]Face(nil), grid...)
+		var out []Face
+		out = inWaves(slices.Clone(cands), grid, func(wave []detection) []Face {
+			waves++
+			for i, d := range wave {
+				searched[d]++
+				if settled(d.extent(), known) {
+					t.Fatalf("candidate %+v searched, though a face known before its wave settles it", d)
+				}
+				for _, e := range wave[:i] {
+					if d.extent().Overlaps(e.extent()) {
+						t.Fatalf("candidates %+v and %+v overlap in one wave", d, e)
+					}
+				}
+			}
+			var faces []Face
+			for _, d := range wave {
+				if found[d] {
+					faces = append(faces, Face{Box: d.extent().Inset(-int(d.size) / 10)})
+				}
+			}
+			before := known
+			for _, f := range faces { // those not known before the wave are kept
+				if !covered(f.Box, before) && !holds(f.Box, before) {
+					known = append(known, f)
+				}
+			}
+			return faces
+		})
+		for _, d := range cands {
+			switch n := searched[d]; {
+			case n > 1:
+				t.Fatalf("candidate %+v searched %d times", d, n)
+			case n == 0 && !settled(d.extent(), known):
+				t.Fatalf("candidate %+v neither searched nor settled by a face found", d)
+			case n == 0:
+				skipped++
+			}
+		}
+		for _, f := range out {
+			if !f.Refined {
+				t.Fatalf("face %v returned without Refined", f)
+			}
+			if covered(f.Box, grid) {
+				t.Fatalf("face %v returned though it lies in a face of the grid", f)
+			}
+		}
+	}
+	if skipped == 0 || waves <= 300 {
+		t.Fatalf("%d candidates skipped in %d waves: the test checks no settling and no deferral", skipped, waves)
+	}
+}
