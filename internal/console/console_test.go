@@ -498,8 +498,10 @@ func TestDatasetsAndAudit(t *testing.T) {
 		t.Fatalf("audit: %d\n%s", p.Status, p.Body)
 	}
 	contains(t, p, "Gender", "suppressed", "under-represented")
-	if p := c.Get("/console/datasets/" + v.ID + "/audit?target=nope"); p.Status != 400 {
-		t.Errorf("bad target: %d", p.Status)
+	for _, bad := range []string{"nope", `{"gender":{"female":0.5,"female":0.9}}`, `{"gender":{"female":0.5},"Gender":{"male":1}}`} {
+		if p := c.Get("/console/datasets/" + v.ID + "/audit?target=" + url.QueryEscape(bad)); p.Status != 400 {
+			t.Errorf("bad target %s: %d", bad, p.Status)
+		}
 	}
 	if p := c.Get("/console/datasets/ds_nope/audit"); p.Status != 404 {
 		t.Errorf("unknown dataset: %d", p.Status)

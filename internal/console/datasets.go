@@ -1,13 +1,13 @@
 package console
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 
 	"likeness"
 	"likeness/internal/dataset"
+	"likeness/internal/http/input"
 )
 
 type datasetsView struct {
@@ -84,7 +84,7 @@ func (h *Handler) datasetAudit(w http.ResponseWriter, r *http.Request, s *sessio
 			out(http.StatusBadRequest)
 			return
 		}
-		if err := json.Unmarshal([]byte(v.Target), &target); err != nil {
+		if err := input.Unmarshal([]byte(v.Target), &target); err != nil {
 			v.Error = l.T("audit.target.invalid")
 			out(http.StatusBadRequest)
 			return

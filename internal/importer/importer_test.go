@@ -159,3 +159,24 @@ func (s *stopAfter) Import(ctx context.Context, run string, lines []*consent.Imp
 	s.batches--
 	return s.Recorder.Import(ctx, run, lines)
 }
+
+// A line that names one key twice says two things (here: granted, then
+// withdrawn); it fails alone, saying where, and records nothing of its
+// person, while the lines around it are recorded.
+func TestALineNamingAKeyTwiceFailsAlone(t *testing.T) {
+	d := likenesstest.New(t, likenesstest.Options{})
+	twice := strings.Replace(grantLine(d, "b"), `"state":"granted"`, `"state":"granted","state":"withdrawn"`, 1)
+	if twice == grantLine(d, "b") {
+		t.Fatal("the line was not changed: the test checks nothing")
+	}
+	r := importText(t, d, grantLine(d, "a")+"\n"+twice+"\n"+grantLine(d, "c")+"\n", 10)
+	if got, want := r.reported[2], `line.consents[0] has the key "state" twice`; !strings.Contains(got, want) {
+		t.Errorf("line 2 reported as %q, want %q", got, want)
+	}
+	if s := r.sum; s.Recorded != 2 || s.Failed != 1 || s.NewSubjects != 2 {
+		t.Errorf("summary %+v, want 2 recorded, 1 failed", s)
+	}
+	if _, err := d.Subjects.SubjectByExternalID(context.Background(), "b"); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Errorf("the person of the refused line: %v, want not found", err)
+	}
+}

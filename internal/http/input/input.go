@@ -31,7 +31,8 @@ const MaxPathValue = 256
 
 // DecodeJSON reads r's body strictly into v: the content type must be JSON,
 // the body at most limit bytes of valid UTF-8 holding exactly one JSON value;
-// unknown fields are refused, and so is null (or any non-object) where v is
+// unknown fields and a key named twice in one object (in any case) are
+// refused, and so is null (or any non-object) where v is
 // a struct or a map, and any string holding a NUL byte.
 func DecodeJSON(r *http.Request, w http.ResponseWriter, limit int64, v any) error {
 	if err := JSONContentType(r); err != nil {
@@ -138,6 +139,9 @@ func unmarshal(data []byte, v any, what, root string) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return likeness.Errorf(likeness.EINVALID, "%s holds more than one JSON value", root)
+	}
+	if at, key, ok := duplicateKey(data, root); ok {
+		return likeness.Errorf(likeness.EINVALID, "%s has the key %q twice (keys are matched without regard to case): send each once", at, key)
 	}
 	return walk(reflect.ValueOf(v), root)
 }

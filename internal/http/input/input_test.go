@@ -42,6 +42,9 @@ func TestDecodeJSONRefusesWhatNoServiceShouldSee(t *testing.T) {
 		{"NUL in a slice", "application/json", `{"tags":["\u0000"]}`, likeness.EINVALID},
 		{"NUL in a map key", "application/json", `{"attrs":{"\u0000":"x"}}`, likeness.EINVALID},
 		{"NUL in raw JSON", "application/json", `{"raw":{"k":"\u0000"}}`, likeness.EINVALID},
+		{"a key twice", "application/json", `{"name":"a","name":"b"}`, likeness.EINVALID},
+		{"a key twice in a map", "application/json", `{"attrs":{"k":"a","k":"b"}}`, likeness.EINVALID},
+		{"a key twice in raw JSON", "application/json", `{"raw":[1,{"k":1,"k":2}]}`, likeness.EINVALID},
 		{"invalid UTF-8", "application/json", "{\"name\":\"\xff\"}", likeness.EINVALID},
 		{"too large", "application/json", `{"name":"` + strings.Repeat("a", 100) + `"}`, likeness.ETOOLARGE},
 		{"wrong type", "text/plain", `{}`, likeness.EUNSUPPORTED},
@@ -57,6 +60,42 @@ func TestDecodeJSONRefusesWhatNoServiceShouldSee(t *testing.T) {
 	var v in
 	if err := decode(t, "application/json; charset=utf-8", `{"name":"Zoë","tags":["a"]}`, &v); err != nil || v.Name != "Zoë" {
 		t.Fatalf("a good body: %v %+v", err, v)
+	}
+}
+
+// TestAKeyNamedTwiceIsRefusedWhereItIs checks that a body naming one key
+// twice in an object is refused with the place and the key, wherever the
+// object is, and that the same key in different objects is not a repeat.
+func TestAKeyNamedTwiceIsRefusedWhereItIs(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{"purpose":"a","purpose":"b"}`, `body has the key "purpose" twice`},
+		{`{"consents":[{"p":1},{"p":1},{"p":1,"q":2,"p":3}]}`, `body.consents[2] has the key "p" twice`},
+		{`{"a":{"b":[[],{"c":{"d":1,"d":1}}]}}`, `body.a.b[1].c has the key "d" twice`},
+		{`{"purpose":"a","PURPOSE":"b"}`, `body has the key "PURPOSE" twice`},
+		{`{"kind":"a","\u212aind":"b"}`, "body has the key \"\u212aind\" twice"},
+		{`{"a.b":{"x\nline 7: recorded":{"k":1,"k":1}}}`, `body["a.b"]["x\nline 7: recorded"] has the key "k" twice`},
+		{`{"` + strings.Repeat("é", 100) + `":1,"` + strings.Repeat("é", 100) + `":2}`, `body has the key "` + strings.Repeat("é", 32) + `…" twice`},
+	} {
+		var v any
+		err := Unmarshal([]byte(c.body), &v)
+		if likeness.ErrorCode(err) != likeness.EINVALID || !strings.Contains(likeness.ErrorMessage(err), c.want) {
+			t.Errorf("%s: %v, want EINVALID saying %q", c.body, err, c.want)
+		}
+	}
+	for _, body := range []string{
+		`{"a":{"k":1},"b":{"k":1},"k":[{"k":1},{"k":2}]}`,
+		`{"k":"k","v":["k","k"]}`,
+		`[{"k":1},{"k":1}]`,
+		`{"k":{},"K2":[],"v":[{},[],{"k":[{"k":{}}]}]}`,
+	} {
+		var v any
+		if err := Unmarshal([]byte(body), &v); err != nil {
+			t.Errorf("%s: %v, want it taken", body, err)
+		}
+	}
+	var v any
+	if err := Unmarshal([]byte(`{"a":1,"b":}`), &v); err == nil || !strings.Contains(err.Error(), "malformed JSON") {
+		t.Errorf("malformed JSON: %v, want the decoder's error", err)
 	}
 }
 
