@@ -254,6 +254,13 @@ func (l level) scan(c *cascade, p pose, minFace int, out, deep []detection) ([]d
 // summed score reaches minScore. A face's box holds the square of the
 // score-weighted mean detection, turned as the strongest one.
 func cluster(raw []detection, minScore float32) []Face {
+	faces, _ := clusterRest(raw, minScore)
+	return faces
+}
+
+// clusterRest is cluster, also returning the detections of the clusters
+// that fell short of minScore.
+func clusterRest(raw []detection, minScore float32) (faces []Face, rest []detection) {
 	// A total order, so that the result does not depend on which worker
 	// handed in its detections first.
 	sort.Slice(raw, func(i, j int) bool {
@@ -263,18 +270,20 @@ func cluster(raw []detection, minScore float32) []Face {
 		return largerFirst(raw[i], raw[j])
 	})
 	used := make([]bool, len(raw))
-	var faces []Face
+	var members []int
 	for i, d := range raw {
 		if used[i] {
 			continue
 		}
 		var q float32
 		m := detection{angle: d.angle}
+		members = members[:0]
 		for j := i; j < len(raw); j++ {
 			if used[j] || iou(d, raw[j]) <= 0.3 {
 				continue
 			}
 			used[j] = true
+			members = append(members, j)
 			e := raw[j]
 			q += e.q
 			w := float64(e.q)
@@ -283,10 +292,14 @@ func cluster(raw []detection, minScore float32) []Face {
 		if q >= minScore {
 			m.x, m.y, m.size = m.x/float64(q), m.y/float64(q), m.size/float64(q)
 			faces = append(faces, Face{Box: m.extent(), Angle: math.Round(d.angle * 180 / math.Pi), Score: q})
+			continue
+		}
+		for _, j := range members {
+			rest = append(rest, raw[j])
 		}
 	}
 	sortLargestFirst(faces)
-	return faces
+	return faces, rest
 }
 
 func sortLargestFirst(faces []Face) {

@@ -15,7 +15,9 @@ import (
 //
 // So every such place is looked at a second time, densely: the first pass's
 // deep windows are grouped into candidates, and around each candidate that
-// no face found already covers the cascade is run again at a third of the
+// no face found already settles (see settled: the grid's, or one the second
+// look found around a larger candidate; see inWaves) the cascade is run
+// again at a third of the
 // grid's step, at half its size step (on one ladder of sizes, see
 // sizeLadder) and at 10° and 20° either side of the
 // candidate's pose, on the candidate's level of the pyramid and on the one
@@ -49,33 +51,37 @@ const refineScore = 1
 
 // refine searches densely around every candidate (grouped deep windows)
 // that faces do not settle (see settled) and returns the faces it finds
-// there, but for those that lie in one of faces.
+// there, but for those that lie in a face known already.
 func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detection) []Face {
 	byScale := map[int]level{}
 	for _, l := range levels {
 		byScale[l.scale] = l
 	}
-	return inWaves(candidates(deep), faces, func(wave []detection) []Face {
-		return cluster(lookAround(c, byScale, minFace, wave), refineScore)
+	return inWaves(candidates(deep), faces, func(wave []detection) []detection {
+		return lookAround(c, byScale, minFace, wave)
 	})
 }
 
-// inWaves searches around cands (largest first) with search, in waves: a
-// wave takes every candidate that neither faces nor what the waves before
-// found settle (see settled) and that overlaps no other of the wave; the
-// rest wait for a later wave. Settled candidates are not searched: on a
-// photograph whose faces the grid found, searching in and around them was
-// most of the second look's work. It returns what the searches
-// found, marked Refined, but for faces that lie in a face known already.
+// inWaves searches around cands (largest first) with search, in waves, and
+// returns the faces the windows it accepts make (see cluster, at
+// refineScore), marked Refined, but for those that lie in a face known
+// already. A wave takes every candidate that neither faces nor the faces
+// the waves before found settle (see settled) and that overlaps no other
+// of the wave; the rest wait for a later wave. Settled candidates are not
+// searched. Windows whose cluster falls short of refineScore are kept for
+// the next wave's clusters, so that windows around two overlapping
+// candidates add up as when every candidate was searched at once; a face
+// once found stays as found.
 //
-// On the group photographs filling 1024×1024, two thirds of the candidates
-// lie in what a larger candidate's search found, mostly where it will be
-// blurred anyway; searching each of them (as the second look did, all in
-// one batch) was about two thirds of its work. Each wave still sends its
-// candidates' windows down the cascade together.
-func inWaves(cands []detection, faces []Face, search func(wave []detection) []Face) []Face {
+// On the group photographs filling 1024×1024, two thirds of the
+// candidates lie in what a larger candidate's search found; searching each
+// of them (as the second look did, all in one batch) was about two thirds
+// of its work. Each wave still sends its candidates' windows down the
+// cascade together.
+func inWaves(cands []detection, faces []Face, search func(wave []detection) []detection) []Face {
 	known := append([]Face(nil), faces...)
 	var out []Face
+	var weak []detection // windows of clusters short of refineScore
 	for {
 		var wave, later []detection
 		var taken []image.Rectangle
@@ -92,7 +98,9 @@ func inWaves(cands []detection, faces []Face, search func(wave []detection) []Fa
 		if len(wave) == 0 {
 			return out
 		}
-		for _, f := range search(wave) {
+		var found []Face
+		found, weak = clusterRest(append(weak, search(wave)...), refineScore)
+		for _, f := range found {
 			if !covered(f.Box, known) && !holds(f.Box, known) {
 				f.Refined = true
 				out = append(out, f)
@@ -267,22 +275,50 @@ func candidates(deep []detection) []detection {
 	return out
 }
 
-// settled reports whether the area r needs no search of its own: four
-// fifths of it or more is blurred with one of faces (lies in its box as
-// cover pads it), or it holds one (see holds). A face found there would be
-// blurred as much, or is one found already; with the boxes unpadded, the
-// second look searched a third more candidates on the group photographs
-// filling 1024×1024 and every face the independent detector finds was
-// covered either way (TestEveryFaceIsCoveredInTheBudgetsFrames, with
-// LIKENESS_FACE_SWEEP=1).
+// settled reports whether the area r (a candidate's window) needs no
+// search of its own: it lies wholly in what is blurred for faces (their
+// boxes as cover pads them, one or several together), or mostly in one
+// face itself (see covered: a window there looks at that face), or it
+// holds one (see holds). A face found there would be blurred already.
 func settled(r image.Rectangle, faces []Face) bool {
+	if covered(r, faces) || holds(r, faces) {
+		return true
+	}
+	// What of r no face's blurred box holds yet.
+	left := []image.Rectangle{r}
 	for _, f := range faces {
-		in := r.Intersect(f.Box.Inset(-f.Box.Dx() / 5))
-		if 5*in.Dx()*in.Dy() >= 4*r.Dx()*r.Dy() {
+		b := f.Box.Inset(-f.Box.Dx() / 5)
+		var next []image.Rectangle
+		for _, p := range left {
+			next = appendOutside(next, p, b)
+		}
+		if left = next; len(left) == 0 {
 			return true
 		}
 	}
-	return holds(r, faces)
+	return false
+}
+
+// appendOutside appends to out the parts of r outside b (none, r itself,
+// or up to four rectangles).
+func appendOutside(out []image.Rectangle, r, b image.Rectangle) []image.Rectangle {
+	in := r.Intersect(b)
+	if in.Empty() {
+		return append(out, r)
+	}
+	if in.Min.Y > r.Min.Y {
+		out = append(out, image.Rect(r.Min.X, r.Min.Y, r.Max.X, in.Min.Y))
+	}
+	if in.Max.Y < r.Max.Y {
+		out = append(out, image.Rect(r.Min.X, in.Max.Y, r.Max.X, r.Max.Y))
+	}
+	if in.Min.X > r.Min.X {
+		out = append(out, image.Rect(r.Min.X, in.Min.Y, in.Min.X, in.Max.Y))
+	}
+	if in.Max.X < r.Max.X {
+		out = append(out, image.Rect(in.Max.X, in.Min.Y, r.Max.X, in.Max.Y))
+	}
+	return out
 }
 
 // covered reports whether most of r (four fifths or more) lies in one of
