@@ -73,11 +73,11 @@ func refine(c *cascade, levels []level, minFace int, faces []Face, deep []detect
 // candidates add up as when every candidate was searched at once; a face
 // once found stays as found.
 //
-// On the group photographs filling 1024×1024, two thirds of the
-// candidates lie in what a larger candidate's search found; searching each
-// of them (as the second look did, all in one batch) was about two thirds
-// of its work. Each wave still sends its candidates' windows down the
-// cascade together.
+// On the group photographs filling 1024×1024, most candidates lie in what
+// a larger candidate's search found and blurred; searching each of them
+// (as the second look did, all in one batch) was three fifths of its work
+// (docs/BENCHMARKS.md, "tenth look"). Each wave still sends its
+// candidates' windows down the cascade together.
 func inWaves(cands []detection, faces []Face, search func(wave []detection) []detection) []Face {
 	known := append([]Face(nil), faces...)
 	var out []Face
