@@ -91,6 +91,36 @@ type ErasureRecord struct {
 	Certificate []byte    `json:"-"` // signed, set when completed
 }
 
+// WithdrawalErasure is the record of what a withdrawal erased: the assets
+// collected for the withdrawn purpose under consent given before it (and
+// what was derived from them), when the purpose does not keep its data
+// after a withdrawal. Pseudonymous, as ErasureRecord.
+type WithdrawalErasure struct {
+	EventID     string    `json:"event_id"` // the withdrawal
+	SubjectID   string    `json:"subject_id"`
+	Purpose     string    `json:"purpose"`
+	LedgerIndex int64     `json:"ledger_index"` // the withdrawal's leaf
+	RequestedAt time.Time `json:"requested_at"`
+	CompletedAt time.Time `json:"completed_at,omitzero"`
+	Certificate []byte    `json:"-"` // signed, set when completed
+}
+
+// WithdrawalErasureStore tracks the erasures withdrawals cause, so that one
+// a crash cut short is completed when the service starts again.
+type WithdrawalErasureStore interface {
+	// BeginWithdrawalErasure records e unless a record of its withdrawal
+	// exists, and returns the record stored.
+	BeginWithdrawalErasure(ctx Context, e *WithdrawalErasure) (*WithdrawalErasure, error)
+	// FinishWithdrawalErasure stores the certificate; idempotent (the
+	// first certificate stays).
+	FinishWithdrawalErasure(ctx Context, eventID string, at time.Time, certificate []byte) error
+	// SubjectWithdrawalErasures returns the subject's records, oldest first.
+	SubjectWithdrawalErasures(ctx Context, subjectID string) ([]*WithdrawalErasure, error)
+	// WithdrawalsAfter returns up to limit withdrawal events (without
+	// evidence) whose ledger index is above index, in ledger order.
+	WithdrawalsAfter(ctx Context, index int64, limit int) ([]*ConsentEvent, error)
+}
+
 // ErasureStore tracks erasures so that one interrupted at any step is
 // completed on the next run.
 type ErasureStore interface {

@@ -29,6 +29,7 @@ type Store interface {
 	AssetStore
 	AuditStore
 	ErasureStore
+	WithdrawalErasureStore
 	OutboxStore
 	RequestStore
 	LinkStore

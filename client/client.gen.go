@@ -1407,13 +1407,19 @@ type APIKey struct {
 
 // AccessEntry defines model for AccessEntry.
 type AccessEntry struct {
-	Action    string    `json:"action"`
-	Allow     bool      `json:"allow"`
-	AssetId   *string   `json:"asset_id,omitempty"`
-	Country   *string   `json:"country,omitempty"`
-	Id        string    `json:"id"`
-	KeyId     string    `json:"key_id"`
-	Purpose   string    `json:"purpose"`
+	Action  string  `json:"action"`
+	Allow   bool    `json:"allow"`
+	AssetId *string `json:"asset_id,omitempty"`
+	Country *string `json:"country,omitempty"`
+	Id      string  `json:"id"`
+	KeyId   string  `json:"key_id"`
+
+	// Operator the person who read content in the console; empty for machines
+	Operator *string `json:"operator,omitempty"`
+	Purpose  string  `json:"purpose"`
+
+	// Reason why the operator said they needed to read it
+	Reason    *string   `json:"reason,omitempty"`
 	Reasons   *[]string `json:"reasons,omitempty"`
 	Recipient *string   `json:"recipient,omitempty"`
 	Role      string    `json:"role"`
@@ -2686,6 +2692,24 @@ type WithdrawResult struct {
 	Revision int `json:"revision"`
 }
 
+// WithdrawalErasure What a withdrawal erased: the assets collected for the withdrawn purpose under consent given before it, and what was derived from them. certificate is a compact JWS (typ likeness-erasure+jws) signed with the ledger key; its claims (version likeness-withdrawal-erasure/1) list the assets. Check it with `likeness certificate verify`.
+type WithdrawalErasure struct {
+	// Certificate set once completed
+	Certificate *string `json:"certificate,omitempty"`
+
+	// CompletedAt absent while the erasure is being completed
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+
+	// EventId the withdrawal
+	EventId string `json:"event_id"`
+
+	// LedgerIndex the withdrawal's leaf
+	LedgerIndex int64     `json:"ledger_index"`
+	Purpose     string    `json:"purpose"`
+	RequestedAt time.Time `json:"requested_at"`
+	SubjectId   string    `json:"subject_id"`
+}
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -3850,6 +3874,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
 	ListReceipts(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWithdrawalErasures What each withdrawal of a purpose that does not keep its data erased, with its signed certificate, oldest first
+	//
+	// Roles: admin, collector, auditor. A withdrawal's erasure is recorded with the withdrawal; one a stopped process left undone is completed within a minute of a replica running again.
+	//
+	// Corresponds with GET /v1/subjects/{id}/withdrawal-erasures (the `GetWithdrawalErasures` operationId).
+	GetWithdrawalErasures(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListValidations The validation queue: consents held for a reviewer, earliest deadline first
 	//
@@ -5405,6 +5436,23 @@ func (c *Client) CreatePortalLink(ctx context.Context, id string, reqEditors ...
 // Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
 func (c *Client) ListReceipts(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListReceiptsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWithdrawalErasures What each withdrawal of a purpose that does not keep its data erased, with its signed certificate, oldest first
+//
+// Roles: admin, collector, auditor. A withdrawal's erasure is recorded with the withdrawal; one a stopped process left undone is completed within a minute of a replica running again.
+//
+// Corresponds with GET /v1/subjects/{id}/withdrawal-erasures (the `GetWithdrawalErasures` operationId).
+func (c *Client) GetWithdrawalErasures(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWithdrawalErasuresRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -8491,6 +8539,40 @@ func NewListReceiptsRequest(server string, id string, params *ListReceiptsParams
 	return req, nil
 }
 
+// NewGetWithdrawalErasuresRequest constructs an http.Request for the GetWithdrawalErasures method
+func NewGetWithdrawalErasuresRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/subjects/%s/withdrawal-erasures", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListValidationsRequest constructs an http.Request for the ListValidations method
 func NewListValidationsRequest(server string, params *ListValidationsParams) (*http.Request, error) {
 	var err error
@@ -9446,6 +9528,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/subjects/{id}/receipts (the `ListReceipts` operationId).
 	ListReceiptsWithResponse(ctx context.Context, id string, params *ListReceiptsParams, reqEditors ...RequestEditorFn) (*ListReceiptsResponse, error)
+
+	// GetWithdrawalErasuresWithResponse What each withdrawal of a purpose that does not keep its data erased, with its signed certificate, oldest first
+	//
+	// Roles: admin, collector, auditor. A withdrawal's erasure is recorded with the withdrawal; one a stopped process left undone is completed within a minute of a replica running again.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/subjects/{id}/withdrawal-erasures (the `GetWithdrawalErasures` operationId).
+	GetWithdrawalErasuresWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetWithdrawalErasuresResponse, error)
 
 	// ListValidationsWithResponse The validation queue: consents held for a reviewer, earliest deadline first
 	//
@@ -14038,6 +14129,79 @@ func (r ListReceiptsResponse) ContentType() string {
 	return ""
 }
 
+// GetWithdrawalErasuresResponse4XXHeaders the declared response headers of an HTTP 4XX response for GetWithdrawalErasures
+type GetWithdrawalErasuresResponse4XXHeaders struct {
+	RetryAfter *int
+}
+
+// GetWithdrawalErasuresResponse5XXHeaders the declared response headers of an HTTP 5XX response for GetWithdrawalErasures
+type GetWithdrawalErasuresResponse5XXHeaders struct {
+	RetryAfter *int
+}
+
+type GetWithdrawalErasuresResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Erasures []WithdrawalErasure `json:"erasures"`
+	}
+	// JSON4XX the response for an HTTP 4XX `application/json` response
+	JSON4XX *Error
+	// JSON5XX the response for an HTTP 5XX `application/json` response
+	JSON5XX *Error
+	// Headers4XX the parsed response headers for an HTTP 4XX response
+	Headers4XX *GetWithdrawalErasuresResponse4XXHeaders
+	// Headers5XX the parsed response headers for an HTTP 5XX response
+	Headers5XX *GetWithdrawalErasuresResponse5XXHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWithdrawalErasuresResponse) GetJSON200() *struct {
+	Erasures []WithdrawalErasure `json:"erasures"`
+} {
+	return r.JSON200
+}
+
+// GetJSON4XX returns the response for an HTTP 4XX `application/json` response
+func (r GetWithdrawalErasuresResponse) GetJSON4XX() *Error {
+	return r.JSON4XX
+}
+
+// GetJSON5XX returns the response for an HTTP 5XX `application/json` response
+func (r GetWithdrawalErasuresResponse) GetJSON5XX() *Error {
+	return r.JSON5XX
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWithdrawalErasuresResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWithdrawalErasuresResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWithdrawalErasuresResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWithdrawalErasuresResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListValidationsResponse4XXHeaders the declared response headers of an HTTP 4XX response for ListValidations
 type ListValidationsResponse4XXHeaders struct {
 	RetryAfter *int
@@ -15529,6 +15693,21 @@ func (c *ClientWithResponses) ListReceiptsWithResponse(ctx context.Context, id s
 		return nil, err
 	}
 	return ParseListReceiptsResponse(rsp)
+}
+
+// GetWithdrawalErasuresWithResponse What each withdrawal of a purpose that does not keep its data erased, with its signed certificate, oldest first
+//
+// Roles: admin, collector, auditor. A withdrawal's erasure is recorded with the withdrawal; one a stopped process left undone is completed within a minute of a replica running again.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/subjects/{id}/withdrawal-erasures (the `GetWithdrawalErasures` operationId).
+func (c *ClientWithResponses) GetWithdrawalErasuresWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetWithdrawalErasuresResponse, error) {
+	rsp, err := c.GetWithdrawalErasures(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWithdrawalErasuresResponse(rsp)
 }
 
 // ListValidationsWithResponse The validation queue: consents held for a reviewer, earliest deadline first
@@ -19728,6 +19907,71 @@ func ParseListReceiptsResponse(rsp *http.Response) (*ListReceiptsResponse, error
 		response.Headers4XX = &headers
 	case rsp.StatusCode/100 == 5:
 		var headers ListReceiptsResponse5XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers5XX = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWithdrawalErasuresResponse parses an HTTP response from a GetWithdrawalErasuresWithResponse call
+func ParseGetWithdrawalErasuresResponse(rsp *http.Response) (*GetWithdrawalErasuresResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWithdrawalErasuresResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Erasures []WithdrawalErasure `json:"erasures"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 4:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON4XX = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode/100 == 5:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON5XX = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode/100 == 4:
+		var headers GetWithdrawalErasuresResponse4XXHeaders
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers4XX = &headers
+	case rsp.StatusCode/100 == 5:
+		var headers GetWithdrawalErasuresResponse5XXHeaders
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -152,22 +152,23 @@ func (c *config) loadPolicy() (*policy.Policy, error) {
 
 // deployment is an opened data store with its keys and services.
 type deployment struct {
-	store     *sqlstore.DB
-	kek       *keys.Local
-	policy    *policy.Policy
-	engine    *decision.Engine
-	notices   *consent.Notices
-	subjects  *subjects.Registry
-	ledger    *ledgerlog.Log
-	consent   *consent.Service
-	erasure   *erasure.Service
-	vault     *vault.Vault
-	datasets  *dataset.Service
-	incidents *incidents.Service
-	requests  *requests.Service
-	mail      *mail.Service
-	follower  *follow.Follower
-	replica   *replica.Tracker
+	store       *sqlstore.DB
+	kek         *keys.Local
+	policy      *policy.Policy
+	engine      *decision.Engine
+	notices     *consent.Notices
+	subjects    *subjects.Registry
+	ledger      *ledgerlog.Log
+	consent     *consent.Service
+	erasure     *erasure.Service
+	withdrawals *erasure.Withdrawals // erases what a withdrawal took the consent of
+	vault       *vault.Vault
+	datasets    *dataset.Service
+	incidents   *incidents.Service
+	requests    *requests.Service
+	mail        *mail.Service
+	follower    *follow.Follower
+	replica     *replica.Tracker
 }
 
 func (d *deployment) Close() {
@@ -250,8 +251,8 @@ func (c *config) connect(ctx context.Context, stderr io.Writer, logger *slog.Log
 	return d, nil
 }
 
-// resumeErasures completes erasures a crash cut short, before anything
-// else is served; the index must be loaded.
+// resumeErasures completes erasures a crash cut short, a person's and a
+// withdrawal's, before anything else is served; the index must be loaded.
 func (d *deployment) resumeErasures(ctx context.Context, logger *slog.Logger) error {
 	n, err := d.erasure.ResumeErasures(ctx)
 	if err != nil {
@@ -259,6 +260,9 @@ func (d *deployment) resumeErasures(ctx context.Context, logger *slog.Logger) er
 	}
 	if n > 0 {
 		logger.Info("completed interrupted erasures", "count", n)
+	}
+	if _, err := d.withdrawals.ResumeWithdrawals(ctx); err != nil {
+		return fmt.Errorf("complete the erasures of withdrawals: %w", err)
 	}
 	return nil
 }
@@ -315,8 +319,10 @@ func (d *deployment) build(ctx context.Context, c *config, logger *slog.Logger, 
 		return err
 	}
 	heard := append([]consent.Listener{d.datasets}, listeners...)
+	d.withdrawals = erasure.NewWithdrawals(erasure.WithdrawalsConfig{Store: d.store, Assets: d.vault, Signer: d.ledger.Signer,
+		Policy: d.notices.Policy, Logger: logger})
 	if d.consent, err = consent.New(ctx, consent.Config{Store: d.store, Subjects: d.subjects, Notices: d.notices,
-		Engine: d.engine, Log: d.ledger, Erasers: []consent.PurposeEraser{d.vault}, Listeners: heard,
+		Engine: d.engine, Log: d.ledger, Erasers: []consent.PurposeEraser{d.withdrawals}, Listeners: heard,
 		Logger: logger}); err != nil {
 		return err
 	}

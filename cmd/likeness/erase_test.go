@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -12,10 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"likeness"
+	"likeness/internal/erasure"
 	"likeness/internal/likenesstest"
 	"likeness/internal/vault"
+	"likeness/ledger"
 )
 
 // erasePolicy is the example policy shipped with the policy package.
@@ -215,5 +219,70 @@ func TestAnErasureCertificateVerifiesOffline(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "certificate", "verify", forged); code != 2 {
 		t.Errorf("without --key: exit %d, %s", code, errOut)
+	}
+}
+
+// A withdrawal whose erasure a stop cut short (the withdrawal recorded, its
+// erasure begun, nothing erased: here an imported withdrawal, in a process
+// killed at that point) is completed the next time the deployment opens, as
+// serve opens it: the purpose's blobs go, and the certificate lists both
+// the recording and the transcript derived from it.
+func TestStartingTheServiceFinishesAnInterruptedWithdrawalErasure(t *testing.T) {
+	dir := t.TempDir()
+	sub, _ := seedSubject(t, dir)
+	line := fmt.Sprintf(`{"external_id":"erase-me","jurisdiction":"US-IL","consents":[{"purpose":"voice-transcription","state":"withdrawn","time":%q,"method":"checkbox"}]}`,
+		time.Now().UTC().Format(time.RFC3339Nano))
+	file := filepath.Join(t.TempDir(), "withdraw.jsonl")
+	if err := os.WriteFile(file, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := likenessProcess(t, []string{"LIKENESS_CRASH_AFTER_STEP=withdrawal"}, "import", "--progress", "0", "--data-dir", dir, "--policy", erasePolicy, file); code != 3 {
+		t.Fatalf("import: exit %d, want the crash hook's 3\n%s", code, out)
+	}
+	if blobs := filesUnder(t, filepath.Join(dir, "blobs")); len(blobs) != 2 {
+		t.Fatalf("%d blobs after the stop, want the 2 the erasure had not reached: the test checks nothing", len(blobs))
+	}
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		recs, err := d.store.SubjectWithdrawalErasures(ctx, sub)
+		if err != nil || len(recs) != 1 || recs[0].CompletedAt.IsZero() {
+			t.Fatalf("withdrawal erasures after the start: %+v %v", recs, err)
+		}
+		payload, err := d.ledger.Signer().Verifier().VerifyStatement(ledger.CertificateType, string(recs[0].Certificate))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c erasure.WithdrawalCertificate
+		if err := json.Unmarshal(payload, &c); err != nil || len(c.Assets) != 2 || c.Purpose != "voice-transcription" {
+			t.Fatalf("certificate %+v %v, want the recording and its transcript", c, err)
+		}
+	})
+	if blobs := filesUnder(t, filepath.Join(dir, "blobs")); len(blobs) != 0 {
+		t.Fatalf("blobs left after the start: %v", blobs)
+	}
+}
+
+// A withdrawal's erasure certificate checks offline as a person's does,
+// and says what it certifies.
+func TestAWithdrawalsCertificateVerifiesOffline(t *testing.T) {
+	dir := t.TempDir()
+	sub, _ := seedSubject(t, dir)
+	var key, jws string
+	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		if _, err := d.consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub, Purpose: "voice-transcription"}); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := d.store.SubjectWithdrawalErasures(ctx, sub)
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("withdrawal erasures: %+v %v", recs, err)
+		}
+		key, jws = d.ledger.Signer().VerifierKey(), string(recs[0].Certificate)
+	})
+	files := t.TempDir()
+	keyFile, certFile := filepath.Join(files, "ledger.key"), filepath.Join(files, "withdrawal.jws")
+	os.WriteFile(keyFile, []byte(key), 0o600)
+	os.WriteFile(certFile, []byte(jws), 0o600)
+	code, got, errOut := runCLI(t, "certificate", "verify", certFile, "--key", keyFile)
+	if want := "certificate ok: 2 assets of subject " + sub; code != 0 || !strings.HasPrefix(got, want) || !strings.Contains(got, "withdrawal of voice-transcription") {
+		t.Errorf("certificate verify: exit %d\n%s%s\nwant it to start %q", code, got, errOut, want)
 	}
 }

@@ -149,7 +149,7 @@ func reorder(args []string) []string {
 }
 
 func runCertificateVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("certificate verify CERT --key PUBLIC_KEY_FILE", "Checks an erasure certificate offline: its signature by the deployment's ledger key,\nand prints what it certifies. CERT is the compact JWS (the portal's download), or the JSON\n`likeness subject erase` and DELETE /v1/subjects/{id} answer with.", stderr)
+	fs := newFlags("certificate verify CERT --key PUBLIC_KEY_FILE", "Checks an erasure certificate offline: its signature by the deployment's ledger key,\nand prints what it certifies. CERT is the compact JWS (the portal's download), or the JSON\n`likeness subject erase` and DELETE /v1/subjects/{id} answer with; a withdrawal's erasure\ncertificate (GET /v1/subjects/{id}/withdrawal-erasures) is checked the same way.", stderr)
 	keyFile := fs.String("key", "", "file holding the ledger key (GET /v1/ledger/key)")
 	if err := parse(fs, reorder(args)); err != nil {
 		return err
@@ -168,6 +168,19 @@ func runCertificateVerify(args []string, stdout, stderr io.Writer) error {
 	payload, err := v.VerifyStatement(ledger.CertificateType, jws)
 	if err != nil {
 		return fmt.Errorf("certificate does NOT verify: %w", err)
+	}
+	var version struct{ Version string }
+	if err := json.Unmarshal(payload, &version); err != nil {
+		return fmt.Errorf("certificate does NOT verify: its claims do not decode: %w", err)
+	}
+	if version.Version == erasure.WithdrawalVersion {
+		var w erasure.WithdrawalCertificate
+		if err := json.Unmarshal(payload, &w); err != nil {
+			return fmt.Errorf("certificate does NOT verify: its claims do not decode: %w", err)
+		}
+		fmt.Fprintf(stdout, "certificate ok: %d assets of subject %s erased by %s after the withdrawal of %s (ledger index %d, %s), completed %s\n",
+			len(w.Assets), w.Subject, w.Controller, w.Purpose, w.Withdrawal.LedgerIndex, w.Withdrawal.Time.Format(time.RFC3339), w.CompletedAt.Format(time.RFC3339))
+		return nil
 	}
 	var c erasure.Certificate
 	if err := json.Unmarshal(payload, &c); err != nil {

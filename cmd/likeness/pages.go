@@ -37,7 +37,8 @@ func withPages(ctx context.Context, d *deployment, api *httpapi.Server, f pageFl
 	}
 	wh := web.New(web.Config{Consent: d.consent, Subjects: d.subjects, Notices: d.notices, Receipts: d.ledger, Links: d.store, Sessions: d.store,
 		AllowedHosts: f.allowedHosts, Key: key, BaseURL: f.baseURL, Options: page.Options{SecureCookies: f.secure, Logger: f.logger, ClientIP: f.clientIP},
-		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}, Reach: d.mail})
+		Eraser: d.erasure, Recordings: d.vault, Media: d.vault, AccessLog: accessLog{d}, Lineage: lineage{d}, Reach: d.mail,
+		Withdrawn: d.store})
 	for _, r := range wh.APIRoutes() {
 		api.Handle(r)
 	}

@@ -292,6 +292,7 @@ func (m *Main) startWork(ctx context.Context, disp, mailDisp *outbox.Dispatcher,
 		}
 	}()
 	go d.vault.Sweep(workCtx, time.Minute, 500)
+	go d.withdrawals.Run(workCtx, time.Minute)
 	if disp != nil {
 		disp.Store = d.store
 		go disp.Run(workCtx, 2*time.Second)

@@ -66,11 +66,13 @@ type Log interface {
 	SyncTo(ctx context.Context, through int64, apply func(*likeness.ConsentEvent) error) error
 }
 
-// PurposeEraser erases what was collected for a purpose, after a withdrawal
-// of a purpose whose policy does not declare on_withdraw: {keep: …}. It must
-// be idempotent: withdrawing again retries it. *vault.Vault implements it.
+// PurposeEraser erases what a withdrawal (stored, with its ledger index)
+// took the consent of, after a withdrawal of a purpose whose policy does
+// not declare on_withdraw: {keep: …}. It must be idempotent, and complete
+// what a crash cut short when the service starts again.
+// *erasure.Withdrawals implements it.
 type PurposeEraser interface {
-	ErasePurposeData(ctx context.Context, subjectID, purpose string) error
+	EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEvent) error
 }
 
 // Listener hears of consent events once they are durable, on the replica
@@ -271,9 +273,9 @@ func (s *Service) Withdraw(ctx context.Context, req *likeness.WithdrawRequest) (
 	}
 	if pp, _ := p.Purpose(req.Purpose); pp.ErasesOnWithdraw() {
 		for _, e := range s.erasers {
-			if err := e.ErasePurposeData(ctx, sub.ID, req.Purpose); err != nil {
-				// The withdrawal stands (decisions already deny); the sweep
-				// of its data can be retried by withdrawing again.
+			if err := e.EraseWithdrawn(ctx, ev); err != nil {
+				// The withdrawal stands (decisions already deny); its
+				// erasure is completed when the service starts again.
 				return ev, fmt.Errorf("consent: erase data of withdrawn purpose: %w", err)
 			}
 		}

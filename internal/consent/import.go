@@ -296,7 +296,7 @@ func (s *Service) afterImport(ctx context.Context, p *policy.Policy, recorded []
 			s.notify(ctx, []*likeness.ConsentEvent{ev})
 			if pp, ok := p.Purpose(ev.Purpose); withdrawn && ok && pp.ErasesOnWithdraw() {
 				for _, e := range s.erasers {
-					if err := e.ErasePurposeData(ctx, ev.SubjectID, ev.Purpose); err != nil {
+					if err := e.EraseWithdrawn(ctx, ev); err != nil {
 						s.logger.Error("erase data of an imported withdrawal failed", "event", ev.ID, "err", err)
 					}
 				}

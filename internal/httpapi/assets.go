@@ -22,6 +22,7 @@ func assetRoutes(s *Server) []Route {
 		{Method: "GET", Pattern: "/v1/assets/{id}", Roles: subjectRead, Handler: s.handleGetAsset},
 		{Method: "GET", Pattern: "/v1/assets/{id}/content", Roles: contentReaders, Handler: s.handleContent},
 		{Method: "GET", Pattern: "/v1/subjects/{id}/access-log", Roles: readers, Handler: s.handleAccessLog},
+		{Method: "GET", Pattern: "/v1/subjects/{id}/withdrawal-erasures", Roles: readers, Handler: s.handleWithdrawalErasures},
 		{Method: "DELETE", Pattern: "/v1/assets/{id}", Roles: adminOnly, Handler: s.handleEraseAsset},
 		{Method: "DELETE", Pattern: "/v1/subjects/{id}", Roles: authz.Roles(authz.Erase), Handler: s.idempotent(0, s.handleEraseSubject)},
 	}
@@ -106,6 +107,32 @@ func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+}
+
+// withdrawalErasure is a withdrawal's erasure as the API shows it: the
+// record, and its signed certificate once done.
+type withdrawalErasure struct {
+	*likeness.WithdrawalErasure
+	Certificate string `json:"certificate,omitempty"`
+}
+
+func (s *Server) handleWithdrawalErasures(w http.ResponseWriter, r *http.Request) error {
+	if err := input.Params(r.URL.Query()); err != nil {
+		return err
+	}
+	sub, err := s.store.Subject(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	recs, err := s.store.SubjectWithdrawalErasures(r.Context(), sub.ID)
+	if err != nil {
+		return err
+	}
+	out := []withdrawalErasure{}
+	for _, e := range recs {
+		out = append(out, withdrawalErasure{e, string(e.Certificate)})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"erasures": out})
 }
 
 func (s *Server) handleEraseAsset(w http.ResponseWriter, r *http.Request) error {

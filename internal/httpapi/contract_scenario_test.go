@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"net/url"
 	"strings"
@@ -40,7 +41,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(audit, "GET", "/v1/incidents", nil), 200, "incidents")
 	want(b.call(audit, "GET", "/v1/requests?state=completed", nil), 200, "no completed requests")
 	empty := b.subject("contract-empty", "US-IL")
-	for _, p := range []string{"consents", "receipts", "assets", "access-log", "lineage"} {
+	for _, p := range []string{"consents", "receipts", "assets", "access-log", "withdrawal-erasures", "lineage"} {
 		want(b.call(audit, "GET", "/v1/subjects/"+empty+"/"+p, nil), 200, "a new subject's "+p)
 	}
 	want(b.call(pipeline, "POST", "/v1/decisions/batch", map[string]any{"items": []any{}}), 400, "an empty batch")
@@ -129,6 +130,11 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/card", nil), 200, "card")
 	want(b.call(audit, "GET", "/v1/datasets/"+ds+"/card?format=md", nil), 200, "card as Markdown")
 	want(b.call(collector, "POST", "/v1/subjects/"+sub+"/consents/ai-training/withdraw", nil), 201, "withdraw")
+	r = want(b.call(audit, "GET", "/v1/subjects/"+sub+"/withdrawal-erasures", nil), 200, "what the withdrawal erased")
+	if !bytes.Contains(r.body, []byte(`"certificate":"`)) {
+		t.Fatalf("withdrawal erasures: %s, want one with its certificate", r.body)
+	}
+	want(b.call(audit, "GET", "/v1/subjects/sub_unknown/withdrawal-erasures", nil), 404, "what no one's withdrawals erased")
 	want(b.call(pipeline, "POST", "/v1/datasets/"+ds+"/rebuild", nil), 201, "rebuild")
 	want(b.call(pipeline, "POST", "/v1/datasets/"+ds+"/rebuild", nil), 409, "rebuild again")
 

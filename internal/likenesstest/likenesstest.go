@@ -100,10 +100,12 @@ type Deployment struct {
 	Ledger   *ledgerlog.Log
 	Consent  *consent.Service
 	Erasure  *erasure.Service
-	Vault    *vault.Vault
-	Datasets *dataset.Service
-	Mail     *mail.Service
-	Clock    *Clock
+	// Withdrawals erases what a withdrawal took the consent of.
+	Withdrawals *erasure.Withdrawals
+	Vault       *vault.Vault
+	Datasets    *dataset.Service
+	Mail        *mail.Service
+	Clock       *Clock
 }
 
 // New builds a deployment; everything is closed when the test ends.
@@ -174,8 +176,10 @@ func (d *Deployment) build(ctx context.Context, o Options) error {
 		Vault: d.Vault, KEK: d.KEK, Now: d.Clock.Now}); err != nil {
 		return err
 	}
+	d.Withdrawals = erasure.NewWithdrawals(erasure.WithdrawalsConfig{Store: d.Store, Assets: d.Vault, Signer: d.Ledger.Signer,
+		Policy: d.Notices.Policy, Now: d.Clock.Now, Logger: o.Logger})
 	d.Consent, err = consent.New(ctx, consent.Config{Store: d.Store, Subjects: d.Subjects, Notices: d.Notices, Engine: d.Engine,
-		Log: d.Ledger, Erasers: []consent.PurposeEraser{d.Vault}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
+		Log: d.Ledger, Erasers: []consent.PurposeEraser{d.Withdrawals}, Listeners: []consent.Listener{d.Datasets}, Now: d.Clock.Now})
 	if err != nil {
 		return err
 	}
@@ -209,7 +213,7 @@ func (d *Deployment) APIConfig() httpapi.Config {
 // WebConfig is the pages' configuration of d with its consent services and
 // link store; tests add the rest.
 func (d *Deployment) WebConfig() web.Config {
-	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Sessions: d.Store, Options: page.Options{Now: d.Clock.Now}}
+	return web.Config{Consent: d.Consent, Subjects: d.Subjects, Notices: d.Notices, Receipts: d.Ledger, Links: d.Store, Sessions: d.Store, Withdrawn: d.Store, Options: page.Options{Now: d.Clock.Now}}
 }
 
 // Requests returns a register of data-subject requests wired to d.

@@ -502,35 +502,41 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // because the consent to the purpose it was collected for was withdrawn.
 const ActionErasedOnWithdrawal = "erased_on_withdrawal"
 
-// ErasePurposeData implements the erasers of consent and erasure: it erases the subject's
-// assets collected for purpose, with everything derived from them, and
-// records each erased asset in the subject's access log, so the person sees
-// in the portal what the withdrawal removed.
-func (v *Vault) ErasePurposeData(ctx context.Context, subjectID, purpose string) error {
-	assets, err := v.store.SubjectAssets(ctx, subjectID)
-	if err != nil {
-		return err
-	}
+// EraseWithdrawn implements erasure.AssetEraser: it erases the subject's
+// assets ids, which a withdrawal of purpose took the consent of, with
+// everything derived from them, and records each erased asset in the
+// subject's access log, so the person sees in the portal what the
+// withdrawal removed. Assets erased already are passed over.
+func (v *Vault) EraseWithdrawn(ctx context.Context, subjectID, purpose string, ids []string) ([]string, error) {
 	actor := likeness.ActorFrom(ctx)
+	var erased []string
 	done := map[string]bool{} // derived assets go with their parent
-	for _, a := range assets {
-		if a.Purpose != purpose || a.Erased() || done[a.ID] {
+	for _, id := range ids {
+		if done[id] {
 			continue
 		}
-		ids, err := v.EraseAsset(ctx, a.ID, likeness.TaintConsentWithdrawn)
+		a, err := v.store.Asset(ctx, id)
 		if err != nil {
-			return err
+			return erased, err
 		}
-		for _, id := range ids {
+		if a.SubjectID != subjectID || a.Erased() {
+			continue
+		}
+		gone, err := v.EraseAsset(ctx, a.ID, likeness.TaintConsentWithdrawn)
+		if err != nil {
+			return erased, err
+		}
+		for _, id := range gone {
 			done[id] = true
+			erased = append(erased, id)
 			if err := v.store.AppendAccess(ctx, &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: v.now().UTC(),
 				Action: ActionErasedOnWithdrawal, KeyID: actor.KeyID, Role: actor.Role, SubjectID: subjectID, AssetID: id,
 				Purpose: purpose, Allow: true, Reasons: []string{likeness.TaintConsentWithdrawn}}); err != nil {
-				return err
+				return erased, err
 			}
 		}
 	}
-	return nil
+	return erased, nil
 }
 
 // SweepExpired erases up to limit assets whose retention deadline has

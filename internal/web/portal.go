@@ -150,10 +150,20 @@ type homeView struct {
 	Training []TrainingUse
 	// TrainingOK: training lineage is configured
 	TrainingOK bool
-	CanErase   bool
-	Titles     map[string]string
+	// Withdrawn is what withdrawals erased, each with its certificate.
+	Withdrawn []withdrawnRow
+	CanErase  bool
+	Titles    map[string]string
 	// JWKS is the ledger's public key for the in-browser receipt check.
 	JWKS string
+}
+
+// withdrawnRow is one withdrawal's erasure as the portal shows it.
+type withdrawnRow struct {
+	Time, Purpose string
+	Items         int
+	Download      template.URL // data: URL of the signed certificate
+	FileName      string
 }
 
 type stateRow struct {
@@ -238,6 +248,25 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 		if hv.Training, err = h.cfg.Lineage.SubjectTraining(r.Context(), sub.ID); err != nil {
 			h.internalError(w, r, l, err)
 			return
+		}
+	}
+	if h.cfg.Withdrawn != nil {
+		recs, err := h.cfg.Withdrawn.SubjectWithdrawalErasures(r.Context(), sub.ID)
+		if err != nil {
+			h.internalError(w, r, l, err)
+			return
+		}
+		for _, e := range recs {
+			if len(e.Certificate) == 0 {
+				continue // being completed
+			}
+			row := withdrawnRow{Time: date(e.CompletedAt), Purpose: hv.Titles[e.Purpose], Items: certifiedItems(e.Certificate),
+				Download: template.URL("data:application/jose;base64," + base64.StdEncoding.EncodeToString(e.Certificate)),
+				FileName: "withdrawal-erasure-" + e.EventID + ".jws"}
+			if row.Purpose == "" {
+				row.Purpose = e.Purpose
+			}
+			hv.Withdrawn = append(hv.Withdrawn, row)
 		}
 	}
 	h.render(w, r, http.StatusOK, "portal", &view{L: l, Title: l.T("portal.title"), CSRF: h.csrfToken("portal:" + s.Nonce), Portal: true, Home: hv})
@@ -406,6 +435,27 @@ func (h *Handler) portalExport(w http.ResponseWriter, r *http.Request, s *sessio
 		h.Log.Error("export failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// certifiedItems counts the assets a withdrawal's certificate lists, read
+// from its claims for display (the signature is for the person to check
+// with the ledger's key; see likeness certificate verify).
+func certifiedItems(jws []byte) int {
+	parts := strings.Split(string(jws), ".")
+	if len(parts) != 3 {
+		return 0
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return 0
+	}
+	var claims struct {
+		Assets []string `json:"assets"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return 0
+	}
+	return len(claims.Assets)
 }
 
 type eraseView struct {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -17,7 +18,10 @@ import (
 
 	"likeness"
 	"likeness/internal/consent"
+	"likeness/internal/likenesstest"
+	"likeness/internal/vault"
 	"likeness/internal/web"
+	"likeness/ledger"
 )
 
 func TestReusedPortalLinkIsRefused(t *testing.T) {
@@ -331,5 +335,50 @@ func TestARefusedPortalRequestIsAuditedAsRefused(t *testing.T) {
 	}
 	if !refused {
 		t.Errorf("no refusal of the withdrawal in the audit log: %+v", entries)
+	}
+}
+
+// After a withdrawal that erased what the purpose collected, the portal
+// shows the person the erasure with its certificate to download, which
+// checks with the ledger's key and lists what was erased.
+func TestThePortalShowsWhatAWithdrawalErasedWithItsCertificate(t *testing.T) {
+	e := newEnv(t)
+	sub := e.subject("u1", "EU-DE", "en")
+	e.grant(sub, "ai-training")
+	a, err := e.vault.Ingest(context.Background(), &vault.Upload{SubjectID: sub, Purpose: "ai-training", Category: "voice",
+		ContentType: "audio/wav", Body: bytes.NewReader(likenesstest.WAV("portal-erased", 200))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn(sub)
+	home := b.Get("/me")
+	if strings.Contains(home.Body, "What we erased after you withdrew consent") {
+		t.Fatal("the section shows before any withdrawal")
+	}
+	form := hidden(t, home, "/me/withdraw")
+	form.Set("purpose", "ai-training")
+	if p := b.Post("/me/withdraw", form); p.Status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d %s", p.Status, p.Body)
+	}
+	home = b.Get("/me")
+	if !strings.Contains(home.Body, "What we erased after you withdrew consent") || !strings.Contains(home.Body, "<td>1</td>") {
+		t.Fatalf("the portal does not show the erasure of the one recording:\n%s", home.Body)
+	}
+	const prefix = `href="data:application/jose;base64,`
+	_, rest, ok := strings.Cut(home.Body, prefix)
+	if !ok {
+		t.Fatal("no certificate to download")
+	}
+	enc, _, _ := strings.Cut(rest, `"`)
+	jws, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := e.d.Ledger.Signer().Verifier().VerifyStatement(ledger.CertificateType, string(jws))
+	if err != nil {
+		t.Fatalf("the downloaded certificate does not verify: %v", err)
+	}
+	if !strings.Contains(string(payload), a.ID) {
+		t.Errorf("the certificate %s does not list the erased recording %s", payload, a.ID)
 	}
 }

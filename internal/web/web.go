@@ -102,6 +102,12 @@ type Eraser interface {
 	EraseSubject(ctx context.Context, subjectID string) (certificate []byte, err error)
 }
 
+// WithdrawalErasures lists what the subject's withdrawals erased, with
+// their signed certificates. likeness.WithdrawalErasureStore implements it.
+type WithdrawalErasures interface {
+	SubjectWithdrawalErasures(ctx context.Context, subjectID string) ([]*likeness.WithdrawalErasure, error)
+}
+
 // Config holds what a Handler is built from. Consent, Subjects, Notices,
 // Receipts and Links are required.
 type Config struct {
@@ -131,6 +137,9 @@ type Config struct {
 	AccessLog  AccessLog      // nil: "none recorded"
 	Media      MediaExporter  // nil: exports hold no media
 	Eraser     Eraser         // nil: the portal cannot erase
+	// Withdrawn lists what withdrawals erased; nil: the portal shows no
+	// such section.
+	Withdrawn WithdrawalErasures
 	// Reach mails people a portal link they ask for at /me/link; nil: the
 	// page is not offered.
 	Reach Reach
