@@ -2777,6 +2777,12 @@ type DecideDatasetReviewJSONBody struct {
 // DecideDatasetReviewJSONBodyDecision defines parameters for DecideDatasetReview.
 type DecideDatasetReviewJSONBodyDecision string
 
+// GetDatasetReviewContentParams defines parameters for GetDatasetReviewContent.
+type GetDatasetReviewContentParams struct {
+	// Reason why the reviewer opens the item (at most 500 characters); the person's access log records it after "dataset review of <dataset>"
+	Reason *string `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
 // DecideParams defines parameters for Decide.
 type DecideParams struct {
 	// LikenessMinRevision a revision from a Likeness-Revision header: the answer reflects at least that write, or is 503 with Retry-After if this replica has not caught up within 0.5 s
@@ -3355,7 +3361,7 @@ type ClientInterface interface {
 	// Roles: admin. Read through the vault under the dataset's purpose: a decision must allow it, and the person's access log records the read with the reason "dataset review of" the dataset. 404 for an unknown item, 410 once the asset was erased.
 	//
 	// Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
-	GetDatasetReviewContent(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetDatasetReviewContent(ctx context.Context, id string, item string, params *GetDatasetReviewContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DecideWithBody May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -4276,8 +4282,8 @@ func (c *Client) DecideDatasetReview(ctx context.Context, id string, item string
 // Roles: admin. Read through the vault under the dataset's purpose: a decision must allow it, and the person's access log records the read with the reason "dataset review of" the dataset. 404 for an unknown item, 410 once the asset was erased.
 //
 // Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
-func (c *Client) GetDatasetReviewContent(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetDatasetReviewContentRequest(c.Server, id, item)
+func (c *Client) GetDatasetReviewContent(ctx context.Context, id string, item string, params *GetDatasetReviewContentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDatasetReviewContentRequest(c.Server, id, item, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6225,7 +6231,7 @@ func NewDecideDatasetReviewRequestWithBody(server string, id string, item string
 }
 
 // NewGetDatasetReviewContentRequest constructs an http.Request for the GetDatasetReviewContent method
-func NewGetDatasetReviewContentRequest(server string, id string, item string) (*http.Request, error) {
+func NewGetDatasetReviewContentRequest(server string, id string, item string, params *GetDatasetReviewContentParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6255,6 +6261,33 @@ func NewGetDatasetReviewContentRequest(server string, id string, item string) (*
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Reason != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", *params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -8951,7 +8984,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
-	GetDatasetReviewContentWithResponse(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*GetDatasetReviewContentResponse, error)
+	GetDatasetReviewContentWithResponse(ctx context.Context, id string, item string, params *GetDatasetReviewContentParams, reqEditors ...RequestEditorFn) (*GetDatasetReviewContentResponse, error)
 
 	// DecideWithBodyWithResponse May this data be used for this purpose, by this recipient, in this country, now?
 	//
@@ -14727,8 +14760,8 @@ func (c *ClientWithResponses) DecideDatasetReviewWithResponse(ctx context.Contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/datasets/{id}/reviews/{item}/content (the `GetDatasetReviewContent` operationId).
-func (c *ClientWithResponses) GetDatasetReviewContentWithResponse(ctx context.Context, id string, item string, reqEditors ...RequestEditorFn) (*GetDatasetReviewContentResponse, error) {
-	rsp, err := c.GetDatasetReviewContent(ctx, id, item, reqEditors...)
+func (c *ClientWithResponses) GetDatasetReviewContentWithResponse(ctx context.Context, id string, item string, params *GetDatasetReviewContentParams, reqEditors ...RequestEditorFn) (*GetDatasetReviewContentResponse, error) {
+	rsp, err := c.GetDatasetReviewContent(ctx, id, item, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

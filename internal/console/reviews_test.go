@@ -27,7 +27,13 @@ func TestAReviewerOpensTheHeldItemWithAReason(t *testing.T) {
 	}
 	c := f.client().signedIn(likeness.RoleAdmin)
 	p := c.Get("/console/datasets/" + v.ID + "/reviews")
-	contains(t, p, `action="`+open+`"`, "dataset review: no face was found")
+	contains(t, p, `action="`+open+`"`, `placeholder="dataset review: no face was found"`)
+	if strings.Contains(p.Body, `value="dataset review`) {
+		t.Error("the reason for opening the item is filled in: whoever opens media must type why")
+	}
+	if got := c.Post(open, url.Values{"csrf": {csrfOf(t, p)}, "reason": {""}}); got.Status != 400 {
+		t.Errorf("opening the held item without a reason: %d, want 400", got.Status)
+	}
 	got := c.Post(open, url.Values{"csrf": {csrfOf(t, p)}, "reason": {"dataset review: no face was found"}})
 	if got.Status != 200 || !bytes.Equal(got.Raw, pic.Bytes()) {
 		t.Fatalf("opening the held item: %d, %d bytes (want the %d uploaded)", got.Status, len(got.Raw), pic.Len())

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"likeness"
 	"likeness/internal/http/input"
@@ -69,11 +71,22 @@ func (s *Server) handleReviewContent(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	if err := input.Params(q, "reason"); err != nil {
+		return err
+	}
+	reason := "dataset review of " + r.PathValue("id")
+	if said := strings.TrimSpace(q.Get("reason")); said != "" {
+		if utf8.RuneCountInString(said) > 500 {
+			return likeness.Errorf(likeness.EINVALID, "reason is %d characters long; at most 500", utf8.RuneCountInString(said))
+		}
+		reason += ": " + said
+	}
 	assetID, purpose, err := ds.HeldAsset(r.Context(), r.PathValue("id"), r.PathValue("item"))
 	if err != nil {
 		return err
 	}
-	return s.serveContent(w, r, &vault.Access{AssetID: assetID, Purpose: purpose, Reason: "dataset review of " + r.PathValue("id")})
+	return s.serveContent(w, r, &vault.Access{AssetID: assetID, Purpose: purpose, Reason: reason})
 }
 
 // handleDatasetCard returns the card as JSON, or with ?format=md as Markdown.

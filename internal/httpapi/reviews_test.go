@@ -68,14 +68,19 @@ func TestReviewQueueIsReadByAuditorsAndDecidedByAdmins(t *testing.T) {
 	if r := e.call(likeness.RoleAdmin, "GET", "/v1/datasets/"+d.ID+"/reviews/nosuchitem/content", nil); r.status != 404 {
 		t.Errorf("an unknown item's content: %d %s", r.status, r.body)
 	}
-	if r := e.call(likeness.RoleAdmin, "GET", path+"/content", nil); r.status != 200 || !bytes.Equal(r.body, pic) {
+	for _, bad := range []string{"?purpose=ai-training", "?reason=" + strings.Repeat("x", 501)} {
+		if r := e.call(likeness.RoleAdmin, "GET", path+"/content"+bad, nil); r.status != 400 {
+			t.Errorf("the held item with %.40s: %d, want 400", bad, r.status)
+		}
+	}
+	if r := e.call(likeness.RoleAdmin, "GET", path+"/content?reason=check+the+held+item", nil); r.status != 200 || !bytes.Equal(r.body, pic) {
 		t.Errorf("the reviewer opens the held item: %d, %d bytes (want the %d uploaded)", r.status, len(r.body), len(pic))
 	}
 	var log struct{ Entries []likeness.AccessEntry }
 	e.call(likeness.RoleAuditor, "GET", "/v1/subjects/"+sub+"/access-log", nil).json(t, &log)
 	looked := false
 	for _, en := range log.Entries {
-		looked = looked || en.Action == "content" && en.Allow && en.Reason == "dataset review of "+d.ID
+		looked = looked || en.Action == "content" && en.Allow && en.Reason == "dataset review of "+d.ID+": check the held item"
 	}
 	if !looked {
 		t.Errorf("the person's access log does not say a reviewer looked: %+v", log.Entries)
