@@ -122,7 +122,7 @@ func runDatasetExport(ctx context.Context, args []string, stdout, stderr io.Writ
 		"Writes the folder of a recorded dataset version to DIR/<id>-v<version>/ as its build would\n"+
 			"have (a version built over HTTP is recorded without one): every member read through the\n"+
 			"vault and anonymized again, items and manifest byte for byte (checked against the SHA-256\n"+
-			"recorded at the build), and its stored card. A tainted version is refused: export its successor.",
+			"recorded at the build), and its stored card. A tainted version is refused, naming the newest version of its line.",
 		func(ctx context.Context, d *deployment, id string, req *dataset.BuildRequest) (*dataset.View, string, error) {
 			v, err := d.datasets.Export(ctx, id, req)
 			if err != nil {

@@ -189,20 +189,31 @@ func (s *Service) Card(ctx context.Context, id string) (*Card, error) {
 		c.Taint = &CardTaint{Reason: d.TaintReason, Since: d.TaintedAt, SuccessorID: d.SuccessorID}
 		// The successor may be tainted in its turn: the card points at the
 		// newest version of the line, and says whether it is usable.
-		last := d
-		for range maxSuccessors {
-			if last.SuccessorID == "" {
-				break
-			}
-			if last, err = s.dataset(ctx, last.SuccessorID); err != nil {
-				return nil, err
-			}
+		last, err := s.newest(ctx, d)
+		if err != nil {
+			return nil, err
 		}
 		if last.ID != d.ID {
 			c.Taint.NewestID, c.Taint.NewestTainted = last.ID, last.Tainted()
 		}
 	}
 	return &c, nil
+}
+
+// newest returns the newest version of d's line: d, or the last of its
+// successors.
+func (s *Service) newest(ctx context.Context, d *likeness.Dataset) (*likeness.Dataset, error) {
+	last := d
+	for range maxSuccessors {
+		if last.SuccessorID == "" {
+			break
+		}
+		var err error
+		if last, err = s.dataset(ctx, last.SuccessorID); err != nil {
+			return nil, err
+		}
+	}
+	return last, nil
 }
 
 // maxSuccessors bounds the walk from a version to the newest of its line

@@ -35,9 +35,16 @@ func (s *Service) Export(ctx context.Context, id string, req *BuildRequest) (*Vi
 		return nil, err
 	}
 	if d.Tainted() {
-		next := "rebuild it and export the successor"
-		if d.SuccessorID != "" {
-			next = "export its successor " + d.SuccessorID + " (or the newest of its line)"
+		last, err := s.newest(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		next := "rebuild it (likeness dataset rebuild " + d.ID + ") and export the result"
+		switch {
+		case last.ID != d.ID && last.Tainted():
+			next = "its successors down to the newest, " + last.ID + ", are tainted too: rebuild that one (likeness dataset rebuild " + last.ID + ") and export the result"
+		case last.ID != d.ID:
+			next = "export the newest version of its line, " + last.ID
 		}
 		return nil, likeness.Errorf(likeness.ECONFLICT, "dataset %s is tainted (%s) and may no longer be used: %s", d.ID, d.TaintReason, next)
 	}

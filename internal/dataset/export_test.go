@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"likeness"
@@ -68,12 +69,26 @@ func TestAnExportWritesTheRecordedVersionByteForByte(t *testing.T) {
 
 	f.withdraw(ben, "ai-training")
 	out := filepath.Join(t.TempDir(), "tainted")
-	if _, err := f.ds.Export(f.ctx, recorded.ID, req(out)); likeness.ErrorCode(err) != likeness.ECONFLICT {
-		t.Fatalf("export of a tainted version: %v, want a conflict", err)
+	refused := func(id, says string) {
+		t.Helper()
+		_, err := f.ds.Export(f.ctx, id, req(out))
+		if likeness.ErrorCode(err) != likeness.ECONFLICT || !strings.Contains(err.Error(), says) {
+			t.Fatalf("export of a tainted version: %v, want a conflict saying %q", err, says)
+		}
+		if entries, _ := os.ReadDir(out); len(entries) != 0 {
+			t.Errorf("a refused export left %d entries", len(entries))
+		}
 	}
-	if entries, _ := os.ReadDir(out); len(entries) != 0 {
-		t.Errorf("a refused export left %d entries", len(entries))
+	refused(recorded.ID, "rebuild it (likeness dataset rebuild "+recorded.ID+")")
+	// With a successor, the refusal names the newest version of the line,
+	// and whether it is usable.
+	v2, err := f.ds.Rebuild(f.ctx, recorded.ID, "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	refused(recorded.ID, "export the newest version of its line, "+v2.ID)
+	f.withdraw(ann, "ai-training")
+	refused(recorded.ID, "its successors down to the newest, "+v2.ID+", are tainted too: rebuild that one")
 }
 
 // readTree reads every file under dir, by path relative to it.
