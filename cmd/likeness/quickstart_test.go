@@ -63,7 +63,7 @@ func TestREADMEQuickStart(t *testing.T) {
 	for _, want := range []string{
 		`{"allow":true,`,
 		`receipt ok: grant of "ai-training"`,
-		`blurred 1 of 1 face box in 1 image`,
+		`searched 1 image for faces, blurred 1 of 1 face box`,
 		`{"allow":false,"reasons":["withdrawn"]}`,
 	} {
 		if !strings.Contains(text, want) {

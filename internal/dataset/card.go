@@ -228,7 +228,7 @@ func (c *Card) Summary() string {
 		parts[0] += " (" + emptyBecause(c) + ")"
 	}
 	if a.ImagesSearched > 0 {
-		parts = append(parts, fmt.Sprintf("blurred %d of %s in %s", a.FacesCovered, nof(a.FacesFound, "face box"), nof(a.ImagesSearched, "image")))
+		parts = append(parts, fmt.Sprintf("searched %s for faces, blurred %d of %s", nof(a.ImagesSearched, "image"), a.FacesCovered, nof(a.FacesFound, "face box")))
 	}
 	if a.VoicesTransformed > 0 {
 		parts = append(parts, fmt.Sprintf("voice transformed in %d", a.VoicesTransformed))
@@ -311,7 +311,7 @@ func (c *Card) Markdown() string {
 	f("")
 	f("## Consent basis")
 	f("")
-	f("Every item rests on the %s; %d consent records in all.", c.ConsentBasis.Basis, c.ConsentBasis.Consents)
+	f("Every item rests on the %s; %s in all.", c.ConsentBasis.Basis, nof(c.ConsentBasis.Consents, "consent record"))
 	f("")
 	f("## Counts")
 	f("")
@@ -326,7 +326,7 @@ func (c *Card) Markdown() string {
 	f("")
 	f("## Anonymization")
 	f("")
-	f("Profile `%s`: faces %s, voice %s, k = %d.", a.Profile, a.Faces, a.Voice, a.K)
+	f("Profile `%s`: faces %s, voice %s, k = %d (the representation audit below suppresses every group of fewer than k people).", a.Profile, a.Faces, a.Voice, a.K)
 	if a.Reason != "" {
 		f("The policy leaves faces or voices as recorded, because: %s", a.Reason)
 	}
@@ -337,7 +337,7 @@ func (c *Card) Markdown() string {
 	}
 	f("- Voices transformed (keyed McAdams per speaker, pitch shift): %d", a.VoicesTransformed)
 	f("- Items as recorded: %d", a.AsRecorded)
-	f("- Metadata stripped from re-encoded items: %t", a.MetadataStripped)
+	f("- Metadata stripped from re-encoded items: %s", yesNo(a.MetadataStripped))
 	f("")
 	f("## Reviews and exclusions")
 	f("")
@@ -376,6 +376,14 @@ func (c *Card) Markdown() string {
 }
 
 // nof is n and noun, plural unless n is 1: "1 item", "2 items".
+// yesNo is a card's word for a flag.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
 func nof(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
