@@ -89,7 +89,7 @@ func (s *Server) startBuild(w http.ResponseWriter) (release func(), err error) {
 func (s *Server) logProgress(req *dataset.BuildRequest, what string) {
 	req.ProgressEvery = s.buildProgressEvery
 	req.Progress = func(p dataset.BuildProgress) {
-		args := []any{"done", p.Done, "items", p.Items, "held_for_review", p.Held, "skipped", p.Skipped,
+		args := []any{"done", p.Done, "selected", p.Items, "held_for_review", p.Held, "skipped", p.Skipped,
 			"elapsed", p.Elapsed.Round(time.Millisecond).String()}
 		if p.Current > 0 {
 			args = append(args, "item_at_work_for", p.Current.Round(time.Second).String())

@@ -264,9 +264,9 @@ func TestDatasetBuildLogsHowFarItIs(t *testing.T) {
 		t.Fatalf("rebuild: %d %s", r.status, r.body)
 	}
 	type line struct {
-		Msg         string
-		Done, Items int
-		Held        int `json:"held_for_review"`
+		Msg            string
+		Done, Selected int
+		Held           int `json:"held_for_review"`
 	}
 	var got []line
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
