@@ -176,6 +176,9 @@ func TestUploadRoundTripsOnlyForDeclaredRecipientAndConsentedPurpose(t *testing.
 				} else {
 					operator[en.Action] = true
 				}
+				if en.Action == "POST /v1/subjects/{id}/assets" && en.Purpose != "ai-training" {
+					t.Errorf("the upload's entry names purpose %q, want the one it was collected for", en.Purpose)
+				}
 			}
 			if len(content) != 4 {
 				t.Fatalf("access log has %d content entries, want 4 (1 allowed, 3 denied)", len(content))

@@ -386,6 +386,9 @@ func audited(rt Route) bool {
 func (s *Server) auditEntry(r *http.Request, rt Route, actor likeness.Actor) *likeness.AccessEntry {
 	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: s.now().UTC(), Action: rt.Method + " " + rt.Pattern,
 		KeyID: actor.KeyID, Role: actor.Role, Purpose: r.PathValue("purpose"), Allow: true}
+	if e.Purpose == "" && rt.Pattern == "/v1/subjects/{id}/assets" {
+		e.Purpose = r.URL.Query().Get("purpose") // an upload names the purpose it is collected for
+	}
 	switch id := r.PathValue("id"); {
 	case strings.HasPrefix(id, "sub_"):
 		e.SubjectID = id
