@@ -111,13 +111,17 @@ type WithdrawalErasureStore interface {
 	// BeginWithdrawalErasure records e unless a record of its withdrawal
 	// exists, and returns the record stored.
 	BeginWithdrawalErasure(ctx Context, e *WithdrawalErasure) (*WithdrawalErasure, error)
-	// FinishWithdrawalErasure stores the certificate; idempotent (the
-	// first certificate stays).
+	// WithdrawalErasure returns ENOTFOUND if the withdrawal has no record.
+	WithdrawalErasure(ctx Context, eventID string) (*WithdrawalErasure, error)
+	// FinishWithdrawalErasure marks the record completed with the
+	// certificate, replacing an earlier one (a later look that erased more
+	// certifies everything the withdrawal erased).
 	FinishWithdrawalErasure(ctx Context, eventID string, at time.Time, certificate []byte) error
 	// SubjectWithdrawalErasures returns the subject's records, oldest first.
 	SubjectWithdrawalErasures(ctx Context, subjectID string) ([]*WithdrawalErasure, error)
 	// WithdrawalsAfter returns up to limit withdrawal events (without
-	// evidence) whose ledger index is above index, in ledger order.
+	// evidence or method) whose ledger index is above index, in ledger
+	// order.
 	WithdrawalsAfter(ctx Context, index int64, limit int) ([]*ConsentEvent, error)
 }
 

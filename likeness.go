@@ -8,6 +8,7 @@ package likeness
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -23,6 +24,15 @@ func NewID(prefix string) string {
 	}
 	return prefix + "_" + idEncoding.EncodeToString(b[:])
 }
+
+// idPattern matches the ids NewID makes: a prefix, an underscore and 26
+// base32 letters.
+var idPattern = regexp.MustCompile(`\b([a-z]+)_[a-z2-7]{26}\b`)
+
+// RedactIDs replaces every id in s with its prefix ("sub_…"): an error
+// from storage may quote a blob key or a row, which name a person's
+// subject and assets, and a log keeps no identifier of a person.
+func RedactIDs(s string) string { return idPattern.ReplaceAllString(s, "${1}_…") }
 
 // ValidID reports whether s looks like an id made by NewID with prefix.
 func ValidID(prefix, s string) bool {

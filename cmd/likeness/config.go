@@ -251,8 +251,10 @@ func (c *config) connect(ctx context.Context, stderr io.Writer, logger *slog.Log
 	return d, nil
 }
 
-// resumeErasures completes erasures a crash cut short, a person's and a
-// withdrawal's, before anything else is served; the index must be loaded.
+// resumeErasures completes erasures of people a crash cut short, before
+// anything else is served; the index must be loaded. (The erasures of
+// withdrawals are completed by serve in the background, from its start:
+// see erasure.Withdrawals.Run.)
 func (d *deployment) resumeErasures(ctx context.Context, logger *slog.Logger) error {
 	n, err := d.erasure.ResumeErasures(ctx)
 	if err != nil {
@@ -260,9 +262,6 @@ func (d *deployment) resumeErasures(ctx context.Context, logger *slog.Logger) er
 	}
 	if n > 0 {
 		logger.Info("completed interrupted erasures", "count", n)
-	}
-	if _, err := d.withdrawals.ResumeWithdrawals(ctx); err != nil {
-		return fmt.Errorf("complete the erasures of withdrawals: %w", err)
 	}
 	return nil
 }

@@ -224,10 +224,10 @@ func TestAnErasureCertificateVerifiesOffline(t *testing.T) {
 
 // A withdrawal whose erasure a stop cut short (the withdrawal recorded, its
 // erasure begun, nothing erased: here an imported withdrawal, in a process
-// killed at that point) is completed the next time the deployment opens, as
-// serve opens it: the purpose's blobs go, and the certificate lists both
-// the recording and the transcript derived from it.
-func TestStartingTheServiceFinishesAnInterruptedWithdrawalErasure(t *testing.T) {
+// killed at that point) is completed by the round serve runs from its start
+// (erasure.Withdrawals.Run): the purpose's blobs go, and the certificate
+// lists both the recording and the transcript derived from it.
+func TestServeFinishesAnInterruptedWithdrawalErasure(t *testing.T) {
 	dir := t.TempDir()
 	sub, _ := seedSubject(t, dir)
 	line := fmt.Sprintf(`{"external_id":"erase-me","jurisdiction":"US-IL","consents":[{"purpose":"voice-transcription","state":"withdrawn","time":%q,"method":"checkbox"}]}`,
@@ -243,6 +243,9 @@ func TestStartingTheServiceFinishesAnInterruptedWithdrawalErasure(t *testing.T) 
 		t.Fatalf("%d blobs after the stop, want the 2 the erasure had not reached: the test checks nothing", len(blobs))
 	}
 	withDeployment(t, dir, func(ctx context.Context, d *deployment) {
+		if n, err := d.withdrawals.ResumeWithdrawals(ctx); err != nil || n != 1 {
+			t.Fatalf("the round serve runs: looked at %d withdrawals, %v; want the 1", n, err)
+		}
 		recs, err := d.store.SubjectWithdrawalErasures(ctx, sub)
 		if err != nil || len(recs) != 1 || recs[0].CompletedAt.IsZero() {
 			t.Fatalf("withdrawal erasures after the start: %+v %v", recs, err)

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"likeness"
-	"likeness/internal/http/response"
 	"likeness/internal/vault"
 )
 
@@ -69,7 +68,7 @@ func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, rc); err != nil {
 		// The status is sent: abort, so a cut-off stream is not taken for the whole.
-		h.Log.Error("console: content stream failed", "key_id", s.KeyID, "operator", s.Operator, "err", response.RedactIDs(err.Error()))
+		h.Log.Error("console: content stream failed", "key_id", s.KeyID, "operator", s.Operator, "err", likeness.RedactIDs(err.Error()))
 		panic(http.ErrAbortHandler)
 	}
 }

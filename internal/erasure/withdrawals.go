@@ -91,12 +91,15 @@ func NewWithdrawals(cfg WithdrawalsConfig) *Withdrawals {
 
 // EraseWithdrawn erases what the withdrawal ev (a stored event, with its
 // ledger index) took the consent of, and stores a signed certificate of
-// it, unless the purpose keeps its data. The assets are those collected for
-// ev's purpose under consent given after the purpose's previous withdrawal
-// and before ev (an asset collected under a later grant is not ev's; an
-// imported withdrawal is placed by its time, not where the import put it in
-// the ledger), and everything derived from them. A withdrawal that took the
-// consent of no asset leaves no record.
+// it, unless the purpose keeps its data (under the policy in force now).
+// The assets are those collected for ev's purpose under consent given after
+// the purpose's previous withdrawal and before ev (an asset collected under
+// a later grant is not ev's), and everything derived from them. Run again,
+// it erases what it finds of those still stored (an upload a replica that
+// had not yet heard of the withdrawal accepted) and certifies anew; with
+// nothing left, it does nothing. A withdrawal that took the consent of no
+// stored asset leaves no record (nor does one of a person whose erasure
+// destroyed everything first, which has a certificate of its own).
 func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEvent) error {
 	if ev.Type != likeness.Withdraw {
 		return nil
@@ -104,19 +107,8 @@ func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEv
 	if p, ok := w.policy().Purpose(ev.Purpose); !ok || !p.ErasesOnWithdraw() {
 		return nil
 	}
-	mine, all, err := w.collected(ctx, ev)
-	if err != nil || len(mine) == 0 {
-		return err
-	}
-	rec, err := w.store.BeginWithdrawalErasure(ctx, &likeness.WithdrawalErasure{EventID: ev.ID, SubjectID: ev.SubjectID,
-		Purpose: ev.Purpose, LedgerIndex: ev.LedgerIndex, RequestedAt: w.now().UTC()})
+	mine, err := w.collected(ctx, ev)
 	if err != nil {
-		return err
-	}
-	if !rec.CompletedAt.IsZero() {
-		return nil
-	}
-	if err := step("withdrawal"); err != nil {
 		return err
 	}
 	var roots []string
@@ -125,14 +117,49 @@ func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEv
 			roots = append(roots, a.ID)
 		}
 	}
+	rec, err := w.store.WithdrawalErasure(ctx, ev.ID)
+	switch {
+	case likeness.ErrorCode(err) == likeness.ENOTFOUND:
+		if len(roots) == 0 {
+			return nil
+		}
+		if rec, err = w.store.BeginWithdrawalErasure(ctx, &likeness.WithdrawalErasure{EventID: ev.ID, SubjectID: ev.SubjectID,
+			Purpose: ev.Purpose, LedgerIndex: ev.LedgerIndex, RequestedAt: w.now().UTC()}); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case len(roots) == 0 && !rec.CompletedAt.IsZero():
+		return nil
+	}
+	if err := step("withdrawal"); err != nil {
+		return err
+	}
 	if len(roots) > 0 {
 		if _, err := w.assets.EraseWithdrawn(ctx, ev.SubjectID, ev.Purpose, roots); err != nil {
 			return fmt.Errorf("erasure: erase withdrawn purpose's data: %w", err)
 		}
 	}
+	// The certificate lists what the withdrawal erased: of its assets and
+	// what was derived from them, those erased for that reason (not those a
+	// retention sweep or an operator erased before).
+	all, err := w.store.SubjectAssets(ctx, ev.SubjectID)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*likeness.Asset{}
+	for _, a := range all {
+		byID[a.ID] = a
+	}
+	erased := []string{}
+	for _, id := range withDerived(mine, all) {
+		if a := byID[id]; a != nil && a.Erased() && a.ErasedReason == likeness.TaintConsentWithdrawn {
+			erased = append(erased, id)
+		}
+	}
 	cert := WithdrawalCertificate{Version: WithdrawalVersion, Controller: w.policy().Organization.Name, Subject: ev.SubjectID,
 		Purpose: ev.Purpose, Withdrawal: WithdrawalLeaf{Event: ev.ID, LedgerIndex: ev.LedgerIndex, Time: ev.Time.UTC()},
-		CompletedAt: w.now().UTC(), Assets: withDerived(mine, all)}
+		CompletedAt: w.now().UTC(), Assets: erased}
 	payload, err := json.Marshal(cert)
 	if err != nil {
 		return err
@@ -145,24 +172,31 @@ func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEv
 }
 
 // collected returns the subject's assets that ev took the consent of (see
-// EraseWithdrawn), and all the subject's assets.
-func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) (mine, all []*likeness.Asset, err error) {
+// EraseWithdrawn).
+func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) ([]*likeness.Asset, error) {
 	events, err := w.store.SubjectEvents(ctx, ev.SubjectID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	byID := map[string]*likeness.ConsentEvent{}
 	var previous *likeness.ConsentEvent // the purpose's withdrawal before ev
 	for _, e := range events {
 		byID[e.ID] = e
+		if e.ID == ev.ID {
+			ev = e // as stored: whether it was imported
+		}
+	}
+	for _, e := range events {
 		if e.Type == likeness.Withdraw && e.Purpose == ev.Purpose && e.ID != ev.ID && earlier(e, ev) &&
 			(previous == nil || earlier(previous, e)) {
 			previous = e
 		}
 	}
-	if all, err = w.store.SubjectAssets(ctx, ev.SubjectID); err != nil {
-		return nil, nil, err
+	all, err := w.store.SubjectAssets(ctx, ev.SubjectID)
+	if err != nil {
+		return nil, err
 	}
+	var mine []*likeness.Asset
 	for _, a := range all {
 		if a.Purpose != ev.Purpose {
 			continue
@@ -176,13 +210,15 @@ func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) 
 		}
 		mine = append(mine, a)
 	}
-	return mine, all, nil
+	return mine, nil
 }
 
-// earlier reports whether a was recorded before b: by time, as an import
-// may append old events, then by ledger index.
+// earlier reports whether a came before b: in ledger order, which every
+// replica agrees on whatever its clock says; for an imported event, by
+// its time (an import appends old events at the ledger's end), then in
+// ledger order.
 func earlier(a, b *likeness.ConsentEvent) bool {
-	if !a.Time.Equal(b.Time) {
+	if (a.Imported || b.Imported) && !a.Time.Equal(b.Time) {
 		return a.Time.Before(b.Time)
 	}
 	return a.LedgerIndex < b.LedgerIndex
@@ -210,40 +246,57 @@ func withDerived(roots, all []*likeness.Asset) []string {
 }
 
 // checkedSetting names how far in the ledger ResumeWithdrawals has seen
-// every withdrawal's erasure done.
+// every withdrawal's erasure done for good.
 const checkedSetting = "withdrawal_erasures_checked"
+
+// recheckFor is how long after a withdrawal ResumeWithdrawals keeps looking
+// at it each round: an upload accepted by a replica that had not yet
+// applied the withdrawal (it stops allowing within --max-staleness) is
+// found and erased then.
+const recheckFor = 10 * time.Minute
 
 // ResumeWithdrawals completes the erasure of every withdrawal recorded
 // since it last ran whose erasure is not done (the process stopped between
-// the withdrawal and its erasure, or in the middle of it) and returns how
-// many withdrawals it looked at. It remembers how far it got, so each run
-// reads only the withdrawals recorded since; a failure stops it there, and
-// the next run starts from that withdrawal again.
+// the withdrawal and its erasure, or in the middle of it), and looks again
+// at those of the last recheckFor; it returns how many withdrawals it looked
+// at. It remembers how far it got, so each run reads only the withdrawals
+// recorded since. One that fails is tried again on the next run, and the
+// others go on; the first failure is returned.
 func (w *Withdrawals) ResumeWithdrawals(ctx context.Context) (int, error) {
-	var from int64 = -1
+	var checked int64 = -1
 	if b, err := w.store.Setting(ctx, checkedSetting); err == nil {
-		if from, err = strconv.ParseInt(string(b), 10, 64); err != nil {
+		if checked, err = strconv.ParseInt(string(b), 10, 64); err != nil {
 			return 0, fmt.Errorf("erasure: setting %s: %w", checkedSetting, err)
 		}
 	} else if likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		return 0, err
 	}
-	seen := 0
+	seen, from, done := 0, checked, true // done: every withdrawal through checked is
+	recent := w.now().Add(-recheckFor)
+	var first error
 	for {
 		evs, err := w.store.WithdrawalsAfter(ctx, from, 500)
-		if err != nil || len(evs) == 0 {
+		if err != nil {
 			return seen, err
+		}
+		if len(evs) == 0 {
+			break
 		}
 		for _, ev := range evs {
-			if err := w.EraseWithdrawn(ctx, ev); err != nil {
-				return seen, err
-			}
 			from, seen = ev.LedgerIndex, seen+1
-		}
-		if err := w.store.PutSetting(ctx, checkedSetting, []byte(strconv.FormatInt(from, 10))); err != nil {
-			return seen, err
+			err := w.EraseWithdrawn(ctx, ev)
+			if err != nil && first == nil {
+				first = fmt.Errorf("erasure: withdrawal at ledger index %d: %w", ev.LedgerIndex, err)
+			}
+			if done = done && err == nil && ev.Time.Before(recent); done {
+				checked = ev.LedgerIndex
+			}
 		}
 	}
+	if err := w.store.PutSetting(ctx, checkedSetting, []byte(strconv.FormatInt(checked, 10))); err != nil && first == nil {
+		first = err
+	}
+	return seen, first
 }
 
 // Run calls ResumeWithdrawals at once and then every interval until ctx
@@ -257,7 +310,7 @@ func (w *Withdrawals) Run(ctx context.Context, every time.Duration) {
 		n, err := w.ResumeWithdrawals(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			w.logger.Error("erasure of withdrawn consent's data: will retry", "err", err, "retry_in", every)
+			w.logger.Error("erasure of withdrawn consent's data: will retry", "err", likeness.RedactIDs(err.Error()), "retry_in", every)
 		case n > 0:
 			w.logger.Info("checked withdrawals' erasures", "withdrawals", n)
 		}

@@ -24,11 +24,23 @@ func (d *DB) BeginWithdrawalErasure(ctx context.Context, e *likeness.WithdrawalE
 
 // FinishWithdrawalErasure implements likeness.WithdrawalErasureStore.
 func (d *DB) FinishWithdrawalErasure(ctx context.Context, eventID string, at time.Time, certificate []byte) error {
-	if _, err := d.db.ExecContext(ctx, d.q(`UPDATE withdrawal_erasures SET completed_us = ?, certificate = ? WHERE event_id = ? AND completed_us = 0`),
+	if _, err := d.db.ExecContext(ctx, d.q(`UPDATE withdrawal_erasures SET completed_us = ?, certificate = ? WHERE event_id = ?`),
 		likeness.Micros(at), certificate, eventID); err != nil {
 		return fmt.Errorf("sqlstore: finish withdrawal erasure: %w", err)
 	}
 	return nil
+}
+
+// WithdrawalErasure implements likeness.WithdrawalErasureStore.
+func (d *DB) WithdrawalErasure(ctx context.Context, eventID string) (*likeness.WithdrawalErasure, error) {
+	e, err := scanWithdrawalErasure(d.db.QueryRowContext(ctx, d.q(`SELECT `+withdrawalErasureCols+` FROM withdrawal_erasures WHERE event_id = ?`), eventID))
+	if isNoRows(err) {
+		return nil, notFound("withdrawal erasure")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: withdrawal erasure: %w", err)
+	}
+	return e, nil
 }
 
 // SubjectWithdrawalErasures implements likeness.WithdrawalErasureStore.
@@ -51,7 +63,7 @@ func (d *DB) SubjectWithdrawalErasures(ctx context.Context, subjectID string) ([
 
 // WithdrawalsAfter implements likeness.WithdrawalErasureStore.
 func (d *DB) WithdrawalsAfter(ctx context.Context, index int64, limit int) ([]*likeness.ConsentEvent, error) {
-	rows, err := d.db.QueryContext(ctx, d.q(`SELECT idx, id, subject_id, purpose, time_us FROM consent_events
+	rows, err := d.db.QueryContext(ctx, d.q(`SELECT idx, id, subject_id, purpose, time_us, imported FROM consent_events
 		WHERE idx > ? AND type = ? ORDER BY idx LIMIT ?`), index, string(likeness.Withdraw), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: withdrawals: %w", err)
@@ -61,7 +73,7 @@ func (d *DB) WithdrawalsAfter(ctx context.Context, index int64, limit int) ([]*l
 	for rows.Next() {
 		ev := &likeness.ConsentEvent{Type: likeness.Withdraw}
 		var us int64
-		if err := rows.Scan(&ev.LedgerIndex, &ev.ID, &ev.SubjectID, &ev.Purpose, &us); err != nil {
+		if err := rows.Scan(&ev.LedgerIndex, &ev.ID, &ev.SubjectID, &ev.Purpose, &us, &ev.Imported); err != nil {
 			return nil, fmt.Errorf("sqlstore: withdrawals: %w", err)
 		}
 		ev.Time = likeness.FromMicros(us)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"likeness"
 )
@@ -83,7 +82,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	}
 	status := Status(err)
 	if status >= 500 && log != nil {
-		log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", RedactIDs(err.Error()))
+		log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", likeness.RedactIDs(err.Error()))
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
@@ -104,12 +103,3 @@ func JSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
-// idPattern matches the ids likeness.NewID makes: a prefix, an underscore
-// and 26 base32 letters.
-var idPattern = regexp.MustCompile(`\b([a-z]+)_[a-z2-7]{26}\b`)
-
-// RedactIDs replaces every id in s with its prefix ("sub_…"): an error
-// from storage may quote a blob key or a row, which name a person's
-// subject and assets, and the log keeps no identifier of a person (the
-// request log leaves paths out for the same reason).
-func RedactIDs(s string) string { return idPattern.ReplaceAllString(s, "${1}_…") }
