@@ -102,4 +102,3 @@ func JSON(w http.ResponseWriter, status int, v any) error {
 	_, err = w.Write(b)
 	return err
 }
-
