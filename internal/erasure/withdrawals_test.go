@@ -125,12 +125,7 @@ func TestAWithdrawalsErasureThatAStopCutShortIsCompleted(t *testing.T) {
 		d.Grant(t, sub, "ai-training")
 		second := upload(t, d, sub, "two", "")
 		d.Clock.Add(time.Minute)
-		// The process stops right after recording this withdrawal.
-		cut := &likeness.ConsentEvent{ID: likeness.NewID("evt"), SubjectID: sub, Purpose: "ai-training", Type: likeness.Withdraw,
-			Method: likeness.Checkbox, Collector: "test", Time: d.Clock.Now().UTC()}
-		if err := d.Ledger.Append(ctx, []*likeness.ConsentEvent{cut}); err != nil {
-			t.Fatal(err)
-		}
+		cut := cutShort(t, d, sub, d.Clock.Now()) // the process stops right after recording it
 		d.Clock.Add(time.Minute)
 		d.Grant(t, sub, "ai-training")
 		third := upload(t, d, sub, "three", "")
