@@ -88,22 +88,24 @@ func (a accessLog) SubjectAccessLog(ctx context.Context, subjectID string) ([]we
 		if e.Operator != "" {
 			who = e.Operator + " (" + string(e.Role) + ")"
 		}
-		action := e.Action
+		action, kind, detail := e.Action, e.Action, ""
 		switch {
 		case e.Action == "content" && e.Allow && e.Reason != "":
-			action = "content read, because: " + e.Reason
+			action, kind, detail = "content read, because: "+e.Reason, "read_because", e.Reason
 		case e.Action == "content" && e.Allow:
-			action = "content read"
+			action, kind = "content read", "read"
 		case e.Action == "content":
-			action = "content refused (" + strings.Join(e.Reasons, ", ") + ")"
+			detail = strings.Join(e.Reasons, ", ")
+			action, kind = "content refused ("+detail+")", "refused"
 		case e.Action == vault.ActionEvidence && e.Allow:
-			action = "recording of your consent heard to check it, because: " + e.Reason
+			action, kind, detail = "recording of your consent heard to check it, because: "+e.Reason, "heard", e.Reason
 		case e.Action == vault.ActionEvidence:
-			action = "recording of your consent refused to " + string(e.Role)
+			action, kind, detail = "recording of your consent refused to "+string(e.Role), "not_heard", string(e.Role)
 		case e.Action == vault.ActionErasedOnWithdrawal:
-			who, action = "likeness", "erased after withdrawal of "+e.Purpose
+			who, action, kind = "likeness", "erased after withdrawal of "+e.Purpose, "erased"
 		}
-		out = append(out, web.AccessEntry{Time: e.Time, Who: who, Purpose: e.Purpose, Action: action, Recipient: e.Recipient})
+		out = append(out, web.AccessEntry{Time: e.Time, Who: who, Purpose: e.Purpose, Action: action, Recipient: e.Recipient,
+			Kind: kind, Detail: detail})
 	}
 	return out, nil
 }

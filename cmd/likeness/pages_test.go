@@ -128,7 +128,7 @@ func TestPortalAccessLogShowsTheErasureAfterAWithdrawal(t *testing.T) {
 	}
 	n := 0
 	for _, e := range entries {
-		if e.Action == "erased after withdrawal of voice-transcription" && e.Purpose == "voice-transcription" {
+		if e.Action == "erased after withdrawal of voice-transcription" && e.Purpose == "voice-transcription" && e.Kind == "erased" {
 			n++
 		}
 	}
@@ -161,7 +161,7 @@ func TestThePortalsAccessLogNamesWhoReadAndForWhom(t *testing.T) {
 				read = &entries[i]
 			}
 		}
-		if read == nil || read.Who != "pipeline" || read.Recipient != "acme-ml" {
+		if read == nil || read.Who != "pipeline" || read.Recipient != "acme-ml" || read.Kind != "read" {
 			t.Fatalf("the read: %+v (all %+v); want who pipeline, for acme-ml", read, entries)
 		}
 	})

@@ -382,3 +382,31 @@ func TestThePortalShowsWhatAWithdrawalErasedWithItsCertificate(t *testing.T) {
 		t.Errorf("the certificate %s does not list the erased recording %s", payload, a.ID)
 	}
 }
+
+// kindAccess is an access log whose entries say what happened by kind, as
+// cmd/likeness's does.
+type kindAccess struct{}
+
+func (kindAccess) SubjectAccessLog(ctx context.Context, subjectID string) ([]web.AccessEntry, error) {
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	return []web.AccessEntry{
+		{Time: at, Who: "olga (admin)", Purpose: "ai-training", Action: "content read, because: Stichprobe", Kind: "read_because", Detail: "Stichprobe"},
+		{Time: at, Who: "likeness", Purpose: "ai-training", Action: "erased after withdrawal of ai-training", Kind: "erased"},
+	}, nil
+}
+
+// The portal's "who used your data" is in the person's language, what
+// happened included, not only the headings.
+func TestThePortalsAccessLogSpeaksThePersonsLanguage(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.AccessLog = kindAccess{} })
+	for _, c := range []struct{ locale, read, erased, not string }{
+		{"de", "Inhalt gelesen, mit der Begründung: Stichprobe", "nach Ihrem Widerruf gelöscht", "content read"},
+		{"en", "content read, because: Stichprobe", "erased after your withdrawal", "Inhalt gelesen"},
+	} {
+		sub := e.subject("lang-"+c.locale, "EU-DE", c.locale)
+		home := e.signIn(sub).Get("/me")
+		if !strings.Contains(home.Body, c.read) || !strings.Contains(home.Body, c.erased) || strings.Contains(home.Body, c.not) {
+			t.Errorf("%s: the access log does not read %q and %q (or reads %q)", c.locale, c.read, c.erased, c.not)
+		}
+	}
+}

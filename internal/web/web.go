@@ -67,6 +67,13 @@ type AccessEntry struct {
 	Category  string    `json:"category,omitempty"`  // data category
 	Action    string    `json:"action"`              // e.g. "decision allowed", "content read"
 	Recipient string    `json:"recipient,omitempty"` // recipient id, if released to one
+
+	// Kind names Action for the page, which says it in the person's
+	// language (i18n key access.action.<Kind>, with Detail where the
+	// text has a place for it): read, read_because, refused, heard,
+	// not_heard, erased, export. Empty: the page shows Action.
+	Kind   string `json:"-"`
+	Detail string `json:"-"`
 }
 
 // AccessLog answers "who used my data". SubjectAccessLog returns the
