@@ -300,3 +300,37 @@ func TestAFailingWithdrawalErasureHoldsUpNoOther(t *testing.T) {
 		}
 	})
 }
+
+// A withdrawal after an operator erased a derived copy logs and certifies
+// the recording alone: the copy is not erased twice.
+func TestAWithdrawalPassesOverADerivedCopyErasedBefore(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, d *likenesstest.Deployment) {
+		ctx := context.Background()
+		sub := d.Subject(t, "copy", "EU-DE")
+		d.Grant(t, sub, "ai-training")
+		voice := upload(t, d, sub, "voice", "")
+		copied := upload(t, d, sub, "copy", voice.ID)
+		if _, err := d.Vault.EraseAsset(ctx, copied.ID, vault.ErasedOnRequest); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Consent.Withdraw(ctx, &likeness.WithdrawRequest{SubjectID: sub, Purpose: "ai-training"}); err != nil {
+			t.Fatal(err)
+		}
+		log, err := d.Store.SubjectAccessLog(ctx, sub, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, e := range log {
+			if e.Action == vault.ActionErasedOnWithdrawal {
+				lines = append(lines, e.AssetID)
+			}
+		}
+		if !slices.Equal(lines, []string{voice.ID}) {
+			t.Errorf("erased_on_withdrawal lines for %v, want the recording %s alone", lines, voice.ID)
+		}
+		if certs := certified(t, d, sub); len(certs) != 1 || !slices.Equal(certs[0].Assets, []string{voice.ID}) {
+			t.Errorf("certificates %+v, want one listing the recording alone", certs)
+		}
+	})
+}

@@ -421,7 +421,10 @@ func (v *Vault) AccessLog(ctx context.Context, subjectID string, limit int) ([]*
 }
 
 // EraseAsset deletes an asset's blob and those of every asset derived from
-// it, and marks them erased. Idempotent.
+// it, and marks them erased; it returns their ids. A derived asset erased
+// already is passed over, with what was derived from it (erased with it:
+// an asset is marked erased only after everything derived from it).
+// Idempotent.
 func (v *Vault) EraseAsset(ctx context.Context, id, reason string) ([]string, error) {
 	a, err := v.store.Asset(ctx, id)
 	if err != nil {
@@ -433,6 +436,9 @@ func (v *Vault) EraseAsset(ctx context.Context, id, reason string) ([]string, er
 		return nil, err
 	}
 	for _, c := range children {
+		if c.Erased() {
+			continue // and what was derived from it went with it
+		}
 		ids, err := v.EraseAsset(ctx, c.ID, reason)
 		if err != nil {
 			return nil, err
