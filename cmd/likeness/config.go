@@ -72,16 +72,22 @@ func env(name, def string) string {
 	return def
 }
 
-// addStorageFlags registers --data-dir, --db, --policy and --key-file.
+// addStorageFlags registers --data-dir, --db, --policy, --key-file, --blobs
+// and --snapshot.
 func (c *config) addStorageFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", env("LIKENESS_DATA_DIR", "likeness-data"), "folder for the embedded database, blobs and the local key (env LIKENESS_DATA_DIR)")
 	fs.StringVar(&c.db, "db", env("LIKENESS_DB", ""), "database: sqlite:PATH or postgres://… (env LIKENESS_DB; default sqlite:DATA_DIR/likeness.db)")
 	fs.StringVar(&c.policyFile, "policy", env("LIKENESS_POLICY", ""), "policy file likeness.yaml (env LIKENESS_POLICY; default: the built-in policy)")
 	fs.StringVar(&c.keyFile, "key-file", env("LIKENESS_KEY_FILE", ""), "local key-encryption keyring (env LIKENESS_KEY_FILE; default DATA_DIR/kek.json)")
 	fs.StringVar(&c.blobs, "blobs", env("LIKENESS_BLOBS", ""), "blob store: a folder, or s3://BUCKET/PREFIX with LIKENESS_S3_ENDPOINT, LIKENESS_S3_REGION,\nLIKENESS_S3_ACCESS_KEY, LIKENESS_S3_SECRET_KEY (env LIKENESS_BLOBS; default DATA_DIR/blobs)")
+	fs.StringVar(&c.snapshot, "snapshot", env("LIKENESS_SNAPSHOT", ""), "decision snapshot file, read at start instead of the whole history and rewritten by serve;\n\"off\" for none (env LIKENESS_SNAPSHOT; default DATA_DIR/decision.snapshot)")
+}
+
+// addUploadFlags registers --max-upload and --region, for the commands
+// that take uploads (serve); the others store none.
+func (c *config) addUploadFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.maxUpload, "max-upload", envInt("LIKENESS_MAX_UPLOAD", vault.DefaultMaxSize), "largest accepted upload in bytes (env LIKENESS_MAX_UPLOAD)")
 	fs.StringVar(&c.region, "region", env("LIKENESS_REGION", "local"), "where blobs are stored, recorded with every asset (env LIKENESS_REGION)")
-	fs.StringVar(&c.snapshot, "snapshot", env("LIKENESS_SNAPSHOT", ""), "decision snapshot file, read at start instead of the whole history and rewritten by serve;\n\"off\" for none (env LIKENESS_SNAPSHOT; default DATA_DIR/decision.snapshot)")
 }
 
 func envInt(name string, def int64) int64 {

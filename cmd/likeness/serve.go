@@ -98,6 +98,7 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	fs := newFlags(name, summary, m.Stderr)
 	m.Config.addStorageFlags(fs)
+	m.Config.addUploadFlags(fs)
 	fs.StringVar(&m.Addr, "addr", env("LIKENESS_ADDR", m.Addr), "address to listen on (env LIKENESS_ADDR)")
 	fs.StringVar(&m.BaseURL, "base-url", env("LIKENESS_BASE_URL", ""), "public origin of consent and portal links, e.g. https://privacy.example.com (env LIKENESS_BASE_URL; default: the request's host)")
 	fs.StringVar(&m.AllowedHosts, "allowed-hosts", env("LIKENESS_ALLOWED_HOSTS", ""), "comma-separated host names links may be built for when --base-url is unset (env LIKENESS_ALLOWED_HOSTS; default: the --addr host and localhost; demo: any)")
