@@ -133,9 +133,10 @@ func TestBrowser(t *testing.T) {
 		sub := e.subject("b-portal", "EU-DE", "en")
 		e.grant(sub, "ai-training", "voice-transcription", "marketing-personalization")
 		photo := e.upload(sub, "marketing-personalization", "image") // kept: the withdrawal below is of ai-training
+		e.upload(sub, "ai-training", "image")                        // erased by it
 		url := e.srv.URL + e.portalLink(sub)
 		ctx := tab(t)
-		var flash string
+		var flash, erasedRow, download string
 		run(t, ctx,
 			chromedp.Navigate(url),
 			chromedp.WaitVisible(chromedp.CSS(`#consents-h`)), // the login page moves on to /me by itself
@@ -144,10 +145,16 @@ func TestBrowser(t *testing.T) {
 			chromedp.KeyEvent(kb.Enter),
 			chromedp.WaitVisible(chromedp.CSS(`.flash`)),
 			into(&flash, chromedp.Text(chromedp.CSS(`.flash`))),
+			chromedp.ScrollIntoView(chromedp.CSS(`#withdrawn-h`)),
+			into(&erasedRow, chromedp.Text(chromedp.CSS(`section[aria-labelledby="withdrawn-h"] tbody`))),
+			into(&download, chromedp.Evaluate[string](`document.querySelector('section[aria-labelledby="withdrawn-h"] a[download]').download`)),
 			shot("portal-withdrawn"),
 		)
 		if !strings.Contains(flash, "withdrawn") || e.allows(sub, "ai-training", "image") {
 			t.Fatalf("withdrawal: flash %q, still allowed: %v", flash, e.allows(sub, "ai-training", "image"))
+		}
+		if !strings.Contains(erasedRow, "Train our portrait and voice AI models") || !strings.HasSuffix(download, ".jws") {
+			t.Errorf("what the withdrawal erased: row %q, download %q; want the purpose and a .jws certificate", erasedRow, download)
 		}
 
 		// The export, fetched with the session cookie the browser holds.
