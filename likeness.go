@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -33,6 +34,19 @@ var idPattern = regexp.MustCompile(`\b([a-z]+)_[a-z2-7]{26}\b`)
 // from storage may quote a blob key or a row, which name a person's
 // subject and assets, and a log keeps no identifier of a person.
 func RedactIDs(s string) string { return idPattern.ReplaceAllString(s, "${1}_…") }
+
+// Elide shortens s to at most n bytes, on a character boundary, and marks
+// the cut with "…": for a message or a page that quotes text a caller
+// gave or a system returned, which may be long.
+func Elide(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
 
 // ValidID reports whether s looks like an id made by NewID with prefix.
 func ValidID(prefix, s string) bool {

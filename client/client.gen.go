@@ -2779,7 +2779,7 @@ type DecideDatasetReviewJSONBodyDecision string
 
 // GetDatasetReviewContentParams defines parameters for GetDatasetReviewContent.
 type GetDatasetReviewContentParams struct {
-	// Reason why the reviewer opens the item (at most 500 characters); the person's access log records it after "dataset review of <dataset>"
+	// Reason why the reviewer opens the item; the person's access log records "dataset review of <dataset>: " and it, at most 500 characters in all
 	Reason *string `form:"reason,omitempty" json:"reason,omitempty"`
 }
 

@@ -12,9 +12,6 @@ import (
 	"likeness/internal/vault"
 )
 
-// MaxReasonLength bounds the reason an operator gives for reading content.
-const MaxReasonLength = 500
-
 // content hands an asset's media to a person who says why they need it.
 // The reason is required (400 without one) and is written, with the
 // operator's name, into the subject's access log, which the person sees
@@ -24,7 +21,7 @@ const MaxReasonLength = 500
 // reviewer who may validate consent (vault.OpenEvidence).
 func (h *Handler) content(w http.ResponseWriter, r *http.Request, s *session) {
 	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLength {
+	if reason == "" || utf8.RuneCountInString(reason) > vault.MaxReason {
 		h.render(w, r, s, http.StatusBadRequest, "message", &view{Title: "error.title",
 			Data: &messageView{Title: "error.title", Body: "content.error.reason"}})
 		return

@@ -3,7 +3,8 @@ package console
 import (
 	"net/http"
 	"time"
-	"unicode/utf8"
+
+	"likeness"
 )
 
 type eventsView struct {
@@ -21,16 +22,6 @@ type deadRow struct {
 // maxErrorShown bounds how much of a delivery's last error the page shows.
 const maxErrorShown = 300
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // deadShown is the most dead deliveries the console lists (and counts).
 const deadShown = 1000
 
@@ -43,7 +34,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
 	v := &eventsView{Retried: r.URL.Query().Get("retried") == "1"}
 	for _, d := range dead {
 		v.Rows = append(v.Rows, deadRow{MsgID: d.Message.ID, Type: d.Message.Type, Sink: d.Sink, SubjectID: d.Message.SubjectID,
-			Attempts: d.Attempts, Created: d.Message.CreatedAt, LastError: clip(d.LastError, maxErrorShown)})
+			Attempts: d.Attempts, Created: d.Message.CreatedAt, LastError: likeness.Elide(d.LastError, maxErrorShown)})
 	}
 	h.render(w, r, s, http.StatusOK, "events", &view{Title: "events.title", Nav: "events", Data: v})
 }

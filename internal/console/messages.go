@@ -3,6 +3,8 @@ package console
 import (
 	"net/http"
 	"time"
+
+	"likeness"
 )
 
 // MessagesLimit bounds the mails the messages page lists.
@@ -35,7 +37,7 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request, s *session) {
 			when = m.SentAt
 		}
 		v.Rows = append(v.Rows, mailRow{When: when, Kind: m.Kind, To: m.To, SubjectID: m.SubjectID, Locale: m.Locale,
-			Status: m.Status, MessageID: m.MessageID, LastError: clip(m.LastError, maxErrorShown), Attempts: m.Attempts})
+			Status: m.Status, MessageID: m.MessageID, LastError: likeness.Elide(m.LastError, maxErrorShown), Attempts: m.Attempts})
 	}
 	h.render(w, r, s, http.StatusOK, "messages", &view{Title: "messages.title", Nav: "messages", Data: v})
 }

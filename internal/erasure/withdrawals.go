@@ -107,7 +107,7 @@ func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEv
 	if p, ok := w.policy().Purpose(ev.Purpose); !ok || !p.ErasesOnWithdraw() {
 		return nil
 	}
-	mine, err := w.collected(ctx, ev)
+	mine, all, err := w.collected(ctx, ev)
 	if err != nil {
 		return err
 	}
@@ -135,25 +135,26 @@ func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEv
 	if err := step("withdrawal"); err != nil {
 		return err
 	}
+	now := map[string]bool{}
 	if len(roots) > 0 {
-		if _, err := w.assets.EraseWithdrawn(ctx, ev.SubjectID, ev.Purpose, roots); err != nil {
+		ids, err := w.assets.EraseWithdrawn(ctx, ev.SubjectID, ev.Purpose, roots)
+		if err != nil {
 			return fmt.Errorf("erasure: erase withdrawn purpose's data: %w", err)
+		}
+		for _, id := range ids {
+			now[id] = true
 		}
 	}
 	// The certificate lists what the withdrawal erased: of its assets and
-	// what was derived from them, those erased for that reason (not those a
-	// retention sweep or an operator erased before).
-	all, err := w.store.SubjectAssets(ctx, ev.SubjectID)
-	if err != nil {
-		return err
-	}
+	// what was derived from them, those erased now or, by an earlier round,
+	// for that reason (not those a retention sweep or an operator erased).
 	byID := map[string]*likeness.Asset{}
 	for _, a := range all {
 		byID[a.ID] = a
 	}
 	erased := []string{}
 	for _, id := range withDerived(mine, all) {
-		if a := byID[id]; a != nil && a.Erased() && a.ErasedReason == likeness.TaintConsentWithdrawn {
+		if a := byID[id]; now[id] || a.Erased() && a.ErasedReason == likeness.TaintConsentWithdrawn {
 			erased = append(erased, id)
 		}
 	}
@@ -172,11 +173,11 @@ func (w *Withdrawals) EraseWithdrawn(ctx context.Context, ev *likeness.ConsentEv
 }
 
 // collected returns the subject's assets that ev took the consent of (see
-// EraseWithdrawn).
-func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) ([]*likeness.Asset, error) {
+// EraseWithdrawn), and all the subject's assets.
+func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) (mine, all []*likeness.Asset, err error) {
 	events, err := w.store.SubjectEvents(ctx, ev.SubjectID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byID := map[string]*likeness.ConsentEvent{}
 	var previous *likeness.ConsentEvent // the purpose's withdrawal before ev
@@ -192,11 +193,9 @@ func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) 
 			previous = e
 		}
 	}
-	all, err := w.store.SubjectAssets(ctx, ev.SubjectID)
-	if err != nil {
-		return nil, err
+	if all, err = w.store.SubjectAssets(ctx, ev.SubjectID); err != nil {
+		return nil, nil, err
 	}
-	var mine []*likeness.Asset
 	for _, a := range all {
 		if a.Purpose != ev.Purpose {
 			continue
@@ -210,7 +209,7 @@ func (w *Withdrawals) collected(ctx context.Context, ev *likeness.ConsentEvent) 
 		}
 		mine = append(mine, a)
 	}
-	return mine, nil
+	return mine, all, nil
 }
 
 // earlier reports whether a came before b: in ledger order, which every

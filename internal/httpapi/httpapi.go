@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"log/slog"
@@ -382,13 +383,11 @@ func audited(rt Route) bool {
 }
 
 // auditEntry is the audit-log entry of a call to rt: every change an
-// operator makes through the API.
+// operator makes through the API, with the purpose its path or query names
+// (an upload's is the one it is collected for).
 func (s *Server) auditEntry(r *http.Request, rt Route, actor likeness.Actor) *likeness.AccessEntry {
 	e := &likeness.AccessEntry{ID: likeness.NewID("acc"), Time: s.now().UTC(), Action: rt.Method + " " + rt.Pattern,
-		KeyID: actor.KeyID, Role: actor.Role, Purpose: r.PathValue("purpose"), Allow: true}
-	if e.Purpose == "" && rt.Pattern == "/v1/subjects/{id}/assets" {
-		e.Purpose = r.URL.Query().Get("purpose") // an upload names the purpose it is collected for
-	}
+		KeyID: actor.KeyID, Role: actor.Role, Purpose: cmp.Or(r.PathValue("purpose"), r.URL.Query().Get("purpose")), Allow: true}
 	switch id := r.PathValue("id"); {
 	case strings.HasPrefix(id, "sub_"):
 		e.SubjectID = id

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"likeness"
 	"likeness/internal/blob"
@@ -356,6 +357,10 @@ func (v *Vault) SubjectAssets(ctx context.Context, subjectID string) ([]*likenes
 	return out, nil
 }
 
+// MaxReason bounds, in characters, the reason a person gives for reading
+// content (Access.Reason).
+const MaxReason = 500
+
 // Access asks for an asset's content for a purpose, recipient and country.
 type Access struct {
 	AssetID, Purpose, Recipient, Country string
@@ -369,6 +374,9 @@ type Access struct {
 // access log. The caller closes the reader; a read error means the blob was
 // altered or its key destroyed.
 func (v *Vault) Open(ctx context.Context, acc *Access) (*likeness.Asset, io.ReadCloser, error) {
+	if n := utf8.RuneCountInString(acc.Reason); n > MaxReason {
+		return nil, nil, likeness.Errorf(likeness.EINVALID, "the reason for reading is %d characters long; at most %d", n, MaxReason)
+	}
 	a, err := v.Asset(ctx, acc.AssetID)
 	if err != nil {
 		return nil, nil, err

@@ -261,7 +261,7 @@ func (h *Handler) portalHome(w http.ResponseWriter, r *http.Request, s *session,
 				continue // being completed
 			}
 			row := withdrawnRow{Time: date(e.CompletedAt), Purpose: hv.Titles[e.Purpose], Items: certifiedItems(e.Certificate),
-				Download: template.URL("data:application/jose;base64," + base64.StdEncoding.EncodeToString(e.Certificate)),
+				Download: dataURL("application/jose", e.Certificate),
 				FileName: "withdrawal-erasure-" + e.EventID + ".jws"}
 			if row.Purpose == "" {
 				row.Purpose = e.Purpose
@@ -458,6 +458,12 @@ func certifiedItems(jws []byte) int {
 	return len(claims.Assets)
 }
 
+// dataURL is b as a data: URL of type ctype, for a download the page
+// carries itself (a certificate).
+func dataURL(ctype string, b []byte) template.URL {
+	return template.URL("data:" + ctype + ";base64," + base64.StdEncoding.EncodeToString(b))
+}
+
 type eraseView struct {
 	Certificate string
 	Download    template.URL // data: URL of the certificate
@@ -504,7 +510,7 @@ func (h *Handler) portalErase(w http.ResponseWriter, r *http.Request, s *session
 	case strings.Count(string(cert), ".") == 2 && !strings.ContainsAny(string(cert), " \n"):
 		ev.FileName, ctype = "erasure-certificate.jws", "application/jose"
 	}
-	ev.Download = template.URL("data:" + ctype + ";base64," + base64.StdEncoding.EncodeToString(cert))
+	ev.Download = dataURL(ctype, cert)
 	h.render(w, r, http.StatusOK, "erased", &view{L: l, Title: l.T("erased.title"), Erase: ev})
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"likeness"
 )
 
 // duplicateKey returns where the JSON text data first names one key twice
@@ -38,7 +40,7 @@ func duplicateKey(data []byte, root string) (at, key string, found bool) {
 				b.WriteString("[" + strconv.Itoa(f.index) + "]")
 			}
 		}
-		return elide(b.String(), maxPath)
+		return likeness.Elide(b.String(), maxPath)
 	}
 	// value moves the innermost container on past a whole value (a
 	// scalar, or an object or array just closed).
@@ -75,7 +77,7 @@ func duplicateKey(data []byte, root string) (at, key string, found bool) {
 				f := stack[n-1]
 				k := fold(t)
 				if f.keys[k] {
-					return path(), elide(t, maxKey), true
+					return path(), likeness.Elide(t, maxKey), true
 				}
 				if f.keys == nil {
 					f.keys = map[string]bool{}
@@ -108,24 +110,10 @@ func pathKey(k string) string {
 		}
 	}
 	if plain {
-		return "." + elide(k, maxKey)
+		return "." + likeness.Elide(k, maxKey)
 	}
-	return "[" + strconv.Quote(elide(k, maxKey)) + "]"
+	return "[" + strconv.Quote(likeness.Elide(k, maxKey)) + "]"
 }
-
-// elide shortens s to about n bytes, on a rune boundary, marking the cut.
-func elide(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // fold maps s to one spelling of every string encoding/json takes for the
 // same field name: each rune replaced by the smallest in its simple case
